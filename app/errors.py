@@ -1,0 +1,143 @@
+"""One error hierarchy for the whole platform and its HTTP rendering.
+
+Domain code raises a :class:`DomainError` subclass; the handlers registered by
+:func:`register_error_handlers` turn it into ``{"error": {"code", "message"}}``
+for JSON clients and an HTML page for browsers. Users never see a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of every error a user may see; carries an HTTP status and a code."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message or self.default_message())
+        if code is not None:
+            self.code = code
+
+    @classmethod
+    def default_message(cls) -> str:
+        """The message used when none is given."""
+        return "The request could not be processed."
+
+    @property
+    def message(self) -> str:
+        """The user-facing message."""
+        return str(self.args[0])
+
+
+class ValidationFailed(DomainError):
+    """Input failed validation; ``fields`` maps field names to messages."""
+
+    status = 400
+    code = "validation_failed"
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message or "Some fields are not valid.")
+        self.fields = dict(fields or {})
+
+
+class NotFound(DomainError):
+    """The resource does not exist, or the caller may not know it exists."""
+
+    status = 404
+    code = "not_found"
+
+    @classmethod
+    def default_message(cls) -> str:
+        return "Not found."
+
+
+class Forbidden(DomainError):
+    """The caller is known but not allowed to do this."""
+
+    status = 403
+    code = "forbidden"
+
+    @classmethod
+    def default_message(cls) -> str:
+        return "You are not allowed to do this."
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (e.g. an attempt already closed)."""
+
+    status = 409
+    code = "conflict"
+
+
+class Gone(DomainError):
+    """The resource existed but has been purged under its retention rule."""
+
+    status = 410
+    code = "gone"
+
+    @classmethod
+    def default_message(cls) -> str:
+        return "This data has been deleted under its retention rule."
+
+
+class TooManyRequests(DomainError):
+    """Rate limit or login throttle hit."""
+
+    status = 429
+    code = "too_many_requests"
+
+    @classmethod
+    def default_message(cls) -> str:
+        return "Too many attempts. Please wait and try again."
+
+
+def wants_json() -> bool:
+    """True when the client asked for JSON (API path, JSON body or Accept header)."""
+    if request.path.startswith("/api/") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, code: str, message: str, extra: dict[str, object] | None = None) -> tuple[Response | str, int]:
+    """Render one error as JSON or as an HTML page, by what the client wants."""
+    if wants_json():
+        body: dict[str, object] = {"code": code, "message": message}
+        if extra:
+            body.update(extra)
+        return jsonify({"error": body}), status
+    return render_template("error.html", status=status, code=code, message=message, extra=extra or {}), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers for domain errors, HTTP errors and unexpected ones."""
+
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError) -> tuple[Response | str, int]:
+        extra: dict[str, object] | None = None
+        if isinstance(err, ValidationFailed) and err.fields:
+            extra = {"fields": err.fields}
+        return error_response(err.status, err.code, err.message, extra)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> tuple[Response | str, int] | HTTPException:
+        if err.code is None or err.code < 400:
+            return err
+        code = (err.name or "error").lower().replace(" ", "_")
+        return error_response(err.code, code, err.description or err.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> tuple[Response | str, int]:
+        from app.extensions import db
+
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return error_response(500, "internal_error", "Something went wrong on our side. Nothing you saved is lost; please try again.")
