@@ -107,7 +107,9 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, code: str, message: str, extra: dict[str, object] | None = None) -> tuple[Response | str, int]:
+def error_response(
+    status: int, code: str, message: str, extra: dict[str, object] | None = None
+) -> tuple[Response | str, int]:
     """Render one error as JSON or as an HTML page, by what the client wants."""
     if wants_json():
         body: dict[str, object] = {"code": code, "message": message}
@@ -140,4 +142,6 @@ def register_error_handlers(app: Flask) -> None:
 
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
-        return error_response(500, "internal_error", "Something went wrong on our side. Nothing you saved is lost; please try again.")
+        return error_response(
+            500, "internal_error", "Something went wrong on our side. Nothing you saved is lost; please try again."
+        )

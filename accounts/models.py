@@ -1,0 +1,116 @@
+"""Models of the accounts domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import utcnow
+from app.extensions import db
+
+
+class Role(enum.StrEnum):
+    """What a user may do; staff and proctors belong to one institution."""
+
+    CANDIDATE = "candidate"
+    PROCTOR = "proctor"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        """The role's name in the user's language."""
+        from flask_babel import gettext as _
+
+        return {"candidate": _("candidate"), "proctor": _("proctor"), "staff": _("exam office"),
+                "admin": _("administrator")}[self.value]
+
+
+class Institution(db.Model):  # type: ignore[name-defined]
+    """An exam provider: the tenant. No institution sees another's data."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
+    """An account. Candidates register with an institution; admins have none."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    # Bumped by "log out everywhere": every session cookie carries the version it was made with.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_active_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    institution: Mapped[Institution | None] = relationship()
+    profile: Mapped[CandidateProfile | None] = relationship(back_populates="user", uselist=False)
+
+    def get_id(self) -> str:
+        """Session identifier: id and session version, so bumping the version ends all sessions."""
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        """Deactivated accounts cannot log in."""
+        return self.active
+
+    def has_role(self, *roles: Role | str) -> bool:
+        """True if the user has one of ``roles``."""
+        return self.role in {Role(r) for r in roles}
+
+
+class CandidateProfile(db.Model):  # type: ignore[name-defined]
+    """What an exam provider needs to know about a candidate."""
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    salutation: Mapped[str] = mapped_column(String(20))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    street: Mapped[str] = mapped_column(String(200))
+    postal_code: Mapped[str] = mapped_column(String(20))
+    city: Mapped[str] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2))
+    phone: Mapped[str] = mapped_column(String(32))
+    date_of_birth: Mapped[dt.date] = mapped_column(Date)
+    place_of_birth: Mapped[str] = mapped_column(String(100))
+    gender: Mapped[str | None] = mapped_column(String(20))
+    id_document_number: Mapped[str] = mapped_column(String(40))
+
+    user: Mapped[User] = relationship(back_populates="profile")
+
+
+class ConsentRecord(db.Model):  # type: ignore[name-defined]
+    """One consent given or withdrawn (privacy notice version, biometric processing)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(32))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LoginEvent(db.Model):  # type: ignore[name-defined]
+    """Login audit: who, when, success or failure, from which IP. Kept 7 days."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    ip: Mapped[str] = mapped_column(String(45), index=True)
+    success: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)

@@ -1,0 +1,173 @@
+"""Account services: registration, authentication with throttling, consent, login audit retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, or_, select
+
+from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginEvent, Role, User
+from accounts.validation import Registration
+from app.clock import utcnow
+from app.errors import Conflict, DomainError, NotFound, TooManyRequests
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so timing does not reveal which emails exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+class LoginFailed(DomainError):
+    """Wrong email or password (deliberately not saying which)."""
+
+    status = 401
+    code = "login_failed"
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with Argon2id."""
+    return _hasher.hash(password)
+
+
+def create_institution(name: str, slug: str) -> Institution:
+    """Create a tenant."""
+    if db.session.scalar(select(Institution).where(Institution.slug == slug)):
+        raise Conflict(_("An institution with this short name exists already."))
+    inst = Institution(name=name, slug=slug)
+    db.session.add(inst)
+    db.session.commit()
+    return inst
+
+
+def create_user(email: str, password: str, role: Role, display_name: str, institution: Institution | None) -> User:
+    """Create a staff, proctor or admin account (candidates use ``register_candidate``)."""
+    email = email.strip().lower()
+    if role != Role.ADMIN and institution is None:
+        raise DomainError(_("Proctors and staff belong to an institution."))
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise Conflict(_("An account with this email exists already."))
+    user = User(email=email, password_hash=hash_password(password), role=role, display_name=display_name,
+                institution=institution)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def register_candidate(institution: Institution, reg: Registration, privacy_version: str) -> User:
+    """Create a candidate account with profile and the privacy-notice consent, in one transaction."""
+    if db.session.scalar(select(User).where(User.email == reg.email)):
+        raise Conflict(_("An account with this email exists already. Please log in."))
+    user = User(email=reg.email, password_hash=hash_password(reg.password), role=Role.CANDIDATE,
+                display_name=f"{reg.first_name} {reg.last_name}", institution=institution)
+    user.profile = CandidateProfile(
+        salutation=reg.salutation, first_name=reg.first_name, last_name=reg.last_name, street=reg.street,
+        postal_code=reg.postal_code, city=reg.city, country=reg.country, phone=reg.phone,
+        date_of_birth=reg.date_of_birth, place_of_birth=reg.place_of_birth, gender=reg.gender,
+        id_document_number=reg.id_document_number,
+    )
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(ConsentRecord(user_id=user.id, kind="privacy_notice", version=privacy_version, granted=True))
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str, ip: str, *, max_failures: int, window: dt.timedelta) -> User:
+    """Check credentials, throttle repeated failures per email and per IP, and audit every try."""
+    email = (email or "").strip().lower()[:254]
+    since = utcnow() - window
+    failures = db.session.scalar(
+        select(func.count()).select_from(LoginEvent).where(
+            LoginEvent.success.is_(False), LoginEvent.at >= since,
+            or_(LoginEvent.email == email, LoginEvent.ip == ip),
+        )
+    ) or 0
+    if failures >= max_failures:
+        _audit(None, email, ip, False, "throttled")
+        raise TooManyRequests(_("Too many failed logins. Please wait %(m)d minutes and try again.",
+                                m=int(window.total_seconds() // 60)))
+    user = db.session.scalar(select(User).where(User.email == email))
+    ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok or not user.active:
+        _audit(user.id if user else None, email, ip, False, "bad credentials" if user is None or not ok else "inactive")
+        raise LoginFailed(_("Email or password is wrong."))
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_active_at = utcnow()
+    _audit(user.id, email, ip, True, None)
+    return user
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _audit(user_id: int | None, email: str, ip: str, success: bool, detail: str | None) -> None:
+    db.session.add(LoginEvent(user_id=user_id, email=email, ip=ip[:45], success=success, detail=detail))
+    db.session.commit()
+
+
+def logout_everywhere(user: User) -> None:
+    """End every session of ``user`` on every device."""
+    user.session_version += 1
+    db.session.commit()
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Resolve a session identifier ``"<id>:<version>"``; stale versions are logged out."""
+    try:
+        user_id, version = (int(p) for p in session_id.split(":", 1))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.session_version != version or not user.active:
+        return None
+    return user
+
+
+def record_consent(user: User, kind: str, version: str, granted: bool) -> ConsentRecord:
+    """Record that ``user`` gave or withdrew a consent."""
+    rec = ConsentRecord(user_id=user.id, kind=kind, version=version, granted=granted)
+    db.session.add(rec)
+    db.session.commit()
+    return rec
+
+
+def current_consent(user: User, kind: str) -> ConsentRecord | None:
+    """The latest consent record of a kind, or None if never asked."""
+    return db.session.scalar(
+        select(ConsentRecord).where(ConsentRecord.user_id == user.id, ConsentRecord.kind == kind)
+        .order_by(ConsentRecord.at.desc(), ConsentRecord.id.desc()).limit(1)
+    )
+
+
+def get_institution_by_slug(slug: str) -> Institution:
+    """The institution with this short name, or NotFound."""
+    inst = db.session.scalar(select(Institution).where(Institution.slug == slug))
+    if inst is None:
+        raise NotFound(_("This institution does not exist."))
+    return inst
+
+
+def purge_login_events(now: dt.datetime, retention: dt.timedelta, batch: int = 5000) -> int:
+    """Delete login audit entries older than ``retention``; idempotent, in batches; returns how many."""
+    cutoff = now - retention
+    total = 0
+    while True:
+        ids = db.session.scalars(select(LoginEvent.id).where(LoginEvent.at < cutoff).limit(batch)).all()
+        if not ids:
+            break
+        db.session.execute(delete(LoginEvent).where(LoginEvent.id.in_(ids)))
+        db.session.commit()
+        total += len(ids)
+    log.info("purged %d login audit entries older than %s", total, cutoff.isoformat())
+    return total

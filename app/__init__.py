@@ -1,0 +1,112 @@
+"""The aufsicht web application: ``create_app`` builds a configured Flask app without side effects."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request, session
+
+from app import config as config_module
+from app.extensions import babel, csrf, db, login_manager, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then environment, then ``config``; bind extensions and blueprints."""
+    app = Flask(__name__, instance_path=os.environ.get("AUFSICHT_INSTANCE_PATH") or None,
+                instance_relative_config=True)
+    app.config.from_mapping(config_module.DEFAULTS)
+    app.config.update(config_module.from_environment())
+    app.config.from_prefixed_env("AUFSICHT", loads=_loads)
+    if config:
+        app.config.update(config)
+    if "INSTANCE_PATH" in app.config:
+        app.instance_path = app.config["INSTANCE_PATH"]
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "aufsicht.db")
+    if not app.config.get("SECRET_KEY"):
+        from app.secrets import ensure_secret
+
+        app.config["SECRET_KEY"] = ensure_secret(app.instance_path, "secret_key")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    babel.init_app(app, locale_selector=_select_locale)
+    _import_models()
+
+    from app.jobs import make_runner
+
+    app.extensions["aufsicht.jobs"] = make_runner(app)
+
+    from app.errors import register_error_handlers
+    from app.views import register_blueprints
+
+    register_blueprints(app)
+    register_error_handlers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    _register_request_hooks(app)
+    return app
+
+
+def _loads(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _import_models() -> None:
+    """Import every model module so metadata (and Alembic) sees all tables."""
+    import accounts.models  # noqa: F401
+    import exams.models  # noqa: F401
+
+
+def _select_locale() -> str | None:
+    from flask import current_app
+
+    langs: list[str] = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in langs:
+        return str(chosen)
+    return request.accept_languages.best_match(langs) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from accounts.services import load_session_user
+
+    @login_manager.user_loader
+    def _load(session_id: str) -> Any:
+        return load_session_user(session_id)
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        from flask_babel import get_locale
+
+        return {"get_locale": get_locale}
+
+    @app.after_request
+    def _headers(resp: Any) -> Any:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+            "script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        )
+        if app.config["SESSION_COOKIE_SECURE"]:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if getattr(g, "no_store", False) or request.path.startswith(("/account", "/candidate", "/proctor", "/staff")):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp

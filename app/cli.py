@@ -1,0 +1,125 @@
+"""Flask CLI commands of the platform: ``flask seed-demo``, ``flask serve``, ``flask users ...``, ``flask jobs ...``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from accounts.models import Institution, Role
+from accounts.services import create_institution, create_user, get_institution_by_slug
+from app.clock import utcnow
+from app.extensions import db
+
+users_cli = AppGroup("users", help="Manage accounts.")
+jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+
+def register_cli(app: Flask) -> None:
+    """Attach every CLI command to ``app``."""
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(serve)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(jobs_cli)
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """On an empty database, create a demo institution, exam and one account per role; print logins once."""
+    if db.session.scalar(select(Institution).limit(1)) is not None:
+        click.echo("Database already has data; demo not seeded.")
+        return
+    from exams.models import Exam
+
+    inst = create_institution("Sprachschule Demo", "demo")
+    now = utcnow()
+    logins = []
+    for role, email, name in [
+        (Role.ADMIN, "admin@demo.example", "Ada Admin"),
+        (Role.STAFF, "staff@demo.example", "Stefan Staff"),
+        (Role.PROCTOR, "proctor@demo.example", "Paula Proctor"),
+    ]:
+        pw = secrets.token_urlsafe(12)
+        create_user(email, pw, role, name, None if role == Role.ADMIN else inst)
+        logins.append((role.value, email, pw))
+    cand_pw = secrets.token_urlsafe(12)
+    _seed_candidate(inst, cand_pw)
+    logins.append((Role.CANDIDATE.value, "candidate@demo.example", cand_pw))
+    exam = Exam(institution=inst, title="Deutsch B1 – Probeprüfung", description="Demo exam.", duration_minutes=30,
+                opens_at=now - dt.timedelta(days=1), closes_at=now + dt.timedelta(days=30), pass_mark_percent=60,
+                identity_check_required=True, proctoring_required=True, questions=[])
+    db.session.add(exam)
+    db.session.commit()
+    click.echo("Demo seeded. These logins are shown only now:")
+    for role_name, email, pw in logins:
+        click.echo(f"  {role_name:<10} {email:<28} {pw}")
+
+
+def _seed_candidate(inst: Institution, password: str) -> None:
+    from accounts.services import register_candidate
+    from accounts.validation import Registration
+
+    reg = Registration(email="candidate@demo.example", password=password, salutation="ms", first_name="Clara",
+                       last_name="Candidate", street="Musterstraße 1", postal_code="10115", city="Berlin",
+                       country="DE", phone="+49301234567", date_of_birth=dt.date(1995, 5, 17),
+                       place_of_birth="Hamburg", gender=None, id_document_number="L01X00T47")
+    register_candidate(inst, reg, current_app.config["PRIVACY_NOTICE_VERSION"])
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the whole platform in one process: web app, in-process jobs and the media engine."""
+    from werkzeug.serving import run_simple
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    from app.services import start_services
+
+    start_services(app)
+    click.echo(f"aufsicht is serving on http://{host}:{port}")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@users_cli.command("create")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+@click.argument("email")
+@click.option("--name", default="")
+@click.option("--institution", "slug", default=None, help="Short name of the institution (not for admins).")
+@click.password_option()
+def create_user_cmd(role: str, email: str, name: str, slug: str | None, password: str) -> None:
+    """Create an admin, staff or proctor account."""
+    inst = get_institution_by_slug(slug) if slug else None
+    create_user(email, password, Role(role), name or email, inst)
+    click.echo(f"created {role} {email}")
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def jobs_worker(burst: bool) -> None:
+    """Run a Redis queue worker plus the periodic scheduler (needs REDIS_URL)."""
+    import threading
+
+    from rq import Worker
+
+    from app.jobs import RedisRunner, runner
+
+    r = runner()
+    if not isinstance(r, RedisRunner):
+        raise click.ClickException("REDIS_URL is not set: jobs run in-process inside `flask serve`.")
+    if not burst:
+        threading.Thread(target=r.schedule_forever, daemon=True, name="scheduler").start()
+    Worker([r.queue], connection=r.redis).work(burst=burst)
+
+
+@jobs_cli.command("run")
+@click.argument("name")
+def jobs_run(name: str) -> None:
+    """Run one registered job now, in this process."""
+    from app.jobs import run_job
+
+    click.echo(repr(run_job(name, {})))

@@ -1,0 +1,60 @@
+"""Configuration defaults.
+
+Precedence: these defaults, then the environment, then the dict given to ``create_app``.
+
+Environment variables: ``DATABASE_URL``, ``REDIS_URL`` and every ``AUFSICHT_<KEY>`` (e.g.
+``AUFSICHT_STORAGE_BACKEND=s3``); values are parsed as JSON where possible.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # Database: SQLite in the instance folder unless DATABASE_URL is set.
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Jobs: in-process thread pool unless REDIS_URL is set.
+    "REDIS_URL": None,
+    "JOB_QUEUE": "aufsicht",
+    "JOB_WORKERS": 2,
+    # Sessions and cookies (set AUFSICHT_SESSION_COOKIE_SECURE=true behind TLS).
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_SECURE": False,
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    # Login throttling: this many failures for one email or one IP within the window locks it out.
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+    # Retention of the login audit log.
+    "LOGIN_AUDIT_RETENTION_DAYS": 7,
+    # i18n: German first.
+    "BABEL_DEFAULT_LOCALE": "de",
+    "LANGUAGES": ["de", "en"],
+    # Uploads.
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # Privacy notice version the candidate consents to.
+    "PRIVACY_NOTICE_VERSION": "2026-11",
+}
+
+
+def from_environment() -> dict[str, Any]:
+    """Settings that come from plain (unprefixed) environment variables."""
+    env: dict[str, Any] = {}
+    if os.environ.get("DATABASE_URL"):
+        env["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(os.environ["DATABASE_URL"])
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    return env
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgres:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

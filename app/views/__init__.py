@@ -1,0 +1,13 @@
+"""Blueprints: thin views that parse input, check access, call one service and render."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register every blueprint of the web app."""
+    from app.views import admin, auth, candidate, main, proctor, staff
+
+    for module in (main, auth, admin, staff, proctor, candidate):
+        app.register_blueprint(module.bp)

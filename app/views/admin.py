@@ -1,0 +1,46 @@
+"""Platform admin: institutions and their staff accounts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from accounts.models import Institution, Role, User
+from accounts.services import create_institution, create_user
+from app.access import role_required
+from app.errors import NotFound
+from app.extensions import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/")
+@role_required(Role.ADMIN)
+def home() -> str:
+    """Institutions and their staff."""
+    institutions = db.session.scalars(select(Institution).order_by(Institution.name)).all()
+    staff = db.session.scalars(select(User).where(User.role == Role.STAFF).order_by(User.email)).all()
+    return render_template("admin/home.html", institutions=institutions, staff=staff)
+
+
+@bp.post("/institutions")
+@role_required(Role.ADMIN)
+def new_institution() -> Response:
+    """Create an institution."""
+    create_institution(request.form.get("name", "").strip() or "?", request.form.get("slug", "").strip().lower())
+    flash(_("Institution created."))
+    return redirect(url_for("admin.home"))
+
+
+@bp.post("/institutions/<int:institution_id>/staff")
+@role_required(Role.ADMIN)
+def new_staff(institution_id: int) -> Response:
+    """Create a staff account for an institution."""
+    inst = db.session.get(Institution, institution_id)
+    if inst is None:
+        raise NotFound()
+    create_user(request.form["email"], request.form["password"], Role.STAFF, request.form.get("name", ""), inst)
+    flash(_("Account created."))
+    return redirect(url_for("admin.home"))

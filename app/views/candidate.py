@@ -1,0 +1,34 @@
+"""Candidates: their home page, profile and consents."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from accounts.models import Role
+from accounts.services import current_consent, record_consent
+from app.access import role_required, user
+from exams.catalog import exams_for
+
+bp = Blueprint("candidate", __name__, url_prefix="/candidate")
+
+
+@bp.get("/")
+@role_required(Role.CANDIDATE)
+def home() -> str:
+    """Profile summary and the institution's exams."""
+    me = user()
+    return render_template("candidate/home.html", me=me, profile=me.profile, exams=exams_for(me),
+                           biometrics=current_consent(me, "biometrics"))
+
+
+@bp.post("/consent/biometrics")
+@role_required(Role.CANDIDATE)
+def biometrics_consent() -> Response:
+    """Give or withdraw consent to biometric processing (the non-biometric path stays open)."""
+    granted = request.form.get("granted") == "yes"
+    record_consent(user(), "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], granted)
+    flash(_("Your choice has been saved.") if granted else
+          _("Consent withdrawn. A proctor will compare your face with your ID during the exam instead."))
+    return redirect(url_for("candidate.home"))

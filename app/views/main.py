@@ -1,0 +1,51 @@
+"""Landing page, role dispatch, language choice, health check, privacy notice."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from accounts.models import Role
+from app.extensions import db
+
+bp = Blueprint("main", __name__)
+
+HOME = {Role.CANDIDATE: "candidate.home", Role.PROCTOR: "proctor.home", Role.STAFF: "staff.home",
+        Role.ADMIN: "admin.home"}
+
+
+@bp.get("/")
+def index() -> Response:
+    """Send each role to its home page, anonymous users to the login."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for(HOME[current_user.role]))
+
+
+@bp.post("/language")
+def set_language() -> Response:
+    """Remember the chosen UI language in the session."""
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+    back = request.form.get("next") or "/"
+    return redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    """The privacy notice."""
+    return render_template("privacy.html", version=current_app.config["PRIVACY_NOTICE_VERSION"])
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Liveness and database reachability for load balancers."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any driver error means "not ready"
+        db.session.rollback()
+        return jsonify({"status": "db_unavailable"}), 503
+    return jsonify({"status": "ok"}), 200

@@ -1,0 +1,1 @@
+"""Exams, attempts, grading, appeals and certificates."""

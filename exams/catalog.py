@@ -1,0 +1,41 @@
+"""Which exams a user can see: staff their institution's, proctors those assigned, candidates the open ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from accounts.models import Role, User
+from app.errors import NotFound
+from app.extensions import db
+from exams.models import Exam, exam_proctor
+
+
+def exams_for(user: User) -> Sequence[Exam]:
+    """The exams ``user`` may see, newest first."""
+    q = select(Exam).order_by(Exam.opens_at.desc())
+    if user.role == Role.ADMIN:
+        return db.session.scalars(q).all()
+    if user.role == Role.PROCTOR:
+        q = q.join(exam_proctor).where(exam_proctor.c.user_id == user.id)
+    return db.session.scalars(q.where(Exam.institution_id == user.institution_id)).all()
+
+
+def get_exam_for(user: User, exam_id: int) -> Exam:
+    """One exam ``user`` may see; another tenant's or an unassigned exam is NotFound."""
+    exam = db.session.get(Exam, exam_id)
+    if exam is None or (user.role != Role.ADMIN and exam.institution_id != user.institution_id):
+        raise NotFound()
+    if user.role == Role.PROCTOR and user not in exam.proctors:
+        raise NotFound()
+    return exam
+
+
+def assign_proctor(exam: Exam, proctor: User) -> None:
+    """Assign a proctor of the exam's institution to it."""
+    if proctor.role != Role.PROCTOR or proctor.institution_id != exam.institution_id:
+        raise NotFound()
+    if proctor not in exam.proctors:
+        exam.proctors.append(proctor)
+    db.session.commit()

@@ -1,0 +1,71 @@
+"""Models of the exams domain: the exam an institution offers and a candidate's attempt at it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Enum, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from accounts.models import Institution, User
+from app.clock import utcnow
+from app.extensions import db
+
+exam_proctor = Table(
+    "exam_proctor",
+    db.metadata,
+    Column("exam_id", ForeignKey("exam.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Exam(db.Model):  # type: ignore[name-defined]
+    """An exam with its rules and questions (questions kept as the validated spec's JSON)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    opens_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    closes_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    pass_mark_percent: Mapped[int] = mapped_column(Integer)
+    minimum_age: Mapped[int | None] = mapped_column(Integer)
+    identity_check_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    proctoring_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    shuffle_questions: Mapped[bool] = mapped_column(Boolean, default=False)
+    shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False)
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    institution: Mapped[Institution] = relationship()
+    proctors: Mapped[list[User]] = relationship(secondary=exam_proctor)
+
+
+class AttemptStatus(enum.StrEnum):
+    """Where an attempt stands."""
+
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+    TERMINATED = "terminated"
+
+
+class Attempt(db.Model):  # type: ignore[name-defined]
+    """One candidate's sitting of one exam. The server's deadline is the clock."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    status: Mapped[AttemptStatus] = mapped_column(
+        Enum(AttemptStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=AttemptStatus.IN_PROGRESS,
+    )
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    deadline_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    seed: Mapped[int] = mapped_column(Integer)
+
+    exam: Mapped[Exam] = relationship()
+    user: Mapped[User] = relationship()

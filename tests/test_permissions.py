@@ -1,0 +1,53 @@
+"""Permission matrix: every role against every protected route, found from the URL map itself."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from accounts.models import Role
+from tests.conftest import login
+
+# Routes anyone may open; every other route must declare its roles with @role_required.
+PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.healthz", "auth.login",
+          "auth.choose_institution", "auth.register"}
+# Routes for any logged-in user, whatever the role.
+ANY_USER = {"auth.logout", "auth.logout_all"}
+
+
+def _protected(app: Flask) -> list[tuple[str, str, frozenset[Role]]]:
+    rows = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC | ANY_USER:
+            continue
+        view = app.view_functions[rule.endpoint]
+        roles = getattr(view, "required_roles", None)
+        assert roles, f"{rule.endpoint} ({rule.rule}) is neither public nor protected by @role_required"
+        method = "GET" if "GET" in rule.methods else "POST"
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "999999").replace(f"<{arg}>", "x")
+        rows.append((method, path, roles))
+    return rows
+
+
+def test_every_route_is_public_or_declares_roles(app):
+    assert len(_protected(app)) >= 8
+
+
+@pytest.mark.parametrize("role", [None, *Role])
+def test_permission_matrix(app, make_user, role):
+    client = app.test_client()
+    if role is not None:
+        login(client, make_user(role.value))
+    for method, path, roles in _protected(app):
+        resp = client.open(path, method=method)
+        if role is None:
+            assert resp.status_code in (302, 401), (path, resp.status_code)
+            if resp.status_code == 302:
+                assert "/login" in resp.headers["Location"]
+        elif role in roles:
+            # allowed: the page renders, or the (nonexistent) object is not found, or input is missing
+            assert resp.status_code in (200, 302, 400, 404), (role, path, resp.status_code)
+        else:
+            assert resp.status_code == 403, (role, path, resp.status_code)
