@@ -18,7 +18,7 @@ $(STAMP): requirements.txt
 install: $(STAMP) translations
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile -q -d app/translations
+	$(BIN)/pybabel compile --statistics -d app/translations > /dev/null
 
 run: install
 	$(BIN)/flask --app app db upgrade

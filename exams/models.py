@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Enum, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, Enum, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Institution, User
@@ -66,6 +66,40 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     deadline_at: Mapped[dt.datetime] = mapped_column(DateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     seed: Mapped[int] = mapped_column(Integer)
+    # Order of question ids (and option ids per question) fixed at start, so a reload shows the same exam.
+    layout: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Time added by a proctor, and paused time, move the deadline; both are stored in deadline_at.
+    points: Mapped[int | None] = mapped_column(Integer)
+    max_points: Mapped[int | None] = mapped_column(Integer)
+    percent: Mapped[int | None] = mapped_column(Integer)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    pending_manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    result_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     exam: Mapped[Exam] = relationship()
     user: Mapped[User] = relationship()
+
+
+class Answer(db.Model):  # type: ignore[name-defined]
+    """The latest answer to one question of an attempt; saved as it is given."""
+
+    __table_args__ = (UniqueConstraint("attempt_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSON)
+    saved_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Points given by hand for free-text questions (None until graded).
+    manual_points: Mapped[int | None] = mapped_column(Integer)
+
+
+class AttemptEvent(db.Model):  # type: ignore[name-defined]
+    """One entry of an attempt's timeline: started, answer saved, reconnect gap, warning, flag, submitted..."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
