@@ -103,3 +103,45 @@ class AttemptEvent(db.Model):  # type: ignore[name-defined]
     kind: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AppealStatus(enum.StrEnum):
+    """Where an appeal stands; an open appeal holds the attempt's recordings."""
+
+    OPEN = "open"
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+
+class Appeal(db.Model):  # type: ignore[name-defined]
+    """A candidate's appeal against a result, filed within the appeal window, decided by staff with a reason."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    filed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[AppealStatus] = mapped_column(
+        Enum(AppealStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=AppealStatus.OPEN,
+    )
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+    attempt: Mapped[Attempt] = relationship()
+
+
+class Certificate(db.Model):  # type: ignore[name-defined]
+    """A certificate issued on a pass: unguessable public id, signed credential, when sent, revocation."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), unique=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    credential: Mapped[str] = mapped_column(Text)
+    # Sending the certificate releases the attempt's recordings for purge (storage retention).
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+
+    attempt: Mapped[Attempt] = relationship()
