@@ -46,6 +46,8 @@ MAX_TEXT_CHARS = 1_000_000
 MAX_DEPTH = 32
 _ID = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _CHOICE = {"single_choice", "multiple_choice"}
+# Not a bare `False`: jsonschema reports errors of a False subschema without the property's path.
+_FORBIDDEN: dict[str, Any] = {"not": {}}
 
 _OPTION: dict[str, Any] = {
     "type": "object",
@@ -74,15 +76,15 @@ _QUESTION: dict[str, Any] = {
     "allOf": [
         {
             "if": {"required": ["type"], "properties": {"type": {"enum": sorted(_CHOICE)}}},
-            "then": {"required": ["options"], "properties": {"answer": False, "tolerance": False}},
+            "then": {"required": ["options"], "properties": {"answer": _FORBIDDEN, "tolerance": _FORBIDDEN}},
         },
         {
             "if": {"required": ["type"], "properties": {"type": {"const": "numeric"}}},
-            "then": {"required": ["answer"], "properties": {"options": False}},
+            "then": {"required": ["answer"], "properties": {"options": _FORBIDDEN}},
         },
         {
             "if": {"required": ["type"], "properties": {"type": {"const": "free_text"}}},
-            "then": {"properties": {"options": False, "answer": False, "tolerance": False}},
+            "then": {"properties": {"options": _FORBIDDEN, "answer": _FORBIDDEN, "tolerance": _FORBIDDEN}},
         },
     ],
 }
@@ -202,7 +204,10 @@ def _yaml_message(err: yaml.YAMLError) -> str:
 
 
 def _parse_yaml(text: str) -> tuple[Any, dict[Path, int]]:
-    loader = _YamlLoader(text)
+    try:
+        loader = _YamlLoader(text)  # the reader rejects control characters already here
+    except yaml.YAMLError as err:
+        raise _FatalError(_yaml_error_line(err, text), (), _yaml_message(err)) from None
     try:
         try:
             node = loader.get_single_node()
@@ -221,7 +226,7 @@ def _parse_yaml(text: str) -> tuple[Any, dict[Path, int]]:
 
 def _yaml_node(loader: yaml.SafeLoader, node: yaml.Node, path: Path, lines: dict[Path, int], seen: set[int],
                depth: int) -> Any:
-    line = node.start_mark.line + 1
+    line = lines.get(path, node.start_mark.line + 1)
     if id(node) in seen:  # an alias; refusing them also rules out "billion laughs" documents
         raise _FatalError(line, path, "YAML anchors and aliases (&name / *name) are not supported")
     seen.add(id(node))
@@ -409,7 +414,7 @@ def _schema_problems(data: Any, lines: dict[Path, int]) -> Iterator[ImportProble
             continue
         if err.validator == "required":
             message = f"missing required field {err.message.split(' is a required')[0]}"
-        elif err.validator is None or err.schema is False:
+        elif err.validator == "not" and err.validator_value == {}:
             message = f"not allowed for this question type (found {_short(err.instance)})"
         elif err.validator == "type":
             wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
@@ -494,7 +499,9 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
             yield problem((*qpath, "options"), "a multiple choice question needs at least one correct option")
 
 
-def _number(value: int | float) -> Decimal:
+def _number(value: int | float | Decimal) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
     return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
 
 
@@ -515,7 +522,7 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
     window = data["window"]
     return ExamSpec(
         title=data["title"],
-        description=data.get("description", ""),
+        description=data.get("description") or "",
         duration_minutes=data["duration_minutes"],
         window=Window(dt.datetime.fromisoformat(window["opens_at"]), dt.datetime.fromisoformat(window["closes_at"])),
         pass_mark_percent=_number(data["pass_mark_percent"]),
