@@ -372,6 +372,7 @@ def verify_credential(jws: str, public_keys: Mapping[str, Ed25519PublicKey]) -> 
     if len(parts) != 3:
         raise CredentialInvalid("malformed", "a certificate token has three parts separated by dots")
     header_b64, payload_b64, signature_b64 = parts
+    payload = _b64decode(payload_b64, "payload")  # also ensures the signing input is pure ASCII
     header = _json_object(_b64decode(header_b64, "header"), "header")
     alg = header.get("alg")
     if alg != ALG:
@@ -391,6 +392,5 @@ def verify_credential(jws: str, public_keys: Mapping[str, Ed25519PublicKey]) -> 
         public_key.verify(signature, f"{header_b64}.{payload_b64}".encode("ascii"))
     except InvalidSignature:
         raise CredentialInvalid("bad_signature", "the certificate was altered or not signed by us") from None
-    payload = _b64decode(payload_b64, "payload")
     credential = _json_object(payload, "payload")
     return VerifiedCredential(kid, header, credential, _claims_from(credential))
