@@ -591,13 +591,30 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
     return data
 
 
+class _YamlDumper(yaml.SafeDumper):
+    """SafeDumper that double-quotes text with Unicode line breaks.
+
+    PyYAML with ``allow_unicode`` writes NEL (U+0085) raw inside single quotes, where
+    reading folds it into a space; double quotes escape it as ``\\N``.
+    """
+
+
+def _represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = '"' if any(c in data for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_YamlDumper.add_representer(str, _represent_text)
+
+
 def dump_exam(spec: ExamSpec, fmt: Format) -> str:
     """Serialise an exam as YAML or JSON such that ``load_exam(dump_exam(s, f), f) == s``."""
     data = exam_to_data(spec)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+        return yaml.dump(data, Dumper=_YamlDumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                         width=100)
     raise ValueError(f"unknown exam format {fmt!r}")
 
 
