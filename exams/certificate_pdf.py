@@ -119,7 +119,12 @@ def render_certificate_pdf(cert: CertificateText, font_path: str | None = None) 
     width = pdf.w - 2 * pdf.l_margin
 
     def line(text: str, size: float, height: float, gap: float = 0) -> None:
+        # Long names and titles shrink (down to 11 pt) rather than push the layout off the page.
         pdf.set_font(family, size=size)
+        while size > 11 and pdf.get_string_width(fix(text)) > width:
+            size -= 1
+            height = max(5.0, height * (size / (size + 1)))
+            pdf.set_font(family, size=size)
         pdf.set_x(pdf.l_margin)
         pdf.multi_cell(width, height, fix(text), align="C", new_x="LMARGIN", new_y="NEXT")
         if gap:

@@ -333,6 +333,8 @@ def build_credential(claims: CertificateClaims, *, issuer_id: str, issuer_name: 
 def issue_credential(claims: CertificateClaims, key: SigningKey, *, issuer_id: str, issuer_name: str,
                      issued_at: dt.datetime, verify_url: str | None = None) -> str:
     """Build the credential for ``claims`` and sign it as a compact JWS (EdDSA, kid = key.kid)."""
+    if normalize_certificate_id(claims.certificate_id) != claims.certificate_id:
+        raise InvalidCertificateId("issue certificates with ids from new_certificate_id()")
     header = {"alg": ALG, "kid": key.kid, "typ": TYP, "cty": "vc"}
     credential = build_credential(claims, issuer_id=issuer_id, issuer_name=issuer_name, issued_at=issued_at,
                                   verify_url=verify_url)

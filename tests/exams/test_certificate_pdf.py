@@ -31,7 +31,8 @@ def page_text(pdf: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("font", [FONT, ""], ids=["unicode-font", "core-font-fallback"])
-@pytest.mark.parametrize("name", ["Zoë Łukasiewicz", "Ἀλέξανδρος", "Ольга Петрова", "李小龍", "O'Brien-Müller 😀"])
+@pytest.mark.parametrize("name", ["Zoë Łukasiewicz", "Ἀλέξανδρος", "Ольга Петрова", "李小龍", "O'Brien-Müller 😀",
+                                  "Maximiliane " * 20])
 def test_renders_any_name(font: str | None, name: str) -> None:
     if font is None:
         pytest.skip("no Unicode TTF on this machine (install fonts-dejavu-core)")

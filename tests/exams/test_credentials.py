@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -262,3 +263,10 @@ def test_verifier_raises_only_credential_invalid_on_mutations(start: int, length
         return
     with pytest.raises(CredentialInvalid):
         verify_credential(mutated, KEYS)
+
+
+def test_issuing_needs_a_well_formed_certificate_id() -> None:
+    with pytest.raises(InvalidCertificateId):
+        issue(claims=dataclasses.replace(CLAIMS, certificate_id="1234"))
+    with pytest.raises(InvalidCertificateId):
+        issue(claims=dataclasses.replace(CLAIMS, certificate_id=CERT_ID.lower()))
