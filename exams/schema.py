@@ -44,6 +44,7 @@ Path = tuple[str | int, ...]
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_DEPTH = 32
+MIN_YEAR, MAX_YEAR = 2000, 2100
 _ID = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _CHOICE = {"single_choice", "multiple_choice"}
 # Not a bare `False`: jsonschema reports errors of a False subschema without the property's path.
@@ -437,9 +438,12 @@ def _schema_problems(data: Any, lines: dict[Path, int]) -> Iterator[ImportProble
 def _parse_moment(value: str) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return None
+        # Years far out are typos, and year 1 / 9999 overflow once converted to UTC for the database.
+        return moment if MIN_YEAR <= moment.astimezone(dt.UTC).year <= MAX_YEAR else None
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo is not None and moment.utcoffset() is not None else None
 
 
 def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator[ImportProblem]:
@@ -452,7 +456,7 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
         moment = _parse_moment(window[key])
         if moment is None:
             yield problem(("window", key), f"{_short(window[key])} is not an ISO 8601 date and time with a timezone "
-                                           "(e.g. 2026-03-01T09:00:00+01:00)")
+                                           f"between {MIN_YEAR} and {MAX_YEAR} (e.g. 2026-03-01T09:00:00+01:00)")
         else:
             moments[key] = moment
     if len(moments) == 2:

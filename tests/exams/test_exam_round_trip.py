@@ -51,7 +51,7 @@ def exams(draw: st.DrawFn) -> ExamSpec:
     question_ids = draw(st.lists(ids, min_size=1, max_size=5, unique=True))
     duration = draw(st.integers(1, 10080))
     offset = dt.timezone(dt.timedelta(minutes=draw(st.integers(-12 * 60, 14 * 60))))
-    opens = draw(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1)))
+    opens = draw(st.datetimes(min_value=dt.datetime(2001, 1, 1), max_value=dt.datetime(2090, 1, 1)))
     opens = opens.replace(tzinfo=offset)
     closes = opens + dt.timedelta(minutes=duration + draw(st.integers(0, 10**6)))
     return ExamSpec(
