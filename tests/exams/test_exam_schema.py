@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exams.questions import QuestionKind
-from exams.schema import ExamImportError, Format, dump_exam, format_for_filename, load_exam
+from exams.schema import ExamImportError, Format, dump_exam, exam_to_data, format_for_filename, load_exam
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "exams" / "examples"
 YAML_TEXT = (EXAMPLES / "demo-exam.yaml").read_text(encoding="utf-8")
@@ -224,3 +226,38 @@ def test_importer_survives_mutated_exams(text: str, fmt: Format) -> None:
         load_exam(text, fmt)
     except ExamImportError as err:
         assert err.problems and all(1 <= p.line <= text.count("\n") + 2 for p in err.problems)
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+_documents = st.recursive(
+    _scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=25,
+)
+_demo = load_exam(YAML_TEXT, "yaml")
+
+
+@st.composite
+def _near_valid(draw: st.DrawFn) -> dict[str, object]:
+    """The demo exam as data with one field somewhere replaced by arbitrary data."""
+    data = exam_to_data(_demo)
+    node: object = data
+    while True:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
+        if not keys:
+            break
+        key = draw(st.sampled_from(keys))
+        if draw(st.booleans()):
+            node[key] = draw(_documents)  # type: ignore[index]
+            break
+        node = node[key]  # type: ignore[index]
+    return data
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(_near_valid() | _documents, st.sampled_from(["yaml", "json"]))
+def test_importer_raises_only_exam_import_error_on_odd_structures(data: object, fmt: Format) -> None:
+    text = yaml.safe_dump(data, allow_unicode=True) if fmt == "yaml" else json.dumps(data, ensure_ascii=False)
+    try:
+        load_exam(text, fmt)
+    except ExamImportError as err:
+        assert err.problems
