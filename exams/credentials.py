@@ -38,6 +38,7 @@ __all__ = [
     "KeySetInvalid",
     "SigningKey",
     "VerifiedCredential",
+    "build_credential",
     "canonical_json",
     "generate_signing_key",
     "is_valid_certificate_id",

@@ -31,6 +31,7 @@ from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Window
 __all__ = [
     "EXAM_SCHEMA",
     "ExamImportError",
+    "Format",
     "ImportProblem",
     "dump_exam",
     "exam_from_data",
