@@ -1,0 +1,633 @@
+"""Import and export of exams as YAML or JSON, with line-precise error reports.
+
+An exam file is parsed into plain data while recording the line of every key and
+list item, validated against :data:`EXAM_SCHEMA` (JSON Schema 2020-12) and then
+by semantic checks that a schema cannot express (unique ids, exactly one correct
+option, window order...). Every problem found is reported at once as
+``line N: path: message`` in one :class:`ExamImportError`; nothing else escapes
+:func:`load_exam`, whatever the input text.
+
+YAML notes: timestamps are read as text (they are parsed by us, with a required
+timezone); anchors/aliases, duplicate keys and non-text keys are rejected.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any, Literal, NamedTuple
+
+import jsonschema
+import yaml
+
+from app.errors import ValidationFailed
+from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Window
+
+__all__ = [
+    "EXAM_SCHEMA",
+    "ExamImportError",
+    "Format",
+    "ImportProblem",
+    "dump_exam",
+    "exam_from_data",
+    "exam_to_data",
+    "format_for_filename",
+    "load_exam",
+]
+
+Format = Literal["yaml", "json"]
+Path = tuple[str | int, ...]
+
+MAX_TEXT_CHARS = 1_000_000
+MAX_DEPTH = 32
+MIN_YEAR, MAX_YEAR = 2000, 2100
+_ID = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_CHOICE = {"single_choice", "multiple_choice"}
+# Not a bare `False`: jsonschema reports errors of a False subschema without the property's path.
+_FORBIDDEN: dict[str, Any] = {"not": {}}
+
+_OPTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "text"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": _ID},
+        "text": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "correct": {"type": "boolean"},
+    },
+}
+
+_QUESTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "type", "prompt"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": _ID},
+        "type": {"enum": [k.value for k in QuestionKind]},
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 20000},
+        "points": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "options": {"type": "array", "minItems": 2, "maxItems": 26, "items": _OPTION},
+        "answer": {"type": "number"},
+        "tolerance": {"type": "number", "minimum": 0},
+    },
+    "allOf": [
+        {
+            "if": {"required": ["type"], "properties": {"type": {"enum": sorted(_CHOICE)}}},
+            "then": {"required": ["options"], "properties": {"answer": _FORBIDDEN, "tolerance": _FORBIDDEN}},
+        },
+        {
+            "if": {"required": ["type"], "properties": {"type": {"const": "numeric"}}},
+            "then": {"required": ["answer"], "properties": {"options": _FORBIDDEN}},
+        },
+        {
+            "if": {"required": ["type"], "properties": {"type": {"const": "free_text"}}},
+            "then": {"properties": {"options": _FORBIDDEN, "answer": _FORBIDDEN, "tolerance": _FORBIDDEN}},
+        },
+    ],
+}
+
+#: The JSON Schema every exam file must satisfy (before the semantic checks).
+EXAM_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "aufsicht exam",
+    "type": "object",
+    "required": ["title", "duration_minutes", "window", "pass_mark_percent", "questions"],
+    "additionalProperties": False,
+    "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": {"type": "string", "maxLength": 20000},
+        "duration_minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+        "window": {
+            "type": "object",
+            "required": ["opens_at", "closes_at"],
+            "additionalProperties": False,
+            "properties": {
+                "opens_at": {"type": "string", "maxLength": 64},
+                "closes_at": {"type": "string", "maxLength": 64},
+            },
+        },
+        "pass_mark_percent": {"type": "number", "minimum": 0, "maximum": 100},
+        "minimum_age": {"type": ["integer", "null"], "minimum": 0, "maximum": 130},
+        "identity_check_required": {"type": "boolean"},
+        "proctoring_required": {"type": "boolean"},
+        "shuffle_questions": {"type": "boolean"},
+        "shuffle_options": {"type": "boolean"},
+        "proctors": {
+            "type": "array",
+            "maxItems": 100,
+            "items": {"type": "string", "maxLength": 254, "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
+        },
+        "questions": {"type": "array", "minItems": 1, "maxItems": 500, "items": _QUESTION},
+    },
+}
+
+_VALIDATOR = jsonschema.Draft202012Validator(EXAM_SCHEMA)
+
+
+class ImportProblem(NamedTuple):
+    """One problem in an exam file: 1-based line, dotted path and message."""
+
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.path}: {self.message}"
+
+
+class ExamImportError(ValidationFailed):
+    """The exam file is not valid; ``problems`` lists every problem, sorted by line."""
+
+    code = "exam_import_failed"
+
+    def __init__(self, problems: list[ImportProblem]) -> None:
+        self.problems = sorted(set(problems))
+        fields: dict[str, str] = {}
+        for p in self.problems:
+            text = f"line {p.line}: {p.message}"
+            fields[p.path] = f"{fields[p.path]}; {text}" if p.path in fields else text
+        count = len(self.problems)
+        summary = f"The exam file has {count} problem{'s' if count != 1 else ''}:\n"
+        super().__init__(summary + "\n".join(str(p) for p in self.problems), fields=fields)
+
+
+class _FatalError(Exception):
+    """A problem that stops parsing (syntax errors)."""
+
+    def __init__(self, line: int, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.problem = ImportProblem(line, _fmt_path(path), message)
+
+
+def _fmt_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- YAML -------------------------------------------------------------------------------------------------------
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that leaves timestamps as text: we parse them ourselves, insisting on a timezone."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml_error_line(err: yaml.YAMLError, text: str) -> int:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    position = getattr(err, "position", None)  # ReaderError: a character offset
+    if isinstance(position, int):
+        return text.count("\n", 0, position) + 1
+    return 1
+
+
+def _yaml_message(err: yaml.YAMLError) -> str:
+    parts = [getattr(err, "context", None), getattr(err, "problem", None)]
+    text = ", ".join(p for p in parts if p)
+    return f"YAML syntax error: {text or str(err).splitlines()[0]}"
+
+
+def _parse_yaml(text: str) -> tuple[Any, dict[Path, int]]:
+    try:
+        loader = _YamlLoader(text)  # the reader rejects control characters already here
+    except yaml.YAMLError as err:
+        raise _FatalError(_yaml_error_line(err, text), (), _yaml_message(err)) from None
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError as err:
+            raise _FatalError(_yaml_error_line(err, text), (), _yaml_message(err)) from None
+        except RecursionError:
+            raise _FatalError(1, (), "the document is nested too deeply") from None
+        if node is None:
+            raise _FatalError(1, (), "the file is empty")
+        lines: dict[Path, int] = {(): node.start_mark.line + 1}
+        data = _yaml_node(loader, node, (), lines, set(), 0)
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _yaml_node(loader: yaml.SafeLoader, node: yaml.Node, path: Path, lines: dict[Path, int], seen: set[int],
+               depth: int) -> Any:
+    line = lines.get(path, node.start_mark.line + 1)
+    if id(node) in seen:  # an alias; refusing them also rules out "billion laughs" documents
+        raise _FatalError(line, path, "YAML anchors and aliases (&name / *name) are not supported")
+    seen.add(id(node))
+    if depth > MAX_DEPTH:
+        raise _FatalError(line, path, "the document is nested too deeply")
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _FatalError(key_line, path, "keys must be plain text")
+            key = _yaml_scalar(loader, key_node, path)
+            if not isinstance(key, str):
+                raise _FatalError(key_line, path, f"keys must be text, not {_short(key)}")
+            if key in result:
+                raise _FatalError(key_line, (*path, key), f"duplicate key (first on line {lines[(*path, key)]})")
+            lines[(*path, key)] = key_line
+            result[key] = _yaml_node(loader, value_node, (*path, key), lines, seen, depth + 1)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items: list[Any] = []
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            items.append(_yaml_node(loader, item, (*path, index), lines, seen, depth + 1))
+        return items
+    return _yaml_scalar(loader, node, path)
+
+
+def _yaml_scalar(loader: yaml.SafeLoader, node: yaml.Node, path: Path) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as err:  # bad tags, 5000-digit ints...
+        message = _yaml_message(err) if isinstance(err, yaml.YAMLError) else f"not a valid value: {err}"
+        raise _FatalError(node.start_mark.line + 1, path, message) from None
+
+
+# --- JSON -------------------------------------------------------------------------------------------------------
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
+_JSON_WS = " \t\n\r"
+
+
+class _JsonParser:
+    """A small strict JSON parser (RFC 8259) that records the line of every key and array item."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+        self.lines: dict[Path, int] = {}
+
+    def line(self, pos: int) -> int:
+        return bisect.bisect_left(self.newlines, pos) + 1
+
+    def skip(self, pos: int) -> int:
+        while pos < len(self.text) and self.text[pos] in _JSON_WS:
+            pos += 1
+        return pos
+
+    def fail(self, pos: int, path: Path, message: str) -> _FatalError:
+        return _FatalError(self.line(pos), path, f"JSON syntax error: {message}")
+
+    def parse_with_lines(self) -> tuple[Any, dict[Path, int]]:
+        """Parse the whole text; returns the data and the line of every path."""
+        return self.parse(), self.lines
+
+    def parse(self) -> Any:
+        pos = self.skip(0)
+        if pos == len(self.text):
+            raise _FatalError(1, (), "the file is empty")
+        self.lines[()] = self.line(pos)
+        value, pos = self.value(pos, (), 0)
+        pos = self.skip(pos)
+        if pos != len(self.text):
+            raise self.fail(pos, (), "unexpected text after the end of the document")
+        return value
+
+    def string(self, pos: int, path: Path) -> tuple[str, int]:
+        try:
+            return json.decoder.scanstring(self.text, pos + 1, True)  # type: ignore[attr-defined]
+        except json.JSONDecodeError as err:
+            raise self.fail(err.pos, path, err.msg) from None
+
+    def value(self, pos: int, path: Path, depth: int) -> tuple[Any, int]:
+        if depth > MAX_DEPTH:
+            raise self.fail(pos, path, "the document is nested too deeply")
+        text = self.text
+        ch = text[pos] if pos < len(text) else ""
+        if ch == "{":
+            return self.object(pos, path, depth)
+        if ch == "[":
+            return self.array(pos, path, depth)
+        if ch == '"':
+            return self.string(pos, path)
+        for word, literal in (("true", True), ("false", False), ("null", None)):
+            if text.startswith(word, pos):
+                return literal, pos + len(word)
+        match = _JSON_NUMBER.match(text, pos)
+        if match:
+            number = match.group()
+            try:
+                parsed: int | float = float(number) if match.group(1) or match.group(2) else int(number)
+            except ValueError:  # more digits than int() accepts
+                raise self.fail(pos, path, "number too long") from None
+            return parsed, match.end()
+        raise self.fail(pos, path, "expected a value" if ch else "unexpected end of file")
+
+    def object(self, pos: int, path: Path, depth: int) -> tuple[dict[str, Any], int]:
+        result: dict[str, Any] = {}
+        pos = self.skip(pos + 1)
+        if self.text.startswith("}", pos):
+            return result, pos + 1
+        while True:
+            if not self.text.startswith('"', pos):
+                raise self.fail(pos, path, "expected a key in double quotes")
+            key_pos = pos
+            key, pos = self.string(pos, path)
+            if key in result:
+                raise _FatalError(self.line(key_pos), (*path, key),
+                             f"duplicate key (first on line {self.lines[(*path, key)]})")
+            self.lines[(*path, key)] = self.line(key_pos)
+            pos = self.skip(pos)
+            if not self.text.startswith(":", pos):
+                raise self.fail(pos, (*path, key), "expected ':' after the key")
+            result[key], pos = self.value(self.skip(pos + 1), (*path, key), depth + 1)
+            pos = self.skip(pos)
+            if self.text.startswith(",", pos):
+                pos = self.skip(pos + 1)
+            elif self.text.startswith("}", pos):
+                return result, pos + 1
+            else:
+                raise self.fail(pos, path, "expected ',' or '}'")
+
+    def array(self, pos: int, path: Path, depth: int) -> tuple[list[Any], int]:
+        items: list[Any] = []
+        pos = self.skip(pos + 1)
+        if self.text.startswith("]", pos):
+            return items, pos + 1
+        while True:
+            item_path = (*path, len(items))
+            self.lines[item_path] = self.line(pos)
+            item, pos = self.value(pos, item_path, depth + 1)
+            items.append(item)
+            pos = self.skip(pos)
+            if self.text.startswith(",", pos):
+                pos = self.skip(pos + 1)
+            elif self.text.startswith("]", pos):
+                return items, pos + 1
+            else:
+                raise self.fail(pos, path, "expected ',' or ']'")
+
+
+# --- validation -------------------------------------------------------------------------------------------------
+
+
+def _line_of(lines: dict[Path, int], path: Path) -> int:
+    while path not in lines:
+        path = path[:-1]
+    return lines[path]
+
+
+def _nonfinite(data: Any, path: Path) -> Iterator[Path]:
+    if isinstance(data, float) and not math.isfinite(data):
+        yield path
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _nonfinite(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _nonfinite(value, (*path, index))
+
+
+_TYPE_NAMES = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+               "object": "a mapping of fields", "array": "a list", "null": "empty"}
+
+
+def _schema_problems(data: Any, lines: dict[Path, int]) -> Iterator[ImportProblem]:
+    for err in _VALIDATOR.iter_errors(data):
+        path: Path = tuple(err.absolute_path)
+        where = _line_of(lines, path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = err.schema.get("properties", {}) if isinstance(err.schema, dict) else {}
+            for key in err.instance:
+                if key not in known:
+                    yield ImportProblem(_line_of(lines, (*path, key)), _fmt_path((*path, key)), "unknown field")
+            continue
+        if err.validator == "required":
+            message = f"missing required field {err.message.split(' is a required')[0]}"
+        elif err.validator == "not" and err.validator_value == {}:
+            message = f"not allowed for this question type (found {_short(err.instance)})"
+        elif err.validator == "type":
+            wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+            names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
+            message = f"must be {names}, not {_short(err.instance)}"
+        elif err.validator == "pattern" and path and path[-1] == "id":
+            message = f"{_short(err.instance)} is not a valid id (letters, digits, '_', '-', '.'; at most 64)"
+        elif err.validator == "pattern":
+            message = f"{_short(err.instance)} is not a valid e-mail address"
+        elif err.validator == "enum":
+            message = f"{_short(err.instance)} is not one of {', '.join(map(str, err.validator_value))}"
+        elif err.validator in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
+            bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+            message = f"must be {bound[str(err.validator)]} {err.validator_value}, not {_short(err.instance)}"
+        else:
+            message = err.message if len(err.message) <= 200 else err.message[:197] + "..."
+        yield ImportProblem(where, _fmt_path(path), message)
+
+
+def _parse_moment(value: str) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return None
+        # Years far out are typos, and year 1 / 9999 overflow once converted to UTC for the database.
+        return moment if MIN_YEAR <= moment.astimezone(dt.UTC).year <= MAX_YEAR else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator[ImportProblem]:
+    def problem(path: Path, message: str) -> ImportProblem:
+        return ImportProblem(_line_of(lines, path), _fmt_path(path), message)
+
+    window = data["window"]
+    moments: dict[str, dt.datetime] = {}
+    for key in ("opens_at", "closes_at"):
+        moment = _parse_moment(window[key])
+        if moment is None:
+            yield problem(("window", key), f"{_short(window[key])} is not an ISO 8601 date and time with a timezone "
+                                           f"between {MIN_YEAR} and {MAX_YEAR} (e.g. 2026-03-01T09:00:00+01:00)")
+        else:
+            moments[key] = moment
+    if len(moments) == 2:
+        length = moments["closes_at"] - moments["opens_at"]
+        if length <= dt.timedelta(0):
+            yield problem(("window", "closes_at"), "the window must close after it opens")
+        elif length < dt.timedelta(minutes=data["duration_minutes"]):
+            yield problem(("duration_minutes",), f"the exam takes {data['duration_minutes']} minutes but the window "
+                                                 f"is open for only {int(length.total_seconds() // 60)} minutes")
+
+    seen_proctors: dict[str, int] = {}
+    for index, email in enumerate(data.get("proctors", [])):
+        if email.lower() in seen_proctors:
+            first_index = seen_proctors[email.lower()]
+            yield problem(("proctors", index), f"{email} is listed twice (first at proctors[{first_index}])")
+        seen_proctors.setdefault(email.lower(), index)
+
+    seen_questions: dict[str, int] = {}
+    for qi, question in enumerate(data["questions"]):
+        qpath: Path = ("questions", qi)
+        if question["id"] in seen_questions:
+            first = _line_of(lines, ("questions", seen_questions[question["id"]], "id"))
+            yield problem((*qpath, "id"), f"duplicate question id {_short(question['id'])} (first on line {first})")
+        seen_questions.setdefault(question["id"], qi)
+        options = question.get("options", [])
+        seen_ids: dict[str, int] = {}
+        seen_texts: dict[str, int] = {}
+        for oi, option in enumerate(options):
+            opath: Path = (*qpath, "options", oi)
+            if option["id"] in seen_ids:
+                first = _line_of(lines, (*qpath, "options", seen_ids[option["id"]], "id"))
+                yield problem((*opath, "id"), f"duplicate option id {_short(option['id'])} (first on line {first})")
+            seen_ids.setdefault(option["id"], oi)
+            text = option["text"].strip().casefold()
+            if text in seen_texts:
+                first = _line_of(lines, (*qpath, "options", seen_texts[text], "text"))
+                yield problem((*opath, "text"), f"two options have the same text (first on line {first})")
+            seen_texts.setdefault(text, oi)
+        correct = sum(1 for o in options if o.get("correct", False))
+        if question["type"] == "single_choice" and correct != 1:
+            yield problem((*qpath, "options"),
+                          f"a single choice question needs exactly one correct option, found {correct}")
+        if question["type"] == "multiple_choice" and correct == 0:
+            yield problem((*qpath, "options"), "a multiple choice question needs at least one correct option")
+
+
+def _number(value: int | float | Decimal) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def exam_from_data(data: dict[str, Any]) -> ExamSpec:
+    """Build an ExamSpec from data that has passed validation (use :func:`load_exam` for files)."""
+    questions = []
+    for q in data["questions"]:
+        kind = QuestionKind(q["type"])
+        questions.append(QuestionSpec(
+            id=q["id"],
+            kind=kind,
+            prompt=q["prompt"],
+            points=q.get("points", 1),
+            options=tuple(Option(o["id"], o["text"], o.get("correct", False)) for o in q.get("options", [])),
+            answer=_number(q["answer"]) if kind is QuestionKind.NUMERIC else None,
+            tolerance=_number(q.get("tolerance", 0)),
+        ))
+    window = data["window"]
+    return ExamSpec(
+        title=data["title"],
+        description=data.get("description") or "",
+        duration_minutes=data["duration_minutes"],
+        window=Window(dt.datetime.fromisoformat(window["opens_at"]), dt.datetime.fromisoformat(window["closes_at"])),
+        pass_mark_percent=_number(data["pass_mark_percent"]),
+        minimum_age=data.get("minimum_age"),
+        identity_check_required=data.get("identity_check_required", True),
+        proctoring_required=data.get("proctoring_required", True),
+        shuffle_questions=data.get("shuffle_questions", False),
+        shuffle_options=data.get("shuffle_options", False),
+        proctors=tuple(data.get("proctors", [])),
+        questions=tuple(questions),
+    )
+
+
+def load_exam(text: str, fmt: Format) -> ExamSpec:
+    """Parse and validate an exam file; raises ExamImportError listing every problem with its line."""
+    if fmt not in ("yaml", "json"):
+        raise ValueError(f"unknown exam format {fmt!r}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ExamImportError([ImportProblem(1, "(top level)", f"the file is larger than {MAX_TEXT_CHARS} characters")])
+    try:
+        data, lines = _parse_yaml(text) if fmt == "yaml" else _JsonParser(text).parse_with_lines()
+    except _FatalError as fatal:
+        raise ExamImportError([fatal.problem]) from None
+    problems = [ImportProblem(_line_of(lines, p), _fmt_path(p), "must be a finite number")
+                for p in _nonfinite(data, ())]
+    problems += _schema_problems(data, lines)
+    if not problems:
+        problems += _semantic_problems(data, lines)
+    if problems:
+        raise ExamImportError(problems)
+    return exam_from_data(data)
+
+
+def _plain_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
+    """The exam as plain data in file layout (the inverse of :func:`exam_from_data`)."""
+    questions: list[dict[str, Any]] = []
+    for q in spec.questions:
+        item: dict[str, Any] = {"id": q.id, "type": q.kind.value, "prompt": q.prompt, "points": q.points}
+        if q.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
+            item["options"] = [{"id": o.id, "text": o.text, "correct": o.correct} for o in q.options]
+        if q.kind is QuestionKind.NUMERIC and q.answer is not None:
+            item["answer"] = _plain_number(q.answer)
+            item["tolerance"] = _plain_number(q.tolerance)
+        questions.append(item)
+    data: dict[str, Any] = {
+        "title": spec.title,
+        "description": spec.description,
+        "duration_minutes": spec.duration_minutes,
+        "window": {"opens_at": spec.window.opens_at.isoformat(), "closes_at": spec.window.closes_at.isoformat()},
+        "pass_mark_percent": _plain_number(spec.pass_mark_percent),
+    }
+    if spec.minimum_age is not None:
+        data["minimum_age"] = spec.minimum_age
+    data.update({
+        "identity_check_required": spec.identity_check_required,
+        "proctoring_required": spec.proctoring_required,
+        "shuffle_questions": spec.shuffle_questions,
+        "shuffle_options": spec.shuffle_options,
+        "proctors": list(spec.proctors),
+        "questions": questions,
+    })
+    return data
+
+
+class _YamlDumper(yaml.SafeDumper):
+    """SafeDumper that double-quotes text with Unicode line breaks.
+
+    PyYAML with ``allow_unicode`` writes NEL (U+0085) raw inside single quotes, where
+    reading folds it into a space; double quotes escape it as ``\\N``.
+    """
+
+
+def _represent_text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = '"' if any(c in data for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_YamlDumper.add_representer(str, _represent_text)
+
+
+def dump_exam(spec: ExamSpec, fmt: Format) -> str:
+    """Serialise an exam as YAML or JSON such that ``load_exam(dump_exam(s, f), f) == s``."""
+    data = exam_to_data(spec)
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "yaml":
+        return yaml.dump(data, Dumper=_YamlDumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                         width=100)
+    raise ValueError(f"unknown exam format {fmt!r}")
+
+
+def format_for_filename(name: str) -> Format:
+    """The exam format for a file name by its extension (.yaml, .yml or .json)."""
+    lowered = name.lower()
+    if lowered.endswith((".yaml", ".yml")):
+        return "yaml"
+    if lowered.endswith(".json"):
+        return "json"
+    raise ValidationFailed("Exam files must end in .yaml, .yml or .json.", fields={"file": "unknown file type"})
