@@ -89,6 +89,16 @@ def _register_request_hooks(app: Flask) -> None:
     def _load(session_id: str) -> Any:
         return load_session_user(session_id)
 
+    @login_manager.unauthorized_handler
+    def _unauthorized() -> Any:
+        from flask import redirect, url_for
+
+        from app.errors import error_response, wants_json
+
+        if wants_json():
+            return error_response(401, "login_required", "Please log in (your session may have expired).")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
         from flask_babel import get_locale

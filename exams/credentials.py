@@ -59,7 +59,7 @@ MAX_JWS_CHARS = 64 * 1024
 VC_CONTEXT = ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
 
 
-class CredentialInvalid(DomainError):  # noqa: N818 - the name the API promises
+class CredentialInvalid(DomainError):
     """A certificate failed verification; ``reason`` says why (see REASONS)."""
 
     status = 422
@@ -72,7 +72,7 @@ class CredentialInvalid(DomainError):  # noqa: N818 - the name the API promises
         self.detail = detail
 
 
-class KeySetInvalid(DomainError):  # noqa: N818 - reads like its sibling CredentialInvalid
+class KeySetInvalid(DomainError):
     """A JWK set could not be loaded."""
 
     status = 422

@@ -23,7 +23,7 @@ def _protected(app: Flask) -> list[tuple[str, str, frozenset[Role]]]:
         view = app.view_functions[rule.endpoint]
         roles = getattr(view, "required_roles", None)
         assert roles, f"{rule.endpoint} ({rule.rule}) is neither public nor protected by @role_required"
-        method = "GET" if "GET" in rule.methods else "POST"
+        method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
         path = rule.rule
         for arg in rule.arguments:
             path = path.replace(f"<int:{arg}>", "999999").replace(f"<{arg}>", "x")

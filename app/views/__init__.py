@@ -7,7 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint of the web app."""
-    from app.views import admin, auth, candidate, main, proctor, staff
+    from app.views import admin, attempts, auth, candidate, main, proctor, staff
 
-    for module in (main, auth, admin, staff, proctor, candidate):
+    for module in (main, auth, admin, staff, proctor, candidate, attempts):
         app.register_blueprint(module.bp)

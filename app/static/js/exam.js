@@ -1,0 +1,111 @@
+// Exam page: autosave every answer as it is given, keep unsent answers across crashes,
+// follow the server's clock, submit at zero.
+(function () {
+  "use strict";
+  var form = document.getElementById("exam-form");
+  if (!form) { return; }
+  var attemptId = form.dataset.attempt;
+  var stateUrl = form.dataset.api;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var status = document.getElementById("save-status");
+  var timer = document.getElementById("timer");
+  var pendingKey = "aufsicht-pending-" + attemptId;
+  var pending = JSON.parse(localStorage.getItem(pendingKey) || "{}");
+  var inflight = false;
+  var endsAt = Date.now() + Number(timer.dataset.remaining) * 1000;
+  var submitting = false;
+
+  function valueOf(fieldset) {
+    var kind = fieldset.dataset.kind;
+    if (kind === "single_choice") {
+      var r = fieldset.querySelector("input:checked");
+      return r ? r.value : null;
+    }
+    if (kind === "multiple_choice") {
+      return Array.prototype.map.call(fieldset.querySelectorAll("input:checked"), function (i) { return i.value; });
+    }
+    var input = fieldset.querySelector("input, textarea");
+    return input.value;
+  }
+
+  function remember() { localStorage.setItem(pendingKey, JSON.stringify(pending)); }
+
+  function flush() {
+    if (inflight) { return; }
+    var qids = Object.keys(pending);
+    if (!qids.length) { return; }
+    var qid = qids[0];
+    var value = pending[qid];
+    inflight = true;
+    fetch("/api/attempts/" + attemptId + "/answers/" + encodeURIComponent(qid), {
+      method: "PUT", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+      body: JSON.stringify({value: value})
+    }).then(function (resp) {
+      return resp.json().then(function (body) { return {ok: resp.ok, status: resp.status, body: body}; });
+    }).then(function (r) {
+      inflight = false;
+      if (r.ok) {
+        if (JSON.stringify(pending[qid]) === JSON.stringify(value)) { delete pending[qid]; remember(); }
+        var mark = form.querySelector('[data-saved-for="' + qid + '"]');
+        if (mark) { mark.textContent = status.dataset.saved || "✓"; mark.className = "saved ok"; }
+        status.textContent = "";
+        sync(r.body.remaining_seconds);
+        flush();
+      } else if (r.status === 409) {
+        delete pending[qid]; remember();
+        window.location.reload();
+      } else if (r.status === 400 || r.status === 404) {
+        delete pending[qid]; remember();
+        status.textContent = r.body.error ? r.body.error.message : "Error";
+      } else if (r.status === 401) {
+        status.textContent = r.body.error.message + " ↻";
+        status.className = "error";
+      } else {
+        status.textContent = "…";
+      }
+    }).catch(function () {
+      inflight = false;
+      status.textContent = "⚠ offline – answers are kept and sent again automatically";
+    });
+  }
+
+  function sync(seconds) {
+    if (typeof seconds === "number") { endsAt = Date.now() + seconds * 1000; }
+  }
+
+  function tick() {
+    var left = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
+    timer.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    if (left === 0 && !submitting) {
+      submitting = true;
+      flush();
+      setTimeout(function () { form.submit(); }, 500);
+    }
+  }
+
+  form.addEventListener("change", onEdit);
+  form.addEventListener("input", onEdit);
+  var debounce = {};
+  function onEdit(ev) {
+    var fs = ev.target.closest("fieldset[data-question]");
+    if (!fs) { return; }
+    var qid = fs.dataset.question;
+    clearTimeout(debounce[qid]);
+    debounce[qid] = setTimeout(function () {
+      pending[qid] = valueOf(fs); remember(); flush();
+    }, ev.type === "input" && fs.dataset.kind === "free_text" ? 600 : 0);
+  }
+  form.addEventListener("submit", function () { submitting = true; localStorage.removeItem(pendingKey); });
+
+  setInterval(tick, 1000);
+  setInterval(flush, 3000);
+  setInterval(function () {
+    fetch(stateUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.json(); })
+      .then(function (b) { if (b.status && b.status !== "in_progress") { window.location.reload(); } sync(b.remaining_seconds); })
+      .catch(function () {});
+  }, 15000);
+  tick();
+  flush();  // answers kept from a crash or an offline moment go out first
+})();

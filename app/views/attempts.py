@@ -1,0 +1,106 @@
+"""Taking an exam: landing page, start, the exam page, autosave API, submit, result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from accounts.models import Role
+from app.access import role_required, user
+from app.clock import utcnow
+from app.errors import DomainError, ValidationFailed
+from exams.attempts import (
+    get_attempt_for,
+    questions_for,
+    remaining_seconds,
+    save_answer,
+    start_attempt,
+    submit_attempt,
+)
+from exams.catalog import get_exam_for
+from exams.models import Attempt, AttemptStatus
+
+bp = Blueprint("attempts", __name__)
+
+
+@bp.get("/candidate/exams/<int:exam_id>")
+@role_required(Role.CANDIDATE)
+def exam(exam_id: int) -> str:
+    """What the exam is, its rules, and the start button."""
+    ex = get_exam_for(user(), exam_id)
+    return render_template("attempts/exam.html", exam=ex, now=utcnow())
+
+
+@bp.post("/candidate/exams/<int:exam_id>/start")
+@role_required(Role.CANDIDATE)
+def start(exam_id: int) -> Response | tuple[str, int]:
+    """Start or resume the attempt; a gate not yet passed is explained on the exam page."""
+    ex = get_exam_for(user(), exam_id)
+    try:
+        attempt = start_attempt(user(), ex, utcnow())
+    except DomainError as err:
+        return render_template("attempts/exam.html", exam=ex, now=utcnow(), error=err.message), err.status
+    return redirect(url_for("attempts.take", attempt_id=attempt.id))
+
+
+@bp.get("/candidate/attempts/<int:attempt_id>")
+@role_required(Role.CANDIDATE)
+def take(attempt_id: int) -> str | Response:
+    """The exam page with saved answers filled in; an ended attempt shows its result instead."""
+    attempt = get_attempt_for(user(), attempt_id)
+    if attempt.status != AttemptStatus.IN_PROGRESS or remaining_seconds(attempt, utcnow()) == 0:
+        if attempt.status == AttemptStatus.IN_PROGRESS:
+            submit_attempt(attempt, utcnow(), reason="submitted_at_deadline")
+        return redirect(url_for("attempts.result", attempt_id=attempt.id))
+    return render_template("attempts/take.html", attempt=attempt, questions=questions_for(attempt),
+                           remaining=remaining_seconds(attempt, utcnow()))
+
+
+@bp.get("/api/attempts/<int:attempt_id>")
+@role_required(Role.CANDIDATE)
+def state(attempt_id: int) -> Response:
+    """Status and remaining time by the server's clock (the page re-syncs its timer with this)."""
+    attempt = get_attempt_for(user(), attempt_id)
+    return jsonify(_state(attempt))
+
+
+def _state(attempt: Attempt) -> dict[str, Any]:
+    return {"id": attempt.id, "status": attempt.status.value,
+            "remaining_seconds": remaining_seconds(attempt, utcnow())}
+
+
+@bp.put("/api/attempts/<int:attempt_id>/answers/<question_id>")
+@role_required(Role.CANDIDATE)
+def answer(attempt_id: int, question_id: str) -> Response:
+    """Autosave one answer: ``{"value": ...}``."""
+    attempt = get_attempt_for(user(), attempt_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or "value" not in body:
+        raise ValidationFailed('Send a JSON object {"value": ...}.', fields={"value": "missing"})
+    saved = save_answer(attempt, question_id, body["value"], utcnow())
+    return jsonify({"question_id": question_id, "saved_at": saved.saved_at.isoformat() + "Z", **_state(attempt)})
+
+
+@bp.post("/api/attempts/<int:attempt_id>/submit")
+@role_required(Role.CANDIDATE)
+def submit_api(attempt_id: int) -> Response:
+    """Submit (idempotent)."""
+    attempt = submit_attempt(get_attempt_for(user(), attempt_id), utcnow())
+    return jsonify(_state(attempt))
+
+
+@bp.post("/candidate/attempts/<int:attempt_id>/submit")
+@role_required(Role.CANDIDATE)
+def submit(attempt_id: int) -> Response:
+    """Submit from the form (also what the page does when the timer reaches zero)."""
+    submit_attempt(get_attempt_for(user(), attempt_id), utcnow())
+    return redirect(url_for("attempts.result", attempt_id=attempt_id))
+
+
+@bp.get("/candidate/attempts/<int:attempt_id>/result")
+@role_required(Role.CANDIDATE)
+def result(attempt_id: int) -> str:
+    """The attempt's status and, once released, its result."""
+    return render_template("attempts/result.html", attempt=get_attempt_for(user(), attempt_id))

@@ -1,0 +1,278 @@
+"""Taking an exam: start, autosave, deadline, submit, grading. The server's clock decides.
+
+Every answer is stored the moment it is given (one row per question, last write wins), so a
+reload, a crashed browser or a lost connection loses nothing already answered; the attempt
+resumes with the same question order because the layout is fixed at start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from accounts.models import Role, User
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, Exam
+from exams.questions import ExamSpec, QuestionKind, score_attempt, shuffled_order
+from exams.rules import meets_minimum_age
+from exams.schema import exam_from_data
+
+log = logging.getLogger(__name__)
+MAX_TEXT_ANSWER = 20_000
+# A save that arrives this long after the deadline is still refused: the page submits at zero.
+DEADLINE_GRACE = dt.timedelta(seconds=0)
+
+
+class AttemptClosed(Conflict):
+    """The attempt no longer takes answers (deadline passed, submitted or terminated)."""
+
+    code = "attempt_closed"
+
+
+class GateNotPassed(Conflict):
+    """A precondition of the exam (identity check, proctoring connection) is not met yet."""
+
+    code = "gate_not_passed"
+
+    def __init__(self, message: str, *, gate: str) -> None:
+        super().__init__(message)
+        self.gate = gate
+
+
+# Preconditions other packages plug in (identity check, proctoring); each raises GateNotPassed.
+Gate = Callable[[User, Exam], None]
+GATES: list[Gate] = []
+
+
+def register_gate(gate: Gate) -> Gate:
+    """Add a precondition every attempt start checks."""
+    GATES.append(gate)
+    return gate
+
+
+def exam_spec(exam: Exam) -> ExamSpec:
+    """The exam row as the domain spec used for grading and layout."""
+    return exam_from_data({
+        "title": exam.title, "description": exam.description, "duration_minutes": exam.duration_minutes,
+        "window": {"opens_at": f"{exam.opens_at.isoformat()}+00:00",
+                   "closes_at": f"{exam.closes_at.isoformat()}+00:00"},
+        "pass_mark_percent": exam.pass_mark_percent, "minimum_age": exam.minimum_age,
+        "identity_check_required": exam.identity_check_required, "proctoring_required": exam.proctoring_required,
+        "shuffle_questions": exam.shuffle_questions, "shuffle_options": exam.shuffle_options,
+        "questions": exam.questions,
+    })
+
+
+def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
+    """Start (or resume) the candidate's attempt, inside the window and once every gate is passed."""
+    if candidate.role != Role.CANDIDATE or candidate.institution_id != exam.institution_id:
+        raise NotFound()
+    existing = db.session.scalar(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == candidate.id))
+    if existing is not None:
+        if existing.status == AttemptStatus.IN_PROGRESS:
+            return existing
+        raise Conflict(_("You have already taken this exam."))
+    if not exam.opens_at <= now < exam.closes_at:
+        raise Conflict(_("This exam is not open now. It is open from %(a)s to %(b)s (UTC).",
+                         a=exam.opens_at.strftime("%Y-%m-%d %H:%M"), b=exam.closes_at.strftime("%Y-%m-%d %H:%M")))
+    profile = candidate.profile
+    if profile is None or not meets_minimum_age(profile.date_of_birth, now.date(), exam.minimum_age):
+        raise Conflict(_("This exam requires a minimum age of %(n)d years.", n=exam.minimum_age or 0))
+    for gate in GATES:
+        gate(candidate, exam)
+    spec = exam_spec(exam)
+    seed = secrets.randbelow(2**31)
+    order = shuffled_order(spec, seed)
+    attempt = Attempt(
+        exam=exam, user=candidate, started_at=now, deadline_at=now + dt.timedelta(minutes=exam.duration_minutes),
+        seed=seed, layout={"questions": list(order.question_ids),
+                           "options": {k: list(v) for k, v in order.option_ids.items()}},
+    )
+    db.session.add(attempt)
+    try:
+        db.session.flush()
+    except IntegrityError:  # pragma: no cover - two tabs racing; the other one won
+        db.session.rollback()
+        return start_attempt(candidate, exam, now)
+    record_event(attempt, "started", now)
+    db.session.commit()
+    return attempt
+
+
+def get_attempt_for(user: User, attempt_id: int) -> Attempt:
+    """The attempt if ``user`` is its candidate; otherwise NotFound (IDs reveal nothing)."""
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != user.id:
+        raise NotFound()
+    return attempt
+
+
+def remaining_seconds(attempt: Attempt, now: dt.datetime) -> int:
+    """Seconds left by the server's clock (0 once ended)."""
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return 0
+    return max(0, int((attempt.deadline_at - now).total_seconds()))
+
+
+def answers_of(attempt: Attempt) -> dict[str, Any]:
+    """Saved answers by question id."""
+    rows = db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id)).all()
+    return {a.question_id: a.value for a in rows}
+
+
+def save_answer(attempt: Attempt, question_id: str, value: Any, now: dt.datetime) -> Answer:
+    """Store the answer to one question now; refused once the attempt is closed."""
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise AttemptClosed(_("This attempt has ended; answers can no longer be changed."))
+    if now > attempt.deadline_at + DEADLINE_GRACE:
+        raise AttemptClosed(_("Time is up; answers given after the deadline are not accepted."))
+    spec = exam_spec(attempt.exam)
+    question = spec.question(question_id)
+    if question is None:
+        raise NotFound(_("This exam has no such question."))
+    value = _clean_answer(question.kind, value, {o.id for o in question.options})
+    answer = db.session.scalar(
+        select(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question_id)
+    )
+    if answer is None:
+        answer = Answer(attempt_id=attempt.id, question_id=question_id, value=value, saved_at=now)
+        db.session.add(answer)
+        try:
+            db.session.commit()
+            return answer
+        except IntegrityError:  # another tab saved the same question first: update that row
+            db.session.rollback()
+            answer = db.session.scalars(
+                select(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question_id)
+            ).one()
+    answer.value = value
+    answer.saved_at = now
+    db.session.commit()
+    return answer
+
+
+def _clean_answer(kind: QuestionKind, value: Any, option_ids: set[str]) -> Any:
+    """Check the shape of an answer so that every stored answer can be graded."""
+    bad = ValidationFailed(_("This answer does not fit the question."), fields={"value": "wrong shape"})
+    if value is None:
+        return None
+    if kind == QuestionKind.SINGLE_CHOICE:
+        if not isinstance(value, str) or value not in option_ids:
+            raise bad
+    elif kind == QuestionKind.MULTIPLE_CHOICE:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v in option_ids for v in value):
+            raise bad
+        value = sorted(set(value))
+    elif kind == QuestionKind.NUMERIC:
+        if isinstance(value, bool) or not isinstance(value, str | int | float) or len(str(value)) > 64:
+            raise bad
+        value = str(value)
+    elif kind == QuestionKind.FREE_TEXT:
+        if not isinstance(value, str):
+            raise bad
+        if len(value) > MAX_TEXT_ANSWER:
+            raise ValidationFailed(_("Answers are limited to %(n)d characters.", n=MAX_TEXT_ANSWER),
+                                   fields={"value": "too long"})
+    return value
+
+
+def submit_attempt(attempt: Attempt, now: dt.datetime, *, reason: str = "submitted") -> Attempt:
+    """Close the attempt and grade what can be graded automatically; a second submit changes nothing."""
+    locked = db.session.scalars(select(Attempt).where(Attempt.id == attempt.id).with_for_update()).one()
+    if locked.status != AttemptStatus.IN_PROGRESS:
+        db.session.commit()
+        return locked
+    locked.status = AttemptStatus.SUBMITTED
+    locked.ended_at = min(now, locked.deadline_at)
+    _grade(locked)
+    record_event(locked, reason, now)
+    db.session.commit()
+    return locked
+
+
+def _grade(attempt: Attempt) -> None:
+    spec = exam_spec(attempt.exam)
+    rows = db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id)).all()
+    manual = {a.question_id: a.manual_points for a in rows if a.manual_points is not None}
+    result = score_attempt(spec, {a.question_id: a.value for a in rows}, manual)
+    attempt.points, attempt.max_points = result.points, result.max_points
+    attempt.percent = int(result.percent)
+    attempt.passed = result.passed
+    attempt.pending_manual = bool(result.pending_manual)
+
+
+def terminate_attempt(attempt: Attempt, actor: User, reason: str, now: dt.datetime) -> Attempt:
+    """End an attempt early (proctor action); answers saved so far are kept and graded."""
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return attempt
+    attempt.status = AttemptStatus.TERMINATED
+    attempt.ended_at = now
+    _grade(attempt)
+    record_event(attempt, "terminated", now, actor=actor, reason=reason)
+    db.session.commit()
+    return attempt
+
+
+def close_expired_attempts(now: dt.datetime) -> int:
+    """Submit every attempt whose deadline has passed (the browser may be gone); returns how many."""
+    ids = db.session.scalars(
+        select(Attempt.id).where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at < now)
+    ).all()
+    for attempt_id in ids:
+        attempt = db.session.get(Attempt, attempt_id)
+        if attempt is not None:
+            submit_attempt(attempt, now, reason="submitted_at_deadline")
+    return len(ids)
+
+
+def record_event(attempt: Attempt, kind: str, now: dt.datetime, actor: User | None = None, **detail: Any) -> None:
+    """Append an entry to the attempt's timeline (caller commits)."""
+    json.dumps(detail)  # fail early on values that cannot be stored
+    db.session.add(AttemptEvent(attempt_id=attempt.id, at=now, kind=kind, actor_id=actor.id if actor else None,
+                                detail=detail))
+
+
+def timeline(attempt: Attempt) -> Sequence[AttemptEvent]:
+    """The attempt's events in time order."""
+    return db.session.scalars(
+        select(AttemptEvent).where(AttemptEvent.attempt_id == attempt.id).order_by(AttemptEvent.at, AttemptEvent.id)
+    ).all()
+
+
+@dataclasses.dataclass(frozen=True)
+class QuestionView:
+    """A question as the candidate sees it: prompt, options in this attempt's order, no solutions."""
+
+    id: str
+    kind: str
+    prompt: str
+    points: int
+    options: list[tuple[str, str]]
+    answer: Any
+
+
+def questions_for(attempt: Attempt) -> list[QuestionView]:
+    """The attempt's questions in its fixed order, with the saved answers, never revealing solutions."""
+    spec = exam_spec(attempt.exam)
+    saved = answers_of(attempt)
+    order = attempt.layout.get("questions") or [q.id for q in spec.questions]
+    views = []
+    for qid in order:
+        q = spec.question(qid)
+        if q is None:
+            continue
+        by_id = {o.id: o.text for o in q.options}
+        opt_order = attempt.layout.get("options", {}).get(qid) or list(by_id)
+        views.append(QuestionView(q.id, q.kind.value, q.prompt, q.points,
+                                  [(oid, by_id[oid]) for oid in opt_order if oid in by_id], saved.get(qid)))
+    return views
