@@ -1,0 +1,89 @@
+"""Real-browser support: headless Chromium (Debian's chromium + chromium-driver) against a live server.
+
+Use the ``chromium`` fixture (a factory) and the ``live_server`` fixture by importing them in a
+test module or conftest: ``from tests.browser import chromium, live_server  # noqa: F401``.
+Under CI=true a missing browser fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.conftest import need_service
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """Serve the test app on a free loopback port in a thread; yields its base URL."""
+    app.config["SERVER_NAME"] = None
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def chromium() -> Iterator[Callable[..., Any]]:
+    """Factory of headless Chromium drivers; ``chromium(video=Path, audio=Path)`` feeds a fake webcam."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        need_service("Chromium", "install Debian packages chromium and chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    drivers: list[Any] = []
+    profiles: list[str] = []
+
+    def make(video: Path | None = None, audio: Path | None = None, lang: str = "de") -> Any:
+        profile = tempfile.mkdtemp(prefix="chromium-")
+        profiles.append(profile)
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", "--allow-loopback-in-peer-connection",
+                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     "--window-size=1280,900", f"--user-data-dir={profile}", f"--lang={lang}"):
+            opts.add_argument(flag)
+        opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
+        if video is not None:
+            opts.add_argument(f"--use-file-for-fake-video-capture={video}")
+        if audio is not None:
+            opts.add_argument(f"--use-file-for-fake-audio-capture={audio}")
+        driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+        driver.set_page_load_timeout(30)
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for d in drivers:
+        with contextlib.suppress(Exception):  # a crashed browser is already gone
+            d.quit()
+    for p in profiles:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def log_in(driver: Any, base: str, email: str, password: str) -> None:
+    """Log in through the real form."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(base + "/login")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()

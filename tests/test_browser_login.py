@@ -1,0 +1,33 @@
+"""A real browser registers, logs out and logs in again."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.browser import chromium, live_server, log_in  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def test_register_logout_login_in_chromium(chromium, live_server, make_institution):  # noqa: F811
+    make_institution("Sprachschule Süd", slug="sued")
+    d = chromium()
+    d.get(live_server + "/register/sued")
+    fields = {"email": "lena@example.org", "password": "ein gutes Passwort", "first_name": "Lena",
+              "last_name": "Schmidt", "place_of_birth": "Ulm", "id_document_number": "T22000129",
+              "street": "Bahnhofstraße 3", "postal_code": "89073", "city": "Ulm", "phone": "0731 123456"}
+    for name, value in fields.items():
+        d.find_element(By.ID, name).send_keys(value)
+    d.execute_script("document.getElementById('date_of_birth').value = '1998-04-03'")
+    Select(d.find_element(By.ID, "salutation")).select_by_value("ms")
+    d.find_element(By.ID, "privacy").click()
+    d.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+    WebDriverWait(d, 10).until(ec.url_contains("/candidate/"))
+    assert "Hallo Lena Schmidt" in d.page_source
+    d.find_element(By.CSS_SELECTOR, "header form button").click()
+    WebDriverWait(d, 10).until(ec.url_contains("/login"))
+    log_in(d, live_server, "lena@example.org", "ein gutes Passwort")
+    WebDriverWait(d, 10).until(ec.url_contains("/candidate/"))
