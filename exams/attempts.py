@@ -39,6 +39,12 @@ class AttemptClosed(Conflict):
     code = "attempt_closed"
 
 
+class AttemptPaused(Conflict):
+    """A proctor paused the attempt: no answers until resumed (the time left is kept)."""
+
+    code = "attempt_paused"
+
+
 class GateNotPassed(Conflict):
     """A precondition of the exam (identity check, proctoring connection) is not met yet."""
 
@@ -121,7 +127,9 @@ def remaining_seconds(attempt: Attempt, now: dt.datetime) -> int:
     """Seconds left by the server's clock (0 once ended)."""
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return 0
-    return max(0, int((attempt.deadline_at - now).total_seconds()))
+    # While paused the clock stands still at the moment of the pause.
+    at = attempt.paused_at or now
+    return max(0, int((attempt.deadline_at - at).total_seconds()))
 
 
 def answers_of(attempt: Attempt) -> dict[str, Any]:
@@ -136,6 +144,8 @@ def save_answer(attempt: Attempt, question_id: str, value: Any, now: dt.datetime
         raise AttemptClosed(_("This attempt has ended; answers can no longer be changed."))
     if now > attempt.deadline_at + DEADLINE_GRACE:
         raise AttemptClosed(_("Time is up; answers given after the deadline are not accepted."))
+    if attempt.paused_at is not None:
+        raise AttemptPaused(_("The supervision has paused your exam. Your time is stopped; please wait."))
     spec = exam_spec(attempt.exam)
     question = spec.question(question_id)
     if question is None:
@@ -226,7 +236,8 @@ def terminate_attempt(attempt: Attempt, actor: User, reason: str, now: dt.dateti
 def close_expired_attempts(now: dt.datetime) -> int:
     """Submit every attempt whose deadline has passed (the browser may be gone); returns how many."""
     ids = db.session.scalars(
-        select(Attempt.id).where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at < now)
+        select(Attempt.id).where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at < now,
+                                 Attempt.paused_at.is_(None))
     ).all()
     for attempt_id in ids:
         attempt = db.session.get(Attempt, attempt_id)

@@ -65,6 +65,8 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     deadline_at: Mapped[dt.datetime] = mapped_column(DateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Set while a proctor has paused the attempt; resuming moves the deadline by the paused time.
+    paused_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     seed: Mapped[int] = mapped_column(Integer)
     # Order of question ids (and option ids per question) fixed at start, so a reload shows the same exam.
     layout: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

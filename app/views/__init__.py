@@ -11,3 +11,4 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (main, auth, admin, staff, proctor, candidate, attempts):
         app.register_blueprint(module.bp)
+    app.register_blueprint(proctor.api)

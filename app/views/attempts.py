@@ -71,6 +71,18 @@ def _state(attempt: Attempt) -> dict[str, Any]:
             "remaining_seconds": remaining_seconds(attempt, utcnow())}
 
 
+@bp.get("/api/attempts/<int:attempt_id>/notices")
+@role_required(Role.CANDIDATE)
+def notices(attempt_id: int) -> Response:
+    """Warnings, pauses, added time and termination since ``after`` (the page polls this)."""
+    from proctoring.actions import notices_for_candidate
+
+    attempt = get_attempt_for(user(), attempt_id)
+    after = request.args.get("after", default=0, type=int) or 0
+    return jsonify({**_state(attempt), "paused": attempt.paused_at is not None,
+                    "notices": notices_for_candidate(attempt, after)})
+
+
 @bp.put("/api/attempts/<int:attempt_id>/answers/<question_id>")
 @role_required(Role.CANDIDATE)
 def answer(attempt_id: int, question_id: str) -> Response:

@@ -75,6 +75,7 @@
   }
 
   function tick() {
+    if (paused) { return; }
     var left = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
     timer.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
     if (left === 0 && !submitting) {
@@ -100,12 +101,42 @@
 
   setInterval(tick, 1000);
   setInterval(flush, 3000);
-  setInterval(function () {
-    fetch(stateUrl, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+  var noticeBox = document.getElementById("notices");
+  var lastNotice = 0;
+  var paused = false;
+  function setPaused(on) {
+    paused = on;
+    form.querySelectorAll("input, textarea, button").forEach(function (el) { el.disabled = on; });
+    var banner = document.getElementById("paused-banner");
+    if (on && !banner) {
+      banner = document.createElement("p");
+      banner.id = "paused-banner"; banner.className = "error";
+      banner.textContent = noticeBox.dataset.paused;
+      noticeBox.appendChild(banner);
+    } else if (!on && banner) { banner.remove(); }
+  }
+  function poll() {
+    fetch(stateUrl + "?after=" + lastNotice, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (r) { return r.json(); })
-      .then(function (b) { if (b.status && b.status !== "in_progress") { window.location.reload(); } sync(b.remaining_seconds); })
+      .then(function (b) {
+        if (b.status && b.status !== "in_progress") { window.location.reload(); return; }
+        (b.notices || []).forEach(function (n) {
+          lastNotice = Math.max(lastNotice, n.id);
+          if (n.kind === "warning" || n.kind === "chat_from_proctor") {
+            var p = document.createElement("p");
+            p.className = "warning";
+            p.dataset.kind = n.kind;
+            p.textContent = noticeBox.dataset.warning + ": " + n.detail.message;
+            noticeBox.appendChild(p);
+          }
+        });
+        if (b.paused !== paused) { setPaused(b.paused); }
+        sync(b.remaining_seconds);
+      })
       .catch(function () {});
-  }, 15000);
+  }
+  setInterval(poll, 2000);
+  poll();
   tick();
   flush();  // answers kept from a crash or an offline moment go out first
 })();

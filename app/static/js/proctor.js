@@ -1,0 +1,61 @@
+// Proctor pages: the live grid refreshes every second; action forms post JSON.
+// Everything user-provided is inserted with textContent, never as HTML.
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var grid = document.getElementById("grid");
+  if (grid) {
+    var refresh = function () {
+      fetch(grid.dataset.api, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.json(); })
+        .then(function (body) {
+          var items = body.attempts || [];
+          grid.textContent = "";
+          if (!items.length) {
+            var empty = document.createElement("li");
+            empty.textContent = grid.dataset.labelEmpty;
+            grid.appendChild(empty);
+          }
+          items.forEach(function (t) {
+            var li = document.createElement("li");
+            li.className = "tile" + (t.open_flags ? " flagged" : "");
+            li.dataset.attempt = t.attempt_id;
+            if (t.snapshot_url) {
+              var img = document.createElement("img");
+              img.src = t.snapshot_url; img.alt = t.candidate; img.width = 240; img.height = 180;
+              li.appendChild(img);
+            }
+            var a = document.createElement("a");
+            a.href = "/proctor/attempts/" + t.attempt_id;
+            a.textContent = t.candidate;
+            li.appendChild(a);
+            var p = document.createElement("p");
+            var left = t.remaining_seconds;
+            p.textContent = t.exam + " · " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + " " +
+              grid.dataset.labelLeft + (t.paused ? " · " + grid.dataset.labelPaused : "") +
+              (t.connection ? " · " + t.connection : "") + " · " + t.open_flags + " " + grid.dataset.labelFlags;
+            li.appendChild(p);
+            grid.appendChild(li);
+          });
+        })
+        .catch(function () { document.getElementById("live-status").textContent = "⚠"; });
+    };
+    refresh();
+    setInterval(refresh, 1000);
+  }
+  var actions = document.getElementById("actions");
+  if (actions) {
+    actions.querySelectorAll("form[data-action]").forEach(function (f) {
+      f.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var data = {};
+        new FormData(f).forEach(function (v, k) { data[k] = v; });
+        fetch(actions.dataset.api.replace(/X$/, f.dataset.action), {
+          method: "POST", credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+          body: JSON.stringify(data)
+        }).then(function () { window.location.reload(); });
+      });
+    });
+  }
+})();

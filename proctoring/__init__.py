@@ -1,0 +1,1 @@
+"""Proctoring: the WebRTC media engine and recording, live monitoring, flags, proctor actions and review."""

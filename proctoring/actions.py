@@ -1,0 +1,120 @@
+"""What a proctor does during an attempt: warn, pause and resume, add time, terminate.
+
+Each action is an event on the attempt's timeline. Proctors act only on attempts of exams
+assigned to them; staff of the same institution may too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from accounts.models import Role, User
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from exams.attempts import record_event, remaining_seconds, terminate_attempt
+from exams.models import Attempt, AttemptEvent, AttemptStatus, Exam, exam_proctor
+
+MAX_MESSAGE = 500
+# Timeline entries the candidate's page shows (and polls for).
+CANDIDATE_NOTICES = ("warning", "paused", "resumed", "time_added", "terminated", "chat_from_proctor")
+
+
+def supervised_attempt(user: User, attempt_id: int) -> Attempt:
+    """The attempt if ``user`` supervises its exam (assigned proctor, or staff of the institution)."""
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise NotFound()
+    exam = attempt.exam
+    if user.role == Role.STAFF and user.institution_id == exam.institution_id:
+        return attempt
+    if user.role == Role.PROCTOR and user.institution_id == exam.institution_id and user in exam.proctors:
+        return attempt
+    raise NotFound()
+
+
+def live_attempts(user: User) -> Sequence[Attempt]:
+    """Attempts in progress that ``user`` supervises."""
+    q = select(Attempt).join(Exam).where(Attempt.status == AttemptStatus.IN_PROGRESS,
+                                         Exam.institution_id == user.institution_id)
+    if user.role == Role.PROCTOR:
+        q = q.join(exam_proctor, exam_proctor.c.exam_id == Exam.id).where(exam_proctor.c.user_id == user.id)
+    return db.session.scalars(q.order_by(Attempt.started_at)).all()
+
+
+def _open(attempt: Attempt) -> None:
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise Conflict(_("This attempt has already ended."))
+
+
+def _message(text: str) -> str:
+    text = (text or "").strip()
+    if not text or len(text) > MAX_MESSAGE:
+        raise ValidationFailed(_("Please write a message of at most %(n)d characters.", n=MAX_MESSAGE),
+                               fields={"message": "1 to 500 characters"})
+    return text
+
+
+def warn(attempt: Attempt, proctor: User, message: str, now: dt.datetime) -> None:
+    """Show a warning to the candidate."""
+    _open(attempt)
+    record_event(attempt, "warning", now, actor=proctor, message=_message(message))
+    db.session.commit()
+
+
+def pause(attempt: Attempt, proctor: User, now: dt.datetime, reason: str = "") -> None:
+    """Stop the candidate's clock and answers until resumed."""
+    _open(attempt)
+    if attempt.paused_at is None:
+        attempt.paused_at = now
+        record_event(attempt, "paused", now, actor=proctor, reason=reason[:MAX_MESSAGE])
+    db.session.commit()
+
+
+def resume(attempt: Attempt, proctor: User, now: dt.datetime) -> None:
+    """Restart the clock; the deadline moves by the time spent paused."""
+    _open(attempt)
+    if attempt.paused_at is not None:
+        paused_for = now - attempt.paused_at
+        attempt.deadline_at += paused_for
+        attempt.paused_at = None
+        record_event(attempt, "resumed", now, actor=proctor, paused_seconds=int(paused_for.total_seconds()))
+    db.session.commit()
+
+
+def add_time(attempt: Attempt, proctor: User, minutes: int, now: dt.datetime, reason: str = "") -> None:
+    """Give the candidate more time (e.g. after a technical problem)."""
+    _open(attempt)
+    if not 1 <= minutes <= 240:
+        raise ValidationFailed(_("Between 1 and 240 minutes."), fields={"minutes": "1 to 240"})
+    attempt.deadline_at += dt.timedelta(minutes=minutes)
+    record_event(attempt, "time_added", now, actor=proctor, minutes=minutes, reason=reason[:MAX_MESSAGE])
+    db.session.commit()
+
+
+def terminate(attempt: Attempt, proctor: User, reason: str, now: dt.datetime) -> None:
+    """End the attempt with a reason; answers so far are kept and graded."""
+    _open(attempt)
+    terminate_attempt(attempt, proctor, _message(reason), now)
+
+
+def notices_for_candidate(attempt: Attempt, after_id: int) -> list[dict[str, Any]]:
+    """Timeline entries meant for the candidate, newer than ``after_id``."""
+    rows = db.session.scalars(
+        select(AttemptEvent).where(AttemptEvent.attempt_id == attempt.id, AttemptEvent.id > after_id,
+                                   AttemptEvent.kind.in_(CANDIDATE_NOTICES)).order_by(AttemptEvent.id)
+    ).all()
+    return [{"id": e.id, "kind": e.kind, "at": e.at.isoformat() + "Z", "detail": e.detail} for e in rows]
+
+
+def tile(attempt: Attempt, now: dt.datetime, open_flags: int) -> dict[str, Any]:
+    """What the proctor's grid shows for one attempt."""
+    return {
+        "attempt_id": attempt.id, "candidate": attempt.user.display_name, "exam": attempt.exam.title,
+        "remaining_seconds": remaining_seconds(attempt, now), "paused": attempt.paused_at is not None,
+        "open_flags": open_flags,
+    }

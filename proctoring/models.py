@@ -1,0 +1,70 @@
+"""Models of the proctoring domain: advisory flags and per-candidate accommodations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import utcnow
+from app.extensions import db
+
+
+class FlagKind(enum.StrEnum):
+    """What an automated check noticed. Advisory only: a human decides (GDPR Art. 22)."""
+
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    OTHER_PERSON = "other_person"
+    TAB_HIDDEN = "tab_hidden"
+    FULLSCREEN_EXIT = "fullscreen_exit"
+    COPY_PASTE = "copy_paste"
+    SECOND_SCREEN = "second_screen"
+    VOICE = "voice"
+
+
+class FlagStatus(enum.StrEnum):
+    """A flag waits for a human, who dismisses or confirms it."""
+
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    CONFIRMED = "confirmed"
+
+
+class Flag(db.Model):  # type: ignore[name-defined]
+    """An advisory flag on an attempt: a span of time in which a check noticed something."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[FlagKind] = mapped_column(
+        Enum(FlagKind, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
+    )
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[FlagStatus] = mapped_column(
+        Enum(FlagStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=FlagStatus.OPEN,
+    )
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Accommodation(db.Model):  # type: ignore[name-defined]
+    """A flag type silenced for one candidate in one exam (e.g. someone who must look away)."""
+
+    __table_args__ = (UniqueConstraint("user_id", "exam_id", "flag_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"))
+    flag_kind: Mapped[FlagKind] = mapped_column(
+        Enum(FlagKind, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
+    )
+    reason: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
