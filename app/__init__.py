@@ -71,6 +71,7 @@ def _import_models() -> None:
     import accounts.models  # noqa: F401
     import exams.models  # noqa: F401
     import proctoring.models  # noqa: F401
+    import storage.models  # noqa: F401
 
 
 def _select_locale() -> str | None:

@@ -25,6 +25,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(users_cli)
     app.cli.add_command(jobs_cli)
+    from storage.cli import storage_cli
+
+    app.cli.add_command(storage_cli)
 
 
 @click.command("seed-demo")

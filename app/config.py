@@ -37,6 +37,20 @@ DEFAULTS: dict[str, Any] = {
     "LANGUAGES": ["de", "en"],
     # Uploads.
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # Storage: "local" (files under STORAGE_LOCAL_ROOT, default instance/blobs) or "s3".
+    "STORAGE_BACKEND": "local",
+    "STORAGE_LOCAL_ROOT": None,
+    "STORAGE_SEGMENT_SIZE": 256 * 1024,
+    "S3_ENDPOINT_URL": None,
+    "S3_BUCKET": None,
+    "S3_ACCESS_KEY": None,
+    "S3_SECRET_KEY": None,
+    "S3_REGION": "us-east-1",
+    # JSON {"active": id, "keys": {id: base64}}; unset: generated into instance/storage-master-keys.json.
+    "STORAGE_MASTER_KEYS": None,
+    # Retention: appeal window after the result; media of attempts never released go after this many days.
+    "APPEAL_WINDOW_DAYS": 7,
+    "ATTEMPT_MEDIA_MAX_DAYS": 30,
     # Privacy notice version the candidate consents to.
     "PRIVACY_NOTICE_VERSION": "2026-11",
 }

@@ -1,0 +1,168 @@
+"""Retention rules and purge.
+
+SAFETY: bugs in code that deletes personal data cause irreversible harm. Therefore:
+- every rule is declared once, in ``RULES`` below, and nothing else decides what is due;
+- purge first destroys the wrapped data key (crypto-shredding: the ciphertext is unreadable
+  from that moment, in backups too), writes a receipt, commits, and only then deletes bytes;
+- it works in batches, one transaction each, logs counts, supports ``dry_run``, and is
+  idempotent: a crash half-way leaves blobs in state ``purging``, which the next run finishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from flask import current_app
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+
+from app.extensions import db
+from exams.models import Appeal, AppealStatus, Attempt, AttemptStatus, Certificate
+from storage.models import Blob, BlobState, PurgeReceipt
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """How long blobs of one category are kept."""
+
+    description: str
+    # "attempt": the attempt's appeal window / certificate rule; "retain_until": the owner sets the date;
+    # "age": a fixed number of days after creation.
+    anchor: str
+    days: int = 0
+
+
+ATTEMPT_RULE = Rule(
+    "kept until the appeal window (7 days after the result) closes or the certificate is sent, whichever is "
+    "first; an open appeal holds it until decided",
+    "attempt",
+)
+
+#: The one table of retention rules for stored files, by blob category.
+RULES: dict[str, Rule] = {
+    "recording": ATTEMPT_RULE,
+    "snapshot": ATTEMPT_RULE,
+    "chat": ATTEMPT_RULE,
+    "face_template": ATTEMPT_RULE,
+    "id_image": Rule("deleted right after the identity decision (or at the exam's end if the institution "
+                     "keeps ID images until then)", "retain_until"),
+    "export": Rule("data export: deleted 7 days after it was made", "age", 7),
+}
+#: Not a stored file but kept by the same clock: login audit entries, 7 days (accounts.services).
+LOGIN_AUDIT_RULE = "login audit entries: 7 days"
+
+
+def _due_condition(category: str, rule: Rule, now: dt.datetime) -> ColumnElement[bool]:
+    cfg = current_app.config
+    if rule.anchor == "age":
+        return Blob.created_at <= now - dt.timedelta(days=rule.days)
+    if rule.anchor == "retain_until":
+        return and_(Blob.retain_until.is_not(None), Blob.retain_until <= now)
+    window = dt.timedelta(days=int(cfg.get("APPEAL_WINDOW_DAYS", 7)))
+    backstop = dt.timedelta(days=int(cfg.get("ATTEMPT_MEDIA_MAX_DAYS", 30)))
+    open_appeal = exists().where(Appeal.attempt_id == Attempt.id, Appeal.status == AppealStatus.OPEN)
+    sent = exists().where(Certificate.attempt_id == Attempt.id, Certificate.sent_at.is_not(None),
+                          Certificate.sent_at <= now)
+    window_closed = and_(Attempt.result_released_at.is_not(None), Attempt.result_released_at <= now - window,
+                         Attempt.ended_at <= now - window)
+    return exists().where(
+        Attempt.id == Blob.attempt_id,
+        Attempt.status != AttemptStatus.IN_PROGRESS,
+        ~open_appeal,
+        or_(sent, window_closed, Attempt.ended_at <= now - backstop),
+    )
+
+
+def due_query(now: dt.datetime) -> ColumnElement[bool]:
+    """SQL condition: a live blob that its category's rule says must go now."""
+    per_category = [and_(Blob.category == cat, _due_condition(cat, rule, now)) for cat, rule in RULES.items()]
+    return and_(Blob.state.in_([BlobState.COMPLETE, BlobState.WRITING]), or_(false(), *per_category))
+
+
+@dataclasses.dataclass
+class PurgeReport:
+    """What a purge run did (or, dry, would do)."""
+
+    shredded: int = 0
+    deleted: int = 0
+    by_category: dict[str, int] = dataclasses.field(default_factory=dict)
+    blob_ids: list[int] = dataclasses.field(default_factory=list)
+
+
+def purge_expired(now: dt.datetime, *, dry_run: bool = False, batch: int = 500) -> PurgeReport:
+    """Crypto-shred and delete every blob past its rule; finish purges a crash interrupted."""
+    from storage.vault import backend
+
+    report = PurgeReport()
+    condition = due_query(now)
+    if dry_run:
+        for blob_id, category in db.session.execute(select(Blob.id, Blob.category).where(condition)).all():
+            report.blob_ids.append(blob_id)
+            report.by_category[category] = report.by_category.get(category, 0) + 1
+        log.info("purge dry run: %d blobs due, by category %s", len(report.blob_ids), report.by_category)
+        return report
+    while True:
+        rows: Sequence[Blob] = db.session.scalars(select(Blob).where(condition).order_by(Blob.id).limit(batch)).all()
+        if not rows:
+            break
+        for blob in rows:
+            report.by_category[blob.category] = report.by_category.get(blob.category, 0) + 1
+            report.blob_ids.append(blob.id)
+            blob.wrapped_key = None
+            blob.state = BlobState.PURGING
+            db.session.add(PurgeReceipt(blob_id=blob.id, category=blob.category,
+                                        rule=RULES[blob.category].description, institution_id=blob.institution_id,
+                                        user_id=blob.user_id, attempt_id=blob.attempt_id, purged_at=now))
+        db.session.commit()
+        report.shredded += len(rows)
+    report.deleted = finish_purging(now, backend())
+    log.info("purge: %d blobs shredded, %d deleted, by category %s", report.shredded, report.deleted,
+             report.by_category)
+    return report
+
+
+def finish_purging(now: dt.datetime, be: object, batch: int = 500) -> int:
+    """Delete the bytes of blobs whose key is already destroyed; marks them purged."""
+    done = 0
+    while True:
+        rows = db.session.scalars(select(Blob).where(Blob.state == BlobState.PURGING).limit(batch)).all()
+        if not rows:
+            return done
+        for blob in rows:
+            be.delete(blob.key)  # type: ignore[attr-defined]
+            blob.state = BlobState.PURGED
+            blob.purged_at = now
+        db.session.commit()
+        done += len(rows)
+
+
+def purge_blob_now(blob: Blob, now: dt.datetime, reason: str) -> None:
+    """Purge one blob at once (identity decision, consent withdrawn, erasure), with a receipt."""
+    from storage.vault import backend
+
+    if blob.state == BlobState.PURGED:
+        return
+    blob.wrapped_key = None
+    blob.state = BlobState.PURGING
+    db.session.add(PurgeReceipt(blob_id=blob.id, category=blob.category, rule=reason,
+                                institution_id=blob.institution_id, user_id=blob.user_id,
+                                attempt_id=blob.attempt_id, purged_at=now))
+    db.session.commit()
+    backend().delete(blob.key)
+    blob.state = BlobState.PURGED
+    blob.purged_at = now
+    db.session.commit()
+
+
+def receipts_for(*, user_id: int | None = None, institution_id: int | None = None) -> Sequence[PurgeReceipt]:
+    """Purge receipts a candidate or an institution may see."""
+    q = select(PurgeReceipt).order_by(PurgeReceipt.purged_at.desc())
+    if user_id is not None:
+        q = q.where(PurgeReceipt.user_id == user_id)
+    if institution_id is not None:
+        q = q.where(PurgeReceipt.institution_id == institution_id)
+    return db.session.scalars(q).all()

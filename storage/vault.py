@@ -1,0 +1,176 @@
+"""The one way personal files are stored: encrypted blobs with a DB row each.
+
+``store`` and ``open_writer`` encrypt before anything reaches a backend; ``read`` and
+``open_reader`` decrypt with verification. Which backend and which master keys come from the
+app's configuration (``STORAGE_BACKEND``, ``STORAGE_LOCAL_ROOT``, ``S3_*``, the keyring in the
+instance folder or ``AUFSICHT_STORAGE_MASTER_KEYS``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from app.clock import utcnow
+from app.extensions import db
+from app.secrets import ensure_keyring
+from storage.backends import BACKENDS, BlobBackend, WriteStream, new_key
+from storage.crypto import EncryptedReader, EncryptedWriter, MasterKeyring, new_data_key
+from storage.errors import StorageIntegrityError, StorageUnavailable
+from storage.models import Blob, BlobState
+
+KEYRING_FILE = "storage-master-keys.json"
+
+
+def backend(app: Flask | None = None) -> BlobBackend:
+    """The configured backend (one instance per app)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    be = app.extensions.get("aufsicht.storage")
+    if be is None:
+        cfg = app.config
+        name = cfg.get("STORAGE_BACKEND", "local")
+        if name == "s3":
+            be = BACKENDS["s3"](cfg["S3_ENDPOINT_URL"], cfg["S3_BUCKET"], cfg["S3_ACCESS_KEY"], cfg["S3_SECRET_KEY"],
+                                cfg.get("S3_REGION", "us-east-1"))
+        else:
+            be = BACKENDS["local"](cfg.get("STORAGE_LOCAL_ROOT") or f"{app.instance_path}/blobs")
+        app.extensions["aufsicht.storage"] = be
+    return be
+
+
+def keyring(app: Flask | None = None) -> MasterKeyring:
+    """Master keys: from AUFSICHT_STORAGE_MASTER_KEYS (JSON) or the instance file (made on first use)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    configured = app.config.get("STORAGE_MASTER_KEYS")
+    if configured:
+        doc = configured if isinstance(configured, dict) else json.loads(configured)
+        return MasterKeyring({k: base64.b64decode(v) for k, v in doc["keys"].items()}, doc["active"])
+    ring = ensure_keyring(app.instance_path, KEYRING_FILE)
+    return MasterKeyring(ring["keys"], ring["active"])  # type: ignore[arg-type]
+
+
+def _new_blob(category: str, content_type: str, owner: dict[str, Any]) -> tuple[Blob, bytes]:
+    data_key = new_data_key()
+    key_id, wrapped = keyring().wrap(data_key)
+    blob = Blob(key=new_key(category), category=category, content_type=content_type, master_key_id=key_id,
+                wrapped_key=wrapped, state=BlobState.WRITING, **owner)
+    db.session.add(blob)
+    db.session.commit()
+    return blob, data_key
+
+
+class BlobWriter:
+    """Streams plaintext into an encrypted blob; ``close`` marks the blob complete.
+
+    Usable from any thread: database updates run in the app's context.
+    """
+
+    def __init__(self, app: Flask, blob_id: int, writer: EncryptedWriter, stream: WriteStream) -> None:
+        self._app, self.blob_id, self._writer, self._stream = app, blob_id, writer, stream
+
+    def write(self, data: bytes) -> int:
+        """Append plaintext."""
+        return self._writer.write(data)
+
+    def tell(self) -> int:
+        """Plaintext bytes written."""
+        return self._writer.tell()
+
+    def flush(self) -> None:
+        """Make every complete segment durable."""
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Seal, commit and record the size."""
+        if self._writer.closed:
+            return
+        self._writer.close()
+        with self._app.app_context():
+            blob = db.session.get(Blob, self.blob_id)
+            if blob is not None:
+                blob.state = BlobState.COMPLETE
+                blob.plaintext_size = self._writer.plaintext_size
+                blob.completed_at = utcnow()
+                db.session.commit()
+
+    def abort(self) -> None:
+        """Discard what was written."""
+        self._stream.abort()
+
+
+def open_writer(category: str, *, content_type: str = "application/octet-stream", **owner: Any) -> BlobWriter:
+    """Start an encrypted blob of ``category``; owner fields: user_id, attempt_id, institution_id, retain_until."""
+    blob, data_key = _new_blob(category, content_type, owner)
+    stream = backend().open_write(blob.key)
+    segment = int(current_app.config.get("STORAGE_SEGMENT_SIZE", 256 * 1024))
+    return BlobWriter(current_app._get_current_object(), blob.id,  # type: ignore[attr-defined]
+                      EncryptedWriter(stream, data_key, segment), stream)
+
+
+def store(category: str, data: bytes, *, content_type: str = "application/octet-stream", **owner: Any) -> Blob:
+    """Encrypt and store a whole byte string; returns the blob row."""
+    writer = open_writer(category, content_type=content_type, **owner)
+    try:
+        writer.write(data)
+        writer.close()
+    except Exception:
+        writer.abort()
+        raise
+    blob = db.session.get(Blob, writer.blob_id)
+    assert blob is not None  # noqa: S101 - just written
+    db.session.refresh(blob)
+    return blob
+
+
+def open_reader(blob: Blob) -> EncryptedReader:
+    """A verifying random-access reader; a purged blob raises StorageIntegrityError."""
+    if blob.state in (BlobState.PURGED, BlobState.PURGING) or blob.wrapped_key is None or blob.master_key_id is None:
+        raise StorageIntegrityError("This blob has been purged.")
+    be = backend()
+    data_key = keyring().unwrap(blob.master_key_id, blob.wrapped_key)
+    try:
+        size = be.size(blob.key)
+    except FileNotFoundError as err:
+        raise StorageIntegrityError("The blob's bytes are missing from storage.") from err
+    except Exception as err:  # backend unreachable
+        raise StorageUnavailable() from err
+    return EncryptedReader(lambda off, n: be.read_range(blob.key, off, n), size, data_key,
+                           complete=blob.state == BlobState.COMPLETE)
+
+
+def read(blob: Blob) -> bytes:
+    """The whole plaintext of a (small) blob."""
+    return open_reader(blob).read()
+
+
+def blobs_of(**owner: Any) -> list[Blob]:
+    """Live blobs belonging to an owner (e.g. attempt_id=..., category=...)."""
+    q = select(Blob).where(Blob.state != BlobState.PURGED)
+    for field, value in owner.items():
+        q = q.where(getattr(Blob, field) == value)
+    return list(db.session.scalars(q.order_by(Blob.id)))
+
+
+def rewrap_all(batch: int = 500) -> int:
+    """Re-wrap every live data key under the active master key (blob bytes untouched); returns how many."""
+    ring = keyring()
+    done = 0
+    last_id = 0
+    while True:
+        rows = db.session.scalars(
+            select(Blob).where(Blob.id > last_id, Blob.wrapped_key.is_not(None)).order_by(Blob.id).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for blob in rows:
+            last_id = blob.id
+            if blob.master_key_id == ring.active_id or blob.wrapped_key is None or blob.master_key_id is None:
+                continue
+            blob.master_key_id, blob.wrapped_key = ring.wrap(ring.unwrap(blob.master_key_id, blob.wrapped_key))
+            done += 1
+        db.session.commit()
+    return done
