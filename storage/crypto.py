@@ -256,10 +256,21 @@ class EncryptedReader:
         start = offset - first * self._size
         return data[start:start + (end - offset)]
 
-    def iter_chunks(self) -> Iterator[bytes]:
-        """Plaintext segment by segment."""
-        for i in range(self._segments):
-            yield self.segment(i)
+    def iter_chunks(self, batch: int = 16) -> Iterator[bytes]:
+        """Plaintext segment by segment, fetching ``batch`` segments per backend read."""
+        for first in range(0, self._segments, batch):
+            count = min(batch, self._segments - first)
+            length = (count - 1) * self._seg_ct + (self._last_len if first + count == self._segments
+                                                   else self._size) + TAG_SIZE
+            raw = memoryview(self._read(HEADER_SIZE + first * self._seg_ct, length))
+            for j in range(count):
+                index = first + j
+                is_final = index == self._segments - 1
+                ct = raw[j * self._seg_ct:j * self._seg_ct + (self._last_len if is_final else self._size) + TAG_SIZE]
+                try:
+                    yield self._aead.decrypt(_nonce(self._prefix, index, is_final and self._final_is_last), ct, None)
+                except InvalidTag:
+                    raise StorageIntegrityError(f"Segment {index} failed its integrity check.") from None
 
     def verify(self) -> None:
         """Check every segment's tag, order and the end of the stream."""
