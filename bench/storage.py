@@ -106,8 +106,8 @@ def purge_seconds(n: int) -> float:
         app = create_app({"INSTANCE_PATH": tmp})
         with app.app_context():
             upgrade()
-            from accounts.services import create_institution, create_user
             from accounts.models import Role
+            from accounts.services import create_institution, create_user
 
             inst = create_institution("Bench", "bench")
             user = create_user("b@bench.example", "password123", Role.PROCTOR, "B", inst)
