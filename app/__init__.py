@@ -70,6 +70,7 @@ def _import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
     import accounts.models  # noqa: F401
     import exams.models  # noqa: F401
+    import idcheck.models  # noqa: F401
     import proctoring.models  # noqa: F401
     import storage.models  # noqa: F401
 

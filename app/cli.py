@@ -28,6 +28,9 @@ def register_cli(app: Flask) -> None:
     from storage.cli import storage_cli
 
     app.cli.add_command(storage_cli)
+    from idcheck.cli import idcheck_cli
+
+    app.cli.add_command(idcheck_cli)
 
 
 @click.command("seed-demo")

@@ -47,7 +47,8 @@ RULES: dict[str, Rule] = {
     "recording": ATTEMPT_RULE,
     "snapshot": ATTEMPT_RULE,
     "chat": ATTEMPT_RULE,
-    "face_template": ATTEMPT_RULE,
+    "face_template": Rule("the verified face template is deleted with the exam's data (the exam's end plus the "
+                          "appeal window), or at once when biometric consent is withdrawn", "retain_until"),
     "id_image": Rule("deleted right after the identity decision (or at the exam's end if the institution "
                      "keeps ID images until then)", "retain_until"),
     "export": Rule("data export: deleted 7 days after it was made", "age", 7),

@@ -7,8 +7,8 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint of the web app."""
-    from app.views import admin, attempts, auth, candidate, main, proctor, staff
+    from app.views import admin, attempts, auth, candidate, identity, main, proctor, staff
 
-    for module in (main, auth, admin, staff, proctor, candidate, attempts):
+    for module in (main, auth, admin, staff, proctor, candidate, attempts, identity):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)

@@ -1,0 +1,101 @@
+// Identity check: upload the ID photo, capture selfie frames while the candidate follows a
+// random head-turn challenge, then poll the status. All text comes from data attributes.
+(function () {
+  "use strict";
+  var root = document.getElementById("idcheck");
+  if (!root) { return; }
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var examId = root.dataset.exam;
+  var statusEl = document.getElementById("idcheck-status");
+  var msg = root.dataset;
+
+  function post(url, body) {
+    return fetch(url, {method: "POST", credentials: "same-origin", body: body,
+                       headers: {"X-CSRFToken": csrf, "Accept": "application/json"}})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, body: b}; }); });
+  }
+
+  function show(state) {
+    var s = state.status;
+    statusEl.dataset.status = s || "";
+    if (s === "processing") { statusEl.textContent = msg.msgProcessing; setTimeout(poll, 1500); }
+    else if (s === "verified") { statusEl.textContent = msg.msgVerified; }
+    else if (s === "review") { statusEl.textContent = msg.msgReview; }
+    else if (s === "rejected") { statusEl.textContent = msg.msgRejected + " " + (state.decision_reason || ""); }
+    else if (s === "retake") { statusEl.textContent = msg.msgRetake + " " + (state.reason || ""); }
+    else { statusEl.textContent = ""; }
+  }
+
+  function poll() {
+    fetch(root.dataset.api, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.json(); }).then(show).catch(function () { setTimeout(poll, 3000); });
+  }
+
+  function error(body) {
+    statusEl.dataset.status = "error";
+    statusEl.textContent = body.error ? body.error.message : "Error";
+  }
+
+  document.getElementById("doc-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var input = document.getElementById("doc-file");
+    if (!input.files.length) { return; }
+    var fd = new FormData();
+    fd.append("file", input.files[0]);
+    post("/api/identity/" + examId + "/document", fd).then(function (r) {
+      if (r.ok) { document.getElementById("doc-state").textContent = "✓"; show(r.body); } else { error(r.body); }
+    });
+  });
+
+  document.getElementById("selfie-upload").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var input = document.getElementById("selfie-files");
+    post("/api/identity/" + examId + "/challenge", new FormData()).then(function () {
+      var fd = new FormData();
+      Array.prototype.forEach.call(input.files, function (f) { fd.append("frames", f); });
+      return post("/api/identity/" + examId + "/selfie", fd);
+    }).then(function (r) { if (r.ok) { show(r.body); } else { error(r.body); } });
+  });
+
+  var video = document.getElementById("selfie-video");
+  var prompt = document.getElementById("challenge");
+  document.getElementById("selfie-start").addEventListener("click", function () {
+    if (!navigator.mediaDevices) { prompt.textContent = msg.msgNocam; return; }
+    navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false}).then(function (stream) {
+      video.srcObject = stream;
+      return post("/api/identity/" + examId + "/challenge", new FormData()).then(function (r) {
+        return capture(stream, ["straight"].concat(r.body.challenge));
+      });
+    }).catch(function () { prompt.textContent = msg.msgNocam; });
+  });
+
+  function grab() {
+    var c = document.createElement("canvas");
+    c.width = video.videoWidth || 640; c.height = video.videoHeight || 480;
+    c.getContext("2d").drawImage(video, 0, 0, c.width, c.height);
+    return new Promise(function (resolve) { c.toBlob(resolve, "image/jpeg", 0.9); });
+  }
+
+  function capture(stream, steps) {
+    var frames = [];
+    var chain = Promise.resolve();
+    steps.forEach(function (step) {
+      chain = chain.then(function () {
+        prompt.textContent = step === "left" ? msg.msgLeft : step === "right" ? msg.msgRight : msg.msgStraight;
+        prompt.dataset.step = step;
+        return new Promise(function (res) { setTimeout(res, 1200); });
+      }).then(function () {
+        return Promise.all([grab(), new Promise(function (r) { setTimeout(r, 300); }).then(grab)]);
+      }).then(function (blobs) { frames = frames.concat(blobs); });
+    });
+    return chain.then(function () {
+      stream.getTracks().forEach(function (t) { t.stop(); });
+      prompt.textContent = "";
+      var fd = new FormData();
+      frames.forEach(function (b, i) { fd.append("frames", b, "frame" + i + ".jpg"); });
+      return post("/api/identity/" + examId + "/selfie", fd);
+    }).then(function (r) { if (r.ok) { show(r.body); } else { error(r.body); } });
+  }
+
+  poll();
+})();

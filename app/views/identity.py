@@ -1,0 +1,119 @@
+"""Identity check pages for candidates and the review queue for proctors and staff."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WResponse
+
+from accounts.models import Role
+from accounts.services import current_consent, record_consent
+from app.access import role_required, user
+from app.clock import utcnow
+from app.errors import ValidationFailed
+from exams.catalog import get_exam_for
+from idcheck import verification as v
+
+bp = Blueprint("identity", __name__)
+MAX_FILE = 8 * 1024 * 1024
+
+
+@bp.get("/candidate/exams/<int:exam_id>/identity")
+@role_required(Role.CANDIDATE)
+def page(exam_id: int) -> str:
+    """Consent, ID photo, selfie with liveness challenge, and the status."""
+    exam = get_exam_for(user(), exam_id)
+    return render_template("identity/check.html", exam=exam, check=v.check_for(user(), exam),
+                           consent=current_consent(user(), "biometrics"))
+
+
+@bp.post("/candidate/exams/<int:exam_id>/identity/consent")
+@role_required(Role.CANDIDATE)
+def consent(exam_id: int) -> WResponse:
+    """Give biometric consent, or choose the check by a proctor instead."""
+    exam = get_exam_for(user(), exam_id)
+    if request.form.get("granted") == "yes":
+        record_consent(user(), "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], True)
+        v.start_check(user(), exam)
+    else:
+        v.choose_manual_check(user(), exam, utcnow())
+    return redirect(url_for("identity.page", exam_id=exam_id))
+
+
+@bp.get("/api/identity/<int:exam_id>")
+@role_required(Role.CANDIDATE)
+def status(exam_id: int) -> Response:
+    """The check's status (the page polls this while the photos are checked)."""
+    return jsonify(v.status_json(v.check_for(user(), get_exam_for(user(), exam_id))))
+
+
+def _check(exam_id: int) -> tuple[v.IdCheck, v.Exam]:
+    exam = get_exam_for(user(), exam_id)
+    return v.start_check(user(), exam), exam
+
+
+def _file_bytes(field: str) -> list[bytes]:
+    files = request.files.getlist(field)
+    if not files:
+        raise ValidationFailed("No file was sent.", fields={field: "missing"})
+    return [f.read(MAX_FILE + 1) for f in files]
+
+
+@bp.post("/api/identity/<int:exam_id>/document")
+@role_required(Role.CANDIDATE)
+def document(exam_id: int) -> Response:
+    """Upload the photo of the ID document's photo page."""
+    check, exam = _check(exam_id)
+    v.upload_id_document(check, exam, _file_bytes("file")[0])
+    return jsonify(v.status_json(check))
+
+
+@bp.post("/api/identity/<int:exam_id>/challenge")
+@role_required(Role.CANDIDATE)
+def challenge(exam_id: int) -> Response:
+    """A fresh random head-turn challenge for the selfie."""
+    check, _exam = _check(exam_id)
+    return jsonify({"challenge": v.issue_challenge(check)})
+
+
+@bp.post("/api/identity/<int:exam_id>/selfie")
+@role_required(Role.CANDIDATE)
+def selfie(exam_id: int) -> Response:
+    """Upload the selfie frames captured during the challenge; the check runs in the background."""
+    check, exam = _check(exam_id)
+    v.upload_selfie(check, exam, _file_bytes("frames"))
+    return jsonify(v.status_json(check))
+
+
+@bp.get("/review/identity")
+@role_required(Role.PROCTOR, Role.STAFF)
+def queue() -> str:
+    """Checks waiting for a person."""
+    return render_template("identity/queue.html", checks=v.review_queue(user()))
+
+
+@bp.get("/review/identity/<int:check_id>")
+@role_required(Role.PROCTOR, Role.STAFF)
+def review(check_id: int) -> str:
+    """Both photos side by side with the distance, and the decision form."""
+    return render_template("identity/review.html", check=v.reviewable_check(user(), check_id))
+
+
+@bp.get("/review/identity/<int:check_id>/image/<which>")
+@role_required(Role.PROCTOR, Role.STAFF)
+def image(check_id: int, which: str) -> Response:
+    """One of the two photos, decrypted for the reviewer; never cached."""
+    data = v.image_for_review(v.reviewable_check(user(), check_id), which)
+    resp = make_response(data)
+    resp.headers["Content-Type"] = "image/jpeg" if data[:2] == b"\xff\xd8" else (
+        "image/png" if data[:4] == b"\x89PNG" else "image/webp")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/review/identity/<int:check_id>/decide")
+@role_required(Role.PROCTOR, Role.STAFF)
+def decide(check_id: int) -> WResponse:
+    """Verify or reject, with a reason."""
+    check = v.reviewable_check(user(), check_id)
+    v.decide(check, user(), request.form.get("verified") == "yes", request.form.get("reason", ""), utcnow())
+    return redirect(url_for("identity.queue"))

@@ -1,0 +1,1 @@
+"""Identity check: ID document and selfie, liveness, face match, MRZ, human review."""

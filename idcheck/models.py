@@ -1,0 +1,58 @@
+"""Models of the identity check: one check per candidate and exam."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from accounts.models import User
+from app.clock import utcnow
+from app.extensions import db
+
+
+class IdCheckStatus(enum.StrEnum):
+    """Where a candidate's identity check stands (the candidate sees this)."""
+
+    STARTED = "started"  # consent given, photos not yet complete
+    PROCESSING = "processing"  # photos in, the job runs
+    RETAKE = "retake"  # a photo was not usable: the candidate retakes it
+    VERIFIED = "verified"  # face matched (automatically) or a person confirmed it
+    REVIEW = "review"  # doubtful or no match: a person decides (never refused automatically)
+    REJECTED = "rejected"  # a person decided it is not the candidate, with a reason
+    MANUAL = "manual"  # no biometric consent: a proctor compares face and ID in the live session
+
+
+class IdCheck(db.Model):  # type: ignore[name-defined]
+    """A candidate's identity check for one exam; images only as encrypted blobs."""
+
+    __table_args__ = (UniqueConstraint("user_id", "exam_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
+    status: Mapped[IdCheckStatus] = mapped_column(
+        Enum(IdCheckStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=IdCheckStatus.STARTED,
+    )
+    biometric: Mapped[bool] = mapped_column(Boolean, default=True)
+    id_image_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
+    selfie_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
+    frames_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
+    template_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
+    challenge: Mapped[list[str]] = mapped_column(JSON, default=list)
+    auto_decision: Mapped[str | None] = mapped_column(String(16))
+    distance: Mapped[float | None] = mapped_column(Float)
+    liveness_passed: Mapped[bool | None] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    document_check: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

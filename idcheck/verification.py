@@ -1,0 +1,323 @@
+"""The identity check as a process: consent, uploads, the background check, human review, the gate.
+
+GDPR: nothing biometric happens without explicit consent (Art. 9); a candidate who declines is
+checked by a proctor by eye in the live session. A doubtful or failed match is never refused
+automatically (Art. 22): it goes to a person who decides with a reason. ID images are purged
+right after the decision; the verified face template is kept, encrypted, for identity-drift
+checks during the exam and purged with the exam's data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import secrets
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from accounts.models import Role, User
+from accounts.services import current_consent, record_consent
+from app.clock import utcnow
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from exams.attempts import GateNotPassed, register_gate
+from exams.models import Exam, exam_proctor
+from idcheck.models import IdCheck, IdCheckStatus
+from storage import vault
+from storage.models import Blob
+from storage.retention import purge_blob_now
+
+log = logging.getLogger(__name__)
+CHALLENGE_STEPS = ("left", "right")
+MAX_FRAMES = 12
+PASSING = (IdCheckStatus.VERIFIED, IdCheckStatus.REVIEW, IdCheckStatus.MANUAL)
+
+
+def check_for(candidate: User, exam: Exam) -> IdCheck | None:
+    """The candidate's check for this exam, if any."""
+    return db.session.scalar(select(IdCheck).where(IdCheck.user_id == candidate.id, IdCheck.exam_id == exam.id))
+
+
+def start_check(candidate: User, exam: Exam) -> IdCheck:
+    """Open (or return) the check; requires biometric consent, otherwise use ``choose_manual_check``."""
+    consent = current_consent(candidate, "biometrics")
+    if consent is None or not consent.granted:
+        raise Conflict(_("Please decide first whether we may compare your face automatically."))
+    check = check_for(candidate, exam)
+    if check is None:
+        check = IdCheck(user_id=candidate.id, exam_id=exam.id, biometric=True)
+        db.session.add(check)
+    elif check.status == IdCheckStatus.MANUAL:
+        check.status, check.biometric = IdCheckStatus.STARTED, True
+    db.session.commit()
+    return check
+
+
+def choose_manual_check(candidate: User, exam: Exam, now: dt.datetime) -> IdCheck:
+    """No biometric processing: a proctor compares face and ID visually during the session."""
+    record_consent(candidate, "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], False)
+    check = check_for(candidate, exam) or IdCheck(user_id=candidate.id, exam_id=exam.id)
+    db.session.add(check)
+    check.biometric = False
+    check.status = IdCheckStatus.MANUAL
+    check.updated_at = now
+    db.session.commit()
+    for blob_id in (check.template_blob_id, check.selfie_blob_id, check.frames_blob_id):
+        _purge(blob_id, now, "biometric consent withdrawn")
+    return check
+
+
+def _owner(check: IdCheck, exam: Exam) -> dict[str, Any]:
+    return {"user_id": check.user_id, "institution_id": exam.institution_id}
+
+
+def upload_id_document(check: IdCheck, exam: Exam, data: bytes) -> None:
+    """Validate the ID photo by content and store it encrypted (replacing an earlier one)."""
+    from idcheck.images import load_upload
+
+    _open_for_upload(check)
+    load_upload(data, **_limits())
+    old = check.id_image_blob_id
+    check.id_image_blob_id = vault.store("id_image", data, content_type="image/*", **_owner(check, exam)).id
+    check.status = IdCheckStatus.STARTED
+    db.session.commit()
+    _purge(old, utcnow(), "replaced by a new upload")
+
+
+def issue_challenge(check: IdCheck) -> list[str]:
+    """A random head-turn order the selfie capture must follow."""
+    steps = list(CHALLENGE_STEPS)
+    if secrets.randbelow(2):
+        steps.reverse()
+    check.challenge = steps
+    db.session.commit()
+    return steps
+
+
+def upload_selfie(check: IdCheck, exam: Exam, frames: Sequence[bytes]) -> None:
+    """Store the selfie frames (validated, encrypted) and queue the check in the job runner."""
+    from app.jobs import runner
+    from idcheck.images import load_upload
+
+    _open_for_upload(check)
+    if check.id_image_blob_id is None:
+        raise Conflict(_("Please upload the photo of your ID document first."))
+    if not check.challenge:
+        raise Conflict(_("Please start the selfie step again."))
+    if not 3 <= len(frames) <= MAX_FRAMES:
+        raise ValidationFailed(_("The selfie step needs 3 to %(n)d pictures.", n=MAX_FRAMES),
+                               fields={"frames": "3 to 12 images"})
+    for frame in frames:
+        load_upload(frame, **_limits())
+    owner = _owner(check, exam)
+    old = (check.selfie_blob_id, check.frames_blob_id)
+    # The first frame is taken looking straight into the camera: it is the selfie that is matched.
+    check.selfie_blob_id = vault.store("id_image", frames[0], content_type="image/*", **owner).id
+    check.frames_blob_id = vault.store("id_image", pack_frames(frames), **owner).id
+    check.status = IdCheckStatus.PROCESSING
+    db.session.commit()
+    for blob_id in old:
+        _purge(blob_id, utcnow(), "replaced by a new upload")
+    runner().enqueue("idcheck.verify", check_id=check.id)
+
+
+def _open_for_upload(check: IdCheck) -> None:
+    if check.status in (IdCheckStatus.VERIFIED, IdCheckStatus.REJECTED, IdCheckStatus.MANUAL):
+        raise Conflict(_("Your identity check is already decided."))
+    if check.status == IdCheckStatus.PROCESSING:
+        raise Conflict(_("Your photos are being checked. Please wait a moment."))
+
+
+def _limits() -> dict[str, int]:
+    cfg = current_app.config
+    return {"max_bytes": int(cfg.get("IDCHECK_MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
+            "max_pixels": int(cfg.get("IDCHECK_MAX_PIXELS", 40_000_000))}
+
+
+def pack_frames(frames: Sequence[bytes]) -> bytes:
+    """Several images in one blob: a count, then length-prefixed images."""
+    out = io.BytesIO()
+    out.write(struct.pack(">I", len(frames)))
+    for f in frames:
+        out.write(struct.pack(">I", len(f)))
+        out.write(f)
+    return out.getvalue()
+
+
+def unpack_frames(data: bytes) -> list[bytes]:
+    """The inverse of ``pack_frames``."""
+    (n,), pos, frames = struct.unpack_from(">I", data), 4, []
+    for _i in range(n):
+        (size,) = struct.unpack_from(">I", data, pos)
+        frames.append(data[pos + 4:pos + 4 + size])
+        pos += 4 + size
+    return frames
+
+
+def run_check(check_id: int, now: dt.datetime) -> IdCheck:
+    """The heavy part (job runner): quality, liveness, face match, then the decision or the review queue."""
+    from idcheck.images import load_upload
+    from idcheck.liveness import evaluate
+    from idcheck.matching import compare, face_encoding
+
+    check = db.session.get(IdCheck, check_id)
+    if check is None or check.status != IdCheckStatus.PROCESSING:
+        raise NotFound()
+    id_img = load_upload(_blob_bytes(check.id_image_blob_id), **_limits())
+    selfie = load_upload(_blob_bytes(check.selfie_blob_id), **_limits())
+    decision = compare(id_img, selfie, thresholds(current_app.config))
+    check.auto_decision, check.distance, check.reason = decision.decision, decision.distance, decision.reason
+    if decision.decision == "unusable":
+        check.status = IdCheckStatus.RETAKE
+        db.session.commit()
+        return check
+    frames = [load_upload(f, **_limits()) for f in unpack_frames(_blob_bytes(check.frames_blob_id))]
+    live = evaluate(check.challenge, frames)
+    check.liveness_passed = live.passed
+    if decision.decision == "match" and live.passed:
+        check.status = IdCheckStatus.VERIFIED
+        check.decided_at = now
+        check.decision_reason = "automatic: face matches the ID photo and the liveness challenge passed"
+        _keep_template(check, face_encoding(selfie).tobytes(), now)
+        _after_decision(check, now)
+    else:
+        check.status = IdCheckStatus.REVIEW
+        if not live.passed:
+            check.reason = f"{check.reason}; liveness: {live.reason}" if check.reason else f"liveness: {live.reason}"
+    db.session.commit()
+    return check
+
+
+def thresholds(config: dict[str, object]) -> object:
+    """Match thresholds from configuration."""
+    from idcheck.matching import Thresholds
+
+    defaults = Thresholds()
+    return Thresholds(match_max=float(config.get("IDCHECK_MATCH_MAX", defaults.match_max)),  # type: ignore[arg-type]
+                      no_match_min=float(config.get("IDCHECK_NO_MATCH_MIN", defaults.no_match_min)))  # type: ignore[arg-type]
+
+
+def _blob_bytes(blob_id: int | None) -> bytes:
+    blob = db.session.get(Blob, blob_id) if blob_id else None
+    if blob is None:
+        raise NotFound()
+    return vault.read(blob)
+
+
+def _keep_template(check: IdCheck, template: bytes, now: dt.datetime) -> None:
+    exam = db.session.get(Exam, check.exam_id)
+    assert exam is not None  # noqa: S101
+    window = dt.timedelta(days=int(current_app.config.get("APPEAL_WINDOW_DAYS", 7)))
+    check.template_blob_id = vault.store("face_template", template, retain_until=exam.closes_at + window,
+                                         **_owner(check, exam)).id
+
+
+def _after_decision(check: IdCheck, now: dt.datetime) -> None:
+    """ID images go right after the decision (or at the exam's end if the institution keeps them)."""
+    exam = db.session.get(Exam, check.exam_id)
+    keep_until = exam.closes_at if exam and current_app.config.get("IDCHECK_KEEP_IMAGES_UNTIL_EXAM_END") else None
+    for blob_id in (check.id_image_blob_id, check.selfie_blob_id, check.frames_blob_id):
+        if keep_until is None:
+            _purge(blob_id, now, "identity images: deleted right after the identity decision")
+        elif blob_id and (blob := db.session.get(Blob, blob_id)) is not None:
+            blob.retain_until = keep_until
+    db.session.commit()
+
+
+def _purge(blob_id: int | None, now: dt.datetime, reason: str) -> None:
+    blob = db.session.get(Blob, blob_id) if blob_id else None
+    if blob is not None:
+        purge_blob_now(blob, now, reason)
+
+
+def review_queue(user: User) -> Sequence[IdCheck]:
+    """Checks waiting for a person, for exams ``user`` supervises."""
+    q = select(IdCheck).join(Exam, Exam.id == IdCheck.exam_id).where(
+        IdCheck.status == IdCheckStatus.REVIEW, Exam.institution_id == user.institution_id)
+    if user.role == Role.PROCTOR:
+        q = q.join(exam_proctor, exam_proctor.c.exam_id == Exam.id).where(exam_proctor.c.user_id == user.id)
+    return db.session.scalars(q.order_by(IdCheck.updated_at)).all()
+
+
+def reviewable_check(user: User, check_id: int) -> IdCheck:
+    """A check ``user`` may review (assigned proctor or staff of the institution), else NotFound."""
+    check = db.session.get(IdCheck, check_id)
+    exam = db.session.get(Exam, check.exam_id) if check else None
+    if check is None or exam is None or exam.institution_id != user.institution_id:
+        raise NotFound()
+    if user.role == Role.PROCTOR and user not in exam.proctors:
+        raise NotFound()
+    return check
+
+
+def decide(check: IdCheck, reviewer: User, verified: bool, reason: str, now: dt.datetime) -> IdCheck:
+    """A person decides a check in review, with a reason; images are purged afterwards."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("Please give a reason for the decision."), fields={"reason": "required"})
+    if check.status != IdCheckStatus.REVIEW:
+        raise Conflict(_("This check is not waiting for review."))
+    check.status = IdCheckStatus.VERIFIED if verified else IdCheckStatus.REJECTED
+    check.decided_by_id, check.decided_at, check.decision_reason = reviewer.id, now, reason[:2000]
+    if verified and check.biometric and check.selfie_blob_id:
+        from idcheck.images import load_upload
+        from idcheck.matching import face_encoding
+
+        try:
+            _keep_template(check, face_encoding(load_upload(_blob_bytes(check.selfie_blob_id), **_limits())).tobytes(),
+                           now)
+        except Exception:  # no usable face in the selfie: no template, drift checks stay off
+            log.warning("no face template for check %s", check.id)
+    _after_decision(check, now)
+    db.session.commit()
+    return check
+
+
+def image_for_review(check: IdCheck, which: str) -> bytes:
+    """The ID photo or the selfie, decrypted for a reviewer (only while the check is in review)."""
+    if check.status != IdCheckStatus.REVIEW:
+        raise NotFound()
+    blob_id = {"id": check.id_image_blob_id, "selfie": check.selfie_blob_id}.get(which)
+    return _blob_bytes(blob_id)
+
+
+def status_json(check: IdCheck | None) -> dict[str, object]:
+    """What the candidate's page shows."""
+    if check is None:
+        return {"status": None}
+    return {"status": check.status.value, "reason": check.reason if check.status == IdCheckStatus.RETAKE else None,
+            "decision_reason": check.decision_reason if check.status == IdCheckStatus.REJECTED else None,
+            "challenge": check.challenge, "has_id_photo": check.id_image_blob_id is not None}
+
+
+@register_gate
+def identity_gate(candidate: User, exam: Exam) -> None:
+    """An exam that requires it starts only after the check is verified, in review, or manual."""
+    if not exam.identity_check_required:
+        return
+    check = check_for(candidate, exam)
+    if check is None or check.status not in PASSING:
+        raise GateNotPassed(_("Please complete the identity check first."), gate="identity")
+
+
+def template_of(user_id: int, exam_id: int) -> bytes | None:
+    """The verified face template (128 float64) for identity-drift checks, if any."""
+    check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == user_id, IdCheck.exam_id == exam_id))
+    if check is None or check.template_blob_id is None:
+        return None
+    blob = db.session.get(Blob, check.template_blob_id)
+    return vault.read(blob) if blob is not None and blob.wrapped_key is not None else None
+
+
+def compare_files_json(id_path: str, selfie_path: str) -> str:
+    """``flask idcheck compare``: the same checks and decision on two files, as one JSON object."""
+    from idcheck.matching import compare_files
+
+    return json.dumps(compare_files(id_path, selfie_path, thresholds(current_app.config)))

@@ -1,0 +1,37 @@
+"""Real face photos from ../shared/data/faces and small helpers to make test images."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import shared_data
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    """The folder of licensed test photos."""
+    folder = shared_data() / "faces"
+    if not (folder / "obama.jpg").exists():
+        pytest.fail(f"test photos missing in {folder}")
+    return folder
+
+
+def jpeg(array: np.ndarray, quality: int = 92) -> bytes:
+    """Encode an RGB array as JPEG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def resized(path: Path, width: int, height: int) -> np.ndarray:
+    """A photo letterboxed into width x height (as a webcam or phone would deliver it)."""
+    img = Image.open(path).convert("RGB")
+    img.thumbnail((width, height))
+    canvas = Image.new("RGB", (width, height), (128, 128, 128))
+    canvas.paste(img, ((width - img.width) // 2, (height - img.height) // 2))
+    return np.asarray(canvas)

@@ -1,0 +1,142 @@
+"""The identity check over HTTP: consent, uploads, the background job, review, gate, purge of ID images."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from idcheck.models import IdCheck, IdCheckStatus
+from storage.models import Blob, BlobState
+from tests.conftest import login
+from tests.idcheck.conftest import jpeg, resized
+from tests.idcheck.test_liveness import turn
+
+
+@pytest.fixture
+def setup(app, make_institution, make_user, make_exam):
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=False,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    cand = make_user("candidate", inst)
+    client = app.test_client()
+    login(client, cand)
+    return exam, cand, client
+
+
+def wait_done(client, exam) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = client.get(f"/api/identity/{exam.id}").json
+        if state["status"] != "processing":
+            return state
+        time.sleep(0.2)
+    raise AssertionError("identity check did not finish")
+
+
+def webcam(faces, name: str):
+    """The photo as a 640x480 webcam frame."""
+    return resized(faces / name, 640, 480)
+
+
+def frames_for(faces, name: str, challenge: list[str]) -> list[tuple[io.BytesIO, str]]:
+    img = webcam(faces, name)
+    sign = {"left": 0.5, "right": -0.5}
+    imgs = [img] + [turn(img, sign[s]) for s in challenge for _ in range(2)]
+    return [(io.BytesIO(jpeg(i)), f"f{n}.jpg") for n, i in enumerate(imgs)]
+
+
+def upload(client, exam, faces, id_name: str, selfie_name: str, *, still: bool = False) -> dict:
+    r = client.post(f"/api/identity/{exam.id}/document",
+                    data={"file": (io.BytesIO((faces / id_name).read_bytes()), "id.jpg")})
+    assert r.status_code == 200, r.json
+    challenge = client.post(f"/api/identity/{exam.id}/challenge").json["challenge"]
+    frames = frames_for(faces, selfie_name, challenge)
+    if still:
+        frames = [(io.BytesIO(jpeg(webcam(faces, selfie_name))), f"s{i}.jpg") for i in range(5)]
+    r = client.post(f"/api/identity/{exam.id}/selfie", data={"frames": frames})
+    assert r.status_code == 200, r.json
+    assert r.json["status"] == "processing"
+    return wait_done(client, exam)
+
+
+def test_gate_consent_match_verified_and_images_purged(setup, faces):
+    exam, cand, client = setup
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409  # gate: no check yet
+    assert client.post(f"/api/identity/{exam.id}/document", data={"file": (io.BytesIO(b"x"), "a.jpg")}
+                       ).status_code == 409  # no biometric consent yet
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
+    state = upload(client, exam, faces, "obama2.jpg", "obama.jpg")
+    check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id))
+    assert state["status"] == "verified", (check.auto_decision, check.distance, check.liveness_passed, check.reason)
+    check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id))
+    assert check.distance < 0.45 and check.liveness_passed
+    blobs = {b.category: b.state for b in db.session.scalars(select(Blob).where(Blob.user_id == cand.id))}
+    assert blobs == {"id_image": BlobState.PURGED, "face_template": BlobState.COMPLETE}
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302
+
+
+def test_other_person_goes_to_review_and_a_person_decides(app, setup, faces, make_user):
+    exam, cand, client = setup
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
+    state = upload(client, exam, faces, "biden.jpg", "obama.jpg")
+    assert state["status"] == "review"  # never refused by the computer
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302  # review lets the exam start
+    staff = app.test_client()
+    login(staff, make_user("staff", exam.institution))
+    check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id))
+    assert str(check.id) in staff.get("/review/identity").get_data(as_text=True)
+    page = staff.get(f"/review/identity/{check.id}").get_data(as_text=True)
+    assert 'id="distance"' in page and "0.8" in page
+    assert staff.get(f"/review/identity/{check.id}/image/id").data[:2] == b"\xff\xd8"
+    assert staff.post(f"/review/identity/{check.id}/decide", data={"verified": "no", "reason": ""}).status_code == 400
+    staff.post(f"/review/identity/{check.id}/decide", data={"verified": "no", "reason": "Andere Person"})
+    state = client.get(f"/api/identity/{exam.id}").json
+    assert state["status"] == "rejected" and state["decision_reason"] == "Andere Person"
+    assert staff.get(f"/review/identity/{check.id}/image/id").status_code == 404  # images are gone
+    other_inst = app.test_client()
+    login(other_inst, make_user("staff"))
+    assert other_inst.get(f"/review/identity/{check.id}").status_code == 404
+
+
+def test_still_image_fails_liveness_and_goes_to_review(setup, faces):
+    exam, _cand, client = setup
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
+    state = upload(client, exam, faces, "obama2.jpg", "obama.jpg", still=True)
+    assert state["status"] == "review"
+
+
+def test_unusable_selfie_asks_for_retake_with_reason(setup, faces):
+    exam, _cand, client = setup
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
+    state = upload(client, exam, faces, "obama2.jpg", "two_people.jpg", still=True)
+    assert state["status"] == "retake" and "two_faces" in state["reason"]
+
+
+def test_bad_uploads_get_clear_errors(setup, faces):
+    exam, _cand, client = setup
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
+    r = client.post(f"/api/identity/{exam.id}/document", data={"file": (io.BytesIO(b"%PDF-1.4"), "x.pdf")})
+    assert r.status_code == 422 and r.json["error"]["code"] == "unusable_image"
+    assert client.post(f"/api/identity/{exam.id}/document", data={}).status_code == 400
+    assert client.post(f"/api/identity/{exam.id}/selfie", data={"frames": [(io.BytesIO(b"x"), "a")]}
+                       ).status_code == 409  # ID photo first
+
+
+def test_declining_biometrics_gives_the_manual_path(setup):
+    exam, cand, client = setup
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "no"})
+    assert client.get(f"/api/identity/{exam.id}").json["status"] == "manual"
+    assert db.session.scalar(select(Blob).where(Blob.user_id == cand.id)) is None  # nothing biometric stored
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302
+
+
+def test_identity_page_renders_each_state(setup):
+    exam, _cand, client = setup
+    assert "consent-yes" in client.get(f"/candidate/exams/{exam.id}/identity").get_data(as_text=True)
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
+    assert "selfie-start" in client.get(f"/candidate/exams/{exam.id}/identity").get_data(as_text=True)
+    assert db.session.scalar(select(IdCheck)).status == IdCheckStatus.STARTED
