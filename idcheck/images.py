@@ -57,7 +57,8 @@ def load_upload(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: in
             if width * height > max_pixels or width > 20000 or height > 20000:
                 raise UnusableImage("too_many_pixels", "The image has too many pixels.")
             img.load()
-            rgb = ImageOps.exif_transpose(img).convert("RGB")
+            upright = ImageOps.exif_transpose(img) if img.getexif().get(0x0112, 1) != 1 else img
+            rgb = upright if upright.mode == "RGB" else upright.convert("RGB")
     except UnusableImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -16,7 +16,7 @@ import numpy as np
 
 from idcheck.images import UnusableImage
 
-DETECT_SIDE = 480
+DETECT_SIDE = 640
 SECOND_FACE_RATIO = 0.35
 MIN_FACE_PX = 60
 MIN_SHARPNESS = 30.0
@@ -43,18 +43,28 @@ class Face:
 
 
 def detect(image: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Face boxes (top, right, bottom, left) in original coordinates, largest first."""
+    """Face boxes (top, right, bottom, left) in original coordinates, largest first.
+
+    Tries a small copy first (fast); if no face is found there, a larger one, and finally one
+    upsampling pass on small images (an ID card held to a webcam shows a small face).
+    """
     import face_recognition
 
     h, w = image.shape[:2]
-    scale = min(1.0, DETECT_SIDE / max(h, w))
-    small = image if scale >= 1 else cv2.resize(image, (round(w * scale), round(h * scale)),
-                                                interpolation=cv2.INTER_AREA)
-    boxes = face_recognition.face_locations(small, number_of_times_to_upsample=0)
-    if not boxes and max(small.shape[:2]) <= DETECT_SIDE:
-        boxes = face_recognition.face_locations(small, number_of_times_to_upsample=1)
-    out = [(round(t / scale), round(r / scale), round(b / scale), round(left / scale)) for t, r, b, left in boxes]
-    return sorted(out, key=lambda bx: (bx[2] - bx[0]) * (bx[1] - bx[3]), reverse=True)
+    for side, upsample in ((DETECT_SIDE, 0), (2 * DETECT_SIDE, 0), (DETECT_SIDE, 1)):
+        scale = min(1.0, side / max(h, w))
+        if upsample and max(h, w) > 2 * DETECT_SIDE:
+            break
+        small = image if scale >= 1 else cv2.resize(image, (round(w * scale), round(h * scale)),
+                                                    interpolation=cv2.INTER_AREA)
+        boxes = face_recognition.face_locations(small, number_of_times_to_upsample=upsample)
+        if boxes:
+            out = [(round(t / scale), round(r / scale), round(b / scale), round(lft / scale))
+                   for t, r, b, lft in boxes]
+            return sorted(out, key=lambda bx: (bx[2] - bx[0]) * (bx[1] - bx[3]), reverse=True)
+        if scale >= 1 and upsample == 0 and side == DETECT_SIDE:
+            continue
+    return []
 
 
 def assess(image: np.ndarray) -> Face:
