@@ -54,7 +54,7 @@ def person(name: str) -> str:
 def pct(values: list[float], p: float) -> float:
     """Percentile by nearest rank."""
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def main() -> None:
