@@ -51,6 +51,13 @@ DEFAULTS: dict[str, Any] = {
     # Retention: appeal window after the result; media of attempts never released go after this many days.
     "APPEAL_WINDOW_DAYS": 7,
     "ATTEMPT_MEDIA_MAX_DAYS": 30,
+    # Media engine: STUN/TURN servers for browsers and the engine ([{"urls": "turn:...", "username": ..,
+    # "credential": ..}]); host addresses the engine offers (None: all interfaces).
+    "MEDIA_ICE_SERVERS": [],
+    "MEDIA_HOST_ADDRESSES": None,
+    "MEDIA_DECODE_VIDEO": True,
+    "SNAPSHOT_STORE_SECONDS": 60,
+    "PROCTORING_FACE_FLAGS": True,
     # Privacy notice version the candidate consents to.
     "PRIVACY_NOTICE_VERSION": "2026-11",
 }

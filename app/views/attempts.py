@@ -12,6 +12,7 @@ from app.access import role_required, user
 from app.clock import utcnow
 from app.errors import DomainError, ValidationFailed
 from exams.attempts import (
+    AttemptClosed,
     get_attempt_for,
     questions_for,
     remaining_seconds,
@@ -81,6 +82,25 @@ def notices(attempt_id: int) -> Response:
     after = request.args.get("after", default=0, type=int) or 0
     return jsonify({**_state(attempt), "paused": attempt.paused_at is not None,
                     "notices": notices_for_candidate(attempt, after)})
+
+
+@bp.post("/api/attempts/<int:attempt_id>/media/offer")
+@role_required(Role.CANDIDATE)
+def media_offer(attempt_id: int) -> Response:
+    """WebRTC signalling: the browser's offer in, our media engine's answer out (recorded, encrypted)."""
+    from flask import current_app
+
+    from proctoring.live import engine, session_id, sink_factory
+
+    attempt = get_attempt_for(user(), attempt_id)
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise AttemptClosed("This attempt has ended.")
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    answer_sdp = engine(app).answer(session_id(attempt.id), sdp,  # type: ignore[arg-type]
+                                    sink_factory(app, attempt.id, attempt.user_id, attempt.exam.institution_id))
+    return jsonify({"type": "answer", "sdp": answer_sdp})
 
 
 @bp.put("/api/attempts/<int:attempt_id>/answers/<question_id>")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+import time
+
+from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from accounts.models import Role
 from app.access import role_required, user
 from app.clock import utcnow
-from app.errors import ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from exams.attempts import timeline
 from exams.catalog import exams_for
 from proctoring import actions
+from proctoring import live as media
 from proctoring.flags import flags_of
 from proctoring.models import Flag, FlagStatus
 
@@ -56,8 +59,31 @@ def live_state() -> Response:
         .group_by(Flag.attempt_id)
     ).all() if ids else []
     counts = {attempt_id: n for attempt_id, n in rows}
-    return jsonify({"now": now.isoformat() + "Z",
-                    "attempts": [actions.tile(a, now, counts.get(a.id, 0)) for a in attempts]})
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    tiles = []
+    for a in attempts:
+        t = actions.tile(a, now, counts.get(a.id, 0))
+        snap = media.snapshot(app, a.id)
+        t["connection"] = media.connection_state(app, a.id)
+        t["snapshot_age_ms"] = None if snap is None else int((time.time() - snap[0]) * 1000)
+        t["snapshot_url"] = None if snap is None else url_for("proctor_api.snapshot", attempt_id=a.id,
+                                                              t=int(snap[0] * 1000))
+        tiles.append(t)
+    return jsonify({"now": now.isoformat() + "Z", "attempts": tiles})
+
+
+@api.get("/attempts/<int:attempt_id>/snapshot")
+@role_required(*SUPERVISORS)
+def snapshot(attempt_id: int) -> Response:
+    """The latest snapshot of a live candidate (JPEG, never cached)."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    snap = media.snapshot(current_app._get_current_object(), att.id)  # type: ignore[attr-defined]
+    if snap is None:
+        raise NotFound("No snapshot yet.")
+    resp = make_response(snap[1])
+    resp.headers["Content-Type"] = "image/jpeg"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _body() -> dict[str, object]:

@@ -1,0 +1,254 @@
+"""The media engine: one asyncio loop in its own thread owns every aiortc object.
+
+Flask talks to it only through ``MediaEngine``'s methods, which take and return plain values
+(SDP text, ids, dicts) and hand work to the loop with ``run_coroutine_threadsafe``. Each
+session (an attempt) may reconnect: a new offer for the same session closes the old peer
+connection and starts a new recording part. CPU-heavy work never runs in the loop: frames for
+snapshots are handed to ``on_frame`` at about one per second, events to ``on_event``, both on
+a worker pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from proctoring.recorder import Sink, WebmRecorder, tap_receiver
+from proctoring.sdp import BadOffer, check_offer
+
+log = logging.getLogger(__name__)
+
+SinkFactory = Callable[[str, int], Sink]
+FrameCallback = Callable[[str, Any, float], None]
+EventCallback = Callable[[str, dict[str, Any]], None]
+
+
+@dataclasses.dataclass
+class _Session:
+    pc: Any = None
+    recorder: WebmRecorder | None = None
+    part: int = 0
+    state: str = "new"
+    connected_at: float | None = None
+    disconnected_at: float | None = None
+    last_frame_at: float = 0.0
+    tasks: list[asyncio.Task[Any]] = dataclasses.field(default_factory=list)
+
+
+class MediaEngine:
+    """Receives candidates' WebRTC streams and records them; thread-safe facade over one event loop."""
+
+    def __init__(self, *, ice_servers: list[dict[str, Any]] | None = None, host_addresses: list[str] | None = None,
+                 decode_video: bool = True, frame_interval: float = 1.0,
+                 on_frame: FrameCallback | None = None, on_event: EventCallback | None = None) -> None:
+        self.ice_servers = ice_servers or []
+        self.host_addresses = host_addresses
+        self.decode_video = decode_video
+        self.frame_interval = frame_interval
+        self.on_frame = on_frame
+        self.on_event = on_event
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._sessions: dict[str, _Session] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-work")
+
+    # ------------------------------------------------------------------ facade (any thread)
+
+    def start(self) -> None:
+        """Start the loop thread (idempotent)."""
+        if self._thread is not None:
+            return
+        if self.host_addresses is not None:
+            import aioice.ice
+
+            addresses = list(self.host_addresses)
+            aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: addresses
+        ready = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            ready.set()
+            try:
+                self._loop.run_forever()
+            finally:
+                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+                self._loop.close()
+
+        self._thread = threading.Thread(target=run, name="media-engine", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    def _call(self, coro: Any, timeout: float) -> Any:
+        if self._loop is None:
+            self.start()
+        assert self._loop is not None  # noqa: S101
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def answer(self, session_id: str, offer_sdp: str, sink_factory: SinkFactory, timeout: float = 20) -> str:
+        """Accept a browser's offer for ``session_id`` and return the answer SDP (raises BadOffer)."""
+        sdp = check_offer(offer_sdp)
+        return str(self._call(self._answer(session_id, sdp, sink_factory), timeout))
+
+    def close_session(self, session_id: str, timeout: float = 10) -> None:
+        """Hang up and finish the recording part."""
+        self._call(self._close(session_id), timeout)
+
+    def stats(self, session_id: str) -> dict[str, Any] | None:
+        """Connection state and recording counters of a session (None if unknown)."""
+        s = self._sessions.get(session_id)
+        if s is None:
+            return None
+        rec = s.recorder
+        return {"state": s.state, "part": s.part, "video_frames": rec.video_frames if rec else 0,
+                "audio_frames": rec.audio_frames if rec else 0, "size": rec.size if rec else None}
+
+    def sessions(self) -> list[str]:
+        """Ids of the sessions this engine holds."""
+        return list(self._sessions)
+
+    def stop(self) -> None:
+        """Close every session and stop the loop."""
+        if self._loop is None:
+            return
+        for sid in list(self._sessions):
+            try:
+                self.close_session(sid)
+            except Exception:  # stopping anyway
+                log.exception("closing %s failed", sid)
+        loop = self._loop
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False)
+        self._loop, self._thread = None, None
+
+    # ------------------------------------------------------------------ inside the loop
+
+    async def _answer(self, session_id: str, sdp: str, sink_factory: SinkFactory) -> str:
+        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+        from aiortc.rtcrtpsender import RTCRtpSender
+
+        session = self._sessions.setdefault(session_id, _Session())
+        if session.pc is not None:
+            await self._hang_up(session)
+        session.part += 1
+        part = session.part
+        config = RTCConfiguration(iceServers=[RTCIceServer(**srv) for srv in self.ice_servers])
+        pc = RTCPeerConnection(configuration=config)
+        session.pc, session.state = pc, "connecting"
+        loop = asyncio.get_running_loop()
+        sink = await loop.run_in_executor(self._pool, sink_factory, session_id, part)
+        recorder = WebmRecorder(sink)
+        session.recorder = recorder
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+            if track.kind == "video":
+                tap_receiver(receiver, lambda _c, f: recorder.video(f.data, f.timestamp), lambda: self.decode_video)
+                if self.decode_video:
+                    session.tasks.append(asyncio.ensure_future(self._sample(session_id, session, track)))
+            else:
+                tap_receiver(receiver, lambda _c, f: recorder.audio(f.data, f.timestamp), lambda: False)
+
+        @pc.on("datachannel")
+        def on_datachannel(channel: Any) -> None:
+            @channel.on("message")
+            def on_message(message: Any) -> None:
+                if self.on_event is None or not isinstance(message, str) or len(message) > 4096:
+                    return
+                try:
+                    event = json.loads(message)
+                except ValueError:
+                    return
+                if isinstance(event, dict):
+                    loop.run_in_executor(self._pool, self.on_event, session_id, event)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if session.pc is not pc:
+                return
+            session.state = pc.connectionState
+            if pc.connectionState == "connected":
+                gap = None if session.disconnected_at is None else time.monotonic() - session.disconnected_at
+                session.connected_at, session.disconnected_at = time.monotonic(), None
+                if self.on_event is not None:
+                    loop.run_in_executor(self._pool, self.on_event, session_id,
+                                         {"type": "media_connected", "part": part, "gap_seconds": gap})
+            elif pc.connectionState in ("failed", "closed", "disconnected"):
+                if session.disconnected_at is None:
+                    session.disconnected_at = time.monotonic()
+                if pc.connectionState != "disconnected":
+                    await loop.run_in_executor(self._pool, recorder.close)
+                    if self.on_event is not None:
+                        loop.run_in_executor(self._pool, self.on_event, session_id,
+                                             {"type": "media_disconnected", "part": part})
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind == "video":
+                    caps = RTCRtpSender.getCapabilities("video")
+                    prefs = [c for c in caps.codecs if c.mimeType in ("video/VP8", "video/rtx")]
+                    transceiver.setCodecPreferences(prefs)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as err:
+            await self._hang_up(session)
+            raise BadOffer(f"The offer could not be accepted: {err}") from None
+        return _raise_bitrate(pc.localDescription.sdp)
+
+    async def _sample(self, session_id: str, session: _Session, track: Any) -> None:
+        """Consume decoded frames; hand one per interval to ``on_frame`` on the worker pool."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                frame = await track.recv()
+            except Exception:  # track ended
+                return
+            now = time.monotonic()
+            if self.on_frame is not None and now - session.last_frame_at >= self.frame_interval:
+                session.last_frame_at = now
+                loop.run_in_executor(self._pool, self._deliver, session_id, frame)
+
+    def _deliver(self, session_id: str, frame: Any) -> None:
+        assert self.on_frame is not None  # noqa: S101
+        try:
+            self.on_frame(session_id, frame.to_ndarray(format="bgr24"), time.time())
+        except Exception:
+            log.exception("frame callback failed for %s", session_id)
+
+    async def _hang_up(self, session: _Session) -> None:
+        for task in session.tasks:
+            task.cancel()
+        session.tasks.clear()
+        pc, session.pc = session.pc, None
+        if pc is not None:
+            await pc.close()
+        if session.recorder is not None:
+            await asyncio.get_running_loop().run_in_executor(self._pool, session.recorder.close)
+        if session.disconnected_at is None:
+            session.disconnected_at = time.monotonic()
+
+    async def _close(self, session_id: str) -> None:
+        session = self._sessions.pop(session_id, None)
+        if session is not None:
+            await self._hang_up(session)
+            session.state = "closed"
+
+
+def _raise_bitrate(sdp: str) -> str:
+    """Ask the browser to start its video at a usable bitrate (its estimator starts low on loopback)."""
+    out = []
+    for line in sdp.splitlines():
+        out.append(line)
+        if line.startswith("m=video"):
+            out.append("b=AS:2000")
+    return "\r\n".join(out) + "\r\n"

@@ -1,0 +1,221 @@
+"""The web app's side of the media engine: one engine per process, sinks into encrypted storage,
+snapshots for the proctor grid, and advisory flags from frames and browser events.
+
+Everything here runs on the engine's worker pool or in requests, never inside the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+from flask import Flask
+
+from proctoring.engine import MediaEngine
+
+log = logging.getLogger(__name__)
+
+# Browser events that raise an advisory flag (the rest only go on the timeline).
+EVENT_FLAGS = {"tab_hidden": "tab_hidden", "fullscreen_exit": "fullscreen_exit", "copy": "copy_paste",
+               "paste": "copy_paste", "second_screen": "second_screen"}
+TIMELINE_EVENTS = {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen",
+                   "media_connected", "media_disconnected"}
+NO_FACE_AFTER = 4.0  # seconds without a face before the flag is raised
+
+
+def session_id(attempt_id: int) -> str:
+    """The media session of an attempt."""
+    return f"attempt-{attempt_id}"
+
+
+def attempt_of(session: str) -> int | None:
+    """The attempt id of a media session id."""
+    prefix, _, num = session.partition("-")
+    return int(num) if prefix == "attempt" and num.isdigit() else None
+
+
+class LiveState:
+    """Per-process live data for the proctor grid: latest snapshot and face tracking per attempt."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.snapshots: dict[int, tuple[float, bytes]] = {}
+        self.no_face_since: dict[int, float] = {}
+        self.last_stored: dict[int, float] = {}
+
+
+def engine(app: Flask) -> MediaEngine:
+    """The media engine of this process, created and started on first use."""
+    eng = app.extensions.get("aufsicht.media")
+    if eng is None:
+        state = LiveState()
+        app.extensions["aufsicht.live"] = state
+        cfg = app.config
+        eng = MediaEngine(
+            ice_servers=cfg.get("MEDIA_ICE_SERVERS") or [],
+            host_addresses=cfg.get("MEDIA_HOST_ADDRESSES"),
+            decode_video=bool(cfg.get("MEDIA_DECODE_VIDEO", True)),
+            on_frame=lambda sid, frame, ts: _on_frame(app, state, sid, frame, ts),
+            on_event=lambda sid, event: _on_event(app, sid, event),
+        )
+        eng.start()
+        app.extensions["aufsicht.media"] = eng
+    return eng
+
+
+def live_state(app: Flask) -> LiveState | None:
+    """Live data of this process (None until the engine started)."""
+    return app.extensions.get("aufsicht.live")
+
+
+def sink_factory(app: Flask, attempt_id: int, user_id: int, institution_id: int) -> Any:
+    """A factory of encrypted recording parts for one attempt (called on the engine's worker pool)."""
+
+    def make(_session: str, part: int) -> Any:
+        from storage import vault
+
+        with app.app_context():
+            return vault.open_writer("recording", content_type="video/webm", attempt_id=attempt_id,
+                                     user_id=user_id, institution_id=institution_id)
+
+    return make
+
+
+def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
+    attempt_id = attempt_of(session)
+    kind = str(event.get("type", ""))[:40]
+    if attempt_id is None or kind not in TIMELINE_EVENTS:
+        return
+    from app.clock import utcnow
+    from app.extensions import db
+    from exams.attempts import record_event
+    from exams.models import Attempt, AttemptStatus
+    from proctoring.flags import raise_flag
+    from proctoring.models import FlagKind
+
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        if attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
+            return
+        now = utcnow()
+        detail: dict[str, Any] = {k: v for k, v in event.items()
+                                  if k in ("part", "gap_seconds") and isinstance(v, int | float)}
+        if kind in EVENT_FLAGS:
+            raise_flag(attempt, FlagKind(EVENT_FLAGS[kind]), now, source="browser")
+        else:
+            record_event(attempt, kind, now, **detail)
+            db.session.commit()
+
+
+def _on_frame(app: Flask, state: LiveState, session: str, frame: np.ndarray, ts: float) -> None:
+    """One sampled frame: keep a JPEG snapshot for the grid, check faces, store a snapshot now and then."""
+    attempt_id = attempt_of(session)
+    if attempt_id is None:
+        return
+    small = cv2.resize(frame, (320, 240), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    if ok:
+        with state.lock:
+            state.snapshots[attempt_id] = (time.time(), jpeg.tobytes())
+    if app.config.get("PROCTORING_FACE_FLAGS", True):
+        _face_flags(app, state, attempt_id, frame)
+    every = float(app.config.get("SNAPSHOT_STORE_SECONDS", 60))
+    if ok and time.monotonic() - state.last_stored.get(attempt_id, 0) >= every:
+        state.last_stored[attempt_id] = time.monotonic()
+        _store_snapshot(app, attempt_id, jpeg.tobytes())
+
+
+def _store_snapshot(app: Flask, attempt_id: int, jpeg: bytes) -> None:
+    from app.extensions import db
+    from exams.models import Attempt
+    from storage import vault
+
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        if attempt is not None:
+            vault.store("snapshot", jpeg, content_type="image/jpeg", attempt_id=attempt_id, user_id=attempt.user_id,
+                        institution_id=attempt.exam.institution_id)
+
+
+def _face_flags(app: Flask, state: LiveState, attempt_id: int, frame_bgr: np.ndarray) -> None:
+    """No face for a few seconds, more than one face, or another person than the verified one."""
+    from idcheck.quality import SECOND_FACE_RATIO, detect
+
+    rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+    boxes = detect(rgb)
+    now = time.monotonic()
+    raised: list[tuple[str, dict[str, Any]]] = []
+    if not boxes:
+        since = state.no_face_since.setdefault(attempt_id, now)
+        if now - since >= NO_FACE_AFTER:
+            raised.append(("no_face", {"seconds": round(now - since, 1)}))
+    else:
+        state.no_face_since.pop(attempt_id, None)
+        main = (boxes[0][2] - boxes[0][0]) * (boxes[0][1] - boxes[0][3])
+        others = [b for b in boxes[1:] if (b[2] - b[0]) * (b[1] - b[3]) >= SECOND_FACE_RATIO * main]
+        if others:
+            raised.append(("multiple_faces", {"faces": 1 + len(others)}))
+        else:
+            other = _other_person(app, attempt_id, rgb, boxes[0])
+            if other is not None:
+                raised.append(("other_person", {"distance": round(other, 3)}))
+    if raised:
+        _raise(app, attempt_id, raised)
+
+
+def _other_person(app: Flask, attempt_id: int, rgb: np.ndarray, box: tuple[int, int, int, int]) -> float | None:
+    """Distance to the verified face template if it says "another person", else None."""
+    import face_recognition
+
+    from app.extensions import db
+    from exams.models import Attempt
+    from idcheck.verification import template_of
+
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        template = template_of(attempt.user_id, attempt.exam_id) if attempt else None
+    if template is None:
+        return None
+    enc = face_recognition.face_encodings(rgb, known_face_locations=[box], model="small")
+    if not enc:
+        return None
+    d = float(np.linalg.norm(np.frombuffer(template, dtype=np.float64) - enc[0]))
+    return d if d >= float(app.config.get("IDCHECK_NO_MATCH_MIN", 0.6)) else None
+
+
+def _raise(app: Flask, attempt_id: int, raised: list[tuple[str, dict[str, Any]]]) -> None:
+    from app.clock import utcnow
+    from app.extensions import db
+    from exams.models import Attempt, AttemptStatus
+    from proctoring.flags import raise_flag
+    from proctoring.models import FlagKind
+
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        if attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
+            return
+        for kind, detail in raised:
+            raise_flag(attempt, FlagKind(kind), utcnow(), source="video", **detail)
+
+
+def snapshot(app: Flask, attempt_id: int) -> tuple[float, bytes] | None:
+    """The latest snapshot of an attempt held by this process: (unix time, JPEG)."""
+    state = live_state(app)
+    if state is None:
+        return None
+    with state.lock:
+        return state.snapshots.get(attempt_id)
+
+
+def connection_state(app: Flask, attempt_id: int) -> str | None:
+    """The media connection state of an attempt in this process's engine."""
+    eng = app.extensions.get("aufsicht.media")
+    stats = eng.stats(session_id(attempt_id)) if eng is not None else None
+    return None if stats is None else str(stats["state"])
+
+
+

@@ -1,0 +1,136 @@
+"""Media fixtures: loopback-only engine settings, an aiortc sender, and helpers to decode recordings."""
+
+from __future__ import annotations
+
+import asyncio
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from flask import Flask
+
+from storage import vault
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Loopback only; no face flags unless a test asks (they cost CPU)."""
+    return {"MEDIA_HOST_ADDRESSES": ["127.0.0.1"], "PROCTORING_FACE_FLAGS": False}
+
+
+@pytest.fixture(autouse=True)
+def _stop_engine(app: Flask) -> Iterator[None]:
+    yield
+    eng = app.extensions.get("aufsicht.media")
+    if eng is not None:
+        eng.stop()
+
+
+class PatternTrack:
+    """A 640x480 video track whose picture changes every frame (so the encoder has work)."""
+
+    def __new__(cls) -> Any:
+        from aiortc.mediastreams import VideoStreamTrack
+
+        class _Track(VideoStreamTrack):
+            async def recv(self) -> av.VideoFrame:
+                pts, time_base = await self.next_timestamp()
+                img = np.zeros((480, 640, 3), np.uint8)
+                x = (pts // 3000) % 600
+                img[100:380, x:x + 40] = (40, 200, 90)
+                frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+                frame.pts, frame.time_base = pts, time_base
+                return frame
+
+        return _Track()
+
+
+async def aiortc_offer(with_video: bool = True) -> tuple[Any, Any]:
+    """An aiortc peer (the stand-in browser) and its offer."""
+    from aiortc import RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+
+    pc = RTCPeerConnection()
+    if with_video:
+        pc.addTrack(PatternTrack())
+    pc.addTrack(AudioStreamTrack())
+    channel = pc.createDataChannel("events")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, channel
+
+
+def send_for(client: Any, attempt_id: int, seconds: float, events: list[str] | None = None) -> dict[str, Any]:
+    """Connect an aiortc sender through the real signalling endpoint and stream for ``seconds``."""
+    from aiortc import RTCSessionDescription
+
+    async def run() -> dict[str, Any]:
+        pc, channel = await aiortc_offer()
+        loop = asyncio.get_running_loop()
+        resp = await loop.run_in_executor(None, lambda: client.post(
+            f"/api/attempts/{attempt_id}/media/offer", json={"type": "offer", "sdp": pc.localDescription.sdp}))
+        assert resp.status_code == 200, resp.get_json()
+        await pc.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
+        for _ in range(50):
+            if pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.1)
+        assert pc.connectionState == "connected"
+        await asyncio.sleep(0.5)
+        for e in events or []:
+            channel.send('{"type": "%s"}' % e)
+        await asyncio.sleep(seconds)
+        await pc.close()
+        return {"ok": True}
+
+    result = asyncio.run(run())
+    wait_parts_closed(attempt_id)
+    return result
+
+
+def wait_parts_closed(attempt_id: int, timeout: float = 20) -> None:
+    """The engine closes a part when it sees the peer go; wait for that (DTLS close or ICE timeout)."""
+    import time
+
+    from app.extensions import db
+    from storage.models import BlobState
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # a new snapshot: the engine's writes are in other sessions
+        if all(b.state == BlobState.COMPLETE for b in recordings(attempt_id)):
+            return
+        time.sleep(0.2)
+    raise AssertionError("recording part was not closed after the peer left")
+
+
+def recordings(attempt_id: int) -> list[Any]:
+    """The attempt's recording blobs, oldest first."""
+    return vault.blobs_of(attempt_id=attempt_id, category="recording")
+
+
+def probe(webm: bytes) -> dict[str, Any]:
+    """Streams, codecs, size and duration (from packet timestamps: streamed WebM has no duration)."""
+    c = av.open(io.BytesIO(webm))
+    info: dict[str, Any] = {"streams": sorted((s.type, s.codec_context.name) for s in c.streams)}
+    v = next(s for s in c.streams if s.type == "video")
+    info["size"] = (v.codec_context.width, v.codec_context.height)
+    pts = {"video": [], "audio": []}
+    for pkt in c.demux():
+        if pkt.pts is not None and pkt.stream.type in pts:
+            pts[pkt.stream.type].append(float(pkt.pts * pkt.time_base))
+    info["video_packets"], info["audio_packets"] = len(pts["video"]), len(pts["audio"])
+    info["duration"] = max(pts["video"]) - min(pts["video"]) if pts["video"] else 0.0
+    decoded = 0
+    c2 = av.open(io.BytesIO(webm))
+    for frame in c2.decode(video=0):
+        decoded += 1
+        info["decoded_size"] = (frame.width, frame.height)
+    info["decoded_frames"] = decoded
+    return info
+
+
+
