@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,7 +81,7 @@ def send_for(client: Any, attempt_id: int, seconds: float, events: list[str] | N
         assert pc.connectionState == "connected"
         await asyncio.sleep(0.5)
         for e in events or []:
-            channel.send('{"type": "%s"}' % e)
+            channel.send(json.dumps({"type": e}))
         await asyncio.sleep(seconds)
         await pc.close()
         return {"ok": True}
