@@ -120,6 +120,7 @@ def answer(attempt_id: int, question_id: str) -> Response:
 def submit_api(attempt_id: int) -> Response:
     """Submit (idempotent)."""
     attempt = submit_attempt(get_attempt_for(user(), attempt_id), utcnow())
+    end_media(attempt.id)
     return jsonify(_state(attempt))
 
 
@@ -128,7 +129,19 @@ def submit_api(attempt_id: int) -> Response:
 def submit(attempt_id: int) -> Response:
     """Submit from the form (also what the page does when the timer reaches zero)."""
     submit_attempt(get_attempt_for(user(), attempt_id), utcnow())
+    end_media(attempt_id)
     return redirect(url_for("attempts.result", attempt_id=attempt_id))
+
+
+def end_media(attempt_id: int) -> None:
+    """Hang up the attempt's media session if this process holds it (the recording part is finished)."""
+    from flask import current_app
+
+    from proctoring.live import session_id
+
+    eng = current_app.extensions.get("aufsicht.media")
+    if eng is not None and session_id(attempt_id) in eng.sessions():
+        eng.close_session(session_id(attempt_id))
 
 
 @bp.get("/candidate/attempts/<int:attempt_id>/result")

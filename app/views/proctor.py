@@ -114,6 +114,9 @@ def act(attempt_id: int, action: str) -> Response:
         actions.add_time(att, me, minutes, now, str(body.get("reason", "")))
     elif action == "terminate":
         actions.terminate(att, me, str(body.get("reason", "")), now)
+        from app.views.attempts import end_media
+
+        end_media(att.id)
     else:
         raise ValidationFailed("Unknown action.", fields={"action": "warn, pause, resume, add-time or terminate"})
     return jsonify({"ok": True, "status": att.status.value})

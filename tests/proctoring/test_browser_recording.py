@@ -1,0 +1,63 @@
+"""A real Chromium with a fake webcam (a face photo) takes a supervised attempt and is recorded."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from storage import vault
+from tests.browser import chromium, live_server, log_in  # noqa: F401
+from tests.conftest import PASSWORD, need_service, shared_data
+from tests.proctoring.conftest import probe, recordings, wait_parts_closed
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def fake_webcam(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 640x480 30 fps y4m made from a face photo, and a 440 Hz tone (Chromium loops both)."""
+    if shutil.which("ffmpeg") is None:
+        need_service("ffmpeg", "install the Debian package ffmpeg")
+    folder = tmp_path_factory.mktemp("webcam")
+    video, audio = folder / "face.y4m", folder / "tone.wav"
+    photo = shared_data() / "faces" / "obama.jpg"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(photo), "-vf",
+                    "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,format=yuv420p",
+                    "-t", "2", "-r", "30", str(video)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                    "-ac", "1", "-ar", "48000", str(audio)], check=True)
+    return video, audio
+
+
+@pytest.mark.parametrize("run", [1, 2, 3])
+def test_chromium_webcam_is_recorded_with_video_every_time(run, app, chromium, live_server, fake_webcam,  # noqa: F811
+                                                           make_institution, make_user, make_exam):
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "Erzählen Sie.", "points": 1}])
+    cand = make_user("candidate", inst)
+    driver = chromium(video=fake_webcam[0], audio=fake_webcam[1])
+    log_in(driver, live_server, cand.email, PASSWORD)
+    WebDriverWait(driver, 10).until(lambda d: "/candidate" in d.current_url)
+    driver.get(f"{live_server}/candidate/exams/{exam.id}")
+    driver.find_element(By.ID, "start").click()
+    status = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "media-status"))
+    WebDriverWait(driver, 30).until(lambda d: status.get_attribute("data-state") == "connected")
+    attempt_id = int(driver.current_url.rstrip("/").split("/")[-1])
+    time.sleep(10)
+    driver.find_element(By.ID, "submit").click()
+    WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/result"))
+    wait_parts_closed(attempt_id)
+    blobs = recordings(attempt_id)
+    assert len(blobs) == 1
+    info = probe(vault.read(blobs[0]))
+    assert info["streams"] == [("audio", "opus"), ("video", "vp8")], info
+    assert info["audio_packets"] > 300 and info["video_packets"] > 150, info
+    assert 9.0 <= info["duration"] <= 11.0, info
+    assert info["size"] == (640, 480) and info["decoded_size"] == (640, 480), info
