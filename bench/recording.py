@@ -188,12 +188,12 @@ def main() -> None:
             ours_by_n[n] = run_ours(n, args.seconds, Path(tmp))
             o = ours_by_n[n]
             print(f"ours          N={n}: {o['cpu_pct_per_stream']:5.1f}% of a core/stream, "
-                  f"{o['mem_mb_per_stream']:5.1f} MB/stream, frames recorded {100 * o['recorded_ratio']:.0f}% of 30 fps")
+                  f"{o['mem_mb_per_stream']:5.1f} MB/stream, recorded {100 * o['recorded_ratio']:.0f}% of 30 fps")
         for n in ns:
             mr_by_n[n] = run_mediarecorder(n, args.seconds, Path(tmp))
             m = mr_by_n[n]
             print(f"MediaRecorder N={n}: {m['cpu_pct_per_stream']:5.1f}% of a core/stream, "
-                  f"{m['mem_mb_per_stream']:5.1f} MB/stream, frames recorded {100 * m['recorded_ratio']:.0f}% of 30 fps")
+                  f"{m['mem_mb_per_stream']:5.1f} MB/stream, recorded {100 * m['recorded_ratio']:.0f}% of 30 fps")
     largest = max(ns)
     ratio = mr_by_n[largest]["cpu_s_per_stream"] / max(ours_by_n[largest]["cpu_s_per_stream"], 1e-9)
     ok = [n for n in ns if ours_by_n[n]["recorded_ratio"] >= 0.95]
