@@ -25,6 +25,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(users_cli)
     app.cli.add_command(jobs_cli)
+    from exams.cli import certificates_cli, exams_cli
+
+    app.cli.add_command(exams_cli)
+    app.cli.add_command(certificates_cli)
 
 
 @click.command("seed-demo")

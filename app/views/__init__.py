@@ -7,7 +7,7 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint of the web app."""
-    from app.views import admin, attempts, auth, candidate, main, proctor, staff
+    from app.views import admin, attempts, auth, candidate, certificates, grading, main, proctor, staff, verify
 
-    for module in (main, auth, admin, staff, proctor, candidate, attempts):
+    for module in (main, auth, admin, staff, proctor, candidate, attempts, grading, certificates, verify):
         app.register_blueprint(module.bp)
