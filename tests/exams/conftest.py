@@ -55,3 +55,11 @@ def submitted(app, office) -> Callable[..., Attempt]:
         return attempt
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Verification counts per IP; every test starts with fresh in-process counters."""
+    from app.ratelimit import reset
+
+    reset()
