@@ -29,7 +29,7 @@ def import_cmd(path: Path, slug: str) -> None:
         exam = create_exam(institution, path.read_text(encoding="utf-8"), fmt)
     except ExamImportError as err:
         for problem in err.problems:
-            click.echo(f"{path}:{problem}", err=True)
+            click.echo(f"{path}:{problem.line}: {problem.path}: {problem.message}", err=True)
         sys.exit(1)
     except (DomainError, UnicodeDecodeError) as err:
         click.echo(f"{path}: {err}", err=True)
