@@ -27,6 +27,6 @@ def send_certificate_job(certificate_id: int) -> str | None:
         return None
     try:
         send_certificate(cert)
+        return cert.public_id if cert.sent_at else None
     finally:
         db.session.remove()
-    return cert.public_id if cert.sent_at else None
