@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import gettext as _
 
 from app.errors import TooManyRequests
 
@@ -42,6 +43,8 @@ def hit(key: str, per_minute: int) -> bool:
 def limit(key: str, per_minute: int) -> None:
     """Raise TooManyRequests when ``key`` has been used more than ``per_minute`` times this minute."""
     if not hit(key, per_minute):
+        if has_request_context():
+            raise TooManyRequests(_("Too many requests. Please wait a minute and try again."))
         raise TooManyRequests("Too many requests. Please wait a minute and try again.")
 
 

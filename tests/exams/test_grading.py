@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -168,3 +169,16 @@ def test_appeal_before_release_refused_and_others_cannot_decide(app, client, off
     resp = stranger.post(f"/staff/appeals/{appeal.id}/decide", data={"outcome": "upheld", "reason": "ja"})
     assert resp.status_code == 404
     assert f"/staff/attempts/{attempt.id}" not in stranger.get("/staff/appeals").get_data(as_text=True)
+
+
+def test_decimal_pass_mark(client, office, submitted):
+    office.exam.pass_mark_percent = Decimal("66.67")
+    db.session.commit()
+    # 6.5 of 10 would need rounding; 6/10 = 60 % < 66.67 % fails, 7/10 passes.
+    attempt = submitted({"q1": "a", "q2": ["p2", "p3"], "q4": "…"})
+    login(client, office.staff)
+    client.post(f"/staff/attempts/{attempt.id}/points", data={"question_id": "q4", "points": "2"})
+    assert _fresh(attempt.id).passed is False
+    client.post(f"/staff/attempts/{attempt.id}/points", data={"question_id": "q4", "points": "3"})
+    assert _fresh(attempt.id).passed is True
+    assert _fresh(attempt.id).exam.pass_mark_percent == Decimal("66.67")
