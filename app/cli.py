@@ -31,6 +31,10 @@ def register_cli(app: Flask) -> None:
     from idcheck.cli import idcheck_cli
 
     app.cli.add_command(idcheck_cli)
+    from exams.cli import certificates_cli, exams_cli
+
+    app.cli.add_command(exams_cli)
+    app.cli.add_command(certificates_cli)
 
 
 @click.command("seed-demo")

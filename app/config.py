@@ -60,6 +60,20 @@ DEFAULTS: dict[str, Any] = {
     "PROCTORING_FACE_FLAGS": True,
     # Privacy notice version the candidate consents to.
     "PRIVACY_NOTICE_VERSION": "2026-11",
+    # Exams: days after release in which a candidate may appeal.
+    "APPEAL_WINDOW_DAYS": 7,
+    # Certificates: absolute base URL printed in QR codes and credentials; verification rate limit per IP.
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "VERIFY_RATE_LIMIT_PER_MINUTE": 30,
+    # Mail: without MAIL_SMTP_HOST, messages are written to instance/outbox/ as .eml files.
+    "CERTIFICATE_SEND_ON_ISSUE": True,  # queue the certificate email as soon as it is issued
+    "MAIL_SMTP_HOST": None,
+    "MAIL_SMTP_PORT": 25,
+    "MAIL_SMTP_USER": None,
+    "MAIL_SMTP_PASSWORD": None,
+    "MAIL_SMTP_STARTTLS": False,
+    "MAIL_SMTP_TIMEOUT": 30,
+    "MAIL_FROM": "aufsicht <no-reply@localhost>",
 }
 
 

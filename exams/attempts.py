@@ -204,13 +204,14 @@ def submit_attempt(attempt: Attempt, now: dt.datetime, *, reason: str = "submitt
         return locked
     locked.status = AttemptStatus.SUBMITTED
     locked.ended_at = min(now, locked.deadline_at)
-    _grade(locked)
+    regrade_attempt(locked)
     record_event(locked, reason, now)
     db.session.commit()
     return locked
 
 
-def _grade(attempt: Attempt) -> None:
+def regrade_attempt(attempt: Attempt) -> None:
+    """Recompute points, percent and pass from the saved answers and manual points (caller commits)."""
     spec = exam_spec(attempt.exam)
     rows = db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id)).all()
     manual = {a.question_id: a.manual_points for a in rows if a.manual_points is not None}
@@ -227,7 +228,7 @@ def terminate_attempt(attempt: Attempt, actor: User, reason: str, now: dt.dateti
         return attempt
     attempt.status = AttemptStatus.TERMINATED
     attempt.ended_at = now
-    _grade(attempt)
+    regrade_attempt(attempt)
     record_event(attempt, "terminated", now, actor=actor, reason=reason)
     db.session.commit()
     return attempt

@@ -5,11 +5,28 @@ from __future__ import annotations
 import datetime as dt
 
 from app.clock import utcnow
+from app.extensions import db
 from app.jobs import job
 from exams.attempts import close_expired_attempts
+from exams.models import Certificate
 
 
 @job("exams.close_expired_attempts", every=dt.timedelta(minutes=1))
 def close_expired_attempts_job() -> int:
     """Submit attempts whose deadline passed while the candidate's browser was gone."""
     return close_expired_attempts(utcnow())
+
+
+@job("exams.send_certificate")
+def send_certificate_job(certificate_id: int) -> str | None:
+    """Email one certificate to its holder (SMTP errors make the job fail; sent_at stays unset)."""
+    from exams.mailer import send_certificate
+
+    cert = db.session.get(Certificate, certificate_id)
+    if cert is None:
+        return None
+    try:
+        send_certificate(cert)
+        return cert.public_id if cert.sent_at else None
+    finally:
+        db.session.remove()

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Enum, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Institution, User
@@ -31,7 +45,7 @@ class Exam(db.Model):  # type: ignore[name-defined]
     duration_minutes: Mapped[int] = mapped_column(Integer)
     opens_at: Mapped[dt.datetime] = mapped_column(DateTime)
     closes_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    pass_mark_percent: Mapped[int] = mapped_column(Integer)
+    pass_mark_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     minimum_age: Mapped[int | None] = mapped_column(Integer)
     identity_check_required: Mapped[bool] = mapped_column(Boolean, default=True)
     proctoring_required: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -77,6 +91,8 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     passed: Mapped[bool | None] = mapped_column(Boolean)
     pending_manual: Mapped[bool] = mapped_column(Boolean, default=False)
     result_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Outcome of the proctoring review: "clean", "findings" or None (not reviewed); shown on verification.
+    review_outcome: Mapped[str | None] = mapped_column(String(16))
 
     exam: Mapped[Exam] = relationship()
     user: Mapped[User] = relationship()

@@ -10,7 +10,8 @@ from tests.conftest import login
 
 # Routes anyone may open; every other route must declare its roles with @role_required.
 PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.healthz", "auth.login",
-          "auth.choose_institution", "auth.register"}
+          "auth.choose_institution", "auth.register", "verify.form", "verify.certificate", "verify.well_known_jwks",
+          "verify.api_credential"}
 # Routes for any logged-in user, whatever the role.
 ANY_USER = {"auth.logout", "auth.logout_all"}
 

@@ -7,8 +7,20 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint of the web app."""
-    from app.views import admin, attempts, auth, candidate, identity, main, proctor, staff
+    from app.views import (
+        admin,
+        attempts,
+        auth,
+        candidate,
+        certificates,
+        grading,
+        identity,
+        main,
+        proctor,
+        staff,
+        verify,
+    )
 
-    for module in (main, auth, admin, staff, proctor, candidate, attempts, identity):
+    for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from accounts.models import Role
 from app.access import role_required, user
 from app.clock import utcnow
 from app.errors import DomainError, ValidationFailed
+from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
     get_attempt_for,
@@ -21,6 +23,7 @@ from exams.attempts import (
     submit_attempt,
 )
 from exams.catalog import get_exam_for
+from exams.certificates import certificate_for_attempt
 from exams.models import Attempt, AttemptStatus
 
 bp = Blueprint("attempts", __name__)
@@ -147,5 +150,25 @@ def end_media(attempt_id: int) -> None:
 @bp.get("/candidate/attempts/<int:attempt_id>/result")
 @role_required(Role.CANDIDATE)
 def result(attempt_id: int) -> str:
-    """The attempt's status and, once released, its result."""
-    return render_template("attempts/result.html", attempt=get_attempt_for(user(), attempt_id))
+    """The attempt's status and, once released, its result, certificate and appeals."""
+    return _result_page(get_attempt_for(user(), attempt_id))[0]
+
+
+def _result_page(attempt: Attempt, error: str | None = None, text: str = "", status: int = 200) -> tuple[str, int]:
+    return render_template("attempts/result.html", attempt=attempt, appeals=appeals_of(attempt),
+                           can_appeal=appeal_open(attempt, utcnow()), certificate=certificate_for_attempt(attempt),
+                           error=error, text=text), status
+
+
+@bp.post("/candidate/attempts/<int:attempt_id>/appeal")
+@role_required(Role.CANDIDATE)
+def appeal(attempt_id: int) -> Response | tuple[str, int]:
+    """File an appeal against the released result."""
+    attempt = get_attempt_for(user(), attempt_id)
+    text = request.form.get("text", "")
+    try:
+        file_appeal(attempt, text, utcnow())
+    except DomainError as err:
+        return _result_page(attempt, err.message, text, err.status)
+    flash(_("Your appeal has been filed."))
+    return redirect(url_for("attempts.result", attempt_id=attempt_id))

@@ -7,12 +7,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from accounts.models import Role, User
+from accounts.models import Institution, Role, User
 from accounts.services import create_user
 from app.access import role_required, user
-from app.errors import NotFound
+from app.errors import DomainError, NotFound, ValidationFailed
 from app.extensions import db
+from exams.authoring import TEMPLATE, create_exam, export_exam, has_attempts, update_exam
 from exams.catalog import assign_proctor, exams_for, get_exam_for
+from exams.grading import exam_attempts
+from exams.models import Exam
+from exams.schema import ExamImportError, Format, ImportProblem, format_for_filename
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -37,7 +41,8 @@ def exam(exam_id: int) -> str:
     proctors = db.session.scalars(
         select(User).where(User.role == Role.PROCTOR, User.institution_id == me.institution_id)
     ).all()
-    return render_template("staff/exam.html", exam=ex, proctors=proctors)
+    return render_template("staff/exam.html", exam=ex, proctors=proctors, attempts=exam_attempts(ex),
+                           locked=has_attempts(ex))
 
 
 @bp.post("/exams/<int:exam_id>/proctors")
@@ -63,3 +68,85 @@ def new_proctor() -> Response:
                 me.institution)
     flash(_("Account created."))
     return redirect(url_for("staff.home"))
+
+
+# --- authoring: the exam file (YAML/JSON) is the form ---------------------------------------------------------
+
+
+def _source() -> tuple[str, Format]:
+    """The exam text from an uploaded file, else from the textarea, with its format."""
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        fmt = format_for_filename(upload.filename)
+        try:
+            return upload.read().decode("utf-8"), fmt
+        except UnicodeDecodeError:
+            raise ValidationFailed(_("The file is not UTF-8 text."), fields={"file": "not UTF-8"}) from None
+    fmt_name = request.form.get("format", "yaml")
+    if fmt_name not in ("yaml", "json"):
+        raise ValidationFailed(_("Choose YAML or JSON."), fields={"format": "invalid"})
+    source = request.form.get("source", "")
+    if not source.strip():
+        raise ValidationFailed(_("Enter the exam or upload a file."), fields={"source": "missing"})
+    return source, "json" if fmt_name == "json" else "yaml"
+
+
+def _editor(exam: Exam | None, source: str, fmt: str, problems: list[ImportProblem] | None = None,
+            error: str | None = None, status: int = 200) -> tuple[str, int]:
+    return render_template("staff/exam_edit.html", exam=exam, source=source, fmt=fmt, problems=problems or [],
+                           error=error), status
+
+
+@bp.route("/exams/new", methods=["GET", "POST"])
+@role_required(Role.STAFF)
+def new_exam() -> Response | tuple[str, int]:
+    """Create an exam from the exam file typed or uploaded."""
+    if request.method == "GET":
+        return _editor(None, TEMPLATE, "yaml")
+    source, fmt = request.form.get("source", ""), request.form.get("format", "yaml")
+    try:
+        source, fmt = _source()
+        ex = create_exam(_institution(), source, fmt)
+    except ExamImportError as err:
+        return _editor(None, source, fmt, err.problems, status=400)
+    except DomainError as err:
+        return _editor(None, source, fmt, error=err.message, status=err.status)
+    flash(_("Exam saved."))
+    return redirect(url_for("staff.exam", exam_id=ex.id))
+
+
+@bp.route("/exams/<int:exam_id>/edit", methods=["GET", "POST"])
+@role_required(Role.STAFF)
+def edit_exam(exam_id: int) -> Response | tuple[str, int]:
+    """Edit the exam as its exam file; every problem is shown with its line."""
+    ex = get_exam_for(user(), exam_id)
+    if request.method == "GET":
+        return _editor(ex, export_exam(ex, "yaml"), "yaml")
+    source, fmt = request.form.get("source", ""), request.form.get("format", "yaml")
+    try:
+        source, fmt = _source()
+        update_exam(ex, source, fmt)
+    except ExamImportError as err:
+        return _editor(ex, source, fmt, err.problems, status=400)
+    except DomainError as err:
+        return _editor(ex, source, fmt, error=err.message, status=err.status)
+    flash(_("Exam saved."))
+    return redirect(url_for("staff.exam", exam_id=ex.id))
+
+
+@bp.get("/exams/<int:exam_id>/export")
+@role_required(Role.STAFF)
+def export(exam_id: int) -> Response:
+    """Download the exam as a YAML or JSON exam file."""
+    ex = get_exam_for(user(), exam_id)
+    fmt: Format = "json" if request.args.get("format") == "json" else "yaml"
+    mimetype = "application/json" if fmt == "json" else "application/yaml"
+    return Response(export_exam(ex, fmt), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="exam-{ex.id}.{fmt}"'})
+
+
+def _institution() -> Institution:
+    inst = user().institution
+    if inst is None:
+        raise NotFound()
+    return inst

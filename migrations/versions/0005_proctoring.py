@@ -1,7 +1,7 @@
 """proctoring flags accommodations pause
 
 Revision ID: 0005_proctoring
-Revises: 0003_appeals_certificates
+Revises: 0004_certificates
 Create Date: 2026-11-22 13:00:44.319483
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_proctoring'
-down_revision = '0003_appeals_certificates'
+down_revision = '0004_certificates'
 branch_labels = None
 depends_on = None
 

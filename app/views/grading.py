@@ -1,0 +1,92 @@
+"""Exam office: grading free-text answers, releasing results, deciding appeals, revoking certificates."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from accounts.models import Role
+from app.access import role_required, user
+from app.clock import utcnow
+from app.errors import ValidationFailed
+from exams.appeals import appeals_of, decide_appeal, get_appeal_for_staff, open_appeals
+from exams.catalog import get_exam_for
+from exams.certificates import certificate_for_attempt, get_certificate_for, revoke_certificate
+from exams.grading import get_attempt_for_staff, give_points, grading_queue, manual_items, release_all, release_result
+
+bp = Blueprint("grading", __name__, url_prefix="/staff")
+
+
+@bp.get("/grading")
+@role_required(Role.STAFF)
+def queue() -> str:
+    """Attempts waiting for manual points, and open appeals."""
+    return render_template("staff/grading.html", attempts=grading_queue(user()), appeals=open_appeals(user()))
+
+
+@bp.get("/attempts/<int:attempt_id>")
+@role_required(Role.STAFF)
+def attempt(attempt_id: int) -> str:
+    """One ended attempt: free-text answers to grade, result, release, appeals, certificate."""
+    a = get_attempt_for_staff(user(), attempt_id)
+    return render_template("staff/attempt.html", attempt=a, items=manual_items(a), appeals=appeals_of(a),
+                           certificate=certificate_for_attempt(a))
+
+
+@bp.post("/attempts/<int:attempt_id>/points")
+@role_required(Role.STAFF)
+def points(attempt_id: int) -> Response:
+    """Give points to one free-text answer."""
+    a = get_attempt_for_staff(user(), attempt_id)
+    value = request.form.get("points", type=int)
+    if value is None:
+        raise ValidationFailed(_("Enter the points as a whole number."), fields={"points": "not a number"})
+    give_points(a, user(), request.form.get("question_id", ""), value, utcnow())
+    flash(_("Points saved."))
+    return redirect(url_for("grading.attempt", attempt_id=attempt_id))
+
+
+@bp.post("/attempts/<int:attempt_id>/release")
+@role_required(Role.STAFF)
+def release(attempt_id: int) -> Response:
+    """Release the result to the candidate (a pass gets its certificate)."""
+    release_result(get_attempt_for_staff(user(), attempt_id), user(), utcnow())
+    flash(_("Result released."))
+    return redirect(url_for("grading.attempt", attempt_id=attempt_id))
+
+
+@bp.post("/exams/<int:exam_id>/release")
+@role_required(Role.STAFF)
+def release_exam(exam_id: int) -> Response:
+    """Release every fully graded result of the exam."""
+    count = release_all(user(), get_exam_for(user(), exam_id), utcnow())
+    flash(_("%(n)d results released.", n=count))
+    return redirect(url_for("staff.exam", exam_id=exam_id))
+
+
+@bp.get("/appeals")
+@role_required(Role.STAFF)
+def appeals() -> str:
+    """Open appeals of the institution."""
+    return render_template("staff/appeals.html", appeals=open_appeals(user()))
+
+
+@bp.post("/appeals/<int:appeal_id>/decide")
+@role_required(Role.STAFF)
+def decide(appeal_id: int) -> Response:
+    """Uphold or reject an appeal with a reason."""
+    appeal = get_appeal_for_staff(user(), appeal_id)
+    decide_appeal(appeal, user(), request.form.get("outcome", ""), request.form.get("reason", ""), utcnow())
+    flash(_("Decision saved."))
+    return redirect(url_for("grading.attempt", attempt_id=appeal.attempt_id))
+
+
+@bp.post("/certificates/<public_id>/revoke")
+@role_required(Role.STAFF)
+def revoke(public_id: str) -> Response:
+    """Revoke a certificate with a reason."""
+    cert = get_certificate_for(user(), public_id)
+    revoke_certificate(cert, user(), request.form.get("reason", ""), utcnow())
+    flash(_("Certificate revoked."))
+    return redirect(url_for("grading.attempt", attempt_id=cert.attempt_id))

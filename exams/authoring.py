@@ -1,0 +1,121 @@
+"""Staff authoring of exams: create or replace an exam from its YAML/JSON text, export it again.
+
+The exam file (see exams/examples/demo-exam.yaml) is the one authoring format: the web form
+edits it as text, uploads and ``flask exams import`` read it, export writes it. Every problem
+is reported with its line. Proctors are matched by email within the exam's institution.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from accounts.models import Institution, Role, User
+from app.errors import Conflict
+from app.extensions import db
+from exams.attempts import exam_spec
+from exams.models import Attempt, Exam
+from exams.questions import ExamSpec
+from exams.schema import ExamImportError, Format, ImportProblem, dump_exam, exam_to_data, load_exam
+
+TEMPLATE = """\
+title: "Neue Prüfung"
+description: ""
+duration_minutes: 30
+window:
+  opens_at: "2026-12-01T08:00:00+01:00"
+  closes_at: "2026-12-31T20:00:00+01:00"
+pass_mark_percent: 60
+identity_check_required: true
+proctoring_required: true
+shuffle_questions: false
+shuffle_options: false
+proctors: []
+questions:
+  - id: q1
+    type: single_choice
+    prompt: "Frage?"
+    points: 1
+    options:
+      - {id: a, text: "Richtig", correct: true}
+      - {id: b, text: "Falsch"}
+"""
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle.lower() in line.lower():
+            return number
+    return 1
+
+
+def _proctors(institution: Institution, spec: ExamSpec, text: str) -> list[User]:
+    found = []
+    problems = []
+    for index, email in enumerate(spec.proctors):
+        user = db.session.scalar(select(User).where(func.lower(User.email) == email.lower(),
+                                                    User.institution_id == institution.id,
+                                                    User.role == Role.PROCTOR))
+        if user is None:
+            problems.append(ImportProblem(_line_of(text, email), f"proctors[{index}]",
+                                          f"no proctor with the email {email} in this institution"))
+        else:
+            found.append(user)
+    if problems:
+        raise ExamImportError(problems)
+    return found
+
+
+def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:
+    exam.title = spec.title
+    exam.description = spec.description
+    exam.duration_minutes = spec.duration_minutes
+    exam.opens_at = _naive_utc(spec.window.opens_at)
+    exam.closes_at = _naive_utc(spec.window.closes_at)
+    exam.pass_mark_percent = spec.pass_mark_percent
+    exam.minimum_age = spec.minimum_age
+    exam.identity_check_required = spec.identity_check_required
+    exam.proctoring_required = spec.proctoring_required
+    exam.shuffle_questions = spec.shuffle_questions
+    exam.shuffle_options = spec.shuffle_options
+    exam.questions = exam_to_data(spec)["questions"]
+    exam.proctors = list(proctors)
+
+
+def has_attempts(exam: Exam) -> bool:
+    """True once any candidate has started the exam (it can then no longer be edited)."""
+    return db.session.scalar(select(Attempt.id).where(Attempt.exam_id == exam.id).limit(1)) is not None
+
+
+def create_exam(institution: Institution, text: str, fmt: Format) -> Exam:
+    """Create an exam of ``institution`` from exam-file text; raises ExamImportError with every problem."""
+    spec = load_exam(text, fmt)
+    exam = Exam(institution=institution)
+    _apply(exam, spec, _proctors(institution, spec, text))
+    db.session.add(exam)
+    db.session.commit()
+    return exam
+
+
+def update_exam(exam: Exam, text: str, fmt: Format) -> Exam:
+    """Replace the exam's settings and questions from exam-file text (refused once attempts exist)."""
+    spec = load_exam(text, fmt)
+    if has_attempts(exam):
+        raise Conflict(_("Candidates have already started this exam; it can no longer be changed."))
+    _apply(exam, spec, _proctors(exam.institution, spec, text))
+    db.session.commit()
+    return exam
+
+
+def export_exam(exam: Exam, fmt: Format) -> str:
+    """The exam as a YAML or JSON exam file, proctors by email."""
+    spec = dataclasses.replace(exam_spec(exam), proctors=tuple(p.email for p in exam.proctors))
+    return dump_exam(spec, fmt)

@@ -1,0 +1,260 @@
+"""Certificates of passed attempts: issuing (idempotent), signing keys, PDF, revocation, verification.
+
+The issuer's Ed25519 signing keys live in ``instance/certificate_signing_keys.json`` (mode 0600):
+``{"active": kid, "keys": {kid: PEM}}``. Rotation adds a key and makes it active; old keys stay
+so that certificates signed with them still verify (they are all published in the JWKS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from accounts.models import Role, User
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from exams.attempts import record_event
+from exams.certificate_pdf import CertificateText, render_certificate_pdf
+from exams.credentials import (
+    CertificateClaims,
+    CredentialInvalid,
+    SigningKey,
+    generate_signing_key,
+    issue_credential,
+    load_signing_key,
+    new_certificate_id,
+    normalize_certificate_id,
+    public_jwks,
+    signing_key_pem,
+    verify_credential,
+)
+from exams.models import Attempt, Certificate
+
+KEYS_FILE = "certificate_signing_keys.json"
+REVIEW_CLAIM = {"clean": "no_issues", "findings": "issues_found", None: "not_reviewed"}
+
+
+# --- signing keys ----------------------------------------------------------------------------------------------
+
+
+def _write_keyring(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _keyring(instance_path: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(instance_path) / KEYS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        key = generate_signing_key()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"active": key.kid, "keys": {key.kid: signing_key_pem(key).decode()}}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def signing_key(instance_path: str | os.PathLike[str] | None = None) -> SigningKey:
+    """The active signing key, generated into the instance folder on first use."""
+    doc = _keyring(instance_path or current_app.instance_path)
+    return load_signing_key(doc["keys"][doc["active"]].encode())
+
+
+def public_keys(instance_path: str | os.PathLike[str] | None = None) -> dict[str, Ed25519PublicKey]:
+    """Every public key we have signed with (active and rotated out), by kid."""
+    doc = _keyring(instance_path or current_app.instance_path)
+    return {kid: load_signing_key(pem.encode()).public_key for kid, pem in doc["keys"].items()}
+
+
+def jwks(instance_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The public JWK set served at /.well-known/jwks.json."""
+    return public_jwks(public_keys(instance_path))
+
+
+def rotate_signing_key(instance_path: str | os.PathLike[str] | None = None) -> str:
+    """Add a new signing key and make it active (old keys keep verifying); returns its kid."""
+    base = Path(instance_path or current_app.instance_path)
+    doc = _keyring(base)
+    key = generate_signing_key()
+    doc["keys"][key.kid] = signing_key_pem(key).decode()
+    doc["active"] = key.kid
+    _write_keyring(base / KEYS_FILE, doc)
+    return key.kid
+
+
+# --- issuing ---------------------------------------------------------------------------------------------------
+
+
+def verify_url(public_id: str) -> str:
+    """Absolute URL of the public verification page of a certificate."""
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/verify/{public_id}"
+
+
+def score_text(attempt: Attempt) -> str:
+    """The attempt's score in percent with two decimals, e.g. "85.00"."""
+    if not attempt.max_points:
+        return "0.00"
+    value = Decimal(attempt.points or 0) * 100 / Decimal(attempt.max_points)
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
+    """The attempt's certificate, issuing (and queueing its email) the first time; only for a released pass."""
+    existing = db.session.scalar(select(Certificate).where(Certificate.attempt_id == attempt.id))
+    if existing is not None:
+        return existing
+    if not attempt.passed or attempt.result_released_at is None:
+        raise Conflict(_("Certificates are issued only for released passes."))
+    public_id = new_certificate_id()
+    ended = attempt.ended_at or now
+    claims = CertificateClaims(
+        certificate_id=public_id, holder_name=holder_name(attempt.user), exam_title=attempt.exam.title,
+        exam_id=str(attempt.exam_id), completed_on=ended.date(), score_percent=score_text(attempt), passed=True,
+        proctored=attempt.exam.proctoring_required, review_outcome=REVIEW_CLAIM.get(attempt.review_outcome,
+                                                                                     "not_reviewed"),
+    )
+    jws = issue_credential(claims, signing_key(), issuer_id=current_app.config["PUBLIC_BASE_URL"],
+                           issuer_name=attempt.exam.institution.name, issued_at=now, verify_url=verify_url(public_id))
+    cert = Certificate(attempt_id=attempt.id, public_id=public_id, issued_at=now, credential=jws)
+    db.session.add(cert)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent release issued it first
+        db.session.rollback()
+        return db.session.scalars(select(Certificate).where(Certificate.attempt_id == attempt.id)).one()
+    record_event(attempt, "certificate_issued", now, certificate_id=public_id)
+    db.session.commit()
+    if current_app.config["CERTIFICATE_SEND_ON_ISSUE"]:
+        from app.jobs import runner
+
+        runner().enqueue("exams.send_certificate", certificate_id=cert.id)
+    return cert
+
+
+def holder_name(user: User) -> str:
+    """The name printed on the certificate: first and last name from the profile, else the display name."""
+    if user.profile is not None:
+        return f"{user.profile.first_name} {user.profile.last_name}"
+    return user.display_name
+
+
+def certificate_for_attempt(attempt: Attempt) -> Certificate | None:
+    """The attempt's certificate, if one was issued."""
+    return db.session.scalar(select(Certificate).where(Certificate.attempt_id == attempt.id))
+
+
+def get_certificate_for(user: User, public_id: str) -> Certificate:
+    """A certificate its holder, or staff of the exam's institution, may download; otherwise NotFound."""
+    cert = db.session.scalar(select(Certificate).where(Certificate.public_id == public_id))
+    if cert is None:
+        raise NotFound()
+    attempt = cert.attempt
+    if user.role == Role.CANDIDATE and attempt.user_id == user.id:
+        return cert
+    if user.role == Role.ADMIN or (user.role == Role.STAFF and attempt.exam.institution_id == user.institution_id):
+        return cert
+    raise NotFound()
+
+
+def certificate_pdf(cert: Certificate) -> bytes:
+    """The certificate as a PDF with a QR code to its verification page."""
+    attempt = cert.attempt
+    return render_certificate_pdf(CertificateText(
+        holder_name=holder_name(attempt.user), exam_title=attempt.exam.title,
+        completed_on=(attempt.ended_at or cert.issued_at).date(), result=f"{score_text(attempt)} %",
+        certificate_id=cert.public_id, verify_url=verify_url(cert.public_id),
+        issuer_name=attempt.exam.institution.name, proctored=attempt.exam.proctoring_required,
+    ))
+
+
+def revoke_certificate(cert: Certificate, staff: User, reason: str, now: dt.datetime) -> Certificate:
+    """Revoke a certificate with a reason (shown on verification at once); revoking twice changes nothing."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("A revocation needs a reason."), fields={"reason": "missing"})
+    if len(reason) > 2000:
+        raise ValidationFailed(_("The reason is too long."), fields={"reason": "too long"})
+    if cert.revoked_at is None:
+        cert.revoked_at = now
+        cert.revocation_reason = reason
+        record_event(cert.attempt, "certificate_revoked", now, actor=staff, reason=reason)
+        db.session.commit()
+    return cert
+
+
+# --- verification ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Verification:
+    """What the public verification page shows: only the minimum."""
+
+    status: str  # "valid", "revoked" or "unknown"
+    certificate_id: str
+    holder_name: str = ""
+    exam_title: str = ""
+    completed_on: dt.date | None = None
+    result: str = ""
+    proctored: bool = False
+    review_outcome: str | None = None
+    revoked_at: dt.datetime | None = None
+    revocation_reason: str | None = None
+
+
+def lookup_certificate(text: str) -> Verification:
+    """Status of a typed certificate id; a malformed id (bad check char) raises before any DB lookup."""
+    public_id = normalize_certificate_id(text)
+    cert = db.session.scalar(select(Certificate).where(Certificate.public_id == public_id))
+    if cert is None:
+        return Verification("unknown", public_id)
+    attempt = cert.attempt
+    return Verification(
+        "revoked" if cert.revoked_at else "valid", public_id, holder_name=holder_name(attempt.user),
+        exam_title=attempt.exam.title, completed_on=(attempt.ended_at or cert.issued_at).date(),
+        result=f"{score_text(attempt)} %", proctored=attempt.exam.proctoring_required,
+        review_outcome=attempt.review_outcome, revoked_at=cert.revoked_at, revocation_reason=cert.revocation_reason,
+    )
+
+
+def check_credential(jws: str, keys: dict[str, Ed25519PublicKey] | None = None,
+                     *, with_status: bool = True) -> dict[str, Any]:
+    """Verify a signed credential against our keys and (online) its revocation state; a JSON-ready result."""
+    try:
+        verified = verify_credential(jws, keys if keys is not None else public_keys())
+    except CredentialInvalid as err:
+        return {"valid": False, "reason": err.reason, "message": err.message, "claims": {}, "status": "unknown"}
+    claims = dataclasses.asdict(verified.claims)
+    claims["completed_on"] = verified.claims.completed_on.isoformat()
+    result: dict[str, Any] = {"valid": True, "reason": None, "claims": claims, "status": "valid"}
+    if with_status:
+        cert = db.session.scalar(select(Certificate).where(Certificate.public_id == verified.claims.certificate_id))
+        if cert is None:
+            result.update(valid=False, reason="unknown_certificate", status="unknown")
+        elif cert.credential.strip() != jws.strip():
+            result.update(valid=False, reason="not_issued", status="unknown")
+        elif cert.revoked_at is not None:
+            result.update(valid=False, reason="revoked", status="revoked",
+                          revoked_at=cert.revoked_at.isoformat() + "Z", revocation_reason=cert.revocation_reason)
+    return result

@@ -1,0 +1,85 @@
+"""CLI of the exams domain: ``flask exams import|export`` and ``flask certificates verify|rotate-key``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from accounts.services import get_institution_by_slug
+from app.errors import DomainError
+from exams.authoring import create_exam, export_exam
+from exams.schema import ExamImportError, format_for_filename
+
+exams_cli = AppGroup("exams", help="Exams: import and export exam files.")
+certificates_cli = AppGroup("certificates", help="Certificates: verify credentials, rotate the signing key.")
+
+
+@exams_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--institution", "slug", required=True, help="Short name of the institution.")
+def import_cmd(path: Path, slug: str) -> None:
+    """Create an exam from a YAML/JSON file; prints every problem with its line and exits 1 on error."""
+    try:
+        fmt = format_for_filename(path.name)
+        institution = get_institution_by_slug(slug)
+        exam = create_exam(institution, path.read_text(encoding="utf-8"), fmt)
+    except ExamImportError as err:
+        for problem in err.problems:
+            click.echo(f"{path}:{problem.line}: {problem.path}: {problem.message}", err=True)
+        sys.exit(1)
+    except (DomainError, UnicodeDecodeError) as err:
+        click.echo(f"{path}: {err}", err=True)
+        sys.exit(1)
+    click.echo(f"imported exam {exam.id}: {exam.title}")
+
+
+@exams_cli.command("export")
+@click.argument("exam_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def export_cmd(exam_id: int, fmt: str) -> None:
+    """Print an exam as a YAML or JSON exam file."""
+    from app.extensions import db
+    from exams.models import Exam
+
+    exam = db.session.get(Exam, exam_id)
+    if exam is None:
+        raise click.ClickException(f"no exam {exam_id}")
+    click.echo(export_exam(exam, "json" if fmt == "json" else "yaml"), nl=False)
+
+
+@certificates_cli.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--jwks", "jwks_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Check against this JWK set file instead of the instance's keys.")
+def verify_cmd(path: Path, jwks_path: Path | None) -> None:
+    """Check a certificate credential (.jwt or .json) offline; exits 1 when forged, altered or unknown."""
+    from exams.certificates import check_credential, public_keys
+    from exams.credentials import load_jwks
+
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if text.startswith("{"):
+        try:
+            text = str(json.loads(text).get("credential", ""))
+        except (ValueError, AttributeError):
+            text = ""
+    keys = load_jwks(jwks_path.read_text()) if jwks_path else public_keys()
+    result = check_credential(text, keys, with_status=False)
+    if not result["valid"]:
+        click.echo(f"INVALID ({result['reason']}): {result.get('message', '')}", err=True)
+        sys.exit(1)
+    claims = result["claims"]
+    click.echo(f"VALID signature: {claims['certificate_id']} {claims['holder_name']} - {claims['exam_title']} "
+               f"({claims['completed_on']}, {claims['score_percent']} %)")
+    click.echo("Revocation is not checked offline; see the verification page.")
+
+
+@certificates_cli.command("rotate-key")
+def rotate_key_cmd() -> None:
+    """Make a new signing key active; old keys stay published so issued certificates keep verifying."""
+    from exams.certificates import rotate_signing_key
+
+    click.echo(f"new signing key {rotate_signing_key()}")

@@ -1,0 +1,74 @@
+"""Sending certificates by email: SMTP when MAIL_SMTP_HOST is set, else an .eml file in instance/outbox/.
+
+``Certificate.sent_at`` is set only after a successful send; storage retention reads it
+(a sent certificate releases the attempt's recordings for purge).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from app.clock import utcnow
+from app.extensions import db
+from exams.attempts import record_event
+from exams.certificates import certificate_pdf, holder_name, verify_url
+from exams.models import Certificate
+
+
+def certificate_message(cert: Certificate) -> EmailMessage:
+    """The email to the certificate's holder with the PDF attached."""
+    attempt = cert.attempt
+    cfg = current_app.config
+    with force_locale(cfg["BABEL_DEFAULT_LOCALE"]):
+        subject = _("Your certificate: %(title)s", title=attempt.exam.title)
+        body = _("Hello %(name)s,\n\nattached is your certificate for \"%(title)s\".\n"
+                 "Anyone can check it at %(url)s\n", name=holder_name(attempt.user), title=attempt.exam.title,
+                 url=verify_url(cert.public_id))
+    msg = EmailMessage()
+    msg["From"] = cfg["MAIL_FROM"]
+    msg["To"] = attempt.user.email
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="aufsicht")
+    msg.set_content(body)
+    msg.add_attachment(certificate_pdf(cert), maintype="application", subtype="pdf",
+                       filename=f"certificate-{cert.public_id}.pdf")
+    return msg
+
+
+def deliver(msg: EmailMessage) -> str:
+    """Send ``msg`` by SMTP, or write it to instance/outbox/ when no SMTP host is configured; returns where."""
+    cfg = current_app.config
+    host = cfg.get("MAIL_SMTP_HOST")
+    if not host:
+        outbox = Path(current_app.instance_path) / "outbox"
+        outbox.mkdir(parents=True, exist_ok=True)
+        path = outbox / f"{utcnow():%Y%m%dT%H%M%S}-{str(msg['Message-ID']).strip('<>').split('@')[0]}.eml"
+        path.write_bytes(bytes(msg))
+        return str(path)
+    with smtplib.SMTP(host, int(cfg["MAIL_SMTP_PORT"]), timeout=float(cfg["MAIL_SMTP_TIMEOUT"])) as smtp:
+        if cfg.get("MAIL_SMTP_STARTTLS"):
+            smtp.starttls(context=ssl.create_default_context())
+        if cfg.get("MAIL_SMTP_USER"):
+            smtp.login(cfg["MAIL_SMTP_USER"], cfg.get("MAIL_SMTP_PASSWORD") or "")
+        smtp.send_message(msg)
+    return f"smtp://{host}:{cfg['MAIL_SMTP_PORT']}"
+
+
+def send_certificate(cert: Certificate) -> Certificate:
+    """Email the certificate to its holder and set ``sent_at`` (a revoked one is not sent)."""
+    if cert.revoked_at is not None:
+        return cert
+    where = deliver(certificate_message(cert))
+    now = utcnow()
+    cert.sent_at = now
+    record_event(cert.attempt, "certificate_sent", now, certificate_id=cert.public_id, via=where.split(":")[0])
+    db.session.commit()
+    return cert

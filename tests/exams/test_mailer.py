@@ -1,0 +1,140 @@
+"""Certificates are emailed in the job runner through a real (local) SMTP server; sent_at releases recordings."""
+
+from __future__ import annotations
+
+import email
+import socket
+import time
+from collections.abc import Iterator
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from app.extensions import db
+from exams.models import AttemptEvent, Certificate
+from tests.conftest import login
+
+
+class Collector:
+    """aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Collector, int]]:
+    handler = Collector()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def app_config(smtp) -> dict[str, Any]:
+    return {"CERTIFICATE_SEND_ON_ISSUE": True, "MAIL_SMTP_HOST": "127.0.0.1", "MAIL_SMTP_PORT": smtp[1],
+            "MAIL_FROM": "Prüfungsamt <office@aufsicht.test>"}
+
+
+def _wait_sent(cert_id: int, timeout: float = 20) -> Certificate:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        cert = db.session.get(Certificate, cert_id)
+        if cert is not None and cert.sent_at is not None:
+            return cert
+        time.sleep(0.1)
+    raise AssertionError("certificate was not sent in time")
+
+
+def test_release_sends_certificate_via_smtp(app, client, office, submitted, smtp):
+    handler, _ = smtp
+    attempt = submitted()
+    login(client, office.staff)
+    client.post(f"/staff/attempts/{attempt.id}/points", data={"question_id": "q4", "points": "5"})
+    client.post(f"/staff/attempts/{attempt.id}/release")
+    cert = db.session.scalar(select(Certificate).where(Certificate.attempt_id == attempt.id))
+    assert cert is not None
+    cert = _wait_sent(cert.id)
+    assert len(handler.messages) == 1
+    mail_from, rcpt, msg = handler.messages[0]
+    assert mail_from == "office@aufsicht.test" and rcpt == [office.candidate.email]
+    attachments = [p for p in msg.walk() if p.get_content_disposition() == "attachment"]
+    assert len(attachments) == 1 and attachments[0].get_content_type() == "application/pdf"
+    assert attachments[0].get_payload(decode=True).startswith(b"%PDF")
+    body = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert f"/verify/{cert.public_id}" in body
+    kinds = db.session.scalars(select(AttemptEvent.kind).where(AttemptEvent.attempt_id == attempt.id)).all()
+    assert "certificate_sent" in kinds
+
+
+def test_without_smtp_host_writes_outbox(app, office, submitted, tmp_path):
+    from exams.mailer import send_certificate
+
+    app.config.update(MAIL_SMTP_HOST=None, INSTANCE_PATH=str(tmp_path))
+    app.instance_path = str(tmp_path)
+    attempt = submitted()
+    from app.clock import utcnow
+    from exams.grading import give_points, release_result
+
+    app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
+    give_points(attempt, office.staff, "q4", 5, utcnow())
+    release_result(attempt, office.staff, utcnow())
+    cert = db.session.scalars(select(Certificate)).one()
+    assert cert.sent_at is None
+    with app.test_request_context():
+        send_certificate(cert)
+    assert cert.sent_at is not None
+    (eml,) = (Path(tmp_path) / "outbox").glob("*.eml")
+    msg = email.message_from_bytes(eml.read_bytes())
+    assert msg["To"] == office.candidate.email
+
+
+def test_failed_send_leaves_sent_at_unset(app, office, submitted):
+    from app.clock import utcnow
+    from app.jobs import run_job
+    from exams.grading import give_points, release_result
+
+    app.config.update(CERTIFICATE_SEND_ON_ISSUE=False, MAIL_SMTP_PORT=_free_port(), MAIL_SMTP_TIMEOUT=2)
+    attempt = submitted()
+    give_points(attempt, office.staff, "q4", 5, utcnow())
+    release_result(attempt, office.staff, utcnow())
+    cert = db.session.scalars(select(Certificate)).one()
+    with pytest.raises(OSError):
+        run_job("exams.send_certificate", {"certificate_id": cert.id})
+    assert run_job("exams.send_certificate", {"certificate_id": 999999}) is None
+    db.session.expire_all()
+    assert db.session.get(Certificate, cert.id).sent_at is None
+
+
+def test_send_job_returns_the_certificate_id(app, office, submitted, smtp):
+    from app.clock import utcnow
+    from app.jobs import run_job
+    from exams.grading import give_points, release_result
+
+    app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
+    attempt = submitted()
+    give_points(attempt, office.staff, "q4", 5, utcnow())
+    release_result(attempt, office.staff, utcnow())
+    cert = db.session.scalars(select(Certificate)).one()
+    public_id = cert.public_id
+    assert run_job("exams.send_certificate", {"certificate_id": cert.id}) == public_id
+    assert len(smtp[0].messages) == 1
