@@ -48,7 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "S3_REGION": "us-east-1",
     # JSON {"active": id, "keys": {id: base64}}; unset: generated into instance/storage-master-keys.json.
     "STORAGE_MASTER_KEYS": None,
-    # Retention: appeal window after the result; media of attempts never released go after this many days.
+    # Appeals may be filed this many days after the result is released; the attempt's recordings are kept
+    # until then (or until the certificate is sent). Media of attempts never released go after the max days.
     "APPEAL_WINDOW_DAYS": 7,
     "ATTEMPT_MEDIA_MAX_DAYS": 30,
     # Media engine: STUN/TURN servers for browsers and the engine ([{"urls": "turn:...", "username": ..,
@@ -60,8 +61,6 @@ DEFAULTS: dict[str, Any] = {
     "PROCTORING_FACE_FLAGS": True,
     # Privacy notice version the candidate consents to.
     "PRIVACY_NOTICE_VERSION": "2026-11",
-    # Exams: days after release in which a candidate may appeal.
-    "APPEAL_WINDOW_DAYS": 7,
     # Certificates: absolute base URL printed in QR codes and credentials; verification rate limit per IP.
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "VERIFY_RATE_LIMIT_PER_MINUTE": 30,
