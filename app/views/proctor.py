@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, jsonify, make_response, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
+from werkzeug.wrappers import Response as WResponse
 
 from accounts.models import Role
 from app.access import role_required, user
@@ -17,6 +19,7 @@ from exams.attempts import timeline
 from exams.catalog import exams_for
 from proctoring import actions
 from proctoring import live as media
+from proctoring import review as review_service
 from proctoring.flags import flags_of
 from proctoring.models import Flag, FlagStatus
 
@@ -45,6 +48,50 @@ def attempt(attempt_id: int) -> str:
     """One attempt: actions, flags and the timeline."""
     att = actions.supervised_attempt(user(), attempt_id)
     return render_template("proctor/attempt.html", attempt=att, events=timeline(att), flags=flags_of(att))
+
+
+@bp.get("/attempts/<int:attempt_id>/review")
+@role_required(*SUPERVISORS)
+def review(attempt_id: int) -> str:
+    """Timeline, flags and recording playback of an ended attempt, with the outcome form."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    return render_template("proctor/review.html", attempt=att, events=timeline(att), flags=flags_of(att),
+                           parts=review_service.recording_parts(att))
+
+
+@bp.get("/attempts/<int:attempt_id>/recordings/<int:blob_id>")
+@role_required(*SUPERVISORS)
+def recording(attempt_id: int, blob_id: int) -> Response:
+    """A recording part, decrypted on the fly; honours Range so the player can seek."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    blob = review_service.recording_part(att, blob_id)
+    start, end = 0, None
+    rng = request.range
+    if rng is not None and rng.units == "bytes" and len(rng.ranges) == 1:
+        start, stop = rng.ranges[0]
+        end = None if stop is None else stop - 1
+    if start == 0:
+        review_service.log_access(att, user(), blob.id, utcnow())
+    data, size = review_service.read_range(blob, start, end)
+    if rng is not None and start >= size:
+        raise RequestedRangeNotSatisfiable(length=size)
+    resp = make_response(data, 206 if rng is not None else 200)
+    resp.headers["Content-Type"] = "video/webm"
+    resp.headers["Accept-Ranges"] = "bytes"
+    resp.headers["Cache-Control"] = "no-store"
+    if rng is not None:
+        resp.headers["Content-Range"] = f"bytes {start}-{start + len(data) - 1}/{size}"
+    return resp
+
+
+@bp.post("/attempts/<int:attempt_id>/review")
+@role_required(*SUPERVISORS)
+def review_outcome(attempt_id: int) -> WResponse:
+    """Clean or findings, with a note."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    review_service.record_review(att, user(), request.form.get("outcome", ""), request.form.get("note", ""),
+                                 utcnow())
+    return redirect(url_for("proctor.review", attempt_id=att.id))
 
 
 @api.get("/live")

@@ -43,6 +43,18 @@
     refresh();
     setInterval(refresh, 1000);
   }
+  // Review: a timeline entry seeks the recording part that covers its time.
+  document.querySelectorAll("button.seek").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var at = Date.parse(b.dataset.at);
+      var best = null;
+      document.querySelectorAll("video.playback").forEach(function (v) {
+        var started = Date.parse(v.dataset.started);
+        if (started <= at && (!best || started > Date.parse(best.dataset.started))) { best = v; }
+      });
+      if (best) { best.currentTime = Math.max(0, (at - Date.parse(best.dataset.started)) / 1000 - 2); best.play(); }
+    });
+  });
   var actions = document.getElementById("actions");
   if (actions) {
     actions.querySelectorAll("form[data-action]").forEach(function (f) {
