@@ -19,8 +19,10 @@ bp = Blueprint("candidate", __name__, url_prefix="/candidate")
 def home() -> str:
     """Profile summary and the institution's exams."""
     me = user()
+    from storage.retention import receipts_for
+
     return render_template("candidate/home.html", me=me, profile=me.profile, exams=exams_for(me),
-                           biometrics=current_consent(me, "biometrics"))
+                           biometrics=current_consent(me, "biometrics"), receipts=receipts_for(user_id=me.id))
 
 
 @bp.post("/consent/biometrics")

@@ -29,7 +29,10 @@ def home() -> str:
     proctors = db.session.scalars(
         select(User).where(User.role == Role.PROCTOR, User.institution_id == me.institution_id).order_by(User.email)
     ).all()
-    return render_template("staff/home.html", exams=exams_for(me), proctors=proctors)
+    from storage.retention import receipts_for
+
+    return render_template("staff/home.html", exams=exams_for(me), proctors=proctors,
+                           receipts=receipts_for(institution_id=me.institution_id)[:100])
 
 
 @bp.get("/exams/<int:exam_id>")

@@ -147,3 +147,21 @@ def test_cli_check_rotate_and_purge(app, attempt):
     clock.advance(8 * DAY)
     assert "3 blobs due" in runner.invoke(args=["storage", "purge", "--dry-run"]).output
     assert "3 blobs purged" in runner.invoke(args=["storage", "purge"]).output
+
+
+def test_receipts_are_visible_to_the_candidate_and_the_institution(app, attempt, make_user):
+    from tests.conftest import login
+
+    media(attempt)
+    clock.advance(8 * DAY)
+    purge_expired(clock.now())
+    cand = app.test_client()
+    cand.post("/login", data={"email": attempt.user.email, "password": "correct horse battery"})
+    page = cand.get("/candidate/").get_data(as_text=True)
+    assert page.count("appeal window") == 3 and "recording" in page and "snapshot" in page
+    staff = app.test_client()
+    login(staff, make_user("staff", attempt.exam.institution))
+    assert staff.get("/staff/").get_data(as_text=True).count("appeal window") == 3
+    other = app.test_client()
+    login(other, make_user("staff"))
+    assert "appeal window" not in other.get("/staff/").get_data(as_text=True)
