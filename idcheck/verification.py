@@ -78,17 +78,33 @@ def _owner(check: IdCheck, exam: Exam) -> dict[str, Any]:
     return {"user_id": check.user_id, "institution_id": exam.institution_id}
 
 
-def upload_id_document(check: IdCheck, exam: Exam, data: bytes) -> None:
-    """Validate the ID photo by content and store it encrypted (replacing an earlier one)."""
+def upload_id_document(check: IdCheck, exam: Exam, data: bytes, mrz_text: str | None = None) -> None:
+    """Validate the ID photo by content (and the MRZ, if typed in) and store it encrypted."""
     from idcheck.images import load_upload
 
     _open_for_upload(check)
     load_upload(data, **_limits())
+    check.document_check = document_check(check.user, mrz_text)
     old = check.id_image_blob_id
     check.id_image_blob_id = vault.store("id_image", data, content_type="image/*", **_owner(check, exam)).id
     check.status = IdCheckStatus.STARTED
     db.session.commit()
     _purge(old, utcnow(), "replaced by a new upload")
+
+
+def document_check(candidate: User, mrz_text: str | None) -> dict[str, Any]:
+    """Check the MRZ's ICAO check digits (MrzInvalid if wrong) and compare it with the registration."""
+    from idcheck.mrz import matches_registration, parse
+
+    if not mrz_text or not mrz_text.strip():
+        return {}
+    profile = candidate.profile
+    mrz = parse(mrz_text, today=utcnow().date())
+    differences = [] if profile is None else matches_registration(
+        mrz, profile.first_name, profile.last_name, profile.date_of_birth)
+    if profile is not None and mrz.document_number != profile.id_document_number:
+        differences.append("document number differs from the registration")
+    return {"mrz": mrz.kind, "document_number": mrz.document_number, "differences": differences}
 
 
 def issue_challenge(check: IdCheck) -> list[str]:
@@ -181,7 +197,8 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck:
     frames = [load_upload(f, **_limits()) for f in unpack_frames(_blob_bytes(check.frames_blob_id))]
     live = evaluate(check.challenge, frames)
     check.liveness_passed = live.passed
-    if decision.decision == "match" and live.passed:
+    differences = (check.document_check or {}).get("differences") or []
+    if decision.decision == "match" and live.passed and not differences:
         check.status = IdCheckStatus.VERIFIED
         check.decided_at = now
         check.decision_reason = "automatic: face matches the ID photo and the liveness challenge passed"
@@ -189,6 +206,8 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck:
         _after_decision(check, now)
     else:
         check.status = IdCheckStatus.REVIEW
+        if differences:
+            check.reason = f"{check.reason}; ID document: {', '.join(differences)}"
         if not live.passed:
             check.reason = f"{check.reason}; liveness: {live.reason}" if check.reason else f"liveness: {live.reason}"
     db.session.commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.conftest import need_service
+from tests.conftest import need_service, shared_data
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -77,6 +78,22 @@ def chromium() -> Iterator[Callable[..., Any]]:
             d.quit()
     for p in profiles:
         shutil.rmtree(p, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def fake_webcam(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 640x480 30 fps y4m made from a face photo, and a 440 Hz tone (Chromium loops both)."""
+    if shutil.which("ffmpeg") is None:
+        need_service("ffmpeg", "install the Debian package ffmpeg")
+    folder = tmp_path_factory.mktemp("webcam")
+    video, audio = folder / "face.y4m", folder / "tone.wav"
+    photo = shared_data() / "faces" / "obama.jpg"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(photo), "-vf",
+                    "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,format=yuv420p",
+                    "-t", "2", "-r", "30", str(video)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                    "-ac", "1", "-ar", "48000", str(audio)], check=True)
+    return video, audio
 
 
 def log_in(driver: Any, base: str, email: str, password: str) -> None:

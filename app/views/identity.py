@@ -63,7 +63,7 @@ def _file_bytes(field: str) -> list[bytes]:
 def document(exam_id: int) -> Response:
     """Upload the photo of the ID document's photo page."""
     check, exam = _check(exam_id)
-    v.upload_id_document(check, exam, _file_bytes("file")[0])
+    v.upload_id_document(check, exam, _file_bytes("file")[0], request.form.get("mrz"))
     return jsonify(v.status_json(check))
 
 

@@ -140,3 +140,34 @@ def test_identity_page_renders_each_state(setup):
     client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
     assert "selfie-start" in client.get(f"/candidate/exams/{exam.id}/identity").get_data(as_text=True)
     assert db.session.scalar(select(IdCheck)).status == IdCheckStatus.STARTED
+
+
+def _td3(last: str, first: str, number: str, dob: str) -> str:
+    from idcheck.mrz import check_digit as cd
+
+    line1 = f"P<D<<{last}<<{first}".ljust(44, "<")
+    n = number.ljust(9, "<")
+    body = n + cd(n) + "D<<" + dob + cd(dob) + "F" + "301231" + cd("301231") + "<" * 14 + "0"
+    return line1 + "\n" + body + cd(body[0:10] + body[13:20] + body[21:43])
+
+
+def test_mrz_is_checked_and_compared_with_the_registration(setup, faces):
+    exam, cand, client = setup  # registered as Erika Mustermann, born 1990-08-12, ID T22000129
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
+    photo = (faces / "obama2.jpg").read_bytes()
+    good = _td3("MUSTERMANN", "ERIKA", "T22000129", "900812")
+    broken = good[:-1] + str((int(good[-1]) + 1) % 10)
+    r = client.post(f"/api/identity/{exam.id}/document", data={"file": (io.BytesIO(photo), "id.jpg"), "mrz": broken})
+    assert r.status_code == 400 and "composite" in r.json["error"]["message"]
+    r = client.post(f"/api/identity/{exam.id}/document", data={"file": (io.BytesIO(photo), "id.jpg"), "mrz": good})
+    assert r.status_code == 200
+    check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id))
+    assert check.document_check == {"mrz": "TD3", "document_number": "T22000129", "differences": []}
+    other = _td3("MEIER", "ERIKA", "T22000129", "900812")
+    client.post(f"/api/identity/{exam.id}/document", data={"file": (io.BytesIO(photo), "id.jpg"), "mrz": other})
+    challenge = client.post(f"/api/identity/{exam.id}/challenge").json["challenge"]
+    client.post(f"/api/identity/{exam.id}/selfie", data={"frames": frames_for(faces, "obama.jpg", challenge)})
+    state = wait_done(client, exam)
+    assert state["status"] == "review"  # the face matches, but the ID's name differs: a person looks
+    db.session.rollback()
+    assert "last name differs" in db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id)).reason

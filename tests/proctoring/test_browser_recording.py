@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from storage import vault
-from tests.browser import chromium, live_server, log_in  # noqa: F401
-from tests.conftest import PASSWORD, need_service, shared_data
+from tests.browser import chromium, fake_webcam, live_server, log_in  # noqa: F401
+from tests.conftest import PASSWORD
 from tests.proctoring.conftest import probe, recordings, wait_parts_closed
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def fake_webcam(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A 640x480 30 fps y4m made from a face photo, and a 440 Hz tone (Chromium loops both)."""
-    if shutil.which("ffmpeg") is None:
-        need_service("ffmpeg", "install the Debian package ffmpeg")
-    folder = tmp_path_factory.mktemp("webcam")
-    video, audio = folder / "face.y4m", folder / "tone.wav"
-    photo = shared_data() / "faces" / "obama.jpg"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(photo), "-vf",
-                    "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,format=yuv420p",
-                    "-t", "2", "-r", "30", str(video)], check=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
-                    "-ac", "1", "-ar", "48000", str(audio)], check=True)
-    return video, audio
 
 
 @pytest.mark.parametrize("run", [1, 2, 3])
