@@ -68,3 +68,13 @@ class Accommodation(db.Model):  # type: ignore[name-defined]
     reason: Mapped[str] = mapped_column(String(200))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SystemCheck(db.Model):  # type: ignore[name-defined]
+    """A passed system check: the server saw this candidate's camera and microphone arrive over WebRTC."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
+    passed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -25,6 +25,7 @@ from exams.attempts import (
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt
 from exams.models import Attempt, AttemptStatus
+from proctoring import systemcheck  # noqa: F401  (registers the system-check gate)
 
 bp = Blueprint("attempts", __name__)
 
@@ -85,6 +86,47 @@ def notices(attempt_id: int) -> Response:
     after = request.args.get("after", default=0, type=int) or 0
     return jsonify({**_state(attempt), "paused": attempt.paused_at is not None,
                     "notices": notices_for_candidate(attempt, after)})
+
+
+@bp.get("/candidate/exams/<int:exam_id>/system-check")
+@role_required(Role.CANDIDATE)
+def system_check(exam_id: int) -> str:
+    """Camera, microphone and connection test before a supervised exam."""
+    from flask import current_app
+
+    from proctoring.systemcheck import passed_recently
+
+    ex = get_exam_for(user(), exam_id)
+    return render_template("attempts/system_check.html", exam=ex, passed=passed_recently(user(), ex, utcnow()),
+                           ice=current_app.config["MEDIA_ICE_SERVERS"])
+
+
+@bp.post("/api/exams/<int:exam_id>/system-check/offer")
+@role_required(Role.CANDIDATE)
+def system_check_offer(exam_id: int) -> Response:
+    """Signalling for the connection test (nothing is recorded)."""
+    from flask import current_app
+
+    from proctoring.systemcheck import answer_offer
+
+    ex = get_exam_for(user(), exam_id)
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    return jsonify({"type": "answer", "sdp": answer_offer(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                                          user(), ex, sdp)})
+
+
+@bp.post("/api/exams/<int:exam_id>/system-check/confirm")
+@role_required(Role.CANDIDATE)
+def system_check_confirm(exam_id: int) -> Response:
+    """The check passes only if the engine really received video and audio."""
+    from flask import current_app
+
+    from proctoring.systemcheck import confirm
+
+    ex = get_exam_for(user(), exam_id)
+    confirm(current_app._get_current_object(), user(), ex, utcnow())  # type: ignore[attr-defined]
+    return jsonify({"passed": True})
 
 
 @bp.post("/api/attempts/<int:attempt_id>/media/offer")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from exams.models import AttemptEvent
+from proctoring.models import SystemCheck
 from proctoring.sdp import MAX_SDP_BYTES
 from storage import vault
 from storage.models import Blob, BlobState
@@ -29,6 +30,9 @@ def live(app, make_institution, make_user, make_exam):
     cand = make_user("candidate", inst)
     client = app.test_client()
     login(client, cand)
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409  # system check first
+    db.session.add(SystemCheck(user_id=cand.id, exam_id=exam.id))  # passed (the real check: test_system_check)
+    db.session.commit()
     resp = client.post(f"/candidate/exams/{exam.id}/start")
     attempt_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
     return {"client": client, "attempt_id": attempt_id, "exam": exam, "inst": inst}

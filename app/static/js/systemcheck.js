@@ -1,0 +1,91 @@
+// System check: camera, microphone (with a level meter) and a WebRTC connection to our media engine.
+(function () {
+  "use strict";
+  var root = document.getElementById("syscheck");
+  if (!root) { return; }
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var examId = root.dataset.exam;
+  var msg = root.dataset;
+
+  function mark(id, state, text) {
+    var el = document.getElementById(id);
+    el.dataset.state = state;
+    el.textContent = text;
+  }
+
+  function post(url, body) {
+    return fetch(url, {method: "POST", credentials: "same-origin", body: JSON.stringify(body || {}),
+                       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"}})
+      .then(function (r) { return r.json().then(function (b) { if (!r.ok) { throw b; } return b; }); });
+  }
+
+  function micLevel(stream) {
+    return new Promise(function (resolve) {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) { resolve(1); return; }
+      var ctx = new Ctx();
+      var analyser = ctx.createAnalyser();
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      var data = new Uint8Array(analyser.fftSize);
+      var peak = 0, n = 0;
+      var t = setInterval(function () {
+        analyser.getByteTimeDomainData(data);
+        for (var i = 0; i < data.length; i++) { peak = Math.max(peak, Math.abs(data[i] - 128)); }
+        if (++n >= 15) { clearInterval(t); ctx.close(); resolve(peak); }
+      }, 100);
+    });
+  }
+
+  function connection(stream) {
+    var pc = new RTCPeerConnection({iceServers: JSON.parse(root.dataset.ice || "[]")});
+    stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+    return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
+      .then(function () {
+        return new Promise(function (res) {
+          if (pc.iceGatheringState === "complete") { res(); return; }
+          pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") { res(); } });
+          setTimeout(res, 5000);
+        });
+      })
+      .then(function () { return post("/api/exams/" + examId + "/system-check/offer", {sdp: pc.localDescription.sdp}); })
+      .then(function (answer) { return pc.setRemoteDescription(answer); })
+      .then(function () {
+        return new Promise(function (res, rej) {
+          var tries = 0;
+          var t = setInterval(function () {
+            if (pc.connectionState === "failed") { clearInterval(t); rej(); return; }
+            if (pc.connectionState !== "connected") { if (++tries > 40) { clearInterval(t); rej(); } return; }
+            post("/api/exams/" + examId + "/system-check/confirm").then(function () {
+              clearInterval(t); pc.close(); res();
+            }).catch(function () { if (++tries > 40) { clearInterval(t); rej(); } });
+          }, 500);
+        });
+      });
+  }
+
+  document.getElementById("check-start").addEventListener("click", function () {
+    ["check-camera", "check-microphone", "check-connection"].forEach(function (id) { mark(id, "pending", msg.msgChecking); });
+    var video;
+    navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}})
+      .then(function (v) { video = v; document.getElementById("check-video").srcObject = v; mark("check-camera", "ok", msg.msgOk); })
+      .catch(function () { mark("check-camera", "failed", msg.msgCameraDenied); throw "camera"; })
+      .then(function () { return navigator.mediaDevices.getUserMedia({audio: true}); })
+      .catch(function (e) { if (e !== "camera") { mark("check-microphone", "failed", msg.msgMicDenied); } throw e; })
+      .then(function (audio) {
+        return micLevel(audio).then(function (peak) {
+          if (peak < 2) { mark("check-microphone", "failed", msg.msgMicSilent); throw "mic"; }
+          mark("check-microphone", "ok", msg.msgOk);
+          return new MediaStream(video.getVideoTracks().concat(audio.getAudioTracks()));
+        });
+      })
+      .then(function (both) {
+        return connection(both).then(function () {
+          mark("check-connection", "ok", msg.msgOk);
+          var res = document.getElementById("check-result");
+          res.dataset.passed = "yes";
+          res.textContent = msg.msgOk;
+        }).catch(function () { mark("check-connection", "failed", msg.msgConnection); });
+      })
+      .catch(function () { /* the failing step shows its message */ });
+  });
+})();
