@@ -130,12 +130,18 @@ class Candidate:
             qid = f"q{random.randrange(len(QUESTIONS))}"
             value = random.choice(["a", "b"])
             t0 = time.perf_counter()
-            try:
-                status, _, _ = self.request("PUT", f"/api/attempts/{attempt_id}/answers/{qid}",
-                                            json.dumps({"value": value}).encode(), "application/json")
-            except (OSError, http.client.HTTPException):
-                status = 0
-                self.conn.close()
+            body = json.dumps({"value": value}).encode()
+            status = 0
+            # gunicorn closes idle keep-alive connections after 2 s; like a browser, retry the idempotent
+            # PUT once on a fresh connection when the old one turns out to be closed.
+            for _attempt in range(2):
+                try:
+                    status, _, _ = self.request("PUT", f"/api/attempts/{attempt_id}/answers/{qid}", body,
+                                                "application/json")
+                    break
+                except (OSError, http.client.HTTPException):
+                    status = 0
+                    self.conn.close()
             self.latencies.append(time.perf_counter() - t0)
             if status == 200:
                 self.sent[qid] = value
