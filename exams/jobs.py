@@ -30,3 +30,20 @@ def send_certificate_job(certificate_id: int) -> str | None:
         return cert.public_id if cert.sent_at else None
     finally:
         db.session.remove()
+
+
+@job("exams.send_unsent_certificates", every=dt.timedelta(minutes=15))
+def send_unsent_certificates_job() -> int:
+    """Retry certificates whose email failed (SMTP down): queue every unsent, unrevoked one issued 10+ min ago."""
+    from sqlalchemy import select
+
+    from app.jobs import runner
+
+    ids = db.session.scalars(
+        select(Certificate.id).where(Certificate.sent_at.is_(None), Certificate.revoked_at.is_(None),
+                                     Certificate.issued_at < utcnow() - dt.timedelta(minutes=10))
+        .order_by(Certificate.id).limit(500)
+    ).all()
+    for certificate_id in ids:
+        runner().enqueue("exams.send_certificate", certificate_id=certificate_id)
+    return len(ids)

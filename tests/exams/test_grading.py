@@ -182,3 +182,24 @@ def test_decimal_pass_mark(client, office, submitted):
     client.post(f"/staff/attempts/{attempt.id}/points", data={"question_id": "q4", "points": "3"})
     assert _fresh(attempt.id).passed is True
     assert _fresh(attempt.id).exam.pass_mark_percent == Decimal("66.67")
+
+
+def test_new_posts_with_bad_input_are_clear_client_errors(app, client, office, submitted):
+    attempt = _released(client, office, submitted)
+    cand = app.test_client()
+    login(cand, office.candidate)
+    assert cand.post(f"/candidate/attempts/{attempt.id}/appeal", data={"text": "Bitte prüfen."}).status_code == 302
+    appeal = db.session.scalars(select(Appeal)).one()
+    cert = db.session.scalars(select(Certificate)).one()
+    staff_posts = [f"/staff/attempts/{attempt.id}/points", f"/staff/appeals/{appeal.id}/decide",
+                   f"/staff/certificates/{cert.public_id}/revoke", "/staff/exams/new",
+                   f"/staff/exams/{office.exam.id}/edit"]
+    for url in staff_posts:
+        for data in ({}, {"points": "x" * 5000, "outcome": "x", "reason": "x" * 5000, "source": "\x00",
+                          "format": "yaml", "question_id": "x" * 500}):
+            resp = client.post(url, data=data)
+            assert resp.status_code in (400, 404, 409), (url, data.keys(), resp.status_code)
+    for data in ({}, {"text": "x" * 20_000}):
+        assert cand.post(f"/candidate/attempts/{attempt.id}/appeal", data=data).status_code in (400, 409)
+    assert app.test_client().post("/api/verify/credential", data=b"\xff\xfe", content_type="text/plain").json[
+        "valid"] is False

@@ -138,3 +138,23 @@ def test_send_job_returns_the_certificate_id(app, office, submitted, smtp):
     public_id = cert.public_id
     assert run_job("exams.send_certificate", {"certificate_id": cert.id}) == public_id
     assert len(smtp[0].messages) == 1
+
+
+def test_unsent_certificates_are_retried(app, office, submitted, smtp):
+    import datetime as dt
+
+    from app.clock import clock, utcnow
+    from app.jobs import run_job
+    from exams.grading import give_points, release_result
+
+    app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
+    attempt = submitted()
+    give_points(attempt, office.staff, "q4", 5, utcnow())
+    release_result(attempt, office.staff, utcnow())
+    cert_id = db.session.scalars(select(Certificate.id)).one()
+    assert run_job("exams.send_unsent_certificates", {}) == 0  # too fresh: the first send may still run
+    clock.advance(dt.timedelta(minutes=11))
+    assert run_job("exams.send_unsent_certificates", {}) == 1
+    assert _wait_sent(cert_id).sent_at is not None
+    assert len(smtp[0].messages) == 1
+    assert run_job("exams.send_unsent_certificates", {}) == 0

@@ -57,4 +57,5 @@ def test_review_playback_seek_outcome_access_and_purge(app, live, make_user):  #
     clock.advance(dt.timedelta(days=8))
     purge_expired(clock.now())
     assert staff.get(f"/proctor/attempts/{aid}/recordings/{blob.id}").status_code == 410
-    assert f'class="part-gone" data-blob="{blob.id}"' in staff.get(f"/proctor/attempts/{aid}/review").get_data(as_text=True)
+    review_page = staff.get(f"/proctor/attempts/{aid}/review").get_data(as_text=True)
+    assert f'class="part-gone" data-blob="{blob.id}"' in review_page
