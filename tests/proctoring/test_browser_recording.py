@@ -28,7 +28,7 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, app, chromium, l
     WebDriverWait(driver, 10).until(lambda d: "/candidate" in d.current_url)
     driver.get(f"{live_server}/candidate/exams/{exam.id}")
     driver.find_element(By.ID, "start").click()
-    assert "system check" in driver.find_element(By.ID, "start-error").text.lower()
+    assert "systemcheck" in driver.find_element(By.ID, "start-error").text.lower()  # German UI
     driver.find_element(By.ID, "to-system-check").click()
     driver.find_element(By.ID, "check-start").click()
     WebDriverWait(driver, 40).until(
