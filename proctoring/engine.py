@@ -20,12 +20,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from app.errors import Conflict
 from proctoring.recorder import Sink, WebmRecorder, tap_receiver
 from proctoring.sdp import BadOffer, check_offer
 
 log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[str, int], Sink]
+
+
+class NotLive(Conflict):
+    """There is no live stream to watch (the candidate is not connected to this engine)."""
+
+    code = "not_live"
+
 FrameCallback = Callable[[str, Any, float], None]
 EventCallback = Callable[[str, dict[str, Any]], None]
 
@@ -40,6 +48,10 @@ class _Session:
     disconnected_at: float | None = None
     last_frame_at: float = 0.0
     tasks: list[asyncio.Task[Any]] = dataclasses.field(default_factory=list)
+    video: Any = None  # the candidate's video track and one relay that fans it out (sampler, viewers)
+    audio: Any = None
+    relay: Any = None
+    watchers: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class MediaEngine:
@@ -97,6 +109,12 @@ class MediaEngine:
         sdp = check_offer(offer_sdp)
         return str(self._call(self._answer(session_id, sdp, sink_factory), timeout))
 
+    def watch(self, session_id: str, viewer_id: str, offer_sdp: str, timeout: float = 20) -> str:
+        """Relay a live session's video and audio to a viewer (a proctor's browser); returns the answer SDP."""
+        if not isinstance(offer_sdp, str) or not offer_sdp.startswith("v=0") or len(offer_sdp) > 64 * 1024:
+            raise BadOffer("The offer is not SDP.")
+        return str(self._call(self._watch(session_id, viewer_id, offer_sdp), timeout))
+
     def close_session(self, session_id: str, timeout: float = 10) -> None:
         """Hang up and finish the recording part."""
         self._call(self._close(session_id), timeout)
@@ -151,13 +169,24 @@ class MediaEngine:
 
         @pc.on("track")
         def on_track(track: Any) -> None:
+            from aiortc.contrib.media import MediaRelay
+
             receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+            if session.relay is None:
+                session.relay = MediaRelay()
             if track.kind == "video":
-                tap_receiver(receiver, lambda _c, f: recorder.video(f.data, f.timestamp), lambda: self.decode_video)
+                session.video = track
+                # Decoded video is needed for snapshots and flags, and while someone watches live.
+                tap_receiver(receiver, lambda _c, f: recorder.video(f.data, f.timestamp),
+                             lambda: self.decode_video or bool(session.watchers))
                 if self.decode_video:
-                    session.tasks.append(asyncio.ensure_future(self._sample(session_id, session, track)))
+                    session.tasks.append(asyncio.ensure_future(
+                        self._sample(session_id, session, session.relay.subscribe(track, buffered=False))))
             else:
-                tap_receiver(receiver, lambda _c, f: recorder.audio(f.data, f.timestamp), lambda: False)
+                session.audio = track
+                # Audio is decoded only while a proctor listens.
+                tap_receiver(receiver, lambda _c, f: recorder.audio(f.data, f.timestamp),
+                             lambda: bool(session.watchers))
 
         @pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:
@@ -205,6 +234,36 @@ class MediaEngine:
             raise BadOffer(f"The offer could not be accepted: {err}") from None
         return _raise_bitrate(pc.localDescription.sdp)
 
+    async def _watch(self, session_id: str, viewer_id: str, sdp: str) -> str:
+        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+
+        session = self._sessions.get(session_id)
+        if session is None or session.video is None or session.relay is None:
+            raise NotLive("The candidate is not connected right now.")
+        old = session.watchers.pop(viewer_id, None)
+        if old is not None:
+            await old.close()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(**srv) for srv in self.ice_servers]))
+        session.watchers[viewer_id] = pc
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed") and session.watchers.get(viewer_id) is pc:
+                session.watchers.pop(viewer_id, None)
+                await pc.close()
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            pc.addTrack(session.relay.subscribe(session.video, buffered=False))
+            if session.audio is not None:
+                pc.addTrack(session.relay.subscribe(session.audio, buffered=False))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as err:
+            session.watchers.pop(viewer_id, None)
+            await pc.close()
+            raise BadOffer(f"The offer could not be accepted: {err}") from None
+        return str(pc.localDescription.sdp)
+
     async def _sample(self, session_id: str, session: _Session, track: Any) -> None:
         """Consume decoded frames; hand one per interval to ``on_frame`` on the worker pool."""
         loop = asyncio.get_running_loop()
@@ -226,6 +285,10 @@ class MediaEngine:
             log.exception("frame callback failed for %s", session_id)
 
     async def _hang_up(self, session: _Session) -> None:
+        for watcher in list(session.watchers.values()):
+            await watcher.close()
+        session.watchers.clear()
+        session.video = session.audio = session.relay = None
         for task in session.tasks:
             task.cancel()
         session.tasks.clear()

@@ -129,6 +129,20 @@ def system_check_confirm(exam_id: int) -> Response:
     return jsonify({"passed": True})
 
 
+@bp.route("/api/attempts/<int:attempt_id>/chat", methods=["GET", "POST"])
+@role_required(Role.CANDIDATE)
+def chat(attempt_id: int) -> Response:
+    """The candidate's side of the chat: read (``?after=``) or send ``{"text": ...}``."""
+    from proctoring import chat as chat_service
+
+    attempt = get_attempt_for(user(), attempt_id)
+    if request.method == "POST":
+        body = request.get_json(silent=True)
+        text = body.get("text") if isinstance(body, dict) else None
+        return jsonify(chat_service.send(attempt, user(), str(text or ""), utcnow()))
+    return jsonify({"messages": chat_service.messages(attempt, request.args.get("after", default=0, type=int) or 0)})
+
+
 @bp.post("/api/attempts/<int:attempt_id>/media/offer")
 @role_required(Role.CANDIDATE)
 def media_offer(attempt_id: int) -> Response:

@@ -94,6 +94,29 @@ def review_outcome(attempt_id: int) -> WResponse:
     return redirect(url_for("proctor.review", attempt_id=att.id))
 
 
+@api.route("/attempts/<int:attempt_id>/chat", methods=["GET", "POST"])
+@role_required(*SUPERVISORS)
+def chat(attempt_id: int) -> Response:
+    """The proctor's side of the chat."""
+    from proctoring import chat as chat_service
+
+    att = actions.supervised_attempt(user(), attempt_id)
+    if request.method == "POST":
+        return jsonify(chat_service.send(att, user(), str(_body().get("text", "")), utcnow()))
+    return jsonify({"messages": chat_service.messages(att, request.args.get("after", default=0, type=int) or 0)})
+
+
+@api.post("/attempts/<int:attempt_id>/live/offer")
+@role_required(*SUPERVISORS)
+def watch(attempt_id: int) -> Response:
+    """One click to live video and audio: the media engine relays the candidate's stream to this browser."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    sdp = _body().get("sdp")
+    eng = media.engine(current_app._get_current_object())  # type: ignore[attr-defined]
+    answer = eng.watch(media.session_id(att.id), f"viewer-{user().id}", sdp)  # type: ignore[arg-type]
+    return jsonify({"type": "answer", "sdp": answer})
+
+
 @api.get("/live")
 @role_required(*SUPERVISORS)
 def live_state() -> Response:

@@ -55,6 +55,38 @@
       if (best) { best.currentTime = Math.max(0, (at - Date.parse(best.dataset.started)) / 1000 - 2); best.play(); }
     });
   });
+  // One click to live video: a receive-only WebRTC connection relayed by the media engine.
+  var liveView = document.getElementById("live-view");
+  if (liveView) {
+    document.getElementById("watch").addEventListener("click", function () {
+      var state = document.getElementById("watch-state");
+      var pc = new RTCPeerConnection({iceServers: []});
+      pc.addTransceiver("video", {direction: "recvonly"});
+      pc.addTransceiver("audio", {direction: "recvonly"});
+      var stream = new MediaStream();
+      document.getElementById("live-video").srcObject = stream;
+      pc.ontrack = function (ev) { stream.addTrack(ev.track); };
+      pc.onconnectionstatechange = function () { state.textContent = pc.connectionState; state.dataset.state = pc.connectionState; };
+      pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
+        .then(function () {
+          return new Promise(function (res) {
+            if (pc.iceGatheringState === "complete") { res(); return; }
+            pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") { res(); } });
+            setTimeout(res, 5000);
+          });
+        })
+        .then(function () {
+          return fetch(liveView.dataset.offer, {method: "POST", credentials: "same-origin",
+            headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+            body: JSON.stringify({sdp: pc.localDescription.sdp})});
+        })
+        .then(function (r) { return r.json(); })
+        .then(function (answer) {
+          if (!answer.sdp) { state.textContent = answer.error ? answer.error.message : "error"; return; }
+          return pc.setRemoteDescription(answer);
+        });
+    });
+  }
   var actions = document.getElementById("actions");
   if (actions) {
     actions.querySelectorAll("form[data-action]").forEach(function (f) {

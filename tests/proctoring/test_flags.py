@@ -1,0 +1,78 @@
+"""Advisory flags from sampled frames, as the media engine hands them over (about one per second)."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from exams.models import Attempt, AttemptStatus
+from idcheck.images import load_upload
+from idcheck.matching import face_encoding
+from idcheck.models import IdCheck, IdCheckStatus
+from proctoring.flags import add_accommodation
+from proctoring.live import LiveState, _on_frame, session_id
+from proctoring.models import Flag, FlagKind
+from storage import vault
+from tests.conftest import shared_data
+from tests.idcheck.conftest import resized
+
+
+@pytest.fixture
+def app_config():
+    return {"PROCTORING_FACE_FLAGS": True, "SNAPSHOT_STORE_SECONDS": 3600}
+
+
+@pytest.fixture
+def attempt(app, make_user, make_exam):
+    exam = make_exam(identity_check_required=True, proctoring_required=True)
+    cand = make_user("candidate", exam.institution)
+    att = Attempt(exam=exam, user=cand, deadline_at=exam.closes_at, seed=1, layout={}, status=AttemptStatus.IN_PROGRESS)
+    db.session.add(att)
+    enc = face_encoding(load_upload((shared_data() / "faces" / "obama2.jpg").read_bytes()))
+    template = vault.store("face_template", enc.tobytes(), user_id=cand.id)
+    db.session.add(IdCheck(user_id=cand.id, exam_id=exam.id, status=IdCheckStatus.VERIFIED,
+                           template_blob_id=template.id))
+    db.session.commit()
+    return att
+
+
+def frame(name: str) -> np.ndarray:
+    """A webcam frame (BGR, 640x480) showing a test photo."""
+    return cv2.cvtColor(resized(shared_data() / "faces" / name, 640, 480), cv2.COLOR_RGB2BGR)
+
+
+def kinds(att) -> list[str]:
+    db.session.rollback()
+    return sorted(f.kind.value for f in db.session.scalars(select(Flag).where(Flag.attempt_id == att.id)))
+
+
+def test_no_face_for_a_few_seconds(app, attempt):
+    state, sid = LiveState(), session_id(attempt.id)
+    blank = np.full((480, 640, 3), 60, np.uint8)
+    _on_frame(app, state, sid, blank, time.time())
+    assert kinds(attempt) == []  # one empty frame is not a flag
+    state.no_face_since[attempt.id] -= 5  # five seconds later, still nobody
+    _on_frame(app, state, sid, blank, time.time())
+    assert kinds(attempt) == ["no_face"]
+    assert state.snapshots[attempt.id][1][:2] == b"\xff\xd8"  # the grid's snapshot is a JPEG
+
+
+def test_two_faces_and_another_person(app, attempt):
+    state, sid = LiveState(), session_id(attempt.id)
+    _on_frame(app, state, sid, frame("obama.jpg"), time.time())
+    assert kinds(attempt) == []  # the verified candidate
+    _on_frame(app, state, sid, frame("two_people.jpg"), time.time())
+    _on_frame(app, state, sid, frame("biden.jpg"), time.time())
+    assert kinds(attempt) == ["multiple_faces", "other_person"]
+
+
+def test_accommodation_silences_a_flag_type(app, attempt, make_user):
+    add_accommodation(attempt.user_id, attempt.exam_id, FlagKind.OTHER_PERSON, "twin sister in the room",
+                      make_user("staff", attempt.exam.institution))
+    _on_frame(app, LiveState(), session_id(attempt.id), frame("biden.jpg"), time.time())
+    assert kinds(attempt) == []
