@@ -33,12 +33,12 @@ class LivenessResult:
 
 def yaw(image: np.ndarray) -> float | None:
     """Signed yaw proxy of the largest face (positive: the person turned to their left), or None."""
-    import face_recognition
+    from idcheck import faces
 
     boxes = detect(image)
     if not boxes:
         return None
-    marks = face_recognition.face_landmarks(image, face_locations=[boxes[0]], model="large")
+    marks = faces.landmarks(image, [boxes[0]])
     if not marks:
         return None
     m = marks[0]

@@ -41,10 +41,10 @@ class Decision:
 
 def face_encoding(image: np.ndarray) -> np.ndarray:
     """The 128-d encoding of the single usable face (raises UnusableImage otherwise)."""
-    import face_recognition
+    from idcheck import faces
 
     face = assess(image)
-    enc = face_recognition.face_encodings(image, known_face_locations=[face.box], num_jitters=1, model="small")
+    enc = faces.encodings(image, [face.box])
     if not enc:
         raise UnusableImage("no_face", "No face found.")
     return np.asarray(enc[0], dtype=np.float64)

@@ -48,7 +48,7 @@ def detect(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     Tries a small copy first (fast); if no face is found there, a larger one, and finally one
     upsampling pass on small images (an ID card held to a webcam shows a small face).
     """
-    import face_recognition
+    from idcheck import faces
 
     h, w = image.shape[:2]
     for side, upsample in ((DETECT_SIDE, 0), (2 * DETECT_SIDE, 0), (DETECT_SIDE, 1)):
@@ -57,7 +57,7 @@ def detect(image: np.ndarray) -> list[tuple[int, int, int, int]]:
             break
         small = image if scale >= 1 else cv2.resize(image, (round(w * scale), round(h * scale)),
                                                     interpolation=cv2.INTER_AREA)
-        boxes = face_recognition.face_locations(small, number_of_times_to_upsample=upsample)
+        boxes = faces.locations(small, upsample)
         if boxes:
             out = [(round(t / scale), round(r / scale), round(b / scale), round(lft / scale))
                    for t, r, b, lft in boxes]

@@ -24,7 +24,7 @@ EVENT_FLAGS = {"tab_hidden": "tab_hidden", "fullscreen_exit": "fullscreen_exit",
                "paste": "copy_paste", "second_screen": "second_screen"}
 TIMELINE_EVENTS = {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen",
                    "media_connected", "media_disconnected"}
-NO_FACE_AFTER = 4.0  # seconds without a face before the flag is raised
+NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
 
 
 def session_id(attempt_id: int) -> str:
@@ -169,10 +169,9 @@ def _face_flags(app: Flask, state: LiveState, attempt_id: int, frame_bgr: np.nda
 
 def _other_person(app: Flask, attempt_id: int, rgb: np.ndarray, box: tuple[int, int, int, int]) -> float | None:
     """Distance to the verified face template if it says "another person", else None."""
-    import face_recognition
-
     from app.extensions import db
     from exams.models import Attempt
+    from idcheck import faces
     from idcheck.verification import template_of
 
     with app.app_context():
@@ -180,7 +179,7 @@ def _other_person(app: Flask, attempt_id: int, rgb: np.ndarray, box: tuple[int, 
         template = template_of(attempt.user_id, attempt.exam_id) if attempt else None
     if template is None:
         return None
-    enc = face_recognition.face_encodings(rgb, known_face_locations=[box], model="small")
+    enc = faces.encodings(rgb, [box])
     if not enc:
         return None
     d = float(np.linalg.norm(np.frombuffer(template, dtype=np.float64) - enc[0]))

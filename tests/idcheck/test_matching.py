@@ -76,3 +76,30 @@ def test_compare_files_prints_the_three_fields(faces, tmp_path, runner):
     assert doc["decision"] == "unusable" and doc["distance"] is None and "corrupt" in doc["reason"]
     out = runner.invoke(args=["idcheck", "compare", str(faces / "biden.jpg"), str(faces / "obama.jpg")])
     assert json.loads(out.output)["decision"] == "no_match"
+
+
+def test_face_analysis_is_safe_from_several_threads(faces):
+    """The media engine analyses several candidates at once: results must equal the sequential ones.
+
+    With face_recognition's shared dlib models this crashed the process (heap corruption).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from idcheck.matching import face_encoding
+    from tests.idcheck.conftest import resized
+
+    photos = [resized(faces / n, 640, 480) for n in ("obama.jpg", "biden.jpg", "obama2.jpg", "two_people.jpg")]
+    expected = [assess_or_none(p) for p in photos]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            got = list(pool.map(assess_or_none, photos * 3))
+            assert got == expected * 3
+    encs = list(ThreadPoolExecutor(4).map(face_encoding, photos[:3] * 2))
+    assert np.allclose(encs[0], encs[3]) and np.allclose(encs[1], encs[4])
+
+
+def assess_or_none(image):
+    try:
+        return assess(image).box
+    except UnusableImage as exc:
+        return exc.reason
