@@ -55,6 +55,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_active_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Privacy (privacy/): processing restricted at the user's request; inactivity notice sent; account erased.
+    restricted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    inactivity_notice_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     institution: Mapped[Institution | None] = relationship()
     profile: Mapped[CandidateProfile | None] = relationship(back_populates="user", uselist=False)

@@ -9,7 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 
 from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginEvent, Role, User
 from accounts.validation import Registration
@@ -100,8 +100,14 @@ def authenticate(email: str, password: str, ip: str, *, max_failures: int, windo
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_active_at = utcnow()
+    user.inactivity_notice_at = None  # logging in answers the inactivity notice
     _audit(user.id, email, ip, True, None)
     return user
+
+
+def check_password(user: User, password: str) -> bool:
+    """True if ``password`` is the user's (to confirm a grave step such as deleting the account)."""
+    return _verify(user.password_hash, password)
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -157,17 +163,3 @@ def get_institution_by_slug(slug: str) -> Institution:
         raise NotFound(_("This institution does not exist."))
     return inst
 
-
-def purge_login_events(now: dt.datetime, retention: dt.timedelta, batch: int = 5000) -> int:
-    """Delete login audit entries older than ``retention``; idempotent, in batches; returns how many."""
-    cutoff = now - retention
-    total = 0
-    while True:
-        ids = db.session.scalars(select(LoginEvent.id).where(LoginEvent.at < cutoff).limit(batch)).all()
-        if not ids:
-            break
-        db.session.execute(delete(LoginEvent).where(LoginEvent.id.in_(ids)))
-        db.session.commit()
-        total += len(ids)
-    log.info("purged %d login audit entries older than %s", total, cutoff.isoformat())
-    return total

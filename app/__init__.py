@@ -32,6 +32,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from app.secrets import ensure_secret
 
         app.config["SECRET_KEY"] = ensure_secret(app.instance_path, "secret_key")
+    if not app.config.get("MEDIA_ENGINE_TOKEN"):
+        import base64
+
+        from app.secrets import ensure_secret as _secret
+
+        app.config["MEDIA_ENGINE_TOKEN"] = base64.urlsafe_b64encode(_secret(app.instance_path,
+                                                                            "media_engine_token")).decode()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)

@@ -17,6 +17,7 @@ from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage accounts.")
 jobs_cli = AppGroup("jobs", help="Background jobs.")
+media_cli = AppGroup("media", help="Media engine processes.")
 
 
 def register_cli(app: Flask) -> None:
@@ -25,6 +26,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(serve)
     app.cli.add_command(users_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(media_cli)
     from storage.cli import storage_cli
 
     app.cli.add_command(storage_cli)
@@ -133,3 +135,24 @@ def jobs_run(name: str) -> None:
     from app.jobs import run_job
 
     click.echo(repr(run_job(name, {})))
+
+
+@media_cli.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5101, type=int)
+def media_serve(host: str, port: int) -> None:
+    """Run one media engine process: the engine's internal API for web workers (one process per engine).
+
+    Web workers reach it when its URL is listed in MEDIA_ENGINES; they authenticate with
+    MEDIA_ENGINE_TOKEN. Records into the configured storage, raises flags in the database.
+    """
+    from werkzeug.serving import run_simple
+
+    from proctoring.live import engine
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.config["MEDIA_ENGINE_API"] = True
+    engine(app)  # start the loop now, not on the first offer
+    click.echo(f"aufsicht media engine on http://{host}:{port}")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+

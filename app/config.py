@@ -32,6 +32,13 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     # Retention of the login audit log.
     "LOGIN_AUDIT_RETENTION_DAYS": 7,
+    # Privacy (privacy/inventory.py): staff access log, data exports, inactive accounts.
+    "ACCESS_LOG_RETENTION_DAYS": 3 * 365,
+    "EXPORT_RETENTION_DAYS": 7,
+    "INACTIVE_ACCOUNT_DAYS": 2 * 365,
+    "INACTIVITY_NOTICE_DAYS": 30,
+    # Statistics for institutions never show a group smaller than this.
+    "STATISTICS_MIN_GROUP": 5,
     # i18n: German first.
     "BABEL_DEFAULT_LOCALE": "de",
     "LANGUAGES": ["de", "en"],
@@ -55,6 +62,11 @@ DEFAULTS: dict[str, Any] = {
     # Media engine: STUN/TURN servers for browsers and the engine ([{"urls": "turn:...", "username": ..,
     # "credential": ..}]); host addresses the engine offers (None: all interfaces).
     "MEDIA_ICE_SERVERS": [],
+    # Media engines in their own processes (``flask media serve``): their base URLs; empty: in-process.
+    # The token authenticates web workers to engines (default: generated into the instance folder).
+    "MEDIA_ENGINES": [],
+    "MEDIA_ENGINE_TOKEN": None,
+    "MEDIA_ENGINE_API": False,
     "MEDIA_HOST_ADDRESSES": None,
     "MEDIA_DECODE_VIDEO": True,
     "SNAPSHOT_STORE_SECONDS": 60,

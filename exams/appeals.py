@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -19,6 +18,7 @@ from app.extensions import db
 from exams.attempts import record_event
 from exams.models import Appeal, AppealStatus, Attempt, Exam
 from exams.rules import can_appeal
+from privacy.settings import appeal_window_days
 
 MAX_APPEAL_TEXT = 10_000
 
@@ -48,7 +48,7 @@ def appeal_open(attempt: Attempt, now: dt.datetime) -> bool:
     """True when the candidate may file an appeal now (released, within the window, none open)."""
     if attempt.result_released_at is None:
         return False
-    if not can_appeal(now, attempt.result_released_at, int(current_app.config["APPEAL_WINDOW_DAYS"])):
+    if not can_appeal(now, attempt.result_released_at, appeal_window_days(attempt.exam.institution_id)):
         return False
     return not attempts_with_open_appeal([attempt.id])
 
@@ -63,7 +63,7 @@ def file_appeal(attempt: Attempt, text: str, now: dt.datetime) -> Appeal:
                                fields={"text": "too long"})
     if attempt.result_released_at is None:
         raise Conflict(_("You can appeal once your result has been released."))
-    if not can_appeal(now, attempt.result_released_at, int(current_app.config["APPEAL_WINDOW_DAYS"])):
+    if not can_appeal(now, attempt.result_released_at, appeal_window_days(attempt.exam.institution_id)):
         raise Conflict(_("The appeal period for this result has ended."))
     if attempts_with_open_appeal([attempt.id]):
         raise Conflict(_("You already have an open appeal for this result."))

@@ -43,6 +43,17 @@ def certificate_message(cert: Certificate) -> EmailMessage:
     return msg
 
 
+def plain_message(to: str, subject: str, body: str) -> EmailMessage:
+    """A plain text email from the platform (notices)."""
+    msg = EmailMessage()
+    msg["From"] = current_app.config["MAIL_FROM"]
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="aufsicht")
+    msg.set_content(body)
+    return msg
+
+
 def deliver(msg: EmailMessage) -> str:
     """Send ``msg`` by SMTP, or write it to instance/outbox/ when no SMTP host is configured; returns where."""
     cfg = current_app.config

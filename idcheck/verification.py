@@ -47,6 +47,11 @@ def check_for(candidate: User, exam: Exam) -> IdCheck | None:
 
 def start_check(candidate: User, exam: Exam) -> IdCheck:
     """Open (or return) the check; requires biometric consent, otherwise use ``choose_manual_check``."""
+    from privacy.settings import settings_for
+
+    if not settings_for(exam.institution_id).biometric_matching:
+        raise Conflict(_("This institution does not use automatic face matching: a proctor compares your face "
+                         "with your ID during the exam."))
     consent = current_consent(candidate, "biometrics")
     if consent is None or not consent.granted:
         raise Conflict(_("Please decide first whether we may compare your face automatically."))
@@ -233,7 +238,9 @@ def _blob_bytes(blob_id: int | None) -> bytes:
 def _keep_template(check: IdCheck, template: bytes, now: dt.datetime) -> None:
     exam = db.session.get(Exam, check.exam_id)
     assert exam is not None  # noqa: S101
-    window = dt.timedelta(days=int(current_app.config.get("APPEAL_WINDOW_DAYS", 7)))
+    from privacy.settings import appeal_window_days
+
+    window = dt.timedelta(days=appeal_window_days(exam.institution_id))
     check.template_blob_id = vault.store("face_template", template, retain_until=exam.closes_at + window,
                                          **_owner(check, exam)).id
 

@@ -76,9 +76,13 @@ def sink_factory(app: Flask, attempt_id: int, user_id: int, institution_id: int)
     """A factory of encrypted recording parts for one attempt (called on the engine's worker pool)."""
 
     def make(_session: str, part: int) -> Any:
+        from privacy.settings import settings_for
+        from proctoring.systemcheck import DiscardSink
         from storage import vault
 
         with app.app_context():
+            if not settings_for(institution_id).recording:
+                return DiscardSink()  # the institution switched recording off: live supervision only
             return vault.open_writer("recording", content_type="video/webm", attempt_id=attempt_id,
                                      user_id=user_id, institution_id=institution_id)
 
@@ -199,22 +203,3 @@ def _raise(app: Flask, attempt_id: int, raised: list[tuple[str, dict[str, Any]]]
             return
         for kind, detail in raised:
             raise_flag(attempt, FlagKind(kind), utcnow(), source="video", **detail)
-
-
-def snapshot(app: Flask, attempt_id: int) -> tuple[float, bytes] | None:
-    """The latest snapshot of an attempt held by this process: (unix time, JPEG)."""
-    state = live_state(app)
-    if state is None:
-        return None
-    with state.lock:
-        return state.snapshots.get(attempt_id)
-
-
-def connection_state(app: Flask, attempt_id: int) -> str | None:
-    """The media connection state of an attempt in this process's engine."""
-    eng = app.extensions.get("aufsicht.media")
-    stats = eng.stats(session_id(attempt_id)) if eng is not None else None
-    return None if stats is None else str(stats["state"])
-
-
-

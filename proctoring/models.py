@@ -78,3 +78,11 @@ class SystemCheck(db.Model):  # type: ignore[name-defined]
     exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
     passed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class MediaAssignment(db.Model):  # type: ignore[name-defined]
+    """Which engine holds a media session (only used with remote engines)."""
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engine_url: Mapped[str] = mapped_column(String(200), index=True)
+    assigned_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -51,8 +51,11 @@ def read_range(blob: Blob, start: int, end: int | None) -> tuple[bytes, int]:
 
 def log_access(attempt: Attempt, viewer: User, blob_id: int, now: dt.datetime) -> None:
     """Audit: who opened which recording part, when."""
+    from privacy.rights import Access, record_access
+
     record_event(attempt, "recording_viewed", now, actor=viewer, blob_id=blob_id)
-    db.session.commit()
+    record_access(viewer, attempt.user_id, Access("recording", "review of the exam attempt"), now,
+                  attempt_id=attempt.id)
 
 
 def record_review(attempt: Attempt, reviewer: User, outcome: str, note: str, now: dt.datetime) -> None:

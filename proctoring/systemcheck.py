@@ -45,20 +45,20 @@ def session_id(user: User, exam: Exam) -> str:
 
 def answer_offer(app: Flask, user: User, exam: Exam, sdp: object) -> str:
     """Connect the test stream to the media engine; returns the answer SDP."""
-    from proctoring.live import engine
+    from proctoring.media import media
 
-    return engine(app).answer(session_id(user, exam), sdp, lambda _s, _p: DiscardSink())  # type: ignore[arg-type]
+    return media(app).offer(session_id(user, exam), sdp, None)
 
 
 def confirm(app: Flask, user: User, exam: Exam, now: dt.datetime) -> SystemCheck:
     """Record a passed check if the engine really received the candidate's video and audio."""
-    from proctoring.live import engine
+    from proctoring.media import media
 
-    eng = engine(app)
-    stats: dict[str, Any] | None = eng.stats(session_id(user, exam))
+    svc = media(app)
+    stats: dict[str, Any] | None = svc.stats(session_id(user, exam))
     if not stats or stats["state"] != "connected" or stats["video_frames"] < 10 or stats["audio_frames"] < 10:
         raise Conflict(_("We did not receive your camera and microphone yet. Please wait a moment or try again."))
-    eng.close_session(session_id(user, exam))
+    svc.close(session_id(user, exam))
     check = SystemCheck(user_id=user.id, exam_id=exam.id, passed_at=now,
                         detail={"size": stats.get("size"), "video_frames": stats["video_frames"]})
     db.session.add(check)

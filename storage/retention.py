@@ -68,8 +68,17 @@ def _due_condition(category: str, rule: Rule, now: dt.datetime) -> ColumnElement
     open_appeal = exists().where(Appeal.attempt_id == Attempt.id, Appeal.status == AppealStatus.OPEN)
     sent = exists().where(Certificate.attempt_id == Attempt.id, Certificate.sent_at.is_not(None),
                           Certificate.sent_at <= now)
-    window_closed = and_(Attempt.result_released_at.is_not(None), Attempt.result_released_at <= now - window,
-                         Attempt.ended_at <= now - window)
+    from privacy.settings import custom_appeal_windows
+
+    def closed(days: dt.timedelta) -> ColumnElement[bool]:
+        return and_(Attempt.result_released_at.is_not(None), Attempt.result_released_at <= now - days,
+                    Attempt.ended_at <= now - days)
+
+    custom = custom_appeal_windows()  # institutions with their own appeal window
+    customised = [i for ids in custom.values() for i in ids]
+    default = and_(Blob.institution_id.not_in(customised), closed(window)) if customised else closed(window)
+    window_closed = or_(default, *[and_(Blob.institution_id.in_(ids), closed(dt.timedelta(days=d)))
+                                   for d, ids in custom.items()])
     return exists().where(
         Attempt.id == Blob.attempt_id,
         Attempt.status != AttemptStatus.IN_PROGRESS,

@@ -12,6 +12,9 @@ from tests.conftest import login
 PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.healthz", "auth.login",
           "auth.choose_institution", "auth.register", "verify.form", "verify.certificate", "verify.well_known_jwks",
           "verify.api_credential"}
+# The media engine's internal API: no user session; a bearer token, and absent from web processes
+# (tests/proctoring/test_media_engines.py checks both).
+ENGINE_API = "engine_api."
 # Routes for any logged-in user, whatever the role.
 ANY_USER = {"auth.logout", "auth.logout_all"}
 
@@ -19,7 +22,7 @@ ANY_USER = {"auth.logout", "auth.logout_all"}
 def _protected(app: Flask) -> list[tuple[str, str, frozenset[Role]]]:
     rows = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC | ANY_USER:
+        if rule.endpoint in PUBLIC | ANY_USER or rule.endpoint.startswith(ENGINE_API):
             continue
         view = app.view_functions[rule.endpoint]
         roles = getattr(view, "required_roles", None)

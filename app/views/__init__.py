@@ -16,11 +16,16 @@ def register_blueprints(app: Flask) -> None:
         grading,
         identity,
         main,
+        privacy,
         proctor,
         staff,
         verify,
     )
 
-    for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify):
+    for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify,
+                   privacy):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)
+    from app.views import engine_api
+
+    app.register_blueprint(engine_api.bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -147,18 +148,17 @@ def chat(attempt_id: int) -> Response:
 @role_required(Role.CANDIDATE)
 def media_offer(attempt_id: int) -> Response:
     """WebRTC signalling: the browser's offer in, our media engine's answer out (recorded, encrypted)."""
-    from flask import current_app
 
-    from proctoring.live import engine, session_id, sink_factory
+    from proctoring.live import session_id
+    from proctoring.media import media
 
     attempt = get_attempt_for(user(), attempt_id)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise AttemptClosed("This attempt has ended.")
     body = request.get_json(silent=True)
     sdp = body.get("sdp") if isinstance(body, dict) else None
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    answer_sdp = engine(app).answer(session_id(attempt.id), sdp,  # type: ignore[arg-type]
-                                    sink_factory(app, attempt.id, attempt.user_id, attempt.exam.institution_id))
+    answer_sdp = media().offer(session_id(attempt.id), sdp,
+                               (attempt.id, attempt.user_id, attempt.exam.institution_id))
     return jsonify({"type": "answer", "sdp": answer_sdp})
 
 
@@ -193,14 +193,13 @@ def submit(attempt_id: int) -> Response:
 
 
 def end_media(attempt_id: int) -> None:
-    """Hang up the attempt's media session if this process holds it (the recording part is finished)."""
-    from flask import current_app
-
+    """Hang up the attempt's media session (the recording part is finished)."""
     from proctoring.live import session_id
+    from proctoring.media import MediaUnavailable, media
 
-    eng = current_app.extensions.get("aufsicht.media")
-    if eng is not None and session_id(attempt_id) in eng.sessions():
-        eng.close_session(session_id(attempt_id))
+    # An engine that is gone already left the part readable up to its last full segment.
+    with contextlib.suppress(MediaUnavailable):
+        media().close(session_id(attempt_id))
 
 
 @bp.get("/candidate/attempts/<int:attempt_id>/result")

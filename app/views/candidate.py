@@ -9,7 +9,9 @@ from werkzeug.wrappers import Response
 from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
+from app.clock import utcnow
 from exams.catalog import exams_for
+from privacy.rights import withdraw_biometric_consent
 
 bp = Blueprint("candidate", __name__, url_prefix="/candidate")
 
@@ -30,7 +32,10 @@ def home() -> str:
 def biometrics_consent() -> Response:
     """Give or withdraw consent to biometric processing (the non-biometric path stays open)."""
     granted = request.form.get("granted") == "yes"
-    record_consent(user(), "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], granted)
+    if granted:
+        record_consent(user(), "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], True)
+    else:  # face templates and selfies are destroyed at once
+        withdraw_biometric_consent(user(), utcnow())
     flash(_("Your choice has been saved.") if granted else
           _("Consent withdrawn. A proctor will compare your face with your ID during the exam instead."))
     return redirect(url_for("candidate.home"))

@@ -102,7 +102,12 @@ def review(check_id: int) -> str:
 @role_required(Role.PROCTOR, Role.STAFF)
 def image(check_id: int, which: str) -> Response:
     """One of the two photos, decrypted for the reviewer; never cached."""
-    data = v.image_for_review(v.reviewable_check(user(), check_id), which)
+    from privacy.rights import Access, record_access
+
+    check = v.reviewable_check(user(), check_id)
+    data = v.image_for_review(check, which)
+    record_access(user(), check.user_id, Access("id_image" if which == "id" else "selfie", "identity review"),
+                  utcnow())
     resp = make_response(data)
     resp.headers["Content-Type"] = "image/jpeg" if data[:2] == b"\xff\xd8" else (
         "image/png" if data[:4] == b"\x89PNG" else "image/webp")

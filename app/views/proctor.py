@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
-from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
@@ -21,6 +19,8 @@ from proctoring import actions
 from proctoring import live as media
 from proctoring import review as review_service
 from proctoring.flags import flags_of
+from proctoring.media import media as media_service
+from proctoring.media import snapshot_age_ms
 from proctoring.models import Flag, FlagStatus
 
 bp = Blueprint("proctor", __name__, url_prefix="/proctor")
@@ -112,8 +112,7 @@ def watch(attempt_id: int) -> Response:
     """One click to live video and audio: the media engine relays the candidate's stream to this browser."""
     att = actions.supervised_attempt(user(), attempt_id)
     sdp = _body().get("sdp")
-    eng = media.engine(current_app._get_current_object())  # type: ignore[attr-defined]
-    answer = eng.watch(media.session_id(att.id), f"viewer-{user().id}", sdp)  # type: ignore[arg-type]
+    answer = media_service().watch(media.session_id(att.id), f"viewer-{user().id}", sdp)
     return jsonify({"type": "answer", "sdp": answer})
 
 
@@ -129,15 +128,15 @@ def live_state() -> Response:
         .group_by(Flag.attempt_id)
     ).all() if ids else []
     counts = {attempt_id: n for attempt_id, n in rows}
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    live = media_service().live(ids)
     tiles = []
     for a in attempts:
         t = actions.tile(a, now, counts.get(a.id, 0))
-        snap = media.snapshot(app, a.id)
-        t["connection"] = media.connection_state(app, a.id)
-        t["snapshot_age_ms"] = None if snap is None else int((time.time() - snap[0]) * 1000)
-        t["snapshot_url"] = None if snap is None else url_for("proctor_api.snapshot", attempt_id=a.id,
-                                                              t=int(snap[0] * 1000))
+        at = live.get(a.id, {}).get("snapshot_at")
+        t["connection"] = live.get(a.id, {}).get("state")
+        t["snapshot_age_ms"] = snapshot_age_ms(at)
+        t["snapshot_url"] = None if at is None else url_for("proctor_api.snapshot", attempt_id=a.id,
+                                                            t=int(at * 1000))
         tiles.append(t)
     return jsonify({"now": now.isoformat() + "Z", "attempts": tiles})
 
@@ -147,10 +146,10 @@ def live_state() -> Response:
 def snapshot(attempt_id: int) -> Response:
     """The latest snapshot of a live candidate (JPEG, never cached)."""
     att = actions.supervised_attempt(user(), attempt_id)
-    snap = media.snapshot(current_app._get_current_object(), att.id)  # type: ignore[attr-defined]
+    snap = media_service().snapshot(att.id)
     if snap is None:
         raise NotFound("No snapshot yet.")
-    resp = make_response(snap[1])
+    resp = make_response(snap)
     resp.headers["Content-Type"] = "image/jpeg"
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -31,7 +31,10 @@ def home() -> str:
     ).all()
     from storage.retention import receipts_for
 
-    return render_template("staff/home.html", exams=exams_for(me), proctors=proctors,
+    restricted = db.session.scalars(
+        select(User).where(User.institution_id == me.institution_id, User.restricted_at.is_not(None),
+                           User.erased_at.is_(None)).order_by(User.restricted_at)).all()
+    return render_template("staff/home.html", exams=exams_for(me), proctors=proctors, restricted=restricted,
                            receipts=receipts_for(institution_id=me.institution_id)[:100])
 
 

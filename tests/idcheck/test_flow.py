@@ -92,6 +92,9 @@ def test_other_person_goes_to_review_and_a_person_decides(app, setup, faces, mak
     page = staff.get(f"/review/identity/{check.id}").get_data(as_text=True)
     assert 'id="distance"' in page and "0.8" in page
     assert staff.get(f"/review/identity/{check.id}/image/id").data[:2] == b"\xff\xd8"
+    from privacy.rights import access_log_of
+
+    assert [(a.what, a.why) for a in access_log_of(cand.id)] == [("id_image", "identity review")]  # audited
     assert staff.post(f"/review/identity/{check.id}/decide", data={"verified": "no", "reason": ""}).status_code == 400
     staff.post(f"/review/identity/{check.id}/decide", data={"verified": "no", "reason": "Andere Person"})
     state = client.get(f"/api/identity/{exam.id}").json

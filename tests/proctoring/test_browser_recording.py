@@ -28,16 +28,17 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, app, chromium, l
     WebDriverWait(driver, 10).until(lambda d: "/candidate" in d.current_url)
     driver.get(f"{live_server}/candidate/exams/{exam.id}")
     driver.find_element(By.ID, "start").click()
-    assert "systemcheck" in driver.find_element(By.ID, "start-error").text.lower()  # German UI
+    error = WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "start-error"))[0]
+    assert "systemcheck" in error.text.lower()  # German UI
     driver.find_element(By.ID, "to-system-check").click()
-    driver.find_element(By.ID, "check-start").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "check-start"))[0].click()
     WebDriverWait(driver, 40).until(
         lambda d: d.find_element(By.ID, "check-result").get_attribute("data-passed") == "yes"
         or d.find_element(By.ID, "check-connection").get_attribute("data-state") == "failed")
     for step in ("camera", "microphone", "connection"):
         assert driver.find_element(By.ID, f"check-{step}").get_attribute("data-state") == "ok", step
     driver.find_element(By.ID, "to-exam").click()
-    driver.find_element(By.ID, "start").click()
+    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "start"))[0].click()
     status = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "media-status"))
     WebDriverWait(driver, 30).until(lambda d: status.get_attribute("data-state") == "connected")
     attempt_id = int(driver.current_url.rstrip("/").split("/")[-1])

@@ -37,6 +37,10 @@ def test_review_playback_seek_outcome_access_and_purge(app, live, make_user):  #
     viewed = db.session.scalars(select(AttemptEvent).where(AttemptEvent.attempt_id == aid,
                                                           AttemptEvent.kind == "recording_viewed")).all()
     assert len(viewed) == 1 and viewed[0].actor_id == reviewer.id  # audit of who opened it
+    from privacy.rights import access_log_of
+
+    audit = access_log_of(recordings(aid)[0].user_id)
+    assert [(a.what, a.actor_id, a.attempt_id) for a in audit] == [("recording", reviewer.id, aid)]
 
     assert staff.post(f"/proctor/attempts/{aid}/review", data={"outcome": "findings", "note": ""}).status_code == 400
     staff.post(f"/proctor/attempts/{aid}/review", data={"outcome": "clean", "note": "ok"})

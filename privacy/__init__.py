@@ -1,0 +1,1 @@
+"""Privacy by design: the data inventory and what it drives (notice, export, erasure, retention)."""

@@ -1,0 +1,168 @@
+"""Data export (GDPR Art. 15 and 20): one ZIP with all of a person's data, built in the background.
+
+What goes in is decided by the inventory alone: every table's rows of the person (secrets such as
+the password hash left out and said so), every stored file of the person still held, decrypted,
+and a readable summary in German and English. The ZIP is stored encrypted like every other file
+(category ``export``, deleted after 7 days); the download link is an unguessable token that
+expires with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import html
+import json
+import secrets
+import zipfile
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from accounts.models import User
+from app.clock import utcnow
+from app.errors import Gone, NotFound
+from app.extensions import db
+from app.jobs import job, runner
+from privacy import subject
+from privacy.inventory import RECORDS, STORED_FILES, T
+from privacy.models import DataExport
+from privacy.settings import role_statement
+from storage import vault
+from storage.models import Blob, BlobState
+
+EXTENSIONS = {"video/webm": "webm", "image/jpeg": "jpg", "application/json": "json", "image/*": "img"}
+
+
+def request_export(user: User, lang: str, now: dt.datetime) -> DataExport:
+    """Queue an export of ``user``'s data; the page polls its progress."""
+    days = int(current_app.config["EXPORT_RETENTION_DAYS"])
+    exp = DataExport(user_id=user.id, token=secrets.token_urlsafe(32), status="queued", progress=0,
+                     created_at=now, expires_at=now + dt.timedelta(days=days))
+    db.session.add(exp)
+    db.session.commit()
+    runner().enqueue("privacy.build_export", export_id=exp.id, lang=lang if lang in ("de", "en") else "de")
+    return exp
+
+
+def exports_of(user: User) -> list[DataExport]:
+    """The person's exports, newest first."""
+    return list(db.session.scalars(select(DataExport).where(DataExport.user_id == user.id)
+                                   .order_by(DataExport.id.desc())))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
+
+
+def collect(user_id: int) -> dict[str, Any]:
+    """Every table's rows of the person, as the inventory lists them (secrets left out)."""
+    tables: dict[str, Any] = {}
+    for rec in RECORDS:
+        rows = []
+        for row in subject.rows(rec, user_id):
+            rows.append({k: _jsonable(v) for k, v in row.items() if k not in rec.secret})
+        tables[rec.table] = rows
+    return tables
+
+
+def _files(user_id: int) -> list[Blob]:
+    categories = [f.category for f in STORED_FILES if f.category != "export"]
+    return list(db.session.scalars(select(Blob).where(Blob.user_id == user_id, Blob.category.in_(categories),
+                                                      Blob.state.in_([BlobState.COMPLETE, BlobState.WRITING]))
+                                   .order_by(Blob.id)))
+
+
+@job("privacy.build_export")
+def build_export(export_id: int, lang: str = "de") -> None:
+    """Build the ZIP of one export, updating its progress; a failure marks it failed (and can be retried)."""
+    exp = db.session.get(DataExport, export_id)
+    if exp is None or exp.status == "ready":
+        return
+    exp.status, exp.progress = "running", 1
+    db.session.commit()
+    user = db.session.get(User, exp.user_id)
+    assert user is not None  # noqa: S101 - exports cascade with the user
+    writer = vault.open_writer("export", content_type="application/zip", user_id=user.id,
+                               institution_id=user.institution_id)
+    try:
+        files = _files(user.id)
+        with zipfile.ZipFile(writer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            listed: list[dict[str, Any]] = []
+            data = {"generated_at": utcnow().isoformat(), "user_id": user.id,
+                    "controller": str(role_statement(user.institution_id, lang)),
+                    "tables": collect(user.id), "files": listed}
+            exp.progress = 10
+            db.session.commit()
+            for n, blob in enumerate(files, 1):
+                name = f"files/{blob.category}-{blob.id}.{EXTENSIONS.get(blob.content_type, 'bin')}"
+                try:
+                    reader = vault.open_reader(blob)
+                    with zf.open(name, "w", force_zip64=True) as out:
+                        for chunk in reader.iter_chunks():
+                            out.write(chunk)
+                    listed.append({"file": name, "category": blob.category, "stored_at":
+                                          _jsonable(blob.created_at), "incomplete": reader.truncated})
+                except Exception as err:
+                    listed.append({"category": blob.category, "blob_id": blob.id,
+                                          "error": f"could not be read: {type(err).__name__}"})
+                exp.progress = 10 + int(80 * n / max(1, len(files)))
+                db.session.commit()
+            zf.writestr("data.json", json.dumps(data, ensure_ascii=False, indent=1))
+            zf.writestr("summary.html", summary_html(data, lang))
+        writer.close()
+    except Exception:
+        writer.abort()
+        exp.status = "failed"
+        db.session.commit()
+        raise
+    exp.blob_id, exp.status, exp.progress = writer.blob_id, "ready", 100
+    db.session.commit()
+
+
+def summary_html(data: dict[str, Any], lang: str) -> str:
+    """A readable summary: per table what it is, why we hold it and how long, and the values."""
+
+    def t(text: T) -> str:
+        return html.escape(text.de if lang == "de" else text.en)
+
+    title = "Ihre Daten bei aufsicht" if lang == "de" else "Your data at aufsicht"
+    out = [f"<!doctype html><meta charset='utf-8'><title>{title}</title><h1>{title}</h1>",
+           f"<p>{html.escape(data['controller'])}</p>"]
+    for rec in RECORDS:
+        rows = data["tables"].get(rec.table) or []
+        if not rows or not rec.fields:
+            continue
+        out.append(f"<h2>{html.escape(rec.table)}</h2><p>{t(rec.retention)}</p><table>")
+        for row in rows:
+            for col, item in rec.fields.items():
+                if col in row and col not in rec.secret:
+                    out.append(f"<tr><th>{t(item.what)}</th><td>{html.escape(str(row[col]))}</td>"
+                               f"<td>{t(item.purpose)}; {t(item.basis)}</td></tr>")
+        out.append("</table>")
+    heading = "Dateien" if lang == "de" else "Files"
+    out.append(f"<h2>{heading}</h2><ul>")
+    out += [f"<li>{html.escape(str(f.get('file') or f.get('error')))}</li>" for f in data["files"]]
+    out.append("</ul>")
+    return "\n".join(out)
+
+
+def download(token: str, user: User, now: dt.datetime) -> tuple[DataExport, bytes]:
+    """The ZIP of a ready export of ``user``; an expired link is Gone."""
+    exp = db.session.scalar(select(DataExport).where(DataExport.token == token, DataExport.user_id == user.id))
+    if exp is None or exp.status != "ready" or exp.blob_id is None:
+        raise NotFound()
+    blob = db.session.get(Blob, exp.blob_id)
+    if exp.expires_at <= now or blob is None or blob.state != BlobState.COMPLETE:
+        raise Gone()
+    return exp, vault.read(blob)

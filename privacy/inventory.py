@@ -1,0 +1,316 @@
+"""The one data inventory: every personal data item we hold, why, on what legal basis, who sees it, how long.
+
+Every column of every table is listed here, either as a personal data item (``fields``) or as
+technical (keys, states, internal numbers), and every storage category has an entry: the
+completeness test fails otherwise. This table drives the privacy notice (German and English),
+the data export (what goes in it), the erasure (delete, anonymise or keep with a reason) and
+the age-based retention of rows (``purge_aged_rows``). Retention of stored files is declared in
+``storage.retention.RULES``, which the notice and export quote from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+from flask_babel import get_locale
+
+from storage.retention import RULES
+
+
+@dataclasses.dataclass(frozen=True)
+class T:
+    """A text in German and English, so the notice can never lag behind the code."""
+
+    de: str
+    en: str
+
+    def __str__(self) -> str:
+        return self.de if str(get_locale() or "de") == "de" else self.en
+
+
+class Erase(enum.StrEnum):
+    """What erasure of an account does with a table's rows of the person."""
+
+    DELETE = "delete"
+    ANONYMISE = "anonymise"
+    KEEP = "keep"
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One personal data item."""
+
+    what: T
+    purpose: T
+    basis: T
+    seen_by: tuple[str, ...]
+    anonymised: Any = None  # the value erasure writes where the table is anonymised
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """A table and how its rows belong to a person."""
+
+    table: str
+    owner: str  # "id" (the user row), a column holding the user id, or "attempt" (via attempt_id)
+    fields: dict[str, Item]
+    technical: tuple[str, ...]
+    retention: T
+    erase: Erase
+    keep_reason: T | None = None
+    keep_years: int = 0  # how long kept rows stay after erasure (0: as long as the retention says)
+    secret: tuple[str, ...] = ()  # never exported (security): listed, but not handed out
+    age_days_config: str | None = None  # rows older than this config value (days) are deleted by a job
+    age_column: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredFiles:
+    """A storage category: files we hold, encrypted, about a person."""
+
+    category: str
+    item: Item
+    retention_de: str  # German wording of the rule; the rule itself (and its English text) is storage's
+
+    @property
+    def retention(self) -> T:
+        """The rule from the one table of storage rules."""
+        return T(self.retention_de, RULES[self.category].description)
+
+
+CANDIDATE, PROCTOR, STAFF, ADMIN = "candidate", "proctor", "staff", "admin"
+ALL_STAFF = (PROCTOR, STAFF)
+CONTRACT = T("Art. 6 Abs. 1 lit. b DSGVO (Vertrag: Durchführung der Prüfung)",
+             "Art. 6(1)(b) GDPR (contract: running the exam)")
+LEGAL_DUTY = T("Art. 6 Abs. 1 lit. c DSGVO (rechtliche Pflicht)", "Art. 6(1)(c) GDPR (legal obligation)")
+INTEREST = T("Art. 6 Abs. 1 lit. f DSGVO (berechtigtes Interesse: faire und sichere Prüfung)",
+             "Art. 6(1)(f) GDPR (legitimate interest: a fair and secure exam)")
+CONSENT_9 = T("Art. 9 Abs. 2 lit. a DSGVO (ausdrückliche Einwilligung in biometrische Verarbeitung)",
+              "Art. 9(2)(a) GDPR (explicit consent to biometric processing)")
+ACCOUNT = T("bis das Konto gelöscht wird (auf Wunsch jederzeit; nach 2 Jahren ohne Anmeldung automatisch)",
+            "until the account is deleted (at your request at any time; automatically after 2 years without login)")
+WITH_ATTEMPT = T("mit dem Prüfungsversuch, bis das Konto gelöscht wird", "with the exam attempt, until the account "
+                 "is deleted")
+RESULTS = T("Ergebnisse bleiben 10 Jahre nach der Prüfung (Aufbewahrungspflicht der Prüfungsstelle)",
+            "results are kept 10 years after the exam (the exam provider's duty to keep records)")
+ID_CHECK = T("bis das Konto gelöscht wird; die Fotos selbst nur bis zur Entscheidung",
+             "until the account is deleted; the photos themselves only until the decision")
+
+
+def _i(what_de: str, what_en: str, purpose: T, basis: T = CONTRACT, seen_by: tuple[str, ...] = (CANDIDATE, STAFF),
+       anonymised: Any = None) -> Item:
+    return Item(T(what_de, what_en), purpose, basis, seen_by, anonymised)
+
+
+P_ACCOUNT = T("Konto, Anmeldung und Kontakt", "account, login and contact")
+P_EXAM = T("Zulassung und Durchführung der Prüfung, Ausstellung des Zertifikats",
+           "admission to and running of the exam, issuing the certificate")
+P_IDENT = T("Feststellung der Identität vor der Prüfung", "establishing your identity before the exam")
+P_SUPERVISE = T("Aufsicht der Prüfung und Prüfung von Hinweisen durch Menschen",
+                "supervising the exam and human review of flags")
+P_APPEAL = T("Bearbeitung Ihres Widerspruchs", "handling your appeal")
+P_SECURITY = T("Sicherheit der Anmeldung (Missbrauch erkennen)", "login security (detecting misuse)")
+P_ACCOUNTABILITY = T("Rechenschaft über Zugriffe, Einwilligungen und Löschungen",
+                     "accountability for access, consents and deletions")
+
+RECORDS: list[Record] = [
+    Record("user", "id", {
+        "email": _i("E-Mail-Adresse", "email address", P_ACCOUNT, anonymised="{id}@erased.invalid"),
+        "display_name": _i("Anzeigename", "display name", P_ACCOUNT, seen_by=(CANDIDATE, PROCTOR, STAFF),
+                           anonymised="—"),
+        "password_hash": _i("Passwort (nur als Hash)", "password (hash only)", P_ACCOUNT, seen_by=(),
+                            anonymised="!erased"),
+        "last_active_at": _i("letzte Anmeldung", "last login", P_ACCOUNT, seen_by=(ADMIN,)),
+        "restricted_at": _i("Einschränkung der Verarbeitung (Art. 18)", "restriction of processing (Art. 18)",
+                            P_ACCOUNT, LEGAL_DUTY),
+        "inactivity_notice_at": _i("Hinweis vor Löschung wegen Inaktivität", "notice before deletion for "
+                                   "inactivity", P_ACCOUNT, LEGAL_DUTY, seen_by=(ADMIN,)),
+    }, ("id", "role", "institution_id", "session_version", "active", "created_at", "erased_at"), ACCOUNT,
+        Erase.ANONYMISE, secret=("password_hash",)),
+    Record("candidate_profile", "user_id", {
+        "salutation": _i("Anrede", "salutation", P_EXAM),
+        "first_name": _i("Vorname", "first name", P_EXAM),
+        "last_name": _i("Nachname", "last name", P_EXAM),
+        "street": _i("Straße und Hausnummer", "street and number", P_EXAM),
+        "postal_code": _i("Postleitzahl", "postal code", P_EXAM),
+        "city": _i("Ort", "city", P_EXAM),
+        "country": _i("Land", "country", P_EXAM),
+        "phone": _i("Telefonnummer", "phone number", P_EXAM),
+        "date_of_birth": _i("Geburtsdatum", "date of birth", P_EXAM),
+        "place_of_birth": _i("Geburtsort", "place of birth", P_EXAM),
+        "gender": _i("Geschlecht (freiwillig)", "gender (optional)", P_EXAM),
+        "id_document_number": _i("Ausweisnummer", "ID document number", P_IDENT),
+    }, ("user_id",), ACCOUNT, Erase.DELETE),
+    Record("profile_change", "user_id", {
+        "field": _i("geändertes Feld", "changed field", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "old_value": _i("alter Wert", "old value", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "new_value": _i("neuer Wert", "new value", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "at": _i("Zeitpunkt der Änderung", "time of the change", P_ACCOUNTABILITY, LEGAL_DUTY),
+    }, ("id", "user_id", "changed_by_id"), ACCOUNT, Erase.DELETE),
+    Record("consent_record", "user_id", {
+        "kind": _i("Art der Einwilligung", "kind of consent", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "granted": _i("erteilt oder widerrufen", "given or withdrawn", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "version": _i("Version der Datenschutzhinweise", "privacy notice version", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "at": _i("Zeitpunkt", "time", P_ACCOUNTABILITY, LEGAL_DUTY),
+    }, ("id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("login_event", "user_id", {
+        "email": _i("bei der Anmeldung eingegebene E-Mail", "email entered at login", P_SECURITY, INTEREST,
+                    seen_by=(CANDIDATE, ADMIN)),
+        "ip": _i("IP-Adresse", "IP address", P_SECURITY, INTEREST, seen_by=(CANDIDATE, ADMIN)),
+        "success": _i("Anmeldung erfolgreich", "login succeeded", P_SECURITY, INTEREST, seen_by=(CANDIDATE, ADMIN)),
+        "detail": _i("Grund eines Fehlschlags", "reason of a failure", P_SECURITY, INTEREST,
+                     seen_by=(CANDIDATE, ADMIN)),
+        "at": _i("Zeitpunkt", "time", P_SECURITY, INTEREST, seen_by=(CANDIDATE, ADMIN)),
+    }, ("id", "user_id"), T("7 Tage", "7 days"), Erase.DELETE, age_days_config="LOGIN_AUDIT_RETENTION_DAYS",
+        age_column="at"),
+    Record("attempt", "user_id", {
+        "started_at": _i("Beginn des Versuchs", "start of the attempt", P_EXAM, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "ended_at": _i("Ende des Versuchs", "end of the attempt", P_EXAM, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "points": _i("Punkte", "points", P_EXAM), "percent": _i("Prozent", "percent", P_EXAM),
+        "passed": _i("bestanden", "passed", P_EXAM),
+        "review_outcome": _i("Ergebnis der Aufsichtsprüfung", "outcome of the proctoring review", P_SUPERVISE,
+                             seen_by=(CANDIDATE, PROCTOR, STAFF)),
+    }, ("id", "exam_id", "user_id", "status", "deadline_at", "paused_at", "seed", "layout", "max_points",
+        "pending_manual", "result_released_at"), RESULTS, Erase.KEEP,
+        keep_reason=T("Prüfungsergebnisse: Aufbewahrungspflicht der Prüfungsstelle (ohne Ihren Namen)",
+                      "exam results: the exam provider's duty to keep records (without your name)"), keep_years=10),
+    Record("answer", "attempt", {
+        "value": _i("Ihre Antworten", "your answers", P_EXAM),
+        "manual_points": _i("Bewertung von Hand", "manual grading", P_EXAM),
+        "saved_at": _i("Zeitpunkt des Speicherns", "time saved", P_EXAM),
+    }, ("id", "attempt_id", "question_id"), WITH_ATTEMPT, Erase.DELETE),
+    Record("attempt_event", "attempt", {
+        "at": _i("Zeitpunkt eines Ereignisses", "time of an event", P_SUPERVISE, seen_by=ALL_STAFF),
+        "kind": _i("Ereignis im Versuch (z. B. Verbindung, Warnung)", "attempt event (e.g. connection, warning)",
+                   P_SUPERVISE, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "detail": _i("Einzelheiten des Ereignisses", "event details", P_SUPERVISE, seen_by=ALL_STAFF),
+    }, ("id", "attempt_id", "actor_id"), WITH_ATTEMPT, Erase.DELETE),
+    Record("flag", "attempt", {
+        "kind": _i("automatischer Hinweis (nur zur Prüfung durch Menschen)", "automated flag (for human review "
+                   "only)", P_SUPERVISE, INTEREST, ALL_STAFF),
+        "started_at": _i("Beginn des Hinweises", "flag start", P_SUPERVISE, INTEREST, ALL_STAFF),
+        "last_seen_at": _i("letztes Auftreten", "last seen", P_SUPERVISE, INTEREST, ALL_STAFF),
+        "detail": _i("Einzelheiten des Hinweises", "flag details", P_SUPERVISE, INTEREST, ALL_STAFF),
+        "status": _i("Entscheidung über den Hinweis", "decision on the flag", P_SUPERVISE, INTEREST, ALL_STAFF),
+        "note": _i("Notiz der Aufsicht", "proctor's note", P_SUPERVISE, INTEREST, ALL_STAFF),
+        "reviewed_at": _i("Zeitpunkt der Entscheidung", "time of the decision", P_SUPERVISE, INTEREST, ALL_STAFF),
+    }, ("id", "attempt_id", "reviewed_by_id"), WITH_ATTEMPT, Erase.DELETE),
+    Record("appeal", "attempt", {
+        "text": _i("Text Ihres Widerspruchs", "text of your appeal", P_APPEAL),
+        "filed_at": _i("eingereicht am", "filed at", P_APPEAL),
+        "status": _i("Stand des Widerspruchs", "status of the appeal", P_APPEAL),
+        "decided_at": _i("entschieden am", "decided at", P_APPEAL),
+        "decision_reason": _i("Begründung der Entscheidung", "reason of the decision", P_APPEAL),
+    }, ("id", "attempt_id", "decided_by_id"), WITH_ATTEMPT, Erase.DELETE),
+    Record("certificate", "attempt", {
+        "credential": _i("signiertes Zertifikat (Name, Prüfung, Datum, Ergebnis)", "signed certificate (name, exam, "
+                         "date, result)", P_EXAM, seen_by=(CANDIDATE, STAFF)),
+        "issued_at": _i("ausgestellt am", "issued at", P_EXAM), "sent_at": _i("versandt am", "sent at", P_EXAM),
+        "revoked_at": _i("widerrufen am", "revoked at", P_EXAM),
+        "revocation_reason": _i("Grund des Widerrufs", "reason of revocation", P_EXAM),
+    }, ("id", "attempt_id", "public_id"), T("10 Jahre ab Ausstellung, damit es überprüfbar bleibt",
+                                            "10 years from issue, so that it stays verifiable"), Erase.KEEP,
+        keep_reason=T("ausgestellte Zertifikate bleiben überprüfbar (Arbeitgeber, Behörden)",
+                      "issued certificates stay verifiable (employers, authorities)"), keep_years=10),
+    Record("id_check", "user_id", {
+        "status": _i("Stand der Identitätsprüfung", "status of the identity check", P_IDENT),
+        "biometric": _i("biometrischer Abgleich gewählt", "biometric matching chosen", P_IDENT, CONSENT_9),
+        "challenge": _i("Lebendigkeitsaufgabe", "liveness challenge", P_IDENT, CONSENT_9),
+        "auto_decision": _i("Empfehlung des Abgleichs", "recommendation of the matching", P_IDENT, CONSENT_9),
+        "distance": _i("Abstand der Gesichtsmerkmale", "face distance", P_IDENT, CONSENT_9),
+        "liveness_passed": _i("Lebendigkeit bestanden", "liveness passed", P_IDENT, CONSENT_9),
+        "reason": _i("Grund der Empfehlung", "reason of the recommendation", P_IDENT),
+        "document_check": _i("Prüfung der Ausweisnummer und MRZ", "check of ID number and MRZ", P_IDENT),
+        "decision_reason": _i("Begründung der Entscheidung eines Menschen", "reason of the human decision", P_IDENT),
+        "decided_at": _i("entschieden am", "decided at", P_IDENT),
+        "created_at": _i("begonnen am", "started at", P_IDENT),
+        "updated_at": _i("geändert am", "changed at", P_IDENT),
+    }, ("id", "user_id", "exam_id", "id_image_blob_id", "selfie_blob_id", "frames_blob_id", "template_blob_id",
+        "decided_by_id"), ID_CHECK, Erase.DELETE),
+    Record("system_check", "user_id", {
+        "passed_at": _i("Technikprüfung bestanden am", "system check passed at", P_EXAM),
+        "detail": _i("Ergebnis der Technikprüfung (Kamera, Mikrofon, Verbindung)", "system check result (camera, "
+                     "microphone, connection)", P_EXAM),
+    }, ("id", "user_id", "exam_id"), ACCOUNT, Erase.DELETE),
+    Record("accommodation", "user_id", {
+        "flag_kind": _i("abgeschalteter Hinweis (Nachteilsausgleich)", "silenced flag (accommodation)", P_SUPERVISE),
+        "reason": _i("Grund des Nachteilsausgleichs", "reason of the accommodation", P_SUPERVISE,
+                     seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "created_at": _i("eingerichtet am", "set up at", P_SUPERVISE),
+    }, ("id", "user_id", "exam_id", "created_by_id"), ACCOUNT, Erase.DELETE),
+    Record("exam_proctor", "user_id", {}, ("exam_id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("blob", "user_id", {
+        "category": _i("Art einer gespeicherten Datei", "kind of a stored file", P_ACCOUNTABILITY),
+        "created_at": _i("gespeichert am", "stored at", P_ACCOUNTABILITY),
+        "purged_at": _i("gelöscht am", "deleted at", P_ACCOUNTABILITY),
+        "plaintext_size": _i("Größe", "size", P_ACCOUNTABILITY),
+    }, ("id", "key", "state", "master_key_id", "wrapped_key", "content_type", "institution_id", "user_id",
+        "attempt_id", "retain_until", "completed_at"), T("Dateien nach den Regeln unten; die Angaben dazu bis zur "
+                                                        "Löschung des Kontos", "files by the rules below; these "
+                                                        "entries until the account is deleted"), Erase.KEEP,
+        keep_reason=T("nur Art, Größe und Zeitpunkt gelöschter Dateien, als Nachweis der Löschung",
+                      "only kind, size and time of deleted files, as proof of deletion"),
+        secret=("wrapped_key", "key", "master_key_id")),
+    Record("purge_receipt", "user_id", {
+        "category": _i("gelöschte Datei", "deleted file", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "rule": _i("Regel der Löschung", "deletion rule", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "purged_at": _i("gelöscht am", "deleted at", P_ACCOUNTABILITY, LEGAL_DUTY),
+    }, ("id", "blob_id", "institution_id", "user_id", "attempt_id"), T("3 Jahre", "3 years"), Erase.KEEP,
+        keep_reason=T("Nachweis, dass und wann wir gelöscht haben", "proof that and when we deleted"), keep_years=3),
+    Record("access_log", "subject_id", {
+        "at": _i("Zeitpunkt eines Zugriffs des Personals", "time of a staff access", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "what": _i("worauf zugegriffen wurde", "what was accessed", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "why": _i("warum", "why", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "actor_id": _i("wer (Konto des Personals)", "who (staff account)", P_ACCOUNTABILITY, LEGAL_DUTY),
+    }, ("id", "subject_id", "attempt_id"), T("3 Jahre", "3 years"), Erase.KEEP,
+        keep_reason=T("Nachweis der Zugriffe auf Ihre Aufnahmen und Ausweisbilder",
+                      "record of access to your recordings and ID images"), keep_years=3,
+        age_days_config="ACCESS_LOG_RETENTION_DAYS", age_column="at"),
+    Record("data_export", "user_id", {
+        "created_at": _i("Datenauskunft angefordert am", "data export requested at", P_ACCOUNT, LEGAL_DUTY),
+        "status": _i("Stand der Datenauskunft", "status of the data export", P_ACCOUNT, LEGAL_DUTY),
+        "expires_at": _i("Download gültig bis", "download valid until", P_ACCOUNT, LEGAL_DUTY),
+    }, ("id", "user_id", "token", "progress", "blob_id"), T("7 Tage", "7 days"), Erase.DELETE,
+        secret=("token",), age_days_config="EXPORT_RETENTION_DAYS", age_column="created_at"),
+]
+
+#: Tables that hold no personal data, with the reason.
+NOT_PERSONAL: dict[str, str] = {
+    "institution": "the exam provider (an organisation)",
+    "exam": "what an exam provider publishes",
+    "institution_settings": "an organisation's choices",
+    "alembic_version": "schema version",
+    "media_assignment": "which media engine holds a live session (routing; deleted at hang-up)",
+}
+
+MEDIA_DE = ("bis die Widerspruchsfrist (7 Tage nach dem Ergebnis) endet oder das Zertifikat versandt ist, je "
+            "nachdem, was zuerst eintritt; ein offener Widerspruch hält sie bis zur Entscheidung")
+
+STORED_FILES: list[StoredFiles] = [
+    StoredFiles("recording", _i("Audio- und Videoaufnahme der Prüfung", "audio and video recording of the exam",
+                                P_SUPERVISE, INTEREST, (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),
+    StoredFiles("snapshot", _i("Standbilder der Webcam", "webcam snapshots", P_SUPERVISE, INTEREST,
+                               (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),
+    StoredFiles("chat", _i("Chat mit der Aufsicht", "chat with the proctor", P_SUPERVISE, CONTRACT,
+                           (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),
+    StoredFiles("id_image", _i("Foto des Ausweises und Selfie", "photo of the ID document and selfie", P_IDENT,
+                               CONTRACT, (CANDIDATE, PROCTOR, STAFF)),
+                "direkt nach der Entscheidung über Ihre Identität gelöscht (oder zum Prüfungsende, wenn die "
+                "Prüfungsstelle sie bis dahin aufbewahrt)"),
+    StoredFiles("face_template", _i("Gesichtsmerkmale (biometrisch)", "face template (biometric)", P_IDENT,
+                                    CONSENT_9, ()),
+                "mit den Daten der Prüfung (Prüfungsende plus Widerspruchsfrist) gelöscht, sofort beim Widerruf der "
+                "Einwilligung"),
+    StoredFiles("export", _i("Ihre Datenauskunft (ZIP)", "your data export (ZIP)", P_ACCOUNT, LEGAL_DUTY,
+                             (CANDIDATE,)), "7 Tage nach der Erstellung gelöscht"),
+]
+
+
+def record(table: str) -> Record:
+    """The inventory entry of ``table``."""
+    for rec in RECORDS:
+        if rec.table == table:
+            return rec
+    raise KeyError(table)

@@ -1,0 +1,283 @@
+"""The one narrow interface between the web app and the media engines (CONVENTIONS #13).
+
+Two implementations:
+
+- ``LocalMedia`` (default): the engine runs in this process (one asyncio loop in a thread); what
+  ``make run`` and the tests use.
+- ``RemoteMedia`` (when ``MEDIA_ENGINES`` lists engine URLs): each engine is its own process
+  (``flask --app app media serve``), possibly on another host. A session is assigned to an engine
+  on its first offer, and the assignment is kept in the database (``MediaAssignment``), so any web
+  worker routes signalling, live view, snapshots and hang-up to the engine that holds it. New
+  sessions go to the reachable engine with the fewest sessions.
+
+Views call ``media(app)`` and never touch an engine directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+import urllib3
+from flask import Flask, current_app
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.clock import utcnow
+from app.errors import DomainError, NotFound
+from app.extensions import db
+from proctoring.models import MediaAssignment
+from proctoring.sdp import BadOffer
+
+
+class MediaUnavailable(DomainError):
+    """No media engine answered: the candidate's page retries; answers still save."""
+
+    status = 503
+    code = "media_unavailable"
+
+
+#: What an offer records into: (attempt_id, user_id, institution_id), or None for a test stream.
+Recording = tuple[int, int, int] | None
+
+
+class MediaService(Protocol):
+    """What the web app asks of the media side."""
+
+    def offer(self, session: str, sdp: object, recording: Recording) -> str:
+        """Connect a candidate's browser; returns the answer SDP (BadOffer on bad input)."""
+
+    def watch(self, session: str, viewer: str, sdp: object) -> str:
+        """Relay a live session to a proctor's browser; returns the answer SDP."""
+
+    def stats(self, session: str) -> dict[str, Any] | None:
+        """Connection state and frame counts of a session, or None."""
+
+    def close(self, session: str) -> None:
+        """Hang up a session (its recording part is finished)."""
+
+    def live(self, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Per attempt: ``snapshot_at`` (unix time or None) and ``state`` of its connection."""
+
+    def snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest JPEG of a live attempt."""
+
+
+class LocalMedia:
+    """The engine in this process."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def _engine(self) -> Any:
+        from proctoring.live import engine
+
+        return engine(self.app)
+
+    def offer(self, session: str, sdp: object, recording: Recording) -> str:
+        """Answer the offer with a recording sink (or a discarding one for a system check)."""
+        from proctoring.live import sink_factory
+        from proctoring.systemcheck import DiscardSink
+
+        sinks = (sink_factory(self.app, *recording) if recording is not None
+                 else lambda _s, _p: DiscardSink())
+        return str(self._engine().answer(session, sdp, sinks))
+
+    def watch(self, session: str, viewer: str, sdp: object) -> str:
+        """Relay to a viewer."""
+        return str(self._engine().watch(session, viewer, sdp))
+
+    def stats(self, session: str) -> dict[str, Any] | None:
+        """Stats of a session held here."""
+        eng = self.app.extensions.get("aufsicht.media")
+        return eng.stats(session) if eng is not None else None
+
+    def close(self, session: str) -> None:
+        """Hang up if held here."""
+        eng = self.app.extensions.get("aufsicht.media")
+        if eng is not None and session in eng.sessions():
+            eng.close_session(session)
+
+    def live(self, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Snapshot times and connection states from this process."""
+        from proctoring.live import live_state, session_id
+
+        state = live_state(self.app)
+        out: dict[int, dict[str, Any]] = {}
+        for aid in attempt_ids:
+            snap = None
+            if state is not None:
+                with state.lock:
+                    snap = state.snapshots.get(aid)
+            st = self.stats(session_id(aid))
+            out[aid] = {"snapshot_at": snap[0] if snap else None, "state": st["state"] if st else None}
+        return out
+
+    def snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest JPEG held here."""
+        from proctoring.live import live_state
+
+        state = live_state(self.app)
+        if state is None:
+            return None
+        with state.lock:
+            snap = state.snapshots.get(attempt_id)
+        return snap[1] if snap else None
+
+
+class RemoteMedia:
+    """Media engines in other processes or on other hosts, reached over HTTP with a shared token."""
+
+    def __init__(self, app: Flask, engines: list[str], token: str) -> None:
+        self.app = app
+        self.engines = [e.rstrip("/") for e in engines]
+        self.http = urllib3.PoolManager(maxsize=16, timeout=urllib3.Timeout(connect=2.0, read=25.0),
+                                        retries=False)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    # -- transport
+
+    def _request(self, engine: str, method: str, path: str, body: dict[str, Any] | None = None,
+                 timeout: float | None = None) -> urllib3.BaseHTTPResponse:
+        try:
+            return self.http.request(method, engine + path, headers=self.headers,
+                                     body=None if body is None else json.dumps(body).encode(),
+                                     timeout=timeout)
+        except urllib3.exceptions.HTTPError as err:
+            raise MediaUnavailable("The media server is not reachable. Please wait a moment.") from err
+
+    def _json(self, engine: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        resp = self._request(engine, method, path, body)
+        if resp.status == 400:
+            raise BadOffer(str(resp.json().get("message", "Bad offer.")))
+        if resp.status == 404:
+            raise NotFound(str(resp.json().get("message", "Not live.")))
+        if resp.status >= 300:
+            raise MediaUnavailable(f"The media server answered {resp.status}.")
+        return resp.json()
+
+    # -- assignment
+
+    def _assigned(self, session: str) -> str | None:
+        row = db.session.get(MediaAssignment, session)
+        return row.engine_url if row is not None and row.engine_url in self.engines else None
+
+    def _assign(self, session: str, exclude: str | None = None) -> str:
+        found = self._assigned(session)
+        if found is not None:
+            return found
+        load = dict(db.session.execute(select(MediaAssignment.engine_url, func.count())
+                                       .group_by(MediaAssignment.engine_url)).all())
+        for engine in sorted((e for e in self.engines if e != exclude), key=lambda e: load.get(e, 0)):
+            try:
+                if self._request(engine, "GET", "/engine/healthz", timeout=2.0).status == 200:
+                    break
+            except MediaUnavailable:
+                continue
+        else:
+            raise MediaUnavailable("No media server is reachable. Please wait a moment.")
+        db.session.add(MediaAssignment(session_id=session, engine_url=engine, assigned_at=utcnow()))
+        try:
+            db.session.commit()
+        except IntegrityError:  # another worker assigned it at the same moment: use theirs
+            db.session.rollback()
+            return self._assigned(session) or engine
+        return engine
+
+    # -- the interface
+
+    def offer(self, session: str, sdp: object, recording: Recording) -> str:
+        """Send the offer to the session's engine (assigning one on first contact).
+
+        If the assigned engine is gone (crashed, host down), the session moves to a live engine:
+        the browser's reconnect then continues the recording there as a new part.
+        """
+        body = {"sdp": sdp, "recording": list(recording) if recording else None}
+        engine = self._assign(session)
+        try:
+            return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", body)["sdp"])
+        except MediaUnavailable:
+            db.session.execute(delete(MediaAssignment).where(MediaAssignment.session_id == session))
+            db.session.commit()
+            others = [e for e in self.engines if e != engine]
+            if not others:
+                raise
+            engine = self._assign(session, exclude=engine)
+            return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", body)["sdp"])
+
+    def watch(self, session: str, viewer: str, sdp: object) -> str:
+        """Ask the session's engine to relay to a viewer."""
+        engine = self._assigned(session)
+        if engine is None:
+            raise NotFound("This candidate is not connected.")
+        return str(self._json(engine, "POST", f"/engine/sessions/{session}/watch",
+                              {"viewer": viewer, "sdp": sdp})["sdp"])
+
+    def stats(self, session: str) -> dict[str, Any] | None:
+        """Stats from the session's engine."""
+        engine = self._assigned(session)
+        if engine is None:
+            return None
+        try:
+            return self._json(engine, "GET", f"/engine/sessions/{session}")
+        except NotFound:
+            return None
+
+    def close(self, session: str) -> None:
+        """Hang up on the session's engine and forget the assignment."""
+        engine = self._assigned(session)
+        if engine is not None:
+            try:
+                self._request(engine, "DELETE", f"/engine/sessions/{session}")
+            finally:
+                db.session.execute(delete(MediaAssignment).where(MediaAssignment.session_id == session))
+                db.session.commit()
+
+    def live(self, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """One request per engine for all its attempts; an unreachable engine shows them as unknown."""
+        from proctoring.live import session_id
+
+        by_engine: dict[str, list[int]] = {}
+        for aid in attempt_ids:
+            engine = self._assigned(session_id(aid))
+            if engine is not None:
+                by_engine.setdefault(engine, []).append(aid)
+        out: dict[int, dict[str, Any]] = {aid: {"snapshot_at": None, "state": None} for aid in attempt_ids}
+        for engine, ids in by_engine.items():
+            try:
+                got = self._json(engine, "GET", "/engine/live?attempts=" + ",".join(map(str, ids)))
+            except (MediaUnavailable, NotFound):
+                for aid in ids:
+                    out[aid]["state"] = "unreachable"
+                continue
+            for key, value in got.items():
+                out[int(key)] = value
+        return out
+
+    def snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest JPEG from the attempt's engine."""
+        from proctoring.live import session_id
+
+        engine = self._assigned(session_id(attempt_id))
+        if engine is None:
+            return None
+        resp = self._request(engine, "GET", f"/engine/attempts/{attempt_id}/snapshot")
+        return resp.data if resp.status == 200 else None
+
+
+def media(app: Flask | None = None) -> MediaService:
+    """The media service of this app: remote engines when ``MEDIA_ENGINES`` is set, else in-process."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    svc = app.extensions.get("aufsicht.media_service")
+    if svc is None:
+        engines = app.config.get("MEDIA_ENGINES") or []
+        token = str(app.config["MEDIA_ENGINE_TOKEN"])
+        svc = RemoteMedia(app, list(engines), token) if engines else LocalMedia(app)
+        app.extensions["aufsicht.media_service"] = svc
+    return svc
+
+
+def snapshot_age_ms(snapshot_at: float | None) -> int | None:
+    """Age of a snapshot taken at unix time ``snapshot_at``, in ms."""
+    return None if snapshot_at is None else int((time.time() - snapshot_at) * 1000)

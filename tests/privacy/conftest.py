@@ -1,0 +1,87 @@
+"""A candidate with data in every table and storage category the inventory lists, and a second one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from app.clock import utcnow
+from app.extensions import db
+
+NAME = ("Zacharias", "Quastenberg")
+ID_NUMBER = "C01X00T47"
+
+
+def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: Any, *, email: str,
+                    first: str, last: str, id_number: str, institution: Any = None,
+                    certificate: bool = True) -> Any:
+    """A candidate who registered, corrected a field, logged in, was identity-checked, took a supervised
+    exam (answers, events, flags, chat, recording, snapshots), appealed, got a certificate."""
+    from exams.models import Answer, Appeal, AppealStatus, Attempt, AttemptEvent, AttemptStatus, Certificate
+    from idcheck.models import IdCheck, IdCheckStatus
+    from privacy.models import AccessLog, ProfileChange
+    from proctoring.models import Accommodation, Flag, FlagKind, SystemCheck
+    from storage import vault
+    from storage.retention import purge_blob_now
+
+    inst = institution or make_institution("Sprachschule Nord")
+    cand = make_user("candidate", inst, email=email, first_name=first, last_name=last, id_document_number=id_number,
+                     gender="divers")
+    staff = make_user("staff", inst)
+    exam = make_exam(institution=inst, title="Deutsch C1")
+    now = utcnow()
+    owner = {"user_id": cand.id, "institution_id": inst.id}
+    att = Attempt(exam=exam, user=cand, status=AttemptStatus.SUBMITTED, started_at=now - dt.timedelta(hours=2),
+                  deadline_at=now - dt.timedelta(hours=1), ended_at=now - dt.timedelta(hours=1), seed=1, layout={},
+                  points=8, max_points=10, percent=80, passed=True, result_released_at=now, review_outcome="clean")
+    db.session.add(att)
+    db.session.flush()
+    rec = vault.store("recording", b"webm " + last.encode(), content_type="video/webm", attempt_id=att.id, **owner)
+    snap = vault.store("snapshot", b"jpeg", content_type="image/jpeg", attempt_id=att.id, **owner)
+    gone = vault.store("snapshot", b"old jpeg", content_type="image/jpeg", attempt_id=att.id, **owner)
+    vault.store("chat", b'{"text": "Hallo"}', content_type="application/json", attempt_id=att.id, **owner)
+    id_img = vault.store("id_image", b"id photo", content_type="image/*", **owner)
+    tmpl = vault.store("face_template", b"\0" * 1024, **owner)
+    purge_blob_now(gone, now, "test: an older snapshot")
+    db.session.add_all([
+        ProfileChange(user_id=cand.id, field="city", old_value="Bonn", new_value="Köln", changed_by_id=cand.id),
+        Answer(attempt_id=att.id, question_id="q4", value=f"Ich heiße {first}", saved_at=now, manual_points=3),
+        AttemptEvent(attempt_id=att.id, at=now, kind="warning", actor_id=staff.id, detail={"text": "Blick"}),
+        Flag(attempt_id=att.id, kind=FlagKind.NO_FACE, started_at=now, last_seen_at=now, detail={"seconds": 5},
+             reviewed_by_id=staff.id, reviewed_at=now, note="ok"),
+        Appeal(attempt_id=att.id, filed_at=now, text=f"Einspruch von {first}", status=AppealStatus.REJECTED,
+               decided_at=now, decided_by_id=staff.id, decision_reason="unbegründet"),
+        IdCheck(user_id=cand.id, exam_id=exam.id, status=IdCheckStatus.VERIFIED, biometric=True,
+                id_image_blob_id=id_img.id, template_blob_id=tmpl.id, challenge=["left", "right"],
+                auto_decision="match", distance=0.3, liveness_passed=True, reason="match",
+                document_check={"mrz_name": f"{last.upper()}<<{first.upper()}"}, decided_at=now,
+                decision_reason="passt"),
+        SystemCheck(user_id=cand.id, exam_id=exam.id, passed_at=now, detail={"camera": "ok"}),
+        Accommodation(user_id=cand.id, exam_id=exam.id, flag_kind=FlagKind.NO_FACE, reason="Sehbehinderung",
+                      created_by_id=staff.id),
+        AccessLog(at=now, actor_id=staff.id, subject_id=cand.id, what="recording", why="review",
+                  attempt_id=att.id),
+    ])
+    if certificate:
+        db.session.add(Certificate(attempt_id=att.id, public_id=f"cert-{cand.id}", issued_at=now,
+                                   credential=f'{{"name": "{first} {last}"}}', sent_at=now, revoked_at=now,
+                                   revocation_reason="test"))
+    cand.last_active_at, cand.restricted_at, cand.inactivity_notice_at = now, now, now
+    from accounts.models import LoginEvent
+
+    db.session.add(LoginEvent(user_id=cand.id, email=email, ip="192.0.2.7", success=False, detail="bad password"))
+    db.session.commit()
+    return type("Seeded", (), {"user": cand, "attempt": att, "exam": exam, "staff": staff, "inst": inst,
+                               "blobs": [rec, snap, id_img, tmpl]})
+
+
+@pytest.fixture
+def seeded(app, make_user, make_exam, make_institution) -> Any:
+    """Two candidates of one institution with everything; the first is the one under test."""
+    one = seed_everything(app, make_user, make_exam, make_institution, email="zq@example.org", first=NAME[0],
+                          last=NAME[1], id_number=ID_NUMBER)
+    other = seed_everything(app, make_user, make_exam, make_institution, email="other@example.org",
+                            first="Ottilie", last="Nebenan", id_number="X99Y88Z77", institution=one.inst)
+    return one, other

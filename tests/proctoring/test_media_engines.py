@@ -1,0 +1,151 @@
+"""Several media-engine processes: sessions are assigned across them, recorded, watched, and survive one dying."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import urllib3
+
+from app.extensions import db
+from proctoring.models import MediaAssignment, SystemCheck
+from storage import vault
+from tests.conftest import REPO, login
+from tests.proctoring.conftest import probe, recordings, send_for
+
+TOKEN = "test-engine-token-0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def engines(database_url: str, instance_path: Path):
+    """Two engine processes sharing the test database, instance folder (keys, local blobs) and token."""
+    env = {**os.environ, "DATABASE_URL": database_url, "AUFSICHT_INSTANCE_PATH": str(instance_path),
+           "AUFSICHT_MEDIA_ENGINE_TOKEN": TOKEN, "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
+           "AUFSICHT_PROCTORING_FACE_FLAGS": "false", "AUFSICHT_SNAPSHOT_STORE_SECONDS": "3600"}
+    procs, urls = [], []
+    for _ in range(2):
+        port = _free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "media", "serve",
+                                       "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env))
+        urls.append(f"http://127.0.0.1:{port}")
+    http = urllib3.PoolManager(retries=False, timeout=1.0)
+    for url in urls:
+        for _ in range(120):
+            try:
+                if http.request("GET", url + "/engine/healthz",
+                                headers={"Authorization": f"Bearer {TOKEN}"}).status == 200:
+                    break
+            except urllib3.exceptions.HTTPError:
+                pass
+            time.sleep(0.25)
+        else:
+            pytest.fail(f"media engine at {url} did not start")
+    yield {"urls": urls, "procs": procs}
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+@pytest.fixture
+def app_config(engines):
+    return {"MEDIA_ENGINES": engines["urls"], "MEDIA_ENGINE_TOKEN": TOKEN, "MEDIA_HOST_ADDRESSES": ["127.0.0.1"]}
+
+
+def _candidate(app, inst, exam, make_user):
+    cand = make_user("candidate", inst)
+    client = app.test_client()
+    login(client, cand)
+    db.session.add(SystemCheck(user_id=cand.id, exam_id=exam.id))
+    db.session.commit()
+    resp = client.post(f"/candidate/exams/{exam.id}/start")
+    return client, int(resp.headers["Location"].rstrip("/").split("/")[-1])
+
+
+def test_sessions_spread_over_engines_recorded_and_watched(app, engines, make_institution, make_user, make_exam):
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    watcher = app.test_client()
+    login(watcher, proctor)
+    first, second = _candidate(app, inst, exam, make_user), _candidate(app, inst, exam, make_user)
+    seen: dict[int, int] = {}
+
+    def poll() -> None:
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and len(seen) < 2:
+            for tile in watcher.get("/api/proctor/live").get_json()["attempts"]:
+                if tile["snapshot_age_ms"] is not None and tile["attempt_id"] not in seen:
+                    snap = watcher.get(tile["snapshot_url"])
+                    assert snap.status_code == 200 and snap.data[:2] == b"\xff\xd8"
+                    seen[tile["attempt_id"]] = tile["snapshot_age_ms"]
+            time.sleep(0.3)
+
+    def stream(c, a) -> None:
+        with app.app_context():
+            send_for(c, a, 4.0)
+
+    threads = [threading.Thread(target=stream, args=(c, a)) for c, a in (first, second)]
+    for t in threads:
+        t.start()
+        time.sleep(1.0)  # the first is assigned before the second asks
+    poll()
+    for t in threads:
+        t.join(60)
+    assignments = {a.session_id: a.engine_url for a in db.session.scalars(db.select(MediaAssignment))}
+    assert set(assignments.values()) == set(engines["urls"])  # one session on each engine
+    assert set(seen) == {first[1], second[1]} and max(seen.values()) <= 2000  # the grid sees both, fresh
+    for _client, attempt_id in (first, second):
+        info = probe(vault.read(recordings(attempt_id)[0]))
+        assert ("video", "vp8") in info["streams"] and ("audio", "opus") in info["streams"]
+
+
+def test_a_dead_engine_is_replaced_on_reconnect_and_shown_unreachable(app, engines, make_institution, make_user,
+                                                                     make_exam):
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    client, attempt_id = _candidate(app, inst, exam, make_user)
+    send_for(client, attempt_id, 1.0)
+    old = db.session.get(MediaAssignment, f"attempt-{attempt_id}").engine_url
+    victim = engines["urls"].index(old)
+    engines["procs"][victim].kill()
+    engines["procs"][victim].wait(10)
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    watcher = app.test_client()
+    login(watcher, proctor)
+    tiles = watcher.get("/api/proctor/live").get_json()["attempts"]
+    assert [t["connection"] for t in tiles if t["attempt_id"] == attempt_id] == ["unreachable"]
+    send_for(client, attempt_id, 1.0)  # the browser reconnects: a live engine takes over, a new part
+    db.session.expire_all()
+    assert db.session.get(MediaAssignment, f"attempt-{attempt_id}").engine_url != old
+    assert len(recordings(attempt_id)) == 2
+
+
+def test_engine_api_needs_the_token(engines, client):
+    http = urllib3.PoolManager(retries=False, timeout=2.0)
+    alive = [u for u, p in zip(engines["urls"], engines["procs"], strict=True) if p.poll() is None]
+    assert http.request("GET", alive[0] + "/engine/healthz").status == 403
+    assert http.request("GET", alive[0] + "/engine/healthz", headers={"Authorization": "Bearer x"}).status == 403
+    assert client.get("/engine/healthz", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404  # web app
