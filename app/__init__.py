@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request, session
 
@@ -95,12 +96,23 @@ def _register_request_hooks(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def _unauthorized() -> Any:
         from flask import redirect, url_for
+        from flask_babel import gettext as _
 
         from app.errors import error_response, wants_json
 
         if wants_json():
-            return error_response(401, "login_required", "Please log in (your session may have expired).")
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return error_response(401, "login_required", _("Please log in (your session may have expired)."))
+        return redirect(url_for("auth.login", next=_back_to()))
+
+    def _back_to() -> str | None:
+        """Where to return after logging in: this page, or for a form post the page the form was on
+        (a POST-only URL opened with GET after the login would only give 405)."""
+        if request.method == "GET":
+            return request.full_path.rstrip("?")
+        ref = urlsplit(request.referrer or "")
+        if ref.netloc == request.host and ref.path.startswith("/") and not ref.path.startswith("//"):
+            return ref.path + (f"?{ref.query}" if ref.query else "")
+        return None
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
