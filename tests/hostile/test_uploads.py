@@ -177,3 +177,18 @@ def test_image_with_appended_payload_is_only_ever_served_as_an_image(app, candid
     assert resp.mimetype == f"image/{fmt.lower()}"
     assert resp.headers["X-Content-Type-Options"] == "nosniff" and resp.headers["Cache-Control"] == "no-store"
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("case", ["zero_bytes", "jpeg_header_then_html", "nine_megabytes"])
+def test_upload_errors_are_in_the_candidates_language(app, candidate, case):
+    """identity.js shows the message as is, so it must be in the page's language like everything else."""
+    client, exam = candidate["client"], candidate["exam"]
+    msgs = {}
+    for lang in ("de", "en"):
+        client.post("/language", data={"lang": lang})
+        resp = post_document(client, exam, BAD[case][0])
+        assert resp.status_code == 422
+        msgs[lang] = resp.json["error"]["message"]
+    assert msgs["de"] != msgs["en"] and all(msgs.values())
+    if case == "nine_megabytes":
+        assert "8 MB" in msgs["de"] and "8 MB" in msgs["en"]
