@@ -145,10 +145,11 @@ def _leaks(resp: Any, b: Tenant, path: str = "") -> bool:
     return b.marker.encode() in body or b.cert.public_id.encode() in body
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_foreign_ids_in_every_route_are_refused(app, tenants, role):
+@pytest.mark.parametrize("role", [*ROLES, "unassigned_proctor_of_b"])
+def test_foreign_ids_in_every_route_are_refused(app, tenants, role, make_user):
+    """A's staff, proctor and candidate (and, inside B, a proctor not assigned to B's exams) get nowhere."""
     a, b = tenants
-    client = _client(app, getattr(a, role))
+    client = _client(app, make_user("proctor", b.inst) if role == "unassigned_proctor_of_b" else getattr(a, role))
     before = fingerprint(b)
     failures, seen = [], 0
     for rule in id_rules(app):
