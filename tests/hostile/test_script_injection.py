@@ -160,3 +160,31 @@ def test_scripts_insert_names_as_text_only(app):
     for name, text in sources.items():
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert sink not in text, (name, sink)
+
+
+def test_script_entered_through_the_forms_is_shown_as_text(app, make_institution, make_user):
+    """The same strings through the real input paths: exam file, proctor account form, registration form."""
+    from exams.authoring import TEMPLATE
+
+    inst = make_institution()
+    staff = _client(app, make_user("staff", inst))
+    source = TEMPLATE.replace('title: "Neue Prüfung"', "title: '<script>alert(1)</script>'", 1).replace(
+        'prompt: "Frage?"', "prompt: '<img src=x onerror=alert(2)>'", 1)
+    assert source != TEMPLATE
+    resp = staff.post("/staff/exams/new", data={"source": source, "format": "yaml"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    exam_page = staff.get(resp.headers["Location"]).get_data(as_text=True)
+    assert staff.post("/staff/proctors", data={"email": "p@example.org", "password": "correct horse battery",
+                                               "name": SCRIPT}).status_code == 302
+    home = staff.get("/staff/").get_data(as_text=True)
+    for body in (exam_page, home):
+        assert SCRIPT not in body and "<img src=x" not in body and ESCAPED in body
+    # a broken exam file echoes the typed source back: as text
+    bad = staff.post("/staff/exams/new", data={"source": SCRIPT + "\n: :", "format": "yaml"})
+    assert bad.status_code == 400 and SCRIPT not in bad.get_data(as_text=True)
+    # registration refuses the name and shows what was typed, escaped
+    reg = app.test_client().post(f"/register/{inst.slug}", data={
+        "email": "x@example.org", "password": "correct horse battery", "salutation": "ms", "first_name": SCRIPT,
+        "last_name": IMG, "privacy": "yes"})
+    page = reg.get_data(as_text=True)
+    assert reg.status_code == 400 and SCRIPT not in page and "<img src=x" not in page and ESCAPED in page
