@@ -15,6 +15,7 @@ from app.access import role_required, user
 from app.clock import utcnow
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
+from app.views import id_arg
 from exams.attempts import timeline
 from exams.catalog import exams_for
 from proctoring import actions
@@ -103,7 +104,7 @@ def chat(attempt_id: int) -> Response:
     att = actions.supervised_attempt(user(), attempt_id)
     if request.method == "POST":
         return jsonify(chat_service.send(att, user(), str(_body().get("text", "")), utcnow()))
-    return jsonify({"messages": chat_service.messages(att, request.args.get("after", default=0, type=int) or 0)})
+    return jsonify({"messages": chat_service.messages(att, request.args.get("after", default=0, type=id_arg) or 0)})
 
 
 @api.post("/attempts/<int:attempt_id>/live/offer")

@@ -18,8 +18,10 @@ HOSTILE = [
 
 
 def assert_stays_here(resp) -> None:
-    """A redirect to a path of this site, as a browser would read the Location header."""
-    assert resp.status_code == 302, resp.status_code
+    """A redirect to a path of this site, as a browser would read the Location header (or, for a NUL, a 400)."""
+    assert resp.status_code in (302, 400), resp.status_code
+    if resp.status_code == 400:
+        return
     location = resp.headers["Location"]
     as_browser = location.replace("\\", "/")
     for ch in "\t\r\n":
@@ -41,6 +43,16 @@ def test_login_never_redirects_elsewhere(app, make_user, target):
 def test_language_choice_never_redirects_elsewhere(app, target):
     resp = app.test_client().post("/language", data={"lang": "de", "next": target})
     assert_stays_here(resp)
+
+
+def test_only_nul_is_refused_outright(app, make_user):
+    """Every other hostile target still logs in and lands on this site; a NUL anywhere is a bad request."""
+    user = make_user("candidate")
+    for target in HOSTILE:
+        resp = app.test_client().post("/login", query_string={"next": target},
+                                      data={"email": user.email, "password": PASSWORD},
+                                      headers={"Accept": "application/json"})
+        assert resp.status_code == (400 if "\x00" in target else 302), target
 
 
 def test_ordinary_targets_still_work(app, make_user):
