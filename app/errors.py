@@ -150,7 +150,8 @@ def register_error_handlers(app: Flask) -> None:
         view = app.view_functions.get(request.endpoint or "")
         if not current_user.is_authenticated and getattr(view, "required_roles", None):
             return login_manager.unauthorized()
-        return _http(err)
+        # Its own code, so that a page holding a token of an earlier session can fetch the current one.
+        return error_response(400, "csrf_invalid", err.description or "CSRF token invalid")
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> tuple[Response | str, int]:

@@ -168,3 +168,15 @@ def test_a_long_exam_still_saves_after_the_first_hour(app, make_exam, make_insti
     resp = save(client, attempt_id, "q2", "Nach über einer Stunde", token)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert 50 * 60 < resp.json["remaining_seconds"] <= 55 * 60
+
+
+def test_a_token_of_an_earlier_session_is_named_so_the_page_can_renew_it(app, running):
+    """Logged in again after the cookie was lost: the open page's token is stale. The answer is refused with
+    its own code (exam.js then fetches the current token and resends, see test_browser_session.py)."""
+    client, attempt_id = running["client"], running["attempt_id"]
+    clear_cookie(app, running)
+    assert log_in(client, running["cand"]).status_code == 302
+    resp = save(client, attempt_id, "q2", "Später", running["token"])
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "csrf_invalid"
+    fresh = csrf_from(client.get(f"/candidate/attempts/{attempt_id}").get_data(as_text=True))
+    assert save(client, attempt_id, "q2", "Später", fresh).status_code == 200
