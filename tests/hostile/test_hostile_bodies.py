@@ -117,3 +117,27 @@ def tenant_ids(t) -> dict[str, int]:
     from tests.hostile.test_tenant_ids import tenant_values
 
     return {k: v[0] for k, v in tenant_values(t).items() if isinstance(v[0], int)}
+
+
+@pytest.mark.parametrize("header,status,body", [
+    ("bytes=-5", 206, b"aland"),  # a suffix range: the last five bytes
+    ("bytes=-99999", 206, b"webm Aaaland"),
+    ("bytes=0-1,3-4", 200, b"webm Aaaland"),  # several ranges: the whole part
+    ("items=0-1", 200, b"webm Aaaland"),  # another unit: the whole part
+    ("bytes=abc", 200, b"webm Aaaland"),
+    ("bytes=5-1", 200, b"webm Aaaland"),
+    ("bytes=3-", 206, b"m Aaaland"),
+    ("bytes=12-", 416, None),
+    ("bytes=99999999999999999999-", 416, None),
+])
+def test_hostile_range_headers_on_a_recording(app, make_tenant, header, status, body):
+    a = make_tenant("Aaaland")
+    client = app.test_client()
+    login(client, a.staff)
+    resp = client.get(f"/proctor/attempts/{a.attempt_live.id}/recordings/{a.recording.id}", headers={"Range": header})
+    assert resp.status_code == status, (header, resp.status_code)
+    if body is not None:
+        assert resp.data == body
+    if status == 206:
+        start = len(b"webm Aaaland") - len(body)
+        assert resp.headers["Content-Range"] == f"bytes {start}-{len(b'webm Aaaland') - 1}/{len(b'webm Aaaland')}"
