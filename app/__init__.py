@@ -6,8 +6,10 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request, session
+from flask.json.provider import DefaultJSONProvider
 
 from app import config as config_module
 from app.extensions import babel, csrf, db, login_manager, migrate
@@ -19,6 +21,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then environment, then ``config``; bind extensions and blueprints."""
     app = Flask(__name__, instance_path=os.environ.get("AUFSICHT_INSTANCE_PATH") or None,
                 instance_relative_config=True)
+    app.json = RequestJSONProvider(app)
     app.config.from_mapping(config_module.DEFAULTS)
     app.config.update(config_module.from_environment())
     app.config.from_prefixed_env("AUFSICHT", loads=_loads)
@@ -66,6 +69,34 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+class RequestJSONProvider(DefaultJSONProvider):
+    """JSON that only yields what we can store and render: a body nested too deeply, or with a lone UTF-16
+    surrogate or a NUL character in a string, is invalid JSON (400), like any other malformed body."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse like Flask, then refuse what the database or the UTF-8 response could not take."""
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, str):
+                if "\x00" in item:
+                    raise ValueError("JSON string with a NUL character")
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("JSON string with a lone surrogate") from None
+        return value
+
+
 def _loads(value: str) -> Any:
     try:
         return json.loads(value)
@@ -102,12 +133,38 @@ def _register_request_hooks(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def _unauthorized() -> Any:
         from flask import redirect, url_for
+        from flask_babel import gettext as _
 
         from app.errors import error_response, wants_json
 
         if wants_json():
-            return error_response(401, "login_required", "Please log in (your session may have expired).")
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return error_response(401, "login_required", _("Please log in (your session may have expired)."))
+        return redirect(url_for("auth.login", next=_back_to()))
+
+    def _back_to() -> str | None:
+        """Where to return after logging in: this page, or for a form post the page the form was on
+        (a POST-only URL opened with GET after the login would only give 405)."""
+        if request.method == "GET":
+            return request.full_path.rstrip("?")
+        ref = urlsplit(request.referrer or "")
+        if ref.netloc == request.host and ref.path.startswith("/") and not ref.path.startswith("//"):
+            return ref.path + (f"?{ref.query}" if ref.query else "")
+        return None
+
+    @app.before_request
+    def _refuse_nul_characters() -> None:
+        # No text of ours has a use for NUL, and PostgreSQL text cannot store it (the insert fails: a 500).
+        # JSON bodies are checked by RequestJSONProvider; uploaded files are not text and are not looked at.
+        from itertools import chain
+
+        from flask_babel import gettext as _
+
+        from app.errors import ValidationFailed
+
+        texts = chain(request.args.items(multi=True), request.form.items(multi=True),
+                      (request.view_args or {}).items())
+        if any("\x00" in key or (isinstance(value, str) and "\x00" in value) for key, value in texts):
+            raise ValidationFailed(_("Text must not contain NUL characters."), fields={"body": "NUL character"})
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:

@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_SECURE": False,
     "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    # CSRF tokens live as long as their session (Flask-WTF's default of one hour would refuse every answer
+    # saved more than an hour after the exam page was opened).
+    "WTF_CSRF_TIME_LIMIT": None,
     # Login throttling: this many failures for one email or one IP within the window locks it out.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,

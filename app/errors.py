@@ -8,8 +8,10 @@ for JSON clients and an HTML page for browsers. Users never see a traceback.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,21 @@ def register_error_handlers(app: Flask) -> None:
             return err
         code = (err.name or "error").lower().replace(" ", "_")
         return error_response(err.code, code, err.description or err.name)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError) -> Any:
+        # A page's CSRF token belongs to its session. Once the session has ended (cookie cleared or too old)
+        # the token cannot be valid, and the true answer for a protected view is "log in again" (401 or the
+        # login redirect): exam.js keeps an unsent answer on 401 but drops it on 400 as refused.
+        from flask_login import current_user
+
+        from app.extensions import login_manager
+
+        view = app.view_functions.get(request.endpoint or "")
+        if not current_user.is_authenticated and getattr(view, "required_roles", None):
+            return login_manager.unauthorized()
+        # Its own code, so that a page holding a token of an earlier session can fetch the current one.
+        return error_response(400, "csrf_invalid", err.description or "CSRF token invalid")
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> tuple[Response | str, int]:

@@ -9,11 +9,18 @@ import io
 import warnings
 
 import numpy as np
+from flask import has_request_context
+from flask_babel import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import DomainError
 
 FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional name pybabel extracts
+    """Mark a message for translation; it is translated when shown (see ``UnusableImage.message``)."""
+    return message
 
 
 class UnusableImage(DomainError):
@@ -22,9 +29,17 @@ class UnusableImage(DomainError):
     status = 422
     code = "unusable_image"
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, message: str, **params: int) -> None:
+        super().__init__(message % params if params else message)
         self.reason = reason
+        self._msgid, self._params = message, params
+
+    @property
+    def message(self) -> str:
+        """In the language of the request (the candidate reads it on the identity page); English elsewhere."""
+        if has_request_context():
+            return gettext(self._msgid, **self._params)
+        return super().message
 
 
 def sniff(data: bytes) -> str | None:
@@ -41,30 +56,30 @@ def sniff(data: bytes) -> str | None:
 def load_upload(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> np.ndarray:
     """Decode an upload into an upright RGB array, or raise UnusableImage with a clear reason."""
     if not data:
-        raise UnusableImage("empty", "The file is empty.")
+        raise UnusableImage("empty", N_("The file is empty."))
     if len(data) > max_bytes:
-        raise UnusableImage("too_large", f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise UnusableImage("too_large", N_("The file is larger than %(n)d MB."), n=max_bytes // (1024 * 1024))
     fmt = sniff(data)
     if fmt is None:
-        raise UnusableImage("not_an_image", "This is not a JPEG, PNG or WebP image.")
+        raise UnusableImage("not_an_image", N_("This is not a JPEG, PNG or WebP image."))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
             if img.format not in FORMATS or img.format != fmt:
-                raise UnusableImage("not_an_image", "This is not a JPEG, PNG or WebP image.")
+                raise UnusableImage("not_an_image", N_("This is not a JPEG, PNG or WebP image."))
             width, height = img.size
             if width * height > max_pixels or width > 20000 or height > 20000:
-                raise UnusableImage("too_many_pixels", "The image has too many pixels.")
+                raise UnusableImage("too_many_pixels", N_("The image has too many pixels."))
             img.load()
             upright = ImageOps.exif_transpose(img) if img.getexif().get(0x0112, 1) != 1 else img
             rgb = upright if upright.mode == "RGB" else upright.convert("RGB")
     except UnusableImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UnusableImage("too_many_pixels", "The image has too many pixels.") from None
+        raise UnusableImage("too_many_pixels", N_("The image has too many pixels.")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise UnusableImage("corrupt", "The image file is damaged or incomplete. Please take it again.") from None
+        raise UnusableImage("corrupt", N_("The image file is damaged or incomplete. Please take it again.")) from None
     if min(rgb.size) < 64:
-        raise UnusableImage("too_small", "The image is too small.")
+        raise UnusableImage("too_small", N_("The image is too small."))
     return np.asarray(rgb)

@@ -41,12 +41,15 @@ def recording_part(attempt: Attempt, blob_id: int) -> Blob:
     return blob
 
 
-def read_range(blob: Blob, start: int, end: int | None) -> tuple[bytes, int]:
-    """Plaintext bytes [start, end] (inclusive) and the part's total size, decrypting only what is needed."""
+def read_range(blob: Blob, start: int, end: int | None) -> tuple[bytes, int, int]:
+    """Plaintext bytes [start, end] (inclusive), the part's total size and the start actually served, decrypting
+    only what is needed. A negative ``start`` is a suffix range: the last ``-start`` bytes."""
     reader = vault.open_reader(blob)
     size = reader.plaintext_size
+    if start < 0:
+        start = max(0, size + start)
     last = size - 1 if end is None else min(end, size - 1)
-    return (reader.read(start, last - start + 1) if start <= last else b""), size
+    return (reader.read(start, last - start + 1) if start <= last else b""), size, start
 
 
 def log_access(attempt: Attempt, viewer: User, blob_id: int, now: dt.datetime) -> None:

@@ -13,6 +13,7 @@ from accounts.models import Role
 from app.access import role_required, user
 from app.clock import utcnow
 from app.errors import DomainError, ValidationFailed
+from app.views import id_arg
 from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
@@ -84,7 +85,7 @@ def notices(attempt_id: int) -> Response:
     from proctoring.actions import notices_for_candidate
 
     attempt = get_attempt_for(user(), attempt_id)
-    after = request.args.get("after", default=0, type=int) or 0
+    after = request.args.get("after", default=0, type=id_arg) or 0
     return jsonify({**_state(attempt), "paused": attempt.paused_at is not None,
                     "notices": notices_for_candidate(attempt, after)})
 
@@ -141,7 +142,7 @@ def chat(attempt_id: int) -> Response:
         body = request.get_json(silent=True)
         text = body.get("text") if isinstance(body, dict) else None
         return jsonify(chat_service.send(attempt, user(), str(text or ""), utcnow()))
-    return jsonify({"messages": chat_service.messages(attempt, request.args.get("after", default=0, type=int) or 0)})
+    return jsonify({"messages": chat_service.messages(attempt, request.args.get("after", default=0, type=id_arg) or 0)})
 
 
 @bp.post("/api/attempts/<int:attempt_id>/media/offer")

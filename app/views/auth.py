@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -34,12 +35,19 @@ def login() -> str | Response | tuple[str, int]:
     except DomainError as err:
         return render_template("auth/login.html", error=err.message, email=request.form.get("email", "")), err.status
     login_user(u)
-    return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
+    return redirect(safe_next(request.args.get("next")) or url_for("main.index"))
 
 
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths; never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths; never an open redirect.
+
+    Control characters and backslashes are refused outright: browsers (and ``urlsplit``) drop tabs and
+    newlines, so ``/<TAB>/evil.example`` becomes ``//evil.example``, and a newline breaks the header (500).
+    """
+    if not target or any(ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in target):
+        return None
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.scheme and not parts.netloc:
         return target
     return None
 

@@ -30,8 +30,9 @@ def set_language() -> Response:
     lang = request.form.get("lang", "")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
-    back = request.form.get("next") or "/"
-    return redirect(back if back.startswith("/") and not back.startswith("//") else "/")
+    from app.views.auth import safe_next
+
+    return redirect(safe_next(request.form.get("next")) or "/")
 
 
 @bp.get("/privacy")

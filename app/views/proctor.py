@@ -13,6 +13,7 @@ from app.access import role_required, user
 from app.clock import utcnow
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
+from app.views import id_arg
 from exams.attempts import timeline
 from exams.catalog import exams_for
 from proctoring import actions
@@ -67,19 +68,21 @@ def recording(attempt_id: int, blob_id: int) -> Response:
     blob = review_service.recording_part(att, blob_id)
     start, end = 0, None
     rng = request.range
-    if rng is not None and rng.units == "bytes" and len(rng.ranges) == 1:
-        start, stop = rng.ranges[0]
+    # One byte range is served as asked (a suffix range "-N" too); other units or several ranges get it all.
+    partial = rng is not None and rng.units == "bytes" and len(rng.ranges) == 1
+    if partial:
+        start, stop = rng.ranges[0]  # type: ignore[union-attr]
         end = None if stop is None else stop - 1
     if start == 0:
         review_service.log_access(att, user(), blob.id, utcnow())
-    data, size = review_service.read_range(blob, start, end)
-    if rng is not None and start >= size:
+    data, size, start = review_service.read_range(blob, start, end)
+    if partial and start >= size:
         raise RequestedRangeNotSatisfiable(length=size)
-    resp = make_response(data, 206 if rng is not None else 200)
+    resp = make_response(data, 206 if partial else 200)
     resp.headers["Content-Type"] = "video/webm"
     resp.headers["Accept-Ranges"] = "bytes"
     resp.headers["Cache-Control"] = "no-store"
-    if rng is not None:
+    if partial:
         resp.headers["Content-Range"] = f"bytes {start}-{start + len(data) - 1}/{size}"
     return resp
 
@@ -103,7 +106,7 @@ def chat(attempt_id: int) -> Response:
     att = actions.supervised_attempt(user(), attempt_id)
     if request.method == "POST":
         return jsonify(chat_service.send(att, user(), str(_body().get("text", "")), utcnow()))
-    return jsonify({"messages": chat_service.messages(att, request.args.get("after", default=0, type=int) or 0)})
+    return jsonify({"messages": chat_service.messages(att, request.args.get("after", default=0, type=id_arg) or 0)})
 
 
 @api.post("/attempts/<int:attempt_id>/live/offer")

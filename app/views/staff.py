@@ -12,6 +12,7 @@ from accounts.services import create_user
 from app.access import role_required, user
 from app.errors import DomainError, NotFound, ValidationFailed
 from app.extensions import db
+from app.views import id_arg
 from exams.authoring import TEMPLATE, create_exam, export_exam, has_attempts, update_exam
 from exams.catalog import assign_proctor, exams_for, get_exam_for
 from exams.grading import exam_attempts
@@ -57,7 +58,7 @@ def add_proctor(exam_id: int) -> Response:
     """Assign a proctor to an exam."""
     me = user()
     ex = get_exam_for(me, exam_id)
-    proctor = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    proctor = db.session.get(User, request.form.get("user_id", type=id_arg) or 0)
     if proctor is None:
         raise NotFound()
     assign_proctor(ex, proctor)

@@ -12,6 +12,7 @@
   var pendingKey = "aufsicht-pending-" + attemptId;
   var pending = JSON.parse(localStorage.getItem(pendingKey) || "{}");
   var inflight = false;
+  var tokenRenewed = false;
   var endsAt = Date.now() + Number(timer.dataset.remaining) * 1000;
   var submitting = false;
 
@@ -46,12 +47,28 @@
     }).then(function (r) {
       inflight = false;
       if (r.ok) {
+        tokenRenewed = false;
         if (JSON.stringify(pending[qid]) === JSON.stringify(value)) { delete pending[qid]; remember(); }
         var mark = form.querySelector('[data-saved-for="' + qid + '"]');
         if (mark) { mark.textContent = status.dataset.saved || "✓"; mark.className = "saved ok"; }
         status.textContent = "";
         sync(r.body.remaining_seconds);
         flush();
+      } else if (r.status === 400 && r.body.error && r.body.error.code === "csrf_invalid") {
+        // The page's token belongs to an earlier session (the candidate logged in again meanwhile): take the
+        // current session's token from a fresh copy of this page and send the answer again; nothing is dropped.
+        if (tokenRenewed) {
+          status.textContent = r.body.error.message + " ↻";
+          status.className = "error";
+          return;
+        }
+        tokenRenewed = true;
+        fetch(window.location.href, {credentials: "same-origin"}).then(function (p) { return p.text(); })
+          .then(function (html) {
+            var m = html.match(/name="csrf-token" content="([^"]+)"/);
+            if (m) { csrf = m[1]; }
+            flush();
+          }).catch(function () {});
       } else if (r.status === 409) {
         delete pending[qid]; remember();
         window.location.reload();

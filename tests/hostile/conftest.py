@@ -1,0 +1,117 @@
+"""A complete tenant (institution with staff, proctor, candidate, exams, attempts, certificate, appeal, chat,
+recording and identity check), built through the real services, for the hostile-input tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.clock import utcnow
+from app.extensions import db
+
+QUESTIONS = [
+    {"id": "q1", "type": "single_choice", "prompt": "Hauptstadt?", "points": 1,
+     "options": [{"id": "a", "text": "Berlin", "correct": True}, {"id": "b", "text": "Bonn"}]},
+    {"id": "q2", "type": "free_text", "prompt": "Erklären Sie.", "points": 1},
+]
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """No certificate emails in the background: these tests look at pages and APIs only."""
+    return {"CERTIFICATE_SEND_ON_ISSUE": False}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Verification is rate-limited per IP; every test starts with fresh counters."""
+    from app.ratelimit import reset
+
+    reset()
+
+
+@dataclasses.dataclass
+class Tenant:
+    """Everything one institution owns, with the ids the URL walk substitutes."""
+
+    marker: str
+    inst: Any
+    staff: Any
+    proctor: Any
+    candidate: Any
+    exam_done: Any
+    exam_live: Any
+    attempt_done: Any
+    attempt_live: Any
+    cert: Any
+    appeal: Any
+    check: Any
+    recording: Any
+    chat_id: int
+    export: Any
+
+
+@pytest.fixture
+def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Callable[..., Any],
+                make_exam: Callable[..., Any]) -> Callable[..., Tenant]:
+    """Build a tenant whose every visible string contains ``marker`` (so a leak can be searched for)."""
+    from exams.appeals import file_appeal
+    from exams.attempts import save_answer, start_attempt, submit_attempt
+    from exams.certificates import certificate_for_attempt
+    from exams.grading import give_points, release_result
+    from idcheck.models import IdCheck, IdCheckStatus
+    from proctoring import chat
+    from storage import vault
+
+    def make(marker: str, *, candidate_name: str | None = None, exam_title: str | None = None,
+             answer: str | None = None, chat_text: str | None = None, appeal_text: str | None = None) -> Tenant:
+        inst = make_institution(f"Institut {marker}")
+        title = exam_title or f"Prüfung {marker}"
+        exam_done = make_exam(institution=inst, title=title, questions=QUESTIONS, pass_mark_percent=50,
+                              identity_check_required=False, proctoring_required=False)
+        exam_live = make_exam(institution=inst, title=f"Live {title}", questions=QUESTIONS,
+                              identity_check_required=False, proctoring_required=False)
+        staff = make_user("staff", inst)
+        proctor = make_user("proctor", inst)
+        candidate = make_user("candidate", inst, first_name=candidate_name or "Erika", last_name=marker)
+        exam_done.proctors.append(proctor)
+        exam_live.proctors.append(proctor)
+        db.session.commit()
+        with app.test_request_context():  # the services' messages are translated per request
+            done = start_attempt(candidate, exam_done, utcnow())
+            save_answer(done, "q1", "a", utcnow())
+            save_answer(done, "q2", answer or f"Antwort {marker}", utcnow())
+            submit_attempt(done, utcnow())
+            give_points(done, staff, "q2", 1, utcnow())
+            release_result(done, staff, utcnow())
+            appeal = file_appeal(done, appeal_text or f"Einspruch {marker}", utcnow())
+            live = start_attempt(candidate, exam_live, utcnow())
+            save_answer(live, "q2", answer or f"Antwort {marker}", utcnow())
+            message = chat.send(live, candidate, chat_text or f"Frage {marker}", utcnow())
+        owner = {"user_id": candidate.id, "institution_id": inst.id}
+        recording = vault.store("recording", f"webm {marker}".encode(), content_type="video/webm",
+                                attempt_id=live.id, **owner)
+        id_image = vault.store("id_image", b"\xff\xd8\xff\xe0" + f"ausweis {marker}".encode(), **owner)
+        check = IdCheck(user_id=candidate.id, exam_id=exam_live.id, biometric=True, status=IdCheckStatus.REVIEW,
+                        id_image_blob_id=id_image.id, reason=f"Abstand {marker}")
+        db.session.add(check)
+        db.session.commit()
+        cert = certificate_for_attempt(done)
+        assert cert is not None
+        from privacy.export import build_export
+        from privacy.models import DataExport
+
+        export = DataExport(user_id=candidate.id, token=f"token-{marker}-{candidate.id}", created_at=utcnow(),
+                            expires_at=utcnow() + dt.timedelta(days=7))
+        db.session.add(export)
+        db.session.commit()
+        build_export(export.id)
+        return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
+                      recording, int(message["id"]), export)
+
+    return make

@@ -1,0 +1,67 @@
+"""In Chromium, with CSRF on: the session ends while the candidate types, the page says so and keeps the
+answer; after logging in again in another tab, the open exam page sends it with the new session's token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+
+from app.extensions import db
+from exams.models import Answer
+from tests.browser import chromium, live_server, log_in  # noqa: F401
+from tests.conftest import PASSWORD
+from tests.hostile.conftest import QUESTIONS
+
+pytestmark = pytest.mark.browser
+PENDING = ("return JSON.parse(localStorage.getItem('aufsicht-pending-' + "
+           "document.getElementById('exam-form').dataset.attempt) || '{}')")
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """As in production: CSRF protection on."""
+    return {"WTF_CSRF_ENABLED": True, "CERTIFICATE_SEND_ON_ISSUE": False}
+
+
+def _answers() -> dict[str, Any]:
+    db.session.rollback()
+    return {a.question_id: a.value for a in db.session.scalars(select(Answer))}
+
+
+def test_answer_typed_after_the_session_ended_is_saved_after_logging_in_again(
+        chromium, live_server, make_institution, make_user, make_exam):  # noqa: F811
+    inst = make_institution()
+    exam = make_exam(institution=inst, questions=QUESTIONS, identity_check_required=False,
+                     proctoring_required=False, duration_minutes=60)
+    cand = make_user("candidate", inst)
+    d = chromium()
+    wait = WebDriverWait(d, 15)
+    log_in(d, live_server, cand.email, PASSWORD)
+    wait.until(ec.url_contains("/candidate/"))
+    d.get(f"{live_server}/candidate/exams/{exam.id}")
+    d.find_element(By.ID, "start").click()
+    wait.until(ec.presence_of_element_located((By.ID, "exam-form")))
+    d.find_element(By.CSS_SELECTOR, 'input[name="q-q1"][value="a"]').click()
+    wait.until(lambda drv: drv.find_element(By.CSS_SELECTOR, '[data-saved-for="q1"]').text.strip() != "")
+    exam_tab = d.current_window_handle
+
+    d.delete_cookie("session")  # the session ends (cookie cleared, or expired)
+    d.find_element(By.ID, "q-q2").send_keys("Nach dem Ablauf getippt")
+    status = d.find_element(By.ID, "save-status")
+    wait.until(lambda drv: status.get_attribute("class") == "error" and status.text.strip() != "")
+    assert d.execute_script(PENDING) == {"q2": "Nach dem Ablauf getippt"}  # kept, not dropped
+    assert "q2" not in _answers()
+
+    d.switch_to.new_window("tab")  # log in again elsewhere; the exam tab keeps the old session's token
+    log_in(d, live_server, cand.email, PASSWORD)
+    wait.until(ec.url_contains("/candidate/"))
+    d.switch_to.window(exam_tab)
+    wait.until(lambda drv: drv.execute_script(PENDING) == {})  # resent by the periodic flush
+    wait.until(lambda drv: drv.find_element(By.CSS_SELECTOR, '[data-saved-for="q2"]').text.strip() != "")
+    assert _answers() == {"q1": "a", "q2": "Nach dem Ablauf getippt"}
+    assert d.find_element(By.ID, "q-q2").get_attribute("value") == "Nach dem Ablauf getippt"
