@@ -1,0 +1,423 @@
+"""Load test: simulated candidates doing the whole flow against the scaled-out platform.
+
+Each candidate logs in, passes the identity check (biometric consent, ID photo, selfie frames
+following the head-turn challenge, the face match in the job workers), passes the system check
+over WebRTC, starts the exam, streams webcam video and audio from an aiortc sender for the whole
+attempt (recorded by the media engines into S3), saves an answer every 2 s, and submits. The
+senders run in separate processes (the "browsers"); their video is 160x120 at 5 fps so that 50 of
+them fit beside the platform on a small machine. Prints sustained candidates, p95 latency per
+endpoint, the platform's CPU per candidate (web + engines + job workers, % of one core) in the
+steady phase, errors, lost answers and incomplete recordings. Last line: one JSON object with
+keys candidates, p95_ms_answer_save, errors, lost_answers, incomplete_recordings.
+
+    .venv/bin/python bench/load.py [--candidates 50] [--seconds 60] [--senders 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import datetime as dt
+import io
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+FACES = Path(os.environ.get("AUFSICHT_SHARED_DATA") or REPO.parent / "shared" / "data") / "faces"
+PASSWORD = "load test password"
+QUESTIONS = [{"id": f"q{i}", "type": "single_choice", "prompt": f"Frage {i}", "points": 1,
+              "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"}]} for i in range(20)]
+FPS = 5
+
+
+def seed(env: dict[str, str], n: int) -> int:
+    """One exam with identity check and proctoring, ``n`` candidates; returns the exam id."""
+    code = f"""
+import datetime as dt, json
+from app import create_app
+from app.extensions import db
+from app.clock import utcnow
+from accounts.services import create_institution, register_candidate
+from accounts.validation import Registration
+from exams.models import Exam
+app = create_app()
+with app.app_context():
+    inst = create_institution("Load", "load")
+    now = utcnow()
+    exam = Exam(institution=inst, title="Load", description="", duration_minutes=120,
+                opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(days=1), pass_mark_percent=50,
+                identity_check_required=True, proctoring_required=True, questions=json.loads({json.dumps(QUESTIONS)!r}))
+    db.session.add(exam); db.session.commit()
+    for i in range({n}):
+        register_candidate(inst, Registration(email=f"c{{i}}@load.example", password={PASSWORD!r}, salutation="ms",
+            first_name="Last", last_name="Probe", street="Weg 1", postal_code="10115", city="Berlin",
+            country="DE", phone="+49301234567", date_of_birth=dt.date(1990, 1, 1), place_of_birth="Berlin",
+            gender=None, id_document_number="T22000129"), "load")
+    print(exam.id)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True, capture_output=True, text=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def selfie_frames() -> dict[str, list[bytes]]:
+    """JPEG frames of a face turning as each challenge order asks (made once, sent by every candidate)."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from idcheck.quality import detect
+
+    img = Image.open(FACES / "obama.jpg").convert("RGB")
+    img.thumbnail((640, 480))
+    canvas = Image.new("RGB", (640, 480), (128, 128, 128))
+    canvas.paste(img, ((640 - img.width) // 2, (480 - img.height) // 2))
+    base = np.asarray(canvas)
+
+    def turn(image: Any, k: float) -> Any:
+        h, w = image.shape[:2]
+        _t, right, _b, left = detect(image)[0]
+        cx, half = (left + right) / 2, (right - left) * 0.4
+        xs = np.arange(w, dtype=np.float32)
+        u = np.clip((xs - (cx - half)) / (2 * half), 0, 1)
+        mapx = np.tile(xs - k * half * np.sin(np.pi * u), (h, 1)).astype(np.float32)
+        mapy = np.tile(np.arange(h, dtype=np.float32)[:, None], (1, w))
+        return cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR)
+
+    def jpeg(a: Any) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "JPEG", quality=88)
+        return buf.getvalue()
+
+    sign = {"left": 0.5, "right": -0.5}
+    out = {}
+    for order in (("left", "right"), ("right", "left")):
+        out[",".join(order)] = [jpeg(base)] + [jpeg(turn(base, sign[s])) for s in order for _ in range(2)]
+    return out
+
+
+class Browser:
+    """One candidate's HTTP side: a keep-alive connection, the session cookie, the CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        import urllib3
+
+        host, port = base.removeprefix("http://").split(":")
+        self.pool = urllib3.HTTPConnectionPool(host, int(port), maxsize=1, retries=False,
+                                               timeout=urllib3.Timeout(connect=5, read=60))
+        self.cookie = ""
+        self.csrf = ""
+        self.latencies: dict[str, list[float]] = collections.defaultdict(list)
+        self.errors: list[str] = []
+
+    def call(self, label: str, method: str, path: str, *, body: bytes | None = None, ctype: str | None = None,
+             ok: tuple[int, ...] = (200, 302)) -> Any:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if self.csrf:
+            headers["X-CSRFToken"] = self.csrf
+        if ctype:
+            headers["Content-Type"] = ctype
+        t0 = time.perf_counter()
+        try:
+            resp = self.pool.request(method, path, body=body, headers=headers, redirect=False)
+        except Exception as err:
+            self.errors.append(f"{label}: {type(err).__name__}")
+            return None
+        self.latencies[label].append(time.perf_counter() - t0)
+        for value in resp.headers.getlist("Set-Cookie"):
+            if value.startswith("session="):
+                self.cookie = value.split(";", 1)[0]
+        if resp.status not in ok:
+            self.errors.append(f"{label}: HTTP {resp.status} {resp.data[:120]!r}")
+            return None
+        return resp
+
+    def form(self, label: str, path: str, fields: dict[str, str]) -> Any:
+        import urllib.parse
+
+        body = urllib.parse.urlencode({**fields, "csrf_token": self.csrf}).encode()
+        return self.call(label, "POST", path, body=body, ctype="application/x-www-form-urlencoded")
+
+    def json(self, label: str, method: str, path: str, payload: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
+        resp = self.call(label, method, path, body=None if payload is None else json.dumps(payload).encode(),
+                         ctype="application/json", ok=ok)
+        return None if resp is None else resp.json()
+
+    def files(self, label: str, path: str, fields: list[tuple[str, tuple[str, bytes, str]]]) -> Any:
+        import urllib3
+
+        body, ctype = urllib3.encode_multipart_formdata(fields)
+        resp = self.call(label, "POST", path, body=body, ctype=ctype, ok=(200,))
+        return None if resp is None else resp.json()
+
+
+def _webcam_track() -> Any:
+    import av
+    import numpy as np
+    from aiortc.mediastreams import VideoStreamTrack
+    from PIL import Image
+
+    img = Image.open(FACES / "obama.jpg").convert("RGB").resize((160, 120))
+    still = np.asarray(img)[:, :, ::-1].copy()
+
+    class Webcam(VideoStreamTrack):
+        async def recv(self) -> av.VideoFrame:
+            if not hasattr(self, "_n"):
+                self._n, self._t0 = 0, time.monotonic()
+            self._n += 1
+            await asyncio.sleep(max(0.0, self._t0 + self._n / FPS - time.monotonic()))
+            frame = av.VideoFrame.from_ndarray(still, format="bgr24")
+            frame.pts, frame.time_base = self._n * (90000 // FPS), __import__("fractions").Fraction(1, 90000)
+            return frame
+
+    return Webcam()
+
+
+async def _connect(browser: Browser, label: str, path: str) -> Any:
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import AudioStreamTrack
+
+    pc = RTCPeerConnection()
+    pc.addTrack(_webcam_track())
+    pc.addTrack(AudioStreamTrack())
+    pc.createDataChannel("events")
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: browser.json(label, "POST", path, {"type": "offer", "sdp": pc.localDescription.sdp}))
+    if answer is None:
+        await pc.close()
+        return None
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+    for _ in range(150):
+        if pc.connectionState == "connected":
+            return pc
+        await asyncio.sleep(0.1)
+    browser.errors.append(f"{label}: not connected ({pc.connectionState})")
+    await pc.close()
+    return None
+
+
+def candidate_flow(base: str, email: str, exam_id: int, frames: dict[str, list[bytes]], loop: Any,
+                   ready: threading.Barrier, go: threading.Event, until_box: list[float],
+                   out: dict[str, Any]) -> None:
+    """The whole flow of one candidate (HTTP here, WebRTC on the process's asyncio loop)."""
+    b = Browser(base)
+    out["browser"] = b
+    attempt_id = None
+    pc = None
+    try:
+        page = b.call("login_page", "GET", "/login")
+        b.csrf = re.search(rb'name="csrf-token" content="([^"]+)"', page.data).group(1).decode()
+        b.form("login", "/login", {"email": email, "password": PASSWORD})
+        b.form("identity_consent", f"/candidate/exams/{exam_id}/identity/consent", {"granted": "yes"})
+        b.files("identity_document", f"/api/identity/{exam_id}/document",
+                [("file", ("id.jpg", (FACES / "obama2.jpg").read_bytes(), "image/jpeg"))])
+        challenge = b.json("identity_challenge", "POST", f"/api/identity/{exam_id}/challenge")["challenge"]
+        shots = frames[",".join(challenge)]
+        b.files("identity_selfie", f"/api/identity/{exam_id}/selfie",
+                [("frames", (f"f{i}.jpg", data, "image/jpeg")) for i, data in enumerate(shots)])
+        deadline = time.monotonic() + 300
+        while True:
+            state = b.json("identity_status", "GET", f"/api/identity/{exam_id}")
+            if state and state["status"] in ("verified", "review"):
+                break
+            if time.monotonic() > deadline or (state and state["status"] in ("retake", "rejected")):
+                b.errors.append(f"identity: {state}")
+                return
+            time.sleep(1.0)
+        check = asyncio.run_coroutine_threadsafe(
+            _connect(b, "system_check_offer", f"/api/exams/{exam_id}/system-check/offer"), loop).result(60)
+        if check is None:
+            return
+        time.sleep(3.0)
+        b.json("system_check_confirm", "POST", f"/api/exams/{exam_id}/system-check/confirm")
+        asyncio.run_coroutine_threadsafe(check.close(), loop).result(10)
+        resp = b.form("start", f"/candidate/exams/{exam_id}/start", {})
+        if resp is None:
+            return
+        attempt_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+        out["attempt_id"] = attempt_id
+        pc = asyncio.run_coroutine_threadsafe(_connect(b, "media_offer", f"/api/attempts/{attempt_id}/media/offer"),
+                                              loop).result(60)
+        out["streaming_since"] = time.time() if pc is not None else None
+    except Exception:
+        b.errors.append("flow: " + traceback.format_exc(limit=2).replace("\n", " "))
+    finally:
+        ready.wait()
+    go.wait()
+    if attempt_id is None or pc is None:
+        return
+    sent: dict[str, str] = {}
+    time.sleep(random.uniform(0, 2))
+    while time.monotonic() < until_box[0]:
+        qid, value = f"q{random.randrange(len(QUESTIONS))}", random.choice(["a", "b"])
+        t0 = time.perf_counter()
+        if b.json("answer_save", "PUT", f"/api/attempts/{attempt_id}/answers/{qid}", {"value": value}) is not None:
+            sent[qid] = value
+        time.sleep(max(0.0, 2.0 - (time.perf_counter() - t0)))
+    out["sent"] = sent
+    out["streamed_s"] = time.time() - out["streaming_since"]
+    b.json("submit", "POST", f"/api/attempts/{attempt_id}/submit")
+    asyncio.run_coroutine_threadsafe(pc.close(), loop).result(15)
+
+
+def sender_process(base: str, jobs: list[tuple[str, int]], frames: dict[str, list[bytes]], start_q: Any,
+                   result_q: Any) -> None:
+    """One "browser" process: its candidates' HTTP flows in threads, their peers on one asyncio loop."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    ready = threading.Barrier(len(jobs) + 1)
+    go = threading.Event()
+    until_box = [0.0]
+    outs: list[dict[str, Any]] = [{} for _ in jobs]
+    threads = [threading.Thread(target=candidate_flow, args=(base, email, exam_id, frames, loop, ready, go,
+                                                             until_box, outs[i]))
+               for i, (email, exam_id) in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    ready.wait()  # every candidate of this process is in the exam (or failed)
+    result_q.put(("ready", None))
+    until_box[0] = time.monotonic() + start_q.get()
+    go.set()
+    for t in threads:
+        t.join()
+    result_q.put(("done", [{"attempt_id": o.get("attempt_id"), "sent": o.get("sent", {}),
+                            "streamed_s": o.get("streamed_s"), "latencies": dict(o["browser"].latencies),
+                            "errors": o["browser"].errors} for o in outs]))
+
+
+def check_results(env: dict[str, str], expected: dict[int, dict[str, str]],
+                  streamed: dict[int, float]) -> tuple[int, int]:
+    """Lost answers, and recordings that are not complete (no part, a part not closed, video or audio missing,
+    or less than 80 % of the streamed time)."""
+    code = f"""
+import io, json
+import av
+from sqlalchemy import select
+from app import create_app
+from app.extensions import db
+from exams.models import Answer
+from storage import vault
+from storage.models import BlobState
+expected = {json.dumps({str(k): v for k, v in expected.items()})}
+streamed = {json.dumps({str(k): v for k, v in streamed.items()})}
+app = create_app()
+with app.app_context():
+    held = {{(a, q): v for a, q, v in db.session.execute(select(Answer.attempt_id, Answer.question_id, Answer.value))}}
+    lost = sum(1 for aid, ans in expected.items() for q, v in ans.items() if held.get((int(aid), q)) != v)
+    incomplete = 0
+    for aid, seconds in streamed.items():
+        parts = vault.blobs_of(attempt_id=int(aid), category="recording")
+        total, kinds, ok = 0.0, set(), bool(parts)
+        for p in parts:
+            ok = ok and p.state == BlobState.COMPLETE
+            c = av.open(io.BytesIO(vault.read(p)))
+            for s in c.streams:
+                kinds.add(s.type)
+            video = c.streams.video[0] if c.streams.video else None
+            pts = [float(pk.pts * pk.time_base) for pk in c.demux(video) if pk.pts is not None] if video else []
+            total += (max(pts) - min(pts)) if pts else 0.0
+        if not (ok and kinds >= {{"video", "audio"}} and total >= 0.8 * seconds - 2):
+            incomplete += 1
+            print("incomplete", aid, ok, sorted(kinds), round(total, 1), round(seconds, 1))
+    print(json.dumps([lost, incomplete]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    for line in out.stdout.strip().splitlines()[:-1]:
+        print(line)
+    lost, incomplete = json.loads(out.stdout.strip().splitlines()[-1])
+    return int(lost), int(incomplete)
+
+
+def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4) -> dict[str, Any]:
+    """Run the load against a started ``deploy.scaleout.Stack``; prints the figures and returns the JSON."""
+    exam_id = seed(stack.env, candidates)
+    frames = selfie_frames()
+    jobs = [(f"c{i}@load.example", exam_id) for i in range(candidates)]
+    ctx = mp.get_context("spawn")
+    result_q = ctx.Queue()
+    procs, start_qs = [], []
+    t_setup = time.monotonic()
+    for i in range(senders):
+        start_q = ctx.Queue()
+        part = jobs[i::senders]
+        if not part:
+            continue
+        p = ctx.Process(target=sender_process, args=(stack.url, part, frames, start_q, result_q))
+        p.start()
+        procs.append(p)
+        start_qs.append(start_q)
+    for _ in procs:
+        assert result_q.get(timeout=900)[0] == "ready"
+    setup_s = time.monotonic() - t_setup
+    cpu0, t0 = stack.cpu_seconds(), time.monotonic()
+    for q in start_qs:
+        q.put(seconds)
+    results: list[dict[str, Any]] = []
+    for _ in procs:
+        _kind, got = result_q.get(timeout=seconds + 600)
+        results += got
+    # CPU of the steady phase only: every candidate streaming and saving (submits come after)
+    elapsed = time.monotonic() - t0
+    cpu = stack.cpu_seconds() - cpu0
+    for p in procs:
+        p.join(60)
+    lat: dict[str, list[float]] = collections.defaultdict(list)
+    errors: list[str] = []
+    for r in results:
+        for label, values in r["latencies"].items():
+            lat[label] += values
+        errors += r["errors"]
+    sustained = sum(1 for r in results if r["streamed_s"] and r["sent"])
+    expected = {r["attempt_id"]: r["sent"] for r in results if r["attempt_id"]}
+    streamed = {r["attempt_id"]: r["streamed_s"] for r in results if r["attempt_id"] and r["streamed_s"]}
+    lost, incomplete = check_results(stack.env, expected, streamed)
+    incomplete += sum(1 for r in results if r["attempt_id"] is None or not r["streamed_s"])
+
+    def p95(values: list[float]) -> float:
+        s = sorted(values)
+        return round(s[int(0.95 * (len(s) - 1))] * 1000, 1) if s else 0.0
+
+    print(f"{candidates} candidates, {senders} sender processes, setup (login, identity, system check, start) "
+          f"{setup_s:.0f} s, then {elapsed:.0f} s steady; {os.cpu_count()} CPUs")
+    for label in sorted(lat):
+        print(f"  {label:22} n={len(lat[label]):6d}  p95 {p95(lat[label]):8.1f} ms")
+    print(f"sustained candidates {sustained}/{candidates}; platform CPU per candidate "
+          f"{cpu / elapsed / candidates * 100:.1f}% of one core (web + media engines + job workers)")
+    print(f"errors {len(errors)}: {errors[:5]}")
+    print(f"lost answers {lost}, incomplete recordings {incomplete}")
+    return {"candidates": sustained, "p95_ms_answer_save": p95(lat["answer_save"]), "errors": len(errors),
+            "lost_answers": lost, "incomplete_recordings": incomplete,
+            "cpu_pct_per_candidate": round(cpu / elapsed / candidates * 100, 1), "cpus": os.cpu_count(),
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def main() -> None:
+    """Start the scale-out stack, run the load, stop it."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--candidates", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--senders", type=int, default=4)
+    ap.add_argument("--web-workers", type=int, default=4)
+    ap.add_argument("--engines", type=int, default=2)
+    args = ap.parse_args()
+    from deploy.scaleout import Stack
+
+    with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
+        figures = run_load(stack, args.candidates, args.seconds, args.senders)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

