@@ -415,6 +415,7 @@ def main() -> None:
     from deploy.scaleout import Stack
 
     with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
+        print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.logs}", flush=True)
         figures = run_load(stack, args.candidates, args.seconds, args.senders)
     print(json.dumps(figures))
 

@@ -60,6 +60,7 @@ class Stack:
         self.web_workers, self.n_engines, self.n_jobs = web_workers, engines, job_workers
         self.database = database
         self.dir = Path(tempfile.mkdtemp(prefix="aufsicht-scaleout-"))
+        self.logs = Path(tempfile.mkdtemp(prefix="aufsicht-scaleout-logs-"))  # kept after stop
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -106,7 +107,7 @@ class Stack:
         return REDIS
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        with open(self.dir / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        with open(self.logs / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
             self.procs[name] = subprocess.Popen(args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                                 start_new_session=True)
 
@@ -203,7 +204,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     args = ap.parse_args()
     with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
-        print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.dir}", flush=True)
+        print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.logs}", flush=True)
         if args.serve:
             with contextlib.suppress(KeyboardInterrupt):
                 while True:

@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from app.errors import Conflict
-from proctoring.recorder import Sink, WebmRecorder, tap_receiver
+from app.errors import Conflict, DomainError
+from proctoring.recorder import Sink, WebmRecorder, tap_audio_levels, tap_receiver
 from proctoring.sdp import BadOffer, check_offer
+from proctoring.voice import VoiceDetector
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,14 @@ class NotLive(Conflict):
     """There is no live stream to watch (the candidate is not connected to this engine)."""
 
     code = "not_live"
+
+
+class EngineBusy(DomainError):
+    """The engine did not answer in time (overloaded); the browser retries."""
+
+    status = 503
+    code = "media_busy"
+
 
 FrameCallback = Callable[[str, Any, float], None]
 EventCallback = Callable[[str, dict[str, Any]], None]
@@ -47,11 +56,15 @@ class _Session:
     connected_at: float | None = None
     disconnected_at: float | None = None
     last_frame_at: float = 0.0
+    frame_pending: bool = False
     tasks: list[asyncio.Task[Any]] = dataclasses.field(default_factory=list)
     video: Any = None  # the candidate's video track and one relay that fans it out (sampler, viewers)
     audio: Any = None
     relay: Any = None
     watchers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    voice: VoiceDetector = dataclasses.field(default_factory=VoiceDetector)
+    voice_checked_at: float = 0.0
+    voice_reported_at: float = 0.0
 
 
 class MediaEngine:
@@ -69,7 +82,11 @@ class MediaEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._sessions: dict[str, _Session] = {}
+        # Two pools: signalling work (opening recording sinks, events, closing parts) never waits behind
+        # frame analysis, and analysis is bounded to one pending frame per session (a slow machine drops
+        # samples instead of queueing them without limit).
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-work")
+        self._analysis = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-analysis")
 
     # ------------------------------------------------------------------ facade (any thread)
 
@@ -102,7 +119,13 @@ class MediaEngine:
         if self._loop is None:
             self.start()
         assert self._loop is not None  # noqa: S101
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            log.warning("media engine call timed out after %s s", timeout)
+            raise EngineBusy("The media server is busy. Please wait a moment.") from None
 
     def answer(self, session_id: str, offer_sdp: str, sink_factory: SinkFactory, timeout: float = 20) -> str:
         """Accept a browser's offer for ``session_id`` and return the answer SDP (raises BadOffer)."""
@@ -146,6 +169,7 @@ class MediaEngine:
         if self._thread:
             self._thread.join(timeout=5)
         self._pool.shutdown(wait=False)
+        self._analysis.shutdown(wait=False, cancel_futures=True)
         self._loop, self._thread = None, None
 
     # ------------------------------------------------------------------ inside the loop
@@ -184,9 +208,10 @@ class MediaEngine:
                         self._sample(session_id, session, session.relay.subscribe(track, buffered=False))))
             else:
                 session.audio = track
-                # Audio is decoded only while a proctor listens.
+                # Audio is decoded only while a proctor listens; voice activity comes from RTP audio levels.
                 tap_receiver(receiver, lambda _c, f: recorder.audio(f.data, f.timestamp),
                              lambda: bool(session.watchers))
+                tap_audio_levels(receiver, lambda level: self._on_level(session_id, session, level))
 
         @pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:
@@ -198,8 +223,8 @@ class MediaEngine:
                     event = json.loads(message)
                 except ValueError:
                     return
-                if isinstance(event, dict):
-                    loop.run_in_executor(self._pool, self.on_event, session_id, event)
+                if isinstance(event, dict):  # the browser cannot claim to be the engine
+                    loop.run_in_executor(self._pool, self.on_event, session_id, {**event, "origin": "browser"})
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -211,7 +236,8 @@ class MediaEngine:
                 session.connected_at, session.disconnected_at = time.monotonic(), None
                 if self.on_event is not None:
                     loop.run_in_executor(self._pool, self.on_event, session_id,
-                                         {"type": "media_connected", "part": part, "gap_seconds": gap})
+                                         {"type": "media_connected", "part": part, "gap_seconds": gap,
+                                          "origin": "engine"})
             elif pc.connectionState in ("failed", "closed", "disconnected"):
                 if session.disconnected_at is None:
                     session.disconnected_at = time.monotonic()
@@ -219,7 +245,7 @@ class MediaEngine:
                     await loop.run_in_executor(self._pool, recorder.close)
                     if self.on_event is not None:
                         loop.run_in_executor(self._pool, self.on_event, session_id,
-                                             {"type": "media_disconnected", "part": part})
+                                             {"type": "media_disconnected", "part": part, "origin": "engine"})
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -273,16 +299,31 @@ class MediaEngine:
             except Exception:  # track ended
                 return
             now = time.monotonic()
-            if self.on_frame is not None and now - session.last_frame_at >= self.frame_interval:
-                session.last_frame_at = now
-                loop.run_in_executor(self._pool, self._deliver, session_id, frame)
+            if (self.on_frame is not None and now - session.last_frame_at >= self.frame_interval
+                    and not session.frame_pending):
+                session.last_frame_at, session.frame_pending = now, True
+                loop.run_in_executor(self._analysis, self._deliver, session_id, session, frame)
 
-    def _deliver(self, session_id: str, frame: Any) -> None:
+    def _on_level(self, session_id: str, session: _Session, level: int) -> None:
+        """One audio packet's level; once a second, report sustained speech (at most every 5 s)."""
+        now = time.monotonic()
+        session.voice.add(now, level)
+        if now - session.voice_checked_at < 1.0:
+            return
+        session.voice_checked_at = now
+        if self.on_event is not None and now - session.voice_reported_at >= 5.0 and session.voice.sustained(now):
+            session.voice_reported_at = now
+            asyncio.get_running_loop().run_in_executor(self._pool, self.on_event, session_id,
+                                                       {"type": "voice_activity", "origin": "engine"})
+
+    def _deliver(self, session_id: str, session: _Session, frame: Any) -> None:
         assert self.on_frame is not None  # noqa: S101
         try:
             self.on_frame(session_id, frame.to_ndarray(format="bgr24"), time.time())
         except Exception:
             log.exception("frame callback failed for %s", session_id)
+        finally:
+            session.frame_pending = False
 
     async def _hang_up(self, session: _Session) -> None:
         for watcher in list(session.watchers.values()):

@@ -21,9 +21,10 @@ log = logging.getLogger(__name__)
 
 # Browser events that raise an advisory flag (the rest only go on the timeline).
 EVENT_FLAGS = {"tab_hidden": "tab_hidden", "fullscreen_exit": "fullscreen_exit", "copy": "copy_paste",
-               "paste": "copy_paste", "second_screen": "second_screen"}
-TIMELINE_EVENTS = {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen",
-                   "media_connected", "media_disconnected"}
+               "paste": "copy_paste", "second_screen": "second_screen", "voice_activity": "voice"}
+# Who may report what: the browser over the data channel, or the engine itself.
+TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen"},
+                   "engine": {"media_connected", "media_disconnected", "voice_activity"}}
 NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
 
 
@@ -92,7 +93,8 @@ def sink_factory(app: Flask, attempt_id: int, user_id: int, institution_id: int)
 def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
     attempt_id = attempt_of(session)
     kind = str(event.get("type", ""))[:40]
-    if attempt_id is None or kind not in TIMELINE_EVENTS:
+    origin = str(event.get("origin", ""))
+    if attempt_id is None or kind not in TIMELINE_EVENTS.get(origin, set()):
         return
     from app.clock import utcnow
     from app.extensions import db
@@ -109,7 +111,7 @@ def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
         detail: dict[str, Any] = {k: v for k, v in event.items()
                                   if k in ("part", "gap_seconds") and isinstance(v, int | float)}
         if kind in EVENT_FLAGS:
-            raise_flag(attempt, FlagKind(EVENT_FLAGS[kind]), now, source="browser")
+            raise_flag(attempt, FlagKind(EVENT_FLAGS[kind]), now, source="audio" if origin == "engine" else origin)
         else:
             record_event(attempt, kind, now, **detail)
             db.session.commit()

@@ -193,3 +193,20 @@ def tap_receiver(receiver: Any, on_encoded: Callable[[Any, Any], None], decode: 
     if not hasattr(receiver, attr):
         raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no decoder queue to tap")
     setattr(receiver, attr, TapQueue(on_encoded, decode))
+
+
+def tap_audio_levels(receiver: Any, on_level: Callable[[int], None]) -> None:
+    """Call ``on_level`` with each audio packet's RFC 6464 level (-dBov) before aiortc handles the packet.
+
+    Wraps the receiver's (internal) packet handler; packets without the extension are ignored.
+    """
+    handle = receiver._handle_rtp_packet
+
+    async def with_level(packet: Any, arrival_time_ms: int) -> None:
+        level = packet.extensions.audio_level
+        if level is not None:
+            on_level(int(level[1]))
+        await handle(packet, arrival_time_ms=arrival_time_ms)
+
+    receiver._handle_rtp_packet = with_level
+

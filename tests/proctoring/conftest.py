@@ -49,26 +49,27 @@ class PatternTrack:
         return _Track()
 
 
-async def aiortc_offer(with_video: bool = True) -> tuple[Any, Any]:
-    """An aiortc peer (the stand-in browser) and its offer."""
+async def aiortc_offer(with_video: bool = True, audio: Any = None) -> tuple[Any, Any]:
+    """An aiortc peer (the stand-in browser) and its offer (silent audio unless ``audio`` is a track)."""
     from aiortc import RTCPeerConnection
     from aiortc.mediastreams import AudioStreamTrack
 
     pc = RTCPeerConnection()
     if with_video:
         pc.addTrack(PatternTrack())
-    pc.addTrack(AudioStreamTrack())
+    pc.addTrack(audio if audio is not None else AudioStreamTrack())
     channel = pc.createDataChannel("events")
     await pc.setLocalDescription(await pc.createOffer())
     return pc, channel
 
 
-def send_for(client: Any, attempt_id: int, seconds: float, events: list[str] | None = None) -> dict[str, Any]:
+def send_for(client: Any, attempt_id: int, seconds: float, events: list[str] | None = None,
+             audio: Any = None) -> dict[str, Any]:
     """Connect an aiortc sender through the real signalling endpoint and stream for ``seconds``."""
     from aiortc import RTCSessionDescription
 
     async def run() -> dict[str, Any]:
-        pc, channel = await aiortc_offer()
+        pc, channel = await aiortc_offer(audio=audio() if audio is not None else None)
         loop = asyncio.get_running_loop()
         resp = await loop.run_in_executor(None, lambda: client.post(
             f"/api/attempts/{attempt_id}/media/offer", json={"type": "offer", "sdp": pc.localDescription.sdp}))
