@@ -159,6 +159,17 @@ class RemoteMedia:
 
     # -- assignment
 
+    def _probe(self, engine: str) -> str:
+        """"up", "busy" (accepts connections but answers slowly) or "down"."""
+        try:
+            resp = self.http.request("GET", engine + "/engine/healthz", headers=self.headers,
+                                     timeout=urllib3.Timeout(connect=2.0, read=3.0))
+        except urllib3.exceptions.ReadTimeoutError:
+            return "busy"
+        except urllib3.exceptions.HTTPError:
+            return "down"
+        return "up" if resp.status == 200 else "down"
+
     def _assigned(self, session: str) -> str | None:
         row = db.session.get(MediaAssignment, session)
         return row.engine_url if row is not None and row.engine_url in self.engines else None
@@ -169,14 +180,17 @@ class RemoteMedia:
             return found
         load = dict(db.session.execute(select(MediaAssignment.engine_url, func.count())
                                        .group_by(MediaAssignment.engine_url)).all())
+        busy = None
         for engine in sorted((e for e in self.engines if e != exclude), key=lambda e: load.get(e, 0)):
-            try:
-                if self._request(engine, "GET", "/engine/healthz", timeout=2.0).status == 200:
-                    break
-            except MediaUnavailable:
-                continue
+            state = self._probe(engine)
+            if state == "up":
+                break
+            if state == "busy" and busy is None:
+                busy = engine
         else:
-            raise MediaUnavailable("No media server is reachable. Please wait a moment.")
+            if busy is None:
+                raise MediaUnavailable("No media server is reachable. Please wait a moment.")
+            engine = busy  # slow to answer is still alive: better than refusing the candidate
         db.session.add(MediaAssignment(session_id=session, engine_url=engine, assigned_at=utcnow()))
         try:
             db.session.commit()
