@@ -178,7 +178,9 @@ def _webcam_track() -> Any:
             self._n += 1
             await asyncio.sleep(max(0.0, self._t0 + self._n / FPS - time.monotonic()))
             frame = av.VideoFrame.from_ndarray(still, format="bgr24")
-            frame.pts, frame.time_base = self._n * (90000 // FPS), __import__("fractions").Fraction(1, 90000)
+            # stamped with the capture time, as a browser does (a starved sender drops, it does not slow time)
+            frame.pts = int((time.monotonic() - self._t0) * 90000)
+            frame.time_base = __import__("fractions").Fraction(1, 90000)
             return frame
 
     return Webcam()
@@ -398,6 +400,10 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4) -> d
             lat[label] += values
         errors += r["errors"]
     sustained = sum(1 for r in results if r["streamed_s"] and r["sent"])
+    for r in results:
+        if not (r["streamed_s"] and r["sent"]):
+            print(f"  not sustained: attempt {r['attempt_id']}, saves {len(r['sent'])}, streamed {r['streamed_s']}, "
+                  f"reconnects {r['reconnects']}, errors {r['errors'][:2]}")
     expected = {r["attempt_id"]: r["sent"] for r in results if r["attempt_id"]}
     streamed = {r["attempt_id"]: r["streamed_s"] for r in results if r["attempt_id"] and r["streamed_s"]}
     lost, incomplete = check_results(stack.env, expected, streamed)

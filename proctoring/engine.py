@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import fractions
 import json
 import logging
 import threading
@@ -62,6 +63,7 @@ class _Session:
     audio: Any = None
     relay: Any = None
     watchers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    transcode: bool = False  # the browser sent H.264: decode and re-encode to VP8 for the recording
     voice: VoiceDetector = dataclasses.field(default_factory=VoiceDetector)
     voice_checked_at: float = 0.0
     voice_reported_at: float = 0.0
@@ -87,6 +89,7 @@ class MediaEngine:
         # samples instead of queueing them without limit).
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-work")
         self._analysis = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-analysis")
+        self._transcoder = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-transcode")
 
     # ------------------------------------------------------------------ facade (any thread)
 
@@ -170,6 +173,7 @@ class MediaEngine:
             self._thread.join(timeout=5)
         self._pool.shutdown(wait=False)
         self._analysis.shutdown(wait=False, cancel_futures=True)
+        self._transcoder.shutdown(wait=False, cancel_futures=True)
         self._loop, self._thread = None, None
 
     # ------------------------------------------------------------------ inside the loop
@@ -200,9 +204,18 @@ class MediaEngine:
                 session.relay = MediaRelay()
             if track.kind == "video":
                 session.video = track
-                # Decoded video is needed for snapshots and flags, and while someone watches live.
-                tap_receiver(receiver, lambda _c, f: recorder.video(f.data, f.timestamp),
-                             lambda: self.decode_video or bool(session.watchers))
+
+                def on_video(codec: Any, f: Any) -> None:
+                    if codec.mimeType.lower() == "video/vp8":
+                        recorder.video(f.data, f.timestamp)  # copied as received
+                    elif not session.transcode:  # only codecs that can't be copied are re-encoded
+                        session.transcode = True
+                        session.tasks.append(asyncio.ensure_future(
+                            self._transcode(session, session.relay.subscribe(track, buffered=False), recorder)))
+
+                # Decoded video is needed for snapshots and flags, while someone watches live, and to re-encode.
+                tap_receiver(receiver, on_video,
+                             lambda: self.decode_video or bool(session.watchers) or session.transcode)
                 if self.decode_video:
                     session.tasks.append(asyncio.ensure_future(
                         self._sample(session_id, session, session.relay.subscribe(track, buffered=False))))
@@ -253,6 +266,7 @@ class MediaEngine:
                 if transceiver.kind == "video":
                     caps = RTCRtpSender.getCapabilities("video")
                     prefs = [c for c in caps.codecs if c.mimeType in ("video/VP8", "video/rtx")]
+                    prefs += [c for c in caps.codecs if c.mimeType == "video/H264"]  # the fallback
                     transceiver.setCodecPreferences(prefs)
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as err:
@@ -303,6 +317,38 @@ class MediaEngine:
                     and not session.frame_pending):
                 session.last_frame_at, session.frame_pending = now, True
                 loop.run_in_executor(self._analysis, self._deliver, session_id, session, frame)
+
+    async def _transcode(self, session: _Session, track: Any, recorder: WebmRecorder) -> None:
+        """Re-encode decoded frames to VP8 for the recording, only while the browser sends a non-VP8 codec."""
+        loop = asyncio.get_running_loop()
+        encoder: Any = None
+        size: tuple[int, int] | None = None
+
+        def encode(frame: Any) -> None:
+            nonlocal encoder, size
+            import av
+
+            if encoder is None:
+                size = (frame.width - frame.width % 2, frame.height - frame.height % 2)
+                encoder = av.CodecContext.create("libvpx", "w")
+                encoder.width, encoder.height = size
+                encoder.pix_fmt = "yuv420p"
+                encoder.time_base = fractions.Fraction(1, 90000)
+                encoder.bit_rate = 1_000_000
+                encoder.gop_size = 60
+                encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+            assert size is not None  # noqa: S101
+            img = frame.reformat(width=size[0], height=size[1], format="yuv420p")
+            img.pts, img.time_base = frame.pts, fractions.Fraction(1, 90000)
+            for pkt in encoder.encode(img):
+                recorder.video(bytes(pkt), int(pkt.pts or 0))
+
+        while True:
+            try:
+                frame = await track.recv()
+            except Exception:  # track ended
+                return
+            await loop.run_in_executor(self._transcoder, encode, frame)
 
     def _on_level(self, session_id: str, session: _Session, level: int) -> None:
         """One audio packet's level; once a second, report sustained speech (at most every 5 s)."""

@@ -18,7 +18,7 @@ class BadOffer(DomainError):
 
 
 def check_offer(sdp: object) -> str:
-    """Return the offer if it is plausible: text, at most 64 KiB, audio and VP8 video, well-formed lines."""
+    """Return the offer if it is plausible: text, at most 64 KiB, audio and VP8 (or H.264) video, well-formed lines."""
     if not isinstance(sdp, str):
         raise BadOffer("The offer must be SDP text.")
     if len(sdp.encode("utf-8", "replace")) > MAX_SDP_BYTES:
@@ -31,8 +31,8 @@ def check_offer(sdp: object) -> str:
     media = [ln.split()[0][2:] for ln in lines if ln.startswith("m=")]
     if "audio" not in media or "video" not in media:
         raise BadOffer("The offer must contain an audio and a video stream (camera and microphone).")
-    if not any(re.match(r"^a=rtpmap:\d+ VP8/90000", ln) for ln in lines):
-        raise BadOffer("The browser must offer VP8 video.")
+    if not any(re.match(r"^a=rtpmap:\d+ (VP8|H264)/90000", ln) for ln in lines):
+        raise BadOffer("The browser must offer VP8 video (or H.264, which is re-encoded).")
     if not any(re.match(r"^a=rtpmap:\d+ opus/48000", ln, re.IGNORECASE) for ln in lines):
         raise BadOffer("The browser must offer Opus audio.")
     if not any(ln.startswith("a=fingerprint:") for ln in lines):
