@@ -216,6 +216,7 @@ def candidate_flow(base: str, email: str, exam_id: int, frames: dict[str, list[b
     """The whole flow of one candidate (HTTP here, WebRTC on the process's asyncio loop)."""
     b = Browser(base)
     out["browser"] = b
+    time.sleep(out.pop("arrive_after", 0.0))  # candidates arrive over a few minutes, not in the same second
     attempt_id = None
     pc = None
     try:
@@ -229,7 +230,7 @@ def candidate_flow(base: str, email: str, exam_id: int, frames: dict[str, list[b
         shots = frames[",".join(challenge)]
         b.files("identity_selfie", f"/api/identity/{exam_id}/selfie",
                 [("frames", (f"f{i}.jpg", data, "image/jpeg")) for i, data in enumerate(shots)])
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 900
         while True:
             state = b.json("identity_status", "GET", f"/api/identity/{exam_id}")
             if state and state["status"] in ("verified", "review"):
@@ -286,7 +287,7 @@ def candidate_flow(base: str, email: str, exam_id: int, frames: dict[str, list[b
     asyncio.run_coroutine_threadsafe(pc.close(), loop).result(15)
 
 
-def sender_process(base: str, jobs: list[tuple[str, int]], frames: dict[str, list[bytes]], start_q: Any,
+def sender_process(base: str, jobs: list[tuple[str, int, float]], frames: dict[str, list[bytes]], start_q: Any,
                    result_q: Any) -> None:
     """One "browser" process: its candidates' HTTP flows in threads, their peers on one asyncio loop.
 
@@ -299,15 +300,16 @@ def sender_process(base: str, jobs: list[tuple[str, int]], frames: dict[str, lis
     ready = threading.Barrier(len(jobs) + 1)
     go = threading.Event()
     until_box = [0.0]
-    outs: list[dict[str, Any]] = [{} for _ in jobs]
+    outs: list[dict[str, Any]] = [{"arrive_after": arrive} for _email, _exam, arrive in jobs]
     threads = [threading.Thread(target=candidate_flow, args=(base, email, exam_id, frames, loop, ready, go,
                                                              until_box, outs[i]))
-               for i, (email, exam_id) in enumerate(jobs)]
+               for i, (email, exam_id, _arrive) in enumerate(jobs)]
     for t in threads:
         t.start()
     ready.wait()  # every candidate of this process is in the exam (or failed)
     result_q.put(("ready", None))
-    until_box[0] = time.monotonic() + start_q.get()
+    seconds = start_q.get()  # (blocks until every process is ready: take the time after it)
+    until_box[0] = time.monotonic() + seconds
     go.set()
     for t in threads:
         t.join()
@@ -360,11 +362,11 @@ with app.app_context():
     return int(lost), int(incomplete)
 
 
-def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4) -> dict[str, Any]:
+def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp: float = 2.0) -> dict[str, Any]:
     """Run the load against a started ``deploy.scaleout.Stack``; prints the figures and returns the JSON."""
     exam_id = seed(stack.env, candidates)
     frames = selfie_frames()
-    jobs = [(f"c{i}@load.example", exam_id) for i in range(candidates)]
+    jobs = [(f"c{i}@load.example", exam_id, i * ramp) for i in range(candidates)]
     ctx = mp.get_context("spawn")
     result_q = ctx.Queue()
     procs, start_qs = [], []
@@ -413,8 +415,8 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4) -> d
         s = sorted(values)
         return round(s[int(0.95 * (len(s) - 1))] * 1000, 1) if s else 0.0
 
-    print(f"{candidates} candidates, {senders} sender processes, setup (login, identity, system check, start) "
-          f"{setup_s:.0f} s, then {elapsed:.0f} s steady; {os.cpu_count()} CPUs")
+    print(f"{candidates} candidates arriving {ramp:g} s apart, {senders} sender processes, setup (login, "
+          f"identity, system check, start) {setup_s:.0f} s, then {elapsed:.0f} s steady; {os.cpu_count()} CPUs")
     for label in sorted(lat):
         print(f"  {label:22} n={len(lat[label]):6d}  p95 {p95(lat[label]):8.1f} ms")
     print(f"sustained candidates {sustained}/{candidates}; platform CPU per candidate "
@@ -434,6 +436,7 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--senders", type=int, default=4)
+    ap.add_argument("--ramp", type=float, default=2.0, help="seconds between two candidates' arrivals")
     ap.add_argument("--web-workers", type=int, default=4)
     ap.add_argument("--engines", type=int, default=2)
     args = ap.parse_args()
@@ -441,7 +444,7 @@ def main() -> None:
 
     with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
         print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.logs}", flush=True)
-        figures = run_load(stack, args.candidates, args.seconds, args.senders)
+        figures = run_load(stack, args.candidates, args.seconds, args.senders, args.ramp)
     print(json.dumps(figures))
 
 

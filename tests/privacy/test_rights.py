@@ -128,3 +128,24 @@ def test_statistics_never_show_a_group_smaller_than_five(client, make_user, make
     login(client, make_user("staff", inst))
     html = client.get("/staff/statistics").get_data(as_text=True)
     assert "6 (50 %)" in html and "Klein" in html
+
+
+def test_inactive_candidates_get_a_notice_then_are_erased(app, make_user, make_institution):
+    from pathlib import Path
+
+    from privacy.jobs import handle_inactive_accounts
+
+    inst = make_institution()
+    idle, active = make_user("candidate", inst), make_user("candidate", inst)
+    now = utcnow()
+    idle.last_active_at = now - dt.timedelta(days=2 * 365 - 10)  # within the notice period
+    active.last_active_at = now - dt.timedelta(days=30)
+    db.session.commit()
+    assert handle_inactive_accounts(now) == {"noticed": 1, "erased": 0}
+    outbox = list((Path(app.instance_path) / "outbox").glob("*.eml"))
+    assert any(idle.email in p.read_text() for p in outbox)
+    assert handle_inactive_accounts(now + dt.timedelta(days=5)) == {"noticed": 0, "erased": 0}  # notice not due
+    assert handle_inactive_accounts(now + dt.timedelta(days=31)) == {"noticed": 0, "erased": 1}
+    db.session.expire_all()
+    assert db.session.get(type(idle), idle.id).erased_at is not None
+    assert db.session.get(type(active), active.id).erased_at is None
