@@ -247,8 +247,11 @@ def _keep_template(check: IdCheck, template: bytes, now: dt.datetime) -> None:
 
 def _after_decision(check: IdCheck, now: dt.datetime) -> None:
     """ID images go right after the decision (or at the exam's end if the institution keeps them)."""
+    from privacy.settings import settings_for
+
     exam = db.session.get(Exam, check.exam_id)
-    keep_until = exam.closes_at if exam and current_app.config.get("IDCHECK_KEEP_IMAGES_UNTIL_EXAM_END") else None
+    keep = exam is not None and settings_for(exam.institution_id).keep_id_images_until_exam_end
+    keep_until = exam.closes_at if exam is not None and keep else None
     for blob_id in (check.id_image_blob_id, check.selfie_blob_id, check.frames_blob_id):
         if keep_until is None:
             _purge(blob_id, now, "identity images: deleted right after the identity decision")

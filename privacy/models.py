@@ -57,3 +57,5 @@ class InstitutionSettings(db.Model):  # type: ignore[name-defined]
     recording: Mapped[bool] = mapped_column(Boolean, default=True)
     biometric_matching: Mapped[bool] = mapped_column(Boolean, default=True)
     appeal_window_days: Mapped[int] = mapped_column(Integer, default=7)
+    # ID photos are deleted right after the identity decision, or kept until the exam closes.
+    keep_id_images_until_exam_end: Mapped[bool] = mapped_column(Boolean, default=False)

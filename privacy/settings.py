@@ -19,7 +19,9 @@ def settings_for(institution_id: int | None) -> InstitutionSettings:
     found = db.session.get(InstitutionSettings, institution_id) if institution_id is not None else None
     return found or InstitutionSettings(institution_id=institution_id, role="processor", recording=True,
                                         biometric_matching=True,
-                                        appeal_window_days=int(current_app.config["APPEAL_WINDOW_DAYS"]))
+                                        appeal_window_days=int(current_app.config["APPEAL_WINDOW_DAYS"]),
+                                        keep_id_images_until_exam_end=bool(
+                                            current_app.config.get("IDCHECK_KEEP_IMAGES_UNTIL_EXAM_END")))
 
 
 def appeal_window_days(institution_id: int | None) -> int:
@@ -38,7 +40,7 @@ def custom_appeal_windows() -> dict[int, list[int]]:
 
 
 def update_settings(institution_id: int, *, role: str, recording: bool, biometric_matching: bool,
-                    appeal_window_days: int) -> InstitutionSettings:
+                    appeal_window_days: int, keep_id_images_until_exam_end: bool = False) -> InstitutionSettings:
     """Change an institution's settings; out-of-range values are refused with the field named."""
     if role not in ROLES:
         raise ValidationFailed("role", fields={"role": "controller or processor"})
@@ -50,6 +52,7 @@ def update_settings(institution_id: int, *, role: str, recording: bool, biometri
         db.session.add(found)
     found.role, found.recording, found.biometric_matching = role, recording, biometric_matching
     found.appeal_window_days = appeal_window_days
+    found.keep_id_images_until_exam_end = keep_id_images_until_exam_end
     db.session.commit()
     return found
 

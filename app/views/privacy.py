@@ -131,7 +131,8 @@ def institution_settings() -> tuple[str, int] | Response:
         try:
             update_settings(me.institution_id, role=f.get("role", ""), recording=f.get("recording") == "on",
                             biometric_matching=f.get("biometric_matching") == "on",
-                            appeal_window_days=int(f.get("appeal_window_days") or 0))
+                            appeal_window_days=int(f.get("appeal_window_days") or 0),
+                            keep_id_images_until_exam_end=f.get("keep_id_images") == "on")
             flash(_("Settings saved."))
             return redirect(url_for("privacy.institution_settings"))
         except ValueError:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from app.clock import utcnow
 from app.extensions import db
 from exams.models import Attempt, AttemptStatus
-from idcheck.models import IdCheck
+from idcheck.models import IdCheck, IdCheckStatus
 from privacy.models import ProfileChange
 from privacy.settings import update_settings
 from privacy.statistics import institution_statistics
@@ -149,3 +150,25 @@ def test_inactive_candidates_get_a_notice_then_are_erased(app, make_user, make_i
     db.session.expire_all()
     assert db.session.get(type(idle), idle.id).erased_at is not None
     assert db.session.get(type(active), active.id).erased_at is None
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_institution_chooses_whether_id_photos_stay_until_the_exam_closes(app, make_user, make_exam, keep):
+    from idcheck.verification import decide
+
+    exam = make_exam()
+    cand, staff = make_user("candidate", exam.institution), make_user("staff", exam.institution)
+    update_settings(exam.institution_id, role="processor", recording=True, biometric_matching=True,
+                    appeal_window_days=7, keep_id_images_until_exam_end=keep)
+    photo = vault.store("id_image", b"ausweis", user_id=cand.id, institution_id=exam.institution_id)
+    check = IdCheck(user_id=cand.id, exam_id=exam.id, status=IdCheckStatus.REVIEW, id_image_blob_id=photo.id)
+    db.session.add(check)
+    db.session.commit()
+    with app.test_request_context():
+        decide(check, staff, True, "passt", utcnow())
+    db.session.expire_all()
+    photo = db.session.get(Blob, photo.id)
+    if keep:
+        assert photo.state == BlobState.COMPLETE and photo.retain_until == exam.closes_at
+    else:
+        assert photo.state == BlobState.PURGED
