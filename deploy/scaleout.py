@@ -76,12 +76,15 @@ class Stack:
         m, mg, v, vg, f, fg, s3, s3g = (free_port() for _ in range(8))
         data = self.dir / "seaweedfs"
         data.mkdir()
+        log = open(self.logs / "seaweedfs.log", "wb")  # noqa: SIM115 - the child keeps its own descriptor
         self.procs["seaweedfs"] = subprocess.Popen(
             [weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={m}",
              f"-master.port.grpc={mg}", f"-volume.port={v}", f"-volume.port.grpc={vg}", "-filer",
              f"-filer.port={f}", f"-filer.port.grpc={fg}", "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3g}",
+         "-s3.port.iceberg=0", "-s3.port.lance=0",  # on by default, on fixed ports
              "-master.volumeSizeLimitMB=256", "-volume.max=50"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
         import boto3
 
         endpoint = f"http://127.0.0.1:{s3}"
