@@ -63,7 +63,7 @@ def speaking_track():
             if self._left <= 0:
                 self._loud = not self._loud
                 self._left = int(rng.integers(5, 12)) if self._loud else int(rng.integers(1, 4))
-                self._gain = float(rng.uniform(2000, 12000))
+                self._gain = float(10 ** rng.uniform(2.7, 4.2))  # syllables from about -36 to -6 dBov
             self._left -= 1
             data = (rng.standard_normal(n) * (self._gain if self._loud else 20)).astype(np.int16)
             out = av.AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
