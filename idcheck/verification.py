@@ -204,11 +204,13 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck:
     check.liveness_passed = live.passed
     differences = (check.document_check or {}).get("differences") or []
     if decision.decision == "match" and live.passed and not differences:
+        # Template kept and images purged first: "verified" is committed only once that is done
+        # (storing the template commits the session, which must not publish the status early).
+        _keep_template(check, face_encoding(selfie).tobytes(), now)
+        _after_decision(check, now)
         check.status = IdCheckStatus.VERIFIED
         check.decided_at = now
         check.decision_reason = "automatic: face matches the ID photo and the liveness challenge passed"
-        _keep_template(check, face_encoding(selfie).tobytes(), now)
-        _after_decision(check, now)
     else:
         check.status = IdCheckStatus.REVIEW
         if differences:
