@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from app.extensions import csrf
 from proctoring.media import LocalMedia
+from proctoring.sdp import BadOffer
 
 bp = Blueprint("engine_api", __name__, url_prefix="/engine")
 csrf.exempt(bp)
@@ -50,7 +51,9 @@ def offer(session: str) -> Response:
     """A candidate's offer (recording into encrypted storage, or a discarded system-check stream)."""
     body = _body()
     rec = body.get("recording")
-    recording = (int(rec[0]), int(rec[1]), int(rec[2])) if isinstance(rec, list) and len(rec) == 3 else None
+    if rec is not None and not (isinstance(rec, list) and len(rec) == 3 and all(type(x) is int for x in rec)):
+        raise BadOffer("recording must be [attempt_id, user_id, institution_id]")
+    recording = (rec[0], rec[1], rec[2]) if rec is not None else None
     return jsonify({"sdp": _local().offer(session, body.get("sdp"), recording)})
 
 
