@@ -163,7 +163,8 @@ def _register_request_hooks(app: Flask) -> None:
 
         texts = chain(request.args.items(multi=True), request.form.items(multi=True),
                       (request.view_args or {}).items())
-        if any("\x00" in key or (isinstance(value, str) and "\x00" in value) for key, value in texts):
+        # (A multipart part whose name is not valid UTF-8 arrives with the name None.)
+        if any(any(isinstance(t, str) and "\x00" in t for t in pair) for pair in texts):
             raise ValidationFailed(_("Text must not contain NUL characters."), fields={"body": "NUL character"})
 
     @app.context_processor

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Map
 
-# The largest id a 64-bit signed column holds; a longer number in a URL or a form is no id of ours.
-MAX_ID = 2**63 - 1
+# The largest id our INTEGER key columns hold (32-bit signed in PostgreSQL); a larger number in a URL
+# or a form is no id of ours (PostgreSQL would refuse to compare it: a 500 instead of a 404).
+MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):

@@ -28,7 +28,7 @@ RAW_FORM = (b"question_id=%ff%fe&reason=%ED%A0%80&text=%ED%A0%80&points=1&outcom
             b"&name=%ff&user_id=%ff")
 QUERIES = ["?after=%ff%fe", "?id=%ED%A0%80", "?after=-1", "?after=99999999999999999999999", "?after=abc",
            "?format=../../x", "?id=%00", "?id=" + "A" * 5000, "?t=x&t=y", "?after=1e9999"]
-HUGE_IDS = [2**63, 2**64 + 1, 10**30]
+HUGE_IDS = [2**31, 2**63, 2**64 + 1, 10**30]
 
 
 @pytest.mark.parametrize("role", ["staff", "proctor", "candidate"])
@@ -60,9 +60,10 @@ def test_no_body_or_query_makes_any_route_fail(app, make_tenant, role):
     assert not failures, failures
 
 
-def test_ids_too_large_for_the_database_are_not_found(app, make_user):
+@pytest.mark.parametrize("role", ["staff", "proctor", "candidate"])
+def test_ids_too_large_for_the_database_are_not_found(app, make_user, role):
     client = app.test_client()
-    login(client, make_user("staff"))
+    login(client, make_user(role))
     failures = []
     for rule in app.url_map.iter_rules():
         ints = [arg for arg in rule.arguments if type(rule._converters[arg]).__name__.endswith(("Integer",
@@ -75,7 +76,7 @@ def test_ids_too_large_for_the_database_are_not_found(app, make_user):
                 path = path.replace(f"<int:{arg}>", str(huge)).replace(f"<{arg}>", "x")
             for method in methods(rule):
                 status = client.open(path, method=method).status_code
-                if status not in (404, 405):
+                if status not in (403, 404, 405):  # another role's page may say "not yours" first
                     failures.append((method, path, status))
     assert not failures, failures
 
