@@ -57,3 +57,13 @@ def healthz() -> tuple[Response, int]:
         db.session.rollback()
         return jsonify({"status": "db_unavailable"}), 503
     return jsonify({"status": "ok"}), 200
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI description of the JSON API (public: it names routes and shapes, no data)."""
+    from app.openapi import describe
+
+    resp = jsonify(describe())
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp

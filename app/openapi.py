@@ -1,0 +1,219 @@
+"""The OpenAPI 3.1 description of the JSON API that browsers and verifiers call.
+
+Served at ``/api/openapi.json``; ``tests/hostile/test_api_fuzz.py`` fuzzes every operation from
+it (schemathesis) and checks that each ``/api/`` route of the app is described here, so the
+description cannot drift from the code. Browser calls authenticate with the session cookie of a
+login and send the page's CSRF token in ``X-CSRFToken``; certificate verification is public.
+The media engines' internal API (``/engine/``) is not part of it: only web workers call that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.views import MAX_ID
+
+JSON = "application/json"
+ERROR_STATUSES = {
+    "400": "Malformed or invalid input (the body says which field).",
+    "401": "Not logged in, or the session has ended.",
+    "403": "Logged in, but not allowed (wrong role, or restricted processing).",
+    "404": "No such resource, or not one of the caller's.",
+    "409": "Clashes with the current state (e.g. the attempt has ended).",
+    "413": "The upload is too large.",
+    "422": "The upload is not a usable image (unreadable, or no face on it); take it again.",
+    "429": "Too many requests; wait and try again.",
+    "503": "A backing service (media engine, storage) is unavailable; try again.",
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                           "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}},
+    },
+    "AttemptState": {
+        "type": "object", "required": ["id", "status", "remaining_seconds"],
+        "properties": {"id": {"type": "integer"},
+                       "status": {"type": "string", "enum": ["in_progress", "submitted", "terminated"]},
+                       "remaining_seconds": {"type": "integer", "minimum": 0}},
+    },
+    "Sdp": {
+        "type": "object", "required": ["sdp"],
+        "properties": {"sdp": {"type": "string", "description": "A WebRTC offer (SDP text)."},
+                       "type": {"type": "string", "enum": ["offer"]}},
+    },
+    "SdpAnswer": {
+        "type": "object", "required": ["type", "sdp"],
+        "properties": {"type": {"type": "string", "enum": ["answer"]}, "sdp": {"type": "string"}},
+    },
+    "ChatText": {"type": "object", "required": ["text"],
+                 "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 1000}}},
+    "ChatMessage": {
+        "type": "object", "required": ["id", "from", "name", "text", "at"],
+        "properties": {"id": {"type": "integer"}, "from": {"type": "string"}, "name": {"type": "string"},
+                       "text": {"type": "string"}, "at": {"type": "string"}},
+    },
+    "ChatMessages": {"type": "object", "required": ["messages"], "properties": {
+        "messages": {"type": "array", "items": {"$ref": "#/components/schemas/ChatMessage"}}}},
+    "IdentityStatus": {
+        "type": "object", "required": ["status"],
+        "properties": {"status": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+                       "decision_reason": {"type": ["string", "null"]},
+                       "challenge": {"$ref": "#/components/schemas/Challenge"},
+                       "has_id_photo": {"type": "boolean"}},
+    },
+    "Challenge": {"type": "array", "items": {"type": "string", "enum": ["left", "right"]},
+                  "description": "The head turns the selfie frames must show, in order (empty before one is issued)."},
+    "Tile": {
+        "type": "object", "required": ["attempt_id", "candidate", "exam", "remaining_seconds", "paused", "open_flags"],
+        "properties": {"attempt_id": {"type": "integer"}, "candidate": {"type": "string"}, "exam": {"type": "string"},
+                       "remaining_seconds": {"type": "integer"}, "paused": {"type": "boolean"},
+                       "open_flags": {"type": "integer"}, "connection": {"type": ["string", "null"]},
+                       "snapshot_age_ms": {"type": ["integer", "null"]},
+                       "snapshot_url": {"type": ["string", "null"]}},
+    },
+    "Verification": {
+        "type": "object", "required": ["valid", "reason", "claims", "status"],
+        "properties": {"valid": {"type": "boolean"}, "reason": {"type": ["string", "null"]},
+                       "message": {"type": "string"}, "claims": {"type": "object"}, "status": {"type": "string"}},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _id(name: str, what: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": what,
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}}
+
+
+def _after() -> dict[str, Any]:
+    return {"name": "after", "in": "query", "required": False, "description": "Only entries with a larger id.",
+            "schema": {"type": "integer", "minimum": 0}}
+
+
+def _op(summary: str, ok: dict[str, Any], *, params: list[dict[str, Any]] | None = None,
+        body: dict[str, Any] | None = None, errors: tuple[str, ...] = ("400", "401", "403", "404", "409", "429"),
+        public: bool = False, ok_type: str = JSON) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": {ok_type: {"schema": ok}}}}
+    for status in errors:
+        responses[status] = {"description": ERROR_STATUSES[status], "content": {JSON: {"schema": _ref("Error")}}}
+    op: dict[str, Any] = {"summary": summary, "parameters": params or [], "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": body}
+    if public:
+        op["security"] = []
+    return op
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {JSON: {"schema": schema}}
+
+
+ATTEMPT = _id("attempt_id", "An attempt of the logged-in candidate (or one the proctor supervises).")
+EXAM = _id("exam_id", "An exam the logged-in candidate is registered for.")
+UPLOAD_ERRORS = ("400", "401", "403", "404", "409", "413", "422", "429")
+MEDIA_ERRORS = ("400", "401", "403", "404", "409", "429", "503")
+
+
+def describe() -> dict[str, Any]:
+    """The OpenAPI document (a fresh dict on each call)."""
+    notices = {"allOf": [_ref("AttemptState"), {
+        "type": "object", "required": ["paused", "notices"],
+        "properties": {"paused": {"type": "boolean"}, "notices": {"type": "array", "items": {
+            "type": "object", "required": ["id", "kind", "at"],
+            "properties": {"id": {"type": "integer"}, "kind": {"type": "string"}, "at": {"type": "string"},
+                           "detail": {}}}}}}]}
+    saved = {"allOf": [_ref("AttemptState"), {
+        "type": "object", "required": ["question_id", "saved_at"],
+        "properties": {"question_id": {"type": "string"}, "saved_at": {"type": "string"}}}]}
+    answer_body = {"type": "object", "required": ["value"],
+                   "properties": {"value": {"description": "An option id, a list of them, text or a number."}}}
+    paths: dict[str, Any] = {
+        "/api/openapi.json": {"get": _op("This description.", {"type": "object"}, errors=(), public=True)},
+        "/api/attempts/{attempt_id}": {"get": _op("Status and remaining time by the server's clock.",
+                                                  _ref("AttemptState"), params=[ATTEMPT])},
+        "/api/attempts/{attempt_id}/notices": {"get": _op(
+            "Warnings, pauses, added time and termination since `after`.", notices, params=[ATTEMPT, _after()])},
+        "/api/attempts/{attempt_id}/answers/{question_id}": {"put": _op(
+            "Autosave one answer.", saved, body=_json(answer_body),
+            params=[ATTEMPT, {"name": "question_id", "in": "path", "required": True, "schema": {"type": "string"}}])},
+        "/api/attempts/{attempt_id}/submit": {"post": _op("Submit the attempt (idempotent).", _ref("AttemptState"),
+                                                          params=[ATTEMPT])},
+        "/api/attempts/{attempt_id}/chat": {
+            "get": _op("The candidate's chat with the proctors.", _ref("ChatMessages"), params=[ATTEMPT, _after()]),
+            "post": _op("Send a chat message to the proctors.", _ref("ChatMessage"), params=[ATTEMPT],
+                        body=_json(_ref("ChatText")))},
+        "/api/attempts/{attempt_id}/media/offer": {"post": _op(
+            "WebRTC signalling: the webcam stream to record.", _ref("SdpAnswer"), params=[ATTEMPT],
+            body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/exams/{exam_id}/system-check/offer": {"post": _op(
+            "WebRTC signalling for the camera and connection test (nothing recorded).", _ref("SdpAnswer"),
+            params=[EXAM], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/exams/{exam_id}/system-check/confirm": {"post": _op(
+            "Passes only when the media engine received video and audio.",
+            {"type": "object", "required": ["passed"], "properties": {"passed": {"type": "boolean"}}},
+            params=[EXAM], errors=MEDIA_ERRORS)},
+        "/api/identity/{exam_id}": {"get": _op("The identity check's status.", _ref("IdentityStatus"),
+                                               params=[EXAM])},
+        "/api/identity/{exam_id}/document": {"post": _op(
+            "Upload the photo of the ID document's photo page (JPEG, PNG or WebP, at most 8 MiB).",
+            _ref("IdentityStatus"), params=[EXAM], errors=UPLOAD_ERRORS, body={"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"},
+                               "mrz": {"type": "string", "description": "The machine-readable zone, if typed."}}}}})},
+        "/api/identity/{exam_id}/challenge": {"post": _op(
+            "A fresh random head-turn challenge for the selfie.",
+            {"type": "object", "required": ["challenge"], "properties": {"challenge": _ref("Challenge")}},
+            params=[EXAM])},
+        "/api/identity/{exam_id}/selfie": {"post": _op(
+            "Upload the selfie frames taken during the challenge; the check runs in the background.",
+            _ref("IdentityStatus"), params=[EXAM], errors=UPLOAD_ERRORS, body={"multipart/form-data": {"schema": {
+                "type": "object", "required": ["frames"],
+                "properties": {"frames": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}})},
+        "/api/proctor/live": {"get": _op("Tiles of every live attempt the proctor supervises.", {
+            "type": "object", "required": ["now", "attempts"],
+            "properties": {"now": {"type": "string"}, "attempts": {"type": "array", "items": _ref("Tile")}}})},
+        "/api/proctor/attempts/{attempt_id}/snapshot": {"get": _op(
+            "The latest webcam snapshot of a live candidate.", {"type": "string", "format": "binary"},
+            params=[ATTEMPT], ok_type="image/jpeg", errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/chat": {
+            "get": _op("The chat with one candidate.", _ref("ChatMessages"), params=[ATTEMPT, _after()]),
+            "post": _op("Write to the candidate.", _ref("ChatMessage"), params=[ATTEMPT],
+                        body=_json(_ref("ChatText")))},
+        "/api/proctor/attempts/{attempt_id}/live/offer": {"post": _op(
+            "Watch a candidate live (the media engine relays the stream).", _ref("SdpAnswer"), params=[ATTEMPT],
+            body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/{action}": {"post": _op(
+            "Warn, pause, resume, add time or terminate.",
+            {"type": "object", "required": ["ok", "status"],
+             "properties": {"ok": {"type": "boolean"}, "status": {"type": "string"}}},
+            params=[ATTEMPT, {"name": "action", "in": "path", "required": True, "schema": {
+                "type": "string", "enum": ["warn", "pause", "resume", "add-time", "terminate"]}}],
+            body=_json({"type": "object", "properties": {
+                "message": {"type": "string"}, "reason": {"type": "string"},
+                "minutes": {"type": "integer", "minimum": 1, "maximum": 240}}}))},
+        "/api/verify/credential": {"post": _op(
+            "Check a signed certificate credential (public; no login).", _ref("Verification"),
+            body={JSON: {"schema": {"type": "object", "required": ["credential"],
+                                    "properties": {"credential": {"type": "string", "description": "A JWS."}}}},
+                  "text/plain": {"schema": {"type": "string", "description": "The JWS itself."}}},
+            errors=("400", "429"), public=True)},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "aufsicht JSON API", "version": "1",
+                 "description": __doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else ""},
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                        "description": "The session cookie a login sets."},
+            "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken",
+                     "description": "The page's CSRF token; needed on POST, PUT and DELETE."}}},
+        "security": [{"session": [], "csrf": []}],
+    }
