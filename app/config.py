@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_ENGINE_API": False,
     "MEDIA_HOST_ADDRESSES": None,
     "MEDIA_DECODE_VIDEO": True,
+    # When storage fails mid-recording (unreachable, full), a new recording part is tried this often.
+    "MEDIA_RECORDING_RETRY_SECONDS": 10,
     "SNAPSHOT_STORE_SECONDS": 60,
     "PROCTORING_FACE_FLAGS": True,
     # Privacy notice version the candidate consents to.

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.errors import Conflict, DomainError
-from proctoring.recorder import Sink, WebmRecorder, tap_audio_levels, tap_receiver
+from proctoring.recorder import PartRecorder, Sink, tap_audio_levels, tap_receiver
 from proctoring.sdp import BadOffer, check_offer
 from proctoring.voice import VoiceDetector
 
@@ -51,7 +51,8 @@ EventCallback = Callable[[str, dict[str, Any]], None]
 @dataclasses.dataclass
 class _Session:
     pc: Any = None
-    recorder: WebmRecorder | None = None
+    recorder: PartRecorder | None = None
+    video_receiver: Any = None  # to ask the browser for a keyframe when a new part starts
     part: int = 0
     state: str = "new"
     connected_at: float | None = None
@@ -74,8 +75,10 @@ class MediaEngine:
 
     def __init__(self, *, ice_servers: list[dict[str, Any]] | None = None, host_addresses: list[str] | None = None,
                  decode_video: bool = True, frame_interval: float = 1.0,
-                 on_frame: FrameCallback | None = None, on_event: EventCallback | None = None) -> None:
+                 on_frame: FrameCallback | None = None, on_event: EventCallback | None = None,
+                 recording_retry: float = 10.0) -> None:
         self.ice_servers = ice_servers or []
+        self.recording_retry = recording_retry  # seconds between attempts to reopen storage after it failed
         self.host_addresses = host_addresses
         self.decode_video = decode_video
         self.frame_interval = frame_interval
@@ -152,7 +155,8 @@ class MediaEngine:
             return None
         rec = s.recorder
         return {"state": s.state, "part": s.part, "video_frames": rec.video_frames if rec else 0,
-                "audio_frames": rec.audio_frames if rec else 0, "size": rec.size if rec else None}
+                "audio_frames": rec.audio_frames if rec else 0, "size": rec.size if rec else None,
+                "recording": rec.status if rec else None}
 
     def sessions(self) -> list[str]:
         """Ids of the sessions this engine holds."""
@@ -191,8 +195,11 @@ class MediaEngine:
         pc = RTCPeerConnection(configuration=config)
         session.pc, session.state = pc, "connecting"
         loop = asyncio.get_running_loop()
-        sink = await loop.run_in_executor(self._pool, sink_factory, session_id, part)
-        recorder = WebmRecorder(sink)
+        recorder = PartRecorder(lambda: sink_factory(session_id, part),
+                                lambda status: self._recording_status(session_id, part, status),
+                                request_keyframe=lambda: self._request_keyframe(loop, session),
+                                run_later=self._pool.submit, retry=self.recording_retry)
+        await loop.run_in_executor(self._pool, recorder.start)
         session.recorder = recorder
 
         @pc.on("track")
@@ -203,7 +210,7 @@ class MediaEngine:
             if session.relay is None:
                 session.relay = MediaRelay()
             if track.kind == "video":
-                session.video = track
+                session.video, session.video_receiver = track, receiver
 
                 def on_video(codec: Any, f: Any) -> None:
                     if codec.mimeType.lower() == "video/vp8":
@@ -318,7 +325,21 @@ class MediaEngine:
                 session.last_frame_at, session.frame_pending = now, True
                 loop.run_in_executor(self._analysis, self._deliver, session_id, session, frame)
 
-    async def _transcode(self, session: _Session, track: Any, recorder: WebmRecorder) -> None:
+    def _recording_status(self, session_id: str, part: int, status: str) -> None:
+        """Tell the platform that recording failed (storage unreachable or full) or resumed."""
+        if self.on_event is not None:
+            kind = "recording_failed" if status == "storage_failed" else "recording_resumed"
+            self._pool.submit(self.on_event, session_id, {"type": kind, "part": part, "origin": "engine"})
+
+    def _request_keyframe(self, loop: asyncio.AbstractEventLoop, session: _Session) -> None:
+        """Ask the browser for a keyframe (RTCP PLI), so that a new recording part starts at once."""
+        receiver = session.video_receiver
+        if receiver is None:
+            return
+        for source in receiver.getSynchronizationSources():
+            asyncio.run_coroutine_threadsafe(receiver._send_rtcp_pli(source.source), loop)
+
+    async def _transcode(self, session: _Session, track: Any, recorder: PartRecorder) -> None:
         """Re-encode decoded frames to VP8 for the recording, only while the browser sends a non-VP8 codec."""
         loop = asyncio.get_running_loop()
         encoder: Any = None
@@ -375,7 +396,7 @@ class MediaEngine:
         for watcher in list(session.watchers.values()):
             await watcher.close()
         session.watchers.clear()
-        session.video = session.audio = session.relay = None
+        session.video = session.audio = session.relay = session.video_receiver = None
         for task in session.tasks:
             task.cancel()
         session.tasks.clear()

@@ -24,7 +24,8 @@ EVENT_FLAGS = {"tab_hidden": "tab_hidden", "fullscreen_exit": "fullscreen_exit",
                "paste": "copy_paste", "second_screen": "second_screen", "voice_activity": "voice"}
 # Who may report what: the browser over the data channel, or the engine itself.
 TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen"},
-                   "engine": {"media_connected", "media_disconnected", "voice_activity"}}
+                   "engine": {"media_connected", "media_disconnected", "voice_activity", "recording_failed",
+                              "recording_resumed"}}
 NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
 
 
@@ -62,6 +63,7 @@ def engine(app: Flask) -> MediaEngine:
             decode_video=bool(cfg.get("MEDIA_DECODE_VIDEO", True)),
             on_frame=lambda sid, frame, ts: _on_frame(app, state, sid, frame, ts),
             on_event=lambda sid, event: _on_event(app, sid, event),
+            recording_retry=float(cfg.get("MEDIA_RECORDING_RETRY_SECONDS", 10)),
         )
         eng.start()
         app.extensions["aufsicht.media"] = eng

@@ -58,7 +58,8 @@ class MediaService(Protocol):
         """Hang up a session (its recording part is finished)."""
 
     def live(self, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
-        """Per attempt: ``snapshot_at`` (unix time or None) and ``state`` of its connection."""
+        """Per attempt: ``snapshot_at`` (unix time or None), ``state`` of its connection and ``recording``
+        (recording, storage_failed, or None when not connected)."""
 
     def snapshot(self, attempt_id: int) -> bytes | None:
         """The latest JPEG of a live attempt."""
@@ -111,7 +112,8 @@ class LocalMedia:
                 with state.lock:
                     snap = state.snapshots.get(aid)
             st = self.stats(session_id(aid))
-            out[aid] = {"snapshot_at": snap[0] if snap else None, "state": st["state"] if st else None}
+            out[aid] = {"snapshot_at": snap[0] if snap else None, "state": st["state"] if st else None,
+                        "recording": st.get("recording") if st else None}
         return out
 
     def snapshot(self, attempt_id: int) -> bytes | None:
@@ -257,7 +259,8 @@ class RemoteMedia:
             engine = self._assigned(session_id(aid))
             if engine is not None:
                 by_engine.setdefault(engine, []).append(aid)
-        out: dict[int, dict[str, Any]] = {aid: {"snapshot_at": None, "state": None} for aid in attempt_ids}
+        out: dict[int, dict[str, Any]] = {aid: {"snapshot_at": None, "state": None, "recording": None}
+                                          for aid in attempt_ids}
         for engine, ids in by_engine.items():
             try:
                 got = self._json(engine, "GET", "/engine/live?attempts=" + ",".join(map(str, ids)))

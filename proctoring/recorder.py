@@ -210,3 +210,150 @@ def tap_audio_levels(receiver: Any, on_level: Callable[[int], None]) -> None:
 
     receiver._handle_rtp_packet = with_level
 
+
+
+class PartRecorder:
+    """A session's recording as WebM parts that outlive a storage outage.
+
+    Storage going away (unreachable, or full) must not end the exam or the live view. The part
+    being written ends where storage failed (what was durable reads back as truncated),
+    ``on_status("storage_failed")`` tells the proctor, and every ``retry`` seconds a new part is
+    tried; once one opens, recording resumes at the next keyframe (``request_keyframe`` asks the
+    browser for one) and ``on_status("recording")`` says so. Nothing is kept back meanwhile: no
+    plaintext on disk, no growing buffer in memory; the outage is a gap in the recording.
+
+    ``open_part`` is blocking (database and storage); it runs through ``run_later`` (a thread pool)
+    except in :meth:`start`, which the caller already runs off the media thread.
+    """
+
+    def __init__(self, open_part: Callable[[], Sink], on_status: Callable[[str], None], *,
+                 request_keyframe: Callable[[], None] = lambda: None,
+                 run_later: Callable[[Callable[[], None]], Any] | None = None, retry: float = 10.0) -> None:
+        self._open_part, self._on_status, self._request_keyframe = open_part, on_status, request_keyframe
+        self._run_later = run_later or (lambda fn: threading.Thread(target=fn, daemon=True).start())
+        self._retry = retry
+        self._lock = threading.Lock()
+        self._rec: WebmRecorder | None = None
+        self._failed_at = 0.0
+        self._opening = False
+        self._done_frames = [0, 0]  # video, audio frames of parts already ended
+        self.parts = 0
+        self.status = "starting"
+        self.closed = False
+
+    def start(self) -> None:
+        """Open the first part (blocking); a failure is reported and retried like any other."""
+        self._reopen(first=True)
+
+    @property
+    def video_frames(self) -> int:
+        """Video frames recorded over all parts."""
+        rec = self._rec
+        return self._done_frames[0] + (rec.video_frames if rec else 0)
+
+    @property
+    def audio_frames(self) -> int:
+        """Audio frames recorded over all parts."""
+        rec = self._rec
+        return self._done_frames[1] + (rec.audio_frames if rec else 0)
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """The video size of the current part."""
+        rec = self._rec
+        return rec.size if rec else None
+
+    def video(self, data: bytes, timestamp: int, now: float | None = None) -> None:
+        """One encoded VP8 frame (see :meth:`WebmRecorder.video`)."""
+        self._feed("video", data, timestamp, now)
+
+    def audio(self, data: bytes, timestamp: int, now: float | None = None) -> None:
+        """One encoded Opus frame (see :meth:`WebmRecorder.audio`)."""
+        self._feed("audio", data, timestamp, now)
+
+    def _feed(self, kind: str, data: bytes, timestamp: int, now: float | None) -> None:
+        rec = self._rec
+        if rec is None:
+            self._maybe_retry()
+            return
+        try:
+            (rec.video if kind == "video" else rec.audio)(data, timestamp, now)
+        except Exception as err:
+            self._fail(rec, err)
+
+    def _fail(self, rec: WebmRecorder, err: BaseException) -> None:
+        with self._lock:
+            if self._rec is not rec:
+                return
+            self._rec = None
+            self._done_frames[0] += rec.video_frames
+            self._done_frames[1] += rec.audio_frames
+            self._failed_at = time.monotonic()
+            self.status = "storage_failed"
+        log.warning("recording storage failed, part ended: %s", err)
+        self._run_later(lambda: _close_quietly(rec))
+        self._on_status("storage_failed")
+
+    def _maybe_retry(self) -> None:
+        with self._lock:
+            if self.closed or self._opening or self.status != "storage_failed":
+                return
+            if time.monotonic() - self._failed_at < self._retry:
+                return
+            self._opening = True
+        self._run_later(self._reopen)
+
+    def _reopen(self, first: bool = False) -> None:
+        try:
+            sink = self._open_part()
+        except Exception as err:
+            with self._lock:
+                self._opening = False
+                self._failed_at = time.monotonic()
+                changed = self.status != "storage_failed"
+                self.status = "storage_failed"
+            log.warning("recording storage unavailable, no part opened: %s", err)
+            if changed:
+                self._on_status("storage_failed")
+            return
+        with self._lock:
+            self._opening = False
+            if self.closed:
+                stale = True
+            else:
+                stale = False
+                self._rec = WebmRecorder(sink)
+                self.parts += 1
+                resumed = self.status == "storage_failed"
+                self.status = "recording"
+        if stale:
+            _close_quietly_sink(sink)
+            return
+        if resumed:
+            self._on_status("recording")
+        if not first:
+            self._request_keyframe()
+
+    def close(self) -> None:
+        """Finish the current part (a failing close leaves it truncated, never raises)."""
+        with self._lock:
+            self.closed = True
+            rec, self._rec = self._rec, None
+        if rec is not None:
+            self._done_frames[0] += rec.video_frames
+            self._done_frames[1] += rec.audio_frames
+            _close_quietly(rec)
+
+
+def _close_quietly(rec: WebmRecorder) -> None:
+    try:
+        rec.close()
+    except Exception:  # storage still failing: the part stays as durable as it got (truncated)
+        log.warning("closing a recording part failed; it stays truncated", exc_info=True)
+
+
+def _close_quietly_sink(sink: Sink) -> None:
+    try:
+        sink.close()
+    except Exception:
+        log.warning("closing an unused recording part failed", exc_info=True)

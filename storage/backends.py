@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -76,29 +77,48 @@ class _LocalStream:
         final.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self._partial, "wb")  # noqa: SIM115 - closed in close()/abort()
 
+    def _failed(self, err: OSError | None) -> StorageUnavailable:
+        """A write failed (disk full, volume gone): the stream is done; the ``.partial`` file keeps what
+        reached the disk (readable as truncated) and the file handle is released."""
+        with contextlib.suppress(OSError):  # closing flushes the buffer, which fails again
+            self._fh.close()
+        reason = err.strerror if err is not None else "an earlier write failed"
+        return StorageUnavailable(f"Local storage write failed: {reason}.")
+
     def write(self, data: bytes) -> int:
+        if self._fh.closed:
+            raise self._failed(None)
         try:
             self._fh.write(data)
         except OSError as err:
-            raise StorageUnavailable(f"Local storage write failed: {err.strerror}.") from err
+            raise self._failed(err) from err
         return len(data)
 
     def flush(self) -> None:
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if self._fh.closed:
+            raise self._failed(None)
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as err:
+            raise self._failed(err) from err
 
     def close(self) -> None:
         self.flush()
-        self._fh.close()
-        os.replace(self._partial, self._final)
-        dir_fd = os.open(self._final.parent, os.O_RDONLY)
         try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            self._fh.close()
+            os.replace(self._partial, self._final)
+            dir_fd = os.open(self._final.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as err:
+            raise self._failed(err) from err
 
     def abort(self) -> None:
-        self._fh.close()
+        with contextlib.suppress(OSError):  # closing flushes the buffer, which may fail again (disk full)
+            self._fh.close()
         self._partial.unlink(missing_ok=True)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import Any
 
 from flask import Flask, current_app
@@ -22,6 +23,8 @@ from storage.backends import BACKENDS, BlobBackend, WriteStream, new_key
 from storage.crypto import EncryptedReader, EncryptedWriter, MasterKeyring, new_data_key
 from storage.errors import StorageIntegrityError, StorageUnavailable
 from storage.models import Blob, BlobState
+
+log = logging.getLogger(__name__)
 
 KEYRING_FILE = "storage-master-keys.json"
 
@@ -117,9 +120,18 @@ def store(category: str, data: bytes, *, content_type: str = "application/octet-
     try:
         writer.write(data)
         writer.close()
-    except Exception:
-        writer.abort()
-        raise
+    except Exception as err:
+        try:
+            writer.abort()
+        except Exception:  # the backend is gone; its partial object is the purge's to find
+            log.warning("aborting a failed store of blob %s failed", writer.blob_id, exc_info=True)
+        failed = db.session.get(Blob, writer.blob_id)
+        if failed is not None:  # nothing of it was committed to storage: no row either
+            db.session.delete(failed)
+            db.session.commit()
+        if isinstance(err, StorageUnavailable | StorageIntegrityError):
+            raise
+        raise StorageUnavailable() from err  # unreachable or refusing (S3 errors, timeouts)
     blob = db.session.get(Blob, writer.blob_id)
     assert blob is not None  # noqa: S101 - just written
     db.session.refresh(blob)

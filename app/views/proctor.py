@@ -137,6 +137,7 @@ def live_state() -> Response:
         t = actions.tile(a, now, counts.get(a.id, 0))
         at = live.get(a.id, {}).get("snapshot_at")
         t["connection"] = live.get(a.id, {}).get("state")
+        t["recording"] = live.get(a.id, {}).get("recording")
         t["snapshot_age_ms"] = snapshot_age_ms(at)
         t["snapshot_url"] = None if at is None else url_for("proctor_api.snapshot", attempt_id=a.id,
                                                             t=int(at * 1000))

@@ -35,6 +35,14 @@
               grid.dataset.labelLeft + (t.paused ? " · " + grid.dataset.labelPaused : "") +
               (t.connection ? " · " + t.connection : "") + " · " + t.open_flags + " " + grid.dataset.labelFlags;
             li.appendChild(p);
+            if (t.recording === "storage_failed") {  // the exam goes on; the recording has a gap until storage is back
+              var alert = document.createElement("p");
+              alert.className = "alert recording-failed";
+              alert.setAttribute("role", "alert");
+              alert.textContent = grid.dataset.labelRecordingFailed;
+              li.appendChild(alert);
+              li.className += " alerted";
+            }
             grid.appendChild(li);
           });
         })
