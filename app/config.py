@@ -74,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_DECODE_VIDEO": True,
     # When storage fails mid-recording (unreachable, full), a new recording part is tried this often.
     "MEDIA_RECORDING_RETRY_SECONDS": 10,
+    # Threads of each of the engine's pools (signalling and storage, frame analysis, re-encoding).
+    "MEDIA_ENGINE_WORKERS": 2,
     "SNAPSHOT_STORE_SECONDS": 60,
     "PROCTORING_FACE_FLAGS": True,
     # Privacy notice version the candidate consents to.

@@ -76,7 +76,7 @@ class MediaEngine:
     def __init__(self, *, ice_servers: list[dict[str, Any]] | None = None, host_addresses: list[str] | None = None,
                  decode_video: bool = True, frame_interval: float = 1.0,
                  on_frame: FrameCallback | None = None, on_event: EventCallback | None = None,
-                 recording_retry: float = 10.0) -> None:
+                 recording_retry: float = 10.0, workers: int = 2) -> None:
         self.ice_servers = ice_servers or []
         self.recording_retry = recording_retry  # seconds between attempts to reopen storage after it failed
         self.host_addresses = host_addresses
@@ -90,9 +90,12 @@ class MediaEngine:
         # Two pools: signalling work (opening recording sinks, events, closing parts) never waits behind
         # frame analysis, and analysis is bounded to one pending frame per session (a slow machine drops
         # samples instead of queueing them without limit).
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-work")
-        self._analysis = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-analysis")
-        self._transcoder = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="media-transcode")
+        # ``workers`` threads each (MEDIA_ENGINE_WORKERS): about the cores this engine process may use.
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="media-work")
+        self._analysis = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
+                                                               thread_name_prefix="media-analysis")
+        self._transcoder = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
+                                                                 thread_name_prefix="media-transcode")
 
     # ------------------------------------------------------------------ facade (any thread)
 

@@ -64,6 +64,7 @@ def engine(app: Flask) -> MediaEngine:
             on_frame=lambda sid, frame, ts: _on_frame(app, state, sid, frame, ts),
             on_event=lambda sid, event: _on_event(app, sid, event),
             recording_retry=float(cfg.get("MEDIA_RECORDING_RETRY_SECONDS", 10)),
+            workers=max(1, int(cfg.get("MEDIA_ENGINE_WORKERS", 2))),
         )
         eng.start()
         app.extensions["aufsicht.media"] = eng

@@ -155,3 +155,12 @@ def test_server_crash_mid_recording_leaves_a_playable_truncated_part(app, live, 
     info = probe(data)
     assert info["streams"] == [("audio", "opus"), ("video", "vp8")]
     assert 2.0 <= info["duration"] <= 5.0 and info["decoded_frames"] >= 50
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_engine_pool_size_follows_the_configuration(app, workers):
+    from proctoring.live import engine
+
+    app.config["MEDIA_ENGINE_WORKERS"] = workers
+    eng = engine(app)
+    assert {eng._pool._max_workers, eng._analysis._max_workers, eng._transcoder._max_workers} == {workers}
