@@ -32,6 +32,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.common import seed_exam  # noqa: E402  (after the path is set)
+
 PASSWORD = "bench password 123"
 QUESTIONS = [
     {"id": f"q{i}", "type": "single_choice", "prompt": f"Frage {i}", "points": 1,
@@ -51,32 +53,8 @@ def prepare(env: dict[str, str], n: int) -> int:
     """Migrate a fresh database and seed one exam and ``n`` candidates; returns the exam id."""
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=REPO, env=env,
                    check=True, capture_output=True)
-    code = f"""
-import datetime as dt, json
-from app import create_app
-from app.extensions import db
-from app.clock import utcnow
-from accounts.services import create_institution, register_candidate
-from accounts.validation import Registration
-from exams.models import Exam
-app = create_app()
-with app.app_context():
-    inst = create_institution("Bench", "bench")
-    now = utcnow()
-    exam = Exam(institution=inst, title="Bench", description="", duration_minutes=120,
-                opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(days=1), pass_mark_percent=50,
-                identity_check_required=False, proctoring_required=False,
-                questions=json.loads({json.dumps(QUESTIONS)!r}))
-    db.session.add(exam); db.session.commit()
-    for i in range({n}):
-        register_candidate(inst, Registration(email=f"c{{i}}@bench.example", password={PASSWORD!r}, salutation="ms",
-            first_name="Bench", last_name="Candidate", street="Weg 1", postal_code="10115", city="Berlin",
-            country="DE", phone="+49301234567", date_of_birth=dt.date(1990, 1, 1), place_of_birth="Berlin",
-            gender=None, id_document_number="T22000129"), "bench")
-    print(exam.id)
-"""
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True, capture_output=True, text=True)
-    return int(out.stdout.strip().splitlines()[-1])
+    return seed_exam(env, n, name="Bench", password=PASSWORD, questions=QUESTIONS, identity=False,
+                     proctoring=False, last_name="Candidate")
 
 
 class Candidate:

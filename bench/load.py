@@ -35,6 +35,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.common import head_turn, seed_exam  # noqa: E402  (after the path is set)
+
 FACES = Path(os.environ.get("AUFSICHT_SHARED_DATA") or REPO.parent / "shared" / "data") / "faces"
 PASSWORD = "load test password"
 QUESTIONS = [{"id": f"q{i}", "type": "single_choice", "prompt": f"Frage {i}", "points": 1,
@@ -44,56 +46,19 @@ FPS = 5
 
 def seed(env: dict[str, str], n: int) -> int:
     """One exam with identity check and proctoring, ``n`` candidates; returns the exam id."""
-    code = f"""
-import datetime as dt, json
-from app import create_app
-from app.extensions import db
-from app.clock import utcnow
-from accounts.services import create_institution, register_candidate
-from accounts.validation import Registration
-from exams.models import Exam
-app = create_app()
-with app.app_context():
-    inst = create_institution("Load", "load")
-    now = utcnow()
-    exam = Exam(institution=inst, title="Load", description="", duration_minutes=120,
-                opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(days=1), pass_mark_percent=50,
-                identity_check_required=True, proctoring_required=True, questions=json.loads({json.dumps(QUESTIONS)!r}))
-    db.session.add(exam); db.session.commit()
-    for i in range({n}):
-        register_candidate(inst, Registration(email=f"c{{i}}@load.example", password={PASSWORD!r}, salutation="ms",
-            first_name="Last", last_name="Probe", street="Weg 1", postal_code="10115", city="Berlin",
-            country="DE", phone="+49301234567", date_of_birth=dt.date(1990, 1, 1), place_of_birth="Berlin",
-            gender=None, id_document_number="T22000129"), "load")
-    print(exam.id)
-"""
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True, capture_output=True, text=True)
-    return int(out.stdout.strip().splitlines()[-1])
+    return seed_exam(env, n, name="Load", password=PASSWORD, questions=QUESTIONS, identity=True, proctoring=True)
 
 
 def selfie_frames() -> dict[str, list[bytes]]:
     """JPEG frames of a face turning as each challenge order asks (made once, sent by every candidate)."""
-    import cv2
     import numpy as np
     from PIL import Image
-
-    from idcheck.quality import detect
 
     img = Image.open(FACES / "obama.jpg").convert("RGB")
     img.thumbnail((640, 480))
     canvas = Image.new("RGB", (640, 480), (128, 128, 128))
     canvas.paste(img, ((640 - img.width) // 2, (480 - img.height) // 2))
     base = np.asarray(canvas)
-
-    def turn(image: Any, k: float) -> Any:
-        h, w = image.shape[:2]
-        _t, right, _b, left = detect(image)[0]
-        cx, half = (left + right) / 2, (right - left) * 0.4
-        xs = np.arange(w, dtype=np.float32)
-        u = np.clip((xs - (cx - half)) / (2 * half), 0, 1)
-        mapx = np.tile(xs - k * half * np.sin(np.pi * u), (h, 1)).astype(np.float32)
-        mapy = np.tile(np.arange(h, dtype=np.float32)[:, None], (1, w))
-        return cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR)
 
     def jpeg(a: Any) -> bytes:
         buf = io.BytesIO()
@@ -103,7 +68,7 @@ def selfie_frames() -> dict[str, list[bytes]]:
     sign = {"left": 0.5, "right": -0.5}
     out = {}
     for order in (("left", "right"), ("right", "left")):
-        out[",".join(order)] = [jpeg(base)] + [jpeg(turn(base, sign[s])) for s in order for _ in range(2)]
+        out[",".join(order)] = [jpeg(base)] + [jpeg(head_turn(base, sign[s])) for s in order for _ in range(2)]
     return out
 
 

@@ -14,7 +14,6 @@ snapshot_age_ms_p95, flag_delay_s.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing as mp
 import os
@@ -27,6 +26,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.common import stream_over_pipe  # noqa: E402  (after the path is set)
+
 FACES = Path(os.environ.get("AUFSICHT_SHARED_DATA") or REPO.parent / "shared" / "data") / "faces"
 
 
@@ -34,8 +35,7 @@ def sender(conn: Any, picture: str, switch_after: float | None, seconds: float) 
     """Stream a photo as a webcam (switching to an empty picture after ``switch_after`` s); report the switch time."""
     import av
     import numpy as np
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+    from aiortc.mediastreams import VideoStreamTrack
     from PIL import Image
 
     def load(name: str | None) -> Any:
@@ -62,19 +62,7 @@ def sender(conn: Any, picture: str, switch_after: float | None, seconds: float) 
             frame.pts, frame.time_base = pts, tb
             return frame
 
-    async def run() -> None:
-        pc = RTCPeerConnection()
-        pc.addTrack(Webcam())
-        pc.addTrack(AudioStreamTrack())
-        await pc.setLocalDescription(await pc.createOffer())
-        conn.send(pc.localDescription.sdp)
-        answer = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        await asyncio.sleep(seconds)
-        conn.send(state["switched"])
-        await pc.close()
-
-    asyncio.run(run())
+    stream_over_pipe(conn, Webcam(), seconds, lambda: state["switched"])
 
 
 def main() -> None:

@@ -27,15 +27,15 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench.common import stream_over_pipe  # noqa: E402  (after the path is set)
 
 
 def sender(conn: Any, seconds: float) -> None:
     """One sender process: make an offer, get the answer through the pipe, stream, report frames sent."""
     import av
     import numpy as np
-    from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.codecs import vpx
-    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+    from aiortc.mediastreams import VideoStreamTrack
 
     vpx.DEFAULT_BITRATE = 1_500_000
     vpx.MIN_BITRATE = 1_000_000
@@ -53,19 +53,7 @@ def sender(conn: Any, seconds: float) -> None:
             sent["video"] += 1
             return frame
 
-    async def run() -> None:
-        pc = RTCPeerConnection()
-        pc.addTrack(Moving())
-        pc.addTrack(AudioStreamTrack())
-        await pc.setLocalDescription(await pc.createOffer())
-        conn.send(pc.localDescription.sdp)
-        answer = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        await asyncio.sleep(seconds)
-        conn.send(sent["video"])
-        await pc.close()
-
-    asyncio.run(run())
+    stream_over_pipe(conn, Moving(), seconds, lambda: sent["video"])
 
 
 def rss_mb() -> float:
