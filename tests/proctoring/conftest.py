@@ -63,23 +63,29 @@ async def aiortc_offer(with_video: bool = True, audio: Any = None) -> tuple[Any,
     return pc, channel
 
 
+async def connect(client: Any, attempt_id: int, pc: Any) -> None:
+    """Signal ``pc``'s offer through the real endpoint as the candidate's browser does; wait until connected."""
+    from aiortc import RTCSessionDescription
+
+    loop = asyncio.get_running_loop()
+    resp = await loop.run_in_executor(None, lambda: client.post(
+        f"/api/attempts/{attempt_id}/media/offer", json={"type": "offer", "sdp": pc.localDescription.sdp}))
+    assert resp.status_code == 200, resp.get_json()
+    await pc.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
+    for _ in range(50):
+        if pc.connectionState == "connected":
+            return
+        await asyncio.sleep(0.1)
+    assert pc.connectionState == "connected"
+
+
 def send_for(client: Any, attempt_id: int, seconds: float, events: list[str] | None = None,
              audio: Any = None) -> dict[str, Any]:
     """Connect an aiortc sender through the real signalling endpoint and stream for ``seconds``."""
-    from aiortc import RTCSessionDescription
 
     async def run() -> dict[str, Any]:
         pc, channel = await aiortc_offer(audio=audio() if audio is not None else None)
-        loop = asyncio.get_running_loop()
-        resp = await loop.run_in_executor(None, lambda: client.post(
-            f"/api/attempts/{attempt_id}/media/offer", json={"type": "offer", "sdp": pc.localDescription.sdp}))
-        assert resp.status_code == 200, resp.get_json()
-        await pc.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
-        for _ in range(50):
-            if pc.connectionState == "connected":
-                break
-            await asyncio.sleep(0.1)
-        assert pc.connectionState == "connected"
+        await connect(client, attempt_id, pc)
         await asyncio.sleep(0.5)
         for e in events or []:
             channel.send(json.dumps({"type": e}))

@@ -27,7 +27,7 @@ from proctoring.models import SystemCheck
 from storage import vault
 from storage.models import BlobState
 from tests.conftest import login, need_service
-from tests.proctoring.conftest import aiortc_offer, probe, recordings
+from tests.proctoring.conftest import aiortc_offer, connect, probe, recordings
 
 pytestmark = pytest.mark.browser  # heavy: WebRTC for about 15 seconds
 
@@ -103,13 +103,7 @@ def test_storage_full_mid_exam(app, make_institution, make_user, make_exam, smal
 
     async def stream() -> None:
         pc, _channel = await aiortc_offer()
-        from aiortc import RTCSessionDescription
-
-        loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(None, lambda: signalling.post(
-            f"/api/attempts/{attempt_id}/media/offer", json={"type": "offer", "sdp": pc.localDescription.sdp}))
-        assert answer.status_code == 200, answer.get_json()
-        await pc.setRemoteDescription(RTCSessionDescription(**answer.get_json()))
+        await connect(signalling, attempt_id, pc)
         while not stop.is_set():
             await asyncio.sleep(0.1)
         await pc.close()

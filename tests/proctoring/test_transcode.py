@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 
 from storage import vault
-from tests.proctoring.conftest import PatternTrack, probe, recordings, wait_parts_closed
+from tests.proctoring.conftest import PatternTrack, connect, probe, recordings, wait_parts_closed
 from tests.proctoring.test_recording import live  # noqa: F401
 
 
 def test_h264_only_browser_is_recorded_as_vp8(live):  # noqa: F811
-    from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+    from aiortc import RTCPeerConnection, RTCRtpSender
     from aiortc.mediastreams import AudioStreamTrack
 
     client, attempt_id = live["client"], live["attempt_id"]
@@ -24,16 +24,7 @@ def test_h264_only_browser_is_recorded_as_vp8(live):  # noqa: F811
         pc.addTrack(AudioStreamTrack())
         await pc.setLocalDescription(await pc.createOffer())
         assert "VP8" not in pc.localDescription.sdp and "H264" in pc.localDescription.sdp
-        loop = asyncio.get_running_loop()
-        resp = await loop.run_in_executor(None, lambda: client.post(
-            f"/api/attempts/{attempt_id}/media/offer", json={"type": "offer", "sdp": pc.localDescription.sdp}))
-        assert resp.status_code == 200, resp.get_json()
-        await pc.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
-        for _ in range(50):
-            if pc.connectionState == "connected":
-                break
-            await asyncio.sleep(0.1)
-        assert pc.connectionState == "connected"
+        await connect(client, attempt_id, pc)
         await asyncio.sleep(4.0)
         await pc.close()
 
