@@ -145,6 +145,16 @@ def error_response(
     return render_template("error.html", status=status, code=code, message=message, extra=extra or {}), status
 
 
+def _without_user() -> None:
+    """Render this response without loading the user: the database may be down. Flask-Login's template
+    context loads the user for every page unless this request already has one (``g._login_user``)."""
+    from app.extensions import login_manager
+
+    g.service_unavailable = True  # base.html then leaves out the user's name and the login links
+    if "_login_user" not in g:
+        g._login_user = login_manager.anonymous_user()
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers for domain errors, HTTP errors and unexpected ones."""
 
@@ -154,7 +164,7 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(err, ValidationFailed) and err.fields:
             extra = {"fields": err.fields}
         if isinstance(err, ServiceUnavailable):
-            g.service_unavailable = True  # the page must not load the user from the database (it may be down)
+            _without_user()
         resp = make_response(*error_response(err.status, err.code, err.message, extra))
         if isinstance(err, ServiceUnavailable):
             resp.headers["Retry-After"] = str(err.retry_after)

@@ -103,3 +103,15 @@ def test_queue_outage_is_a_503_page_that_does_not_touch_the_database(client, mak
     assert "Connection refused" not in body and "Traceback" not in body
     api = client.get("/queue-down", headers={"Accept": "application/json"})
     assert api.status_code == 503 and api.json["error"]["code"] == "service_unavailable"
+
+
+def test_database_down_when_loading_the_user_is_a_503_page(app, client, make_user, monkeypatch):
+    login(client, make_user("candidate"))
+
+    def database_down(session_id):
+        raise OperationalError("SELECT user", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(app.login_manager, "_user_callback", database_down)
+    resp = client.get("/", headers={"Accept": "text/html"})  # every page's template asks for the user again
+    assert resp.status_code == 503 and "<h1>" in resp.get_data(as_text=True)
+    assert client.get("/api/identity/1").json["error"]["code"] == "service_unavailable"
