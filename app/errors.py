@@ -187,7 +187,11 @@ def register_error_handlers(app: Flask) -> None:
         from app.extensions import login_manager
 
         view = app.view_functions.get(request.endpoint or "")
-        if not current_user.is_authenticated and getattr(view, "required_roles", None):
+        try:
+            anonymous = not current_user.is_authenticated
+        except outage_errors() as outage:  # the user is loaded from the database, which may be down
+            return _outage(outage)
+        if anonymous and getattr(view, "required_roles", None):
             return login_manager.unauthorized()
         # Its own code, so that a page holding a token of an earlier session can fetch the current one.
         return error_response(400, "csrf_invalid", err.description or "CSRF token invalid")

@@ -115,3 +115,16 @@ def test_database_down_when_loading_the_user_is_a_503_page(app, client, make_use
     resp = client.get("/", headers={"Accept": "text/html"})  # every page's template asks for the user again
     assert resp.status_code == 503 and "<h1>" in resp.get_data(as_text=True)
     assert client.get("/api/identity/1").json["error"]["code"] == "service_unavailable"
+
+
+def test_database_down_on_a_refused_csrf_token_is_a_503(app, make_user, monkeypatch):
+    client = app.test_client()
+    login(client, make_user("candidate"))
+    app.config["WTF_CSRF_ENABLED"] = True
+
+    def database_down(session_id):
+        raise OperationalError("SELECT user", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(app.login_manager, "_user_callback", database_down)
+    resp = client.put("/api/attempts/1/answers/q1", json={"value": "a"}, headers={"X-CSRFToken": "stale"})
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "service_unavailable"
