@@ -123,9 +123,9 @@ def _build_export(export_id: int, lang: str) -> None:
     assert user is not None  # noqa: S101 - exports cascade with the user
     writer = vault.open_writer("export", content_type="application/zip", user_id=user.id,
                                institution_id=user.institution_id)
-    exp.blob_id = writer.blob_id  # known from the start, so that a run after a crash can delete it
-    db.session.commit()
     try:
+        exp.blob_id = writer.blob_id  # known from the start, so that a run after a crash can delete it
+        db.session.commit()
         files = _files(user.id)
         with zipfile.ZipFile(writer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             listed: list[dict[str, Any]] = []
@@ -153,6 +153,7 @@ def _build_export(export_id: int, lang: str) -> None:
         writer.close()
     except Exception:
         writer.abort()
+        db.session.rollback()  # (with the database gone, the next line raises too: the job is run again)
         exp.status = "failed"
         db.session.commit()
         raise
