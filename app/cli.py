@@ -116,8 +116,6 @@ def jobs_worker(burst: bool) -> None:
     """Run a Redis queue worker plus the periodic scheduler (needs REDIS_URL)."""
     import threading
 
-    from rq import Worker
-
     from app.jobs import RedisRunner, runner
 
     r = runner()
@@ -125,7 +123,7 @@ def jobs_worker(burst: bool) -> None:
         raise click.ClickException("REDIS_URL is not set: jobs run in-process inside `flask serve`.")
     if not burst:
         threading.Thread(target=r.schedule_forever, daemon=True, name="scheduler").start()
-    Worker([r.queue], connection=r.redis).work(burst=burst)
+    r.work(burst=burst)
 
 
 @jobs_cli.command("run")

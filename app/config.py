@@ -19,6 +19,13 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     "JOB_QUEUE": "aufsicht",
     "JOB_WORKERS": 2,
+    # Pending work (an identity check, a data export) untouched this long is queued again: its job was lost
+    # (queue down when the request committed it, a worker died). Jobs are idempotent, so a duplicate is harmless.
+    "JOB_STALLED_AFTER_SECONDS": 120,
+    # A job that meets an unreachable database is run again for this long before it fails.
+    "JOB_DB_RETRY_SECONDS": 60,
+    # Periods of periodic jobs in seconds by name, overriding the registered ones (the outage drill shortens them).
+    "JOB_PERIODS": {},
     # Sessions and cookies (set AUFSICHT_SESSION_COOKIE_SECURE=true behind TLS).
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

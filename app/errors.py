@@ -7,10 +7,11 @@ for JSON clients and an HTML page for browsers. Users never see a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -101,6 +102,29 @@ class TooManyRequests(DomainError):
         return "Too many attempts. Please wait and try again."
 
 
+class ServiceUnavailable(DomainError):
+    """A service we depend on (database, job queue) is briefly unreachable; the same request may be retried."""
+
+    status = 503
+    code = "service_unavailable"
+    retry_after = 5  # seconds, sent as Retry-After
+
+    @classmethod
+    def default_message(cls) -> str:
+        return "The service is briefly unavailable. Please try again in a moment."
+
+
+def outage_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean "the database or Redis cannot be reached right now", not a bug of ours."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    # OperationalError: connection refused or cut, server shutting down or starting up, SQLite busy.
+    # InterfaceError: the driver's connection object is already closed.
+    return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+
+
 def wants_json() -> bool:
     """True when the client asked for JSON (API path, JSON body or Accept header)."""
     if request.path.startswith("/api/") or request.is_json:
@@ -121,15 +145,30 @@ def error_response(
     return render_template("error.html", status=status, code=code, message=message, extra=extra or {}), status
 
 
+def _without_user() -> None:
+    """Render this response without loading the user: the database may be down. Flask-Login's template
+    context loads the user for every page unless this request already has one (``g._login_user``)."""
+    from app.extensions import login_manager
+
+    g.service_unavailable = True  # base.html then leaves out the user's name and the login links
+    if "_login_user" not in g:
+        g._login_user = login_manager.anonymous_user()
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers for domain errors, HTTP errors and unexpected ones."""
 
     @app.errorhandler(DomainError)
-    def _domain(err: DomainError) -> tuple[Response | str, int]:
+    def _domain(err: DomainError) -> Response:
         extra: dict[str, object] | None = None
         if isinstance(err, ValidationFailed) and err.fields:
             extra = {"fields": err.fields}
-        return error_response(err.status, err.code, err.message, extra)
+        if isinstance(err, ServiceUnavailable):
+            _without_user()
+        resp = make_response(*error_response(err.status, err.code, err.message, extra))
+        if isinstance(err, ServiceUnavailable):
+            resp.headers["Retry-After"] = str(err.retry_after)
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> tuple[Response | str, int] | HTTPException:
@@ -148,17 +187,38 @@ def register_error_handlers(app: Flask) -> None:
         from app.extensions import login_manager
 
         view = app.view_functions.get(request.endpoint or "")
-        if not current_user.is_authenticated and getattr(view, "required_roles", None):
+        try:
+            anonymous = not current_user.is_authenticated
+        except outage_errors() as outage:  # the user is loaded from the database, which may be down
+            return _outage(outage)
+        if anonymous and getattr(view, "required_roles", None):
             return login_manager.unauthorized()
         # Its own code, so that a page holding a token of an earlier session can fetch the current one.
         return error_response(400, "csrf_invalid", err.description or "CSRF token invalid")
+
+    def _outage(err: Exception) -> Response:
+        from flask_babel import gettext as _
+
+        from app.extensions import db
+
+        # One line, no traceback: an outage of a service is expected now and then, not a bug of ours.
+        log.warning("service unavailable on %s %s: %s: %s", request.method, request.path, type(err).__name__,
+                    (str(err).splitlines() or [""])[0])
+        with contextlib.suppress(Exception):  # the connection may be gone: rolling back is best effort
+            db.session.rollback()
+        return _domain(ServiceUnavailable(_("The service is briefly unavailable. Please try again in a moment; "
+                                            "what you saved before is not lost.")))
+
+    for exc in outage_errors():
+        app.register_error_handler(exc, _outage)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> tuple[Response | str, int]:
         from app.extensions import db
 
         log.exception("unhandled error on %s %s", request.method, request.path)
-        db.session.rollback()
+        with contextlib.suppress(Exception):  # a broken connection must not turn the page into a bare 500
+            db.session.rollback()
         return error_response(
             500, "internal_error", "Something went wrong on our side. Nothing you saved is lost; please try again."
         )

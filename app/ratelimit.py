@@ -26,7 +26,9 @@ def hit(key: str, per_minute: int) -> bool:
 
         redis = current_app.extensions.get("aufsicht.ratelimit.redis")
         if redis is None:
-            redis = current_app.extensions["aufsicht.ratelimit.redis"] = Redis.from_url(url)
+            # A Redis that is gone fails the request in seconds (a 503) instead of holding its thread.
+            redis = current_app.extensions["aufsicht.ratelimit.redis"] = Redis.from_url(
+                url, socket_connect_timeout=5, socket_timeout=5)
         name = f"aufsicht:rl:{key}:{window}"
         pipe = redis.pipeline()
         pipe.incr(name)

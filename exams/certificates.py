@@ -147,9 +147,10 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
     record_event(attempt, "certificate_issued", now, certificate_id=public_id)
     db.session.commit()
     if current_app.config["CERTIFICATE_SEND_ON_ISSUE"]:
-        from app.jobs import runner
+        from app.jobs import enqueue_pending
 
-        runner().enqueue("exams.send_certificate", certificate_id=cert.id)
+        # Committed with sent_at unset: if the queue is down now, send_unsent_certificates queues it later.
+        enqueue_pending("exams.send_certificate", certificate_id=cert.id)
     return cert
 
 

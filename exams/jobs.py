@@ -6,7 +6,7 @@ import datetime as dt
 
 from app.clock import utcnow
 from app.extensions import db
-from app.jobs import job
+from app.jobs import exclusive, job
 from exams.attempts import close_expired_attempts
 from exams.models import Certificate
 
@@ -19,17 +19,23 @@ def close_expired_attempts_job() -> int:
 
 @job("exams.send_certificate")
 def send_certificate_job(certificate_id: int) -> str | None:
-    """Email one certificate to its holder (SMTP errors make the job fail; sent_at stays unset)."""
+    """Email one certificate to its holder, once (SMTP errors make the job fail; sent_at stays unset).
+
+    Queued more than once (the unsent retry, an at-least-once queue), it sends one email: a run beside
+    another does nothing, a run after it finds sent_at set.
+    """
     from exams.mailer import send_certificate
 
-    cert = db.session.get(Certificate, certificate_id)
-    if cert is None:
-        return None
-    try:
-        send_certificate(cert)
-        return cert.public_id if cert.sent_at else None
-    finally:
-        db.session.remove()
+    with exclusive(f"exams.send_certificate:{certificate_id}") as mine:
+        cert = db.session.get(Certificate, certificate_id) if mine else None
+        if cert is None:
+            return None
+        try:
+            if cert.sent_at is None:
+                send_certificate(cert)
+            return cert.public_id if cert.sent_at else None
+        finally:
+            db.session.remove()
 
 
 @job("exams.send_unsent_certificates", every=dt.timedelta(minutes=15))

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from accounts.models import Role, User
 from accounts.services import current_consent, record_consent
@@ -124,7 +124,7 @@ def issue_challenge(check: IdCheck) -> list[str]:
 
 def upload_selfie(check: IdCheck, exam: Exam, frames: Sequence[bytes]) -> None:
     """Store the selfie frames (validated, encrypted) and queue the check in the job runner."""
-    from app.jobs import runner
+    from app.jobs import enqueue_pending
     from idcheck.images import load_upload
 
     _open_for_upload(check)
@@ -138,15 +138,19 @@ def upload_selfie(check: IdCheck, exam: Exam, frames: Sequence[bytes]) -> None:
     for frame in frames:
         load_upload(frame, **_limits())
     owner = _owner(check, exam)
-    old = (check.selfie_blob_id, check.frames_blob_id)
+    # A template left from an earlier verification (then withdrawn) goes too: run_check takes a template
+    # on a processing check for its own, from a run cut off after storing it.
+    old = (check.selfie_blob_id, check.frames_blob_id, check.template_blob_id)
     # The first frame is taken looking straight into the camera: it is the selfie that is matched.
     check.selfie_blob_id = vault.store("id_image", frames[0], content_type="image/*", **owner).id
     check.frames_blob_id = vault.store("id_image", pack_frames(frames), **owner).id
+    check.template_blob_id = None
     check.status = IdCheckStatus.PROCESSING
     db.session.commit()
     for blob_id in old:
         _purge(blob_id, utcnow(), "replaced by a new upload")
-    runner().enqueue("idcheck.verify", check_id=check.id)
+    # Committed as processing: if the queue is down now, requeue_stalled queues the check later.
+    enqueue_pending("idcheck.verify", check_id=check.id)
 
 
 def _open_for_upload(check: IdCheck) -> None:
@@ -182,15 +186,23 @@ def unpack_frames(data: bytes) -> list[bytes]:
     return frames
 
 
-def run_check(check_id: int, now: dt.datetime) -> IdCheck:
-    """The heavy part (job runner): quality, liveness, face match, then the decision or the review queue."""
+def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
+    """The heavy part (job runner): quality, liveness, face match, then the decision or the review queue.
+
+    Idempotent, as a job must be: a check that is gone or no longer processing is left as it is, and a
+    run cut off after storing the template (the match is decided then) only finishes the verification.
+    """
     from idcheck.images import load_upload
     from idcheck.liveness import evaluate
     from idcheck.matching import compare, face_encoding
 
     check = db.session.get(IdCheck, check_id)
     if check is None or check.status != IdCheckStatus.PROCESSING:
-        raise NotFound()
+        return check
+    if check.template_blob_id is not None:
+        _verify(check, now)
+        db.session.commit()
+        return check
     id_img = load_upload(_blob_bytes(check.id_image_blob_id), **_limits())
     selfie = load_upload(_blob_bytes(check.selfie_blob_id), **_limits())
     decision = compare(id_img, selfie, thresholds(current_app.config))
@@ -205,12 +217,11 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck:
     differences = (check.document_check or {}).get("differences") or []
     if decision.decision == "match" and live.passed and not differences:
         # Template kept and images purged first: "verified" is committed only once that is done
-        # (storing the template commits the session, which must not publish the status early).
+        # (storing the template commits the session, which must not publish the status early). The
+        # template's id is committed at once: a run cut off after this point finishes from here.
         _keep_template(check, face_encoding(selfie).tobytes(), now)
-        _after_decision(check, now)
-        check.status = IdCheckStatus.VERIFIED
-        check.decided_at = now
-        check.decision_reason = "automatic: face matches the ID photo and the liveness challenge passed"
+        db.session.commit()
+        _verify(check, now)
     else:
         check.status = IdCheckStatus.REVIEW
         if differences:
@@ -219,6 +230,33 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck:
             check.reason = f"{check.reason}; liveness: {live.reason}" if check.reason else f"liveness: {live.reason}"
     db.session.commit()
     return check
+
+
+def _verify(check: IdCheck, now: dt.datetime) -> None:
+    """The automatic verification once the template is stored: images purged, then the status (caller commits)."""
+    _after_decision(check, now)
+    check.status = IdCheckStatus.VERIFIED
+    check.decided_at = now
+    check.decision_reason = "automatic: face matches the ID photo and the liveness challenge passed"
+
+
+def requeue_stalled(now: dt.datetime) -> int:
+    """Queue again every check still processing long after its photos came in (its job was lost: the queue
+    was down when the photos were saved, or the worker died); returns how many."""
+    from app.jobs import runner, stalled_before
+
+    ids = db.session.scalars(select(IdCheck.id).where(IdCheck.status == IdCheckStatus.PROCESSING,
+                                                      IdCheck.updated_at < stalled_before(now))
+                             .order_by(IdCheck.id).limit(500)).all()
+    if not ids:
+        return 0
+    # Touched now, so that a check waiting behind many others in the queue is queued again only once a period.
+    db.session.execute(update(IdCheck).where(IdCheck.id.in_(ids)).values(updated_at=now))
+    db.session.commit()
+    for check_id in ids:
+        runner().enqueue("idcheck.verify", check_id=check_id)
+    log.info("identity checks queued again: %d", len(ids))
+    return len(ids)
 
 
 def thresholds(config: dict[str, object]) -> object:

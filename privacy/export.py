@@ -25,13 +25,14 @@ from accounts.models import User
 from app.clock import utcnow
 from app.errors import Gone, NotFound
 from app.extensions import db
-from app.jobs import job, runner
+from app.jobs import enqueue_pending, exclusive, job, runner, stalled_before
 from privacy import subject
 from privacy.inventory import RECORDS, STORED_FILES, T
 from privacy.models import DataExport
 from privacy.settings import role_statement
 from storage import vault
 from storage.models import Blob, BlobState
+from storage.retention import purge_blob_now
 
 EXTENSIONS = {"video/webm": "webm", "image/jpeg": "jpg", "application/json": "json", "image/*": "img"}
 
@@ -40,11 +41,25 @@ def request_export(user: User, lang: str, now: dt.datetime) -> DataExport:
     """Queue an export of ``user``'s data; the page polls its progress."""
     days = int(current_app.config["EXPORT_RETENTION_DAYS"])
     exp = DataExport(user_id=user.id, token=secrets.token_urlsafe(32), status="queued", progress=0,
-                     created_at=now, expires_at=now + dt.timedelta(days=days))
+                     lang=lang if lang in ("de", "en") else "de", created_at=now,
+                     expires_at=now + dt.timedelta(days=days))
     db.session.add(exp)
     db.session.commit()
-    runner().enqueue("privacy.build_export", export_id=exp.id, lang=lang if lang in ("de", "en") else "de")
+    # Committed as queued: if the queue is down now, requeue_stalled_exports queues it later.
+    enqueue_pending("privacy.build_export", export_id=exp.id, lang=exp.lang)
     return exp
+
+
+def requeue_stalled_exports(now: dt.datetime) -> int:
+    """Queue again every export still queued or running long after it was asked for (its job was lost: the
+    queue was down, or a worker died mid-build); returns how many. A duplicate of a build under way does
+    nothing (``build_export`` takes a lock)."""
+    stalled = db.session.execute(select(DataExport.id, DataExport.lang).where(
+        DataExport.status.in_(("queued", "running")), DataExport.created_at < stalled_before(now))
+        .order_by(DataExport.id).limit(500)).all()
+    for export_id, lang in stalled:
+        runner().enqueue("privacy.build_export", export_id=export_id, lang=lang)
+    return len(stalled)
 
 
 def exports_of(user: User) -> list[DataExport]:
@@ -85,17 +100,32 @@ def _files(user_id: int) -> list[Blob]:
 
 @job("privacy.build_export")
 def build_export(export_id: int, lang: str = "de") -> None:
-    """Build the ZIP of one export, updating its progress; a failure marks it failed (and can be retried)."""
+    """Build the ZIP of one export, updating its progress; a failure marks it failed (and can be retried).
+
+    Idempotent, as a job must be: a ready export is left as it is, a duplicate of a build under way does
+    nothing, and a build cut off (worker killed, database gone) is started over, its partial ZIP deleted.
+    """
+    with exclusive(f"privacy.build_export:{export_id}") as mine:
+        if mine:
+            _build_export(export_id, lang)
+
+
+def _build_export(export_id: int, lang: str) -> None:
     exp = db.session.get(DataExport, export_id)
     if exp is None or exp.status == "ready":
         return
+    partial = db.session.get(Blob, exp.blob_id) if exp.blob_id else None
     exp.status, exp.progress = "running", 1
     db.session.commit()
+    if partial is not None:
+        purge_blob_now(partial, utcnow(), "data export: a build cut off, started over")
     user = db.session.get(User, exp.user_id)
     assert user is not None  # noqa: S101 - exports cascade with the user
     writer = vault.open_writer("export", content_type="application/zip", user_id=user.id,
                                institution_id=user.institution_id)
     try:
+        exp.blob_id = writer.blob_id  # known from the start, so that a run after a crash can delete it
+        db.session.commit()
         files = _files(user.id)
         with zipfile.ZipFile(writer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             listed: list[dict[str, Any]] = []
@@ -123,6 +153,7 @@ def build_export(export_id: int, lang: str = "de") -> None:
         writer.close()
     except Exception:
         writer.abort()
+        db.session.rollback()  # (with the database gone, the next line raises too: the job is run again)
         exp.status = "failed"
         db.session.commit()
         raise

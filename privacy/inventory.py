@@ -272,7 +272,7 @@ RECORDS: list[Record] = [
         "created_at": _i("Datenauskunft angefordert am", "data export requested at", P_ACCOUNT, LEGAL_DUTY),
         "status": _i("Stand der Datenauskunft", "status of the data export", P_ACCOUNT, LEGAL_DUTY),
         "expires_at": _i("Download gültig bis", "download valid until", P_ACCOUNT, LEGAL_DUTY),
-    }, ("id", "user_id", "token", "progress", "blob_id"), T("7 Tage", "7 days"), Erase.DELETE,
+    }, ("id", "user_id", "token", "progress", "blob_id", "lang"), T("7 Tage", "7 days"), Erase.DELETE,
         secret=("token",), age_days_config="EXPORT_RETENTION_DAYS", age_column="created_at"),
 ]
 

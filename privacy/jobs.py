@@ -12,8 +12,8 @@ from accounts.models import Role, User
 from app.clock import utcnow
 from app.extensions import db
 from app.jobs import job
-from privacy import export as _export  # noqa: F401 - registers privacy.build_export
 from privacy.erasure import erase_account, expire_kept
+from privacy.export import requeue_stalled_exports  # the import registers privacy.build_export too
 from privacy.retention import purge_aged_rows
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,12 @@ def purge_aged_rows_job() -> dict[str, int]:
     counts = purge_aged_rows(now, tables=("access_log", "data_export"))
     counts["expired_kept"] = expire_kept(now)
     return counts
+
+
+@job("privacy.requeue_stalled_exports", every=dt.timedelta(minutes=1))
+def requeue_stalled_exports_job() -> int:
+    """Queue again the data exports whose job was lost (queue down when asked for, worker died)."""
+    return requeue_stalled_exports(utcnow())
 
 
 @job("privacy.inactive_accounts", every=dt.timedelta(days=1))

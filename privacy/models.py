@@ -18,6 +18,7 @@ class DataExport(db.Model):  # type: ignore[name-defined]
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, running, ready, failed
+    lang: Mapped[str] = mapped_column(String(2), default="de", server_default="de")  # of the summary
     progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
     blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

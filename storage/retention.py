@@ -156,12 +156,13 @@ def purge_blob_now(blob: Blob, now: dt.datetime, reason: str) -> None:
 
     if blob.state == BlobState.PURGED:
         return
-    blob.wrapped_key = None
-    blob.state = BlobState.PURGING
-    db.session.add(PurgeReceipt(blob_id=blob.id, category=blob.category, rule=reason,
-                                institution_id=blob.institution_id, user_id=blob.user_id,
-                                attempt_id=blob.attempt_id, purged_at=now))
-    db.session.commit()
+    if blob.state != BlobState.PURGING:  # a purge cut off after its receipt is only finished: one receipt
+        blob.wrapped_key = None
+        blob.state = BlobState.PURGING
+        db.session.add(PurgeReceipt(blob_id=blob.id, category=blob.category, rule=reason,
+                                    institution_id=blob.institution_id, user_id=blob.user_id,
+                                    attempt_id=blob.attempt_id, purged_at=now))
+        db.session.commit()
     backend().delete(blob.key)
     blob.state = BlobState.PURGED
     blob.purged_at = now

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from flask import Blueprint
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError
 
+from accounts.models import Role
+from app.access import role_required
 from app.errors import Forbidden
 from tests.conftest import login
 
@@ -25,6 +29,15 @@ def app(app):
     @bp.get("/api/forbidden")
     def forbidden():
         raise Forbidden()
+
+    @bp.get("/api/db-down")
+    def db_down():
+        raise OperationalError("SELECT 1", {}, Exception("connection to server at 127.0.0.1 failed: /etc/passwd"))
+
+    @bp.get("/queue-down")
+    @role_required(Role.CANDIDATE)
+    def queue_down():
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     @bp.post("/upload")
     def upload():
@@ -73,3 +86,45 @@ def test_500_never_shows_a_traceback(client):
     assert "Traceback" not in body and "/etc/passwd" not in body and "secret internals" not in body
     api = client.get("/boom", headers={"Accept": "application/json"})
     assert api.json["error"]["code"] == "internal_error"
+
+
+def test_database_outage_is_a_503_with_the_error_shape(client):
+    resp = client.get("/api/db-down")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+    assert set(resp.json) == {"error"} and resp.json["error"]["code"] == "service_unavailable"
+    assert "/etc/passwd" not in resp.get_data(as_text=True) and "Traceback" not in resp.get_data(as_text=True)
+
+
+def test_queue_outage_is_a_503_page_that_does_not_touch_the_database(client, make_user):
+    login(client, make_user("candidate"))
+    resp = client.get("/queue-down", headers={"Accept": "text/html"})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 503 and "text/html" in resp.content_type and "<h1>" in body
+    assert "Connection refused" not in body and "Traceback" not in body
+    api = client.get("/queue-down", headers={"Accept": "application/json"})
+    assert api.status_code == 503 and api.json["error"]["code"] == "service_unavailable"
+
+
+def test_database_down_when_loading_the_user_is_a_503_page(app, client, make_user, monkeypatch):
+    login(client, make_user("candidate"))
+
+    def database_down(session_id):
+        raise OperationalError("SELECT user", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(app.login_manager, "_user_callback", database_down)
+    resp = client.get("/", headers={"Accept": "text/html"})  # every page's template asks for the user again
+    assert resp.status_code == 503 and "<h1>" in resp.get_data(as_text=True)
+    assert client.get("/api/identity/1").json["error"]["code"] == "service_unavailable"
+
+
+def test_database_down_on_a_refused_csrf_token_is_a_503(app, make_user, monkeypatch):
+    client = app.test_client()
+    login(client, make_user("candidate"))
+    app.config["WTF_CSRF_ENABLED"] = True
+
+    def database_down(session_id):
+        raise OperationalError("SELECT user", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(app.login_manager, "_user_callback", database_down)
+    resp = client.put("/api/attempts/1/answers/q1", json={"value": "a"}, headers={"X-CSRFToken": "stale"})
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "service_unavailable"

@@ -60,3 +60,18 @@ def test_periodic_job_fires_once_per_period_across_workers(app, redis_runner):
 def test_unknown_job_is_refused(redis_runner):
     with pytest.raises(KeyError):
         redis_runner.enqueue("no.such.job")
+
+
+def test_worker_outlives_a_redis_that_is_down():
+    """`flask jobs worker` does not exit when Redis is down: it starts a new RQ worker after a pause."""
+    runner = RedisRunner("redis://127.0.0.1:9/0", "nowhere")  # nothing listens on port 9
+    pauses = []
+
+    class Stop:
+        def wait(self, seconds):
+            pauses.append(seconds)
+            return len(pauses) == 3  # stopped during the third pause
+
+    runner._stop = Stop()
+    runner.work()
+    assert pauses == [1.0, 2.0, 4.0]

@@ -134,7 +134,8 @@
   }
   function poll() {
     fetch(stateUrl + "?after=" + lastNotice, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-      .then(function (r) { return r.json(); })
+      // An error answer (503 while the database restarts) says nothing about the attempt: it must not lift a pause.
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
       .then(function (b) {
         if (b.status && b.status !== "in_progress") { window.location.reload(); return; }
         (b.notices || []).forEach(function (n) {

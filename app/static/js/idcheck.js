@@ -27,8 +27,10 @@
   }
 
   function poll() {
+    // An error answer (503 while the database restarts) is no status: ask again, as when offline.
     fetch(root.dataset.api, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-      .then(function (r) { return r.json(); }).then(show).catch(function () { setTimeout(poll, 3000); });
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(show).catch(function () { setTimeout(poll, 3000); });
   }
 
   function error(body) {

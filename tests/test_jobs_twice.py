@@ -1,0 +1,292 @@
+"""Every job may run twice: the queue delivers at least once (RQ puts abandoned jobs back) and stalled work is
+queued again. A second run, after the first or beside it, changes nothing: no second email, ZIP, template,
+purge receipt or decision. A run cut off half-way is finished by the next one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app.clock import clock, utcnow
+from app.extensions import db
+from app.jobs import exclusive, load_jobs, run_job, runner
+from tests.conftest import shared_data
+
+QUESTIONS = [{"id": "q1", "type": "single_choice", "prompt": "?", "points": 1,
+              "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"}]}]
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    return {"CERTIFICATE_SEND_ON_ISSUE": False, "MAIL_SMTP_HOST": None, "JOB_STALLED_AFTER_SECONDS": 120}
+
+
+def snapshot() -> dict[str, list[str]]:
+    """Every row of every table."""
+    db.session.rollback()
+    return {t.name: sorted(repr(tuple(row)) for row in db.session.execute(select(t)).all())
+            for t in db.metadata.sorted_tables}
+
+
+def outbox(app: Any) -> list[Path]:
+    """Emails written so far (no SMTP host: .eml files)."""
+    return sorted((Path(app.instance_path) / "outbox").glob("*.eml"))
+
+
+def drain() -> None:
+    """Wait for the jobs a job queued (in-process runner)."""
+    runner().wait_all()  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- what each job needs to have work to do
+
+
+def _attempt(make_user: Any, make_exam: Any, **fields: Any) -> Any:
+    from exams.models import Attempt, AttemptStatus
+
+    exam = make_exam(questions=QUESTIONS, identity_check_required=False, proctoring_required=False)
+    now = utcnow()
+    values: dict[str, Any] = {"status": AttemptStatus.IN_PROGRESS, "started_at": now - dt.timedelta(hours=1),
+                              "deadline_at": now - dt.timedelta(minutes=5), "seed": 1, "layout": {}}
+    values.update(fields)
+    att = Attempt(exam=exam, user=make_user("candidate", exam.institution), **values)
+    db.session.add(att)
+    db.session.commit()
+    return att
+
+
+def _certificate(make_user: Any, make_exam: Any) -> int:
+    from exams.certificates import issue_certificate
+    from exams.models import AttemptStatus
+
+    now = utcnow()
+    att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=now, points=1, max_points=1,
+                   percent=100, passed=True, result_released_at=now)
+    return int(issue_certificate(att, now).id)
+
+
+def _check(make_user: Any, make_exam: Any, *, stalled: bool = False) -> int:
+    """An identity check whose real photos (a match) are in and whose job is due."""
+    from idcheck.models import IdCheck, IdCheckStatus
+    from idcheck.verification import pack_frames
+    from storage import vault
+    from tests.idcheck.test_flow import frames_for
+
+    faces = shared_data() / "faces"
+    exam = make_exam(identity_check_required=True)
+    cand = make_user("candidate", exam.institution)
+    owner = {"user_id": cand.id, "institution_id": exam.institution_id}
+    frames = [f.getvalue() for f, _name in frames_for(faces, "obama.jpg", ["left", "right"])]
+    check = IdCheck(user_id=cand.id, exam_id=exam.id, biometric=True, status=IdCheckStatus.PROCESSING,
+                    challenge=["left", "right"],
+                    id_image_blob_id=vault.store("id_image", (faces / "obama2.jpg").read_bytes(), **owner).id,
+                    selfie_blob_id=vault.store("id_image", frames[0], **owner).id,
+                    frames_blob_id=vault.store("id_image", pack_frames(frames), **owner).id)
+    db.session.add(check)
+    db.session.commit()
+    if stalled:
+        clock.advance(dt.timedelta(minutes=3))
+    return int(check.id)
+
+
+def _export(make_user: Any, *, stalled: bool = False) -> int:
+    from privacy.models import DataExport
+
+    cand = make_user("candidate")
+    now = utcnow()
+    exp = DataExport(user_id=cand.id, token=f"t{cand.id}", status="queued", progress=0, lang="en", created_at=now,
+                     expires_at=now + dt.timedelta(days=7))
+    db.session.add(exp)
+    db.session.commit()
+    if stalled:
+        clock.advance(dt.timedelta(minutes=3))
+    return int(exp.id)
+
+
+def _seed_login_events(**_: Any) -> dict[str, Any]:
+    from accounts.models import LoginEvent
+
+    now = utcnow()
+    db.session.add_all([LoginEvent(email="x@example.org", ip="::1", success=False, at=now - dt.timedelta(days=8)),
+                        LoginEvent(email="x@example.org", ip="::1", success=True, at=now)])
+    db.session.commit()
+    return {}
+
+
+def _seed_expired_attempt(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    _attempt(make_user, make_exam)
+    return {}
+
+
+def _seed_certificate(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    return {"certificate_id": _certificate(make_user, make_exam)}
+
+
+def _seed_unsent_certificate(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    _certificate(make_user, make_exam)
+    clock.advance(dt.timedelta(minutes=11))
+    return {}
+
+
+def _seed_expired_blob(make_user: Any, **_: Any) -> dict[str, Any]:
+    from storage import vault
+
+    cand = make_user("candidate")
+    vault.store("export", b"old zip", user_id=cand.id, institution_id=cand.institution_id)
+    clock.advance(dt.timedelta(days=8))
+    return {}
+
+
+def _seed_aged_rows(make_user: Any, **_: Any) -> dict[str, Any]:
+    from privacy.models import AccessLog
+
+    cand = make_user("candidate")
+    db.session.add(AccessLog(at=utcnow() - dt.timedelta(days=4 * 365), subject_id=cand.id, what="recording",
+                             why="appeal"))
+    db.session.commit()
+    return {}
+
+
+def _seed_inactive(make_user: Any, **_: Any) -> dict[str, Any]:
+    cand = make_user("candidate")
+    cand.last_active_at = utcnow() - dt.timedelta(days=720)
+    db.session.commit()
+    return {}
+
+
+SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
+    "accounts.purge_login_events": _seed_login_events,
+    "exams.close_expired_attempts": _seed_expired_attempt,
+    "exams.send_certificate": _seed_certificate,
+    "exams.send_unsent_certificates": _seed_unsent_certificate,
+    "storage.purge_expired": _seed_expired_blob,
+    "privacy.purge_aged_rows": _seed_aged_rows,
+    "privacy.inactive_accounts": _seed_inactive,
+    "privacy.build_export": lambda make_user, **_: {"export_id": _export(make_user), "lang": "en"},
+    "privacy.requeue_stalled_exports": lambda make_user, **_: (_export(make_user, stalled=True), {})[1],
+    "idcheck.verify": lambda make_user, make_exam, **_: {"check_id": _check(make_user, make_exam)},
+    "idcheck.requeue_stalled": lambda make_user, make_exam, **_: (_check(make_user, make_exam, stalled=True), {})[1],
+}
+
+
+def test_every_job_has_a_twice_test():
+    assert set(load_jobs()) == set(SEEDS)
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_second_run_changes_nothing(app, name, make_user, make_exam):
+    kwargs = SEEDS[name](make_user=make_user, make_exam=make_exam)
+    before = snapshot()
+    mails = outbox(app)
+    run_job(name, kwargs)
+    drain()
+    first, first_mails = snapshot(), outbox(app)
+    assert first != before or first_mails != mails, f"{name} found nothing to do: the test proves nothing"
+    run_job(name, kwargs)
+    drain()
+    assert snapshot() == first
+    assert outbox(app) == first_mails
+
+
+def test_a_run_beside_another_does_nothing(app, make_user, make_exam):
+    from idcheck.models import IdCheck, IdCheckStatus
+
+    check_id = _check(make_user, make_exam)
+    export_id = _export(make_user)
+    cert_id = _certificate(make_user, make_exam)
+    before, mails = snapshot(), outbox(app)
+    for key, name, kwargs in [(f"idcheck.verify:{check_id}", "idcheck.verify", {"check_id": check_id}),
+                              (f"privacy.build_export:{export_id}", "privacy.build_export", {"export_id": export_id}),
+                              (f"exams.send_certificate:{cert_id}", "exams.send_certificate",
+                               {"certificate_id": cert_id})]:
+        with exclusive(key) as mine:  # the first run holds its lock
+            assert mine
+            assert run_job(name, kwargs) is None
+    assert snapshot() == before and outbox(app) == mails
+    assert run_job("idcheck.verify", {"check_id": check_id}) == "verified"
+    assert db.session.get(IdCheck, check_id).status == IdCheckStatus.VERIFIED
+
+
+def test_identity_check_cut_off_after_the_template_is_finished(app, make_user, make_exam):
+    from idcheck.models import IdCheck, IdCheckStatus
+    from storage.models import Blob, BlobState, PurgeReceipt
+
+    check_id = _check(make_user, make_exam)
+    assert run_job("idcheck.verify", {"check_id": check_id}) == "verified"
+    check = db.session.get(IdCheck, check_id)
+    # As if the worker had died after storing the template and purging the images, before the status
+    check.status, check.decided_at = IdCheckStatus.PROCESSING, None
+    db.session.commit()
+    receipts = db.session.scalar(select(func.count()).select_from(PurgeReceipt))
+    assert run_job("idcheck.verify", {"check_id": check_id}) == "verified"
+    db.session.rollback()
+    blobs = db.session.scalars(select(Blob).where(Blob.user_id == check.user_id)).all()
+    assert sorted((b.category, b.state) for b in blobs) == [("face_template", BlobState.COMPLETE)] + [
+        ("id_image", BlobState.PURGED)] * 3
+    assert db.session.scalar(select(func.count()).select_from(PurgeReceipt)) == receipts
+
+
+def test_export_cut_off_is_built_again_and_its_partial_zip_deleted(app, make_user):
+    from privacy.models import DataExport
+    from storage import vault
+    from storage.models import Blob, BlobState
+
+    export_id = _export(make_user)
+    exp = db.session.get(DataExport, export_id)
+    writer = vault.open_writer("export", user_id=exp.user_id)  # the run that died half-way
+    writer.write(b"PK partial" * 10000)
+    writer.flush()
+    writer._stream._fh.close()  # (the process is gone: its file handle with it)
+    partial_key = db.session.get(Blob, writer.blob_id).key
+    assert vault.backend().exists(partial_key)
+    exp.status, exp.progress, exp.blob_id = "running", 40, writer.blob_id
+    db.session.commit()
+    run_job("privacy.build_export", {"export_id": export_id, "lang": "de"})
+    db.session.rollback()
+    exp = db.session.get(DataExport, export_id)
+    assert exp.status == "ready" and exp.blob_id != writer.blob_id
+    states = dict(db.session.execute(select(Blob.id, Blob.state).where(Blob.category == "export")).all())
+    assert states == {writer.blob_id: BlobState.PURGED, exp.blob_id: BlobState.COMPLETE}
+    assert not vault.backend().exists(partial_key)
+
+
+def test_purge_cut_off_after_its_receipt_leaves_one_receipt(app, make_user):
+    from storage import vault
+    from storage.models import BlobState, PurgeReceipt
+    from storage.retention import purge_blob_now
+
+    cand = make_user("candidate")
+    blob = vault.store("id_image", b"photo", user_id=cand.id)
+    blob.state, blob.wrapped_key = BlobState.PURGING, None  # died between the receipt and the delete
+    db.session.add(PurgeReceipt(blob_id=blob.id, category=blob.category, rule="test", user_id=cand.id,
+                                purged_at=utcnow()))
+    db.session.commit()
+    purge_blob_now(blob, utcnow(), "test")
+    assert blob.state == BlobState.PURGED
+    assert db.session.scalar(select(func.count()).select_from(PurgeReceipt)) == 1
+    assert not vault.backend().exists(blob.key)
+
+
+def test_queue_down_leaves_the_work_to_its_requeue(app, make_user, make_exam):
+    """The request's work is committed; the enqueue fails; the periodic requeue picks it up."""
+    from app.jobs import RedisRunner, enqueue_pending
+
+    app.extensions["aufsicht.jobs"], in_process = RedisRunner("redis://127.0.0.1:9/0", "nowhere"), runner()
+    try:
+        assert enqueue_pending("privacy.build_export", export_id=1, lang="de") is None
+    finally:
+        app.extensions["aufsicht.jobs"] = in_process
+    export_id = _export(make_user)
+    assert run_job("privacy.requeue_stalled_exports", {}) == 0  # fresh: its job may still be on the way
+    clock.advance(dt.timedelta(minutes=3))
+    assert run_job("privacy.requeue_stalled_exports", {}) == 1
+    drain()
+    from privacy.models import DataExport
+
+    db.session.rollback()
+    assert db.session.get(DataExport, export_id).status == "ready"
