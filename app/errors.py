@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -125,6 +126,21 @@ def outage_errors() -> tuple[type[Exception], ...]:
     return (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
+# What a person sees for an HTTP error raised by routing or Werkzeug (a wrong URL, a wrong method,
+# an oversized body), in the UI language rather than Werkzeug's English.
+HTTP_MESSAGES = {
+    400: _l("The request could not be understood. Please reload the page and try again."),
+    401: _l("Please log in."),
+    403: _l("You are not allowed to do this."),
+    404: _l("This page does not exist, or it is not yours to see."),
+    405: _l("This action is not possible here."),
+    408: _l("The request took too long. Please try again."),
+    413: _l("The upload is too large."),
+    415: _l("This kind of content is not accepted here."),
+    429: _l("Too many requests. Please wait a moment and try again."),
+}
+
+
 def wants_json() -> bool:
     """True when the client asked for JSON (API path, JSON body or Accept header)."""
     if request.path.startswith("/api/") or request.is_json:
@@ -175,7 +191,10 @@ def register_error_handlers(app: Flask) -> None:
         if err.code is None or err.code < 400:
             return err
         code = (err.name or "error").lower().replace(" ", "_")
-        return error_response(err.code, code, err.description or err.name)
+        message = err.description or err.name
+        if message == type(err).description and err.code in HTTP_MESSAGES:
+            message = str(HTTP_MESSAGES[err.code])  # Werkzeug's own text is English; ours is in the UI language
+        return error_response(err.code, code, message)
 
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError) -> Any:

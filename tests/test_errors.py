@@ -128,3 +128,15 @@ def test_database_down_on_a_refused_csrf_token_is_a_503(app, make_user, monkeypa
     monkeypatch.setattr(app.login_manager, "_user_callback", database_down)
     resp = client.put("/api/attempts/1/answers/q1", json={"value": "a"}, headers={"X-CSRFToken": "stale"})
     assert resp.status_code == 503 and resp.json["error"]["code"] == "service_unavailable"
+
+
+def test_routing_errors_speak_the_ui_language(client):
+    """Werkzeug's own error texts are English; a German page gets German ones (a custom text stays)."""
+    resp = client.get("/no/such/page", headers={"Accept-Language": "de"})
+    assert resp.status_code == 404 and "existiert nicht" in resp.get_data(as_text=True)
+    resp = client.get("/api/no/such/thing", headers={"Accept-Language": "de"})
+    assert resp.json["error"]["code"] == "not_found" and "existiert nicht" in resp.json["error"]["message"]
+    resp = client.get("/api/no/such/thing", headers={"Accept-Language": "en"})
+    assert resp.json["error"]["message"] == "This page does not exist, or it is not yours to see."
+    resp = client.delete("/login", headers={"Accept-Language": "de"})
+    assert resp.status_code == 405 and "nicht möglich" in resp.get_data(as_text=True)
