@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
+from bench.common import head_turn
 from idcheck.models import IdCheck, IdCheckStatus
 from storage.models import Blob, BlobState
 from tests.conftest import login
 from tests.idcheck.conftest import jpeg, resized
-from tests.idcheck.test_liveness import turn
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def webcam(faces, name: str):
 def frames_for(faces, name: str, challenge: list[str]) -> list[tuple[io.BytesIO, str]]:
     img = webcam(faces, name)
     sign = {"left": 0.5, "right": -0.5}
-    imgs = [img] + [turn(img, sign[s]) for s in challenge for _ in range(2)]
+    imgs = [img] + [head_turn(img, sign[s]) for s in challenge for _ in range(2)]
     return [(io.BytesIO(jpeg(i)), f"f{n}.jpg") for n, i in enumerate(imgs)]
 
 
