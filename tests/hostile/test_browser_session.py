@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from app.extensions import db
-from exams.models import Answer
+from exams.models import Answer, Attempt
 from tests.browser import chromium, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
 from tests.hostile.conftest import QUESTIONS
@@ -65,3 +65,34 @@ def test_answer_typed_after_the_session_ended_is_saved_after_logging_in_again(
     wait.until(lambda drv: drv.find_element(By.CSS_SELECTOR, '[data-saved-for="q2"]').text.strip() != "")
     assert _answers() == {"q1": "a", "q2": "Nach dem Ablauf getippt"}
     assert d.find_element(By.ID, "q-q2").get_attribute("value") == "Nach dem Ablauf getippt"
+
+
+def test_chat_message_from_a_page_of_an_earlier_session_is_sent(
+        chromium, live_server, make_institution, make_user, make_exam):  # noqa: F811
+    """Every page's API calls (chat here) renew a stale CSRF token once, as the exam's autosave does."""
+    from proctoring import chat
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, questions=QUESTIONS, identity_check_required=False,
+                     proctoring_required=False, duration_minutes=60)
+    cand = make_user("candidate", inst)
+    d = chromium()
+    wait = WebDriverWait(d, 15)
+    log_in(d, live_server, cand.email, PASSWORD)
+    wait.until(ec.url_contains("/candidate/"))
+    d.get(f"{live_server}/candidate/exams/{exam.id}")
+    d.find_element(By.ID, "start").click()
+    wait.until(ec.presence_of_element_located((By.ID, "chat-form")))
+    exam_tab = d.current_window_handle
+    d.delete_cookie("session")
+    d.switch_to.new_window("tab")
+    log_in(d, live_server, cand.email, PASSWORD)  # a new session: the exam tab's token is of the old one
+    wait.until(ec.url_contains("/candidate/"))
+    d.switch_to.window(exam_tab)
+    d.find_element(By.ID, "chat-text").send_keys("Darf ich ein Glas Wasser holen?")
+    d.find_element(By.CSS_SELECTOR, "#chat-form button").click()
+    wait.until(lambda drv: "Glas Wasser" in drv.find_element(By.ID, "chat-log").text)
+    assert d.find_element(By.ID, "chat-status").text == ""
+    db.session.rollback()
+    attempt = db.session.scalars(select(Attempt)).one()
+    assert [m["text"] for m in chat.messages(attempt, 0)] == ["Darf ich ein Glas Wasser holen?"]

@@ -4,7 +4,6 @@
   "use strict";
   var box = document.getElementById("chat");
   if (!box) { return; }
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var log = document.getElementById("chat-log");
   var last = 0;
   function add(m) {
@@ -24,11 +23,14 @@
   document.getElementById("chat-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var input = document.getElementById("chat-text");
-    fetch(box.dataset.api, {method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
-      body: JSON.stringify({text: input.value})})
-      .then(function (r) { return r.json(); })
-      .then(function (m) { if (m.id) { input.value = ""; poll(); } });
+    var status = document.getElementById("chat-status");
+    window.aufsicht.postJson(box.dataset.api, {text: input.value})
+      .then(function (r) {
+        // On an error the text stays in the field to send again, and the reason is shown.
+        if (r.ok && r.body.id) { input.value = ""; status.textContent = ""; poll(); }
+        else { status.textContent = window.aufsicht.message(r); }
+      })
+      .catch(function () { status.textContent = box.dataset.msgOffline || "⚠"; });
   });
   setInterval(poll, 2000);
   poll();

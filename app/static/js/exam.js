@@ -6,13 +6,11 @@
   if (!form) { return; }
   var attemptId = form.dataset.attempt;
   var stateUrl = form.dataset.api;
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var status = document.getElementById("save-status");
   var timer = document.getElementById("timer");
   var pendingKey = "aufsicht-pending-" + attemptId;
   var pending = JSON.parse(localStorage.getItem(pendingKey) || "{}");
   var inflight = false;
-  var tokenRenewed = false;
   var endsAt = Date.now() + Number(timer.dataset.remaining) * 1000;
   var submitting = false;
 
@@ -38,16 +36,13 @@
     var qid = qids[0];
     var value = pending[qid];
     inflight = true;
-    fetch("/api/attempts/" + attemptId + "/answers/" + encodeURIComponent(qid), {
-      method: "PUT", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
-      body: JSON.stringify({value: value})
-    }).then(function (resp) {
-      return resp.json().then(function (body) { return {ok: resp.ok, status: resp.status, body: body}; });
-    }).then(function (r) {
+    // aufsicht.send renews a CSRF token of an earlier session (the candidate logged in again meanwhile)
+    // and sends the answer once more: nothing is dropped.
+    window.aufsicht.send("/api/attempts/" + attemptId + "/answers/" + encodeURIComponent(qid), {
+      method: "PUT", headers: {"Content-Type": "application/json"}, body: JSON.stringify({value: value})
+    }).then(window.aufsicht.answer).then(function (r) {
       inflight = false;
       if (r.ok) {
-        tokenRenewed = false;
         if (JSON.stringify(pending[qid]) === JSON.stringify(value)) { delete pending[qid]; remember(); }
         var mark = form.querySelector('[data-saved-for="' + qid + '"]');
         if (mark) { mark.textContent = status.dataset.saved || "✓"; mark.className = "saved ok"; }
@@ -55,20 +50,9 @@
         sync(r.body.remaining_seconds);
         flush();
       } else if (r.status === 400 && r.body.error && r.body.error.code === "csrf_invalid") {
-        // The page's token belongs to an earlier session (the candidate logged in again meanwhile): take the
-        // current session's token from a fresh copy of this page and send the answer again; nothing is dropped.
-        if (tokenRenewed) {
-          status.textContent = r.body.error.message + " ↻";
-          status.className = "error";
-          return;
-        }
-        tokenRenewed = true;
-        fetch(window.location.href, {credentials: "same-origin"}).then(function (p) { return p.text(); })
-          .then(function (html) {
-            var m = html.match(/name="csrf-token" content="([^"]+)"/);
-            if (m) { csrf = m[1]; }
-            flush();
-          }).catch(function () {});
+        // Still refused with a renewed token: keep the answer, say so; the next change tries again.
+        status.textContent = r.body.error.message + " ↻";
+        status.className = "error";
       } else if (r.status === 409) {
         delete pending[qid]; remember();
         window.location.reload();

@@ -4,15 +4,12 @@
   "use strict";
   var root = document.getElementById("idcheck");
   if (!root) { return; }
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var examId = root.dataset.exam;
   var statusEl = document.getElementById("idcheck-status");
   var msg = root.dataset;
 
   function post(url, body) {
-    return fetch(url, {method: "POST", credentials: "same-origin", body: body,
-                       headers: {"X-CSRFToken": csrf, "Accept": "application/json"}})
-      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, body: b}; }); });
+    return window.aufsicht.send(url, {method: "POST", body: body}).then(window.aufsicht.answer);
   }
 
   function show(state) {

@@ -4,7 +4,6 @@
   "use strict";
   var root = document.getElementById("media");
   if (!root) { return; }
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var statusEl = document.getElementById("media-status");
   var iceServers = JSON.parse(root.dataset.ice || "[]");
   var stream = null, pc = null, channel = null, backoff = 1000, closing = false;
@@ -49,14 +48,9 @@
     conn.createOffer().then(function (offer) { return conn.setLocalDescription(offer); })
       .then(function () { return waitIce(conn); })
       .then(function () {
-        return fetch(root.dataset.offerUrl, {
-          method: "POST", credentials: "same-origin",
-          headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
-          body: JSON.stringify({type: "offer", sdp: conn.localDescription.sdp})
-        });
+        return window.aufsicht.postJson(root.dataset.offerUrl, {type: "offer", sdp: conn.localDescription.sdp});
       })
-      .then(function (r) { if (!r.ok) { throw new Error("signalling " + r.status); } return r.json(); })
-      .then(function (answer) { return conn.setRemoteDescription(answer); })
+      .then(function (r) { if (!r.ok) { throw new Error("signalling " + r.status); } return conn.setRemoteDescription(r.body); })
       .catch(function () { retry(); });
   }
 

@@ -2,7 +2,6 @@
 // Everything user-provided is inserted with textContent, never as HTML.
 (function () {
   "use strict";
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var grid = document.getElementById("grid");
   if (grid) {
     var refresh = function () {
@@ -84,14 +83,11 @@
           });
         })
         .then(function () {
-          return fetch(liveView.dataset.offer, {method: "POST", credentials: "same-origin",
-            headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
-            body: JSON.stringify({sdp: pc.localDescription.sdp})});
+          return window.aufsicht.postJson(liveView.dataset.offer, {sdp: pc.localDescription.sdp});
         })
-        .then(function (r) { return r.json(); })
-        .then(function (answer) {
-          if (!answer.sdp) { state.textContent = answer.error ? answer.error.message : "error"; return; }
-          return pc.setRemoteDescription(answer);
+        .then(function (r) {
+          if (!r.ok || !r.body.sdp) { state.textContent = window.aufsicht.message(r, "error"); return; }
+          return pc.setRemoteDescription(r.body);
         });
     });
   }
@@ -102,11 +98,12 @@
         ev.preventDefault();
         var data = {};
         new FormData(f).forEach(function (v, k) { data[k] = v; });
-        fetch(actions.dataset.api.replace(/X$/, f.dataset.action), {
-          method: "POST", credentials: "same-origin",
-          headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
-          body: JSON.stringify(data)
-        }).then(function () { window.location.reload(); });
+        window.aufsicht.postJson(actions.dataset.api.replace(/X$/, f.dataset.action), data).then(function (r) {
+          if (r.ok) { window.location.reload(); return; }
+          var out = f.querySelector(".action-error") || f.appendChild(document.createElement("span"));
+          out.className = "action-error error";
+          out.textContent = window.aufsicht.message(r);
+        });
       });
     });
   }

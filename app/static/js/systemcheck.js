@@ -3,7 +3,6 @@
   "use strict";
   var root = document.getElementById("syscheck");
   if (!root) { return; }
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var examId = root.dataset.exam;
   var msg = root.dataset;
 
@@ -14,9 +13,7 @@
   }
 
   function post(url, body) {
-    return fetch(url, {method: "POST", credentials: "same-origin", body: JSON.stringify(body || {}),
-                       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"}})
-      .then(function (r) { return r.json().then(function (b) { if (!r.ok) { throw b; } return b; }); });
+    return window.aufsicht.postJson(url, body).then(function (r) { if (!r.ok) { throw r.body; } return r.body; });
   }
 
   function micLevel(stream) {
