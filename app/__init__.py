@@ -31,6 +31,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.instance_path = app.config["INSTANCE_PATH"]
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "aufsicht.db")
+    if str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        # An unreachable database host (not a refused connection) must fail a request in seconds, as a 503.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {"connect_timeout": int(app.config.get("DATABASE_CONNECT_TIMEOUT", 5)),
+                                   **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
         from app.secrets import ensure_secret
 

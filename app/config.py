@@ -15,6 +15,8 @@ DEFAULTS: dict[str, Any] = {
     # Database: SQLite in the instance folder unless DATABASE_URL is set.
     "SQLALCHEMY_DATABASE_URI": None,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Seconds to wait for a PostgreSQL connection before the request fails (503) instead of hanging.
+    "DATABASE_CONNECT_TIMEOUT": 5,
     # Jobs: in-process thread pool unless REDIS_URL is set.
     "REDIS_URL": None,
     "JOB_QUEUE": "aufsicht",

@@ -140,3 +140,32 @@ def test_routing_errors_speak_the_ui_language(client):
     assert resp.json["error"]["message"] == "This page does not exist, or it is not yours to see."
     resp = client.delete("/login", headers={"Accept-Language": "de"})
     assert resp.status_code == 405 and "nicht möglich" in resp.get_data(as_text=True)
+
+
+def test_an_unreachable_database_host_fails_fast_as_a_503():
+    """A database host that does not answer (here: a socket that never speaks) costs the connect timeout, no
+    more, and the request is a 503; without the timeout it would hang for as long as the kernel lets it."""
+    import socket
+    import threading
+    import time
+
+    from app import create_app
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever answers the startup message
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://x@127.0.0.1:{silent.getsockname()[1]}/x",
+                          "DATABASE_CONNECT_TIMEOUT": 2, "TESTING": True, "SECRET_KEY": "t",
+                          "WTF_CSRF_ENABLED": False})
+        got: list = []
+        started = time.monotonic()
+        request = threading.Thread(target=lambda: got.append(app.test_client().post(
+            "/login", data={"email": "a@example.org", "password": "x"})), daemon=True)
+        request.start()
+        request.join(20)  # without the timeout the request would hang here for good
+        took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert got and got[0].status_code == 503 and got[0].headers["Retry-After"], took
+    assert 1.5 <= took < 15, took
