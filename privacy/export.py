@@ -31,6 +31,7 @@ from privacy.inventory import RECORDS, STORED_FILES, T
 from privacy.models import DataExport
 from privacy.settings import role_statement
 from storage import vault
+from storage.crypto import EncryptedReader
 from storage.models import Blob, BlobState
 from storage.retention import purge_blob_now
 
@@ -188,12 +189,13 @@ def summary_html(data: dict[str, Any], lang: str) -> str:
     return "\n".join(out)
 
 
-def download(token: str, user: User, now: dt.datetime) -> tuple[DataExport, bytes]:
-    """The ZIP of a ready export of ``user``; an expired link is Gone."""
+def download(token: str, user: User, now: dt.datetime) -> tuple[DataExport, EncryptedReader]:
+    """A reader of the ZIP of a ready export of ``user`` (streamed segment by segment: an export with hours of
+    recordings is never held in memory); an expired link is Gone."""
     exp = db.session.scalar(select(DataExport).where(DataExport.token == token, DataExport.user_id == user.id))
     if exp is None or exp.status != "ready" or exp.blob_id is None:
         raise NotFound()
     blob = db.session.get(Blob, exp.blob_id)
     if exp.expires_at <= now or blob is None or blob.state != BlobState.COMPLETE:
         raise Gone()
-    return exp, vault.read(blob)
+    return exp, vault.open_reader(blob)

@@ -28,6 +28,8 @@ def _export(client) -> tuple[zipfile.ZipFile, bytes]:
     resp = client.get(state["download"])
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/zip"
     assert resp.headers["Cache-Control"] == "no-store"
+    # streamed segment by segment (never the whole ZIP in memory), with its size announced
+    assert resp.is_streamed and int(resp.headers["Content-Length"]) == len(resp.data)
     return zipfile.ZipFile(io.BytesIO(resp.data)), resp.data
 
 
