@@ -197,6 +197,13 @@ def login(client: FlaskClient, user: Any, password: str = PASSWORD) -> None:
     assert resp.status_code == 302, resp.get_data(as_text=True)
 
 
+def start_exam(client: FlaskClient, exam_id: int) -> int:
+    """Start ``exam_id`` as the logged-in candidate, through the real form post; returns the attempt id."""
+    resp = client.post(f"/candidate/exams/{exam_id}/start")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return int(resp.headers["Location"].rstrip("/").split("/")[-1])
+
+
 def csrf_from(html: str) -> str:
     """The CSRF token of a rendered page."""
     m = re.search(r'name="csrf-token" content="([^"]+)"', html)

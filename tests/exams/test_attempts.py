@@ -11,7 +11,7 @@ from app.clock import clock
 from app.extensions import db
 from exams.attempts import GATES, GateNotPassed, close_expired_attempts
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus
-from tests.conftest import login
+from tests.conftest import login, start_exam
 
 QUESTIONS = [
     {"id": "q1", "type": "single_choice", "prompt": "Hauptstadt?", "points": 2,
@@ -34,9 +34,7 @@ def setup(make_institution, make_user, make_exam):
 
 
 def _start(client, exam) -> int:
-    resp = client.post(f"/candidate/exams/{exam.id}/start")
-    assert resp.status_code == 302, resp.get_data(as_text=True)
-    return int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    return start_exam(client, exam.id)
 
 
 def test_full_flow_autosave_resume_and_grading(app, client, setup):

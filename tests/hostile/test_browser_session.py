@@ -33,19 +33,26 @@ def _answers() -> dict[str, Any]:
     return {a.question_id: a.value for a in db.session.scalars(select(Answer))}
 
 
-def test_answer_typed_after_the_session_ended_is_saved_after_logging_in_again(
-        chromium, live_server, make_institution, make_user, make_exam):  # noqa: F811
+def _in_exam(open_browser: Any, base: str, make_institution: Any, make_user: Any,
+             make_exam: Any) -> tuple[Any, Any, WebDriverWait]:
+    """A candidate logged in in Chromium, on the page of an exam just started; returns (user, driver, wait)."""
     inst = make_institution()
     exam = make_exam(institution=inst, questions=QUESTIONS, identity_check_required=False,
                      proctoring_required=False, duration_minutes=60)
     cand = make_user("candidate", inst)
-    d = chromium()
+    d = open_browser()
     wait = WebDriverWait(d, 15)
-    log_in(d, live_server, cand.email, PASSWORD)
+    log_in(d, base, cand.email, PASSWORD)
     wait.until(ec.url_contains("/candidate/"))
-    d.get(f"{live_server}/candidate/exams/{exam.id}")
+    d.get(f"{base}/candidate/exams/{exam.id}")
     d.find_element(By.ID, "start").click()
     wait.until(ec.presence_of_element_located((By.ID, "exam-form")))
+    return cand, d, wait
+
+
+def test_answer_typed_after_the_session_ended_is_saved_after_logging_in_again(
+        chromium, live_server, make_institution, make_user, make_exam):  # noqa: F811
+    cand, d, wait = _in_exam(chromium, live_server, make_institution, make_user, make_exam)
     d.find_element(By.CSS_SELECTOR, 'input[name="q-q1"][value="a"]').click()
     wait.until(lambda drv: drv.find_element(By.CSS_SELECTOR, '[data-saved-for="q1"]').text.strip() != "")
     exam_tab = d.current_window_handle
@@ -72,17 +79,7 @@ def test_chat_message_from_a_page_of_an_earlier_session_is_sent(
     """Every page's API calls (chat here) renew a stale CSRF token once, as the exam's autosave does."""
     from proctoring import chat
 
-    inst = make_institution()
-    exam = make_exam(institution=inst, questions=QUESTIONS, identity_check_required=False,
-                     proctoring_required=False, duration_minutes=60)
-    cand = make_user("candidate", inst)
-    d = chromium()
-    wait = WebDriverWait(d, 15)
-    log_in(d, live_server, cand.email, PASSWORD)
-    wait.until(ec.url_contains("/candidate/"))
-    d.get(f"{live_server}/candidate/exams/{exam.id}")
-    d.find_element(By.ID, "start").click()
-    wait.until(ec.presence_of_element_located((By.ID, "chat-form")))
+    cand, d, wait = _in_exam(chromium, live_server, make_institution, make_user, make_exam)
     exam_tab = d.current_window_handle
     d.delete_cookie("session")
     d.switch_to.new_window("tab")

@@ -12,7 +12,7 @@ from app.extensions import db
 from exams.models import Answer, Attempt, AttemptStatus
 from proctoring.flags import add_accommodation, raise_flag
 from proctoring.models import Flag, FlagKind
-from tests.conftest import login
+from tests.conftest import login, start_exam
 
 QUESTIONS = [{"id": "q1", "type": "single_choice", "prompt": "?", "points": 1,
               "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"}]}]
@@ -29,8 +29,7 @@ def live(app, make_institution, make_user, make_exam):
     cand = make_user("candidate", inst, first_name="Erika")
     candidate = app.test_client()
     login(candidate, cand)
-    resp = candidate.post(f"/candidate/exams/{exam.id}/start")
-    attempt_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    attempt_id = start_exam(candidate, exam.id)
     supervisor = app.test_client()
     login(supervisor, proctor)
     return {"exam": exam, "attempt_id": attempt_id, "candidate": candidate, "proctor": supervisor, "inst": inst}
@@ -124,7 +123,7 @@ def test_script_in_names_and_messages_is_shown_as_text(app, make_institution, ma
     db.session.commit()
     cand = app.test_client()
     login(cand, evil)
-    aid = int(cand.post(f"/candidate/exams/{exam.id}/start").headers["Location"].rstrip("/").split("/")[-1])
+    aid = start_exam(cand, exam.id)
     sup = app.test_client()
     login(sup, staff)
     sup.post(f"/api/proctor/attempts/{aid}/warn", json={"message": "<img src=x onerror=alert(2)>"})

@@ -17,7 +17,7 @@ import urllib3
 from app.extensions import db
 from proctoring.models import MediaAssignment, SystemCheck
 from storage import vault
-from tests.conftest import REPO, login
+from tests.conftest import REPO, login, start_exam
 from tests.proctoring.conftest import probe, recordings, send_for
 
 TOKEN = "test-engine-token-0123456789"
@@ -74,8 +74,7 @@ def _candidate(app, inst, exam, make_user):
     login(client, cand)
     db.session.add(SystemCheck(user_id=cand.id, exam_id=exam.id))
     db.session.commit()
-    resp = client.post(f"/candidate/exams/{exam.id}/start")
-    return client, int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    return client, start_exam(client, exam.id)
 
 
 def test_sessions_spread_over_engines_recorded_and_watched(app, engines, make_institution, make_user, make_exam):

@@ -18,7 +18,7 @@ from proctoring.models import SystemCheck
 from proctoring.sdp import MAX_SDP_BYTES
 from storage import vault
 from storage.models import Blob, BlobState
-from tests.conftest import REPO, login
+from tests.conftest import REPO, login, start_exam
 from tests.proctoring.conftest import aiortc_offer, probe, recordings, send_for
 
 
@@ -33,8 +33,7 @@ def live(app, make_institution, make_user, make_exam):
     assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409  # system check first
     db.session.add(SystemCheck(user_id=cand.id, exam_id=exam.id))  # passed (the real check: test_system_check)
     db.session.commit()
-    resp = client.post(f"/candidate/exams/{exam.id}/start")
-    attempt_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    attempt_id = start_exam(client, exam.id)
     return {"client": client, "attempt_id": attempt_id, "exam": exam, "inst": inst}
 
 

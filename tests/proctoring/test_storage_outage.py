@@ -26,7 +26,7 @@ from exams.models import Answer, AttemptEvent
 from proctoring.models import SystemCheck
 from storage import vault
 from storage.models import BlobState
-from tests.conftest import login, need_service
+from tests.conftest import login, need_service, start_exam
 from tests.proctoring.conftest import aiortc_offer, connect, probe, recordings
 
 pytestmark = pytest.mark.browser  # heavy: WebRTC for about 15 seconds
@@ -94,8 +94,7 @@ def test_storage_full_mid_exam(app, make_institution, make_user, make_exam, smal
     candidate, watcher = app.test_client(), app.test_client()
     login(candidate, cand)
     login(watcher, proctor)
-    resp = candidate.post(f"/candidate/exams/{exam.id}/start")
-    attempt_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    attempt_id = start_exam(candidate, exam.id)
     signalling = app.test_client()
     login(signalling, cand)
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from exams.models import Answer
 from storage.models import Blob
-from tests.conftest import login
+from tests.conftest import login, start_exam
 
 
 @pytest.fixture
@@ -32,8 +32,7 @@ def test_storage_down_is_a_clear_503_and_the_exam_goes_on(app, make_institution,
     cand = make_user("candidate", inst)
     client = app.test_client()
     login(client, cand)
-    attempt_id = int(client.post(f"/candidate/exams/{exam.id}/start").headers["Location"].rstrip("/")
-                     .split("/")[-1])
+    attempt_id = start_exam(client, exam.id)
 
     chat = client.post(f"/api/attempts/{attempt_id}/chat", json={"text": "Hallo?"},
                        headers={"Accept-Language": "de"})
