@@ -178,8 +178,11 @@ class MediaEngine:
         loop.call_soon_threadsafe(loop.stop)
         if self._thread:
             self._thread.join(timeout=5)
-        self._pool.shutdown(wait=False)
-        self._analysis.shutdown(wait=False, cancel_futures=True)
+        # Wait for work under way (closing recording parts, events and flags written to the database), so
+        # that nothing of a session is cut off and no database connection is left checked out; frames
+        # still queued for analysis or re-encoding are dropped.
+        self._pool.shutdown(wait=True)
+        self._analysis.shutdown(wait=True, cancel_futures=True)
         self._transcoder.shutdown(wait=False, cancel_futures=True)
         self._loop, self._thread = None, None
 
