@@ -72,6 +72,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     _register_request_hooks(app)
+    from app.errors import LastResort
+
+    app.wsgi_app = LastResort(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

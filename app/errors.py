@@ -241,3 +241,41 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             500, "internal_error", "Something went wrong on our side. Nothing you saved is lost; please try again."
         )
+
+
+class LastResort:
+    """WSGI middleware: an exception that escapes Flask (its error handler failed too, or the teardown did,
+    as when the database goes away in the middle of a request) becomes a plain answer in our error shape,
+    503 for an outage, instead of the server's bare HTML page. It touches neither the database nor templates.
+    """
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Serve the request; answer for what escaped."""
+        import json
+        import sys
+
+        try:
+            return self.wsgi_app(environ, start_response)
+        except Exception as err:
+            chain: list[BaseException] = []
+            cause: BaseException | None = err
+            while cause is not None and len(chain) < 10:
+                chain.append(cause)
+                cause = cause.__cause__ or cause.__context__
+            outage = any(isinstance(e, outage_errors()) for e in chain)
+            log.warning("error escaped the app on %s %s: %s", environ.get("REQUEST_METHOD"),
+                        environ.get("PATH_INFO"), type(err).__name__, exc_info=not outage)
+            if outage:
+                status, code = "503 Service Unavailable", "service_unavailable"
+                message = "The service is briefly unavailable. Please try again in a moment."
+            else:
+                status, code = "500 Internal Server Error", "internal_error"
+                message = "Something went wrong on our side. Nothing you saved is lost; please try again."
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                    ("Retry-After", "5"), ("Cache-Control", "no-store")], sys.exc_info())
+            return [body]
+

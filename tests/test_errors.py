@@ -169,3 +169,28 @@ def test_an_unreachable_database_host_fails_fast_as_a_503():
         silent.close()
     assert got and got[0].status_code == 503 and got[0].headers["Retry-After"], took
     assert 1.5 <= took < 15, took
+
+
+def test_an_outage_that_escapes_flask_is_still_a_clean_503(app):
+    """When even the teardown fails (the database went away mid-request), the answer is our 503, not the
+    server's bare HTML page."""
+    from sqlalchemy.exc import OperationalError
+
+    @app.teardown_request
+    def _database_gone(_exc):
+        raise OperationalError("ROLLBACK", {}, Exception("server closed the connection unexpectedly"))
+
+    import json
+
+    from werkzeug.test import EnvironBuilder
+
+    started: list[tuple[str, dict[str, str]]] = []
+
+    def start_response(status, headers, exc_info=None):  # as gunicorn: headers may change until sent
+        started.append((status, dict(headers)))
+
+    # Called as a WSGI server calls it (Flask's test client would defer the teardown past the middleware).
+    body = b"".join(app.wsgi_app(EnvironBuilder(path="/login").get_environ(), start_response))
+    status, headers = started[-1]
+    assert status.startswith("503") and headers["Retry-After"] == "5"
+    assert json.loads(body)["error"]["code"] == "service_unavailable"
