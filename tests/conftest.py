@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.clock import clock
 from app.extensions import db
+from app.jobs import InProcessRunner
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery"
@@ -34,27 +35,6 @@ def need_service(name: str, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{name} is required under CI=true: {reason}")
     pytest.skip(f"{name} not available: {reason}")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _connections_left_open() -> Iterator[None]:
-    """At the end of the run, name every PostgreSQL connection still open and close it.
-
-    One CI run on PostgreSQL ended with a psycopg connection garbage-collected at exit (after all tests had
-    passed), and which test or thread left it is not known yet. Its ResourceWarning at exit fails the run
-    without saying where it came from; this says what held it (printed as "connection left open") instead.
-    """
-    yield
-    import gc
-    import sys
-
-    import psycopg
-
-    for obj in gc.get_objects():
-        if isinstance(obj, psycopg.Connection) and not obj.closed:
-            holders = [type(r).__name__ for r in gc.get_referrers(obj)][:10]
-            print(f"\nconnection left open: {obj.info.dbname} held by {holders}", file=sys.stderr)
-            obj.close()
 
 
 @pytest.fixture(scope="session")
@@ -114,11 +94,26 @@ def app(database_url: str, instance_path: Path, app_config: dict[str, Any]) -> I
     try:
         yield application
     finally:
+        _finish_jobs(application)
         db.session.remove()
+        in_use = db.engine.pool.checkedout()  # type: ignore[attr-defined]
         _empty_tables()
         db.engine.dispose()
         ctx.pop()
         clock.reset()
+    assert not in_use, f"{in_use} database connection(s) still in use after the test: a thread outlived it"
+
+
+def _finish_jobs(application: Flask) -> None:
+    """Let the jobs a test queued in-process end before its tables are emptied and its engine disposed.
+
+    A job still running then (a data export a request queued, say) would put its connection back into the
+    disposed pool, where nothing closes it.
+    """
+    jobs = application.extensions.get("aufsicht.jobs")
+    if isinstance(jobs, InProcessRunner):
+        jobs.wait_all()
+        jobs.stop()
 
 
 def _empty_tables() -> None:
