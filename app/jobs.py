@@ -33,7 +33,7 @@ from flask import Flask, current_app, has_app_context
 log = logging.getLogger(__name__)
 
 # Modules that define jobs; imported by ``load_jobs`` so both runners know every job.
-JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs"]
+JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -87,7 +87,7 @@ def sink_factory(app: Flask, attempt_id: int, user_id: int, institution_id: int)
         with app.app_context():
             if not settings_for(institution_id).recording:
                 return DiscardSink()  # the institution switched recording off: live supervision only
-            return vault.open_writer("recording", content_type="video/webm", attempt_id=attempt_id,
+            return vault.open_writer("recording", content_type="video/webm", begin=True, attempt_id=attempt_id,
                                      user_id=user_id, institution_id=institution_id)
 
     return make

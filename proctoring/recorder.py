@@ -40,6 +40,9 @@ class Sink(Protocol):
     def close(self) -> None:
         """Finish."""
 
+    def finish_cut(self) -> bool:
+        """After a failed close: make what reached storage readable (truncated); whether anything did."""
+
 
 def vp8_keyframe_size(frame: bytes) -> tuple[int, int] | None:
     """(width, height) if ``frame`` is a VP8 keyframe (RFC 6386 section 9.1), else None."""
@@ -77,7 +80,7 @@ class WebmRecorder:
 
     def __init__(self, sink: Sink) -> None:
         self._io = _SinkIO(sink)
-        self._sink = sink
+        self.sink = sink
         self._lock = threading.Lock()
         self._container: Any = None
         self._vstream: Any = None
@@ -159,7 +162,7 @@ class WebmRecorder:
                     self._container.close()
                 except Exception:  # a broken part must not keep the sink open
                     log.exception("closing the WebM muxer failed")
-            self._sink.close()
+            self.sink.close()
 
 
 class TapQueue(queue.Queue):
@@ -219,7 +222,8 @@ class PartRecorder:
     being written ends where storage failed (what was durable reads back as truncated),
     ``on_status("storage_failed")`` tells the proctor, and every ``retry`` seconds a new part is
     tried; once one opens, recording resumes at the next keyframe (``request_keyframe`` asks the
-    browser for one) and ``on_status("recording")`` says so. Nothing is kept back meanwhile: no
+    browser for one), ``on_status("recording")`` says so, and the part the outage cut is finished up
+    (``Sink.finish_cut``: on S3 its multipart upload is completed). Nothing is kept back meanwhile: no
     plaintext on disk, no growing buffer in memory; the outage is a gap in the recording.
 
     ``open_part`` is blocking (database and storage); it runs through ``run_later`` (a thread pool)
@@ -234,6 +238,7 @@ class PartRecorder:
         self._retry = retry
         self._lock = threading.Lock()
         self._rec: WebmRecorder | None = None
+        self._cut: list[Sink] = []  # parts whose close failed: finished up once storage works again
         self._failed_at = 0.0
         self._opening = False
         self._done_frames = [0, 0]  # video, audio frames of parts already ended
@@ -291,8 +296,26 @@ class PartRecorder:
             self._failed_at = time.monotonic()
             self.status = "storage_failed"
         log.warning("recording storage failed, part ended: %s", err)
-        self._run_later(lambda: _close_quietly(rec))
+        self._run_later(lambda: self._end_part(rec))
         self._on_status("storage_failed")
+
+    def _end_part(self, rec: WebmRecorder) -> None:
+        if not _close_quietly(rec):
+            with self._lock:
+                self._cut.append(rec.sink)
+
+    def _finish_cut(self) -> None:
+        """Storage works again: the parts it cut become readable as far as they got (on S3 their multipart
+        upload is completed from the parts uploaded before the cut)."""
+        with self._lock:
+            cut, self._cut = self._cut, []
+        for sink in cut:
+            try:
+                sink.finish_cut()
+            except Exception:
+                log.warning("finishing a cut recording part failed; the next new part tries again", exc_info=True)
+                with self._lock:
+                    self._cut.append(sink)
 
     def _maybe_retry(self) -> None:
         with self._lock:
@@ -327,8 +350,9 @@ class PartRecorder:
                 resumed = self.status == "storage_failed"
                 self.status = "recording"
         if stale:
-            _close_quietly_sink(sink)
+            _close_quietly(sink)
             return
+        self._finish_cut()
         if resumed:
             self._on_status("recording")
         if not first:
@@ -345,15 +369,11 @@ class PartRecorder:
             _close_quietly(rec)
 
 
-def _close_quietly(rec: WebmRecorder) -> None:
+def _close_quietly(part: WebmRecorder | Sink) -> bool:
+    """Close a recording part; while storage still fails it stays as durable as it got (truncated)."""
     try:
-        rec.close()
-    except Exception:  # storage still failing: the part stays as durable as it got (truncated)
-        log.warning("closing a recording part failed; it stays truncated", exc_info=True)
-
-
-def _close_quietly_sink(sink: Sink) -> None:
-    try:
-        sink.close()
+        part.close()
     except Exception:
-        log.warning("closing an unused recording part failed", exc_info=True)
+        log.warning("closing a recording part failed; it stays truncated", exc_info=True)
+        return False
+    return True

@@ -37,6 +37,10 @@ class DiscardSink:
     def close(self) -> None:
         """Nothing to close."""
 
+    def finish_cut(self) -> bool:
+        """Nothing was kept."""
+        return False
+
 
 def session_id(user: User, exam: Exam) -> str:
     """The media session of a candidate's system check."""

@@ -51,8 +51,8 @@ class WriteStream(Protocol):
 class BlobBackend(Protocol):
     """Storage of ciphertext objects by key."""
 
-    def open_write(self, key: str) -> WriteStream:
-        """Start writing an object."""
+    def open_write(self, key: str, *, begin: bool = False) -> WriteStream:
+        """Start writing an object; ``begin``: reach the storage now (a failure raises here)."""
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """Bytes ``[start, start+length)`` of the object (fewer at its end)."""
@@ -65,6 +65,10 @@ class BlobBackend(Protocol):
 
     def delete(self, key: str) -> None:
         """Delete the object and any partial leftovers; deleting nothing is fine."""
+
+    def recover(self, key: str) -> bool:
+        """Make what a writer that is gone (crashed, or given up on failing storage) left readable as the
+        object; whether anything of it is. Only for a key no writer writes any more."""
 
     def keys(self) -> Iterator[str]:
         """Every object key."""
@@ -141,8 +145,8 @@ class LocalBlobStore:
             return partial
         raise FileNotFoundError(key)
 
-    def open_write(self, key: str) -> WriteStream:
-        """Write to ``<key>.partial``; ``close`` renames it to ``<key>``."""
+    def open_write(self, key: str, *, begin: bool = False) -> WriteStream:
+        """Write to ``<key>.partial``; ``close`` renames it to ``<key>`` (the file is created at once)."""
         return _LocalStream(self._path(key))
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
@@ -168,6 +172,10 @@ class LocalBlobStore:
         p = self._path(key)
         p.unlink(missing_ok=True)
         p.with_name(p.name + ".partial").unlink(missing_ok=True)
+
+    def recover(self, key: str) -> bool:
+        """A ``.partial`` file reads as it is (truncated): nothing to do but say whether there is one."""
+        return self.exists(key)
 
     def keys(self) -> Iterator[str]:
         """Every stored key (partial files included, without the suffix)."""
@@ -195,9 +203,12 @@ class _S3Stream:
             del self._buf[:PART_SIZE]
         return len(data)
 
-    def _upload(self, body: bytes) -> None:
+    def begin(self) -> None:
         if self._upload_id is None:
             self._upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=self._key)["UploadId"]
+
+    def _upload(self, body: bytes) -> None:
+        self.begin()
         n = len(self._parts) + 1
         etag = self._s3.upload_part(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=n,
                                     Body=body)["ETag"]
@@ -235,9 +246,13 @@ class S3BlobStore:
                                               s3={"addressing_style": "path"}),
         )
 
-    def open_write(self, key: str) -> WriteStream:
-        """Start a (multipart) upload."""
-        return _S3Stream(self, check_key(key))
+    def open_write(self, key: str, *, begin: bool = False) -> WriteStream:
+        """A stream that becomes one PUT if it stays under 8 MiB, else a multipart upload; ``begin`` starts
+        the multipart upload now."""
+        stream = _S3Stream(self, check_key(key))
+        if begin:
+            stream.begin()
+        return stream
 
     def read_range(self, key: str, start: int, length: int) -> bytes:
         """Ranged GET."""
@@ -248,16 +263,21 @@ class S3BlobStore:
         return bytes(resp["Body"].read())
 
     def size(self, key: str) -> int:
-        """Object size."""
-        return int(self.client.head_object(Bucket=self.bucket, Key=check_key(key))["ContentLength"])
-
-    def exists(self, key: str) -> bool:
-        """HEAD the object."""
+        """Object size (FileNotFoundError if there is none: a cut multipart upload is none until recovered)."""
         from botocore.exceptions import ClientError
 
         try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=check_key(key))["ContentLength"])
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(key) from err
+            raise
+
+    def exists(self, key: str) -> bool:
+        """HEAD the object."""
+        try:
             self.size(key)
-        except ClientError:
+        except FileNotFoundError:
             return False
         return True
 
@@ -269,7 +289,8 @@ class S3BlobStore:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=up["UploadId"])
 
     def recover(self, key: str) -> bool:
-        """Complete a multipart upload a crashed writer left, with the parts it had uploaded."""
+        """Complete the multipart upload a writer that is gone left, with the parts it had uploaded (the
+        part it was filling is lost); whether the object now exists. Running it again changes nothing."""
         for up in self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key).get("Uploads", []):
             if up["Key"] != key:
                 continue
@@ -281,7 +302,7 @@ class S3BlobStore:
                 Bucket=self.bucket, Key=key, UploadId=up["UploadId"],
                 MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]})
             return True
-        return False
+        return self.exists(key)
 
     def keys(self) -> Iterator[str]:
         """Every object key in the bucket."""

@@ -46,6 +46,8 @@ class Blob(db.Model):  # type: ignore[name-defined]
     # Set by the owner when the rule's anchor is an event of its own (e.g. the identity decision).
     retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Closed (complete), or, for a blob still ``writing``, finished up as far as it got after its writer was
+    # gone (vault.finish_cut): it reads back as truncated.
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 

@@ -104,11 +104,29 @@ class BlobWriter:
         """Discard what was written."""
         self._stream.abort()
 
+    def finish_cut(self) -> bool:
+        """This writer gave up (its close failed): make what reached storage readable, as :func:`finish_cut`."""
+        with self._app.app_context():
+            blob = db.session.get(Blob, self.blob_id)
+            return blob is not None and finish_cut(blob)
 
-def open_writer(category: str, *, content_type: str = "application/octet-stream", **owner: Any) -> BlobWriter:
-    """Start an encrypted blob of ``category``; owner fields: user_id, attempt_id, institution_id, retain_until."""
+
+def open_writer(category: str, *, content_type: str = "application/octet-stream", begin: bool = False,
+                **owner: Any) -> BlobWriter:
+    """Start an encrypted blob of ``category``; owner fields: user_id, attempt_id, institution_id, retain_until.
+
+    ``begin``: start the upload now (a long stream, such as a recording part), so that storage that is away
+    fails here (StorageUnavailable, and no row is left), not when the first S3 part (8 MiB) goes out.
+    """
     blob, data_key = _new_blob(category, content_type, owner)
-    stream = backend().open_write(blob.key)
+    try:
+        stream = backend().open_write(blob.key, begin=begin)
+    except Exception as err:
+        db.session.delete(blob)
+        db.session.commit()
+        if isinstance(err, StorageUnavailable):
+            raise
+        raise StorageUnavailable() from err
     segment = int(current_app.config.get("STORAGE_SEGMENT_SIZE", 256 * 1024))
     return BlobWriter(current_app._get_current_object(), blob.id,  # type: ignore[attr-defined]
                       EncryptedWriter(stream, data_key, segment), stream)
@@ -152,6 +170,25 @@ def open_reader(blob: Blob) -> EncryptedReader:
         raise StorageUnavailable() from err
     return EncryptedReader(lambda off, n: be.read_range(blob.key, off, n), size, data_key,
                            complete=blob.state == BlobState.COMPLETE)
+
+
+def finish_cut(blob: Blob) -> bool:
+    """Make a blob whose writer is gone (a crash, or a part given up on failing storage) readable as far as
+    it got, and note when (``completed_at``); whether anything of it is readable.
+
+    It stays ``writing``, so that it reads back as truncated. Local storage needs nothing (its ``.partial``
+    file reads as it is); S3 completes the multipart upload from the parts uploaded before the cut. Call it
+    only for a blob no writer writes any more. Running it again changes nothing.
+    """
+    if blob.state != BlobState.WRITING:
+        return False
+    try:
+        readable = backend().recover(blob.key)
+    except Exception as err:  # backend unreachable: try again on the next run
+        raise StorageUnavailable() from err
+    blob.completed_at = utcnow()
+    db.session.commit()
+    return readable
 
 
 def read(blob: Blob) -> bytes:

@@ -5,6 +5,8 @@ purge receipt or decision. A run cut off half-way is finished by the next one.""
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -159,7 +161,24 @@ def _seed_inactive(make_user: Any, **_: Any) -> dict[str, Any]:
     return {}
 
 
+def _seed_cut_recording(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    from exams.models import AttemptStatus
+    from storage import vault
+
+    att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=utcnow())
+    writer = vault.open_writer("recording", content_type="video/webm", attempt_id=att.id, user_id=att.user_id)
+    writer.write(b"webm" * 100_000)
+    writer.flush()
+    with warnings.catch_warnings():  # then the engine died: the file handle goes, the part is never closed
+        warnings.simplefilter("ignore", ResourceWarning)
+        del writer
+        gc.collect()
+    clock.advance(dt.timedelta(minutes=11))
+    return {}
+
+
 SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
+    "proctoring.finish_cut_recordings": _seed_cut_recording,
     "accounts.purge_login_events": _seed_login_events,
     "exams.close_expired_attempts": _seed_expired_attempt,
     "exams.send_certificate": _seed_certificate,

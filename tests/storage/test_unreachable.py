@@ -44,3 +44,12 @@ def test_storage_down_is_a_clear_503_and_the_exam_goes_on(app, make_institution,
     assert saved.status_code == 200
     db.session.rollback()
     assert db.session.scalar(select(Answer.value).where(Answer.attempt_id == attempt_id)) == "Antwort"
+
+
+def test_a_recording_part_does_not_open_while_storage_is_down(app):
+    from storage import vault
+    from storage.errors import StorageUnavailable
+
+    with pytest.raises(StorageUnavailable):
+        vault.open_writer("recording", content_type="video/webm", begin=True)
+    assert db.session.scalar(select(func.count()).select_from(Blob)) == 0

@@ -1,0 +1,35 @@
+"""Background jobs of the proctoring domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select
+
+from app.clock import utcnow
+from app.extensions import db
+from app.jobs import job
+from exams.models import Attempt
+from storage import vault
+from storage.models import Blob, BlobState
+
+log = logging.getLogger(__name__)
+
+# An attempt's recording parts are closed seconds after it ends; one still open this long after was cut.
+CUT_AFTER = dt.timedelta(minutes=10)
+
+
+@job("proctoring.finish_cut_recordings", every=dt.timedelta(minutes=10))
+def finish_cut_recordings() -> int:
+    """Make the recording parts a crash or a storage outage cut readable as far as they got (on S3 the
+    multipart upload is completed from its uploaded parts); returns how many were finished."""
+    ended = select(Attempt.id).where(Attempt.ended_at < utcnow() - CUT_AFTER)
+    cut = db.session.scalars(select(Blob).where(
+        Blob.category == "recording", Blob.state == BlobState.WRITING, Blob.completed_at.is_(None),
+        Blob.attempt_id.in_(ended)).order_by(Blob.id)).all()
+    for blob in cut:
+        readable = vault.finish_cut(blob)
+        log.info("recording part %s of attempt %s was cut; %s", blob.id, blob.attempt_id,
+                 "readable as far as it got" if readable else "nothing of it reached storage")
+    return len(cut)

@@ -1,0 +1,62 @@
+"""A recording part cut on S3 (its engine crashed, or gave it up when storage failed) is a multipart upload
+that was never completed: nothing to read. The proctoring job finishes it from the parts uploaded before the
+cut, so that the review plays it back as far as it got."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import os
+import warnings
+from typing import Any
+
+import pytest
+
+from app.clock import clock, utcnow
+from app.jobs import run_job
+from exams.models import Attempt, AttemptStatus
+from storage import vault
+from storage.errors import StorageIntegrityError
+from storage.models import Blob, BlobState
+
+
+@pytest.fixture
+def app_config(seaweedfs: dict[str, Any]) -> dict[str, Any]:
+    """The platform on the real S3 server."""
+    return {"STORAGE_BACKEND": "s3", "S3_ENDPOINT_URL": seaweedfs["endpoint_url"], "S3_BUCKET": seaweedfs["bucket"],
+            "S3_ACCESS_KEY": seaweedfs["access_key"], "S3_SECRET_KEY": seaweedfs["secret_key"]}
+
+
+def test_a_cut_part_on_s3_is_finished_from_its_uploaded_parts(app, make_user, make_exam):
+    from app.extensions import db
+
+    exam = make_exam(identity_check_required=False, proctoring_required=True)
+    now = utcnow()
+    att = Attempt(exam=exam, user=make_user("candidate", exam.institution), status=AttemptStatus.IN_PROGRESS,
+                  started_at=now, deadline_at=now + dt.timedelta(hours=1), seed=1, layout={})
+    db.session.add(att)
+    db.session.commit()
+    video = os.urandom(9 * 1024 * 1024)
+    writer = vault.open_writer("recording", content_type="video/webm", attempt_id=att.id, user_id=att.user_id)
+    writer.write(video)  # one 8 MiB part is uploaded; the rest waits in memory
+    with warnings.catch_warnings():  # the engine dies here: nothing more reaches storage
+        warnings.simplefilter("ignore", ResourceWarning)
+        del writer
+        gc.collect()
+    blob = db.session.scalars(db.select(Blob).where(Blob.attempt_id == att.id)).one()
+    with pytest.raises(StorageIntegrityError):
+        vault.open_reader(blob)  # a cut multipart upload is not an object yet
+
+    att.status, att.ended_at = AttemptStatus.SUBMITTED, utcnow()
+    db.session.commit()
+    assert run_job("proctoring.finish_cut_recordings", {}) == 0  # the attempt just ended: its parts may be closing
+    clock.advance(dt.timedelta(minutes=11))
+    assert run_job("proctoring.finish_cut_recordings", {}) == 1
+
+    db.session.refresh(blob)
+    assert blob.state == BlobState.WRITING and blob.completed_at is not None
+    reader = vault.open_reader(blob)
+    assert reader.truncated
+    played = reader.read()
+    assert 7 * 1024 * 1024 < len(played) <= 8 * 1024 * 1024 and video.startswith(played)
+    assert run_job("proctoring.finish_cut_recordings", {}) == 0
