@@ -87,6 +87,9 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_ENGINE_WORKERS": 2,
     "SNAPSHOT_STORE_SECONDS": 60,
     "PROCTORING_FACE_FLAGS": True,
+    # How often, per candidate, the live face is compared with the verified one ("another person"); each
+    # comparison is a face encoding, about 60 ms of CPU, where finding the face is 5-20 ms.
+    "PROCTORING_IDENTITY_SECONDS": 10,
     # Privacy notice version the candidate consents to.
     "PRIVACY_NOTICE_VERSION": "2026-11",
     # Certificates: absolute base URL printed in QR codes and credentials; verification rate limit per IP.

@@ -42,19 +42,26 @@ class Face:
     brightness: float
 
 
-def detect(image: np.ndarray) -> list[tuple[int, int, int, int]]:
+def detect(image: np.ndarray, *, small_faces: bool = True) -> list[tuple[int, int, int, int]]:
     """Face boxes (top, right, bottom, left) in original coordinates, largest first.
 
-    Tries a small copy first (fast); if no face is found there, a larger one, and finally one
-    upsampling pass on small images (an ID card held to a webcam shows a small face).
+    Tries a copy of at most ``DETECT_SIDE`` pixels first (fast); if no face is found there, a copy twice
+    that size (when the image is larger), and finally, with ``small_faces``, one upsampling pass on small
+    images (an ID card held to a webcam shows a small face). A webcam frame of a candidate at the screen
+    needs neither: ``small_faces=False`` keeps an empty frame to the one fast pass.
     """
     from idcheck import faces
 
     h, w = image.shape[:2]
-    for side, upsample in ((DETECT_SIDE, 0), (2 * DETECT_SIDE, 0), (DETECT_SIDE, 1)):
+    passes = [(DETECT_SIDE, 0), (2 * DETECT_SIDE, 0)] + ([(DETECT_SIDE, 1)] if small_faces else [])
+    tried: set[tuple[float, int]] = set()
+    for side, upsample in passes:
         scale = min(1.0, side / max(h, w))
+        if (scale, upsample) in tried:
+            continue  # the image is no larger than the last pass's copy: the same pass again finds nothing
         if upsample and max(h, w) > 2 * DETECT_SIDE:
             break
+        tried.add((scale, upsample))
         small = image if scale >= 1 else cv2.resize(image, (round(w * scale), round(h * scale)),
                                                     interpolation=cv2.INTER_AREA)
         boxes = faces.locations(small, upsample)
@@ -62,8 +69,6 @@ def detect(image: np.ndarray) -> list[tuple[int, int, int, int]]:
             out = [(round(t / scale), round(r / scale), round(b / scale), round(lft / scale))
                    for t, r, b, lft in boxes]
             return sorted(out, key=lambda bx: (bx[2] - bx[0]) * (bx[1] - bx[3]), reverse=True)
-        if scale >= 1 and upsample == 0 and side == DETECT_SIDE:
-            continue
     return []
 
 

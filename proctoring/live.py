@@ -47,6 +47,8 @@ class LiveState:
         self.lock = threading.Lock()
         self.snapshots: dict[int, tuple[float, bytes]] = {}
         self.no_face_since: dict[int, float] = {}
+        self.no_face_confirmed: set[int] = set()  # no face even on the thorough pass, until one is seen
+        self.identity_checked_at: dict[int, float] = {}
         self.last_stored: dict[int, float] = {}
 
 
@@ -151,24 +153,32 @@ def _store_snapshot(app: Flask, attempt_id: int, jpeg: bytes) -> None:
 
 
 def _face_flags(app: Flask, state: LiveState, attempt_id: int, frame_bgr: np.ndarray) -> None:
-    """No face for a few seconds, more than one face, or another person than the verified one."""
+    """No face for a few seconds, more than one face, or (every PROCTORING_IDENTITY_SECONDS) another person
+    than the verified one."""
     from idcheck.quality import SECOND_FACE_RATIO, detect
 
     rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
-    boxes = detect(rgb)
+    boxes = detect(rgb, small_faces=False)  # the fast pass; a small face is looked for before a flag
     now = time.monotonic()
     raised: list[tuple[str, dict[str, Any]]] = []
     if not boxes:
         since = state.no_face_since.setdefault(attempt_id, now)
-        if now - since >= NO_FACE_AFTER:
+        if now - since >= NO_FACE_AFTER and attempt_id not in state.no_face_confirmed:
+            boxes = detect(rgb)  # a candidate far from a small camera: upsampled, several times the cost
+            if not boxes:
+                state.no_face_confirmed.add(attempt_id)
+        if not boxes and now - since >= NO_FACE_AFTER:
             raised.append(("no_face", {"seconds": round(now - since, 1)}))
-    else:
+    if boxes:
         state.no_face_since.pop(attempt_id, None)
+        state.no_face_confirmed.discard(attempt_id)
         main = (boxes[0][2] - boxes[0][0]) * (boxes[0][1] - boxes[0][3])
         others = [b for b in boxes[1:] if (b[2] - b[0]) * (b[1] - b[3]) >= SECOND_FACE_RATIO * main]
+        every = float(app.config.get("PROCTORING_IDENTITY_SECONDS", 10))
         if others:
             raised.append(("multiple_faces", {"faces": 1 + len(others)}))
-        else:
+        elif now - state.identity_checked_at.get(attempt_id, float("-inf")) >= every:
+            state.identity_checked_at[attempt_id] = now
             other = _other_person(app, attempt_id, rgb, boxes[0])
             if other is not None:
                 raised.append(("other_person", {"distance": round(other, 3)}))

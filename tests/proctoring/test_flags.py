@@ -62,13 +62,34 @@ def test_no_face_for_a_few_seconds(app, attempt):
     assert state.snapshots[attempt.id][1][:2] == b"\xff\xd8"  # the grid's snapshot is a JPEG
 
 
+def test_a_small_face_is_looked_for_before_a_no_face_flag(app, attempt):
+    state, sid = LiveState(), session_id(attempt.id)
+    far = np.full((480, 640, 3), 90, np.uint8)  # the candidate sits far from the camera: a 36-pixel face
+    far[300:420, 400:560] = cv2.cvtColor(resized(shared_data() / "faces" / "obama.jpg", 160, 120), cv2.COLOR_RGB2BGR)
+    _on_frame(app, state, sid, far, time.time())
+    state.no_face_since[attempt.id] -= 5  # the fast pass has not seen a face for five seconds
+    _on_frame(app, state, sid, far, time.time())
+    assert kinds(attempt) == [] and attempt.id not in state.no_face_since
+
+
 def test_two_faces_and_another_person(app, attempt):
     state, sid = LiveState(), session_id(attempt.id)
     _on_frame(app, state, sid, frame("obama.jpg"), time.time())
     assert kinds(attempt) == []  # the verified candidate
     _on_frame(app, state, sid, frame("two_people.jpg"), time.time())
+    state.identity_checked_at[attempt.id] -= 10  # the next comparison with the verified face is due
     _on_frame(app, state, sid, frame("biden.jpg"), time.time())
     assert kinds(attempt) == ["multiple_faces", "other_person"]
+
+
+def test_the_face_is_compared_every_few_seconds(app, attempt):
+    state, sid = LiveState(), session_id(attempt.id)
+    _on_frame(app, state, sid, frame("obama.jpg"), time.time())
+    _on_frame(app, state, sid, frame("biden.jpg"), time.time())
+    assert kinds(attempt) == []  # compared a moment ago: not yet again (a face encoding is costly)
+    state.identity_checked_at[attempt.id] -= app.config["PROCTORING_IDENTITY_SECONDS"]
+    _on_frame(app, state, sid, frame("biden.jpg"), time.time())
+    assert kinds(attempt) == ["other_person"]
 
 
 def test_accommodation_silences_a_flag_type(app, attempt, make_user):
