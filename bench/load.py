@@ -4,8 +4,8 @@ Each candidate logs in, passes the identity check (biometric consent, ID photo, 
 following the head-turn challenge, the face match in the job workers), passes the system check
 over WebRTC, starts the exam, streams webcam video and audio from an aiortc sender for the whole
 attempt (recorded by the media engines into S3), saves an answer every 2 s, and submits. The
-senders run in separate processes (the "browsers"); their video is 160x120 at 5 fps so that 50 of
-them fit beside the platform on a small machine. Prints sustained candidates, p95 latency per
+senders run in separate processes (the "browsers"); their video is a face filling a 160x120 frame at
+5 fps, so that 50 of them fit beside the platform on a small machine. Prints sustained candidates, p95 latency per
 endpoint, the platform's CPU per candidate (web + engines + job workers, % of one core) in the
 steady phase, errors, lost answers and incomplete recordings. Last line: one JSON object with
 keys candidates, p95_ms_answer_save, errors, lost_answers, incomplete_recordings.
@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import collections
 import datetime as dt
+import functools
 import io
 import json
 import multiprocessing as mp
@@ -42,6 +43,7 @@ PASSWORD = "load test password"
 QUESTIONS = [{"id": f"q{i}", "type": "single_choice", "prompt": f"Frage {i}", "points": 1,
               "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"}]} for i in range(20)]
 FPS = 5
+WIDTH, HEIGHT = 160, 120
 
 
 def seed(env: dict[str, str], n: int) -> int:
@@ -127,37 +129,81 @@ class Browser:
         return None if resp is None else resp.json()
 
 
-def _webcam_track() -> Any:
+@functools.cache
+def encoded_media() -> tuple[list[bytes], bytes]:
+    """What every simulated webcam sends, encoded once: VP8 frames of a candidate facing the camera (a keyframe
+    every ``FPS`` * 2 frames) and one 20 ms Opus packet of room tone."""
+    from fractions import Fraction
+
     import av
     import numpy as np
-    from aiortc.mediastreams import VideoStreamTrack
     from PIL import Image
 
-    img = Image.open(FACES / "obama.jpg").convert("RGB").resize((160, 120))
-    still = np.asarray(img)[:, :, ::-1].copy()
+    from idcheck.quality import detect
 
-    class Webcam(VideoStreamTrack):
-        async def recv(self) -> av.VideoFrame:
-            if not hasattr(self, "_n"):
-                self._n, self._t0 = 0, time.monotonic()
-            self._n += 1
-            await asyncio.sleep(max(0.0, self._t0 + self._n / FPS - time.monotonic()))
-            frame = av.VideoFrame.from_ndarray(still, format="bgr24")
+    img = Image.open(FACES / "obama.jpg").convert("RGB")
+    # A 4:3 crop around the face, which fills about 60 % of the frame's height.
+    top, right, bottom, left = detect(np.asarray(img))[0]
+    cx, cy, h = (left + right) / 2, (top + bottom) / 2, 2 * (bottom - top)
+    box = (round(cx - h * 2 / 3), round(cy - h / 2), round(cx + h * 2 / 3), round(cy + h / 2))
+    still = np.asarray(img.crop(box).resize((WIDTH, HEIGHT)))
+    rng = np.random.default_rng(1)
+    video = av.CodecContext.create("libvpx", "w")
+    video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    video.time_base, video.bit_rate, video.gop_size = Fraction(1, FPS), 150_000, 2 * FPS
+    frames: list[bytes] = []
+    for i in range(2 * FPS):  # a little sensor noise, so that delta frames are not empty
+        noisy = np.clip(still.astype(np.int16) + rng.integers(-3, 4, still.shape), 0, 255).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(noisy, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        frames += [bytes(p) for p in video.encode(frame)]
+    frames += [bytes(p) for p in video.encode(None)]
+    audio = av.CodecContext.create("libopus", "w")
+    audio.sample_rate, audio.layout, audio.format, audio.bit_rate = 48000, "stereo", "s16", 32_000
+    tone = av.AudioFrame.from_ndarray(rng.integers(-60, 60, (1, 960 * 2), dtype=np.int16), format="s16",
+                                      layout="stereo")
+    tone.sample_rate, tone.pts = 48000, 0
+    opus = [bytes(p) for p in audio.encode(tone)] + [bytes(p) for p in audio.encode(None)]
+    return frames[: 2 * FPS], opus[0]
+
+
+def _tracks(media: tuple[list[bytes], bytes]) -> tuple[Any, Any]:
+    """A webcam's video and microphone tracks that hand aiortc encoded packets, paced in real time: the
+    platform receives what a browser sends, and the load generator spends no CPU on encoding (browsers
+    encode on the candidates' machines)."""
+    from fractions import Fraction
+
+    import av
+    from aiortc.mediastreams import MediaStreamTrack
+
+    frames, opus = media
+
+    class Encoded(MediaStreamTrack):
+        def __init__(self, kind: str, packets: list[bytes], rate: int, clock: int) -> None:
+            super().__init__()
+            self.kind, self._packets, self._rate, self._clock = kind, packets, rate, clock
+            self._n, self._t0 = 0, 0.0
+
+        async def recv(self) -> av.Packet:
+            if self._n == 0:
+                self._t0 = time.monotonic()
+            await asyncio.sleep(max(0.0, self._t0 + self._n / self._rate - time.monotonic()))
+            pkt = av.Packet(self._packets[self._n % len(self._packets)])
             # stamped with the capture time, as a browser does (a starved sender drops, it does not slow time)
-            frame.pts = int((time.monotonic() - self._t0) * 90000)
-            frame.time_base = __import__("fractions").Fraction(1, 90000)
-            return frame
+            pkt.pts = int((time.monotonic() - self._t0) * self._clock)
+            pkt.time_base = Fraction(1, self._clock)
+            self._n += 1
+            return pkt
 
-    return Webcam()
+    return Encoded("video", frames, FPS, 90000), Encoded("audio", [opus], 50, 48000)
 
 
 async def _connect(browser: Browser, label: str, path: str) -> Any:
     from aiortc import RTCPeerConnection, RTCSessionDescription
-    from aiortc.mediastreams import AudioStreamTrack
 
     pc = RTCPeerConnection()
-    pc.addTrack(_webcam_track())
-    pc.addTrack(AudioStreamTrack())
+    for track in _tracks(encoded_media()):
+        pc.addTrack(track)
     pc.createDataChannel("events")
     await pc.setLocalDescription(await pc.createOffer())
     answer = await asyncio.get_running_loop().run_in_executor(
@@ -260,6 +306,7 @@ def sender_process(base: str, jobs: list[tuple[str, int, float]], frames: dict[s
     machine the load generator must not starve the platform it measures.
     """
     os.nice(10)
+    encoded_media()  # once per process, before its candidates start
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
     ready = threading.Barrier(len(jobs) + 1)
@@ -327,6 +374,12 @@ with app.app_context():
     return int(lost), int(incomplete)
 
 
+def _machine_busy() -> float:
+    """CPU seconds the whole machine spent busy (not idle or waiting for I/O) since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp: float = 2.0) -> dict[str, Any]:
     """Run the load against a started ``deploy.scaleout.Stack``; prints the figures and returns the JSON."""
     exam_id = seed(stack.env, candidates)
@@ -348,7 +401,9 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
     for _ in procs:
         assert result_q.get(timeout=900)[0] == "ready"
     setup_s = time.monotonic() - t_setup
+    roles = ("web", "engine", "jobs")
     cpu0, t0 = stack.cpu_seconds(), time.monotonic()
+    role0, busy0 = {r: stack.cpu_seconds(r) for r in roles}, _machine_busy()
     for q in start_qs:
         q.put(seconds)
     results: list[dict[str, Any]] = []
@@ -358,6 +413,8 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
     # CPU of the steady phase only: every candidate streaming and saving (submits come after)
     elapsed = time.monotonic() - t0
     cpu = stack.cpu_seconds() - cpu0
+    by_role = {r: (stack.cpu_seconds(r) - role0[r]) / elapsed * 100 for r in roles}
+    machine = (_machine_busy() - busy0) / elapsed / (os.cpu_count() or 1) * 100
     for p in procs:
         p.join(60)
     lat: dict[str, list[float]] = collections.defaultdict(list)
@@ -386,12 +443,15 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
         print(f"  {label:22} n={len(lat[label]):6d}  p95 {p95(lat[label]):8.1f} ms")
     print(f"sustained candidates {sustained}/{candidates}; platform CPU per candidate "
           f"{cpu / elapsed / candidates * 100:.1f}% of one core (web + media engines + job workers)")
+    print("  of which " + ", ".join(f"{r} {v:.0f}%" for r, v in by_role.items()) + " of one core in all; "
+          f"the whole machine (load generator, PostgreSQL, Redis, S3 included) was {machine:.0f}% busy")
     print(f"errors {len(errors)}: {errors[:5]}")
     print(f"lost answers {lost}, incomplete recordings {incomplete}, "
           f"media reconnects {sum(r['reconnects'] for r in results)}")
     return {"candidates": sustained, "p95_ms_answer_save": p95(lat["answer_save"]), "errors": len(errors),
             "lost_answers": lost, "incomplete_recordings": incomplete,
             "cpu_pct_per_candidate": round(cpu / elapsed / candidates * 100, 1), "cpus": os.cpu_count(),
+            "machine_busy_pct": round(machine),
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 

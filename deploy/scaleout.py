@@ -144,11 +144,11 @@ class Stack:
         _wait(lambda: urllib.request.urlopen(self.url + "/healthz", timeout=2).status == 200, "web")
         return self
 
-    def pids(self) -> list[int]:
-        """Every process of the platform (children included), for CPU accounting."""
+    def pids(self, role: str = "") -> list[int]:
+        """Every process of the platform (children included), or of one role (web, engine, jobs)."""
         out: list[int] = []
         for name, proc in self.procs.items():
-            if name == "seaweedfs":
+            if name == "seaweedfs" or not name.startswith(role):
                 continue
             out.append(proc.pid)
             with contextlib.suppress(OSError):
@@ -156,11 +156,11 @@ class Stack:
                     out.append(int(child))
         return out
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds of the platform's processes so far."""
+    def cpu_seconds(self, role: str = "") -> float:
+        """User + system CPU seconds of the platform's processes (or of one role's) so far."""
         tick = os.sysconf("SC_CLK_TCK")
         total = 0.0
-        for pid in self.pids():
+        for pid in self.pids(role):
             with contextlib.suppress(OSError):
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 total += (int(fields[11]) + int(fields[12])) / tick
