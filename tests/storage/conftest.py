@@ -110,3 +110,21 @@ def blob_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         return LocalBlobStore(tmp_path / "blobs")
     cfg = request.getfixturevalue("seaweedfs")
     return S3BlobStore(cfg["endpoint_url"], cfg["bucket"], cfg["access_key"], cfg["secret_key"])
+
+
+@pytest.fixture
+def live_attempt(app: Any, make_user: Any, make_exam: Any) -> Any:
+    """A proctored attempt under way (its recording is being written)."""
+    import datetime as dt
+
+    from app.clock import utcnow
+    from app.extensions import db
+    from exams.models import Attempt, AttemptStatus
+
+    exam = make_exam(identity_check_required=False, proctoring_required=True)
+    now = utcnow()
+    att = Attempt(exam=exam, user=make_user("candidate", exam.institution), status=AttemptStatus.IN_PROGRESS,
+                  started_at=now, deadline_at=now + dt.timedelta(hours=1), seed=1, layout={})
+    db.session.add(att)
+    db.session.commit()
+    return att

@@ -14,7 +14,7 @@ import pytest
 
 from app.clock import clock, utcnow
 from app.jobs import run_job
-from exams.models import Attempt, AttemptStatus
+from exams.models import AttemptStatus
 from storage import vault
 from storage.errors import StorageIntegrityError
 from storage.models import Blob, BlobState
@@ -27,15 +27,10 @@ def app_config(seaweedfs: dict[str, Any]) -> dict[str, Any]:
             "S3_ACCESS_KEY": seaweedfs["access_key"], "S3_SECRET_KEY": seaweedfs["secret_key"]}
 
 
-def test_a_cut_part_on_s3_is_finished_from_its_uploaded_parts(app, make_user, make_exam):
+def test_a_cut_part_on_s3_is_finished_from_its_uploaded_parts(app, live_attempt):
     from app.extensions import db
 
-    exam = make_exam(identity_check_required=False, proctoring_required=True)
-    now = utcnow()
-    att = Attempt(exam=exam, user=make_user("candidate", exam.institution), status=AttemptStatus.IN_PROGRESS,
-                  started_at=now, deadline_at=now + dt.timedelta(hours=1), seed=1, layout={})
-    db.session.add(att)
-    db.session.commit()
+    att = live_attempt
     video = os.urandom(9 * 1024 * 1024)
     writer = vault.open_writer("recording", content_type="video/webm", attempt_id=att.id, user_id=att.user_id)
     writer.write(video)  # one 8 MiB part is uploaded; the rest waits in memory

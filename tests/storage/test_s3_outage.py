@@ -4,16 +4,13 @@ part; a new part cannot be opened while the server is down (the proctor's alert 
 
 from __future__ import annotations
 
-import datetime as dt
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.clock import utcnow
 from app.extensions import db
-from exams.models import Attempt, AttemptStatus
 from proctoring.recorder import PartRecorder
 from storage import vault
 from storage.backends import PART_SIZE
@@ -56,13 +53,8 @@ def _keyframes(n: int) -> list[bytes]:
     return out
 
 
-def test_s3_down_mid_recording(app, weed, make_user, make_exam):
-    exam = make_exam(identity_check_required=False, proctoring_required=True)
-    now = utcnow()
-    att = Attempt(exam=exam, user=make_user("candidate", exam.institution), status=AttemptStatus.IN_PROGRESS,
-                  started_at=now, deadline_at=now + dt.timedelta(hours=1), seed=1, layout={})
-    db.session.add(att)
-    db.session.commit()
+def test_s3_down_mid_recording(app, weed, live_attempt):
+    att = live_attempt
     frames = _keyframes(8)
     statuses: list[str] = []
 
