@@ -85,6 +85,8 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_RECORDING_RETRY_SECONDS": 10,
     # Threads of each of the engine's pools (signalling and storage, frame analysis, re-encoding).
     "MEDIA_ENGINE_WORKERS": 2,
+    # Live sessions an engine takes at most (0: no limit); a new one beyond goes to another engine or waits.
+    "MEDIA_ENGINE_MAX_SESSIONS": 0,
     "SNAPSHOT_STORE_SECONDS": 60,
     "PROCTORING_FACE_FLAGS": True,
     # How often, per candidate, the live face is compared with the verified one ("another person"); each

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+
 from app.errors import Conflict, DomainError
 from proctoring.recorder import PartRecorder, Sink, tap_audio_levels, tap_receiver
 from proctoring.sdp import BadOffer, check_offer
@@ -42,6 +44,20 @@ class EngineBusy(DomainError):
 
     status = 503
     code = "media_busy"
+
+
+class EngineFull(EngineBusy):
+    """The engine holds as many live sessions as it may (MEDIA_ENGINE_MAX_SESSIONS); a new one waits.
+
+    The web app then tries another engine; the browser retries by itself, the exam goes on meanwhile.
+    """
+
+    code = "media_full"
+
+    @classmethod
+    def default_message(cls) -> str:
+        """What the candidate reads."""
+        return str(_l("All media servers are busy. The connection is tried again by itself; your exam goes on."))
 
 
 FrameCallback = Callable[[str, Any, float], None]
@@ -76,8 +92,9 @@ class MediaEngine:
     def __init__(self, *, ice_servers: list[dict[str, Any]] | None = None, host_addresses: list[str] | None = None,
                  decode_video: bool = True, frame_interval: float = 1.0,
                  on_frame: FrameCallback | None = None, on_event: EventCallback | None = None,
-                 recording_retry: float = 10.0, workers: int = 2) -> None:
+                 recording_retry: float = 10.0, workers: int = 2, max_sessions: int = 0) -> None:
         self.ice_servers = ice_servers or []
+        self.max_sessions = max_sessions  # live sessions at most (0: no limit); reconnects always get in
         self.recording_retry = recording_retry  # seconds between attempts to reopen storage after it failed
         self.host_addresses = host_addresses
         self.decode_video = decode_video
@@ -165,6 +182,10 @@ class MediaEngine:
         """Ids of the sessions this engine holds."""
         return list(self._sessions)
 
+    def live_sessions(self) -> int:
+        """Sessions with a connection that is up or on its way (not the ones whose browser is gone)."""
+        return sum(1 for s in list(self._sessions.values()) if s.pc is not None and s.state not in ("failed", "closed"))
+
     def stop(self) -> None:
         """Close every session and stop the loop."""
         if self._loop is None:
@@ -192,6 +213,8 @@ class MediaEngine:
         from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
         from aiortc.rtcrtpsender import RTCRtpSender
 
+        if self.max_sessions and session_id not in self._sessions and self.live_sessions() >= self.max_sessions:
+            raise EngineFull()
         session = self._sessions.setdefault(session_id, _Session())
         if session.pc is not None:
             await self._hang_up(session)

@@ -67,6 +67,7 @@ def engine(app: Flask) -> MediaEngine:
             on_event=lambda sid, event: _on_event(app, sid, event),
             recording_retry=float(cfg.get("MEDIA_RECORDING_RETRY_SECONDS", 10)),
             workers=max(1, int(cfg.get("MEDIA_ENGINE_WORKERS", 2))),
+            max_sessions=max(0, int(cfg.get("MEDIA_ENGINE_MAX_SESSIONS", 0))),
         )
         eng.start()
         app.extensions["aufsicht.media"] = eng

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from app.clock import utcnow
 from app.errors import DomainError, NotFound
 from app.extensions import db
+from proctoring.engine import EngineFull
 from proctoring.models import MediaAssignment
 from proctoring.sdp import BadOffer
 
@@ -155,6 +156,8 @@ class RemoteMedia:
             raise BadOffer(str(resp.json().get("message", "Bad offer.")))
         if resp.status == 404:
             raise NotFound(str(resp.json().get("message", "Not live.")))
+        if resp.status == 503 and _error_code(resp) == EngineFull.code:
+            raise EngineFull()  # in the web process: in the candidate's language
         if resp.status >= 300:
             raise MediaUnavailable(f"The media server answered {resp.status}.")
         return resp.json()
@@ -206,14 +209,15 @@ class RemoteMedia:
     def offer(self, session: str, sdp: object, recording: Recording) -> str:
         """Send the offer to the session's engine (assigning one on first contact).
 
-        If the assigned engine is gone (crashed, host down), the session moves to a live engine:
-        the browser's reconnect then continues the recording there as a new part.
+        If the assigned engine is gone (crashed, host down) or full (a new session beyond
+        MEDIA_ENGINE_MAX_SESSIONS), the session moves to another engine: the browser's reconnect then
+        continues the recording there as a new part.
         """
         body = {"sdp": sdp, "recording": list(recording) if recording else None}
         engine = self._assign(session)
         try:
             return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", body)["sdp"])
-        except MediaUnavailable:
+        except (MediaUnavailable, EngineFull):
             db.session.execute(delete(MediaAssignment).where(MediaAssignment.session_id == session))
             db.session.commit()
             others = [e for e in self.engines if e != engine]
@@ -281,6 +285,14 @@ class RemoteMedia:
             return None
         resp = self._request(engine, "GET", f"/engine/attempts/{attempt_id}/snapshot")
         return resp.data if resp.status == 200 else None
+
+
+def _error_code(resp: urllib3.BaseHTTPResponse) -> str | None:
+    """The ``error.code`` of a JSON error answer, if it is one."""
+    try:
+        return str(resp.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def media(app: Flask | None = None) -> MediaService:

@@ -53,3 +53,48 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, app, chromium, l
     assert info["audio_packets"] > 300 and info["video_packets"] > 150, info
     assert 9.0 <= info["duration"] <= 11.0, info
     assert info["size"] == (640, 480) and info["decoded_size"] == (640, 480), info
+
+
+def test_a_full_media_server_is_said_at_the_system_check(app, chromium, live_server, fake_webcam,  # noqa: F811
+                                                         make_institution, make_user, make_exam):
+    import asyncio
+
+    from app.extensions import db
+    from proctoring.models import SystemCheck
+    from tests.conftest import login, start_exam
+    from tests.proctoring.conftest import aiortc_offer, connect
+
+    app.config["MEDIA_ENGINE_MAX_SESSIONS"] = 1
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    first = make_user("candidate", inst)
+    db.session.add(SystemCheck(user_id=first.id, exam_id=exam.id))
+    db.session.commit()
+    client = app.test_client()
+    login(client, first)
+    attempt_id = start_exam(client, exam.id)
+    cand = make_user("candidate", inst)
+    driver = chromium(video=fake_webcam[0], audio=fake_webcam[1])
+    log_in(driver, live_server, cand.email, PASSWORD)
+    WebDriverWait(driver, 10).until(lambda d: "/candidate" in d.current_url)
+
+    async def check_while_the_place_is_taken() -> str:
+        pc = (await aiortc_offer())[0]
+        try:
+            await connect(client, attempt_id, pc)  # the engine's one place
+            loop = asyncio.get_running_loop()
+            page = f"{live_server}/candidate/exams/{exam.id}/system-check"
+            await loop.run_in_executor(None, lambda: driver.get(page))
+            await loop.run_in_executor(None, lambda: driver.find_element(By.ID, "check-start").click())
+            step = driver.find_element(By.ID, "check-connection")
+            for _ in range(200):
+                if step.get_attribute("data-state") in ("ok", "failed"):
+                    break
+                await asyncio.sleep(0.2)
+            return str(step.get_attribute("data-state")) + ": " + step.text
+        finally:
+            await pc.close()
+
+    said = asyncio.run(check_while_the_place_is_taken())
+    assert said.startswith("failed: ") and "ausgelastet" in said, said

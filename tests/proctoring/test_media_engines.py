@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -31,10 +32,12 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def engines(database_url: str, instance_path: Path):
-    """Two engine processes sharing the test database, instance folder (keys, local blobs) and token."""
+    """Two engine processes sharing the test database, instance folder (keys, local blobs) and token; each
+    takes one live session at most."""
     env = {**os.environ, "DATABASE_URL": database_url, "AUFSICHT_INSTANCE_PATH": str(instance_path),
            "AUFSICHT_MEDIA_ENGINE_TOKEN": TOKEN, "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
-           "AUFSICHT_PROCTORING_FACE_FLAGS": "false", "AUFSICHT_SNAPSHOT_STORE_SECONDS": "3600"}
+           "AUFSICHT_PROCTORING_FACE_FLAGS": "false", "AUFSICHT_SNAPSHOT_STORE_SECONDS": "3600",
+           "AUFSICHT_MEDIA_ENGINE_MAX_SESSIONS": "1"}
     procs, urls = [], []
     for _ in range(2):
         port = _free_port()
@@ -116,6 +119,38 @@ def test_sessions_spread_over_engines_recorded_and_watched(app, engines, make_in
     for _client, attempt_id in (first, second):
         info = probe(vault.read(recordings(attempt_id)[0]))
         assert ("video", "vp8") in info["streams"] and ("audio", "opus") in info["streams"]
+
+
+def test_when_every_engine_is_full_a_new_session_waits(app, engines, make_institution, make_user, make_exam):
+    from tests.proctoring.conftest import aiortc_offer, connect
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    (a, a_id), (b, b_id), (c, c_id) = (_candidate(app, inst, exam, make_user) for _ in range(3))
+
+    async def third_while_two_are_live():
+        pcs = []
+        try:
+            for client, attempt_id in ((a, a_id), (b, b_id)):
+                pcs.append((await aiortc_offer())[0])
+                await connect(client, attempt_id, pcs[-1])  # one on each engine: both full
+            pcs.append((await aiortc_offer())[0])
+            return await asyncio.get_running_loop().run_in_executor(None, lambda: c.post(
+                f"/api/attempts/{c_id}/media/offer", json={"type": "offer", "sdp": pcs[-1].localDescription.sdp},
+                headers={"Accept-Language": "de"}))
+        finally:
+            for pc in pcs:
+                await pc.close()
+
+    refused = asyncio.run(third_while_two_are_live())
+    assert refused.status_code == 503, refused.get_json()
+    assert refused.get_json()["error"]["code"] == "media_full"
+    assert "ausgelastet" in refused.get_json()["error"]["message"]  # said in the candidate's language
+    assert len(set(db.session.scalars(db.select(MediaAssignment.engine_url)))) == 2
+    for client, attempt_id in ((a, a_id), (b, b_id)):  # the two submit: their places are free again
+        assert client.post(f"/candidate/attempts/{attempt_id}/submit").status_code == 302
+    send_for(c, c_id, 1.0)  # the page's retry gets in
 
 
 def test_a_dead_engine_is_replaced_on_reconnect_and_shown_unreachable(app, engines, make_institution, make_user,

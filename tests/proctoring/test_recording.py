@@ -163,3 +163,38 @@ def test_engine_pool_size_follows_the_configuration(app, workers):
     app.config["MEDIA_ENGINE_WORKERS"] = workers
     eng = engine(app)
     assert {eng._pool._max_workers, eng._analysis._max_workers, eng._transcoder._max_workers} == {workers}
+
+
+def test_a_full_engine_refuses_new_sessions_but_takes_reconnects(app, live, make_user):
+    from tests.proctoring.conftest import connect
+
+    app.config["MEDIA_ENGINE_MAX_SESSIONS"] = 1
+    other = make_user("candidate", live["inst"])
+    client = app.test_client()
+    login(client, other)
+    db.session.add(SystemCheck(user_id=other.id, exam_id=live["exam"].id))
+    db.session.commit()
+    attempt_id = start_exam(client, live["exam"].id)
+
+    async def second_while_first_is_live():
+        first, _channel = await aiortc_offer()
+        try:
+            await connect(live["client"], live["attempt_id"], first)  # the one place, taken
+            second, _channel = await aiortc_offer()
+            try:
+                refused = await asyncio.get_running_loop().run_in_executor(None, lambda: client.post(
+                    f"/api/attempts/{attempt_id}/media/offer",
+                    json={"type": "offer", "sdp": second.localDescription.sdp}))
+            finally:
+                await second.close()
+            again, _channel = await aiortc_offer()
+            try:
+                await connect(live["client"], live["attempt_id"], again)  # a reconnect is still taken
+            finally:
+                await again.close()
+            return refused
+        finally:
+            await first.close()
+
+    refused = asyncio.run(second_while_first_is_live())
+    assert refused.status_code == 503 and refused.get_json()["error"]["code"] == "media_full"

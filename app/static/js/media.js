@@ -50,13 +50,17 @@
       .then(function () {
         return window.aufsicht.postJson(root.dataset.offerUrl, {type: "offer", sdp: conn.localDescription.sdp});
       })
-      .then(function (r) { if (!r.ok) { throw new Error("signalling " + r.status); } return conn.setRemoteDescription(r.body); })
-      .catch(function () { retry(); });
+      .then(function (r) {
+        if (!r.ok) { throw {userMessage: window.aufsicht.message(r, root.dataset.msgReconnecting)}; }
+        return conn.setRemoteDescription(r.body);
+      })
+      .catch(function (e) { retry(e && e.userMessage); });
   }
 
-  function retry() {
+  // Try again with a growing pause; ``text``: why (the server's words, such as all media servers busy).
+  function retry(text) {
     if (closing) { return; }
-    setState("reconnecting", root.dataset.msgReconnecting);
+    setState("reconnecting", typeof text === "string" && text ? text : root.dataset.msgReconnecting);
     if (pc) { try { pc.close(); } catch (e) { /* already closed */ } pc = null; }
     setTimeout(connect, backoff);
     backoff = Math.min(backoff * 2, 15000);

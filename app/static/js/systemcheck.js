@@ -81,7 +81,9 @@
           var res = document.getElementById("check-result");
           res.dataset.passed = "yes";
           res.textContent = msg.msgOk;
-        }).catch(function () { mark("check-connection", "failed", msg.msgConnection); });
+        }).catch(function (e) {  // the server's own words if it said why (all media servers full, say)
+          mark("check-connection", "failed", (e && e.error && e.error.message) || msg.msgConnection);
+        });
       })
       .catch(function () { /* the failing step shows its message */ });
   });
