@@ -103,6 +103,10 @@ class TooManyRequests(DomainError):
         return "Too many attempts. Please wait and try again."
 
 
+# What a 500 says (no detail of ours reaches the user; the log has it).
+INTERNAL_MESSAGE = "Something went wrong on our side. Nothing you saved is lost; please try again."
+
+
 class ServiceUnavailable(DomainError):
     """A service we depend on (database, job queue) is briefly unreachable; the same request may be retried."""
 
@@ -238,9 +242,7 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         with contextlib.suppress(Exception):  # a broken connection must not turn the page into a bare 500
             db.session.rollback()
-        return error_response(
-            500, "internal_error", "Something went wrong on our side. Nothing you saved is lost; please try again."
-        )
+        return error_response(500, "internal_error", INTERNAL_MESSAGE)
 
 
 class LastResort:
@@ -269,11 +271,10 @@ class LastResort:
             log.warning("error escaped the app on %s %s: %s", environ.get("REQUEST_METHOD"),
                         environ.get("PATH_INFO"), type(err).__name__, exc_info=not outage)
             if outage:
-                status, code = "503 Service Unavailable", "service_unavailable"
-                message = "The service is briefly unavailable. Please try again in a moment."
+                status, code = "503 Service Unavailable", ServiceUnavailable.code
+                message = ServiceUnavailable.default_message()
             else:
-                status, code = "500 Internal Server Error", "internal_error"
-                message = "Something went wrong on our side. Nothing you saved is lost; please try again."
+                status, code, message = "500 Internal Server Error", "internal_error", INTERNAL_MESSAGE
             body = json.dumps({"error": {"code": code, "message": message}}).encode()
             start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                                     ("Retry-After", "5"), ("Cache-Control", "no-store")], sys.exc_info())

@@ -152,11 +152,12 @@ class RemoteMedia:
 
     def _json(self, engine: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         resp = self._request(engine, method, path, body)
+        error = _error_of(resp)
         if resp.status == 400:
-            raise BadOffer(str(resp.json().get("message", "Bad offer.")))
+            raise BadOffer(error.get("message") or "Bad offer.")
         if resp.status == 404:
-            raise NotFound(str(resp.json().get("message", "Not live.")))
-        if resp.status == 503 and _error_code(resp) == EngineFull.code:
+            raise NotFound(error.get("message") or "Not live.")
+        if resp.status == 503 and error.get("code") == EngineFull.code:
             raise EngineFull()  # in the web process: in the candidate's language
         if resp.status >= 300:
             raise MediaUnavailable(f"The media server answered {resp.status}.")
@@ -287,12 +288,15 @@ class RemoteMedia:
         return resp.data if resp.status == 200 else None
 
 
-def _error_code(resp: urllib3.BaseHTTPResponse) -> str | None:
-    """The ``error.code`` of a JSON error answer, if it is one."""
+def _error_of(resp: urllib3.BaseHTTPResponse) -> dict[str, str]:
+    """``code`` and ``message`` of an engine's error answer (our JSON error shape); empty for anything else."""
+    if resp.status < 300:
+        return {}
     try:
-        return str(resp.json()["error"]["code"])
+        error = resp.json()["error"]
+        return {"code": str(error["code"]), "message": str(error["message"])}
     except (ValueError, KeyError, TypeError):
-        return None
+        return {}
 
 
 def media(app: Flask | None = None) -> MediaService:

@@ -122,14 +122,20 @@ def open_writer(category: str, *, content_type: str = "application/octet-stream"
     try:
         stream = backend().open_write(blob.key, begin=begin)
     except Exception as err:
-        db.session.delete(blob)
-        db.session.commit()
-        if isinstance(err, StorageUnavailable):
-            raise
-        raise StorageUnavailable() from err
+        raise _unstored(blob.id, err) from err
     segment = int(current_app.config.get("STORAGE_SEGMENT_SIZE", 256 * 1024))
     return BlobWriter(current_app._get_current_object(), blob.id,  # type: ignore[attr-defined]
                       EncryptedWriter(stream, data_key, segment), stream)
+
+
+def _unstored(blob_id: int, err: Exception) -> Exception:
+    """Nothing of a blob reached storage: drop its row too; the error to raise (our storage errors as they
+    are, anything else from the backend, such as an S3 error or a timeout, as StorageUnavailable)."""
+    failed = db.session.get(Blob, blob_id)
+    if failed is not None:
+        db.session.delete(failed)
+        db.session.commit()
+    return err if isinstance(err, StorageUnavailable | StorageIntegrityError) else StorageUnavailable()
 
 
 def store(category: str, data: bytes, *, content_type: str = "application/octet-stream", **owner: Any) -> Blob:
@@ -143,13 +149,7 @@ def store(category: str, data: bytes, *, content_type: str = "application/octet-
             writer.abort()
         except Exception:  # the backend is gone; its partial object is the purge's to find
             log.warning("aborting a failed store of blob %s failed", writer.blob_id, exc_info=True)
-        failed = db.session.get(Blob, writer.blob_id)
-        if failed is not None:  # nothing of it was committed to storage: no row either
-            db.session.delete(failed)
-            db.session.commit()
-        if isinstance(err, StorageUnavailable | StorageIntegrityError):
-            raise
-        raise StorageUnavailable() from err  # unreachable or refusing (S3 errors, timeouts)
+        raise _unstored(writer.blob_id, err) from err
     blob = db.session.get(Blob, writer.blob_id)
     assert blob is not None  # noqa: S101 - just written
     db.session.refresh(blob)

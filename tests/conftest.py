@@ -30,6 +30,23 @@ def shared_data() -> Path:
     return Path(os.environ.get("AUFSICHT_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
+def write_and_die(data: bytes, **owner: Any) -> None:
+    """A recording part of ``data`` whose process dies after writing it: the file handle goes (on S3 the
+    multipart upload stays open), the blob is never closed."""
+    import gc
+    import warnings
+
+    from storage import vault
+
+    writer = vault.open_writer("recording", content_type="video/webm", **owner)
+    writer.write(data)
+    writer.flush()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        del writer
+        gc.collect()
+
+
 def need_service(name: str, reason: str) -> None:
     """Skip outside CI, fail under CI=true: a test that needs a real server must not silently pass."""
     if IN_CI:

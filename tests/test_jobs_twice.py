@@ -5,8 +5,6 @@ purge receipt or decision. A run cut off half-way is finished by the next one.""
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from sqlalchemy import func, select
 from app.clock import clock, utcnow
 from app.extensions import db
 from app.jobs import exclusive, load_jobs, run_job, runner
-from tests.conftest import shared_data
+from tests.conftest import shared_data, write_and_die
 
 QUESTIONS = [{"id": "q1", "type": "single_choice", "prompt": "?", "points": 1,
               "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"}]}]
@@ -163,16 +161,9 @@ def _seed_inactive(make_user: Any, **_: Any) -> dict[str, Any]:
 
 def _seed_cut_recording(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
     from exams.models import AttemptStatus
-    from storage import vault
 
     att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=utcnow())
-    writer = vault.open_writer("recording", content_type="video/webm", attempt_id=att.id, user_id=att.user_id)
-    writer.write(b"webm" * 100_000)
-    writer.flush()
-    with warnings.catch_warnings():  # then the engine died: the file handle goes, the part is never closed
-        warnings.simplefilter("ignore", ResourceWarning)
-        del writer
-        gc.collect()
+    write_and_die(b"webm" * 100_000, attempt_id=att.id, user_id=att.user_id)
     clock.advance(dt.timedelta(minutes=11))
     return {}
 

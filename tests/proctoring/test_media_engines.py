@@ -153,6 +153,20 @@ def test_when_every_engine_is_full_a_new_session_waits(app, engines, make_instit
     send_for(c, c_id, 1.0)  # the page's retry gets in
 
 
+def test_a_bad_offer_gets_the_engines_reason(app, engines, make_institution, make_user, make_exam):
+    from proctoring.sdp import BadOffer, check_offer
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    client, attempt_id = _candidate(app, inst, exam, make_user)
+    sdp = "v=0\r\nm=audio 9 UDP 0\r\n"  # no camera
+    with pytest.raises(BadOffer) as said:
+        check_offer(sdp)
+    resp = client.post(f"/api/attempts/{attempt_id}/media/offer", json={"type": "offer", "sdp": sdp})
+    assert resp.status_code == 400 and resp.get_json()["error"] == {"code": "bad_sdp", "message": str(said.value)}
+
+
 def test_a_dead_engine_is_replaced_on_reconnect_and_shown_unreachable(app, engines, make_institution, make_user,
                                                                      make_exam):
     inst = make_institution()

@@ -5,9 +5,7 @@ cut, so that the review plays it back as far as it got."""
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
-import warnings
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ from exams.models import AttemptStatus
 from storage import vault
 from storage.errors import StorageIntegrityError
 from storage.models import Blob, BlobState
+from tests.conftest import write_and_die
 
 
 @pytest.fixture
@@ -32,12 +31,7 @@ def test_a_cut_part_on_s3_is_finished_from_its_uploaded_parts(app, live_attempt)
 
     att = live_attempt
     video = os.urandom(9 * 1024 * 1024)
-    writer = vault.open_writer("recording", content_type="video/webm", attempt_id=att.id, user_id=att.user_id)
-    writer.write(video)  # one 8 MiB part is uploaded; the rest waits in memory
-    with warnings.catch_warnings():  # the engine dies here: nothing more reaches storage
-        warnings.simplefilter("ignore", ResourceWarning)
-        del writer
-        gc.collect()
+    write_and_die(video, attempt_id=att.id, user_id=att.user_id)  # one 8 MiB piece uploaded, the rest lost
     blob = db.session.scalars(db.select(Blob).where(Blob.attempt_id == att.id)).one()
     with pytest.raises(StorageIntegrityError):
         vault.open_reader(blob)  # a cut multipart upload is not an object yet
