@@ -9,8 +9,8 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 
 class Role(enum.StrEnum):

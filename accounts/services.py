@@ -13,9 +13,9 @@ from sqlalchemy import func, or_, select
 
 from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginEvent, Role, User
 from accounts.validation import Registration
-from app.clock import utcnow
-from app.errors import Conflict, DomainError, NotFound, TooManyRequests
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import Conflict, DomainError, NotFound, TooManyRequests
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()

@@ -11,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.errors import ValidationFailed
+from kernel.errors import ValidationFailed
 
 SALUTATIONS = {"ms": _l("Ms"), "mr": _l("Mr"), "mx": _l("Mx (neutral)"), "none": _l("No salutation")}
 GENDERS = {"female": _l("female"), "male": _l("male"), "diverse": _l("diverse")}

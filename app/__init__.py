@@ -15,6 +15,8 @@ from app import config as config_module
 from app.extensions import babel, csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+# The domain modules that define jobs (``kernel.jobs`` learns them from here, see ``create_app``).
+JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs"]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -38,13 +40,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                    **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
-        from app.secrets import ensure_secret
+        from kernel.secrets import ensure_secret
 
         app.config["SECRET_KEY"] = ensure_secret(app.instance_path, "secret_key")
     if not app.config.get("MEDIA_ENGINE_TOKEN"):
         import base64
 
-        from app.secrets import ensure_secret as _secret
+        from kernel.secrets import ensure_secret as _secret
 
         app.config["MEDIA_ENGINE_TOKEN"] = base64.urlsafe_b64encode(_secret(app.instance_path,
                                                                             "media_engine_token")).decode()
@@ -58,8 +60,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale)
     _import_models()
 
-    from app.jobs import make_runner
+    from kernel.jobs import configure, make_runner
 
+    configure(JOB_MODULES, create_app)
+    from exams import evidence
+
+    evidence.register()  # the "attempt" retention anchor: when an attempt's recordings may go
     app.extensions["aufsicht.jobs"] = make_runner(app)
 
     from app.errors import register_error_handlers
@@ -168,7 +174,7 @@ def _register_request_hooks(app: Flask) -> None:
 
         from flask_babel import gettext as _
 
-        from app.errors import ValidationFailed
+        from kernel.errors import ValidationFailed
 
         texts = chain(request.args.items(multi=True), request.form.items(multi=True),
                       (request.view_args or {}).items())

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask_login import current_user, login_required
 
 from accounts.models import Role, User
-from app.errors import Forbidden, NotFound
+from kernel.errors import Forbidden, NotFound
 
 F = TypeVar("F", bound=Callable[..., Any])
 

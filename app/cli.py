@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from accounts.models import Institution, Role
 from accounts.services import create_institution, create_user, get_institution_by_slug
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 users_cli = AppGroup("users", help="Manage accounts.")
 jobs_cli = AppGroup("jobs", help="Background jobs.")
@@ -116,7 +116,7 @@ def jobs_worker(burst: bool) -> None:
     """Run a Redis queue worker plus the periodic scheduler (needs REDIS_URL)."""
     import threading
 
-    from app.jobs import RedisRunner, runner
+    from kernel.jobs import RedisRunner, runner
 
     r = runner()
     if not isinstance(r, RedisRunner):
@@ -130,7 +130,7 @@ def jobs_worker(burst: bool) -> None:
 @click.argument("name")
 def jobs_run(name: str) -> None:
     """Run one registered job now, in this process."""
-    from app.jobs import run_job
+    from kernel.jobs import run_job
 
     click.echo(repr(run_job(name, {})))
 

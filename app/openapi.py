@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.views import MAX_ID
+from app.ids import MAX_ID
 
 JSON = "application/json"
 ERROR_STATUSES = {

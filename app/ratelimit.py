@@ -11,7 +11,7 @@ import time
 from flask import current_app, has_request_context
 from flask_babel import gettext as _
 
-from app.errors import TooManyRequests
+from kernel.errors import TooManyRequests
 
 _lock = threading.Lock()
 _counts: dict[tuple[str, int], int] = {}

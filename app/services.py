@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.jobs import runner
+from kernel.jobs import runner
 
 
 def start_services(app: Flask) -> None:

@@ -25,8 +25,8 @@ def seed_exam(env: dict[str, str], n: int, *, name: str, password: str, question
     code = f"""
 import datetime as dt, json
 from app import create_app
-from app.extensions import db
-from app.clock import utcnow
+from kernel.db import db
+from kernel.clock import utcnow
 from accounts.services import create_institution, register_candidate
 from accounts.validation import Registration
 from exams.models import Exam

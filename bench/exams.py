@@ -130,7 +130,7 @@ def lost_answers(env: dict[str, str], expected: dict[int, dict[str, str]]) -> in
 import json, sys
 from sqlalchemy import select
 from app import create_app
-from app.extensions import db
+from kernel.db import db
 from exams.models import Answer
 app = create_app()
 with app.app_context():

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-FACES = Path(os.environ.get("AUFSICHT_SHARED_DATA") or REPO.parent / "shared" / "data") / "faces"
+FACES = REPO / "tests" / "data" / "faces"
 PERSON = {"obama": "A", "biden": "B"}
 PAIRS = [("obama.jpg", "obama2.jpg"), ("obama3.jpg", "obama.jpg"), ("biden.jpg", "biden2.jpg"),
          ("obama2.jpg", "biden.jpg"), ("obama3.jpg", "biden2.jpg")]

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.common import head_turn, seed_exam  # noqa: E402  (after the path is set)
 
-FACES = Path(os.environ.get("AUFSICHT_SHARED_DATA") or REPO.parent / "shared" / "data") / "faces"
+FACES = REPO / "tests" / "data" / "faces"
 PASSWORD = "load test password"
 QUESTIONS = [{"id": f"q{i}", "type": "single_choice", "prompt": f"Frage {i}", "points": 1,
               "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"}]} for i in range(20)]
@@ -340,7 +340,7 @@ import io, json
 import av
 from sqlalchemy import select
 from app import create_app
-from app.extensions import db
+from kernel.db import db
 from exams.models import Answer
 from storage import vault
 from storage.models import BlobState

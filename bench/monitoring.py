@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.common import stream_over_pipe  # noqa: E402  (after the path is set)
 
-FACES = Path(os.environ.get("AUFSICHT_SHARED_DATA") or REPO.parent / "shared" / "data") / "faces"
+FACES = REPO / "tests" / "data" / "faces"
 
 
 def sender(conn: Any, picture: str, switch_after: float | None, seconds: float) -> None:
@@ -81,11 +81,12 @@ def main() -> None:
     from accounts.models import Role
     from accounts.services import create_institution, create_user
     from app import create_app
-    from app.clock import utcnow
-    from app.extensions import db
     from exams.models import Attempt, Exam
-    from proctoring.live import engine, session_id, sink_factory
+    from kernel.clock import utcnow
+    from kernel.db import db
+    from proctoring.live import engine, sink_factory
     from proctoring.models import Flag, FlagKind
+    from proctoring.sessions import session_id
 
     app = create_app({"INSTANCE_PATH": tmp, "MEDIA_HOST_ADDRESSES": ["127.0.0.1"], "WTF_CSRF_ENABLED": False})
     with app.app_context():

@@ -96,9 +96,9 @@ def purge_seconds(n: int) -> float:
         from flask_migrate import upgrade
 
         from app import create_app
-        from app.clock import utcnow
-        from app.extensions import db
         from exams.models import Attempt, AttemptStatus, Exam
+        from kernel.clock import utcnow
+        from kernel.db import db
         from storage import vault
         from storage.models import Blob, BlobState
         from storage.retention import purge_expired

@@ -4,8 +4,8 @@ gunicorn web workers, several media-engine processes, RQ job workers, a fresh Po
 on the local server, Redis and a SeaweedFS S3 server, wired as docs/deploy.md describes (no
 process shares memory with another). Used by ``bench/load.py`` and ``tests/test_scaleout.py``.
 
-    .venv/bin/python deploy/scaleout.py [--candidates 50 --seconds 60]   # start, run the load test, stop
-    .venv/bin/python deploy/scaleout.py --serve                          # start and keep serving (Ctrl-C)
+    .venv/bin/python deploy/scaleout.py --serve     # start and keep serving (Ctrl-C)
+    .venv/bin/python bench/load.py --candidates 25  # start it, run the load test against it, stop
 """
 
 from __future__ import annotations
@@ -198,25 +198,19 @@ class Stack:
 
 
 def main() -> None:
-    """Start the stack; serve, or run the load test against it."""
+    """Start the stack and serve until Ctrl-C (the load test is ``bench/load.py``, which starts its own)."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--serve", action="store_true")
+    ap.add_argument("--serve", action="store_true", help="start and keep serving (the only mode)")
     ap.add_argument("--web-workers", type=int, default=4)
     ap.add_argument("--engines", type=int, default=2)
-    ap.add_argument("--candidates", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=60)
     args = ap.parse_args()
+    if not args.serve:
+        ap.error("use --serve; the load test is bench/load.py")
     with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
         print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.logs}", flush=True)
-        if args.serve:
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    time.sleep(3600)
-            return
-        sys.path.insert(0, str(REPO))
-        from bench.load import run_load
-
-        print(json.dumps(run_load(stack, args.candidates, args.seconds)))
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
 
 
 if __name__ == "__main__":

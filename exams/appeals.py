@@ -13,11 +13,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db
 from exams.attempts import record_event
 from exams.models import Appeal, AppealStatus, Attempt, Exam
 from exams.rules import can_appeal
+from kernel.db import db
+from kernel.errors import Conflict, NotFound, ValidationFailed
 from privacy.settings import appeal_window_days
 
 MAX_APPEAL_TEXT = 10_000

@@ -20,12 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Role, User
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, Exam
 from exams.questions import ExamSpec, QuestionKind, score_attempt, shuffled_order
 from exams.rules import meets_minimum_age
 from exams.schema import exam_from_data
+from kernel.db import db
+from kernel.errors import Conflict, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 MAX_TEXT_ANSWER = 20_000

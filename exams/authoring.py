@@ -15,12 +15,12 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from accounts.models import Institution, Role, User
-from app.errors import Conflict
-from app.extensions import db
 from exams.attempts import exam_spec
 from exams.models import Attempt, Exam
 from exams.questions import ExamSpec
 from exams.schema import ExamImportError, Format, ImportProblem, dump_exam, exam_to_data, load_exam
+from kernel.db import db
+from kernel.errors import Conflict
 
 TEMPLATE = """\
 title: "Neue Prüfung"

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from app.errors import NotFound
-from app.extensions import db
 from exams.models import Exam, exam_proctor
+from kernel.db import db
+from kernel.errors import NotFound
 
 
 def exams_for(user: User) -> Sequence[Exam]:

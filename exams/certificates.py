@@ -22,8 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Role, User
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db
 from exams.attempts import record_event
 from exams.certificate_pdf import CertificateText, render_certificate_pdf
 from exams.credentials import (
@@ -40,6 +38,8 @@ from exams.credentials import (
     verify_credential,
 )
 from exams.models import Attempt, Certificate
+from kernel.db import db
+from kernel.errors import Conflict, NotFound, ValidationFailed
 
 KEYS_FILE = "certificate_signing_keys.json"
 REVIEW_CLAIM = {"clean": "no_issues", "findings": "issues_found", None: "not_reviewed"}
@@ -147,7 +147,7 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
     record_event(attempt, "certificate_issued", now, certificate_id=public_id)
     db.session.commit()
     if current_app.config["CERTIFICATE_SEND_ON_ISSUE"]:
-        from app.jobs import enqueue_pending
+        from kernel.jobs import enqueue_pending
 
         # Committed with sent_at unset: if the queue is down now, send_unsent_certificates queues it later.
         enqueue_pending("exams.send_certificate", certificate_id=cert.id)

@@ -10,9 +10,9 @@ import click
 from flask.cli import AppGroup
 
 from accounts.services import get_institution_by_slug
-from app.errors import DomainError
 from exams.authoring import create_exam, export_exam
 from exams.schema import ExamImportError, format_for_filename
+from kernel.errors import DomainError
 
 exams_cli = AppGroup("exams", help="Exams: import and export exam files.")
 certificates_cli = AppGroup("certificates", help="Certificates: verify credentials, rotate the signing key.")
@@ -42,8 +42,8 @@ def import_cmd(path: Path, slug: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
 def export_cmd(exam_id: int, fmt: str) -> None:
     """Print an exam as a YAML or JSON exam file."""
-    from app.extensions import db
     from exams.models import Exam
+    from kernel.db import db
 
     exam = db.session.get(Exam, exam_id)
     if exam is None:

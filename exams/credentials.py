@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from app.errors import DomainError, ValidationFailed
+from kernel.errors import DomainError, ValidationFailed
 
 __all__ = [
     "CertificateClaims",

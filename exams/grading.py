@@ -10,11 +10,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db
 from exams.attempts import exam_spec, record_event, regrade_attempt
 from exams.models import Answer, Attempt, AttemptStatus, Exam
 from exams.questions import QuestionKind
+from kernel.db import db
+from kernel.errors import Conflict, NotFound, ValidationFailed
 
 ENDED = (AttemptStatus.SUBMITTED, AttemptStatus.TERMINATED)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.clock import utcnow
-from app.extensions import db
-from app.jobs import exclusive, job
 from exams.attempts import close_expired_attempts
 from exams.models import Certificate
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.jobs import exclusive, job
 
 
 @job("exams.close_expired_attempts", every=dt.timedelta(minutes=1))
@@ -43,7 +43,7 @@ def send_unsent_certificates_job() -> int:
     """Retry certificates whose email failed (SMTP down): queue every unsent, unrevoked one issued 10+ min ago."""
     from sqlalchemy import select
 
-    from app.jobs import runner
+    from kernel.jobs import runner
 
     ids = db.session.scalars(
         select(Certificate.id).where(Certificate.sent_at.is_(None), Certificate.revoked_at.is_(None),

@@ -16,11 +16,11 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from app.clock import utcnow
-from app.extensions import db
 from exams.attempts import record_event
 from exams.certificates import certificate_pdf, holder_name, verify_url
 from exams.models import Certificate
+from kernel.clock import utcnow
+from kernel.db import db
 
 
 def certificate_message(cert: Certificate) -> EmailMessage:

@@ -24,8 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Institution, User
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 exam_proctor = Table(
     "exam_proctor",

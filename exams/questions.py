@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
 
-from app.errors import ValidationFailed
+from kernel.errors import ValidationFailed
 
 __all__ = [
     "Answer",

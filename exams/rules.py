@@ -1,7 +1,7 @@
 """Time and age rules for exams: exam windows, appeal deadlines, minimum age.
 
 Datetimes may be naive (taken as UTC, which is how the database and
-``app.clock`` store them) or aware; they are compared as instants.
+``kernel.clock`` store them) or aware; they are compared as instants.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ from typing import Any, Literal, NamedTuple
 import jsonschema
 import yaml
 
-from app.errors import ValidationFailed
 from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Window
+from kernel.errors import ValidationFailed
 
 __all__ = [
     "EXAM_SCHEMA",

@@ -13,7 +13,7 @@ from flask import has_request_context
 from flask_babel import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.errors import DomainError
+from kernel.errors import DomainError
 
 FORMATS = {"JPEG", "PNG", "WEBP"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.clock import utcnow
-from app.jobs import exclusive, job
 from idcheck.verification import requeue_stalled, run_check
+from kernel.clock import utcnow
+from kernel.jobs import exclusive, job
 
 
 @job("idcheck.verify")

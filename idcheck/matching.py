@@ -4,7 +4,7 @@ The decision is a recommendation for people, never a refusal by itself (GDPR Art
 ``match`` verifies; ``no_match`` and ``review`` go to the review queue; ``unusable`` asks the
 candidate to retake a photo.
 
-Thresholds (measured on ../shared/data/faces with this code): the same person scored 0.06-0.45,
+Thresholds (measured on tests/data/faces with this code): the same person scored 0.06-0.45,
 different people 0.70-0.87. ``match_max = 0.45`` keeps false matches unlikely (the library's
 authors advise <= 0.5 for fewer false matches); ``no_match_min = 0.60`` leaves the band between
 for a person to look at. Operators calibrate with ``flask idcheck compare``.

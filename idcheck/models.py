@@ -10,8 +10,8 @@ from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 
 class IdCheckStatus(enum.StrEnum):

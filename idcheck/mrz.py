@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import unicodedata
 
-from app.errors import ValidationFailed
+from kernel.errors import ValidationFailed
 
 _LINE = re.compile(r"^[A-Z0-9<]+$")
 _WEIGHTS = (7, 3, 1)

@@ -24,12 +24,12 @@ from sqlalchemy import select, update
 
 from accounts.models import Role, User
 from accounts.services import current_consent, record_consent
-from app.clock import utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db
 from exams.attempts import GateNotPassed, register_gate
 from exams.models import Exam, exam_proctor
 from idcheck.models import IdCheck, IdCheckStatus
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import Conflict, NotFound, ValidationFailed
 from storage import vault
 from storage.models import Blob
 from storage.retention import purge_blob_now
@@ -124,8 +124,8 @@ def issue_challenge(check: IdCheck) -> list[str]:
 
 def upload_selfie(check: IdCheck, exam: Exam, frames: Sequence[bytes]) -> None:
     """Store the selfie frames (validated, encrypted) and queue the check in the job runner."""
-    from app.jobs import enqueue_pending
     from idcheck.images import load_upload
+    from kernel.jobs import enqueue_pending
 
     _open_for_upload(check)
     if check.id_image_blob_id is None:
@@ -243,7 +243,7 @@ def _verify(check: IdCheck, now: dt.datetime) -> None:
 def requeue_stalled(now: dt.datetime) -> int:
     """Queue again every check still processing long after its photos came in (its job was lost: the queue
     was down when the photos were saved, or the worker died); returns how many."""
-    from app.jobs import runner, stalled_before
+    from kernel.jobs import runner, stalled_before
 
     ids = db.session.scalars(select(IdCheck.id).where(IdCheck.status == IdCheckStatus.PROCESSING,
                                                       IdCheck.updated_at < stalled_before(now))

@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import delete, func, select, update
 
 from accounts.models import User
-from app.extensions import db
+from kernel.db import db
 from privacy import subject
 from privacy.inventory import RECORDS, Erase, T
 from storage.models import Blob, BlobState

@@ -22,10 +22,10 @@ from flask import current_app
 from sqlalchemy import select
 
 from accounts.models import User
-from app.clock import utcnow
-from app.errors import Gone, NotFound
-from app.extensions import db
-from app.jobs import enqueue_pending, exclusive, job, runner, stalled_before
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import Gone, NotFound
+from kernel.jobs import enqueue_pending, exclusive, job, runner, stalled_before
 from privacy import subject
 from privacy.inventory import RECORDS, STORED_FILES, T
 from privacy.models import DataExport

@@ -9,9 +9,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from app.clock import utcnow
-from app.extensions import db
-from app.jobs import job
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.jobs import job
 from privacy.erasure import erase_account, expire_kept
 from privacy.export import requeue_stalled_exports  # the import registers privacy.build_export too
 from privacy.retention import purge_aged_rows

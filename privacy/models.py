@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 
 class DataExport(db.Model):  # type: ignore[name-defined]

@@ -8,7 +8,7 @@ import logging
 from flask import current_app
 from sqlalchemy import delete, select
 
-from app.extensions import db
+from kernel.db import db
 from privacy import subject
 from privacy.inventory import RECORDS
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from accounts.models import User
 from accounts.services import record_consent
 from accounts.validation import clean_registration
-from app.extensions import db
 from exams.attempts import GateNotPassed, register_gate
 from exams.models import Exam
+from kernel.db import db
 from privacy.models import AccessLog, ProfileChange
 from storage.models import Blob
 from storage.retention import purge_blob_now

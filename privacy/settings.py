@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
-from app.errors import ValidationFailed
-from app.extensions import db
+from kernel.db import db
+from kernel.errors import ValidationFailed
 from privacy.inventory import T
 from privacy.models import InstitutionSettings
 

@@ -11,8 +11,8 @@ import dataclasses
 from flask import current_app
 from sqlalchemy import case, func, select
 
-from app.extensions import db
 from exams.models import Attempt, AttemptStatus, Exam
+from kernel.db import db
 from proctoring.models import Flag
 
 

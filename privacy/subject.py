@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, select
 
-from app.extensions import db
+from kernel.db import db
 from privacy.inventory import Record
 
 

@@ -14,10 +14,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db
 from exams.attempts import record_event, remaining_seconds, terminate_attempt
 from exams.models import Attempt, AttemptEvent, AttemptStatus, Exam, exam_proctor
+from kernel.db import db
+from kernel.errors import Conflict, NotFound, ValidationFailed
 
 MAX_MESSAGE = 500
 # Timeline entries the candidate's page shows (and polls for).

@@ -14,10 +14,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from app.errors import Conflict, ValidationFailed
-from app.extensions import db
 from exams.attempts import record_event
 from exams.models import Attempt, AttemptStatus
+from kernel.db import db
+from kernel.errors import Conflict, ValidationFailed
 from storage import vault
 from storage.models import Blob, BlobState
 

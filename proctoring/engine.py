@@ -23,7 +23,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from app.errors import Conflict, DomainError
+from kernel.errors import Conflict, DomainError
 from proctoring.recorder import PartRecorder, Sink, tap_audio_levels, tap_receiver
 from proctoring.sdp import BadOffer, check_offer
 from proctoring.voice import VoiceDetector

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 
 from accounts.models import User
-from app.errors import NotFound
-from app.extensions import db
 from exams.attempts import record_event
 from exams.models import Attempt
+from kernel.db import db
+from kernel.errors import NotFound
 from proctoring.models import Accommodation, Flag, FlagKind, FlagStatus
 
 MERGE_GAP = dt.timedelta(seconds=10)

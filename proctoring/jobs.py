@@ -7,10 +7,10 @@ import logging
 
 from sqlalchemy import select
 
-from app.clock import utcnow
-from app.extensions import db
-from app.jobs import job
 from exams.models import Attempt
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.jobs import job
 from storage import vault
 from storage.models import Blob, BlobState
 

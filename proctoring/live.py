@@ -16,6 +16,7 @@ import numpy as np
 from flask import Flask
 
 from proctoring.engine import MediaEngine
+from proctoring.sessions import DiscardSink, attempt_of
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +28,6 @@ TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "
                    "engine": {"media_connected", "media_disconnected", "voice_activity", "recording_failed",
                               "recording_resumed"}}
 NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
-
-
-def session_id(attempt_id: int) -> str:
-    """The media session of an attempt."""
-    return f"attempt-{attempt_id}"
-
-
-def attempt_of(session: str) -> int | None:
-    """The attempt id of a media session id."""
-    prefix, _, num = session.partition("-")
-    return int(num) if prefix == "attempt" and num.isdigit() else None
 
 
 class LiveState:
@@ -84,7 +74,6 @@ def sink_factory(app: Flask, attempt_id: int, user_id: int, institution_id: int)
 
     def make(_session: str, part: int) -> Any:
         from privacy.settings import settings_for
-        from proctoring.systemcheck import DiscardSink
         from storage import vault
 
         with app.app_context():
@@ -102,10 +91,10 @@ def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
     origin = str(event.get("origin", ""))
     if attempt_id is None or kind not in TIMELINE_EVENTS.get(origin, set()):
         return
-    from app.clock import utcnow
-    from app.extensions import db
     from exams.attempts import record_event
     from exams.models import Attempt, AttemptStatus
+    from kernel.clock import utcnow
+    from kernel.db import db
     from proctoring.flags import raise_flag
     from proctoring.models import FlagKind
 
@@ -142,8 +131,8 @@ def _on_frame(app: Flask, state: LiveState, session: str, frame: np.ndarray, ts:
 
 
 def _store_snapshot(app: Flask, attempt_id: int, jpeg: bytes) -> None:
-    from app.extensions import db
     from exams.models import Attempt
+    from kernel.db import db
     from storage import vault
 
     with app.app_context():
@@ -189,10 +178,10 @@ def _face_flags(app: Flask, state: LiveState, attempt_id: int, frame_bgr: np.nda
 
 def _other_person(app: Flask, attempt_id: int, rgb: np.ndarray, box: tuple[int, int, int, int]) -> float | None:
     """Distance to the verified face template if it says "another person", else None."""
-    from app.extensions import db
     from exams.models import Attempt
     from idcheck import faces
     from idcheck.verification import template_of
+    from kernel.db import db
 
     with app.app_context():
         attempt = db.session.get(Attempt, attempt_id)
@@ -207,9 +196,9 @@ def _other_person(app: Flask, attempt_id: int, rgb: np.ndarray, box: tuple[int, 
 
 
 def _raise(app: Flask, attempt_id: int, raised: list[tuple[str, dict[str, Any]]]) -> None:
-    from app.clock import utcnow
-    from app.extensions import db
     from exams.models import Attempt, AttemptStatus
+    from kernel.clock import utcnow
+    from kernel.db import db
     from proctoring.flags import raise_flag
     from proctoring.models import FlagKind
 

@@ -24,12 +24,13 @@ from flask import Flask, current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.clock import utcnow
-from app.errors import DomainError, NotFound
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import DomainError, NotFound
 from proctoring.engine import EngineFull
 from proctoring.models import MediaAssignment
 from proctoring.sdp import BadOffer
+from proctoring.sessions import DiscardSink, session_id
 
 
 class MediaUnavailable(DomainError):
@@ -80,7 +81,6 @@ class LocalMedia:
     def offer(self, session: str, sdp: object, recording: Recording) -> str:
         """Answer the offer with a recording sink (or a discarding one for a system check)."""
         from proctoring.live import sink_factory
-        from proctoring.systemcheck import DiscardSink
 
         sinks = (sink_factory(self.app, *recording) if recording is not None
                  else lambda _s, _p: DiscardSink())
@@ -103,7 +103,7 @@ class LocalMedia:
 
     def live(self, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
         """Snapshot times and connection states from this process."""
-        from proctoring.live import live_state, session_id
+        from proctoring.live import live_state
 
         state = live_state(self.app)
         out: dict[int, dict[str, Any]] = {}
@@ -257,8 +257,6 @@ class RemoteMedia:
 
     def live(self, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
         """One request per engine for all its attempts; an unreachable engine shows them as unknown."""
-        from proctoring.live import session_id
-
         by_engine: dict[str, list[int]] = {}
         for aid in attempt_ids:
             engine = self._assigned(session_id(aid))
@@ -279,8 +277,6 @@ class RemoteMedia:
 
     def snapshot(self, attempt_id: int) -> bytes | None:
         """The latest JPEG from the attempt's engine."""
-        from proctoring.live import session_id
-
         engine = self._assigned(session_id(attempt_id))
         if engine is None:
             return None

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 
 class FlagKind(enum.StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.errors import DomainError
+from kernel.errors import DomainError
 
 MAX_SDP_BYTES = 64 * 1024
 _LINE = re.compile(r"^[a-z]=.*$")

@@ -15,36 +15,19 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import User
-from app.errors import Conflict
-from app.extensions import db
 from exams.attempts import GateNotPassed, register_gate
 from exams.models import Exam
+from kernel.db import db
+from kernel.errors import Conflict
 from proctoring.models import SystemCheck
+from proctoring.sessions import check_session_id
 
 VALID_FOR = dt.timedelta(hours=24)
 
 
-class DiscardSink:
-    """The connection test's stream goes nowhere: nothing is written anywhere."""
-
-    def write(self, data: bytes) -> int:
-        """Drop the bytes."""
-        return len(data)
-
-    def flush(self) -> None:
-        """Nothing to flush."""
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-    def finish_cut(self) -> bool:
-        """Nothing was kept."""
-        return False
-
-
 def session_id(user: User, exam: Exam) -> str:
     """The media session of a candidate's system check."""
-    return f"check-{user.id}-{exam.id}"
+    return check_session_id(user.id, exam.id)
 
 
 def answer_offer(app: Flask, user: User, exam: Exam, sdp: object) -> str:
@@ -80,7 +63,7 @@ def passed_recently(user: User, exam: Exam, now: dt.datetime) -> bool:
 @register_gate
 def proctoring_gate(candidate: User, exam: Exam) -> None:
     """A supervised exam starts only after a passed system check."""
-    from app.clock import utcnow
+    from kernel.clock import utcnow
 
     if exam.proctoring_required and not passed_recently(candidate, exam, utcnow()):
         raise GateNotPassed(_("Please run the system check (camera, microphone, connection) first."),

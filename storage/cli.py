@@ -7,8 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 from storage.errors import StorageIntegrityError
 from storage.models import Blob, BlobState
 
@@ -56,7 +56,7 @@ def check_cmd() -> None:
 @storage_cli.command("rotate-key")
 def rotate_key_cmd() -> None:
     """Add a new master key, make it active and re-wrap every data key (blob bytes are not rewritten)."""
-    from app.secrets import add_key
+    from kernel.secrets import add_key
     from storage.vault import KEYRING_FILE, rewrap_all
 
     if current_app.config.get("STORAGE_MASTER_KEYS"):

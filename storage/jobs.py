@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.clock import utcnow
-from app.jobs import job
+from kernel.clock import utcnow
+from kernel.jobs import job
 from storage.retention import purge_expired
 
 

@@ -8,8 +8,8 @@ import enum
 from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 
 class BlobState(enum.StrEnum):

@@ -16,9 +16,9 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from app.clock import utcnow
-from app.extensions import db
-from app.secrets import ensure_keyring
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.secrets import ensure_keyring
 from storage.backends import BACKENDS, BlobBackend, WriteStream, new_key
 from storage.crypto import EncryptedReader, EncryptedWriter, MasterKeyring, new_data_key
 from storage.errors import StorageIntegrityError, StorageUnavailable

@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.conftest import need_service, shared_data
+from tests.conftest import FACES, need_service
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -87,7 +87,7 @@ def fake_webcam(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         need_service("ffmpeg", "install the Debian package ffmpeg")
     folder = tmp_path_factory.mktemp("webcam")
     video, audio = folder / "face.y4m", folder / "tone.wav"
-    photo = shared_data() / "faces" / "obama.jpg"
+    photo = FACES / "obama.jpg"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-loop", "1", "-i", str(photo), "-vf",
                     "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,format=yuv420p",
                     "-t", "2", "-r", "30", str(video)], check=True)

@@ -16,18 +16,18 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from app.clock import clock
-from app.extensions import db
-from app.jobs import InProcessRunner
+from kernel.clock import clock
+from kernel.db import db
+from kernel.jobs import InProcessRunner
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def shared_data() -> Path:
-    """The shared test data folder (../shared/data beside the checkout, or AUFSICHT_SHARED_DATA)."""
-    return Path(os.environ.get("AUFSICHT_SHARED_DATA") or REPO.parent / "shared" / "data")
+DATA = REPO / "tests" / "data"
+"""Files the tests and benchmarks read, all in the repository (licences in ``tests/data/README.md``)."""
+FACES = DATA / "faces"
 
 
 def write_and_die(data: bytes, **owner: Any) -> None:

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from app import create_app
-from app.extensions import db
+from kernel.db import db
 from tests.conftest import csrf_from
 
 

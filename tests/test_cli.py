@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from accounts.models import Role, User
-from app.extensions import db
+from kernel.db import db
 from tests.conftest import REPO
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
 from exams.models import Answer, Attempt, AttemptStatus
+from kernel.db import db
 from proctoring.models import SystemCheck
 from storage import vault
 from storage.models import BlobState

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 
 from accounts.models import Role
 from app.access import role_required
-from app.errors import Forbidden
+from kernel.errors import Forbidden
 from tests.conftest import login
 
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.models import LoginEvent
-from app.clock import clock
-from app.extensions import db
-from app.jobs import RedisRunner
+from kernel.clock import clock
+from kernel.db import db
+from kernel.jobs import RedisRunner
 from tests.conftest import need_service
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

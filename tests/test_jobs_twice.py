@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.clock import clock, utcnow
-from app.extensions import db
-from app.jobs import exclusive, load_jobs, run_job, runner
-from tests.conftest import shared_data, write_and_die
+from kernel.clock import clock, utcnow
+from kernel.db import db
+from kernel.jobs import exclusive, load_jobs, run_job, runner
+from tests.conftest import FACES, write_and_die
 
 QUESTIONS = [{"id": "q1", "type": "single_choice", "prompt": "?", "points": 1,
               "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"}]}]
@@ -77,7 +77,7 @@ def _check(make_user: Any, make_exam: Any, *, stalled: bool = False) -> int:
     from storage import vault
     from tests.idcheck.test_flow import frames_for
 
-    faces = shared_data() / "faces"
+    faces = FACES
     exam = make_exam(identity_check_required=True)
     cand = make_user("candidate", exam.institution)
     owner = {"user_id": cand.id, "institution_id": exam.institution_id}
@@ -284,7 +284,7 @@ def test_purge_cut_off_after_its_receipt_leaves_one_receipt(app, make_user):
 
 def test_queue_down_leaves_the_work_to_its_requeue(app, make_user, make_exam):
     """The request's work is committed; the enqueue fails; the periodic requeue picks it up."""
-    from app.jobs import RedisRunner, enqueue_pending
+    from kernel.jobs import RedisRunner, enqueue_pending
 
     app.extensions["aufsicht.jobs"], in_process = RedisRunner("redis://127.0.0.1:9/0", "nowhere"), runner()
     try:

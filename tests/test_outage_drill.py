@@ -261,10 +261,10 @@ def _seed(pg_url: str, instance: Path) -> dict[str, Any]:
     from accounts.services import create_institution, register_candidate
     from accounts.validation import Registration
     from app import create_app
-    from app.clock import utcnow
     from app.config import normalise_database_url
-    from app.extensions import db
     from exams.models import Exam
+    from kernel.clock import utcnow
+    from kernel.db import db
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(pg_url), "INSTANCE_PATH": str(instance),
                       "TESTING": True, "REDIS_URL": None})
@@ -449,9 +449,9 @@ def _check_outcome(stack: dict[str, Any], seeded: dict[str, Any], out: Outcomes,
     from sqlalchemy import func, select
 
     from accounts.models import User
-    from app.extensions import db
     from exams.models import Answer
     from idcheck.models import IdCheck, IdCheckStatus
+    from kernel.db import db
     from privacy.models import DataExport
     from storage.models import Blob, BlobState, PurgeReceipt
 

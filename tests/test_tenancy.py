@@ -34,7 +34,7 @@ def test_proctor_sees_only_assigned_exams(client, make_user, make_institution, m
     assigned, other = make_exam(institution=a, title="Zugewiesen"), make_exam(institution=a, title="Fremd")
     proctor = make_user("proctor", a)
     assigned.proctors.append(proctor)
-    from app.extensions import db
+    from kernel.db import db
 
     db.session.commit()
     login(client, proctor)

@@ -10,8 +10,8 @@ from werkzeug.wrappers import Response
 from accounts.models import Institution, Role, User
 from accounts.services import create_institution, create_user
 from app.access import role_required
-from app.errors import NotFound
-from app.extensions import db
+from kernel.db import db
+from kernel.errors import NotFound
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -11,9 +11,7 @@ from werkzeug.wrappers import Response
 
 from accounts.models import Role
 from app.access import role_required, user
-from app.clock import utcnow
-from app.errors import DomainError, ValidationFailed
-from app.views import id_arg
+from app.ids import id_arg
 from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
@@ -27,6 +25,8 @@ from exams.attempts import (
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt
 from exams.models import Attempt, AttemptStatus
+from kernel.clock import utcnow
+from kernel.errors import DomainError, ValidationFailed
 from proctoring import systemcheck  # noqa: F401  (registers the system-check gate)
 
 bp = Blueprint("attempts", __name__)
@@ -150,8 +150,8 @@ def chat(attempt_id: int) -> Response:
 def media_offer(attempt_id: int) -> Response:
     """WebRTC signalling: the browser's offer in, our media engine's answer out (recorded, encrypted)."""
 
-    from proctoring.live import session_id
     from proctoring.media import media
+    from proctoring.sessions import session_id
 
     attempt = get_attempt_for(user(), attempt_id)
     if attempt.status != AttemptStatus.IN_PROGRESS:
@@ -195,8 +195,8 @@ def submit(attempt_id: int) -> Response:
 
 def end_media(attempt_id: int) -> None:
     """Hang up the attempt's media session (the recording part is finished)."""
-    from proctoring.live import session_id
     from proctoring.media import MediaUnavailable, media
+    from proctoring.sessions import session_id
 
     # An engine that is gone already left the part readable up to its last full segment.
     with contextlib.suppress(MediaUnavailable):

@@ -15,9 +15,9 @@ from accounts.models import Institution
 from accounts.services import authenticate, get_institution_by_slug, logout_everywhere, register_candidate
 from accounts.validation import GENDERS, SALUTATIONS, clean_registration
 from app.access import user
-from app.clock import utcnow
-from app.errors import DomainError, ValidationFailed
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import DomainError, ValidationFailed
 
 bp = Blueprint("auth", __name__)
 

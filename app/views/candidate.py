@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
-from app.clock import utcnow
 from exams.catalog import exams_for
+from kernel.clock import utcnow
 from privacy.rights import withdraw_biometric_consent
 
 bp = Blueprint("candidate", __name__, url_prefix="/candidate")

@@ -8,12 +8,12 @@ from werkzeug.wrappers import Response
 
 from accounts.models import Role
 from app.access import role_required, user
-from app.clock import utcnow
-from app.errors import ValidationFailed
 from exams.appeals import appeals_of, decide_appeal, get_appeal_for_staff, open_appeals
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt, get_certificate_for, revoke_certificate
 from exams.grading import get_attempt_for_staff, give_points, grading_queue, manual_items, release_all, release_result
+from kernel.clock import utcnow
+from kernel.errors import ValidationFailed
 
 bp = Blueprint("grading", __name__, url_prefix="/staff")
 

@@ -8,10 +8,10 @@ from werkzeug.wrappers import Response as WResponse
 from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
-from app.clock import utcnow
-from app.errors import ValidationFailed
 from exams.catalog import get_exam_for
 from idcheck import verification as v
+from kernel.clock import utcnow
+from kernel.errors import ValidationFailed
 
 bp = Blueprint("identity", __name__)
 MAX_FILE = 8 * 1024 * 1024

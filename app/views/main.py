@@ -8,7 +8,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from accounts.models import Role
-from app.extensions import db
+from kernel.db import db
 
 bp = Blueprint("main", __name__)
 

@@ -12,9 +12,9 @@ from werkzeug.wrappers import Response
 from accounts.models import Role
 from accounts.services import check_password
 from app.access import role_required, user
-from app.clock import utcnow
-from app.errors import NotFound, ValidationFailed
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import NotFound, ValidationFailed
 from privacy import export as exports
 from privacy import rights
 from privacy.erasure import erase_account, kept_after_erasure

@@ -10,19 +10,19 @@ from werkzeug.wrappers import Response as WResponse
 
 from accounts.models import Role
 from app.access import role_required, user
-from app.clock import utcnow
-from app.errors import NotFound, ValidationFailed
-from app.extensions import db
-from app.views import id_arg
+from app.ids import id_arg
 from exams.attempts import timeline
 from exams.catalog import exams_for
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import NotFound, ValidationFailed
 from proctoring import actions
-from proctoring import live as media
 from proctoring import review as review_service
 from proctoring.flags import flags_of
 from proctoring.media import media as media_service
 from proctoring.media import snapshot_age_ms
 from proctoring.models import Flag, FlagStatus
+from proctoring.sessions import session_id
 
 bp = Blueprint("proctor", __name__, url_prefix="/proctor")
 api = Blueprint("proctor_api", __name__, url_prefix="/api/proctor")
@@ -115,7 +115,7 @@ def watch(attempt_id: int) -> Response:
     """One click to live video and audio: the media engine relays the candidate's stream to this browser."""
     att = actions.supervised_attempt(user(), attempt_id)
     sdp = _body().get("sdp")
-    answer = media_service().watch(media.session_id(att.id), f"viewer-{user().id}", sdp)
+    answer = media_service().watch(session_id(att.id), f"viewer-{user().id}", sdp)
     return jsonify({"type": "answer", "sdp": answer})
 
 

@@ -10,14 +10,14 @@ from werkzeug.wrappers import Response
 from accounts.models import Institution, Role, User
 from accounts.services import create_user
 from app.access import role_required, user
-from app.errors import DomainError, NotFound, ValidationFailed
-from app.extensions import db
-from app.views import id_arg
+from app.ids import id_arg
 from exams.authoring import TEMPLATE, create_exam, export_exam, has_attempts, update_exam
 from exams.catalog import assign_proctor, exams_for, get_exam_for
 from exams.grading import exam_attempts
 from exams.models import Exam
 from exams.schema import ExamImportError, Format, ImportProblem, format_for_filename
+from kernel.db import db
+from kernel.errors import DomainError, NotFound, ValidationFailed
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
-from app.errors import ValidationFailed
 from app.extensions import csrf
 from app.ratelimit import limit
 from exams.certificates import check_credential, jwks, lookup_certificate
 from exams.credentials import InvalidCertificateId
+from kernel.errors import ValidationFailed
 
 bp = Blueprint("verify", __name__)
 

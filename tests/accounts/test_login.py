@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 
 from accounts.models import LoginEvent
-from app.clock import clock
-from app.extensions import db
+from kernel.clock import clock
+from kernel.db import db
 from tests.conftest import PASSWORD, login
 
 

@@ -7,9 +7,9 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from accounts.models import LoginEvent
-from app.clock import clock
-from app.extensions import db
-from app.jobs import InProcessRunner
+from kernel.clock import clock
+from kernel.db import db
+from kernel.jobs import InProcessRunner
 
 
 def _events(now: dt.datetime) -> None:

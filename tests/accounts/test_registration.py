@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from accounts.models import CandidateProfile, ConsentRecord, Role, User
-from app.extensions import db
+from kernel.db import db
 
 GOOD = {
     "email": "Zoe.Weber@Example.org", "password": "a long enough password", "salutation": "mx",

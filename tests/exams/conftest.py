@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from app.clock import utcnow
-from app.extensions import db
 from exams.attempts import save_answer, start_attempt, submit_attempt
 from exams.models import Attempt
+from kernel.clock import utcnow
+from kernel.db import db
 
 QUESTIONS = [
     {"id": "q1", "type": "single_choice", "prompt": "Hauptstadt?", "points": 2,

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from app.clock import clock
-from app.extensions import db
 from exams.attempts import GATES, GateNotPassed, close_expired_attempts
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus
+from kernel.clock import clock
+from kernel.db import db
 from tests.conftest import login, start_exam
 
 QUESTIONS = [

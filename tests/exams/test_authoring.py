@@ -8,9 +8,9 @@ from decimal import Decimal
 import yaml
 from sqlalchemy import select
 
-from app.extensions import db
 from exams.authoring import TEMPLATE
 from exams.models import Exam
+from kernel.db import db
 from tests.conftest import login
 
 EXAM_YAML = """\

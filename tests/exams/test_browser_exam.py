@@ -8,10 +8,10 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from app.clock import utcnow
-from app.extensions import db
 from exams.grading import give_points, release_result
 from exams.models import Attempt
+from kernel.clock import utcnow
+from kernel.db import db
 from tests.browser import chromium, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
 

@@ -11,10 +11,10 @@ import stat
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
 from exams.certificates import KEYS_FILE, rotate_signing_key
 from exams.credentials import load_jwks, verify_credential
 from exams.models import Certificate
+from kernel.db import db
 from tests.conftest import login
 
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.clock import clock
-from app.extensions import db
 from exams.appeals import attempts_with_open_appeal
 from exams.models import Answer, Appeal, AppealStatus, Attempt, AttemptEvent, Certificate
+from kernel.clock import clock
+from kernel.db import db
 from tests.conftest import login
 
 

@@ -14,8 +14,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from app.extensions import db
 from exams.models import AttemptEvent, Certificate
+from kernel.db import db
 from tests.conftest import login
 
 
@@ -92,8 +92,8 @@ def test_without_smtp_host_writes_outbox(app, office, submitted, tmp_path):
     app.config.update(MAIL_SMTP_HOST=None, INSTANCE_PATH=str(tmp_path))
     app.instance_path = str(tmp_path)
     attempt = submitted()
-    from app.clock import utcnow
     from exams.grading import give_points, release_result
+    from kernel.clock import utcnow
 
     app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
     give_points(attempt, office.staff, "q4", 5, utcnow())
@@ -109,9 +109,9 @@ def test_without_smtp_host_writes_outbox(app, office, submitted, tmp_path):
 
 
 def test_failed_send_leaves_sent_at_unset(app, office, submitted):
-    from app.clock import utcnow
-    from app.jobs import run_job
     from exams.grading import give_points, release_result
+    from kernel.clock import utcnow
+    from kernel.jobs import run_job
 
     app.config.update(CERTIFICATE_SEND_ON_ISSUE=False, MAIL_SMTP_PORT=_free_port(), MAIL_SMTP_TIMEOUT=2)
     attempt = submitted()
@@ -126,9 +126,9 @@ def test_failed_send_leaves_sent_at_unset(app, office, submitted):
 
 
 def test_send_job_returns_the_certificate_id(app, office, submitted, smtp):
-    from app.clock import utcnow
-    from app.jobs import run_job
     from exams.grading import give_points, release_result
+    from kernel.clock import utcnow
+    from kernel.jobs import run_job
 
     app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
     attempt = submitted()
@@ -143,9 +143,9 @@ def test_send_job_returns_the_certificate_id(app, office, submitted, smtp):
 def test_unsent_certificates_are_retried(app, office, submitted, smtp):
     import datetime as dt
 
-    from app.clock import clock, utcnow
-    from app.jobs import run_job
     from exams.grading import give_points, release_result
+    from kernel.clock import clock, utcnow
+    from kernel.jobs import run_job
 
     app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
     attempt = submitted()

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.errors import ValidationFailed
 from exams.questions import (
     ExamSpec,
     Grade,
@@ -23,6 +22,7 @@ from exams.questions import (
     score_attempt,
     shuffled_order,
 )
+from kernel.errors import ValidationFailed
 
 UTC = dt.UTC
 SINGLE = QuestionSpec("s1", QuestionKind.SINGLE_CHOICE, "Pick one", 2,

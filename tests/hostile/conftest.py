@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 QUESTIONS = [
     {"id": "q1", "type": "single_choice", "prompt": "Hauptstadt?", "points": 1,

@@ -11,8 +11,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from app.extensions import db
 from exams.models import Answer, Attempt
+from kernel.db import db
 from tests.browser import chromium, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
 from tests.hostile.conftest import QUESTIONS

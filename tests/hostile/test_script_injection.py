@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 from tests.conftest import login
 from tests.hostile.conftest import Tenant
 from tests.hostile.test_tenant_ids import id_rules, methods, paths

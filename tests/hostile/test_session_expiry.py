@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
-from app.clock import clock
-from app.extensions import db
 from exams.models import Answer, Attempt, AttemptStatus
+from kernel.clock import clock
+from kernel.db import db
 from tests.conftest import PASSWORD, csrf_from
 from tests.hostile.conftest import QUESTIONS
 

@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
-from app.extensions import db
 from exams.models import Answer, Appeal, Attempt, AttemptEvent, Certificate, Exam, exam_proctor
 from idcheck.models import IdCheck
+from kernel.db import db
 from storage.models import Blob
 from tests.conftest import login
 from tests.hostile.conftest import Tenant

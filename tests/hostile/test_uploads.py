@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from app.extensions import db
 from idcheck.models import IdCheck, IdCheckStatus
+from kernel.db import db
 from storage.models import Blob
 from tests.conftest import login
 

@@ -1,4 +1,4 @@
-"""Real face photos from ../shared/data/faces and small helpers to make test images."""
+"""Real face photos from tests/data/faces and small helpers to make test images."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import shared_data
+from tests.conftest import FACES
 
 
 @pytest.fixture(scope="session")
 def faces() -> Path:
     """The folder of licensed test photos."""
-    folder = shared_data() / "faces"
+    folder = FACES
     if not (folder / "obama.jpg").exists():
         pytest.fail(f"test photos missing in {folder}")
     return folder

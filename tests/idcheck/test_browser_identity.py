@@ -7,8 +7,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from app.extensions import db
 from idcheck.models import IdCheck
+from kernel.db import db
 from tests.browser import chromium, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
 

@@ -8,9 +8,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
 from bench.common import head_turn
 from idcheck.models import IdCheck, IdCheckStatus
+from kernel.db import db
 from storage.models import Blob, BlobState
 from tests.conftest import login
 from tests.idcheck.conftest import jpeg, resized

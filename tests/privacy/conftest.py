@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.clock import utcnow
-from app.extensions import db
+from kernel.clock import utcnow
+from kernel.db import db
 
 NAME = ("Zacharias", "Quastenberg")
 ID_NUMBER = "C01X00T47"

@@ -9,7 +9,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.models import User
-from app.extensions import db
+from kernel.db import db
 from tests.browser import chromium, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
 from tests.privacy.conftest import seed_everything

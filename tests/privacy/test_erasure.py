@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import db
+from kernel.db import db
 from storage import vault
 from storage.models import Blob, BlobState
 from tests.conftest import PASSWORD, login
@@ -67,8 +67,8 @@ def test_erasure_leaves_nothing_but_what_must_be_kept(client, app, make_user, ma
 def test_kept_rows_go_when_their_time_is_up(client, app, make_user, make_exam, make_institution):
     import datetime as dt
 
-    from app.clock import utcnow
     from exams.models import Attempt, Certificate
+    from kernel.clock import utcnow
     from privacy.erasure import erase_account, expire_kept
 
     one = seed_everything(app, make_user, make_exam, make_institution, email="zq@example.org", first="Zacharias",

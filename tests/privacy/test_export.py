@@ -8,8 +8,8 @@ import json
 import time
 import zipfile
 
-from app.clock import clock
-from app.extensions import db
+from kernel.clock import clock
+from kernel.db import db
 from privacy.inventory import RECORDS, STORED_FILES
 from tests.conftest import login
 

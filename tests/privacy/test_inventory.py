@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from app.extensions import db
+from kernel.db import db
 from privacy.inventory import NOT_PERSONAL, RECORDS, STORED_FILES
 from storage.retention import RULES
 from tests.conftest import login

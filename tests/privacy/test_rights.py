@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from app.clock import utcnow
-from app.extensions import db
 from exams.models import Attempt, AttemptStatus
 from idcheck.models import IdCheck, IdCheckStatus
+from kernel.clock import utcnow
+from kernel.db import db
 from privacy.models import ProfileChange
 from privacy.settings import update_settings
 from privacy.statistics import institution_statistics

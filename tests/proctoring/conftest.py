@@ -102,7 +102,7 @@ def wait_parts_closed(attempt_id: int, timeout: float = 20) -> None:
     """The engine closes a part when it sees the peer go; wait for that (DTLS close or ICE timeout)."""
     import time
 
-    from app.extensions import db
+    from kernel.db import db
     from storage.models import BlobState
 
     deadline = time.monotonic() + timeout

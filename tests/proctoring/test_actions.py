@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from app.clock import clock
-from app.extensions import db
 from exams.models import Answer, Attempt, AttemptStatus
+from kernel.clock import clock
+from kernel.db import db
 from proctoring.flags import add_accommodation, raise_flag
 from proctoring.models import Flag, FlagKind
 from tests.conftest import login, start_exam

@@ -9,7 +9,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from app.extensions import db
+from kernel.db import db
 from proctoring.models import SystemCheck
 from tests.browser import chromium, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD

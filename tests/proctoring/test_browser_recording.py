@@ -59,7 +59,7 @@ def test_a_full_media_server_is_said_at_the_system_check(app, chromium, live_ser
                                                          make_institution, make_user, make_exam):
     import asyncio
 
-    from app.extensions import db
+    from kernel.db import db
     from proctoring.models import SystemCheck
     from tests.conftest import login, start_exam
     from tests.proctoring.conftest import aiortc_offer, connect

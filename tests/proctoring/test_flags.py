@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
 from exams.models import Attempt, AttemptStatus
 from idcheck.images import load_upload
 from idcheck.matching import face_encoding
 from idcheck.models import IdCheck, IdCheckStatus
+from kernel.db import db
 from proctoring.flags import add_accommodation
-from proctoring.live import LiveState, _on_frame, session_id
+from proctoring.live import LiveState, _on_frame
 from proctoring.models import Flag, FlagKind
+from proctoring.sessions import session_id
 from storage import vault
-from tests.conftest import shared_data
+from tests.conftest import FACES
 from tests.idcheck.conftest import resized
 
 
@@ -33,7 +34,7 @@ def attempt(app, make_user, make_exam):
     cand = make_user("candidate", exam.institution)
     att = Attempt(exam=exam, user=cand, deadline_at=exam.closes_at, seed=1, layout={}, status=AttemptStatus.IN_PROGRESS)
     db.session.add(att)
-    enc = face_encoding(load_upload((shared_data() / "faces" / "obama2.jpg").read_bytes()))
+    enc = face_encoding(load_upload((FACES / "obama2.jpg").read_bytes()))
     template = vault.store("face_template", enc.tobytes(), user_id=cand.id)
     db.session.add(IdCheck(user_id=cand.id, exam_id=exam.id, status=IdCheckStatus.VERIFIED,
                            template_blob_id=template.id))
@@ -43,7 +44,7 @@ def attempt(app, make_user, make_exam):
 
 def frame(name: str) -> np.ndarray:
     """A webcam frame (BGR, 640x480) showing a test photo."""
-    return cv2.cvtColor(resized(shared_data() / "faces" / name, 640, 480), cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(resized(FACES / name, 640, 480), cv2.COLOR_RGB2BGR)
 
 
 def kinds(att) -> list[str]:
@@ -65,7 +66,7 @@ def test_no_face_for_a_few_seconds(app, attempt):
 def test_a_small_face_is_looked_for_before_a_no_face_flag(app, attempt):
     state, sid = LiveState(), session_id(attempt.id)
     far = np.full((480, 640, 3), 90, np.uint8)  # the candidate sits far from the camera: a 36-pixel face
-    far[300:420, 400:560] = cv2.cvtColor(resized(shared_data() / "faces" / "obama.jpg", 160, 120), cv2.COLOR_RGB2BGR)
+    far[300:420, 400:560] = cv2.cvtColor(resized(FACES / "obama.jpg", 160, 120), cv2.COLOR_RGB2BGR)
     _on_frame(app, state, sid, far, time.time())
     state.no_face_since[attempt.id] -= 5  # the fast pass has not seen a face for five seconds
     _on_frame(app, state, sid, far, time.time())

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from app.extensions import db
+from kernel.db import db
 from proctoring.models import MediaAssignment, SystemCheck
 from storage import vault
 from tests.conftest import REPO, login, start_exam

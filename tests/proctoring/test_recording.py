@@ -12,8 +12,8 @@ import textwrap
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
 from exams.models import AttemptEvent
+from kernel.db import db
 from proctoring.models import SystemCheck
 from proctoring.sdp import MAX_SDP_BYTES
 from storage import vault

@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from app.clock import clock
-from app.extensions import db
 from exams.models import Attempt, AttemptEvent
+from kernel.clock import clock
+from kernel.db import db
 from storage import vault
 from storage.retention import purge_expired
 from tests.conftest import login

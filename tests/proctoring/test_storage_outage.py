@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
 from exams.models import Answer, AttemptEvent
+from kernel.db import db
 from proctoring.models import SystemCheck
 from storage import vault
 from storage.models import BlobState

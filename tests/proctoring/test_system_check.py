@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import select
 
-from app.extensions import db
+from kernel.db import db
 from proctoring.models import SystemCheck
 from tests.conftest import login
 from tests.proctoring.conftest import aiortc_offer

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from app.extensions import db
+from kernel.db import db
 from proctoring.flags import add_accommodation
 from proctoring.models import Flag, FlagKind
 from proctoring.voice import VoiceDetector

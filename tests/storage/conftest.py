@@ -117,9 +117,9 @@ def live_attempt(app: Any, make_user: Any, make_exam: Any) -> Any:
     """A proctored attempt under way (its recording is being written)."""
     import datetime as dt
 
-    from app.clock import utcnow
-    from app.extensions import db
     from exams.models import Attempt, AttemptStatus
+    from kernel.clock import utcnow
+    from kernel.db import db
 
     exam = make_exam(identity_check_required=False, proctoring_required=True)
     now = utcnow()

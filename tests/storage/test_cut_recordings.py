@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from app.clock import clock, utcnow
-from app.jobs import run_job
 from exams.models import AttemptStatus
+from kernel.clock import clock, utcnow
+from kernel.jobs import run_job
 from storage import vault
 from storage.errors import StorageIntegrityError
 from storage.models import Blob, BlobState
@@ -27,7 +27,7 @@ def app_config(seaweedfs: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_cut_part_on_s3_is_finished_from_its_uploaded_parts(app, live_attempt):
-    from app.extensions import db
+    from kernel.db import db
 
     att = live_attempt
     video = os.urandom(9 * 1024 * 1024)

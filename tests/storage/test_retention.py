@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from app.clock import clock
-from app.extensions import db
 from exams.models import Appeal, AppealStatus, Attempt, AttemptStatus, Certificate
+from kernel.clock import clock
+from kernel.db import db
 from storage import vault
 from storage.errors import StorageIntegrityError
 from storage.models import Blob, BlobState, PurgeReceipt

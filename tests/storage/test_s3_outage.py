@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.extensions import db
+from kernel.db import db
 from proctoring.recorder import PartRecorder
 from storage import vault
 from storage.backends import PART_SIZE

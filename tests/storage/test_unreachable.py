@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.extensions import db
 from exams.models import Answer
+from kernel.db import db
 from storage.models import Blob
 from tests.conftest import login, start_exam
 

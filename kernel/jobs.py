@@ -32,8 +32,18 @@ from flask import Flask, current_app, has_app_context
 
 log = logging.getLogger(__name__)
 
-# Modules that define jobs; imported by ``load_jobs`` so both runners know every job.
-JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs"]
+# Modules that define jobs, imported by ``load_jobs`` so both runners know every job, and the factory a
+# worker process builds its app with. The web layer's ``create_app`` sets both (``configure``): the
+# kernel knows no domain and no web layer by name.
+JOB_MODULES: list[str] = []
+_app_factory: Callable[[], Flask] | None = None
+
+
+def configure(modules: list[str], app_factory: Callable[[], Flask]) -> None:
+    """Name the modules that define jobs and the factory a worker process builds its app with."""
+    global _app_factory
+    JOB_MODULES[:] = modules
+    _app_factory = app_factory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +118,7 @@ def call_with_retries(jd: JobDef, kwargs: dict[str, Any]) -> Any:
     """
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    from app.extensions import db
+    from kernel.db import db
 
     deadline = time.monotonic() + float(current_app.config.get("JOB_DB_RETRY_SECONDS", 60))
     delay = 0.5
@@ -140,7 +150,7 @@ def exclusive(key: str) -> Iterator[bool]:
     """
     from sqlalchemy import text
 
-    from app.extensions import db
+    from kernel.db import db
 
     if db.engine.dialect.name != "postgresql":
         with _held_lock:
@@ -203,9 +213,9 @@ def _worker_app() -> Flask:
     global _app
     with _app_lock:
         if _app is None:
-            from app import create_app
-
-            _app = create_app()
+            if _app_factory is None:
+                raise RuntimeError("kernel.jobs.configure() was not called: no app factory for this worker")
+            _app = _app_factory()
         return _app
 
 
@@ -264,7 +274,7 @@ class InProcessRunner:
             self._thread.start()
 
     def _schedule(self) -> None:
-        from app.clock import utcnow
+        from kernel.clock import utcnow
 
         last: dict[str, dt.datetime] = {}
         while not self._stop.wait(self._tick):
@@ -377,7 +387,7 @@ class RedisRunner:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        from app.clock import utcnow
+        from kernel.clock import utcnow
 
         while not self._stop.wait(tick):
             try:
