@@ -65,6 +65,9 @@ def test_proctor_grid_live_view_chat_warning_and_terminate(app, chromium, live_s
     p.find_element(By.ID, "chat-text").send_keys("Bitte Ausweis in die Kamera halten")
     p.find_element(By.CSS_SELECTOR, "#chat-form button").click()
     WebDriverWait(c, 10).until(lambda d: "Ausweis in die Kamera" in d.find_element(By.ID, "chat-log").text)
+    # The notice bar points to the chat in words (it said "undefined": a chat event carries no text).
+    WebDriverWait(c, 10).until(lambda d: "Neue Nachricht der Aufsicht" in d.find_element(By.ID, "notices").text)
+    assert "undefined" not in c.find_element(By.ID, "notices").text
     c.find_element(By.ID, "chat-text").send_keys("Mache ich <b>sofort</b>")
     c.find_element(By.CSS_SELECTOR, "#chat-form button").click()
     WebDriverWait(p, 10).until(lambda d: "Mache ich <b>sofort</b>" in d.find_element(By.ID, "chat-log").text)

@@ -128,7 +128,9 @@
             var p = document.createElement("p");
             p.className = "warning";
             p.dataset.kind = n.kind;
-            p.textContent = noticeBox.dataset.warning + ": " + n.detail.message;
+            // A chat message's text is in the chat, not in the notice: the notice points there.
+            p.textContent = n.kind === "warning" ? noticeBox.dataset.warning + ": " + n.detail.message
+              : noticeBox.dataset.chat;
             noticeBox.appendChild(p);
           }
         });
