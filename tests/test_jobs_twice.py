@@ -184,7 +184,7 @@ SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 
-def test_every_job_has_a_twice_test():
+def test_every_job_has_a_twice_test(app):  # the app factory names the modules that define jobs
     assert set(load_jobs()) == set(SEEDS)
 
 
