@@ -18,7 +18,7 @@ import numpy as np
 
 from idcheck.liveness import Challenge, Frame, Step
 
-FPS_MS = 250  # one analysed frame every 250 ms (4 per second)
+FPS_MS = 300  # one analysed frame every 300 ms (about 3 per second)
 PROMPT_MS = 2500  # each step's deadline after its prompt
 LEAD_MS = 500  # neutral frames before the first prompt
 MOVE_AT_MS = 600  # a genuine person starts turning this long after the prompt
@@ -143,7 +143,7 @@ def _project_sheet(image: np.ndarray, surface: Callable[[np.ndarray], np.ndarray
     ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
     inv = (rx @ ry).T
-    py, px = np.mgrid[0:h, 0:w].astype(np.float64)
+    py, px = np.mgrid[0:h:2, 0:w:2].astype(np.float64)  # every second pixel, the map resized after
     rays = np.stack([(px - w / 2) / w, (py - h / 2) / w, np.ones_like(px)], axis=-1) @ inv.T
     eye = inv @ np.array([0.0, 0.0, -w])
 
@@ -157,7 +157,8 @@ def _project_sheet(image: np.ndarray, surface: Callable[[np.ndarray], np.ndarray
         _q, g = gap(mid)
         lo, hi = np.where(g < 0, mid, lo), np.where(g < 0, hi, mid)
     q, _g = gap((lo + hi) / 2)
-    mapx, mapy = (q[..., 0] + w / 2).astype(np.float32), (q[..., 1] + h / 2).astype(np.float32)
+    mapx = cv2.resize((q[..., 0] + w / 2).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    mapy = cv2.resize((q[..., 1] + h / 2).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     return cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=(118, 118, 118))
 
@@ -299,6 +300,7 @@ class SpoofSet:
                 poses.append((t, dy * 25.0 * (phase % 2), dp * 20.0 * (phase % 2)))
             return ch, sequence(poses, genuine, rng)
         if name == "diagonal moves answering two steps at once":
+            # turned left and up at once, as far as a clear turn each way: one movement for two moves
             poses = [(t, abs(y) + abs(p), abs(y) + abs(p)) for t, y, p in poses_for(ch)]
             return ch, sequence(poses, genuine, rng)
         if name == "another person's face mid-sequence":

@@ -34,7 +34,8 @@ STEP_MS = 3000  # deadline of each step after its prompt
 CLEAR_DEG = {"yaw": 12.0, "pitch": 9.0}  # rotation from neutral that counts as a clear movement
 NEUTRAL_DEG = 6.0  # at most this far from neutral: looking straight again
 OFF_AXIS = 0.7  # the other axis must stay below this fraction of the asked one (no diagonal answers)
-# sheet error / head error below this: a moved picture (measured: pictures 0.1-0.45, heads 0.85-1.55)
+# sheet error / head error below this: a moved picture (measured on 4 photos: flat or bent pictures
+# turned up to 45 degrees 0.1-0.5, rendered 3D heads 0.8-2.7)
 MIN_PARALLAX = 0.65
 SAME_PERSON_MAX = 0.6  # face distance above which a frame shows someone else (matching.no_match_min)
 MAX_FACELESS = 0.25  # share of frames without a face beyond which the sequence is refused
@@ -94,11 +95,13 @@ class StepResult:
 
 @dataclasses.dataclass(frozen=True)
 class LivenessResult:
-    """Whether the challenge was followed by a live head, why not, and each step's result."""
+    """Whether the challenge was followed by a live head, why not, each step's result, and how many
+    frames were analysed (the analysis stops at a refusal, and after the last step's movement)."""
 
     passed: bool
     reason: str
     steps: tuple[StepResult, ...] = ()
+    frames_analysed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """``{"passed", "reason", "steps"}``."""
@@ -183,8 +186,8 @@ def schedule(moves: Sequence[str], first_prompt_ms: int, step_ms: int = STEP_MS)
                            for i, m in enumerate(moves)))
 
 
-def _fail(reason: str, steps: Sequence[StepResult] = ()) -> LivenessResult:
-    return LivenessResult(False, reason, tuple(steps))
+def _fail(reason: str, steps: Sequence[StepResult] = (), view: _Viewer | None = None) -> LivenessResult:
+    return LivenessResult(False, reason, tuple(steps), len(view.seen) if view else 0)
 
 
 def _direction(seen: _Seen) -> str | None:
@@ -225,18 +228,18 @@ def decide(challenge: Challenge, frames: Sequence[Frame],
         before = [i for i, f in enumerate(view.frames) if f.t_ms < challenge.steps[0].prompted_ms]
         view.neutral = next((view.at(i) for i in reversed(before) if view.at(i).mesh is not None), None)
         if view.neutral is None:
-            return _fail("no frame with a face before the first prompt")
+            return _fail("no frame with a face before the first prompt", view=view)
         for i, step in enumerate(challenge.steps):
             until = challenge.steps[i + 1].prompted_ms if i + 1 < len(challenge.steps) else None
             result = _step(step, moves[i - 1] if i else None, view.window(step.prompted_ms, until), view.neutral)
             results.append(result)
             if not result.passed:
-                return _fail(f"step {i + 1} ({step.move}): {result.reason}", results)
+                return _fail(f"step {i + 1} ({step.move}): {result.reason}", results, view)
     except _Refused as refused:
-        return _fail(refused.reason, results)
+        return _fail(refused.reason, results, view)
     if view.faceless > MAX_FACELESS * len(view.seen):
-        return _fail("face not visible in enough frames", results)
-    return LivenessResult(True, "challenge followed by a live head", tuple(results))
+        return _fail("face not visible in enough frames", results, view)
+    return LivenessResult(True, "challenge followed by a live head", tuple(results), len(view.seen))
 
 
 def _step(step: Step, previous: str | None, window: Iterator[_Seen], neutral: _Seen) -> StepResult:

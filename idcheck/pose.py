@@ -8,7 +8,7 @@ rotation to the frame's 2D landmarks. Turning a picture in its plane is a roll, 
 Rigidity: a flat picture, or one bent round a cylinder, moves as a sheet: its landmarks follow a smooth
 2D warp of the neutral ones (a homography, plus bends along one image axis). A head turning shows
 parallax (the nose moves against the cheeks) that no such warp explains. ``parallax`` compares how well
-both explanations fit (sheet error over head error): a picture scores 0.1-0.45, a head 0.85-1.55
+both explanations fit (sheet error over head error): a picture scores 0.1-0.5, a head 0.8-2.7
 (measured on the spoof set and the rendered 3D faces in bench/spoofs.py); see liveness.MIN_PARALLAX.
 """
 

@@ -64,7 +64,11 @@ def test_every_attack_of_the_spoof_set_is_refused(spoof_set, attack):
         "another person's face mid-sequence": "another person",
         "correct moves outside their deadlines": "after the deadline",
     }[attack]
-    assert expected in result.reason, (attack, result.reason)
+    if attack.startswith("diagonal"):  # refused as a diagonal, or as the other move where that one dominates
+        assert "not along the asked axis" in result.reason or "first clear movement went" in result.reason
+        assert result.reason.startswith("step 1")
+    else:
+        assert expected in result.reason, (attack, result.reason)
 
 
 def test_a_tilt_in_the_image_plane_is_a_roll_not_a_turn(spoof_set):
