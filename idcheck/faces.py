@@ -7,8 +7,9 @@ engine's worker pool analysing two candidates' frames concurrently, the process 
 Each thread here loads its own models on first use (about 30 MB); the functions mirror
 face_recognition's (boxes are top, right, bottom, left).
 
-Licences: only dlib's own models are loaded, the HOG detector, the 5-point landmark model and the
-ResNet encoder (all Boost Software Licence / CC0 by Davis King). The 68-point model that
+Licences: only dlib's own models are loaded: the HOG detector (built into dlib, Boost Software
+Licence), the 5-point landmark model and the ResNet encoder (released into the public domain by their
+author, Davis King, in dlib-models; shipped by face_recognition_models, MIT). The 68-point model that
 face_recognition_models also ships is trained on iBUG 300-W, whose licence excludes commercial use:
 no code path loads it (tests/idcheck/test_licences.py); head pose comes from mediapipe's face mesh
 (idcheck/pose.py). Do not ``import face_recognition``: it loads the 68-point model on import.
