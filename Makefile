@@ -10,9 +10,12 @@ $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
-	# face-recognition declares the source-only "dlib"; dlib-bin provides it.
-	$(BIN)/python -m pip install -q --no-deps face-recognition==1.3.0
-	$(BIN)/python -c "import face_recognition, cv2, aiortc"
+	# mediapipe declares numpy<2 and opencv-contrib-python (which would clash with the headless
+	# build's cv2); the face mesh runs on numpy 2 and the headless OpenCV, and its other needs are
+	# pinned in requirements.txt. face-recognition is not installed: it loads the 68-point model
+	# (non-commercial licence) on import; idcheck/faces.py calls dlib directly.
+	$(BIN)/python -m pip install -q --no-deps mediapipe==0.10.21
+	$(BIN)/python -c "import dlib, face_recognition_models, mediapipe, cv2, aiortc"
 	touch $(STAMP)
 
 install: $(STAMP) translations

@@ -36,7 +36,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.common import head_turn, seed_exam  # noqa: E402  (after the path is set)
+from bench.common import seed_exam  # noqa: E402  (after the path is set)
 
 FACES = REPO / "tests" / "data" / "faces"
 PASSWORD = "load test password"
@@ -52,26 +52,29 @@ def seed(env: dict[str, str], n: int) -> int:
 
 
 def selfie_frames() -> dict[str, list[bytes]]:
-    """JPEG frames of a face turning as each challenge order asks (made once, sent by every candidate)."""
-    import numpy as np
+    """JPEG frames of a face turning as each challenge order asks (made once, sent by every candidate).
+
+    What the selfie page uploads: two frames looking straight, then two per asked move, of a textured
+    3D face made from the photo (bench/spoofs.py; a warped flat photo is refused as a picture).
+    """
+    import itertools
+
     from PIL import Image
 
-    img = Image.open(FACES / "obama.jpg").convert("RGB")
-    img.thumbnail((640, 480))
-    canvas = Image.new("RGB", (640, 480), (128, 128, 128))
-    canvas.paste(img, ((640 - img.width) // 2, (480 - img.height) // 2))
-    base = np.asarray(canvas)
+    from bench.spoofs import MOVES, Head, load_photo
+    from idcheck.liveness import MOVES as ASKABLE
+    from idcheck.liveness import STEPS
 
     def jpeg(a: Any) -> bytes:
         buf = io.BytesIO()
         Image.fromarray(a).save(buf, "JPEG", quality=88)
         return buf.getvalue()
 
-    sign = {"left": 0.5, "right": -0.5}
-    out = {}
-    for order in (("left", "right"), ("right", "left")):
-        out[",".join(order)] = [jpeg(base)] + [jpeg(head_turn(base, sign[s])) for s in order for _ in range(2)]
-    return out
+    head = Head.from_photo(load_photo(FACES / "obama.jpg"))
+    straight = jpeg(head.render())
+    turned = {m: jpeg(head.render(MOVES[m][0] * 25, MOVES[m][1] * 20)) for m in ASKABLE}
+    return {",".join(order): [straight] * 2 + [turned[m] for m in order for _ in range(2)]
+            for order in itertools.permutations(ASKABLE, STEPS)}
 
 
 class Browser:

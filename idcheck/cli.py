@@ -1,4 +1,4 @@
-"""``flask idcheck compare ID_PHOTO SELFIE``: the same checks and decision as one JSON object."""
+"""Operator commands: ``flask idcheck compare ID_PHOTO SELFIE``, ``flask idcheck liveness --challenge ... DIR``."""
 
 from __future__ import annotations
 
@@ -16,3 +16,21 @@ def compare_cmd(id_photo: str, selfie: str) -> None:
     from idcheck.verification import compare_files_json
 
     click.echo(compare_files_json(id_photo, selfie))
+
+
+@idcheck_cli.command("liveness")
+@click.option("--challenge", "moves", required=True, help="The asked moves in order, e.g. left,up,right.")
+@click.option("--first-prompt", type=int, default=None,
+              help="When the first move was asked (ms, the frames' clock); default 1 s after the first frame.")
+@click.option("--step-ms", type=int, default=None, help="Time to answer each step (ms); the next step follows.")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def liveness_cmd(moves: str, first_prompt: int | None, step_ms: int | None, folder: str) -> None:
+    """Print {"passed", "reason", "steps"} for frames in FOLDER named by capture time in ms (e.g. 1200.jpg)."""
+    from idcheck.liveness import MOVES, STEP_MS, decide_folder_json
+
+    asked = [m.strip() for m in moves.split(",") if m.strip()]
+    unknown = [m for m in asked if m not in MOVES]
+    if unknown:
+        raise click.BadParameter(f"unknown moves {', '.join(unknown)} (known: {', '.join(MOVES)})",
+                                 param_hint="--challenge")
+    click.echo(decide_folder_json(asked, folder, first_prompt, step_ms or STEP_MS))

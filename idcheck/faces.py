@@ -4,9 +4,15 @@ face_recognition keeps one module-level detector, shape predictor and encoder fo
 process. dlib's objects are not safe to call from several threads at once: with the media
 engine's worker pool analysing two candidates' frames concurrently, the process died with
 "malloc assertion failure" inside the HOG detector (bench/monitoring.py, 3 candidates).
-Each thread here loads its own models on first use (about 30 MB, 68-point predictor only
-where liveness needs it); the functions mirror face_recognition's (boxes are top, right,
-bottom, left).
+Each thread here loads its own models on first use (about 30 MB); the functions mirror
+face_recognition's (boxes are top, right, bottom, left).
+
+Licences: only dlib's own models are loaded: the HOG detector (built into dlib, Boost Software
+Licence), the 5-point landmark model and the ResNet encoder (released into the public domain by their
+author, Davis King, in dlib-models; shipped by face_recognition_models, MIT). The 68-point model that
+face_recognition_models also ships is trained on iBUG 300-W, whose licence excludes commercial use:
+no code path loads it (tests/idcheck/test_licences.py); head pose comes from mediapipe's face mesh
+(idcheck/pose.py). Do not ``import face_recognition``: it loads the 68-point model on import.
 """
 
 from __future__ import annotations
@@ -18,9 +24,6 @@ import numpy as np
 
 _local = threading.local()
 
-# Index ranges of the 68-point layout (iBUG 300-W) that liveness uses.
-_LANDMARKS_68 = {"left_eye": range(36, 42), "right_eye": range(42, 48), "nose_tip": range(31, 36)}
-
 
 def _model(name: str) -> Any:
     model = getattr(_local, name, None)
@@ -31,7 +34,6 @@ def _model(name: str) -> Any:
         model = {
             "detector": dlib.get_frontal_face_detector,
             "pose_5": lambda: dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
-            "pose_68": lambda: dlib.shape_predictor(frm.pose_predictor_model_location()),
             "encoder": lambda: dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
         }[name]()
         setattr(_local, name, model)
@@ -57,14 +59,3 @@ def encodings(image: np.ndarray, boxes: list[tuple[int, int, int, int]], num_jit
     predictor, encoder = _model("pose_5"), _model("encoder")
     return [np.array(encoder.compute_face_descriptor(image, predictor(image, _rect(b)), num_jitters))
             for b in boxes]
-
-
-def landmarks(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[dict[str, list[tuple[int, int]]]]:
-    """Eye and nose-tip points (68-point model) of the faces in ``boxes``."""
-    predictor = _model("pose_68")
-    out = []
-    for b in boxes:
-        shape = predictor(image, _rect(b))
-        points = [(p.x, p.y) for p in shape.parts()]
-        out.append({name: [points[i] for i in idx] for name, idx in _LANDMARKS_68.items()})
-    return out

@@ -1,77 +1,310 @@
-"""Liveness: the selfie frames must follow a random head-turn challenge.
+"""Liveness: did a live head follow a random challenge of moves, each in time?
 
-Per frame we estimate head yaw from landmarks: the nose tip's horizontal offset from the midpoint
-of the outer eye corners, divided by the eye distance (about 0 looking straight; it grows as the
-head turns). The frames must start near straight, reach a clear turn in the first asked direction
-and then in the other, and must not be near-identical. A printed photo or a still image held to
-the camera does not turn, so it fails. Limitation: a screen replaying a real video of the person
-turning could pass; that is what the live proctor and the identity-drift checks are for.
+The server draws at least ``STEPS`` different moves out of ``MOVES`` and prompts them one at a time,
+each with a deadline. ``decide`` is a pure function over (challenge with step times, timestamped
+frames, the reference face encodings): no clock, no storage, the same answer for the same input.
+
+Per frame: mediapipe's face mesh (468 landmarks with depth), the head's 3D rotation against the
+neutral frame taken before the first prompt (``idcheck.pose``), and the face encoding (dlib's
+5-point alignment and ResNet encoder). A step counts only when the first clear movement after its
+prompt (away from the neutral pose, not the previous step's move still held) goes the asked way,
+mainly along the asked axis, inside the deadline. Every analysed frame must show one face, the same
+person as the references (the selfie, the ID photo). The movement must show the parallax of a head:
+landmarks that one smooth warp of the neutral ones explains (a flat or bent picture moved about) fail.
+
+What still passes: a real-time deepfake or a replayed 3D rendering fed to the camera, and a
+person-shaped mask worn by someone who turns. A doubtful result is never a refusal by itself: the
+check goes to a person (idcheck.verification).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import json
+import secrets
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 
-from idcheck.quality import detect
+MOVES = ("left", "right", "up", "down")
+STEPS = 3
+STEP_MS = 3000  # deadline of each step after its prompt
+CLEAR_DEG = {"yaw": 12.0, "pitch": 9.0}  # rotation from neutral that counts as a clear movement
+NEUTRAL_DEG = 6.0  # at most this far from neutral: looking straight again
+OFF_AXIS = 0.7  # the other axis must stay below this fraction of the asked one (no diagonal answers)
+# sheet error / head error below this: a moved picture (measured on 4 photos: flat or bent pictures
+# turned up to 45 degrees 0.1-0.5, rendered 3D heads 0.8-2.7)
+MIN_PARALLAX = 0.65
+SAME_PERSON_MAX = 0.6  # face distance above which a frame shows someone else (matching.no_match_min)
+MAX_FACELESS = 0.25  # share of frames without a face beyond which the sequence is refused
 
-TURN = 0.07  # yaw change that counts as a turn (about 15 degrees; see the tests for how it was set)
-MIN_MOTION = 2.0  # mean absolute pixel difference between frames (0-255) below which they are "the same"
+_AXIS = {"left": ("yaw", 1.0), "right": ("yaw", -1.0), "up": ("pitch", 1.0), "down": ("pitch", -1.0)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One prompted move: ``move`` asked at ``prompted_ms``, to be answered by ``deadline_ms``."""
+
+    move: str
+    prompted_ms: int
+    deadline_ms: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Challenge:
+    """The steps in the order they were prompted."""
+
+    steps: tuple[Step, ...]
+
+    @property
+    def moves(self) -> list[str]:
+        """The asked moves in order."""
+        return [s.move for s in self.steps]
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """An RGB frame and when it was captured (ms, same clock as the challenge)."""
+
+    t_ms: int
+    image: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResult:
+    """How one step went: the first clear movement after its prompt, and whether it counts."""
+
+    move: str
+    passed: bool
+    reason: str
+    at_ms: int | None = None
+    yaw: float | None = None
+    pitch: float | None = None
+    parallax: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, angles rounded."""
+        d = dataclasses.asdict(self)
+        for k in ("yaw", "pitch", "parallax"):
+            if d[k] is not None:
+                d[k] = round(d[k], 2)
+        return d
 
 
 @dataclasses.dataclass(frozen=True)
 class LivenessResult:
-    """Whether the challenge was followed, why not, and the yaw per frame (None: no face)."""
+    """Whether the challenge was followed by a live head, why not, each step's result, and how many
+    frames were analysed (the analysis stops at a refusal, and after the last step's movement)."""
 
     passed: bool
     reason: str
-    yaws: tuple[float | None, ...]
+    steps: tuple[StepResult, ...] = ()
+    frames_analysed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"passed", "reason", "steps"}``."""
+        return {"passed": self.passed, "reason": self.reason, "steps": [s.as_dict() for s in self.steps]}
 
 
-def yaw(image: np.ndarray) -> float | None:
-    """Signed yaw proxy of the largest face (positive: the person turned to their left), or None."""
-    from idcheck import faces
+@dataclasses.dataclass
+class _Seen:
+    t_ms: int
+    mesh: Any = None
+    yaw: float = 0.0
+    pitch: float = 0.0
 
-    boxes = detect(image)
-    if not boxes:
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Viewer:
+    """Frames analysed on demand, in time order: a refusal stops the work early (and the cost with it).
+
+    Each analysed frame must show one face, the person of the references; its pose is taken against
+    the neutral frame.
+    """
+
+    def __init__(self, frames: Sequence[Frame], references: Sequence[np.ndarray]) -> None:
+        self.frames = sorted(frames, key=lambda f: f.t_ms)
+        self.references = [np.asarray(r, dtype=np.float64) for r in references]
+        self.neutral: _Seen | None = None
+        self.seen: dict[int, _Seen] = {}
+        self.faceless = 0
+
+    def at(self, i: int) -> _Seen:
+        if i in self.seen:
+            return self.seen[i]
+        from idcheck import faces, pose
+        from idcheck.matching import distance
+
+        frame = self.frames[i]
+        found = pose.meshes(frame.image)
+        if len(found) > 1:
+            raise _Refused(f"two faces at {frame.t_ms} ms")
+        seen = _Seen(frame.t_ms, found[0] if found else None)
+        if seen.mesh is None:
+            self.faceless += 1
+        else:
+            encoding = np.asarray(faces.encodings(frame.image, [seen.mesh.box])[0], dtype=np.float64)
+            if not self.references:
+                self.references = [encoding]  # the neutral frame, when no selfie is given
+            d = max(distance(r, encoding) for r in self.references)
+            if d > SAME_PERSON_MAX:
+                raise _Refused(f"another person at {frame.t_ms} ms (face distance {d:.2f})")
+            if self.neutral is not None:
+                p = pose.pose(self.neutral.mesh, seen.mesh)
+                seen.yaw, seen.pitch = p.yaw, p.pitch
+        self.seen[i] = seen
+        return seen
+
+    def window(self, after_ms: int, until_ms: int | None) -> Iterator[_Seen]:
+        """Analysed frames with a face, after ``after_ms`` up to ``until_ms`` (None: to the end)."""
+        for i, f in enumerate(self.frames):
+            if f.t_ms > after_ms and (until_ms is None or f.t_ms <= until_ms):
+                seen = self.at(i)
+                if seen.mesh is not None:
+                    yield seen
+
+
+def draw_challenge(steps: int = STEPS) -> list[str]:
+    """A random order of ``steps`` different moves (cryptographic randomness)."""
+    pool = list(MOVES)
+    out = []
+    for _i in range(steps):
+        out.append(pool.pop(secrets.randbelow(len(pool))))
+    return out
+
+
+def schedule(moves: Sequence[str], first_prompt_ms: int, step_ms: int = STEP_MS) -> Challenge:
+    """Steps prompted one after another from ``first_prompt_ms``, each with ``step_ms`` to answer."""
+    return Challenge(tuple(Step(m, first_prompt_ms + i * step_ms, first_prompt_ms + (i + 1) * step_ms)
+                           for i, m in enumerate(moves)))
+
+
+def _fail(reason: str, steps: Sequence[StepResult] = (), view: _Viewer | None = None) -> LivenessResult:
+    return LivenessResult(False, reason, tuple(steps), len(view.seen) if view else 0)
+
+
+def _direction(seen: _Seen) -> str | None:
+    """The move a frame shows, if it is a clear one along one axis; None if not clear."""
+    yaw, pitch = seen.yaw, seen.pitch
+    clear_yaw, clear_pitch = abs(yaw) >= CLEAR_DEG["yaw"], abs(pitch) >= CLEAR_DEG["pitch"]
+    if not (clear_yaw or clear_pitch):
         return None
-    marks = faces.landmarks(image, [boxes[0]])
-    if not marks:
-        return None
-    m = marks[0]
-    left_eye, right_eye = np.array(m["left_eye"], float), np.array(m["right_eye"], float)
-    nose = np.array(m["nose_tip"], float).mean(axis=0)
-    # outermost points: the eye at the image's left has the smaller x
-    a, b = sorted([left_eye, right_eye], key=lambda e: e[:, 0].mean())
-    outer_a, outer_b = a[a[:, 0].argmin()], b[b[:, 0].argmax()]
-    span = outer_b[0] - outer_a[0]
-    if span <= 1:
-        return None
-    return float((nose[0] - (outer_a[0] + outer_b[0]) / 2) / span)
+    # compare in units of each axis's threshold: the dominant one is the move
+    if abs(yaw) / CLEAR_DEG["yaw"] >= abs(pitch) / CLEAR_DEG["pitch"]:
+        return "left" if yaw > 0 else "right"
+    return "up" if pitch > 0 else "down"
 
 
-def evaluate(challenge: Sequence[str], frames: Sequence[np.ndarray]) -> LivenessResult:
-    """Did the frames follow ``challenge`` (e.g. ["left", "right"])?"""
-    yaws = tuple(yaw(f) for f in frames)
-    known = [y for y in yaws if y is not None]
-    if len(known) < 3:
-        return LivenessResult(False, "face not visible in enough frames", yaws)
-    small = [cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (96, 72)).astype(np.float32) for f in frames]
-    motion = max(float(np.abs(small[i] - small[i - 1]).mean()) for i in range(1, len(small)))
-    if motion < MIN_MOTION:
-        return LivenessResult(False, "the pictures do not change: a still image", yaws)
-    base = known[0]
-    sign = {"left": 1.0, "right": -1.0}
-    pos = 0
-    for step in challenge:
-        want = sign.get(step)
-        if want is None:
-            return LivenessResult(False, f"unknown challenge step {step!r}", yaws)
-        while pos < len(known) and (known[pos] - base) * want < TURN:
-            pos += 1
-        if pos == len(known):
-            return LivenessResult(False, f"no clear turn to the {step}", yaws)
-    return LivenessResult(True, "challenge followed", yaws)
+def _diagonal(seen: _Seen, move: str) -> bool:
+    axis, _sign = _AXIS[move]
+    main, other = (seen.yaw, seen.pitch) if axis == "yaw" else (seen.pitch, seen.yaw)
+    other_clear = CLEAR_DEG["pitch" if axis == "yaw" else "yaw"]
+    main_clear = CLEAR_DEG[axis]
+    return abs(other) / other_clear > OFF_AXIS * abs(main) / main_clear
+
+
+def decide(challenge: Challenge, frames: Sequence[Frame],
+           references: Sequence[np.ndarray] = ()) -> LivenessResult:
+    """Did a live head, the person of ``references``, follow ``challenge`` in ``frames``?
+
+    ``references`` are face encodings (the selfie, the ID photo); without any, the neutral frame (the
+    last with a face before the first prompt) is the reference. Frames are put in time order here.
+    """
+    moves = challenge.moves
+    if len(moves) < STEPS or any(m not in _AXIS for m in moves):
+        return _fail(f"challenge must be at least {STEPS} known moves, got {moves}")
+    if any(b.prompted_ms < a.deadline_ms for a, b in zip(challenge.steps, challenge.steps[1:], strict=False)):
+        return _fail("challenge steps overlap")
+    view = _Viewer(frames, references)
+    results: list[StepResult] = []
+    try:
+        before = [i for i, f in enumerate(view.frames) if f.t_ms < challenge.steps[0].prompted_ms]
+        view.neutral = next((view.at(i) for i in reversed(before) if view.at(i).mesh is not None), None)
+        if view.neutral is None:
+            return _fail("no frame with a face before the first prompt", view=view)
+        for i, step in enumerate(challenge.steps):
+            until = challenge.steps[i + 1].prompted_ms if i + 1 < len(challenge.steps) else None
+            result = _step(step, moves[i - 1] if i else None, view.window(step.prompted_ms, until), view.neutral)
+            results.append(result)
+            if not result.passed:
+                return _fail(f"step {i + 1} ({step.move}): {result.reason}", results, view)
+    except _Refused as refused:
+        return _fail(refused.reason, results, view)
+    if view.faceless > MAX_FACELESS * len(view.seen):
+        return _fail("face not visible in enough frames", results, view)
+    return LivenessResult(True, "challenge followed by a live head", tuple(results), len(view.seen))
+
+
+def _step(step: Step, previous: str | None, window: Iterator[_Seen], neutral: _Seen) -> StepResult:
+    from idcheck import pose
+
+    back = previous is None
+    for s in window:
+        direction = _direction(s)
+        if direction is None:
+            back = back or max(abs(s.yaw), abs(s.pitch)) <= NEUTRAL_DEG
+            continue
+        if direction == previous and not back:
+            continue  # the previous move still held: not a movement after this prompt
+        if s.t_ms > step.deadline_ms:
+            return StepResult(step.move, False, f"first clear movement at {s.t_ms} ms, after the deadline",
+                              s.t_ms, s.yaw, s.pitch)
+        if direction != step.move:
+            return StepResult(step.move, False, f"first clear movement went {direction}", s.t_ms, s.yaw, s.pitch)
+        # the movement's peak inside the deadline: the strongest evidence of a head (or of a picture)
+        axis = _AXIS[step.move][0]
+        peak = s
+        for nxt in window:
+            if nxt.t_ms > step.deadline_ms or _direction(nxt) != direction:
+                break
+            if abs(nxt.yaw if axis == "yaw" else nxt.pitch) > abs(peak.yaw if axis == "yaw" else peak.pitch):
+                peak = nxt
+        if _diagonal(peak, step.move):
+            return StepResult(step.move, False, "movement not along the asked axis", peak.t_ms, peak.yaw, peak.pitch)
+        par = pose.parallax(neutral.mesh, peak.mesh)
+        if par < MIN_PARALLAX:
+            return StepResult(step.move, False, "moves like a flat or bent picture, not a head",
+                              peak.t_ms, peak.yaw, peak.pitch, par)
+        return StepResult(step.move, True, "followed", s.t_ms, peak.yaw, peak.pitch, par)
+    return StepResult(step.move, False, f"no clear movement {step.move} within the deadline")
+
+
+def legacy_timing(moves: Sequence[str], images: Sequence[np.ndarray]) -> tuple[Challenge, list[Frame]]:
+    """Times for frames uploaded by the selfie page (no timestamps of their own).
+
+    The page (app/static/js/idcheck.js) prompts "straight" and then each move for 1.5 s, taking two
+    frames at 1.2 s and 1.45 s after each prompt; those are the times used.
+    """
+    frames = [Frame(1500 * (j // 2) + (1200 if j % 2 == 0 else 1450), img) for j, img in enumerate(images)]
+    return schedule(moves, 1500, 1500), frames
+
+
+def frames_from_folder(folder: str | Path) -> list[Frame]:
+    """Frames from image files named by their capture time in ms (e.g. ``1200.jpg``)."""
+    from idcheck.images import load_upload
+
+    out = []
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file() and path.stem.isdigit():
+            out.append(Frame(int(path.stem), load_upload(path.read_bytes(), max_bytes=64 * 1024 * 1024)))
+    return sorted(out, key=lambda f: f.t_ms)
+
+
+def decide_folder_json(moves: Sequence[str], folder: str | Path, first_prompt_ms: int | None = None,
+                       step_ms: int = STEP_MS) -> str:
+    """``flask idcheck liveness``: the decision over a folder of frames, as one JSON object.
+
+    Without ``first_prompt_ms`` the first prompt is taken 1 s after the first frame.
+    """
+    frames = frames_from_folder(folder)
+    if not frames:
+        return json.dumps(_fail("no frames named by capture time (ms) in the folder").as_dict())
+    start = first_prompt_ms if first_prompt_ms is not None else frames[0].t_ms + 1000
+    return json.dumps(decide(schedule(moves, start, step_ms), frames).as_dict())

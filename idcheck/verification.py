@@ -13,7 +13,6 @@ import datetime as dt
 import io
 import json
 import logging
-import secrets
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -35,7 +34,6 @@ from storage.models import Blob
 from storage.retention import purge_blob_now
 
 log = logging.getLogger(__name__)
-CHALLENGE_STEPS = ("left", "right")
 MAX_FRAMES = 12
 PASSING = (IdCheckStatus.VERIFIED, IdCheckStatus.REVIEW, IdCheckStatus.MANUAL)
 
@@ -113,10 +111,10 @@ def document_check(candidate: User, mrz_text: str | None) -> dict[str, Any]:
 
 
 def issue_challenge(check: IdCheck) -> list[str]:
-    """A random head-turn order the selfie capture must follow."""
-    steps = list(CHALLENGE_STEPS)
-    if secrets.randbelow(2):
-        steps.reverse()
+    """A random order of head moves the selfie capture must follow (idcheck.liveness.draw_challenge)."""
+    from idcheck.liveness import draw_challenge
+
+    steps = draw_challenge()
     check.challenge = steps
     db.session.commit()
     return steps
@@ -193,7 +191,7 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
     run cut off after storing the template (the match is decided then) only finishes the verification.
     """
     from idcheck.images import load_upload
-    from idcheck.liveness import evaluate
+    from idcheck.liveness import decide, legacy_timing
     from idcheck.matching import compare, face_encoding
 
     check = db.session.get(IdCheck, check_id)
@@ -212,7 +210,8 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
         db.session.commit()
         return check
     frames = [load_upload(f, **_limits()) for f in unpack_frames(_blob_bytes(check.frames_blob_id))]
-    live = evaluate(check.challenge, frames)
+    # every frame must show the person of the selfie and of the ID photo
+    live = decide(*legacy_timing(check.challenge, frames), references=[face_encoding(selfie), face_encoding(id_img)])
     check.liveness_passed = live.passed
     differences = (check.document_check or {}).get("differences") or []
     if decision.decision == "match" and live.passed and not differences:

@@ -81,9 +81,9 @@ def _check(make_user: Any, make_exam: Any, *, stalled: bool = False) -> int:
     exam = make_exam(identity_check_required=True)
     cand = make_user("candidate", exam.institution)
     owner = {"user_id": cand.id, "institution_id": exam.institution_id}
-    frames = [f.getvalue() for f, _name in frames_for(faces, "obama.jpg", ["left", "right"])]
+    frames = [f.getvalue() for f, _name in frames_for(faces, "obama.jpg", ["left", "up", "right"])]
     check = IdCheck(user_id=cand.id, exam_id=exam.id, biometric=True, status=IdCheckStatus.PROCESSING,
-                    challenge=["left", "right"],
+                    challenge=["left", "up", "right"],
                     id_image_blob_id=vault.store("id_image", (faces / "obama2.jpg").read_bytes(), **owner).id,
                     selfie_blob_id=vault.store("id_image", frames[0], **owner).id,
                     frames_blob_id=vault.store("id_image", pack_frames(frames), **owner).id)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 
 import pytest
 from sqlalchemy import select
 
-from bench.common import head_turn
+from bench.spoofs import MOVES, Head, load_photo
 from idcheck.models import IdCheck, IdCheckStatus
 from kernel.db import db
 from storage.models import Blob, BlobState
@@ -42,10 +43,16 @@ def webcam(faces, name: str):
     return resized(faces / name, 640, 480)
 
 
+@functools.cache
+def _head(path):
+    return Head.from_photo(load_photo(path))
+
+
 def frames_for(faces, name: str, challenge: list[str]) -> list[tuple[io.BytesIO, str]]:
-    img = webcam(faces, name)
-    sign = {"left": 0.5, "right": -0.5}
-    imgs = [img] + [head_turn(img, sign[s]) for s in challenge for _ in range(2)]
+    """What the selfie page uploads: two frames looking straight, then two per asked move, of a 3D face
+    made from the photo (bench/spoofs.py; a warped flat photo would be a spoof)."""
+    head = _head(faces / name)
+    imgs = [head.render()] * 2 + [head.render(MOVES[m][0] * 25, MOVES[m][1] * 20) for m in challenge for _ in range(2)]
     return [(io.BytesIO(jpeg(i)), f"f{n}.jpg") for n, i in enumerate(imgs)]
 
 

@@ -1,31 +1,156 @@
-"""Liveness: frames of a turning face pass the challenge; the same still image repeated fails."""
+"""Liveness: the spoof set (bench/spoofs.py) is refused, a textured 3D face turning as asked passes.
+
+The frames are built here from the photos in tests/data/faces; see bench/spoofs.py for how. The
+decision is a pure function, so these tests call it directly, and the CLI over a folder of frames.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import numpy as np
+import pytest
+from PIL import Image
 
-from bench.common import head_turn
-from idcheck.images import load_upload
-from idcheck.liveness import evaluate
-
-
-def test_turning_face_passes_in_the_asked_order(faces):
-    img = load_upload((faces / "obama.jpg").read_bytes())
-    frames = [img, head_turn(img, 0.5), head_turn(img, 0.5), img, head_turn(img, -0.5), head_turn(img, -0.5)]
-    assert evaluate(["left", "right"], frames).passed
-    # the same frames do not answer the opposite order
-    assert not evaluate(["right", "left"], frames).passed
-    reversed_frames = [img, head_turn(img, -0.5), head_turn(img, -0.5), img, head_turn(img, 0.5), head_turn(img, 0.5)]
-    assert evaluate(["right", "left"], reversed_frames).passed
-    assert not evaluate(["left", "right"], [img, head_turn(img, -0.5), img, head_turn(img, -0.5)]).passed
+from bench import spoofs
+from idcheck import liveness, pose
+from idcheck.liveness import Challenge, Frame, Step, decide, draw_challenge, legacy_timing, schedule
 
 
-def test_still_image_repeated_fails(faces):
-    img = load_upload((faces / "obama.jpg").read_bytes())
-    result = evaluate(["left", "right"], [img] * 8)
-    assert not result.passed and "still image" in result.reason
+@pytest.fixture(scope="module")
+def spoof_set(faces):
+    return spoofs.SpoofSet(faces)
 
 
-def test_no_face_fails():
+@pytest.fixture(scope="module")
+def genuine(spoof_set):
+    return spoof_set.case(spoofs.GENUINE)
+
+
+def test_a_3d_face_turning_as_asked_passes(genuine):
+    challenge, frames = genuine
+    result = decide(challenge, frames)
+    assert result.passed, result.reason
+    assert [s.move for s in result.steps] == ["left", "up", "right"] and all(s.passed for s in result.steps)
+    left, up, right = result.steps
+    assert left.yaw > liveness.CLEAR_DEG["yaw"] and right.yaw < -liveness.CLEAR_DEG["yaw"]
+    assert up.pitch > liveness.CLEAR_DEG["pitch"]
+    assert min(s.parallax for s in result.steps) >= liveness.MIN_PARALLAX
+    # each movement counted after its prompt and by its deadline
+    for step, res in zip(challenge.steps, result.steps, strict=True):
+        assert step.prompted_ms < res.at_ms <= step.deadline_ms
+
+
+@pytest.mark.parametrize("order", [("up", "left", "right"), ("right", "up", "left"), ("left", "right", "up")])
+def test_the_same_frames_answer_no_other_order(genuine, order):
+    challenge, frames = genuine
+    result = decide(schedule(order, challenge.steps[0].prompted_ms, spoofs.PROMPT_MS), frames)
+    assert not result.passed and "first clear movement went" in result.reason
+
+
+@pytest.mark.parametrize("attack", spoofs.ATTACKS)
+def test_every_attack_of_the_spoof_set_is_refused(spoof_set, attack):
+    challenge, frames = spoof_set.case(attack)
+    result = decide(challenge, frames)
+    assert not result.passed, (attack, result)
+    expected = {
+        "still photo with sensor noise": "no clear movement",
+        "photo tilted 5-15 degrees each way": "no clear movement",
+        "flat photo turned (perspective)": "",  # too little turn for a head, or no parallax: either refuses
+        "photo bent round a cylinder and turned": "flat or bent picture",
+        "moves answering every order in turn": "first clear movement went",
+        "diagonal moves answering two steps at once": "not along the asked axis",
+        "another person's face mid-sequence": "another person",
+        "correct moves outside their deadlines": "after the deadline",
+    }[attack]
+    if attack.startswith("diagonal"):  # refused as a diagonal, or as the other move where that one dominates
+        assert "not along the asked axis" in result.reason or "first clear movement went" in result.reason
+        assert result.reason.startswith("step 1")
+    else:
+        assert expected in result.reason, (attack, result.reason)
+
+
+def test_a_tilt_in_the_image_plane_is_a_roll_not_a_turn(spoof_set):
+    neutral = pose.meshes(spoof_set.flat)[0]
+    for degrees in (-15, -5, 5, 15):
+        p = pose.pose(neutral, pose.meshes(spoofs.tilt(spoof_set.flat, degrees))[0])
+        assert abs(p.roll) > abs(degrees) * 0.7
+        assert abs(p.yaw) < 3 and abs(p.pitch) < 3
+
+
+def test_parallax_tells_a_head_from_a_bent_picture(spoof_set):
+    head = spoof_set.head()
+    neutral = pose.meshes(head.render())[0]
+    turned = pose.meshes(head.render(25, 0))[0]
+    assert pose.parallax(neutral, turned) >= liveness.MIN_PARALLAX
+    flat_neutral = pose.meshes(spoofs.bent(spoof_set.flat, 0))[0]
+    bent = pose.meshes(spoofs.bent(spoof_set.flat, 45))[0]
+    assert pose.parallax(flat_neutral, bent) < liveness.MIN_PARALLAX
+    assert pose.pose(flat_neutral, bent).yaw > liveness.CLEAR_DEG["yaw"]  # it does look turned
+
+
+def test_the_reference_face_must_match(genuine, spoof_set):
+    challenge, frames = genuine
+    from idcheck.faces import encodings
+
+    other = spoof_set.head("biden.jpg").render()
+    other_enc = encodings(other, [pose.meshes(other)[0].box])[0]
+    result = decide(challenge, frames, [other_enc])
+    assert not result.passed and "another person" in result.reason
+
+
+def test_challenges_are_random_distinct_moves():
+    drawn = [tuple(draw_challenge()) for _ in range(300)]
+    assert all(len(d) == 3 and len(set(d)) == 3 and set(d) <= set(liveness.MOVES) for d in drawn)
+    counts = Counter(drawn)
+    assert len(counts) == 24  # every order of 3 of the 4 moves comes up
+    assert Counter(d[0] for d in drawn).keys() == set(liveness.MOVES)
+
+
+def test_a_short_or_unknown_challenge_is_refused(genuine):
+    _challenge, frames = genuine
+    assert "at least 3" in decide(schedule(["left", "right"], 500), frames).reason
+    assert "at least 3" in decide(schedule(["left", "spin", "right"], 500), frames).reason
+    overlapping = Challenge((Step("left", 500, 3000), Step("up", 2000, 4000), Step("right", 4000, 6000)))
+    assert "overlap" in decide(overlapping, frames).reason
+
+
+def test_no_face_is_refused():
     blank = np.full((480, 640, 3), 90, np.uint8)
-    assert not evaluate(["left", "right"], [blank] * 5).passed
+    frames = [Frame(t, blank) for t in range(0, 8000, 500)]
+    assert "no frame with a face" in decide(schedule(["left", "up", "right"], 1000), frames).reason
+
+
+def test_legacy_upload_times_follow_the_selfie_page(spoof_set):
+    head = spoof_set.head()
+    images = [head.render()] * 2 + [head.render(*spoofs.MOVES[m]) for m in ("left", "up", "right") for _ in (0, 1)]
+    challenge, frames = legacy_timing(["left", "up", "right"], images)
+    assert [f.t_ms for f in frames] == [1200, 1450, 2700, 2950, 4200, 4450, 5700, 5950]
+    assert [(s.prompted_ms, s.deadline_ms) for s in challenge.steps] == [(1500, 3000), (3000, 4500), (4500, 6000)]
+
+
+def test_legacy_upload_of_a_turning_head_passes(spoof_set):
+    head = spoof_set.head()
+    images = [head.render()] * 2 + [head.render(s * 25, p * 20) for m in ("down", "left", "up")
+                                    for s, p in [spoofs.MOVES[m]] * 2]
+    assert liveness.decide(*legacy_timing(["down", "left", "up"], images)).passed
+
+
+def test_cli_prints_the_decision_for_a_folder(app, genuine, tmp_path):
+    challenge, frames = genuine
+    for f in frames:
+        Image.fromarray(f.image).save(tmp_path / f"{f.t_ms}.jpg", quality=92)
+    (tmp_path / "notes.txt").write_text("not a frame")
+    runner = app.test_cli_runner()
+    args = ["idcheck", "liveness", "--challenge", "left,up,right", "--first-prompt",
+            str(challenge.steps[0].prompted_ms), "--step-ms", str(spoofs.PROMPT_MS), str(tmp_path)]
+    out = runner.invoke(args=args)
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output.strip().splitlines()[-1])
+    assert result["passed"] is True and [s["move"] for s in result["steps"]] == ["left", "up", "right"]
+    args[3] = "up,left,right"
+    result = json.loads(runner.invoke(args=args).output.strip().splitlines()[-1])
+    assert result["passed"] is False and result["reason"].startswith("step 1 (up)")
+    bad = runner.invoke(args=["idcheck", "liveness", "--challenge", "left,sideways,up", str(tmp_path)])
+    assert bad.exit_code != 0 and "sideways" in bad.output

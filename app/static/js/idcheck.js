@@ -81,7 +81,8 @@
     var chain = Promise.resolve();
     steps.forEach(function (step) {
       chain = chain.then(function () {
-        prompt.textContent = step === "left" ? msg.msgLeft : step === "right" ? msg.msgRight : msg.msgStraight;
+        var words = {left: msg.msgLeft, right: msg.msgRight, up: msg.msgUp, down: msg.msgDown};
+        prompt.textContent = words[step] || msg.msgStraight;
         prompt.dataset.step = step;
         return new Promise(function (res) { setTimeout(res, 1200); });
       }).then(function () {

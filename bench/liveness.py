@@ -1,0 +1,57 @@
+"""The liveness spoof set (bench/spoofs.py): every attack refused, the genuine 3D stand-in passes.
+
+Builds each case from tests/data/faces, runs ``idcheck.liveness.decide`` on one core, and prints a
+Markdown table of the cases and results (ready for the README), then one JSON line:
+``spoofs_accepted`` (attacks that passed: must be 0), ``genuine_passed`` and ``liveness_ms_per_frame``
+(median over the cases of the decision's CPU time per analysed frame on one core: face mesh, pose,
+face encoding; CPU time, so that other work on a shared machine does not count) and
+``liveness_wall_ms_per_frame`` (the same in wall-clock time).
+
+    .venv/bin/python bench/liveness.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+def main() -> None:
+    """Run every case and print the table and the JSON line."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
+    from bench.spoofs import ATTACKS, GENUINE, SpoofSet
+    from idcheck.liveness import decide
+
+    cases = SpoofSet(REPO / "tests" / "data" / "faces")
+    accepted, per_frame, wall_per_frame, genuine_passed = 0, [], [], False
+    print("| case | expected | result | reason |")
+    print("|---|---|---|---|")
+    for name in (GENUINE, *ATTACKS):
+        challenge, frames = cases.case(name)
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = decide(challenge, frames)
+        wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+        per_frame.append(cpu / max(result.frames_analysed, 1))
+        wall_per_frame.append(wall / max(result.frames_analysed, 1))
+        if name == GENUINE:
+            genuine_passed = result.passed
+        elif result.passed:
+            accepted += 1
+        print(f"| {name} | {'passes' if name == GENUINE else 'refused'} | "
+              f"{'passed' if result.passed else 'refused'} | {result.reason} |", flush=True)
+    print(json.dumps({"spoofs_accepted": accepted, "genuine_passed": genuine_passed,
+                      "liveness_ms_per_frame": round(statistics.median(per_frame), 1),
+                      "liveness_wall_ms_per_frame": round(statistics.median(wall_per_frame), 1)}))
+
+
+if __name__ == "__main__":
+    main()
