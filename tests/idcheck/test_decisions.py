@@ -51,9 +51,9 @@ def test_review_blocks_the_start_unless_the_institution_allows_it(setup, faces):
     exam, _cand, client, _staff = setup
     in_review(client, exam, faces)
     resp = client.post(f"/candidate/exams/{exam.id}/start")
-    assert resp.status_code == 409 and "reviewing your identity" in resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "Eine Person prüft Ihre Identität" in resp.get_data(as_text=True)
     page = client.get(f"/candidate/exams/{exam.id}/identity").get_data(as_text=True)
-    assert "The exam can start once it is decided" in page or "Die Prüfung kann beginnen" in page
+    assert "Die Prüfung kann beginnen, sobald entschieden ist" in page
     update_settings(exam.institution_id, role="processor", recording=True, biometric_matching=True,
                     appeal_window_days=7, start_during_identity_review=True)
     assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302  # the institution's choice

@@ -33,7 +33,7 @@ def waiting(app, make_institution, make_user, make_exam):
 def test_waiting_candidate_is_in_the_queue_and_cannot_start(waiting):
     exam, cand, client, _proctor, p, check = waiting
     resp = client.post(f"/candidate/exams/{exam.id}/start")
-    assert resp.status_code == 409 and "compare your face" in resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "Ihr Gesicht noch mit Ihrem Ausweis" in resp.get_data(as_text=True)
     page = client.get(f"/candidate/exams/{exam.id}/identity").get_data(as_text=True)
     assert 'id="manual-connect"' in page and "selfie-files" not in page
     assert "1 " in p.get("/proctor/").get_data(as_text=True).split('id="to-manual-queue"')[1][:120]
