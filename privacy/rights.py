@@ -69,6 +69,8 @@ def withdraw_biometric_consent(user: User, now: dt.datetime) -> int:
                 destroyed += 1
             setattr(check, attr, None)
         check.biometric = False
+        if check.status == IdCheckStatus.REVIEW:  # the proctor who compares by eye learns what the reviewer had
+            check.reason = f"consent withdrawn during review; automatic result: {check.reason or '-'}"[:2000]
         if check.status in (IdCheckStatus.STARTED, IdCheckStatus.PROCESSING, IdCheckStatus.RETAKE,
                             IdCheckStatus.REVIEW):
             check.status = IdCheckStatus.MANUAL  # the alternative: a proctor compares by eye

@@ -104,3 +104,26 @@ def test_institution_without_face_matching_goes_straight_to_the_proctor(app, mak
     # nobody declined anything: no consent refusal is recorded for the candidate
     assert db.session.scalar(select(ConsentRecord).where(ConsentRecord.user_id == cand.id,
                                                     ConsentRecord.kind == "biometrics")) is None
+
+
+def test_consent_withdrawn_during_review_goes_to_the_proctor_with_the_automatic_result(app, make_institution,
+                                                                                       make_user, make_exam):
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=False)
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    cand = make_user("candidate", inst)
+    check = IdCheck(user_id=cand.id, exam_id=exam.id, status=IdCheckStatus.REVIEW, biometric=True,
+                    reason="faces differ: a person will review")
+    db.session.add(check)
+    db.session.commit()
+    client = app.test_client()
+    login(client, cand)
+    assert client.post("/candidate/consent/biometrics", data={"granted": "no"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(IdCheck, check.id).status == IdCheckStatus.MANUAL
+    p = app.test_client()
+    login(p, proctor)
+    notes = p.get(f"/proctor/identity/{check.id}").get_data(as_text=True).split('id="manual-notes"')[1][:200]
+    assert "faces differ" in notes  # the proctor knows the automatic result was doubtful
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409
