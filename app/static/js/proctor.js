@@ -74,7 +74,7 @@
             li.appendChild(a);
             var since = new Date(c.waiting_since);
             li.appendChild(document.createTextNode(" – " + c.exam + " · " + queue.dataset.labelSince + " " +
-              since.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"}) + " · " +
+              since.toLocaleTimeString(document.documentElement.lang || [], {hour: "2-digit", minute: "2-digit"}) + " · " +
               (c.connected ? queue.dataset.labelConnected : queue.dataset.labelNotConnected)));
             queue.appendChild(li);
           });
