@@ -86,6 +86,8 @@ def test_only_the_exams_proctors_and_staff_decide(app, waiting, make_user):
     staff = app.test_client()
     login(staff, make_user("staff", exam.institution))
     assert [c["check_id"] for c in staff.get("/api/proctor/identity").json["checks"]] == [check.id]
+    home = staff.get("/staff/").get_data(as_text=True)
+    assert "(1 " in home.split('id="to-manual-queue"')[1][:150]  # the exam office sees the count at home too
     db.session.expire_all()
     assert db.session.get(IdCheck, check.id).status == IdCheckStatus.MANUAL
 
