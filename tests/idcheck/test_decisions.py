@@ -252,3 +252,12 @@ def test_every_status_has_words_in_both_languages(app):
         with app.test_request_context(), force_locale(lang):
             labels[lang] = {s: s.label for s in IdCheckStatus}
     assert all(labels["en"].values()) and all(labels["de"][s] not in (s.value, labels["en"][s]) for s in IdCheckStatus)
+
+
+def test_every_retention_rule_fits_its_deletion_receipt():
+    """A receipt quotes the rule; PostgreSQL refuses a longer one, and the purge of ID images would stop."""
+    from storage.models import PurgeReceipt
+    from storage.retention import RULES
+
+    limit = PurgeReceipt.__table__.c.rule.type.length
+    assert all(len(rule.description) <= limit for rule in RULES.values()), limit
