@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
     # until then (or until the certificate is sent). Media of attempts never released go after the max days.
     "APPEAL_WINDOW_DAYS": 7,
     "ATTEMPT_MEDIA_MAX_DAYS": 30,
+    # Identity check: how often a candidate may send the selfie again after the first, per exam (a last
+    # unusable one goes to a person).
+    "IDCHECK_MAX_RETAKES": 3,
     # Media engine: STUN/TURN servers for browsers and the engine ([{"urls": "turn:...", "username": ..,
     # "credential": ..}]); host addresses the engine offers (None: all interfaces).
     "MEDIA_ICE_SERVERS": [],

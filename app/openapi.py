@@ -63,7 +63,15 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"status": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
                        "decision_reason": {"type": ["string", "null"]},
                        "challenge": {"$ref": "#/components/schemas/Challenge"},
-                       "has_id_photo": {"type": "boolean"}},
+                       "has_id_photo": {"type": "boolean"},
+                       "retakes_left": {"type": "integer", "minimum": 0,
+                                        "description": "Selfie submissions the candidate still has."}},
+    },
+    "ManualCheck": {
+        "type": "object", "required": ["check_id", "candidate", "exam", "waiting_since", "connected"],
+        "properties": {"check_id": {"type": "integer"}, "candidate": {"type": "string"}, "exam": {"type": "string"},
+                       "waiting_since": {"type": "string"},
+                       "connected": {"type": "boolean", "description": "The candidate's camera reaches us."}},
     },
     "Challenge": {"type": "array", "items": {"type": "string", "enum": ["left", "right"]},
                   "description": "The head turns the selfie frames must show, in order (empty before one is issued)."},
@@ -117,6 +125,7 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 ATTEMPT = _id("attempt_id", "An attempt of the logged-in candidate (or one the proctor supervises).")
 EXAM = _id("exam_id", "An exam the logged-in candidate is registered for.")
+CHECK = _id("check_id", "An identity check waiting for the proctor (of an exam the proctor supervises).")
 UPLOAD_ERRORS = ("400", "401", "403", "404", "409", "413", "422", "429")
 MEDIA_ERRORS = ("400", "401", "403", "404", "409", "429", "503")
 
@@ -176,6 +185,16 @@ def describe() -> dict[str, Any]:
             _ref("IdentityStatus"), params=[EXAM], errors=UPLOAD_ERRORS, body={"multipart/form-data": {"schema": {
                 "type": "object", "required": ["frames"],
                 "properties": {"frames": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}})},
+        "/api/identity/{exam_id}/live/offer": {"post": _op(
+            "WebRTC signalling: the camera for the proctor's comparison with the ID document (nothing recorded).",
+            _ref("SdpAnswer"), params=[EXAM], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/identity": {"get": _op(
+            "Candidates waiting for the identity check by a proctor, oldest first.",
+            {"type": "object", "required": ["checks"],
+             "properties": {"checks": {"type": "array", "items": _ref("ManualCheck")}}})},
+        "/api/proctor/identity/{check_id}/live/offer": {"post": _op(
+            "Watch a waiting candidate live for the identity check (the media engine relays the camera).",
+            _ref("SdpAnswer"), params=[CHECK], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
         "/api/proctor/live": {"get": _op("Tiles of every live attempt the proctor supervises.", {
             "type": "object", "required": ["now", "attempts"],
             "properties": {"now": {"type": "string"}, "attempts": {"type": "array", "items": _ref("Tile")}}})},

@@ -1,6 +1,8 @@
 """Uploaded images, validated by content: real JPEG/PNG/WebP, size and pixel limits, EXIF orientation.
 
-Nothing here touches the disk; the decoded image is an RGB numpy array.
+Nothing here touches the disk; the decoded image is an RGB numpy array. What is stored is the image
+encoded again (``without_metadata``): no EXIF (GPS position, camera serial, time), no XMP, no comments,
+nothing appended after the image.
 """
 
 from __future__ import annotations
@@ -55,6 +57,24 @@ def sniff(data: bytes) -> str | None:
 
 def load_upload(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> np.ndarray:
     """Decode an upload into an upright RGB array, or raise UnusableImage with a clear reason."""
+    return np.asarray(_upright_rgb(data, max_bytes, max_pixels)[0])
+
+
+def without_metadata(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> bytes:
+    """The upload encoded again in its own format, upright, with no metadata at all (EXIF with GPS, XMP, ICC,
+    comments); what is stored of an ID photo or selfie. Raises UnusableImage like ``load_upload``."""
+    rgb, fmt = _upright_rgb(data, max_bytes, max_pixels)
+    out = io.BytesIO()
+    if fmt == "PNG":
+        rgb.save(out, "PNG", optimize=False)
+    elif fmt == "WEBP":
+        rgb.save(out, "WEBP", quality=95)
+    else:
+        rgb.save(out, "JPEG", quality=95, subsampling=0)
+    return out.getvalue()
+
+
+def _upright_rgb(data: bytes, max_bytes: int, max_pixels: int) -> tuple[Image.Image, str]:
     if not data:
         raise UnusableImage("empty", N_("The file is empty."))
     if len(data) > max_bytes:
@@ -82,4 +102,7 @@ def load_upload(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: in
         raise UnusableImage("corrupt", N_("The image file is damaged or incomplete. Please take it again.")) from None
     if min(rgb.size) < 64:
         raise UnusableImage("too_small", N_("The image is too small."))
-    return np.asarray(rgb)
+    # A fresh image: nothing of the upload's info (EXIF, XMP, ICC, comments) travels with it.
+    clean = Image.new("RGB", rgb.size)
+    clean.paste(rgb)
+    return clean, fmt

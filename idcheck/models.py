@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -22,8 +22,17 @@ class IdCheckStatus(enum.StrEnum):
     RETAKE = "retake"  # a photo was not usable: the candidate retakes it
     VERIFIED = "verified"  # face matched (automatically) or a person confirmed it
     REVIEW = "review"  # doubtful or no match: a person decides (never refused automatically)
-    REJECTED = "rejected"  # a person decided it is not the candidate, with a reason
-    MANUAL = "manual"  # no biometric consent: a proctor compares face and ID in the live session
+    REJECTED = "rejected"  # a person decided it is not the candidate, with a reason (final unless reopened)
+    MANUAL = "manual"  # no biometric check: a proctor compares face and ID in the live view before the start
+
+    @property
+    def label(self) -> str:
+        """The status in the reader's language."""
+        from flask_babel import gettext as _
+
+        return {"started": _("started"), "processing": _("photos being checked"), "retake": _("photo to retake"),
+                "verified": _("identity confirmed"), "review": _("waiting for a person's review"),
+                "rejected": _("identity not confirmed"), "manual": _("waiting for the check by a proctor")}[self.value]
 
 
 class IdCheck(db.Model):  # type: ignore[name-defined]
@@ -44,6 +53,8 @@ class IdCheck(db.Model):  # type: ignore[name-defined]
     frames_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
     template_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
     challenge: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Selfie submissions so far: the first plus the retakes (limited by IDCHECK_MAX_RETAKES).
+    selfie_uploads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     auto_decision: Mapped[str | None] = mapped_column(String(16))
     distance: Mapped[float | None] = mapped_column(Float)
     liveness_passed: Mapped[bool | None] = mapped_column(Boolean)

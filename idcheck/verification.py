@@ -1,10 +1,13 @@
 """The identity check as a process: consent, uploads, the background check, human review, the gate.
 
 GDPR: nothing biometric happens without explicit consent (Art. 9); a candidate who declines is
-checked by a proctor by eye in the live session. A doubtful or failed match is never refused
-automatically (Art. 22): it goes to a person who decides with a reason. ID images are purged
-right after the decision; the verified face template is kept, encrypted, for identity-drift
-checks during the exam and purged with the exam's data.
+checked by a proctor by eye in the live view before the exam starts (``idcheck.manual``). A doubtful
+or failed match is never refused automatically (Art. 22): it goes to a person who decides with a
+reason. Decisions hold: a rejection is final for the exam unless a person reopens it, the check by a
+proctor is only open before any decision, and retakes are limited. Every ID photo, selfie and frame
+set is stored without metadata and with its deletion date (the exam's end, or 7 days for a check
+left unfinished); it is purged right after the decision. The verified face template is kept,
+encrypted, for identity-drift checks during the exam and purged with the exam's data.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ from storage.retention import purge_blob_now
 
 log = logging.getLogger(__name__)
 MAX_FRAMES = 12
-PASSING = (IdCheckStatus.VERIFIED, IdCheckStatus.REVIEW, IdCheckStatus.MANUAL)
+#: ID images of a check nobody finishes are deleted this long after they were stored (or at the exam's end).
+ABANDONED_AFTER = dt.timedelta(days=7)
+#: Statuses before any decision: only then may the candidate switch to the check by a proctor.
+UNDECIDED = (IdCheckStatus.STARTED, IdCheckStatus.RETAKE, IdCheckStatus.MANUAL)
 
 
 def check_for(candidate: User, exam: Exam) -> IdCheck | None:
@@ -63,18 +69,72 @@ def start_check(candidate: User, exam: Exam) -> IdCheck:
     return check
 
 
-def choose_manual_check(candidate: User, exam: Exam, now: dt.datetime) -> IdCheck:
-    """No biometric processing: a proctor compares face and ID visually during the session."""
-    record_consent(candidate, "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], False)
-    check = check_for(candidate, exam) or IdCheck(user_id=candidate.id, exam_id=exam.id)
-    db.session.add(check)
+def choose_manual_check(candidate: User, exam: Exam, now: dt.datetime, *, declined: bool = True) -> IdCheck:
+    """No biometric processing: a proctor compares face and ID in the live view before the exam starts.
+
+    Only before any decision: a rejected check stays rejected (a person may reopen it), and a check that is
+    being processed or reviewed is decided by the reviewer. ``declined``: the candidate refused biometric
+    consent (recorded); otherwise the institution does not match faces automatically.
+    """
+    check = check_for(candidate, exam)
+    if check is not None and check.status not in UNDECIDED:
+        if check.status == IdCheckStatus.REJECTED:
+            raise Conflict(_("Your identity check was decided: your identity could not be confirmed. Only the exam "
+                             "office can reopen it."))
+        raise Conflict(_("Your identity check is already under way or decided; it can no longer be changed to the "
+                         "check by a proctor."))
+    if declined:
+        record_consent(candidate, "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], False)
+    if check is None:
+        check = IdCheck(user_id=candidate.id, exam_id=exam.id)
+        db.session.add(check)
+    old = (check.template_blob_id, check.selfie_blob_id, check.frames_blob_id, check.id_image_blob_id)
     check.biometric = False
     check.status = IdCheckStatus.MANUAL
+    check.template_blob_id = check.selfie_blob_id = check.frames_blob_id = check.id_image_blob_id = None
     check.updated_at = now
     db.session.commit()
-    for blob_id in (check.template_blob_id, check.selfie_blob_id, check.frames_blob_id):
-        _purge(blob_id, now, "biometric consent withdrawn")
+    for blob_id in old:
+        _purge(blob_id, now, "no biometric check: a proctor compares face and ID")
     return check
+
+
+def reopen_check(check: IdCheck, person: User, reason: str, now: dt.datetime) -> IdCheck:
+    """A person reopens a rejected check, with a reason: the candidate may try again (retakes counted anew)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("Please give a reason for the decision."), fields={"reason": "required"})
+    if check.status != IdCheckStatus.REJECTED:
+        raise Conflict(_("Only a rejected identity check can be reopened."))
+    earlier = f"rejected {check.decided_at:%Y-%m-%d %H:%M}: {check.decision_reason}" if check.decided_at else ""
+    check.reason = f"reopened by {person.display_name} {now:%Y-%m-%d %H:%M}: {reason[:1000]} ({earlier})"
+    check.status = IdCheckStatus.STARTED if check.biometric else IdCheckStatus.MANUAL
+    check.decided_by_id = check.decided_at = check.decision_reason = None
+    check.selfie_uploads, check.challenge = 0, []
+    check.updated_at = now
+    db.session.commit()
+    return check
+
+
+def max_retakes() -> int:
+    """How many times a candidate may send the selfie again after the first (IDCHECK_MAX_RETAKES, 3)."""
+    return max(0, int(current_app.config.get("IDCHECK_MAX_RETAKES", 3)))
+
+
+def retakes_left(check: IdCheck) -> int:
+    """Selfie submissions the candidate still has for this exam."""
+    return max(0, 1 + max_retakes() - check.selfie_uploads)
+
+
+def image_deadline(exam: Exam, now: dt.datetime) -> dt.datetime:
+    """The deletion date an ID image gets when stored: the exam's end, or 7 days on for a check left unfinished."""
+    return min(exam.closes_at, now + ABANDONED_AFTER)
+
+
+def _store_image(check: IdCheck, exam: Exam, data: bytes, now: dt.datetime) -> int:
+    """Store an ID photo, selfie or frame set encrypted, with its deletion date; returns the blob id."""
+    return vault.store("id_image", data, content_type="image/*", retain_until=image_deadline(exam, now),
+                       **_owner(check, exam)).id
 
 
 def _owner(check: IdCheck, exam: Exam) -> dict[str, Any]:
@@ -83,13 +143,13 @@ def _owner(check: IdCheck, exam: Exam) -> dict[str, Any]:
 
 def upload_id_document(check: IdCheck, exam: Exam, data: bytes, mrz_text: str | None = None) -> None:
     """Validate the ID photo by content (and the MRZ, if typed in) and store it encrypted."""
-    from idcheck.images import load_upload
+    from idcheck.images import without_metadata
 
     _open_for_upload(check)
-    load_upload(data, **_limits())
+    clean = without_metadata(data, **_limits())
     check.document_check = document_check(check.user, mrz_text)
     old = check.id_image_blob_id
-    check.id_image_blob_id = vault.store("id_image", data, content_type="image/*", **_owner(check, exam)).id
+    check.id_image_blob_id = _store_image(check, exam, clean, utcnow())
     check.status = IdCheckStatus.STARTED
     db.session.commit()
     _purge(old, utcnow(), "replaced by a new upload")
@@ -122,10 +182,12 @@ def issue_challenge(check: IdCheck) -> list[str]:
 
 def upload_selfie(check: IdCheck, exam: Exam, frames: Sequence[bytes]) -> None:
     """Store the selfie frames (validated, encrypted) and queue the check in the job runner."""
-    from idcheck.images import load_upload
+    from idcheck.images import without_metadata
     from kernel.jobs import enqueue_pending
 
     _open_for_upload(check)
+    if retakes_left(check) == 0:
+        raise Conflict(_("You have no retakes left for this exam. Please contact the exam office."))
     if check.id_image_blob_id is None:
         raise Conflict(_("Please upload the photo of your ID document first."))
     if not check.challenge:
@@ -133,16 +195,16 @@ def upload_selfie(check: IdCheck, exam: Exam, frames: Sequence[bytes]) -> None:
     if not 3 <= len(frames) <= MAX_FRAMES:
         raise ValidationFailed(_("The selfie step needs 3 to %(n)d pictures.", n=MAX_FRAMES),
                                fields={"frames": "3 to 12 images"})
-    for frame in frames:
-        load_upload(frame, **_limits())
-    owner = _owner(check, exam)
+    clean = [without_metadata(frame, **_limits()) for frame in frames]
+    now = utcnow()
     # A template left from an earlier verification (then withdrawn) goes too: run_check takes a template
     # on a processing check for its own, from a run cut off after storing it.
     old = (check.selfie_blob_id, check.frames_blob_id, check.template_blob_id)
     # The first frame is taken looking straight into the camera: it is the selfie that is matched.
-    check.selfie_blob_id = vault.store("id_image", frames[0], content_type="image/*", **owner).id
-    check.frames_blob_id = vault.store("id_image", pack_frames(frames), **owner).id
+    check.selfie_blob_id = _store_image(check, exam, clean[0], now)
+    check.frames_blob_id = _store_image(check, exam, pack_frames(clean), now)
     check.template_blob_id = None
+    check.selfie_uploads += 1
     check.status = IdCheckStatus.PROCESSING
     db.session.commit()
     for blob_id in old:
@@ -156,6 +218,8 @@ def _open_for_upload(check: IdCheck) -> None:
         raise Conflict(_("Your identity check is already decided."))
     if check.status == IdCheckStatus.PROCESSING:
         raise Conflict(_("Your photos are being checked. Please wait a moment."))
+    if check.status == IdCheckStatus.REVIEW:  # the reviewer decides on these photos: a retake must not replace them
+        raise Conflict(_("A person is reviewing your photos. Please wait for the decision."))
 
 
 def _limits() -> dict[str, int]:
@@ -206,7 +270,10 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
     decision = compare(id_img, selfie, thresholds(current_app.config))
     check.auto_decision, check.distance, check.reason = decision.decision, decision.distance, decision.reason
     if decision.decision == "unusable":
-        check.status = IdCheckStatus.RETAKE
+        # No retakes left: a person looks at what there is (never refused by the computer).
+        check.status = IdCheckStatus.RETAKE if retakes_left(check) else IdCheckStatus.REVIEW
+        if check.status == IdCheckStatus.REVIEW:
+            check.reason = f"{check.reason}; no retakes left"
         db.session.commit()
         return check
     frames = [load_upload(f, **_limits()) for f in unpack_frames(_blob_bytes(check.frames_blob_id))]
@@ -349,11 +416,25 @@ def decide(check: IdCheck, reviewer: User, verified: bool, reason: str, now: dt.
 
 
 def image_for_review(check: IdCheck, which: str) -> bytes:
-    """The ID photo or the selfie, decrypted for a reviewer (only while the check is in review)."""
+    """The ID photo, the selfie or head-turn frame ``frame-N``, decrypted for a reviewer (only while in review)."""
     if check.status != IdCheckStatus.REVIEW:
         raise NotFound()
+    if which.startswith("frame-") and which[6:].isdigit():
+        frames = unpack_frames(_blob_bytes(check.frames_blob_id))
+        index = int(which[6:])
+        if index >= len(frames):
+            raise NotFound()
+        return frames[index]
     blob_id = {"id": check.id_image_blob_id, "selfie": check.selfie_blob_id}.get(which)
     return _blob_bytes(blob_id)
+
+
+def frame_count(check: IdCheck) -> int:
+    """How many head-turn frames the reviewer can look at (0 once purged)."""
+    blob = db.session.get(Blob, check.frames_blob_id) if check.frames_blob_id else None
+    if blob is None or blob.wrapped_key is None:
+        return 0
+    return len(unpack_frames(vault.read(blob)))
 
 
 def status_json(check: IdCheck | None) -> dict[str, object]:
@@ -362,17 +443,41 @@ def status_json(check: IdCheck | None) -> dict[str, object]:
         return {"status": None}
     return {"status": check.status.value, "reason": check.reason if check.status == IdCheckStatus.RETAKE else None,
             "decision_reason": check.decision_reason if check.status == IdCheckStatus.REJECTED else None,
-            "challenge": check.challenge, "has_id_photo": check.id_image_blob_id is not None}
+            "challenge": check.challenge, "has_id_photo": check.id_image_blob_id is not None,
+            "retakes_left": retakes_left(check)}
+
+
+def may_start_during_review(exam: Exam) -> bool:
+    """Whether the institution lets the exam start while a person reviews the identity check."""
+    from privacy.settings import settings_for
+
+    return bool(settings_for(exam.institution_id).start_during_identity_review)
 
 
 @register_gate
 def identity_gate(candidate: User, exam: Exam) -> None:
-    """An exam that requires it starts only after the check is verified, in review, or manual."""
+    """An exam that requires it starts only once the identity is verified (by the computer or a person).
+
+    A check in review lets it start only where the institution allows it (the result then waits for the
+    decision); the check by a proctor must be decided first; a rejection blocks the exam.
+    """
     if not exam.identity_check_required:
         return
     check = check_for(candidate, exam)
-    if check is None or check.status not in PASSING:
+    if check is not None and check.status == IdCheckStatus.VERIFIED:
+        return
+    if check is not None and check.status == IdCheckStatus.REVIEW and may_start_during_review(exam):
+        return
+    if check is None or check.status in (IdCheckStatus.STARTED, IdCheckStatus.RETAKE, IdCheckStatus.PROCESSING):
         raise GateNotPassed(_("Please complete the identity check first."), gate="identity")
+    messages = {
+        IdCheckStatus.REVIEW: _("A person is reviewing your identity check. The exam can start once it is decided."),
+        IdCheckStatus.MANUAL: _("A proctor still has to compare your face with your ID document. Please open the "
+                                "identity check and connect your camera."),
+        IdCheckStatus.REJECTED: _("Your identity could not be confirmed, so this exam cannot start. Please contact "
+                                  "the exam office."),
+    }
+    raise GateNotPassed(messages[check.status], gate="identity")
 
 
 def template_of(user_id: int, exam_id: int) -> bytes | None:

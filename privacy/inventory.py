@@ -218,6 +218,8 @@ RECORDS: list[Record] = [
         "status": _i("Stand der Identitätsprüfung", "status of the identity check", P_IDENT),
         "biometric": _i("biometrischer Abgleich gewählt", "biometric matching chosen", P_IDENT, CONSENT_9),
         "challenge": _i("Lebendigkeitsaufgabe", "liveness challenge", P_IDENT, CONSENT_9),
+        "selfie_uploads": _i("Anzahl gesendeter Selfies (Wiederholungen sind begrenzt)",
+                             "number of selfies sent (retakes are limited)", P_IDENT),
         "auto_decision": _i("Empfehlung des Abgleichs", "recommendation of the matching", P_IDENT, CONSENT_9),
         "distance": _i("Abstand der Gesichtsmerkmale", "face distance", P_IDENT, CONSENT_9),
         "liveness_passed": _i("Lebendigkeit bestanden", "liveness passed", P_IDENT, CONSENT_9),
@@ -298,7 +300,8 @@ STORED_FILES: list[StoredFiles] = [
     StoredFiles("id_image", _i("Foto des Ausweises und Selfie", "photo of the ID document and selfie", P_IDENT,
                                CONTRACT, (CANDIDATE, PROCTOR, STAFF)),
                 "direkt nach der Entscheidung über Ihre Identität gelöscht (oder zum Prüfungsende, wenn die "
-                "Prüfungsstelle sie bis dahin aufbewahrt)"),
+                "Prüfungsstelle sie bis dahin aufbewahrt); jedes Bild erhält sein Löschdatum schon beim Speichern: "
+                "spätestens das Prüfungsende, oder 7 Tage später bei einer nicht abgeschlossenen Prüfung"),
     StoredFiles("face_template", _i("Gesichtsmerkmale (biometrisch)", "face template (biometric)", P_IDENT,
                                     CONSENT_9, ()),
                 "mit den Daten der Prüfung (Prüfungsende plus Widerspruchsfrist) gelöscht, sofort beim Widerruf der "

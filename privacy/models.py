@@ -60,3 +60,5 @@ class InstitutionSettings(db.Model):  # type: ignore[name-defined]
     appeal_window_days: Mapped[int] = mapped_column(Integer, default=7)
     # ID photos are deleted right after the identity decision, or kept until the exam closes.
     keep_id_images_until_exam_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The exam may start while a person reviews a doubtful identity check (the result waits for the decision).
+    start_during_identity_review: Mapped[bool] = mapped_column(Boolean, default=False)

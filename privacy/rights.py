@@ -55,19 +55,22 @@ def changes_of(user: User) -> list[ProfileChange]:
 
 
 def withdraw_biometric_consent(user: User, now: dt.datetime) -> int:
-    """Record the withdrawal and destroy every face template and selfie at once; returns how many files."""
+    """Record the withdrawal and destroy every face template, selfie, frame set and ID photo at once; returns how
+    many files."""
     from idcheck.models import IdCheck, IdCheckStatus
 
     record_consent(user, "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], False)
     destroyed = 0
     for check in db.session.scalars(select(IdCheck).where(IdCheck.user_id == user.id)).all():
-        for attr in ("template_blob_id", "selfie_blob_id", "frames_blob_id"):
+        for attr in ("template_blob_id", "selfie_blob_id", "frames_blob_id", "id_image_blob_id"):
             blob = db.session.get(Blob, getattr(check, attr)) if getattr(check, attr) else None
             if blob is not None:
                 purge_blob_now(blob, now, "biometric consent withdrawn")
                 destroyed += 1
             setattr(check, attr, None)
         check.biometric = False
+        if check.status == IdCheckStatus.REVIEW:  # the proctor who compares by eye learns what the reviewer had
+            check.reason = f"consent withdrawn during review; automatic result: {check.reason or '-'}"[:2000]
         if check.status in (IdCheckStatus.STARTED, IdCheckStatus.PROCESSING, IdCheckStatus.RETAKE,
                             IdCheckStatus.REVIEW):
             check.status = IdCheckStatus.MANUAL  # the alternative: a proctor compares by eye

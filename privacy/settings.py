@@ -21,7 +21,8 @@ def settings_for(institution_id: int | None) -> InstitutionSettings:
                                         biometric_matching=True,
                                         appeal_window_days=int(current_app.config["APPEAL_WINDOW_DAYS"]),
                                         keep_id_images_until_exam_end=bool(
-                                            current_app.config.get("IDCHECK_KEEP_IMAGES_UNTIL_EXAM_END")))
+                                            current_app.config.get("IDCHECK_KEEP_IMAGES_UNTIL_EXAM_END")),
+                                        start_during_identity_review=False)
 
 
 def appeal_window_days(institution_id: int | None) -> int:
@@ -40,7 +41,8 @@ def custom_appeal_windows() -> dict[int, list[int]]:
 
 
 def update_settings(institution_id: int, *, role: str, recording: bool, biometric_matching: bool,
-                    appeal_window_days: int, keep_id_images_until_exam_end: bool = False) -> InstitutionSettings:
+                    appeal_window_days: int, keep_id_images_until_exam_end: bool = False,
+                    start_during_identity_review: bool = False) -> InstitutionSettings:
     """Change an institution's settings; out-of-range values are refused with the field named."""
     if role not in ROLES:
         raise ValidationFailed("role", fields={"role": "controller or processor"})
@@ -53,6 +55,7 @@ def update_settings(institution_id: int, *, role: str, recording: bool, biometri
     found.role, found.recording, found.biometric_matching = role, recording, biometric_matching
     found.appeal_window_days = appeal_window_days
     found.keep_id_images_until_exam_end = keep_id_images_until_exam_end
+    found.start_during_identity_review = start_during_identity_review
     db.session.commit()
     return found
 

@@ -23,6 +23,11 @@ def check_session_id(user_id: int, exam_id: int) -> str:
     return f"check-{user_id}-{exam_id}"
 
 
+def identity_session_id(user_id: int, exam_id: int) -> str:
+    """The media session in which a proctor compares a candidate's face with the ID document (not recorded)."""
+    return f"identity-{user_id}-{exam_id}"
+
+
 class DiscardSink:
     """The connection test's stream goes nowhere: nothing is written anywhere."""
 

@@ -48,7 +48,8 @@ RULES: dict[str, Rule] = {
     "face_template": Rule("the verified face template is deleted with the exam's data (the exam's end plus the "
                           "appeal window), or at once when biometric consent is withdrawn", "retain_until"),
     "id_image": Rule("deleted right after the identity decision (or at the exam's end if the institution "
-                     "keeps ID images until then)", "retain_until"),
+                     "keeps them); at the latest at the exam's end, or 7 days after an unfinished check",
+                     "retain_until"),
     "export": Rule("data export: deleted 7 days after it was made", "age", 7),
 }
 #: Not a stored file but kept by the same clock: login audit entries, 7 days (accounts.services).

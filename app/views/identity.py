@@ -9,6 +9,7 @@ from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
 from exams.catalog import get_exam_for
+from idcheck import manual
 from idcheck import verification as v
 from kernel.clock import utcnow
 from kernel.errors import ValidationFailed
@@ -20,10 +21,17 @@ MAX_FILE = 8 * 1024 * 1024
 @bp.get("/candidate/exams/<int:exam_id>/identity")
 @role_required(Role.CANDIDATE)
 def page(exam_id: int) -> str:
-    """Consent, ID photo, selfie with liveness challenge, and the status."""
+    """Consent, ID photo, selfie with liveness challenge, or the check by a proctor; and the status."""
+    from privacy.settings import settings_for
+
     exam = get_exam_for(user(), exam_id)
-    return render_template("identity/check.html", exam=exam, check=v.check_for(user(), exam),
-                           consent=current_consent(user(), "biometrics"))
+    check = v.check_for(user(), exam)
+    return render_template("identity/check.html", exam=exam, check=check,
+                           consent=current_consent(user(), "biometrics"),
+                           biometric=settings_for(exam.institution_id).biometric_matching,
+                           retakes_left=v.retakes_left(check) if check else None,
+                           during_review=v.may_start_during_review(exam),
+                           ice=current_app.config["MEDIA_ICE_SERVERS"])
 
 
 @bp.post("/candidate/exams/<int:exam_id>/identity/consent")
@@ -37,6 +45,25 @@ def consent(exam_id: int) -> WResponse:
     else:
         v.choose_manual_check(user(), exam, utcnow())
     return redirect(url_for("identity.page", exam_id=exam_id))
+
+
+@bp.post("/candidate/exams/<int:exam_id>/identity/manual")
+@role_required(Role.CANDIDATE)
+def choose_manual(exam_id: int) -> WResponse:
+    """The check by a proctor where the institution does not match faces automatically."""
+    v.choose_manual_check(user(), get_exam_for(user(), exam_id), utcnow(), declined=False)
+    return redirect(url_for("identity.page", exam_id=exam_id))
+
+
+@bp.post("/api/identity/<int:exam_id>/live/offer")
+@role_required(Role.CANDIDATE)
+def live_offer(exam_id: int) -> Response:
+    """Connect the camera for the proctor's comparison with the ID document (nothing is recorded)."""
+    check = manual.waiting_check(user(), get_exam_for(user(), exam_id))
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    return jsonify({"type": "answer", "sdp": manual.connect(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                                            check, sdp)})
 
 
 @bp.get("/api/identity/<int:exam_id>")
@@ -94,8 +121,11 @@ def queue() -> str:
 @bp.get("/review/identity/<int:check_id>")
 @role_required(Role.PROCTOR, Role.STAFF)
 def review(check_id: int) -> str:
-    """Both photos side by side with the distance, and the decision form."""
-    return render_template("identity/review.html", check=v.reviewable_check(user(), check_id))
+    """Registration, document fields, ID photo, selfie and head-turn frames side by side with the distance."""
+    check = v.reviewable_check(user(), check_id)
+    frames = v.frame_count(check) if check.status == v.IdCheckStatus.REVIEW else 0
+    return render_template("identity/review.html", check=check, registration=manual.registration_of(check),
+                           frames=frames)
 
 
 @bp.get("/review/identity/<int:check_id>/image/<which>")
@@ -107,7 +137,7 @@ def image(check_id: int, which: str) -> Response:
     check = v.reviewable_check(user(), check_id)
     data = v.image_for_review(check, which)
     record_access(user(), check.user_id, Access("id_image" if which == "id" else "selfie", "identity review"),
-                  utcnow())
+                  utcnow())  # a head-turn frame is a selfie too
     resp = make_response(data)
     resp.headers["Content-Type"] = "image/jpeg" if data[:2] == b"\xff\xd8" else (
         "image/png" if data[:4] == b"\x89PNG" else "image/webp")
@@ -122,3 +152,56 @@ def decide(check_id: int) -> WResponse:
     check = v.reviewable_check(user(), check_id)
     v.decide(check, user(), request.form.get("verified") == "yes", request.form.get("reason", ""), utcnow())
     return redirect(url_for("identity.queue"))
+
+
+@bp.post("/review/identity/<int:check_id>/reopen")
+@role_required(Role.PROCTOR, Role.STAFF)
+def reopen(check_id: int) -> WResponse:
+    """Reopen a rejected check, with a reason: the candidate may try again."""
+    check = v.reviewable_check(user(), check_id)
+    v.reopen_check(check, user(), request.form.get("reason", ""), utcnow())
+    return redirect(url_for("identity.review", check_id=check_id))
+
+
+@bp.get("/proctor/identity")
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_queue() -> str:
+    """Candidates waiting for a proctor to compare face and ID (the list refreshes as they arrive)."""
+    return render_template("identity/manual_queue.html", checks=manual.manual_queue(user(), utcnow()))
+
+
+@bp.get("/api/proctor/identity")
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_queue_state() -> Response:
+    """The waiting candidates, for the queue page's refresh."""
+    return jsonify({"checks": manual.queue_json(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                                manual.manual_queue(user(), utcnow()))})
+
+
+@bp.get("/proctor/identity/<int:check_id>")
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_check(check_id: int) -> str:
+    """The live view, the registration data and the decision form of one check by a proctor."""
+    check = manual.supervised_check(user(), check_id)
+    return render_template("identity/manual_check.html", check=check, registration=manual.registration_of(check))
+
+
+@bp.post("/api/proctor/identity/<int:check_id>/live/offer")
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_watch(check_id: int) -> Response:
+    """Relay the waiting candidate's camera and microphone to the proctor."""
+    check = manual.supervised_check(user(), check_id)
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    return jsonify({"type": "answer", "sdp": manual.watch(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                                          check, user(), sdp)})
+
+
+@bp.post("/proctor/identity/<int:check_id>/decide")
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_decide(check_id: int) -> WResponse:
+    """Identity confirmed or not confirmed, with a reason."""
+    check = manual.supervised_check(user(), check_id)
+    manual.decide_by_eye(current_app._get_current_object(), check, user(),  # type: ignore[attr-defined]
+                         request.form.get("confirmed") == "yes", request.form.get("reason", ""), utcnow())
+    return redirect(url_for("identity.manual_queue"))

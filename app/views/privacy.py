@@ -135,7 +135,8 @@ def institution_settings() -> tuple[str, int] | Response:
             update_settings(me.institution_id, role=f.get("role", ""), recording=f.get("recording") == "on",
                             biometric_matching=f.get("biometric_matching") == "on",
                             appeal_window_days=int(f.get("appeal_window_days") or 0),
-                            keep_id_images_until_exam_end=f.get("keep_id_images") == "on")
+                            keep_id_images_until_exam_end=f.get("keep_id_images") == "on",
+                            start_during_identity_review=f.get("start_during_identity_review") == "on")
             flash(_("Settings saved."))
             return redirect(url_for("privacy.institution_settings"))
         except ValueError:

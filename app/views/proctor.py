@@ -32,8 +32,12 @@ SUPERVISORS = (Role.PROCTOR, Role.STAFF)
 @bp.get("/")
 @role_required(Role.PROCTOR)
 def home() -> str:
-    """Assigned exams."""
-    return render_template("proctor/home.html", exams=exams_for(user()))
+    """Assigned exams, and the identity checks waiting for this proctor (one click each, with a count)."""
+    from idcheck.manual import waiting_count
+    from idcheck.verification import review_queue
+
+    return render_template("proctor/home.html", exams=exams_for(user()), manual_waiting=waiting_count(user(), utcnow()),
+                           review_waiting=len(review_queue(user())))
 
 
 @bp.get("/live")

@@ -16,6 +16,7 @@ from exams.catalog import assign_proctor, exams_for, get_exam_for
 from exams.grading import exam_attempts
 from exams.models import Exam
 from exams.schema import ExamImportError, Format, ImportProblem, format_for_filename
+from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import DomainError, NotFound, ValidationFailed
 
@@ -35,8 +36,12 @@ def home() -> str:
     restricted = db.session.scalars(
         select(User).where(User.institution_id == me.institution_id, User.restricted_at.is_not(None),
                            User.erased_at.is_(None)).order_by(User.restricted_at)).all()
+    from idcheck.manual import waiting_count
+    from idcheck.verification import review_queue
+
     return render_template("staff/home.html", exams=exams_for(me), proctors=proctors, restricted=restricted,
-                           receipts=receipts_for(institution_id=me.institution_id)[:100])
+                           receipts=receipts_for(institution_id=me.institution_id)[:100],
+                           identity_review=len(review_queue(me)), identity_manual=waiting_count(me, utcnow()))
 
 
 @bp.get("/exams/<int:exam_id>")

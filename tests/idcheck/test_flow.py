@@ -91,7 +91,7 @@ def test_other_person_goes_to_review_and_a_person_decides(app, setup, faces, mak
     client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
     state = upload(client, exam, faces, "biden.jpg", "obama.jpg")
     assert state["status"] == "review"  # never refused by the computer
-    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302  # review lets the exam start
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409  # review blocks the start
     staff = app.test_client()
     login(staff, make_user("staff", exam.institution))
     check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id))
@@ -141,7 +141,7 @@ def test_declining_biometrics_gives_the_manual_path(setup):
     client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "no"})
     assert client.get(f"/api/identity/{exam.id}").json["status"] == "manual"
     assert db.session.scalar(select(Blob).where(Blob.user_id == cand.id)) is None  # nothing biometric stored
-    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409  # until a proctor decides
 
 
 def test_identity_page_renders_each_state(setup):

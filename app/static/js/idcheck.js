@@ -1,7 +1,11 @@
 // Identity check: upload the ID photo, capture selfie frames while the candidate follows a
-// random head-turn challenge, then poll the status. All text comes from data attributes.
+// random head-turn challenge, then poll the status. Or, for the check by a proctor, connect the camera
+// to our media engine for the proctor's live view and wait for the decision. All text comes from data
+// attributes.
 (function () {
   "use strict";
+  var manual = document.getElementById("manual");
+  if (manual) { checkByProctor(manual); }
   var root = document.getElementById("idcheck");
   if (!root) { return; }
   var examId = root.dataset.exam;
@@ -19,7 +23,9 @@
     else if (s === "verified") { statusEl.textContent = msg.msgVerified; }
     else if (s === "review") { statusEl.textContent = msg.msgReview; }
     else if (s === "rejected") { statusEl.textContent = msg.msgRejected + " " + (state.decision_reason || ""); }
-    else if (s === "retake") { statusEl.textContent = msg.msgRetake + " " + (state.reason || ""); }
+    else if (s === "retake") {
+      statusEl.textContent = msg.msgRetake + " " + (state.reason || "") + " · " + msg.msgRetakes + " " + state.retakes_left;
+    }
     else { statusEl.textContent = ""; }
   }
 
@@ -45,16 +51,6 @@
     post("/api/identity/" + examId + "/document", fd).then(function (r) {
       if (r.ok) { document.getElementById("doc-state").textContent = "✓"; show(r.body); } else { error(r.body); }
     });
-  });
-
-  document.getElementById("selfie-upload").addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var input = document.getElementById("selfie-files");
-    post("/api/identity/" + examId + "/challenge", new FormData()).then(function () {
-      var fd = new FormData();
-      Array.prototype.forEach.call(input.files, function (f) { fd.append("frames", f); });
-      return post("/api/identity/" + examId + "/selfie", fd);
-    }).then(function (r) { if (r.ok) { show(r.body); } else { error(r.body); } });
   });
 
   var video = document.getElementById("selfie-video");
@@ -99,4 +95,61 @@
   }
 
   poll();
+
+  function checkByProctor(box) {
+    var m = box.dataset;
+    var statusEl = document.getElementById("idcheck-status");
+    var state = document.getElementById("manual-state");
+    var pc = null;
+
+    function mark(key, text) { state.dataset.state = key; state.textContent = text; }
+
+    function waitForDecision() {
+      fetch(m.api, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(function (body) {
+          statusEl.dataset.status = body.status || "";
+          if (body.status === "verified") {
+            statusEl.textContent = m.msgVerified;
+            document.getElementById("manual-continue").hidden = false;
+            if (pc) { pc.close(); }
+          } else if (body.status === "rejected") {
+            statusEl.textContent = m.msgRejected + " " + (body.decision_reason || "");
+            if (pc) { pc.close(); }
+          } else { setTimeout(waitForDecision, 1500); }
+        })
+        .catch(function () { setTimeout(waitForDecision, 3000); });
+    }
+
+    document.getElementById("manual-connect").addEventListener("click", function () {
+      mark("connecting", m.msgConnecting);
+      navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: true})
+        .catch(function () { mark("failed", m.msgNocam); throw null; })
+        .then(function (stream) {
+          document.getElementById("manual-video").srcObject = stream;
+          if (pc) { pc.close(); }
+          pc = new RTCPeerConnection({iceServers: JSON.parse(m.ice || "[]")});
+          stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+          pc.onconnectionstatechange = function () {
+            if (pc.connectionState === "connected") { mark("connected", m.msgConnected); }
+            else if (pc.connectionState === "failed") { mark("failed", m.msgFailed); }
+          };
+          return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); });
+        })
+        .then(function () {
+          return new Promise(function (res) {
+            if (pc.iceGatheringState === "complete") { res(); return; }
+            pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") { res(); } });
+            setTimeout(res, 5000);
+          });
+        })
+        .then(function () { return window.aufsicht.postJson(m.offer, {sdp: pc.localDescription.sdp}); })
+        .then(function (r) {
+          if (!r.ok || !r.body.sdp) { mark("failed", window.aufsicht.message(r, m.msgFailed)); return; }
+          return pc.setRemoteDescription(r.body);
+        })
+        .catch(function (e) { if (e !== null) { mark("failed", m.msgFailed); } });
+    });
+    waitForDecision();
+  }
 })();

@@ -50,6 +50,45 @@
     refresh();
     setInterval(refresh, 1000);
   }
+  // Candidates waiting for the identity check by a proctor, refreshed every two seconds as they arrive.
+  var queue = document.getElementById("manual-queue");
+  if (queue) {
+    var refreshQueue = function () {
+      fetch(queue.dataset.api, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(function (body) {
+          var items = body.checks || [];
+          queue.textContent = "";
+          if (!items.length) {
+            var empty = document.createElement("li");
+            empty.textContent = queue.dataset.labelEmpty;
+            queue.appendChild(empty);
+          }
+          items.forEach(function (c) {
+            var li = document.createElement("li");
+            li.dataset.check = c.check_id;
+            li.dataset.connected = c.connected ? "yes" : "no";
+            var a = document.createElement("a");
+            a.href = "/proctor/identity/" + c.check_id;
+            a.textContent = c.candidate;
+            li.appendChild(a);
+            var since = new Date(c.waiting_since);
+            li.appendChild(document.createTextNode(" – " + c.exam + " · " + queue.dataset.labelSince + " " +
+              since.toLocaleTimeString(document.documentElement.lang || [], {hour: "2-digit", minute: "2-digit"}) + " · " +
+              (c.connected ? queue.dataset.labelConnected : queue.dataset.labelNotConnected)));
+            queue.appendChild(li);
+          });
+          document.getElementById("manual-queue-status").textContent = "";
+        })
+        .catch(function () { document.getElementById("manual-queue-status").textContent = "⚠"; });
+    };
+    refreshQueue();
+    setInterval(refreshQueue, 2000);
+  }
+  // Buttons that end something for good ask once before their form is sent.
+  document.querySelectorAll("button[data-ask]").forEach(function (b) {
+    b.addEventListener("click", function (ev) { if (!window.confirm(b.dataset.ask)) { ev.preventDefault(); } });
+  });
   // Review: a timeline entry seeks the recording part that covers its time.
   document.querySelectorAll("button.seek").forEach(function (b) {
     b.addEventListener("click", function () {
