@@ -1,4 +1,4 @@
-"""``flask idcheck compare ID_PHOTO SELFIE``: the same checks and decision as one JSON object."""
+"""``flask idcheck compare ID_PHOTO SELFIE`` and ``flask idcheck read-document IMAGE``: one JSON object each."""
 
 from __future__ import annotations
 
@@ -16,3 +16,12 @@ def compare_cmd(id_photo: str, selfie: str) -> None:
     from idcheck.verification import compare_files_json
 
     click.echo(compare_files_json(id_photo, selfie))
+
+
+@idcheck_cli.command("read-document")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+def read_document_cmd(image: str) -> None:
+    """Print {"format", "lines", "valid", "fields", "reason"} for a photo of an ID document's MRZ."""
+    from idcheck.document import read_file_json
+
+    click.echo(read_file_json(image))

@@ -30,8 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from idcheck.images import N_
-from idcheck.mrz import Mrz, MrzInvalid, check_digit, parse
+from idcheck.images import N_, UnusableImage
+from idcheck.mrz import Mrz, MrzInvalid, matches_registration, parse
 
 OCRB_FONT = Path(__file__).resolve().parent / "data" / "OCRB.otf"
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
@@ -100,7 +100,8 @@ def _layout(fmt: str) -> list[str]:
 
 
 _ALLOWED = {"d": "0123456789", "a": "ABCDEFGHIJKLMNOPQRSTUVWXYZ<", "x": ALPHABET, "s": "MFX<"}
-_MASKS = {kd: np.array([0.0 if c in allowed else -9.0 for c in ALPHABET], np.float32) for kd, allowed in _ALLOWED.items()}
+_MASKS = {kd: np.array([0.0 if c in allowed else -9.0 for c in ALPHABET], np.float32)
+          for kd, allowed in _ALLOWED.items()}
 
 
 # ------------------------------------------------------------------ glyph templates
@@ -123,7 +124,7 @@ def _templates() -> tuple[np.ndarray, np.ndarray]:
         ImageDraw.Draw(img).text((20, 20), ch, font=font, fill=255)
         a = np.asarray(img, np.float32)
         y0 = 20 + top - CAP_TOP / scale
-        crop = a[int(round(y0)):int(round(y0 + GLYPH_H / scale)), 20:20 + int(round(advance))]
+        crop = a[round(y0):round(y0 + GLYPH_H / scale), 20:20 + round(advance)]
         base = cv2.resize(crop, (GLYPH_W, GLYPH_H), interpolation=cv2.INTER_AREA)
         for variant in _variants(base):
             rows.append(_normalise(variant[None].reshape(1, -1))[0])
@@ -163,9 +164,9 @@ def _lines(gray_small: np.ndarray) -> list[_Line]:
         blackhat = cv2.morphologyEx(gray_small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
         thr = max(18.0, float(cv2.threshold(blackhat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[0]))
         mask = (blackhat > thr).astype(np.uint8) * 255
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (close, 3)))
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
-        contours, _h = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (close, 3)))
+        opened = cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 3)))
+        contours, _h = cv2.findContours(opened, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for c in contours:
             (cx, cy), (rw, rh), angle = cv2.minAreaRect(c)
             length, thick = max(rw, rh), min(rw, rh)
@@ -294,11 +295,11 @@ def _read_group(gray: np.ndarray, group: list[_Line], scale: float, fmt: str
         a = line.center - lu * (line.length / 2 + margin)
         b = line.center + lu * (line.length / 2 + margin)
         pts.append((a + lv * side * spacing / 2, b + lv * side * spacing / 2))
-    src = np.float32([pts[0][0], pts[0][1], pts[1][1], pts[1][0]]) / scale
+    src = np.array([pts[0][0], pts[0][1], pts[1][1], pts[1][0]], np.float32) / scale
     line_px = 2 * GLYPH_H
-    out_w = int(round((n + 2.4) * GLYPH_W * 1.0))
+    out_w = round((n + 2.4) * GLYPH_W * 1.0)
     out_h = k * line_px
-    dst = np.float32([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
+    dst = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], np.float32)
     m = cv2.getPerspectiveTransform(src, dst)
     zone = cv2.warpPerspective(gray, m, (out_w, out_h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
     text, scores, alts = [], [], []
@@ -309,7 +310,7 @@ def _read_group(gray: np.ndarray, group: list[_Line], scale: float, fmt: str
         got = _read_line(strip, n, kinds[i], grows)
         if got is None:
             return None
-        chars, s, alt, grow = got
+        chars, s, alt, _grow = got
         text.append(chars)
         scores.append(s)
         alts.append(alt)
@@ -356,14 +357,14 @@ def _read_band(ink: np.ndarray, cap_top: float, cap: float, x0: int, x1: int, n:
     fx = GLYPH_W / pitch
     y0 = cap_top - CAP_TOP / fy
     # the band, resampled so that the cap band is CAP_TOP..CAP_BOTTOM and the pitch is GLYPH_W
-    m = np.float32([[fx, 0, 0], [0, fy, -y0 * fy]])
-    width = max(GLYPH_W * 2, int(round(ink.shape[1] * fx)))
+    m = np.array([[fx, 0, 0], [0, fy, -y0 * fy]], np.float32)
+    width = max(GLYPH_W * 2, round(ink.shape[1] * fx))
     band = cv2.warpAffine(ink, m, (width, GLYPH_H), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
     if band.shape[1] < n * GLYPH_W * 0.8:
         return None
     win = np.lib.stride_tricks.sliding_window_view(band, (GLYPH_H, GLYPH_W))[0]  # (X, H, W)
     flat = _normalise(win.reshape(win.shape[0], -1).astype(np.float32))
-    tmpl, labels = _templates()
+    tmpl, _labels = _templates()
     corr = flat @ tmpl.T  # (X, K)
     per_char = corr.reshape(corr.shape[0], len(ALPHABET), -1).max(axis=2)  # templates are grouped by glyph
     kind_score = {kd: (per_char + mask).max(axis=1) for kd, mask in _MASKS.items()}
@@ -442,16 +443,15 @@ def _diagnose(gray: np.ndarray, small: np.ndarray, lines: list[_Line], groups: l
     h, w = small.shape
     zone = groups[0] if groups else None
     if zone is None:
-        # the MRZ-like lines that were found: the longest, lowest ones
-        lowest = sorted(lines, key=lambda ln: -ln.length)[:3]
-        zone = lowest or None
+        # no zone, but maybe what is left of one: the longest lines as long and thin as MRZ lines
+        zone = sorted((ln for ln in lines if ln.length > 15 * ln.thickness), key=lambda ln: -ln.length)[:3] or None
     if zone is not None:
         ends = [ln.center + s * ln.u * ln.length / 2 for ln in zone for s in (-1, 1)]
         bottom = max(float(ln.center[1]) for ln in zone)
         spacing = float(np.median([ln.thickness for ln in zone])) * 2
         if bottom + 1.6 * spacing > h:
             return "cut_off_bottom"
-        if any(p[0] < 0.01 * w or p[0] > 0.99 * w for p in ends):
+        if groups and any(p[0] < 0.01 * w or p[0] > 0.99 * w for p in ends):
             return "cut_off_side"
         xs = [int(p[0]) for p in ends]
         ys = [int(ln.center[1]) for ln in zone]
@@ -460,14 +460,80 @@ def _diagnose(gray: np.ndarray, small: np.ndarray, lines: list[_Line], groups: l
         region = small[y_lo:y_hi, x_lo:x_hi]
         if region.size and float((region >= 245).mean()) > 0.04:
             return "glare"
-    if float((small >= 250).mean()) > 0.02 and not groups:
+    if float((small >= 248).mean()) > 0.03:
         return "glare"
-    if float(small.mean()) < 45:
+    if float(np.percentile(small, 95)) < 60:
         return "too_dark"
-    lap = float(cv2.Laplacian(small, cv2.CV_64F).var())
-    if lap < 40:
+    if float(cv2.Laplacian(small, cv2.CV_64F).var()) < 40:
         return "blurred"
-    return "unreadable" if groups or lines else "no_mrz"
+    if _document_cut_at_bottom(small):
+        return "cut_off_bottom"
+    return "unreadable" if groups else "no_mrz"
+
+
+def _document_cut_at_bottom(small: np.ndarray) -> bool:
+    """The largest bright area (the document on a darker table) runs off the lower edge, not the upper."""
+    blurred = cv2.GaussianBlur(small, (0, 0), 3)
+    _t, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    count, labels, stats, _c = cv2.connectedComponentsWithStats(mask)
+    if count < 2:
+        return False
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[biggest, cv2.CC_STAT_AREA] < 0.1 * small.size:
+        return False
+    doc = labels == biggest
+    return bool(doc[-3:].mean() > 0.15 and doc[:3].mean() < 0.02)
+
+
+class DocumentUnreadable(UnusableImage):
+    """No MRZ with valid check digits in the photos; ``reason`` says what to do (or type the lines in)."""
+
+    code = "document_unreadable"
+
+
+TYPED = "MRZ typed in, not read from the photo: a person compares it with the document"
+
+
+def check_document(images: list[bytes], typed: str | None, registration: dict[str, Any] | None,
+                   today: dt.date, *, required: bool = True) -> dict[str, Any]:
+    """The document step: read the MRZ from the photos (the back of an ID card first), compare it.
+
+    Returns what ``IdCheck.document_check`` keeps: the fields read, where from, and the ``differences``
+    (registration mismatches, an expired document, a typed MRZ) that send the check to a person. A typed
+    MRZ is only a fallback: its check digits must pass (MrzInvalid otherwise) and it always means review.
+    With nothing readable and nothing typed: DocumentUnreadable with the reason, or, when not
+    ``required``, a note that nothing was read.
+    """
+    reading: Reading | None = None
+    for data in images:
+        reading = read_bytes(data, today=today)
+        if reading.valid:
+            break
+    if reading is not None and reading.valid and reading.mrz is not None:
+        return _compared(reading.mrz, "photo", registration, today)
+    reason = reading.reason if reading is not None else "no_mrz"
+    if typed and typed.strip():
+        result = _compared(parse(typed, today=today), "typed", registration, today)
+        result["differences"].append(TYPED)
+        result["photo_reason"] = reason
+        return result
+    if required:
+        raise DocumentUnreadable(f"mrz_{reason}", REASONS[reason or "unreadable"])
+    return {"source": None, "photo_reason": reason, "differences": []}
+
+
+def _compared(mrz: Mrz, source: str, registration: dict[str, Any] | None, today: dt.date) -> dict[str, Any]:
+    differences = []
+    if registration is not None:
+        differences = matches_registration(mrz, registration["first_name"], registration["last_name"],
+                                           registration["date_of_birth"])
+        if mrz.document_number != (registration.get("id_document_number") or ""):
+            differences.append("document number differs from the registration")
+    if mrz.expiry_date < today:
+        differences.append(f"the ID document expired on {mrz.expiry_date.isoformat()}")
+    return {"mrz": mrz.kind, "source": source, "document_number": mrz.document_number, "surname": mrz.surname,
+            "given_names": mrz.given_names, "birth_date": mrz.birth_date.isoformat(),
+            "expiry_date": mrz.expiry_date.isoformat(), "nationality": mrz.nationality, "differences": differences}
 
 
 def read_bytes(data: bytes, today: dt.date | None = None) -> Reading:

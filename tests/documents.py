@@ -116,16 +116,17 @@ def _background(rng: random.Random, w: int, h: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _face(rng: random.Random, w: int, h: int, grey: bool) -> Image.Image:
+def _face(rng: random.Random, w: int, h: int, grey: bool, name: str | None = None) -> Image.Image:
     names = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "biden2.jpg"]
-    img = Image.open(FACES / rng.choice(names)).convert("L" if grey else "RGB").convert("RGB")
+    img = Image.open(FACES / (name or rng.choice(names))).convert("L" if grey else "RGB").convert("RGB")
     scale = max(w / img.width, h / img.height)
     img = img.resize((round(img.width * scale) + 1, round(img.height * scale) + 1))
     left, top = (img.width - w) // 2, max(0, (img.height - h) // 4)
     return img.crop((left, top, left + w, top + h))
 
 
-def render(fmt: str, lines: list[str], rng: random.Random, *, side: str = "mrz") -> np.ndarray:
+def render(fmt: str, lines: list[str], rng: random.Random, *, side: str = "mrz", face: str | None = None
+           ) -> np.ndarray:
     """The flat document as RGB: for TD1 ``side`` "mrz" is the back, "photo" the front; TD2/TD3 have both."""
     wmm, hmm = SIZES_MM[fmt]
     s = PX_PER_MM
@@ -136,11 +137,12 @@ def render(fmt: str, lines: list[str], rng: random.Random, *, side: str = "mrz")
     label, value = _font(1.6 * s, SANS), _font(2.6 * s, SANS)
     names = lines[-1] if fmt == "TD1" else lines[0][5:]
     surname, _, given = names.partition("<<")
-    fields = [("Name / Surname", surname.replace("<", " ")), ("Vornamen / Given names", given.replace("<", " ").strip()),
+    fields = [("Name / Surname", surname.replace("<", " ")),
+              ("Vornamen / Given names", given.replace("<", " ").strip()),
               ("Geburtstag / Date of birth", "12.08.1990"), ("Staatsangehörigkeit / Nationality", "DEUTSCH")]
     if fmt != "TD1" or side == "photo":
         pw, ph = round(0.3 * wmm * s), round(0.3 * wmm * s * 1.28)
-        img.paste(_face(rng, pw, ph, grey=fmt == "TD1"), (round(4 * s), round(9 * s)))
+        img.paste(_face(rng, pw, ph, grey=fmt == "TD1", name=face), (round(4 * s), round(9 * s)))
         draw.text((round(4 * s), round(3 * s)), "BUNDESREPUBLIK DEUTSCHLAND" if fmt != "TD2" else "UTOPIA",
                   font=_font(3.2 * s, SANS), fill=ink)
         x0, y = round(4 * s) + pw + round(4 * s), round(9 * s)
@@ -254,10 +256,11 @@ class Sample:
     image: bytes
 
 
-def make(fmt: str, lines: list[str], seed: int, shot: Shot | None = None, side: str = "mrz") -> bytes:
-    """Render and photograph one document (deterministic for the seed)."""
+def make(fmt: str, lines: list[str], seed: int, shot: Shot | None = None, side: str = "mrz",
+         face: str | None = None) -> bytes:
+    """Render and photograph one document (deterministic for the seed); ``face`` a file in tests/data/faces."""
     rng = random.Random(seed)
-    doc = render(fmt, lines, rng, side=side)
+    doc = render(fmt, lines, rng, side=side, face=face)
     shot = shot or random_shot(rng)
     if shot.height == 0:
         shot = dataclasses.replace(shot, height=shot.width * 3 // 4)
