@@ -232,12 +232,27 @@ def _consistent(group: list[_Line]) -> bool:
 
 
 def read_image(rgb: np.ndarray, today: dt.date | None = None) -> Reading:
-    """Find and read the MRZ in an RGB image; ``valid`` only if every check digit passes."""
+    """Find and read the MRZ in an RGB image; ``valid`` only if every check digit passes.
+
+    A photo in which no zone is found or read is tried again turned upside down and sideways (a card
+    photographed the wrong way round); a problem of the photo itself (cut off, glare, blur) is said at once.
+    """
     today = today or dt.date.today()
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if max(gray.shape) > 2400:
         f = 2400 / max(gray.shape)
         gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    first = _read_upright(gray, today)
+    if first.valid or first.reason not in ("no_mrz", "unreadable"):
+        return first
+    for turns in (2, 1, 3):
+        turned = _read_upright(np.ascontiguousarray(np.rot90(gray, turns)), today)
+        if turned.valid:
+            return turned
+    return first
+
+
+def _read_upright(gray: np.ndarray, today: dt.date) -> Reading:
     scale = DETECT_WIDTH / gray.shape[1]
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     lines = _lines(small)

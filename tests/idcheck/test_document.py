@@ -47,6 +47,17 @@ def test_every_format_is_read_from_a_photo_with_all_check_digits(photos, fmt):
     assert reading.mrz.birth_date == dt.date(1985, 12, 24) and reading.mrz.expiry_date == dt.date(2033, 1, 1)
 
 
+def test_a_document_photographed_upside_down_is_read(photos):
+    import numpy as np
+
+    from idcheck.document import read_image
+    from idcheck.images import load_upload
+
+    upside_down = np.ascontiguousarray(np.rot90(load_upload(photos["TD3"]), 2))
+    reading = read_image(upside_down, today=TODAY)
+    assert reading.valid and "\n".join(reading.lines) == photos["lines-TD3"].decode()
+
+
 def test_a_printed_wrong_check_digit_is_never_taken_as_data():
     lines = list(SPECIMENS[4][1])  # the German passport specimen: its birth date check digit is 5
     lines[1] = lines[1][:19] + "7" + lines[1][20:]
