@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "de",
     "LANGUAGES": ["de", "en"],
     # Uploads.
+    # Identity check: the ID document's machine-readable zone must be read from the photo (a typed MRZ only
+    # sends the check to a person); False accepts a photo without one (test suites with plain face photos).
+    "IDCHECK_REQUIRE_MRZ": True,
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     # Storage: "local" (files under STORAGE_LOCAL_ROOT, default instance/blobs) or "s3".
     "STORAGE_BACKEND": "local",

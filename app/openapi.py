@@ -171,11 +171,16 @@ def describe() -> dict[str, Any]:
         "/api/identity/{exam_id}": {"get": _op("The identity check's status.", _ref("IdentityStatus"),
                                                params=[EXAM])},
         "/api/identity/{exam_id}/document": {"post": _op(
-            "Upload the photo of the ID document's photo page (JPEG, PNG or WebP, at most 8 MiB).",
+            "Upload the photo of the ID document's photo page (JPEG, PNG or WebP, at most 8 MiB) and, for an ID "
+            "card, of its back; the machine-readable zone is read from the photos (422 document_unreadable with "
+            "what to do when it cannot be).",
             _ref("IdentityStatus"), params=[EXAM], errors=UPLOAD_ERRORS, body={"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary"},
-                               "mrz": {"type": "string", "description": "The machine-readable zone, if typed."}}}}})},
+                               "back": {"type": "string", "format": "binary",
+                                        "description": "The back of an ID card (with the MRZ); read, not kept."},
+                               "mrz": {"type": "string", "description": "The machine-readable zone, typed: only "
+                                       "when it cannot be read from the photo; a person then checks."}}}}})},
         "/api/identity/{exam_id}/challenge": {"post": _op(
             "A fresh random head-turn challenge for the selfie.",
             {"type": "object", "required": ["challenge"], "properties": {"challenge": _ref("Challenge")}},

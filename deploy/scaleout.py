@@ -126,6 +126,7 @@ class Stack:
                     "AUFSICHT_MEDIA_ENGINE_TOKEN": secrets.token_urlsafe(32),
                     "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
                     "AUFSICHT_LOGIN_MAX_FAILURES": "1000",
+                    "AUFSICHT_IDCHECK_REQUIRE_MRZ": "false",  # the load uploads plain face photos as ID photos
                     **self._seaweedfs()}
         flask = [sys.executable, "-m", "flask", "--app", "app"]
         subprocess.run([*flask, "db", "upgrade"], cwd=REPO, env=self.env, check=True, capture_output=True)

@@ -1,4 +1,5 @@
-"""Operator commands: ``flask idcheck compare ID_PHOTO SELFIE``, ``flask idcheck liveness --challenge ... DIR``."""
+"""Operator commands, each printing one JSON object: ``flask idcheck compare ID_PHOTO SELFIE``,
+``flask idcheck liveness --challenge ... DIR`` and ``flask idcheck read-document IMAGE``."""
 
 from __future__ import annotations
 
@@ -34,3 +35,12 @@ def liveness_cmd(moves: str, first_prompt: int | None, step_ms: int | None, fold
         raise click.BadParameter(f"unknown moves {', '.join(unknown)} (known: {', '.join(MOVES)})",
                                  param_hint="--challenge")
     click.echo(decide_folder_json(asked, folder, first_prompt, step_ms or STEP_MS))
+
+
+@idcheck_cli.command("read-document")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+def read_document_cmd(image: str) -> None:
+    """Print {"format", "lines", "valid", "fields", "reason"} for a photo of an ID document's MRZ."""
+    from idcheck.document import read_file_json
+
+    click.echo(read_file_json(image))

@@ -1,4 +1,4 @@
-"""ICAO 9303 machine-readable zones: TD1 (ID cards, 3 x 30) and TD3 (passports, 2 x 44).
+"""ICAO 9303 machine-readable zones: TD1 (ID cards, 3 x 30), TD2 (2 x 36) and TD3 (passports, 2 x 44).
 
 Check digits use weights 7, 3, 1 over digits (0-9), letters (A=10 ... Z=35) and the filler
 ``<`` (0). Names and the birth date are compared with the registration, ignoring case,
@@ -75,7 +75,7 @@ def _names(field: str) -> tuple[str, str]:
 
 
 def parse(text: str, today: dt.date | None = None) -> Mrz:
-    """Parse and verify a TD1 or TD3 MRZ (lines separated by newlines); raises MrzInvalid."""
+    """Parse and verify a TD1, TD2 or TD3 MRZ (lines separated by newlines); raises MrzInvalid."""
     today = today or dt.date.today()
     if not isinstance(text, str) or len(text) > 200:
         raise MrzInvalid("The MRZ is too long.")
@@ -92,17 +92,29 @@ def parse(text: str, today: dt.date | None = None) -> Mrz:
         surname, given = _names(l3)
         return Mrz("TD1", number.replace("<", ""), surname, given, _date(l2[0:6], birth=True, today=today),
                    _date(l2[8:14], birth=False, today=today), l2[15:18].replace("<", ""))
+    if len(lines) == 2 and all(len(ln) == 36 for ln in lines):
+        l1, l2 = lines
+        number = l2[0:9]
+        _check("document number", number, l2[9])
+        _check("birth date", l2[13:19], l2[19])
+        _check("expiry date", l2[21:27], l2[27])
+        _check("composite", l2[0:10] + l2[13:20] + l2[21:35], l2[35])
+        surname, given = _names(l1[5:36])
+        return Mrz("TD2", number.replace("<", ""), surname, given, _date(l2[13:19], birth=True, today=today),
+                   _date(l2[21:27], birth=False, today=today), l2[10:13].replace("<", ""))
     if len(lines) == 2 and all(len(ln) == 44 for ln in lines):
         l1, l2 = lines
         number = l2[0:9]
         _check("document number", number, l2[9])
         _check("birth date", l2[13:19], l2[19])
         _check("expiry date", l2[21:27], l2[27])
+        if l2[42] != "<" or l2[28:42].strip("<"):
+            _check("personal number", l2[28:42], l2[42])
         _check("composite", l2[0:10] + l2[13:20] + l2[21:43], l2[43])
         surname, given = _names(l1[5:44])
         return Mrz("TD3", number.replace("<", ""), surname, given, _date(l2[13:19], birth=True, today=today),
                    _date(l2[21:27], birth=False, today=today), l2[10:13].replace("<", ""))
-    raise MrzInvalid("An MRZ has 3 lines of 30 characters (ID card) or 2 lines of 44 (passport).")
+    raise MrzInvalid("An MRZ has 3 lines of 30 characters (ID card), 2 of 36 or 2 of 44 (passport).")
 
 
 def _fold(name: str) -> set[str]:

@@ -141,13 +141,16 @@ def _owner(check: IdCheck, exam: Exam) -> dict[str, Any]:
     return {"user_id": check.user_id, "institution_id": exam.institution_id}
 
 
-def upload_id_document(check: IdCheck, exam: Exam, data: bytes, mrz_text: str | None = None) -> None:
-    """Validate the ID photo by content (and the MRZ, if typed in) and store it encrypted."""
+def upload_id_document(check: IdCheck, exam: Exam, data: bytes, mrz_text: str | None = None,
+                       back: bytes | None = None) -> None:
+    """Validate the ID photo by content, read its MRZ (from ``back``, the back of an ID card, if sent) and
+    store the photo encrypted, without its metadata; the back is read and not kept."""
     from idcheck.images import without_metadata
 
     _open_for_upload(check)
     clean = without_metadata(data, **_limits())
-    check.document_check = document_check(check.user, mrz_text)
+    clean_back = without_metadata(back, **_limits()) if back else None
+    check.document_check = document_check(check.user, mrz_text, [clean] if not clean_back else [clean_back, clean])
     old = check.id_image_blob_id
     check.id_image_blob_id = _store_image(check, exam, clean, utcnow())
     check.status = IdCheckStatus.STARTED
@@ -155,19 +158,17 @@ def upload_id_document(check: IdCheck, exam: Exam, data: bytes, mrz_text: str | 
     _purge(old, utcnow(), "replaced by a new upload")
 
 
-def document_check(candidate: User, mrz_text: str | None) -> dict[str, Any]:
-    """Check the MRZ's ICAO check digits (MrzInvalid if wrong) and compare it with the registration."""
-    from idcheck.mrz import matches_registration, parse
+def document_check(candidate: User, mrz_text: str | None, images: Sequence[bytes] = ()) -> dict[str, Any]:
+    """The MRZ read from the photos (idcheck.document), compared with the registration and today's date;
+    a typed MRZ is only a fallback for a person to check (MrzInvalid if its check digits fail)."""
+    from idcheck.document import check_document
 
-    if not mrz_text or not mrz_text.strip():
-        return {}
-    profile = candidate.profile
-    mrz = parse(mrz_text, today=utcnow().date())
-    differences = [] if profile is None else matches_registration(
-        mrz, profile.first_name, profile.last_name, profile.date_of_birth)
-    if profile is not None and mrz.document_number != profile.id_document_number:
-        differences.append("document number differs from the registration")
-    return {"mrz": mrz.kind, "document_number": mrz.document_number, "differences": differences}
+    p = candidate.profile
+    registration = None if p is None else {"first_name": p.first_name, "last_name": p.last_name,
+                                           "date_of_birth": p.date_of_birth,
+                                           "id_document_number": p.id_document_number}
+    return check_document(list(images), mrz_text, registration, utcnow().date(),
+                          required=bool(current_app.config.get("IDCHECK_REQUIRE_MRZ", True)))
 
 
 def issue_challenge(check: IdCheck) -> list[str]:

@@ -102,7 +102,9 @@ def app_config() -> dict[str, Any]:
 def app(database_url: str, instance_path: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
     """The app bound to the session's migrated database; every table is emptied after the test."""
     cfg = {"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path), "TESTING": True,
-           "WTF_CSRF_ENABLED": False, "SERVER_NAME": "aufsicht.test", "PREFERRED_URL_SCHEME": "http"}
+           "WTF_CSRF_ENABLED": False, "SERVER_NAME": "aufsicht.test", "PREFERRED_URL_SCHEME": "http",
+           # the suite uses plain face photos as ID photos; tests/idcheck/test_document.py turns this on
+           "IDCHECK_REQUIRE_MRZ": False}
     cfg.update(app_config)
     application = create_app(cfg)
     application.test_client_class = FreshContextClient

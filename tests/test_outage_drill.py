@@ -216,6 +216,7 @@ def platform(pg: PrivatePostgres, redis: PrivateRedis, workdir: Path) -> Iterato
            "AUFSICHT_SECRET_KEY": secrets.token_urlsafe(32),
            "AUFSICHT_STORAGE_MASTER_KEYS": json.dumps({"active": "k1", "keys": {"k1": key}}),
            "AUFSICHT_MEDIA_ENGINE_TOKEN": secrets.token_urlsafe(32), "AUFSICHT_LOGIN_MAX_FAILURES": "1000",
+           "AUFSICHT_IDCHECK_REQUIRE_MRZ": "false",
            # Lost jobs are found again within seconds, not minutes, so that the drill stays short.
            "AUFSICHT_JOB_STALLED_AFTER_SECONDS": "4",
            "AUFSICHT_JOB_PERIODS": json.dumps({"idcheck.requeue_stalled": 2, "privacy.requeue_stalled_exports": 2})}

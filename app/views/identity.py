@@ -88,9 +88,10 @@ def _file_bytes(field: str) -> list[bytes]:
 @bp.post("/api/identity/<int:exam_id>/document")
 @role_required(Role.CANDIDATE)
 def document(exam_id: int) -> Response:
-    """Upload the photo of the ID document's photo page."""
+    """Upload the photo of the ID document's photo page (and, for an ID card, of its back with the MRZ)."""
     check, exam = _check(exam_id)
-    v.upload_id_document(check, exam, _file_bytes("file")[0], request.form.get("mrz"))
+    back = _file_bytes("back")[0] if request.files.get("back") else None
+    v.upload_id_document(check, exam, _file_bytes("file")[0], request.form.get("mrz"), back=back or None)
     return jsonify(v.status_json(check))
 
 

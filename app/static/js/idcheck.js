@@ -47,6 +47,8 @@
     if (!input.files.length) { return; }
     var fd = new FormData();
     fd.append("file", input.files[0]);
+    var back = document.getElementById("doc-back");
+    if (back.files.length) { fd.append("back", back.files[0]); }
     fd.append("mrz", document.getElementById("doc-mrz").value);
     post("/api/identity/" + examId + "/document", fd).then(function (r) {
       if (r.ok) { document.getElementById("doc-state").textContent = "✓"; show(r.body); } else { error(r.body); }
