@@ -47,6 +47,11 @@ class ProfileChange(db.Model):  # type: ignore[name-defined]
     new_value: Mapped[str | None] = mapped_column(Text)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # "applied" (changed at once), or, for name and birth date after a verified identity, "requested" until
+    # the exam office decides: "approved" (then applied) or "refused".
+    status: Mapped[str] = mapped_column(String(16), default="applied", server_default="applied")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class InstitutionSettings(db.Model):  # type: ignore[name-defined]
@@ -60,3 +65,6 @@ class InstitutionSettings(db.Model):  # type: ignore[name-defined]
     appeal_window_days: Mapped[int] = mapped_column(Integer, default=7)
     # ID photos are deleted right after the identity decision, or kept until the exam closes.
     keep_id_images_until_exam_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which sessions a person reviews before a result may be released: "all", or "flagged" (a flag, an
+    # identity doubt or a proctor's note).
+    review_policy: Mapped[str] = mapped_column(String(16), default="flagged", server_default="flagged")
