@@ -38,8 +38,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from typing import Any
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
@@ -89,10 +90,13 @@ class Identity:
 
 @dataclasses.dataclass(frozen=True)
 class Hold:
-    """One reason a result is held; ``task`` names where the work waits ("review", "identity", "grading")."""
+    """One reason a result is held; ``task`` names where the work waits ("review", "identity", "grading").
+
+    ``message`` is translated when shown (jobs and the CLI have no request, and read ``code``).
+    """
 
     code: str
-    message: str
+    message: Any
     task: str | None = None
     task_id: int | None = None
 
@@ -103,8 +107,13 @@ class ResultHeld(Conflict):
     code = "result_held"
 
     def __init__(self, holds: list[Hold]) -> None:
-        super().__init__(" ".join(h.message for h in holds))
+        super().__init__("result held: " + ", ".join(h.code for h in holds))
         self.holds = holds
+
+    @property
+    def message(self) -> str:
+        """The reasons in the reader's language."""
+        return " ".join(str(h.message) for h in self.holds)
 
 
 # --- identity --------------------------------------------------------------------------------------------------

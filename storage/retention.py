@@ -35,8 +35,9 @@ class Rule:
 
 
 ATTEMPT_RULE = Rule(
-    "kept until the appeal window (7 days after the result) closes or the certificate is sent, whichever is "
-    "first; an open appeal holds it until decided",
+    "kept until the review the institution requires is done and the appeal window (7 days after the result) "
+    "closes or the certificate is sent, whichever is first; an open appeal holds it until decided, an upheld "
+    "one until the new result's window closes",
     "attempt",
 )
 
