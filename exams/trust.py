@@ -146,9 +146,8 @@ def _recorded() -> ColumnElement[bool]:
 
 
 def _policy_all() -> ColumnElement[bool]:
-    institution = select(Exam.institution_id).where(Exam.id == Attempt.exam_id).scalar_subquery()
-    return exists().where(InstitutionSettings.institution_id == institution,
-                          InstitutionSettings.review_policy == "all")
+    return exists().where(Exam.id == Attempt.exam_id, InstitutionSettings.institution_id == Exam.institution_id,
+                          InstitutionSettings.review_policy == "all").correlate(Attempt)
 
 
 def _identity_doubt() -> ColumnElement[bool]:
