@@ -113,5 +113,21 @@ def decide_appeal(appeal: Appeal, staff: User, outcome: str, reason: str, now: d
     appeal.decided_by_id = staff.id
     appeal.decision_reason = reason
     record_event(appeal.attempt, "appeal_decided", now, actor=staff, appeal_id=appeal.id, outcome=status.value)
+    if status == AppealStatus.UPHELD:  # the result is graded again and released anew (exams.trust REOPEN)
+        from exams.grading import reopen_grading
+
+        reopen_grading(appeal.attempt, staff, now, appeal_id=appeal.id)
     db.session.commit()
+    from kernel.jobs import enqueue_pending
+
+    # The candidate reads the decision on their page at once; the email follows from the job runner.
+    enqueue_pending("exams.send_appeal_decision", appeal_id=appeal.id)
     return appeal
+
+
+def decided_appeals_of(candidate: User) -> Sequence[Appeal]:
+    """The candidate's decided appeals, newest first (shown on their home page)."""
+    return db.session.scalars(
+        select(Appeal).join(Attempt).where(Attempt.user_id == candidate.id, Appeal.status != AppealStatus.OPEN)
+        .order_by(Appeal.decided_at.desc(), Appeal.id.desc())
+    ).all()

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Role, User
+from exams import trust
 from exams.attempts import record_event
 from exams.certificate_pdf import CertificateText, render_certificate_pdf
 from exams.credentials import (
@@ -121,29 +122,50 @@ def score_text(attempt: Attempt) -> str:
 
 
 def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
-    """The attempt's certificate, issuing (and queueing its email) the first time; only for a released pass."""
-    existing = db.session.scalar(select(Certificate).where(Certificate.attempt_id == attempt.id))
+    """The attempt's unrevoked certificate, issuing (and queueing its email) when there is none.
+
+    Only the chain of trust decides whether it may be issued (``trust.require(..., ISSUE)``): a released pass,
+    submitted (never terminated), identity verified where the exam checks it, the required review done. The
+    certificate keeps a snapshot of what was verified; verification shows it, never the live profile.
+    """
+    existing = trust.live_certificate(attempt)
     if existing is not None:
         return existing
-    if not attempt.passed or attempt.result_released_at is None:
-        raise Conflict(_("Certificates are issued only for released passes."))
+    trust.require(attempt, trust.Action.ISSUE)
     public_id = new_certificate_id()
     ended = attempt.ended_at or now
+    identity = trust.identity_of(attempt)
+    supervision = "none"
+    if attempt.exam.proctoring_required:
+        supervision = "recorded" if trust.recorded(attempt) else "live"
+    verified_on = identity.verified_at.date() if identity.verified_at else None
+    method = identity.method if identity.state == trust.IdentityState.VERIFIED else None
+    review = trust.review_statement(attempt)
+    name = holder_name(attempt.user)
+    score = score_text(attempt)
     claims = CertificateClaims(
-        certificate_id=public_id, holder_name=holder_name(attempt.user), exam_title=attempt.exam.title,
-        exam_id=str(attempt.exam_id), completed_on=ended.date(), score_percent=score_text(attempt), passed=True,
+        certificate_id=public_id, holder_name=name, exam_title=attempt.exam.title,
+        exam_id=str(attempt.exam_id), completed_on=ended.date(), score_percent=score, passed=True,
         proctored=attempt.exam.proctoring_required, review_outcome=REVIEW_CLAIM.get(attempt.review_outcome,
                                                                                      "not_reviewed"),
+        identity_verification=method or "not_checked", identity_verified_on=verified_on,
+        supervision=supervision, review=review,
     )
     jws = issue_credential(claims, signing_key(), issuer_id=current_app.config["PUBLIC_BASE_URL"],
                            issuer_name=attempt.exam.institution.name, issued_at=now, verify_url=verify_url(public_id))
-    cert = Certificate(attempt_id=attempt.id, public_id=public_id, issued_at=now, credential=jws)
+    profile = attempt.user.profile
+    cert = Certificate(attempt_id=attempt.id, public_id=public_id, issued_at=now, credential=jws,
+                       holder_name=name, holder_birth_date=profile.date_of_birth if profile else None,
+                       completed_on=ended.date(), score_percent=score, identity_method=method,
+                       identity_verified_at=identity.verified_at if method else None,
+                       supervised=supervision == "recorded", review=review)
     db.session.add(cert)
     try:
         db.session.flush()
     except IntegrityError:  # a concurrent release issued it first
         db.session.rollback()
-        return db.session.scalars(select(Certificate).where(Certificate.attempt_id == attempt.id)).one()
+        return db.session.scalars(select(Certificate).where(Certificate.attempt_id == attempt.id,
+                                                            Certificate.revoked_at.is_(None))).one()
     record_event(attempt, "certificate_issued", now, certificate_id=public_id)
     db.session.commit()
     if current_app.config["CERTIFICATE_SEND_ON_ISSUE"]:
@@ -154,6 +176,49 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
     return cert
 
 
+def reissue_certificate(cert: Certificate, reason: str, now: dt.datetime) -> Certificate | None:
+    """Revoke ``cert`` with ``reason`` and issue a new one from the attempt as it stands (None: no pass now)."""
+    attempt = cert.attempt
+    will_issue = bool(attempt.passed and attempt.result_released_at is not None)
+    if will_issue:  # never revoke first and then find the new one held
+        trust.require(attempt, trust.Action.ISSUE)
+    if cert.revoked_at is None:
+        cert.revoked_at = now
+        cert.revocation_reason = reason
+        record_event(attempt, "certificate_revoked", now, reason=reason)
+        db.session.commit()
+    return issue_certificate(attempt, now) if will_issue else None
+
+
+def _outdated_holder(cert: Certificate) -> bool:
+    """True when the holder's approved name or birth date now differs from what the certificate states."""
+    user = cert.attempt.user
+    if cert.holder_name is None or user.profile is None:
+        return False
+    return cert.holder_name != holder_name(user) or cert.holder_birth_date != user.profile.date_of_birth
+
+
+def reissuable_certificates(candidate: User) -> list[Certificate]:
+    """The candidate's unrevoked certificates that state a name or birth date since corrected (and approved)."""
+    from exams.models import Attempt as _Attempt
+
+    certs = db.session.scalars(select(Certificate).join(_Attempt).where(
+        _Attempt.user_id == candidate.id, Certificate.revoked_at.is_(None)))
+    return [c for c in certs if _outdated_holder(c)]
+
+
+def reissue_on_request(cert: Certificate, holder: User, now: dt.datetime) -> Certificate:
+    """The holder asks for their certificate with the corrected details: the old one is revoked, a new one issued."""
+    if cert.attempt.user_id != holder.id or cert.revoked_at is not None:
+        raise NotFound()
+    if not _outdated_holder(cert):
+        raise Conflict(_("Your certificate already states your current details."))
+    new = reissue_certificate(cert, trust.REISSUED_AFTER_CORRECTION, now)
+    if new is None:
+        raise Conflict(_("This certificate cannot be reissued."))
+    return new
+
+
 def holder_name(user: User) -> str:
     """The name printed on the certificate: first and last name from the profile, else the display name."""
     if user.profile is not None:
@@ -162,8 +227,30 @@ def holder_name(user: User) -> str:
 
 
 def certificate_for_attempt(attempt: Attempt) -> Certificate | None:
-    """The attempt's certificate, if one was issued."""
-    return db.session.scalar(select(Certificate).where(Certificate.attempt_id == attempt.id))
+    """The attempt's current certificate: the unrevoked one, else the latest revoked one; None if never issued."""
+    return db.session.scalar(select(Certificate).where(Certificate.attempt_id == attempt.id)
+                             .order_by(Certificate.revoked_at.is_(None).desc(), Certificate.id.desc()).limit(1))
+
+
+def certificates_of(attempt: Attempt) -> list[Certificate]:
+    """Every certificate the attempt ever had, newest first (revoked ones after a reissue included)."""
+    return list(db.session.scalars(select(Certificate).where(Certificate.attempt_id == attempt.id)
+                                   .order_by(Certificate.id.desc())))
+
+
+def stated_holder(cert: Certificate) -> str:
+    """The holder's name as issued (the live profile only for certificates from before snapshots)."""
+    return cert.holder_name or holder_name(cert.attempt.user)
+
+
+def stated_score(cert: Certificate) -> str:
+    """The result as issued, e.g. "85.00"."""
+    return cert.score_percent or score_text(cert.attempt)
+
+
+def stated_completed_on(cert: Certificate) -> dt.date:
+    """The exam date as issued."""
+    return cert.completed_on or (cert.attempt.ended_at or cert.issued_at).date()
 
 
 def get_certificate_for(user: User, public_id: str) -> Certificate:
@@ -183,8 +270,8 @@ def certificate_pdf(cert: Certificate) -> bytes:
     """The certificate as a PDF with a QR code to its verification page."""
     attempt = cert.attempt
     return render_certificate_pdf(CertificateText(
-        holder_name=holder_name(attempt.user), exam_title=attempt.exam.title,
-        completed_on=(attempt.ended_at or cert.issued_at).date(), result=f"{score_text(attempt)} %",
+        holder_name=stated_holder(cert), exam_title=attempt.exam.title,
+        completed_on=stated_completed_on(cert), result=f"{stated_score(cert)} %",
         certificate_id=cert.public_id, verify_url=verify_url(cert.public_id),
         issuer_name=attempt.exam.institution.name, proctored=attempt.exam.proctoring_required,
     ))
@@ -222,6 +309,10 @@ class Verification:
     review_outcome: str | None = None
     revoked_at: dt.datetime | None = None
     revocation_reason: str | None = None
+    identity_method: str | None = None  # "automatic", "person"; None: not checked
+    identity_verified_at: dt.datetime | None = None
+    supervision: str = "none"  # "recorded", "live", "none"
+    review: str = "not_reviewed"  # "clean", "findings", "not_reviewed"
 
 
 def lookup_certificate(text: str) -> Verification:
@@ -231,11 +322,18 @@ def lookup_certificate(text: str) -> Verification:
     if cert is None:
         return Verification("unknown", public_id)
     attempt = cert.attempt
+    proctored = attempt.exam.proctoring_required
+    supervision = "none"
+    if proctored:
+        supervision = "recorded" if cert.supervised else ("live" if cert.supervised is not None else "recorded")
     return Verification(
-        "revoked" if cert.revoked_at else "valid", public_id, holder_name=holder_name(attempt.user),
-        exam_title=attempt.exam.title, completed_on=(attempt.ended_at or cert.issued_at).date(),
-        result=f"{score_text(attempt)} %", proctored=attempt.exam.proctoring_required,
-        review_outcome=attempt.review_outcome, revoked_at=cert.revoked_at, revocation_reason=cert.revocation_reason,
+        "revoked" if cert.revoked_at else "valid", public_id, holder_name=stated_holder(cert),
+        exam_title=attempt.exam.title, completed_on=stated_completed_on(cert),
+        result=f"{stated_score(cert)} %", proctored=proctored,
+        review_outcome=cert.review if cert.review is not None else attempt.review_outcome,
+        revoked_at=cert.revoked_at, revocation_reason=cert.revocation_reason,
+        identity_method=cert.identity_method, identity_verified_at=cert.identity_verified_at,
+        supervision=supervision, review=cert.review or trust.review_statement(attempt),
     )
 
 
@@ -248,6 +346,8 @@ def check_credential(jws: str, keys: dict[str, Ed25519PublicKey] | None = None,
         return {"valid": False, "reason": err.reason, "message": err.message, "claims": {}, "status": "unknown"}
     claims = dataclasses.asdict(verified.claims)
     claims["completed_on"] = verified.claims.completed_on.isoformat()
+    if verified.claims.identity_verified_on is not None:
+        claims["identity_verified_on"] = verified.claims.identity_verified_on.isoformat()
     result: dict[str, Any] = {"valid": True, "reason": None, "claims": claims, "status": "valid"}
     if with_status:
         cert = db.session.scalar(select(Certificate).where(Certificate.public_id == verified.claims.certificate_id))

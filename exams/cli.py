@@ -51,6 +51,43 @@ def export_cmd(exam_id: int, fmt: str) -> None:
     click.echo(export_exam(exam, "json" if fmt == "json" else "yaml"), nl=False)
 
 
+@exams_cli.command("release")
+@click.argument("exam_id", type=int)
+@click.option("--attempt", "attempt_id", type=int, default=None, help="Release only this attempt.")
+def release_cmd(exam_id: int, attempt_id: int | None) -> None:
+    """Release the results the chain of trust lets go (as "Release all" does); prints what is held and why.
+
+    Exits 1 when something was held.
+    """
+    from exams.grading import ReleaseReport, release_all, release_result
+    from exams.models import Attempt, Exam
+    from exams.trust import Action, holds
+    from kernel.clock import utcnow
+    from kernel.db import db
+
+    exam = db.session.get(Exam, exam_id)
+    if exam is None:
+        raise click.ClickException(f"no exam {exam_id}")
+    if attempt_id is not None:
+        attempt = db.session.get(Attempt, attempt_id)
+        if attempt is None or attempt.exam_id != exam.id:
+            raise click.ClickException(f"no attempt {attempt_id} of exam {exam_id}")
+        report = ReleaseReport()
+        found = holds(attempt, Action.RELEASE)
+        if found:
+            report.held.append((attempt, found))
+        else:
+            report.released.append(release_result(attempt, None, utcnow()))
+    else:
+        report = release_all(None, exam, utcnow())
+    for attempt in report.released:
+        click.echo(f"released attempt {attempt.id}")
+    for attempt, found in report.held:
+        click.echo(f"held attempt {attempt.id}: {', '.join(h.code for h in found)}", err=True)
+    if report.held:
+        sys.exit(1)
+
+
 @certificates_cli.command("verify")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--jwks", "jwks_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -74,6 +111,17 @@ def verify_cmd(path: Path, jwks_path: Path | None) -> None:
     claims = result["claims"]
     click.echo(f"VALID signature: {claims['certificate_id']} {claims['holder_name']} - {claims['exam_title']} "
                f"({claims['completed_on']}, {claims['score_percent']} %)")
+    from exams.credentials import IDENTITY_WORDS, REVIEW_WORDS
+
+    if claims["identity_verification"] in IDENTITY_WORDS and claims.get("identity_verified_on"):
+        click.echo(f"identity verified on {claims['identity_verified_on']} "
+                   f"({IDENTITY_WORDS[claims['identity_verification']]})")
+    else:
+        click.echo("identity not checked")
+    if claims["supervision"] == "recorded":
+        click.echo(f"supervised with recording; review: {REVIEW_WORDS.get(claims['review'], claims['review'])}")
+    else:
+        click.echo("supervised live, without recording" if claims["supervision"] == "live" else "not supervised")
     click.echo("Revocation is not checked offline; see the verification page.")
 
 

@@ -280,6 +280,13 @@ class CertificateClaims:
     passed: bool
     proctored: bool
     review_outcome: str  # e.g. "no_issues", "issues_cleared", "not_reviewed"
+    # How the identity was verified: "automatic", "person" or "not_checked"; and on which day.
+    identity_verification: str = "not_checked"
+    identity_verified_on: dt.date | None = None
+    # "recorded" (supervised with recording), "live" (supervised, nothing recorded) or "none".
+    supervision: str = "none"
+    # The review of the recording: "clean", "findings" (decided by the exam office) or "not_reviewed".
+    review: str = "not_reviewed"
 
 
 @dataclass(frozen=True)
@@ -326,9 +333,60 @@ def build_credential(claims: CertificateClaims, *, issuer_id: str, issuer_name: 
         "name": claims.exam_title,
         "credentialSubject": subject,
     }
+    evidence: list[dict[str, Any]] = []
     if verify_url:
-        credential["evidence"] = [{"type": ["Evidence"], "id": verify_url, "name": "Verification page"}]
+        evidence.append({"type": ["Evidence"], "id": verify_url, "name": "Verification page"})
+    evidence.append(_identity_evidence(claims))
+    evidence.append(_supervision_evidence(claims))
+    credential["evidence"] = evidence
     return credential
+
+
+IDENTITY_WORDS = {"automatic": "automatically", "person": "by a person"}
+REVIEW_WORDS = {"clean": "no irregularities", "findings": "irregularities decided by the exam office",
+                "not_reviewed": "not reviewed (institution policy)"}
+
+
+def _identity_evidence(claims: CertificateClaims) -> dict[str, Any]:
+    """The evidence entry saying how the holder's identity was verified (an offline check reads it)."""
+    if claims.identity_verification in IDENTITY_WORDS and claims.identity_verified_on is not None:
+        text = (f"identity verified on {claims.identity_verified_on.isoformat()} "
+                f"({IDENTITY_WORDS[claims.identity_verification]})")
+    else:
+        text = "identity not checked"
+    entry: dict[str, Any] = {"type": ["Evidence"], "genre": "IdentityVerification", "name": "Identity",
+                             "description": text, "identityVerification": claims.identity_verification}
+    if claims.identity_verified_on is not None:
+        entry["verifiedOn"] = claims.identity_verified_on.isoformat()
+    return entry
+
+
+def _supervision_evidence(claims: CertificateClaims) -> dict[str, Any]:
+    """The evidence entry saying how the exam was supervised and what the review found."""
+    if claims.supervision == "recorded":
+        text = f"supervised with recording; review: {REVIEW_WORDS.get(claims.review, claims.review)}"
+    elif claims.supervision == "live":
+        text = "supervised live, without recording"
+    else:
+        text = "not supervised"
+    return {"type": ["Evidence"], "genre": "Supervision", "name": "Supervision", "description": text,
+            "supervision": claims.supervision, "review": claims.review}
+
+
+def _evidence_facts(credential: dict[str, Any]) -> dict[str, Any]:
+    """Identity and supervision facts from the evidence entries (defaults for credentials without them)."""
+    facts: dict[str, Any] = {}
+    for entry in credential.get("evidence") or []:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("genre") == "IdentityVerification":
+            facts["identity_verification"] = str(entry.get("identityVerification", "not_checked"))
+            if entry.get("verifiedOn"):
+                facts["identity_verified_on"] = dt.date.fromisoformat(str(entry["verifiedOn"]))
+        elif entry.get("genre") == "Supervision":
+            facts["supervision"] = str(entry.get("supervision", "none"))
+            facts["review"] = str(entry.get("review", "not_reviewed"))
+    return facts
 
 
 def issue_credential(claims: CertificateClaims, key: SigningKey, *, issuer_id: str, issuer_name: str,
@@ -358,6 +416,7 @@ def _claims_from(credential: dict[str, Any]) -> CertificateClaims:
             passed=result["status"] == "Passed",
             proctored=subject["proctored"],
             review_outcome=subject["reviewOutcome"],
+            **_evidence_facts(credential),
         )
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         raise CredentialInvalid("malformed", "the credential lacks required certificate fields") from None

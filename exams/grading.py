@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import Role, User
+from exams import trust
 from exams.attempts import exam_spec, record_event, regrade_attempt
 from exams.models import Answer, Attempt, AttemptStatus, Exam
 from exams.questions import QuestionKind
@@ -50,12 +51,8 @@ def grading_queue(staff: User) -> Sequence[Attempt]:
 
 
 def releasable(staff: User, exam: Exam) -> Sequence[Attempt]:
-    """Ended attempts of ``exam`` (already access-checked) that are fully graded but not released."""
-    return db.session.scalars(
-        select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status.in_(ENDED),
-                              Attempt.pending_manual.is_(False), Attempt.result_released_at.is_(None))
-        .order_by(Attempt.id)
-    ).all()
+    """Unreleased results of ``exam`` (already access-checked) the chain of trust lets go now."""
+    return [a for a in unreleased(exam) if not trust.holds(a, trust.Action.RELEASE)]
 
 
 def manual_items(attempt: Attempt) -> list[ManualItem]:
@@ -94,27 +91,76 @@ def give_points(attempt: Attempt, grader: User, question_id: str, points: int, n
     return attempt
 
 
-def release_result(attempt: Attempt, staff: User, now: dt.datetime) -> Attempt:
-    """Release a fully graded result to the candidate; a pass gets its certificate (idempotent)."""
-    from exams.certificates import issue_certificate
+def release_result(attempt: Attempt, staff: User | None, now: dt.datetime) -> Attempt:
+    """Release a result the chain of trust lets go; a pass gets its certificate (idempotent).
 
-    if attempt.pending_manual:
-        raise Conflict(_("Some answers still need points before the result can be released."))
+    A result re-released after an upheld appeal revokes a certificate whose result changed ("reissued after
+    appeal") and issues a new one. A held result raises :class:`exams.trust.ResultHeld` with the reasons.
+    """
+    from exams.certificates import issue_certificate, reissue_certificate, score_text
+
+    trust.require(attempt, trust.Action.RELEASE)
     if attempt.result_released_at is None:
         attempt.result_released_at = now
         record_event(attempt, "result_released", now, actor=staff)
         db.session.commit()
-    if attempt.passed:
+    cert = trust.live_certificate(attempt)
+    if cert is not None and trust.certificate_outdated(cert, attempt, score_text(attempt)):
+        reissue_certificate(cert, trust.REISSUED_AFTER_APPEAL, now)
+    elif attempt.passed:
         issue_certificate(attempt, now)
     return attempt
 
 
-def release_all(staff: User, exam: Exam, now: dt.datetime) -> int:
-    """Release every fully graded, unreleased result of the exam; returns how many."""
-    attempts = releasable(staff, exam)
-    for attempt in attempts:
+@dataclasses.dataclass
+class ReleaseReport:
+    """What "Release all" did: the results released, and those held with the reasons."""
+
+    released: list[Attempt] = dataclasses.field(default_factory=list)
+    held: list[tuple[Attempt, list[trust.Hold]]] = dataclasses.field(default_factory=list)
+
+
+def unreleased(exam: Exam) -> Sequence[Attempt]:
+    """Ended attempts of ``exam`` (already access-checked) whose result is not released."""
+    return db.session.scalars(
+        select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status.in_(ENDED),
+                              Attempt.result_released_at.is_(None)).order_by(Attempt.id)
+    ).all()
+
+
+def held_results(exam: Exam) -> list[tuple[Attempt, list[trust.Hold]]]:
+    """Unreleased results of ``exam`` the chain of trust holds, each with its reasons."""
+    return [(a, found) for a in unreleased(exam) if (found := trust.holds(a, trust.Action.RELEASE))]
+
+
+def held_for(staff: User) -> list[tuple[Attempt, list[trust.Hold]]]:
+    """Held results across the staff member's institution (for the home page count)."""
+    q = (select(Attempt).join(Exam).where(Attempt.status.in_(ENDED), Attempt.result_released_at.is_(None))
+         .order_by(Attempt.exam_id, Attempt.id))
+    if staff.role != Role.ADMIN:
+        q = q.where(Exam.institution_id == staff.institution_id)
+    return [(a, found) for a in db.session.scalars(q).all() if (found := trust.holds(a, trust.Action.RELEASE))]
+
+
+def release_all(staff: User | None, exam: Exam, now: dt.datetime) -> ReleaseReport:
+    """Release every result of the exam the chain of trust lets go; the rest is listed as held, with why."""
+    report = ReleaseReport()
+    for attempt in unreleased(exam):
+        found = trust.holds(attempt, trust.Action.RELEASE)
+        if found:
+            report.held.append((attempt, found))
+            continue
         release_result(attempt, staff, now)
-    return len(attempts)
+        report.released.append(attempt)
+    return report
+
+
+def reopen_grading(attempt: Attempt, staff: User, now: dt.datetime, appeal_id: int | None = None) -> Attempt:
+    """After an upheld appeal: withdraw the release so points can be changed and the result released anew."""
+    trust.require(attempt, trust.Action.REOPEN)
+    attempt.result_released_at = None
+    record_event(attempt, "grading_reopened", now, actor=staff, appeal_id=appeal_id)
+    return attempt
 
 
 def exam_attempts(exam: Exam) -> Sequence[Attempt]:

@@ -38,6 +38,28 @@ def send_certificate_job(certificate_id: int) -> str | None:
             db.session.remove()
 
 
+@job("exams.send_appeal_decision")
+def send_appeal_decision_job(appeal_id: int) -> str | None:
+    """Email one appeal decision to the candidate, once."""
+    from exams.mailer import send_appeal_decision
+    from exams.models import Appeal, AttemptEvent
+
+    with exclusive(f"exams.send_appeal_decision:{appeal_id}") as mine:
+        appeal = db.session.get(Appeal, appeal_id) if mine else None
+        if appeal is None or appeal.decided_at is None:
+            return None
+        try:
+            from sqlalchemy import select
+
+            sent = db.session.scalars(select(AttemptEvent).where(
+                AttemptEvent.attempt_id == appeal.attempt_id, AttemptEvent.kind == "appeal_decision_sent")).all()
+            if any(e.detail.get("appeal_id") == appeal_id for e in sent):
+                return None
+            return send_appeal_decision(appeal)
+        finally:
+            db.session.remove()
+
+
 @job("exams.send_unsent_certificates", every=dt.timedelta(minutes=15))
 def send_unsent_certificates_job() -> int:
     """Retry certificates whose email failed (SMTP down): queue every unsent, unrevoked one issued 10+ min ago."""

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from exams.attempts import record_event
 from exams.certificates import certificate_pdf, holder_name, verify_url
-from exams.models import Certificate
+from exams.models import Appeal, AppealStatus, Certificate
 from kernel.clock import utcnow
 from kernel.db import db
 
@@ -73,9 +73,38 @@ def deliver(msg: EmailMessage) -> str:
     return f"smtp://{host}:{cfg['MAIL_SMTP_PORT']}"
 
 
+def appeal_decision_message(appeal: Appeal) -> EmailMessage:
+    """The email telling the candidate how their appeal was decided, with the reason."""
+    attempt = appeal.attempt
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        subject = _("Decision on your appeal: %(title)s", title=attempt.exam.title)
+        outcome = (_("Your appeal has been upheld. Your result will be graded again and released anew.")
+                   if appeal.status == AppealStatus.UPHELD else _("Your appeal has been rejected."))
+        body = _("Hello %(name)s,\n\n%(outcome)s\n\nReason: %(reason)s\n",
+                 name=attempt.user.display_name, outcome=outcome, reason=appeal.decision_reason or "")
+    return plain_message(attempt.user.email, subject, body)
+
+
+def send_appeal_decision(appeal: Appeal) -> str:
+    """Email the appeal's decision to the candidate; returns where it went."""
+    where = deliver(appeal_decision_message(appeal))
+    record_event(appeal.attempt, "appeal_decision_sent", utcnow(), appeal_id=appeal.id, via=where.split(":")[0])
+    db.session.commit()
+    return where
+
+
 def send_certificate(cert: Certificate) -> Certificate:
-    """Email the certificate to its holder and set ``sent_at`` (a revoked one is not sent)."""
+    """Email the certificate to its holder and set ``sent_at``; a revoked one, or one whose attempt the chain
+    of trust no longer lets go (say, an identity rejected after issue), is not sent."""
+    from exams import trust
+
     if cert.revoked_at is not None:
+        return cert
+    found = trust.holds(cert.attempt, trust.Action.SEND)
+    if found:
+        record_event(cert.attempt, "certificate_held", utcnow(), certificate_id=cert.public_id,
+                     holds=[h.code for h in found])
+        db.session.commit()
         return cert
     where = deliver(certificate_message(cert))
     now = utcnow()

@@ -11,15 +11,18 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -150,16 +153,37 @@ class Appeal(db.Model):  # type: ignore[name-defined]
 
 
 class Certificate(db.Model):  # type: ignore[name-defined]
-    """A certificate issued on a pass: unguessable public id, signed credential, when sent, revocation."""
+    """A certificate issued on a pass: unguessable public id, signed credential, when sent, revocation.
+
+    It binds what was verified at issue: the holder's name and birth date, how the identity was verified and
+    the review, as a snapshot; verification shows the snapshot, never the live profile. An attempt has at most
+    one unrevoked certificate (a reissue revokes the old one first).
+    """
+
+    __table_args__ = (
+        Index("uq_certificate_live_attempt", "attempt_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"), postgresql_where=text("revoked_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), unique=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
     public_id: Mapped[str] = mapped_column(String(64), unique=True)
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     credential: Mapped[str] = mapped_column(Text)
-    # Sending the certificate releases the attempt's recordings for purge (storage retention).
+    # Sending the certificate releases the attempt's recordings for purge (storage retention), once reviewed.
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+    # The snapshot taken at issue (None on certificates issued before snapshots existed).
+    holder_name: Mapped[str | None] = mapped_column(String(200))
+    holder_birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    completed_on: Mapped[dt.date | None] = mapped_column(Date)
+    score_percent: Mapped[str | None] = mapped_column(String(8))
+    # "automatic", "person" or None (the exam had no identity check).
+    identity_method: Mapped[str | None] = mapped_column(String(16))
+    identity_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    supervised: Mapped[bool | None] = mapped_column(Boolean)
+    # "clean", "findings" or "not_reviewed" (the institution's policy did not ask for a review).
+    review: Mapped[str | None] = mapped_column(String(16))
 
     attempt: Mapped[Attempt] = relationship()

@@ -148,7 +148,10 @@ RECORDS: list[Record] = [
         "old_value": _i("alter Wert", "old value", P_ACCOUNTABILITY, LEGAL_DUTY),
         "new_value": _i("neuer Wert", "new value", P_ACCOUNTABILITY, LEGAL_DUTY),
         "at": _i("Zeitpunkt der Änderung", "time of the change", P_ACCOUNTABILITY, LEGAL_DUTY),
-    }, ("id", "user_id", "changed_by_id"), ACCOUNT, Erase.DELETE),
+        "status": _i("Stand der Änderung (beantragt, genehmigt, abgelehnt)", "state of the change (requested, "
+                     "approved, refused)", P_ACCOUNTABILITY, LEGAL_DUTY),
+        "decided_at": _i("entschieden am", "decided at", P_ACCOUNTABILITY, LEGAL_DUTY),
+    }, ("id", "user_id", "changed_by_id", "decided_by_id"), ACCOUNT, Erase.DELETE),
     Record("consent_record", "user_id", {
         "kind": _i("Art der Einwilligung", "kind of consent", P_ACCOUNTABILITY, LEGAL_DUTY),
         "granted": _i("erteilt oder widerrufen", "given or withdrawn", P_ACCOUNTABILITY, LEGAL_DUTY),
@@ -210,6 +213,16 @@ RECORDS: list[Record] = [
         "issued_at": _i("ausgestellt am", "issued at", P_EXAM), "sent_at": _i("versandt am", "sent at", P_EXAM),
         "revoked_at": _i("widerrufen am", "revoked at", P_EXAM),
         "revocation_reason": _i("Grund des Widerrufs", "reason of revocation", P_EXAM),
+        "holder_name": _i("Name bei Ausstellung", "name at issue", P_EXAM, seen_by=(CANDIDATE, STAFF)),
+        "holder_birth_date": _i("Geburtsdatum bei Ausstellung", "date of birth at issue", P_EXAM,
+                                seen_by=(CANDIDATE, STAFF)),
+        "completed_on": _i("Datum der Prüfung", "date of the exam", P_EXAM),
+        "score_percent": _i("Ergebnis bei Ausstellung", "result at issue", P_EXAM),
+        "identity_method": _i("wie die Identität festgestellt wurde", "how the identity was verified", P_EXAM),
+        "identity_verified_at": _i("wann die Identität festgestellt wurde", "when the identity was verified",
+                                   P_EXAM),
+        "supervised": _i("mit Aufnahme beaufsichtigt", "supervised with recording", P_EXAM),
+        "review": _i("Ergebnis der Durchsicht", "outcome of the review", P_EXAM),
     }, ("id", "attempt_id", "public_id"), T("10 Jahre ab Ausstellung, damit es überprüfbar bleibt",
                                             "10 years from issue, so that it stays verifiable"), Erase.KEEP,
         keep_reason=T("ausgestellte Zertifikate bleiben überprüfbar (Arbeitgeber, Behörden)",
@@ -287,8 +300,10 @@ NOT_PERSONAL: dict[str, str] = {
     "media_assignment": "which media engine holds a live session (routing; deleted at hang-up)",
 }
 
-MEDIA_DE = ("bis die Widerspruchsfrist (7 Tage nach dem Ergebnis) endet oder das Zertifikat versandt ist, je "
-            "nachdem, was zuerst eintritt; ein offener Widerspruch hält sie bis zur Entscheidung")
+MEDIA_DE = ("erst nach der Durchsicht, die die Prüfungsstelle verlangt, und bis die Widerspruchsfrist (7 Tage "
+            "nach dem Ergebnis) endet oder das Zertifikat versandt ist, je nachdem, was zuerst eintritt; ein "
+            "offener Widerspruch hält sie bis zur Entscheidung, ein stattgegebener bis zum Ende der Frist des "
+            "neuen Ergebnisses")
 
 STORED_FILES: list[StoredFiles] = [
     StoredFiles("recording", _i("Audio- und Videoaufnahme der Prüfung", "audio and video recording of the exam",

@@ -47,6 +47,11 @@ class ProfileChange(db.Model):  # type: ignore[name-defined]
     new_value: Mapped[str | None] = mapped_column(Text)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # "applied" (changed at once), or, for name and birth date after a verified identity, "requested" until
+    # the exam office decides: "approved" (then applied) or "refused".
+    status: Mapped[str] = mapped_column(String(16), default="applied", server_default="applied")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class InstitutionSettings(db.Model):  # type: ignore[name-defined]
@@ -62,3 +67,6 @@ class InstitutionSettings(db.Model):  # type: ignore[name-defined]
     keep_id_images_until_exam_end: Mapped[bool] = mapped_column(Boolean, default=False)
     # The exam may start while a person reviews a doubtful identity check (the result waits for the decision).
     start_during_identity_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which sessions a person reviews before a result may be released: "all", or "flagged" (a flag, an
+    # identity doubt or a proctor's note).
+    review_policy: Mapped[str] = mapped_column(String(16), default="flagged", server_default="flagged")

@@ -23,10 +23,24 @@ from storage.retention import purge_blob_now
 EDITABLE = ("salutation", "first_name", "last_name", "street", "postal_code", "city", "country", "phone",
             "date_of_birth", "place_of_birth", "gender", "id_document_number")
 _NOT_CHECKED_HERE = "x" * 64  # clean_registration also checks a password; rectification never changes it
+#: Fields a certificate binds: once the identity is verified, a change is a request the exam office decides.
+VERIFIED_FIELDS = ("first_name", "last_name", "date_of_birth")
+
+
+def identity_verified(user: User) -> bool:
+    """True when some identity check of ``user`` was decided as verified."""
+    from idcheck.models import IdCheck, IdCheckStatus
+
+    return db.session.scalar(select(IdCheck.id).where(IdCheck.user_id == user.id,
+                                                      IdCheck.status == IdCheckStatus.VERIFIED).limit(1)) is not None
 
 
 def rectify(user: User, form: dict[str, str], today: dt.date) -> list[str]:
-    """Correct profile fields with the registration's validation; each change goes to the audit trail."""
+    """Correct profile fields with the registration's validation; each change goes to the audit trail.
+
+    After a verified identity, name and birth date are not changed here: each becomes a request the exam
+    office approves (:func:`decide_change`); the returned list names only what changed at once.
+    """
     prof = user.profile
     assert prof is not None  # noqa: S101 - candidates have a profile
     current = {f: "" if getattr(prof, f) is None else str(getattr(prof, f)) for f in EDITABLE}
@@ -34,9 +48,13 @@ def rectify(user: User, form: dict[str, str], today: dt.date) -> list[str]:
               "password": _NOT_CHECKED_HERE}
     reg = clean_registration(merged, today)
     changed = []
+    guarded = identity_verified(user)
     for field in EDITABLE:
         new = getattr(reg, field)
         old = getattr(prof, field)
+        if new != old and guarded and field in VERIFIED_FIELDS:
+            _request_change(user, field, old, new)
+            continue
         if new != old:
             changed.append(field)
             db.session.add(ProfileChange(user_id=user.id, field=field, old_value=None if old is None else str(old),
@@ -46,6 +64,56 @@ def rectify(user: User, form: dict[str, str], today: dt.date) -> list[str]:
         user.display_name = f"{prof.first_name} {prof.last_name}"
     db.session.commit()
     return changed
+
+
+def _request_change(user: User, field: str, old: object, new: object) -> None:
+    """Record (or replace) the pending request to change one verified field."""
+    pending = db.session.scalar(select(ProfileChange).where(ProfileChange.user_id == user.id,
+                                                            ProfileChange.field == field,
+                                                            ProfileChange.status == "requested"))
+    if pending is None:
+        pending = ProfileChange(user_id=user.id, field=field, changed_by_id=user.id, status="requested")
+        db.session.add(pending)
+    pending.old_value = None if old is None else str(old)
+    pending.new_value = None if new is None else str(new)
+
+
+def pending_fields(user: User) -> list[str]:
+    """Fields of ``user`` with a change waiting for the exam office."""
+    return list(db.session.scalars(select(ProfileChange.field).where(ProfileChange.user_id == user.id,
+                                                                     ProfileChange.status == "requested")))
+
+
+def requested_changes(staff: User) -> list[ProfileChange]:
+    """Requested changes of name or birth date by candidates of the staff member's institution, oldest first."""
+    return list(db.session.scalars(
+        select(ProfileChange).join(User, User.id == ProfileChange.user_id)
+        .where(ProfileChange.status == "requested", User.institution_id == staff.institution_id)
+        .order_by(ProfileChange.id)))
+
+
+def decide_change(staff: User, change_id: int, approve: bool, now: dt.datetime) -> ProfileChange:
+    """The exam office approves (then applies) or refuses a requested change; the trail keeps both."""
+    from kernel.errors import Conflict, NotFound
+
+    change = db.session.get(ProfileChange, change_id)
+    person = db.session.get(User, change.user_id) if change is not None else None
+    if change is None or person is None or person.institution_id != staff.institution_id:
+        raise NotFound()
+    if change.status != "requested":
+        raise Conflict(_("This change has already been decided."))
+    change.status = "approved" if approve else "refused"
+    change.decided_by_id, change.decided_at = staff.id, now
+    prof = person.profile
+    if approve and prof is not None:
+        value: object = change.new_value
+        if change.field == "date_of_birth" and change.new_value:
+            value = dt.date.fromisoformat(change.new_value)
+        setattr(prof, change.field, value)
+        if change.field in ("first_name", "last_name"):
+            person.display_name = f"{prof.first_name} {prof.last_name}"
+    db.session.commit()
+    return change
 
 
 def changes_of(user: User) -> list[ProfileChange]:

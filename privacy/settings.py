@@ -11,6 +11,8 @@ from privacy.inventory import T
 from privacy.models import InstitutionSettings
 
 ROLES = ("controller", "processor")
+#: Which sessions a person must review before a result is released (and before the recording may go).
+REVIEW_POLICIES = ("flagged", "all")
 MAX_APPEAL_WINDOW_DAYS = 30
 
 
@@ -20,6 +22,7 @@ def settings_for(institution_id: int | None) -> InstitutionSettings:
     return found or InstitutionSettings(institution_id=institution_id, role="processor", recording=True,
                                         biometric_matching=True,
                                         appeal_window_days=int(current_app.config["APPEAL_WINDOW_DAYS"]),
+                                        review_policy="flagged",
                                         keep_id_images_until_exam_end=bool(
                                             current_app.config.get("IDCHECK_KEEP_IMAGES_UNTIL_EXAM_END")),
                                         start_during_identity_review=False)
@@ -28,6 +31,12 @@ def settings_for(institution_id: int | None) -> InstitutionSettings:
 def appeal_window_days(institution_id: int | None) -> int:
     """Days after the result in which the institution's candidates may appeal."""
     return int(settings_for(institution_id).appeal_window_days)
+
+
+def review_policy(institution_id: int | None) -> str:
+    """"all": every recorded session is reviewed; "flagged" (default): only those with a flag, an identity
+    doubt or a proctor's note."""
+    return str(settings_for(institution_id).review_policy or "flagged")
 
 
 def custom_appeal_windows() -> dict[int, list[int]]:
@@ -42,12 +51,15 @@ def custom_appeal_windows() -> dict[int, list[int]]:
 
 def update_settings(institution_id: int, *, role: str, recording: bool, biometric_matching: bool,
                     appeal_window_days: int, keep_id_images_until_exam_end: bool = False,
-                    start_during_identity_review: bool = False) -> InstitutionSettings:
+                    start_during_identity_review: bool = False,
+                    review_policy: str | None = None) -> InstitutionSettings:
     """Change an institution's settings; out-of-range values are refused with the field named."""
     if role not in ROLES:
         raise ValidationFailed("role", fields={"role": "controller or processor"})
     if not 1 <= appeal_window_days <= MAX_APPEAL_WINDOW_DAYS:
         raise ValidationFailed("appeal window", fields={"appeal_window_days": f"1 to {MAX_APPEAL_WINDOW_DAYS} days"})
+    if review_policy is not None and review_policy not in REVIEW_POLICIES:
+        raise ValidationFailed("review policy", fields={"review_policy": "flagged or all"})
     found = db.session.get(InstitutionSettings, institution_id)
     if found is None:
         found = InstitutionSettings(institution_id=institution_id)
@@ -56,6 +68,10 @@ def update_settings(institution_id: int, *, role: str, recording: bool, biometri
     found.appeal_window_days = appeal_window_days
     found.keep_id_images_until_exam_end = keep_id_images_until_exam_end
     found.start_during_identity_review = start_during_identity_review
+    if review_policy is not None:
+        found.review_policy = review_policy
+    elif found.review_policy is None:
+        found.review_policy = "flagged"
     db.session.commit()
     return found
 

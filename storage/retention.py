@@ -35,8 +35,8 @@ class Rule:
 
 
 ATTEMPT_RULE = Rule(
-    "kept until the appeal window (7 days after the result) closes or the certificate is sent, whichever is "
-    "first; an open appeal holds it until decided",
+    "kept until any required review is done and the appeal window (7 days after the result) closes or the "
+    "certificate is sent; an open appeal holds it, an upheld one until the new window closes",
     "attempt",
 )
 

@@ -127,6 +127,19 @@ def _seed_certificate(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any
     return {"certificate_id": _certificate(make_user, make_exam)}
 
 
+def _seed_appeal_decision(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    from exams.models import Appeal, AppealStatus, AttemptStatus
+
+    now = utcnow()
+    att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=now, points=1, max_points=1,
+                   percent=100, passed=True, result_released_at=now)
+    appeal = Appeal(attempt_id=att.id, filed_at=now, text="Bitte prüfen", status=AppealStatus.REJECTED,
+                    decided_at=now, decision_reason="Die Wertung ist richtig.")
+    db.session.add(appeal)
+    db.session.commit()
+    return {"appeal_id": appeal.id}
+
+
 def _seed_unsent_certificate(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
     _certificate(make_user, make_exam)
     clock.advance(dt.timedelta(minutes=11))
@@ -174,6 +187,7 @@ SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
     "exams.close_expired_attempts": _seed_expired_attempt,
     "exams.send_certificate": _seed_certificate,
     "exams.send_unsent_certificates": _seed_unsent_certificate,
+    "exams.send_appeal_decision": _seed_appeal_decision,
     "storage.purge_expired": _seed_expired_blob,
     "privacy.purge_aged_rows": _seed_aged_rows,
     "privacy.inactive_accounts": _seed_inactive,

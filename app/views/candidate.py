@@ -9,7 +9,9 @@ from werkzeug.wrappers import Response
 from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
+from exams.appeals import decided_appeals_of
 from exams.catalog import exams_for
+from exams.certificates import get_certificate_for, reissuable_certificates, reissue_on_request
 from kernel.clock import utcnow
 from privacy.rights import withdraw_biometric_consent
 
@@ -24,7 +26,8 @@ def home() -> str:
     from storage.retention import receipts_for
 
     return render_template("candidate/home.html", me=me, profile=me.profile, exams=exams_for(me),
-                           biometrics=current_consent(me, "biometrics"), receipts=receipts_for(user_id=me.id))
+                           biometrics=current_consent(me, "biometrics"), receipts=receipts_for(user_id=me.id),
+                           appeals=decided_appeals_of(me), reissuable=reissuable_certificates(me))
 
 
 @bp.post("/consent/biometrics")
@@ -38,4 +41,13 @@ def biometrics_consent() -> Response:
         withdraw_biometric_consent(user(), utcnow())
     flash(_("Your choice has been saved.") if granted else
           _("Consent withdrawn. A proctor will compare your face with your ID during the exam instead."))
+    return redirect(url_for("candidate.home"))
+
+
+@bp.post("/certificates/<public_id>/reissue")
+@role_required(Role.CANDIDATE)
+def reissue(public_id: str) -> Response:
+    """Reissue a certificate with the corrected (approved) name or birth date, on the holder's request."""
+    reissue_on_request(get_certificate_for(user(), public_id), user(), utcnow())
+    flash(_("Your certificate has been reissued with your corrected details. The old one is revoked."))
     return redirect(url_for("candidate.home"))

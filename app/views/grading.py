@@ -11,7 +11,16 @@ from app.access import role_required, user
 from exams.appeals import appeals_of, decide_appeal, get_appeal_for_staff, open_appeals
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt, get_certificate_for, revoke_certificate
-from exams.grading import get_attempt_for_staff, give_points, grading_queue, manual_items, release_all, release_result
+from exams.grading import (
+    get_attempt_for_staff,
+    give_points,
+    grading_queue,
+    held_for,
+    manual_items,
+    release_all,
+    release_result,
+)
+from exams.trust import Action, holds
 from kernel.clock import utcnow
 from kernel.errors import ValidationFailed
 
@@ -30,8 +39,9 @@ def queue() -> str:
 def attempt(attempt_id: int) -> str:
     """One ended attempt: free-text answers to grade, result, release, appeals, certificate."""
     a = get_attempt_for_staff(user(), attempt_id)
+    held = holds(a, Action.RELEASE) if a.result_released_at is None else []
     return render_template("staff/attempt.html", attempt=a, items=manual_items(a), appeals=appeals_of(a),
-                           certificate=certificate_for_attempt(a))
+                           certificate=certificate_for_attempt(a), held=held)
 
 
 @bp.post("/attempts/<int:attempt_id>/points")
@@ -50,7 +60,7 @@ def points(attempt_id: int) -> Response:
 @bp.post("/attempts/<int:attempt_id>/release")
 @role_required(Role.STAFF)
 def release(attempt_id: int) -> Response:
-    """Release the result to the candidate (a pass gets its certificate)."""
+    """Release the result to the candidate (a pass gets its certificate); a held result is a 409 saying why."""
     release_result(get_attempt_for_staff(user(), attempt_id), user(), utcnow())
     flash(_("Result released."))
     return redirect(url_for("grading.attempt", attempt_id=attempt_id))
@@ -59,10 +69,19 @@ def release(attempt_id: int) -> Response:
 @bp.post("/exams/<int:exam_id>/release")
 @role_required(Role.STAFF)
 def release_exam(exam_id: int) -> Response:
-    """Release every fully graded result of the exam."""
-    count = release_all(user(), get_exam_for(user(), exam_id), utcnow())
-    flash(_("%(n)d results released.", n=count))
+    """Release every result the chain of trust lets go; the exam page lists the held ones and why."""
+    report = release_all(user(), get_exam_for(user(), exam_id), utcnow())
+    flash(_("%(n)d results released.", n=len(report.released)))
+    if report.held:
+        flash(_("%(n)d results are held; see the list below.", n=len(report.held)))
     return redirect(url_for("staff.exam", exam_id=exam_id))
+
+
+@bp.get("/held")
+@role_required(Role.STAFF)
+def held() -> str:
+    """Results held by the chain of trust across the institution, each with why and where the work waits."""
+    return render_template("staff/held.html", held=held_for(user()))
 
 
 @bp.get("/appeals")

@@ -86,6 +86,9 @@ def rectify() -> Response | tuple[str, int]:
         db.session.rollback()
         return _page(400, err.fields)
     flash(_("Your details have been corrected.") if changed else _("Nothing changed."))
+    if rights.pending_fields(user()):
+        flash(_("Your identity has been verified: a change of name or date of birth takes effect once the exam "
+                "office approves it."))
     return redirect(url_for("privacy.account"))
 
 
@@ -136,7 +139,8 @@ def institution_settings() -> tuple[str, int] | Response:
                             biometric_matching=f.get("biometric_matching") == "on",
                             appeal_window_days=int(f.get("appeal_window_days") or 0),
                             keep_id_images_until_exam_end=f.get("keep_id_images") == "on",
-                            start_during_identity_review=f.get("start_during_identity_review") == "on")
+                            start_during_identity_review=f.get("start_during_identity_review") == "on",
+                            review_policy=f.get("review_policy") or None)
             flash(_("Settings saved."))
             return redirect(url_for("privacy.institution_settings"))
         except ValueError:

@@ -13,7 +13,7 @@ from app.access import role_required, user
 from app.ids import id_arg
 from exams.authoring import TEMPLATE, create_exam, export_exam, has_attempts, update_exam
 from exams.catalog import assign_proctor, exams_for, get_exam_for
-from exams.grading import exam_attempts
+from exams.grading import exam_attempts, held_for, held_results
 from exams.models import Exam
 from exams.schema import ExamImportError, Format, ImportProblem, format_for_filename
 from kernel.clock import utcnow
@@ -38,10 +38,12 @@ def home() -> str:
                            User.erased_at.is_(None)).order_by(User.restricted_at)).all()
     from idcheck.manual import waiting_count
     from idcheck.verification import review_queue
+    from privacy.rights import requested_changes
 
     return render_template("staff/home.html", exams=exams_for(me), proctors=proctors, restricted=restricted,
                            receipts=receipts_for(institution_id=me.institution_id)[:100],
-                           identity_review=len(review_queue(me)), identity_manual=waiting_count(me, utcnow()))
+                           identity_review=len(review_queue(me)), identity_manual=waiting_count(me, utcnow()),
+                           held_count=len(held_for(me)), corrections_count=len(requested_changes(me)))
 
 
 @bp.get("/exams/<int:exam_id>")
@@ -54,7 +56,7 @@ def exam(exam_id: int) -> str:
         select(User).where(User.role == Role.PROCTOR, User.institution_id == me.institution_id)
     ).all()
     return render_template("staff/exam.html", exam=ex, proctors=proctors, attempts=exam_attempts(ex),
-                           locked=has_attempts(ex))
+                           locked=has_attempts(ex), held=held_results(ex))
 
 
 @bp.post("/exams/<int:exam_id>/proctors")
@@ -162,3 +164,25 @@ def _institution() -> Institution:
     if inst is None:
         raise NotFound()
     return inst
+
+
+@bp.get("/corrections")
+@role_required(Role.STAFF)
+def corrections() -> str:
+    """Requested changes of name or birth date after a verified identity, waiting for the exam office."""
+    from privacy.rights import requested_changes
+
+    return render_template("staff/corrections.html", changes=requested_changes(user()))
+
+
+@bp.post("/corrections/<int:change_id>")
+@role_required(Role.STAFF)
+def decide_correction(change_id: int) -> Response:
+    """Approve or refuse one requested change."""
+    from kernel.clock import utcnow
+    from privacy.rights import decide_change
+
+    approved = request.form.get("decision") == "approve"
+    decide_change(user(), change_id, approved, utcnow())
+    flash(_("Change approved.") if approved else _("Change refused."))
+    return redirect(url_for("staff.corrections"))

@@ -54,6 +54,7 @@ class Tenant:
     recording: Any
     chat_id: int
     export: Any
+    change: Any = None  # a requested change of name, waiting for the exam office
 
 
 @pytest.fixture
@@ -111,7 +112,13 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
         db.session.add(export)
         db.session.commit()
         build_export(export.id)
+        from privacy.models import ProfileChange
+
+        change = ProfileChange(user_id=candidate.id, field="last_name", old_value=marker, new_value=f"{marker}-Neu",
+                               changed_by_id=candidate.id, status="requested")
+        db.session.add(change)
+        db.session.commit()
         return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
-                      recording, int(message["id"]), export)
+                      recording, int(message["id"]), export, change)
 
     return make

@@ -64,6 +64,7 @@ def tenant_values(t: Tenant) -> dict[str, list[Any]]:
         "slug": [t.inst.slug],
         "export_id": [t.export.id],
         "token": [t.export.token],
+        "change_id": [t.change.id],
     }
 
 

@@ -47,6 +47,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     purge_blob_now(gone, now, "test: an older snapshot")
     db.session.add_all([
         ProfileChange(user_id=cand.id, field="city", old_value="Bonn", new_value="Köln", changed_by_id=cand.id),
+        ProfileChange(user_id=cand.id, field="last_name", old_value=last, new_value=f"{last}-Neu",
+                      changed_by_id=cand.id, status="approved", decided_by_id=staff.id, decided_at=now),
         Answer(attempt_id=att.id, question_id="q4", value=f"Ich heiße {first}", saved_at=now, manual_points=3),
         AttemptEvent(attempt_id=att.id, at=now, kind="warning", actor_id=staff.id, detail={"text": "Blick"}),
         Flag(attempt_id=att.id, kind=FlagKind.NO_FACE, started_at=now, last_seen_at=now, detail={"seconds": 5},
@@ -67,7 +69,10 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     if certificate:
         db.session.add(Certificate(attempt_id=att.id, public_id=f"cert-{cand.id}", issued_at=now,
                                    credential=f'{{"name": "{first} {last}"}}', sent_at=now, revoked_at=now,
-                                   revocation_reason="test"))
+                                   revocation_reason="test", holder_name=f"{first} {last}",
+                                   holder_birth_date=dt.date(1990, 1, 1), completed_on=now.date(),
+                                   score_percent="80.00", identity_method="automatic", identity_verified_at=now,
+                                   supervised=True, review="clean"))
     cand.last_active_at, cand.restricted_at, cand.inactivity_notice_at = now, now, now
     from accounts.models import LoginEvent
 
