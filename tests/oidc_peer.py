@@ -66,7 +66,7 @@ def ensure_node_modules() -> None:
 
 @contextlib.contextmanager
 def start_peer(folder: Path, redirect_uris: list[str], post_logout_redirect_uris: list[str],
-               accounts: dict[str, dict[str, Any]]) -> Iterator[Peer]:
+               accounts: dict[str, dict[str, Any]], issuer_host: str = "127.0.0.1") -> Iterator[Peer]:
     """Run the provider until the block ends; ``accounts`` maps login names (the ``sub``) to their claims."""
     ensure_node_modules()
     key = RSAKey.generate_key(2048, parameters={"kid": "k-" + secrets.token_hex(4), "use": "sig", "alg": "RS256"})
@@ -75,6 +75,7 @@ def start_peer(folder: Path, redirect_uris: list[str], post_logout_redirect_uris
                      "post_logout_redirect_uris": post_logout_redirect_uris, "client_name": "aufsicht"}],
         "jwks": {"keys": [key.as_dict(private=True)]},
         "accounts": accounts,
+        "issuer_host": issuer_host,
     }
     cfg = folder / f"oidc-{secrets.token_hex(4)}.json"
     cfg.write_text(json.dumps(config))

@@ -2,7 +2,9 @@
 //
 // Configuration comes as one JSON file named by OIDC_CONFIG_FILE:
 //   {"clients": [...client metadata...], "jwks": {"keys": [private JWKs]},
-//    "accounts": {"<login>": {claims}}, "host": "127.0.0.1"}
+//    "accounts": {"<login>": {claims}}, "issuer_host": "localhost"}
+// It listens on 127.0.0.1; the issuer names ``issuer_host`` (default 127.0.0.1): "localhost" makes the provider
+// another site than an app on 127.0.0.1 for the browser, as a real provider is.
 // The login and consent pages are oidc-provider's devInteractions: any login name with any password signs
 // in as the account of that name (its claims from "accounts", else only "sub"). When the server listens it
 // prints one line "READY <issuer>" on stdout; it stops when stdin closes (its parent test process is gone).
@@ -12,11 +14,11 @@ import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.env.OIDC_CONFIG_FILE, 'utf8'));
-const host = config.host || '127.0.0.1';
+const issuerHost = config.issuer_host || '127.0.0.1';
 const server = createServer();
 
-server.listen(0, host, () => {
-  const issuer = `http://${host}:${server.address().port}`;
+server.listen(0, '127.0.0.1', () => {
+  const issuer = `http://${issuerHost}:${server.address().port}`;
   const provider = new Provider(issuer, {
     clients: config.clients,
     jwks: config.jwks,
