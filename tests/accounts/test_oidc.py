@@ -26,6 +26,7 @@ ACCOUNTS = {
     "staffer": {"email": "office@example.org", "email_verified": True, "given_name": "Olga", "family_name": "Amt"},
     "elsewhere": {"email": "other-inst@example.org", "email_verified": True},
     "noemail": {"given_name": "Nobody"},
+    "newcomer": {"email": "new@example.org", "email_verified": False, "name": "Nele Neu"},
 }
 
 
@@ -77,6 +78,13 @@ def test_first_sign_in_makes_a_candidate_who_completes_the_profile_once(client, 
     assert (ident.provider_id, ident.subject, ident.email_verified) == (provider.id, "lena", True)
     event = db.session.scalar(select(LoginEvent).where(LoginEvent.user_id == lena.id))
     assert event.success and event.provider == "Uni-Login"
+    # The provider put email and names only in userinfo (as oidc-provider does by default): read from there.
+    with client.session_transaction() as s:
+        payload = s["oidc_login"]["id_token"].split(".")[1]
+    import base64
+    import json
+
+    assert "email" not in json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     # No password opens the account.
     assert client.post("/logout").status_code == 302
     assert client.post("/login", data={"email": "lena@example.org", "password": "!openid"}).status_code == 401
@@ -124,6 +132,15 @@ def test_an_unverified_email_never_opens_an_existing_account(client, provider, m
     event = db.session.scalar(select(LoginEvent).where(LoginEvent.success.is_(False)))
     assert event.provider == "Uni-Login" and event.user_id is None
     assert owner.email == "taken@example.org"
+
+
+def test_an_unverified_email_makes_a_new_account_not_marked_verified(client, provider):
+    resp = sign_in(client, provider, "newcomer")
+    assert resp.headers["Location"].endswith("/candidate/profile")
+    ident = db.session.scalar(select(OidcIdentity))
+    assert ident.user.email == "new@example.org" and ident.user.display_name == "Nele Neu"
+    assert ident.email_verified is False
+    assert getattr(ident.user, "email_verified_at", None) is None
 
 
 def test_staff_sign_in_the_same_way_linked_by_a_verified_email(client, provider, app):
@@ -274,6 +291,13 @@ def test_the_exam_office_sets_up_a_provider_and_never_sees_the_secret_again(clie
     assert client_secret(prov) == peer.client_secret and prov.enabled is False
     client.post("/logout")
     assert "Campus-Login" not in client.get("/login").get_data(as_text=True)
+
+
+def test_the_admin_reaches_every_institutions_providers(client, provider, make_user):
+    login(client, make_user("admin"))
+    assert f"/institutions/{provider.institution_id}/sign-in" in client.get("/admin/").get_data(as_text=True)
+    page = client.get(f"/institutions/{provider.institution_id}/sign-in").get_data(as_text=True)
+    assert "Uni-Login" in page
 
 
 def test_another_institutions_providers_are_not_found(client, provider, make_user):
