@@ -79,8 +79,10 @@ def start_peer(folder: Path, redirect_uris: list[str], post_logout_redirect_uris
     }
     cfg = folder / f"oidc-{secrets.token_hex(4)}.json"
     cfg.write_text(json.dumps(config))
+    log = cfg.with_suffix(".log")
+    log_file = log.open("w")  # its warnings and errors (a pipe nobody reads could fill up and stall it)
     proc = subprocess.Popen(["node", "server.js"], cwd=NODE_DIR, env={"PATH": _path(), "OIDC_CONFIG_FILE": str(cfg)},
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, text=True)
     try:
         assert proc.stdout is not None
         line = ""
@@ -90,8 +92,7 @@ def start_peer(folder: Path, redirect_uris: list[str], post_logout_redirect_uris
             if line.startswith("READY ") or not line:
                 break
         if not line.startswith("READY "):
-            err = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
-            raise RuntimeError(f"oidc-provider did not start: {line!r} {err[-1000:]}")
+            raise RuntimeError(f"oidc-provider did not start: {line!r} {log.read_text()[-1000:]}")
         yield Peer(issuer=line.split()[1], key=key)
     finally:
         with contextlib.suppress(Exception):
@@ -102,9 +103,9 @@ def start_peer(folder: Path, redirect_uris: list[str], post_logout_redirect_uris
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        log_file.close()
         cfg.unlink(missing_ok=True)
 
 
