@@ -36,7 +36,7 @@ from joserfc.errors import (
     MissingClaimError,
 )
 from joserfc.jwk import KeySet
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, select
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import CandidateProfile, Institution, LoginEvent, Role, User
@@ -188,6 +188,8 @@ def save_provider(institution: Institution, settings: ProviderSettings,
 
 def delete_provider(provider: OidcProvider) -> None:
     """Remove a provider; the accounts linked to it stay (they lose only this way of signing in)."""
+    # The links go explicitly: SQLite does not enforce the foreign key's ON DELETE CASCADE.
+    db.session.execute(delete(OidcIdentity).where(OidcIdentity.provider_id == provider.id))
     db.session.delete(provider)
     db.session.commit()
 

@@ -309,6 +309,9 @@ def test_another_institutions_providers_are_not_found(client, provider, make_use
 
 
 def test_removing_a_provider_asks_once(client, provider, make_user):
+    sign_in(client, provider, "lena")
+    client.post("/logout")
+    lena = db.session.scalar(select(User))
     login(client, make_user("staff", provider.institution))
     provider_id = provider.id
     base = f"/institutions/{provider.institution_id}/sign-in/{provider_id}"
@@ -317,3 +320,4 @@ def test_removing_a_provider_asks_once(client, provider, make_user):
     client.post(base + "/delete", data={"confirm": "yes"})
     db.session.expire_all()
     assert db.session.get(OidcProvider, provider_id) is None
+    assert db.session.scalar(select(OidcIdentity)) is None and db.session.get(User, lena.id) is not None
