@@ -54,6 +54,7 @@ class Tenant:
     recording: Any
     chat_id: int
     export: Any
+    provider: Any = None  # the institution's OpenID sign-in provider
 
 
 @pytest.fixture
@@ -111,7 +112,13 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
         db.session.add(export)
         db.session.commit()
         build_export(export.id)
+        from accounts.oidc import OidcProvider
+
+        provider = OidcProvider(institution_id=inst.id, name=f"Login {marker}", issuer=f"https://login.example.org/{marker}",
+                                client_id=f"client-{marker}", secret_key_id="k", secret_wrapped=b"sealed")
+        db.session.add(provider)
+        db.session.commit()
         return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
-                      recording, int(message["id"]), export)
+                      recording, int(message["id"]), export, provider)
 
     return make
