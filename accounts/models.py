@@ -117,4 +117,6 @@ class LoginEvent(db.Model):  # type: ignore[name-defined]
     ip: Mapped[str] = mapped_column(String(45), index=True)
     success: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str | None] = mapped_column(Text)
+    # The OpenID provider (its name then) for a sign-in through one (accounts/oidc.py); None: a password login.
+    provider: Mapped[str | None] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)

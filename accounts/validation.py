@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -53,6 +54,41 @@ def clean_registration(form: dict[str, str], today: dt.date) -> Registration:
         errors["password"] = _("At least %(n)d characters, please.", n=MIN_PASSWORD_LENGTH)
     elif email and password.lower() == email.lower():
         errors["password"] = _("The password must not be your email address.")
+    person = _person(f, today, errors)
+    if errors:
+        raise ValidationFailed(_("Please correct the marked fields."), fields=errors)
+    return Registration(email=email, password=password, **person)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Validated person, address and ID data of a candidate (the profile without the account)."""
+
+    salutation: str
+    first_name: str
+    last_name: str
+    street: str
+    postal_code: str
+    city: str
+    country: str
+    phone: str
+    date_of_birth: dt.date
+    place_of_birth: str
+    gender: str | None
+    id_document_number: str
+
+
+def clean_profile(form: dict[str, str], today: dt.date) -> Profile:
+    """Validate the profile fields alone (an account made through an OpenID provider has no password)."""
+    errors: dict[str, str] = {}
+    person = _person({k: (v or "").strip() for k, v in form.items()}, today, errors)
+    if errors:
+        raise ValidationFailed(_("Please correct the marked fields."), fields=errors)
+    return Profile(**person)
+
+
+def _person(f: dict[str, str], today: dt.date, errors: dict[str, str]) -> dict[str, Any]:
+    """The profile fields, valid or with their messages in ``errors``."""
     salutation = f.get("salutation", "")
     if salutation not in SALUTATIONS:
         errors["salutation"] = _("Please choose a salutation.")
@@ -81,15 +117,9 @@ def clean_registration(form: dict[str, str], today: dt.date) -> Registration:
     id_number = re.sub(r"[\s\-]", "", f.get("id_document_number", "")).upper()
     if not _ID_NUMBER.fullmatch(id_number):
         errors["id_document_number"] = _("6 to 20 letters and digits, as printed on your ID document.")
-
-    if errors:
-        raise ValidationFailed(_("Please correct the marked fields."), fields=errors)
-    assert dob is not None  # noqa: S101  (guaranteed by the error check above)
-    return Registration(
-        email=email, password=password, salutation=salutation, first_name=first_name, last_name=last_name,
-        street=street, postal_code=postal_code, city=city, country=country, phone=phone, date_of_birth=dob,
-        place_of_birth=place_of_birth, gender=gender, id_document_number=id_number,
-    )
+    return {"salutation": salutation, "first_name": first_name, "last_name": last_name, "street": street,
+            "postal_code": postal_code, "city": city, "country": country, "phone": phone, "date_of_birth": dob,
+            "place_of_birth": place_of_birth, "gender": gender, "id_document_number": id_number}
 
 
 def _email(raw: str, errors: dict[str, str]) -> str:

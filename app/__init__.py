@@ -126,6 +126,7 @@ def _import_models() -> None:
     import idcheck.models  # noqa: F401
     import proctoring.models  # noqa: F401
     import storage.models  # noqa: F401
+    from accounts import oidc  # noqa: F401  (OpenID providers and account links)
 
 
 def _select_locale() -> str | None:

@@ -92,7 +92,9 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
         raise Conflict(_("This exam is not open now. It is open from %(a)s to %(b)s (UTC).",
                          a=exam.opens_at.strftime("%Y-%m-%d %H:%M"), b=exam.closes_at.strftime("%Y-%m-%d %H:%M")))
     profile = candidate.profile
-    if profile is None or not meets_minimum_age(profile.date_of_birth, now.date(), exam.minimum_age):
+    if profile is None:  # signed in through an OpenID provider and not yet asked (app/views/sso.py)
+        raise Conflict(_("Please complete your profile first (address, phone, date of birth, ID number)."))
+    if not meets_minimum_age(profile.date_of_birth, now.date(), exam.minimum_age):
         raise Conflict(_("This exam requires a minimum age of %(n)d years.", n=exam.minimum_age or 0))
     for gate in GATES:
         gate(candidate, exam)

@@ -166,8 +166,23 @@ RECORDS: list[Record] = [
         "detail": _i("Grund eines Fehlschlags", "reason of a failure", P_SECURITY, INTEREST,
                      seen_by=(CANDIDATE, ADMIN)),
         "at": _i("Zeitpunkt", "time", P_SECURITY, INTEREST, seen_by=(CANDIDATE, ADMIN)),
+        "provider": _i("Anmeldedienst der Institution (OpenID), falls darüber angemeldet",
+                       "the institution's sign-in provider (OpenID), if signed in through it", P_SECURITY, INTEREST,
+                       seen_by=(CANDIDATE, ADMIN)),
     }, ("id", "user_id"), T("7 Tage", "7 days"), Erase.DELETE, age_days_config="LOGIN_AUDIT_RETENTION_DAYS",
         age_column="at"),
+    Record("oidc_identity", "user_id", {
+        "subject": _i("Kennung bei Ihrem Anmeldedienst (OpenID „sub“)", "your identifier at the sign-in provider "
+                      "(OpenID \"sub\")", P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "email_verified": _i("vom Anmeldedienst bestätigte E-Mail-Adresse", "email address confirmed by the sign-in "
+                             "provider", P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "created_at": _i("Konto mit dem Anmeldedienst verbunden am", "account linked to the sign-in provider at",
+                         P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "last_login_at": _i("letzte Anmeldung über den Anmeldedienst", "last sign-in through the provider",
+                            P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "sign_ins": _i("Zahl der Anmeldungen über den Anmeldedienst", "number of sign-ins through the provider",
+                       P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+    }, ("id", "provider_id", "user_id"), ACCOUNT, Erase.DELETE),
     Record("attempt", "user_id", {
         "started_at": _i("Beginn des Versuchs", "start of the attempt", P_EXAM, seen_by=(CANDIDATE, PROCTOR, STAFF)),
         "ended_at": _i("Ende des Versuchs", "end of the attempt", P_EXAM, seen_by=(CANDIDATE, PROCTOR, STAFF)),
@@ -296,6 +311,7 @@ NOT_PERSONAL: dict[str, str] = {
     "institution": "the exam provider (an organisation)",
     "exam": "what an exam provider publishes",
     "institution_settings": "an organisation's choices",
+    "oidc_provider": "an organisation's sign-in provider (its address, client id and encrypted client secret)",
     "alembic_version": "schema version",
     "media_assignment": "which media engine holds a live session (routing; deleted at hang-up)",
 }

@@ -21,12 +21,13 @@ def register_blueprints(app: Flask) -> None:
         main,
         privacy,
         proctor,
+        sso,
         staff,
         verify,
     )
 
     for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify,
-                   privacy):
+                   privacy, sso):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)
     from app.views import engine_api

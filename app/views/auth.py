@@ -15,6 +15,7 @@ from accounts.models import Institution
 from accounts.services import authenticate, get_institution_by_slug, logout_everywhere, register_candidate
 from accounts.validation import GENDERS, SALUTATIONS, clean_registration
 from app.access import user
+from app.oidc_session import signed_in_through_provider
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import DomainError, ValidationFailed
@@ -56,9 +57,11 @@ def safe_next(target: str | None) -> str | None:
 @login_required
 def logout() -> Response:
     """End this session."""
+    via_provider = signed_in_through_provider(user().id)
     logout_user()
     flash(_("You are logged out."))
-    return redirect(url_for("auth.login"))
+    # Signed in through an OpenID provider: on to its logout too (RP-initiated logout), where it offers one.
+    return redirect(url_for("sso.logged_out") if via_provider else url_for("auth.login"))
 
 
 @bp.post("/logout-everywhere")

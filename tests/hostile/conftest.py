@@ -55,6 +55,7 @@ class Tenant:
     chat_id: int
     export: Any
     change: Any = None  # a requested change of name, waiting for the exam office
+    provider: Any = None  # the institution's OpenID sign-in provider
 
 
 @pytest.fixture
@@ -112,13 +113,16 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
         db.session.add(export)
         db.session.commit()
         build_export(export.id)
+        from accounts.oidc import OidcProvider
         from privacy.models import ProfileChange
 
         change = ProfileChange(user_id=candidate.id, field="last_name", old_value=marker, new_value=f"{marker}-Neu",
                                changed_by_id=candidate.id, status="requested")
-        db.session.add(change)
+        provider = OidcProvider(institution_id=inst.id, name=f"Login {marker}", issuer=f"https://login.example.org/{marker}",
+                                client_id=f"client-{marker}", secret_key_id="k", secret_wrapped=b"sealed")
+        db.session.add_all([change, provider])
         db.session.commit()
         return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
-                      recording, int(message["id"]), export, change)
+                      recording, int(message["id"]), export, change, provider)
 
     return make

@@ -28,6 +28,7 @@ PUBLIC_WITH_IDS = {
     "static": "stylesheets and scripts; no tenant data",
     "auth.register": "registration with an institution by its public slug; shows only the institution's name",
     "verify.certificate": "the public page behind a certificate's QR code; shows the minimum a verifier needs",
+    "sso.start": "the login page's 'Sign in with ...' link: sends the browser to that provider, shows nothing",
 }
 # The media engine's internal API: not served by web processes at all (404), token-protected in engines
 # (tests/proctoring/test_media_engines.py).
@@ -36,6 +37,7 @@ PUBLIC_WITH_IDS.update({r: "media engine internal API" for r in (
 # Pages without ids that show other institutions on purpose.
 PUBLIC_LISTS = {
     "auth.choose_institution": "lists every institution's public name so that a candidate can pick theirs",
+    "auth.login": "offers every institution's sign-in provider by its name, so that a person can pick theirs",
 }
 # Path arguments that are not tenant objects: every value is tried as is.
 NEUTRAL = {
@@ -65,6 +67,7 @@ def tenant_values(t: Tenant) -> dict[str, list[Any]]:
         "export_id": [t.export.id],
         "token": [t.export.token],
         "change_id": [t.change.id],
+        "provider_id": [t.provider.id],
     }
 
 
@@ -191,7 +194,8 @@ def test_own_ids_open_the_same_routes(app, tenants, role):
                 opened.append(rule.endpoint)
     expected = {
         "staff": {"staff.exam", "grading.attempt", "proctor.attempt", "proctor.review", "proctor.recording",
-                  "identity.review", "identity.image", "certificates.pdf", "proctor_api.chat"},
+                  "identity.review", "identity.image", "certificates.pdf", "proctor_api.chat", "sso.providers",
+                  "sso.edit_provider"},
         "proctor": {"proctor.attempt", "proctor.review", "proctor.recording", "identity.review", "identity.image",
                     "proctor_api.chat"},
         "candidate": {"attempts.exam", "attempts.take", "attempts.result", "attempts.state", "attempts.chat",

@@ -77,6 +77,17 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     from accounts.models import LoginEvent
 
     db.session.add(LoginEvent(user_id=cand.id, email=email, ip="192.0.2.7", success=False, detail="bad password"))
+    from accounts.oidc import OidcIdentity, OidcProvider
+
+    provider = OidcProvider(institution_id=inst.id, name="Uni-Login", issuer="https://login.example.org",
+                            client_id="aufsicht", secret_key_id="k", secret_wrapped=b"sealed")
+    db.session.add(provider)
+    db.session.flush()
+    db.session.add_all([
+        OidcIdentity(provider_id=provider.id, subject=f"sub-{first}", user_id=cand.id, email_verified=True,
+                     last_login_at=now, sign_ins=2),
+        LoginEvent(user_id=cand.id, email=email, ip="192.0.2.7", success=True, provider="Uni-Login"),
+    ])
     db.session.commit()
     return type("Seeded", (), {"user": cand, "attempt": att, "exam": exam, "staff": staff, "inst": inst,
                                "blobs": [rec, snap, id_img, tmpl]})
