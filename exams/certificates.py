@@ -38,6 +38,7 @@ from exams.credentials import (
     verify_credential,
 )
 from exams.models import Attempt, Certificate
+from exams.openbadges import attach_openbadge
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 
@@ -138,6 +139,7 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
     jws = issue_credential(claims, signing_key(), issuer_id=current_app.config["PUBLIC_BASE_URL"],
                            issuer_name=attempt.exam.institution.name, issued_at=now, verify_url=verify_url(public_id))
     cert = Certificate(attempt_id=attempt.id, public_id=public_id, issued_at=now, credential=jws)
+    attach_openbadge(cert, attempt, claims, signing_key())
     db.session.add(cert)
     try:
         db.session.flush()

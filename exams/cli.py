@@ -1,4 +1,4 @@
-"""CLI of the exams domain: ``flask exams import|export`` and ``flask certificates verify|rotate-key``."""
+"""CLI of the exams domain: ``flask exams import|export`` and ``flask certificates verify|export|rotate-key``."""
 
 from __future__ import annotations
 
@@ -83,3 +83,31 @@ def rotate_key_cmd() -> None:
     from exams.certificates import rotate_signing_key
 
     click.echo(f"new signing key {rotate_signing_key()}")
+
+
+@certificates_cli.command("export")
+@click.argument("public_id")
+@click.option("--format", "fmt", type=click.Choice(["jsonld", "jwt", "jws"]), default="jsonld", show_default=True,
+              help="jsonld: Open Badges 3.0 with Data Integrity proof; jwt: Open Badges JWT (ES256); jws: EdDSA JWS.")
+def export_cmd_certificate(public_id: str, fmt: str) -> None:
+    """Print a certificate's credential (by default the Open Badges JSON-LD with its proof)."""
+    from sqlalchemy import select
+
+    from exams.credentials import InvalidCertificateId, normalize_certificate_id
+    from exams.issuer import openbadge, openbadge_jwt
+    from exams.models import Certificate
+    from kernel.db import db
+
+    try:
+        normalized = normalize_certificate_id(public_id)
+    except InvalidCertificateId as err:
+        raise click.ClickException(err.message) from None
+    cert = db.session.scalar(select(Certificate).where(Certificate.public_id == normalized))
+    if cert is None:
+        raise click.ClickException(f"no certificate {normalized}")
+    if fmt == "jsonld":
+        click.echo(json.dumps(openbadge(cert), ensure_ascii=False, indent=2))
+    elif fmt == "jwt":
+        click.echo(openbadge_jwt(cert))
+    else:
+        click.echo(cert.credential)

@@ -161,5 +161,8 @@ class Certificate(db.Model):  # type: ignore[name-defined]
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+    # Open Badges 3.0 form (exams.openbadges): its bit in the issuer's status list, the signed JSON-LD.
+    status_index: Mapped[int | None] = mapped_column(Integer, unique=True)
+    openbadge: Mapped[str | None] = mapped_column(Text)
 
     attempt: Mapped[Attempt] = relationship()
