@@ -60,8 +60,8 @@ def did_document(did: str) -> dict[str, Any]:
 
 
 def es256_jwks() -> list[dict[str, str]]:
-    """The public ES256 keys (the JWT form's keys) as JWKs."""
-    return public_es256_jwks(es256_keys(current_app.instance_path)[1])
+    """The public ES256 keys (the JWT form's keys) as JWKs; their kid is the URL the JWT header names."""
+    return [{**jwk, "kid": jwk_url(jwk["kid"])} for jwk in public_es256_jwks(es256_keys(current_app.instance_path)[1])]
 
 
 def jwk_url(kid: str) -> str:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, request
 from werkzeug.wrappers import Response
 
-from exams.issuer import did_document, es256_jwks, institution_by_slug, platform_did, status_list_etag, status_list_for
+from exams.issuer import (
+    did_document,
+    es256_jwks,
+    institution_by_slug,
+    jwk_url,
+    platform_did,
+    status_list_etag,
+    status_list_for,
+)
 from exams.openbadges import issuer_did
 from exams.statuslist import TTL_SECONDS
 
@@ -56,6 +64,6 @@ def status_list(slug: str, number: int) -> Response:
 def single_jwk(kid: str) -> Response:
     """One public key of the ES256 JWT form as a JWK (the JWT header's kid points here)."""
     for jwk in es256_jwks():
-        if jwk["kid"] == kid:
+        if jwk["kid"] == jwk_url(kid):
             return _public(jsonify(jwk))
     abort(404)

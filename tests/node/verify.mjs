@@ -4,7 +4,8 @@
 //
 // BUNDLE: {"documents": {url: document}   (DID documents, status list credentials),
 //          "cases": [{"name", "credential"}],          (JSON-LD with a Data Integrity proof)
-//          "jwts": [{"name", "jwt", "jwks", "alg"}]}   (compact JWS/JWT and the key set to check it with)
+//          "jwts": [{"name", "jwt", "jwks", "alg"}],   (compact JWS/JWT and the key set to check it with)
+//          "contexts": {url: document}}                (our packaged copies, compared with the npm packages')
 // JSON-LD contexts come from the npm context packages (never the network); DID URLs and status
 // list URLs resolve only to the documents in the bundle.
 import {readFileSync} from 'node:fs';
@@ -12,11 +13,12 @@ import * as vc from '@digitalbazaar/vc';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite as eddsaRdfc2022CryptoSuite} from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
 import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
-import credentialsContext from '@digitalbazaar/credentials-context';
-import didContext from 'did-context';
-import multikeyContext from '@digitalbazaar/multikey-context';
-import dataIntegrityContext from '@digitalbazaar/data-integrity-context';
+import * as credentialsContext from '@digitalbazaar/credentials-context';
+import * as didContext from 'did-context';
+import * as multikeyContext from '@digitalbazaar/multikey-context';
+import * as dataIntegrityContext from '@digitalbazaar/data-integrity-context';
 import {createRequire} from 'node:module';
+import {isDeepStrictEqual} from 'node:util';
 import * as jose from 'jose';
 
 const require = createRequire(import.meta.url);
@@ -55,8 +57,10 @@ const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite});
 async function statusCheck({credential}) {
   const result = await checkStatus({credential, documentLoader, suite, verifyBitstringStatusListCredential: true,
     verifyMatchingIssuers: true});
-  if(result.verified && result.status) {
-    return {verified: false, error: new Error('revoked: the status list has this credential\'s bit set')};
+  const set = (result.results || []).filter(r => r.status);
+  if(result.verified && set.length) {
+    return {verified: false, error: new Error(
+      `revoked: bit ${set[0].credentialStatus.statusListIndex} is set in ${set[0].credentialStatus.statusListCredential}`)};
   }
   return result;
 }
@@ -76,7 +80,11 @@ function message(result) {
   return errors.join(' | ');
 }
 
-const out = {cases: [], jwts: []};
+// Our packaged copies of the contexts are the same documents as the npm packages ship.
+const out = {cases: [], jwts: [], contexts: {}};
+for(const [url, doc] of Object.entries(bundle.contexts || {})) {
+  out.contexts[url] = contexts.has(url) && isDeepStrictEqual(JSON.parse(JSON.stringify(contexts.get(url))), doc);
+}
 for(const item of bundle.cases || []) {
   try {
     const result = await vc.verifyCredential({credential: item.credential, suite, documentLoader,
