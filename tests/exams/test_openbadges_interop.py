@@ -6,6 +6,7 @@ Tampered fields, a revoked entry in the status list and an unknown key are each 
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import json
@@ -115,7 +116,9 @@ def test_digital_bazaar_and_jose_verify_and_refuse(app, client, office, two_cert
     jws = client.get(f"/certificates/{good.public_id}.jwt").get_data(as_text=True).strip()
     es256 = client.get(f"/certificates/{good.public_id}/credential.jwt").get_data(as_text=True).strip()
     head, payload, sig = es256.split(".")
-    forged_es256 = f"{head}.{payload[:-4]}AAAA.{sig}"
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["vc"]["credentialSubject"]["identifier"][0]["identityHash"] = "Mallory Mustermann"
+    forged_es256 = f"{head}.{base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b'=').decode()}.{sig}"
 
     bundle = {
         "documents": {issuer: did_doc, status_url: status_list},
@@ -142,7 +145,7 @@ def test_digital_bazaar_and_jose_verify_and_refuse(app, client, office, two_cert
     assert jwts["jws"]["verified"] is True and jwts["jws"]["payload"]["credentialSubject"]["name"] == "Erika Mustermann"
     assert jwts["es256"]["verified"] is True and jwts["es256"]["alg"] == "ES256"
     assert jwts["es256"]["payload"]["vc"]["id"] == credential["id"] and jwts["es256"]["payload"]["iss"] == issuer
-    assert jwts["es256_forged"]["verified"] is False
+    assert jwts["es256_forged"]["verified"] is False and "signature" in jwts["es256_forged"]["error"]
     assert answer["contexts"] == {url: True for url in CONTEXTS}, answer["contexts"]
 
 
