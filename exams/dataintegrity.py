@@ -161,6 +161,8 @@ def canonize(document: Mapping[str, Any]) -> str:
         text: str = jsonld.normalize(copy.deepcopy(dict(document)), options)
     except jsonld.JsonLdError as err:
         raise ProofInvalid("malformed", f"not valid JSON-LD with our contexts: {str(err)[:200]}") from None
+    except (RecursionError, TypeError, ValueError, KeyError, AttributeError, IndexError):  # hostile shapes
+        raise ProofInvalid("malformed", "not valid JSON-LD") from None
     return text
 
 

@@ -101,5 +101,12 @@ def _header_text(token: str) -> str:
 
 
 def _verdict_json(verdict: UploadVerdict) -> dict[str, Any]:
-    return {"valid": verdict.status == "valid", "status": verdict.status, "reason": verdict.reason,
-            "form": verdict.form, "certificate_id": verdict.certificate.certificate_id if verdict.certificate else None}
+    found = verdict.certificate
+    claims: dict[str, Any] = {}
+    if found is not None and found.status != "unknown":
+        claims = {"certificate_id": found.certificate_id, "holder_name": found.holder_name,
+                  "exam_title": found.exam_title, "result": found.result,
+                  "completed_on": found.completed_on.isoformat() if found.completed_on else None}
+    return {"valid": verdict.status == "valid", "status": verdict.status, "reason": verdict.reason or None,
+            "message": verdict.reason, "form": verdict.form, "claims": claims,
+            "certificate_id": found.certificate_id if found else None}

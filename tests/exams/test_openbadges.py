@@ -253,7 +253,7 @@ def test_verify_page_checks_uploaded_credentials(app, client, office, cert):
     altered = json.loads(credential_text)
     altered["credentialSubject"]["result"][0]["value"] = "99.00"
     page = _upload(anon, json.dumps(altered))
-    assert 'data-status="altered"' in page
+    assert 'data-status="altered"' in page and "Verändert" in page  # German by default
     stranger = json.loads(credential_text)
     stranger["issuer"]["id"] = "did:web:example.org"
     stranger["proof"]["verificationMethod"] = "did:web:example.org#k"
@@ -319,3 +319,36 @@ def test_seed_demo_has_a_released_pass_with_a_valid_certificate(app, runner):
     assert 'data-status="valid"' in page and "Clara Candidate" in page
     exported = runner.invoke(args=["certificates", "export", cert.public_id])
     assert check_upload(exported.output).status == "valid"
+
+
+def _nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("content", [
+    _nested(5000),
+    '{"@context": ["https://www.w3.org/ns/credentials/v2", "https://example.org/x.json"], "proof": {}}',
+    '{"issuer": {"id": 5}, "proof": {"verificationMethod": []}}',
+    "[1, 2, 3]",
+    "x" * (300 * 1024),
+    "eyJhbGciOiJFUzI1NiJ9.e30.AAAA",
+    "a.b.c",
+])
+def test_hostile_uploads_are_refused_not_crashing(app, content):
+    resp = app.test_client().post("/verify/upload", data={"credential_text": content})
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert 'id="credential-status"' in page and 'data-status="valid"' not in page
+
+
+def test_hostile_json_ld_under_our_issuer_is_refused(app, client, office, cert):
+    credential = _doc(client, f"/certificates/{cert.public_id}/credential.jsonld")
+    deep = copy.deepcopy(credential)
+    node: dict[str, Any] = deep["credentialSubject"]
+    for _ in range(450):
+        node["achievement"] = {"achievement": {}}
+        node = node["achievement"]["achievement"]
+    assert check_upload(json.dumps(deep)).status in ("malformed", "altered")
+    smuggled = copy.deepcopy(credential)
+    smuggled["@context"].append("https://example.org/redefines-everything.json")
+    assert check_upload(json.dumps(smuggled)).status == "malformed"
