@@ -352,3 +352,20 @@ def test_hostile_json_ld_under_our_issuer_is_refused(app, client, office, cert):
     smuggled = copy.deepcopy(credential)
     smuggled["@context"].append("https://example.org/redefines-everything.json")
     assert check_upload(json.dumps(smuggled)).status == "malformed"
+
+
+def test_pdf_qr_code_links_verify_with_the_credential_id(app, client, cert):
+    import cv2
+    import numpy as np
+
+    from exams.certificate_pdf import _qr_png
+    from exams.certificates import verify_url
+
+    credential = _doc(client, f"/certificates/{cert.public_id}/credential.jsonld")
+    url = verify_url(cert.public_id)
+    image = cv2.imdecode(np.frombuffer(_qr_png(url).getvalue(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    decoded, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert decoded == url and decoded.endswith(f"/verify/{cert.public_id}")
+    assert credential["id"].endswith(cert.public_id) and credential["evidence"][0]["id"] == url
+    pdf = client.get(f"/certificates/{cert.public_id}.pdf").data
+    assert b"/Subtype /Image" in pdf
