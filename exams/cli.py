@@ -61,6 +61,9 @@ def verify_cmd(path: Path, jwks_path: Path | None) -> None:
     from exams.credentials import load_jwks
 
     text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if text.startswith("{") and '"proof"' in text:
+        _verify_jsonld(text, jwks_path)
+        return
     if text.startswith("{"):
         try:
             text = str(json.loads(text).get("credential", ""))
@@ -75,6 +78,32 @@ def verify_cmd(path: Path, jwks_path: Path | None) -> None:
     click.echo(f"VALID signature: {claims['certificate_id']} {claims['holder_name']} - {claims['exam_title']} "
                f"({claims['completed_on']}, {claims['score_percent']} %)")
     click.echo("Revocation is not checked offline; see the verification page.")
+
+
+def _verify_jsonld(text: str, jwks_path: Path | None) -> None:
+    """Check an Open Badges JSON-LD credential's Data Integrity proof offline (packaged contexts only)."""
+    from exams.certificates import public_keys
+    from exams.credentials import load_jwks
+    from exams.dataintegrity import ProofInvalid, verify_proof
+
+    try:
+        document = json.loads(text)
+        method = str(document["proof"]["verificationMethod"])
+    except (ValueError, KeyError, TypeError):
+        click.echo("INVALID (malformed): not a JSON-LD credential with a proof", err=True)
+        sys.exit(1)
+    keys = load_jwks(jwks_path.read_text()) if jwks_path else public_keys()
+    did = method.split("#", 1)[0]
+    try:
+        verify_proof(document, {f"{did}#{kid}": key for kid, key in keys.items()})
+    except ProofInvalid as err:
+        click.echo(f"INVALID ({err.reason}): {err.detail}", err=True)
+        sys.exit(1)
+    subject = document.get("credentialSubject", {})
+    holder = next((i.get("identityHash", "") for i in subject.get("identifier", [])), "")
+    click.echo(f"VALID proof (eddsa-rdfc-2022): {document.get('id')} {holder} - {document.get('name')} "
+               f"issued by {document.get('issuer', {}).get('name', '')}")
+    click.echo("Revocation is not checked offline; see the verification page or the status list.")
 
 
 @certificates_cli.command("rotate-key")

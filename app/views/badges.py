@@ -29,7 +29,7 @@ def _public(resp: Response, max_age: int = 3600) -> Response:
 def _did_response(did: str) -> Response:
     resp = jsonify(did_document(did))
     resp.mimetype = "application/did+ld+json"
-    return _public(resp)
+    return _public(resp, 300)  # a rotated-in key is resolvable within five minutes
 
 
 @bp.get("/.well-known/did.json")

@@ -369,3 +369,17 @@ def test_pdf_qr_code_links_verify_with_the_credential_id(app, client, cert):
     assert credential["id"].endswith(cert.public_id) and credential["evidence"][0]["id"] == url
     pdf = client.get(f"/certificates/{cert.public_id}.pdf").data
     assert b"/Subtype /Image" in pdf
+
+
+def test_cli_verify_checks_a_json_ld_credential_offline(app, runner, cert, tmp_path):
+    exported = runner.invoke(args=["certificates", "export", cert.public_id]).output
+    good = tmp_path / "good.jsonld"
+    good.write_text(exported)
+    result = runner.invoke(args=["certificates", "verify", str(good)])
+    assert result.exit_code == 0 and "VALID proof" in result.output and "Erika Mustermann" in result.output
+    altered = json.loads(exported)
+    altered["name"] = "Something else"
+    bad = tmp_path / "bad.jsonld"
+    bad.write_text(json.dumps(altered))
+    result = runner.invoke(args=["certificates", "verify", str(bad)])
+    assert result.exit_code == 1 and "bad_signature" in result.output
