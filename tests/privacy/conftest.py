@@ -67,7 +67,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     if certificate:
         db.session.add(Certificate(attempt_id=att.id, public_id=f"cert-{cand.id}", issued_at=now,
                                    credential=f'{{"name": "{first} {last}"}}', sent_at=now, revoked_at=now,
-                                   revocation_reason="test"))
+                                   revocation_reason="test", status_index=cand.id,
+                                   openbadge=f'{{"identityHash": "{first} {last}"}}'))
     cand.last_active_at, cand.restricted_at, cand.inactivity_notice_at = now, now, now
     from accounts.models import LoginEvent
 
