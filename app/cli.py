@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from accounts.models import Institution, Role
+from accounts.models import Institution, Role, User
 from accounts.services import create_institution, create_user, get_institution_by_slug
 from kernel.clock import utcnow
 from kernel.db import db
@@ -59,19 +59,46 @@ def seed_demo() -> None:
         create_user(email, pw, role, name, None if role == Role.ADMIN else inst)
         logins.append((role.value, email, pw))
     cand_pw = secrets.token_urlsafe(12)
-    _seed_candidate(inst, cand_pw)
+    candidate = _seed_candidate(inst, cand_pw)
     logins.append((Role.CANDIDATE.value, "candidate@demo.example", cand_pw))
     exam = Exam(institution=inst, title="Deutsch B1 – Probeprüfung", description="Demo exam.", duration_minutes=30,
                 opens_at=now - dt.timedelta(days=1), closes_at=now + dt.timedelta(days=30), pass_mark_percent=60,
                 identity_check_required=True, proctoring_required=True, questions=[])
     db.session.add(exam)
     db.session.commit()
+    public_id = _seed_certificate(inst, candidate, now)
     click.echo("Demo seeded. These logins are shown only now:")
     for role_name, email, pw in logins:
         click.echo(f"  {role_name:<10} {email:<28} {pw}")
+    click.echo(f"Demo certificate (a released pass): {public_id} - try /verify/{public_id}")
 
 
-def _seed_candidate(inst: Institution, password: str) -> None:
+def _seed_certificate(inst: Institution, candidate: User, now: dt.datetime) -> str:
+    """A past exam the demo candidate passed, its result released and its certificate issued."""
+    from exams.attempts import record_event
+    from exams.certificates import issue_certificate
+    from exams.models import Answer, Attempt, AttemptStatus, Exam
+
+    question = {"id": "q1", "type": "single_choice", "prompt": "Wie heißt die Hauptstadt Deutschlands?", "points": 2,
+                "options": [{"id": "a", "text": "Berlin", "correct": True}, {"id": "b", "text": "Bonn"}]}
+    exam = Exam(institution=inst, title="Deutsch A2 – Abschlussprüfung (Demo)", description="Demo exam, already taken.",
+                duration_minutes=30, opens_at=now - dt.timedelta(days=14), closes_at=now - dt.timedelta(days=7),
+                pass_mark_percent=60, identity_check_required=False, proctoring_required=False, questions=[question])
+    started = now - dt.timedelta(days=10)
+    attempt = Attempt(exam=exam, user=candidate, status=AttemptStatus.SUBMITTED, started_at=started,
+                      deadline_at=started + dt.timedelta(minutes=30), ended_at=started + dt.timedelta(minutes=12),
+                      seed=1, layout={"questions": ["q1"]}, points=2, max_points=2, percent=100, passed=True,
+                      result_released_at=now - dt.timedelta(days=9))
+    db.session.add(attempt)
+    db.session.flush()
+    db.session.add(Answer(attempt_id=attempt.id, question_id="q1", value="a",
+                          saved_at=started + dt.timedelta(minutes=5)))
+    record_event(attempt, "result_released", now - dt.timedelta(days=9))
+    db.session.commit()
+    return issue_certificate(attempt, now - dt.timedelta(days=9)).public_id
+
+
+def _seed_candidate(inst: Institution, password: str) -> User:
     from accounts.services import register_candidate
     from accounts.validation import Registration
 
@@ -79,7 +106,7 @@ def _seed_candidate(inst: Institution, password: str) -> None:
                        last_name="Candidate", street="Musterstraße 1", postal_code="10115", city="Berlin",
                        country="DE", phone="+49301234567", date_of_birth=dt.date(1995, 5, 17),
                        place_of_birth="Hamburg", gender=None, id_document_number="L01X00T47")
-    register_candidate(inst, reg, current_app.config["PRIVACY_NOTICE_VERSION"])
+    return register_candidate(inst, reg, current_app.config["PRIVACY_NOTICE_VERSION"])
 
 
 @click.command("serve")

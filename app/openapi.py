@@ -86,7 +86,8 @@ SCHEMAS: dict[str, Any] = {
     "Verification": {
         "type": "object", "required": ["valid", "reason", "claims", "status"],
         "properties": {"valid": {"type": "boolean"}, "reason": {"type": ["string", "null"]},
-                       "message": {"type": "string"}, "claims": {"type": "object"}, "status": {"type": "string"}},
+                       "message": {"type": "string"}, "claims": {"type": "object"}, "status": {"type": "string"},
+                       "form": {"type": "string"}, "certificate_id": {"type": ["string", "null"]}},
     },
 }
 
@@ -223,9 +224,14 @@ def describe() -> dict[str, Any]:
                 "message": {"type": "string"}, "reason": {"type": "string"},
                 "minutes": {"type": "integer", "minimum": 1, "maximum": 240}}}))},
         "/api/verify/credential": {"post": _op(
-            "Check a signed certificate credential (public; no login).", _ref("Verification"),
+            "Check a signed certificate credential (public; no login): the EdDSA JWS, the Open Badges ES256 JWT or "
+            "the Open Badges JSON-LD credential with its Data Integrity proof. For the last two, ``status`` is one of "
+            "valid, revoked, altered, unknown_issuer, unknown, malformed and ``form`` says which form was checked.",
+            _ref("Verification"),
             body={JSON: {"schema": {"type": "object", "required": ["credential"],
-                                    "properties": {"credential": {"type": "string", "description": "A JWS."}}}},
+                                    "properties": {"credential": {
+                                        "oneOf": [{"type": "string", "description": "A JWS or JWT."},
+                                                  {"type": "object", "description": "A JSON-LD credential."}]}}}},
                   "text/plain": {"schema": {"type": "string", "description": "The JWS itself."}}},
             errors=("400", "429"), public=True)},
     }

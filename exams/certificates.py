@@ -39,6 +39,7 @@ from exams.credentials import (
     verify_credential,
 )
 from exams.models import Attempt, Certificate
+from exams.openbadges import attach_openbadge
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 
@@ -159,6 +160,7 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
                        completed_on=ended.date(), score_percent=score, identity_method=method,
                        identity_verified_at=identity.verified_at if method else None,
                        supervised=supervision == "recorded", review=review)
+    attach_openbadge(cert, attempt, claims, signing_key())
     db.session.add(cert)
     try:
         db.session.flush()

@@ -1,4 +1,4 @@
-"""CLI of the exams domain: ``flask exams import|export`` and ``flask certificates verify|rotate-key``."""
+"""CLI of the exams domain: ``flask exams import|export`` and ``flask certificates verify|export|rotate-key``."""
 
 from __future__ import annotations
 
@@ -98,6 +98,9 @@ def verify_cmd(path: Path, jwks_path: Path | None) -> None:
     from exams.credentials import load_jwks
 
     text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if text.startswith("{") and '"proof"' in text:
+        _verify_jsonld(text, jwks_path)
+        return
     if text.startswith("{"):
         try:
             text = str(json.loads(text).get("credential", ""))
@@ -125,9 +128,63 @@ def verify_cmd(path: Path, jwks_path: Path | None) -> None:
     click.echo("Revocation is not checked offline; see the verification page.")
 
 
+def _verify_jsonld(text: str, jwks_path: Path | None) -> None:
+    """Check an Open Badges JSON-LD credential's Data Integrity proof offline (packaged contexts only)."""
+    from exams.certificates import public_keys
+    from exams.credentials import load_jwks
+    from exams.dataintegrity import ProofInvalid, verify_proof
+
+    try:
+        document = json.loads(text)
+        method = str(document["proof"]["verificationMethod"])
+    except (ValueError, KeyError, TypeError):
+        click.echo("INVALID (malformed): not a JSON-LD credential with a proof", err=True)
+        sys.exit(1)
+    keys = load_jwks(jwks_path.read_text()) if jwks_path else public_keys()
+    did = method.split("#", 1)[0]
+    try:
+        verify_proof(document, {f"{did}#{kid}": key for kid, key in keys.items()})
+    except ProofInvalid as err:
+        click.echo(f"INVALID ({err.reason}): {err.detail}", err=True)
+        sys.exit(1)
+    subject = document.get("credentialSubject", {})
+    holder = next((i.get("identityHash", "") for i in subject.get("identifier", [])), "")
+    click.echo(f"VALID proof (eddsa-rdfc-2022): {document.get('id')} {holder} - {document.get('name')} "
+               f"issued by {document.get('issuer', {}).get('name', '')}")
+    click.echo("Revocation is not checked offline; see the verification page or the status list.")
+
+
 @certificates_cli.command("rotate-key")
 def rotate_key_cmd() -> None:
     """Make a new signing key active; old keys stay published so issued certificates keep verifying."""
     from exams.certificates import rotate_signing_key
 
     click.echo(f"new signing key {rotate_signing_key()}")
+
+
+@certificates_cli.command("export")
+@click.argument("public_id")
+@click.option("--format", "fmt", type=click.Choice(["jsonld", "jwt", "jws"]), default="jsonld", show_default=True,
+              help="jsonld: Open Badges 3.0 with Data Integrity proof; jwt: Open Badges JWT (ES256); jws: EdDSA JWS.")
+def export_cmd_certificate(public_id: str, fmt: str) -> None:
+    """Print a certificate's credential (by default the Open Badges JSON-LD with its proof)."""
+    from sqlalchemy import select
+
+    from exams.credentials import InvalidCertificateId, normalize_certificate_id
+    from exams.issuer import openbadge, openbadge_jwt
+    from exams.models import Certificate
+    from kernel.db import db
+
+    try:
+        normalized = normalize_certificate_id(public_id)
+    except InvalidCertificateId as err:
+        raise click.ClickException(err.message) from None
+    cert = db.session.scalar(select(Certificate).where(Certificate.public_id == normalized))
+    if cert is None:
+        raise click.ClickException(f"no certificate {normalized}")
+    if fmt == "jsonld":
+        click.echo(json.dumps(openbadge(cert), ensure_ascii=False, indent=2))
+    elif fmt == "jwt":
+        click.echo(openbadge_jwt(cert))
+    else:
+        click.echo(cert.credential)

@@ -185,5 +185,8 @@ class Certificate(db.Model):  # type: ignore[name-defined]
     supervised: Mapped[bool | None] = mapped_column(Boolean)
     # "clean", "findings" or "not_reviewed" (the institution's policy did not ask for a review).
     review: Mapped[str | None] = mapped_column(String(16))
+    # Open Badges 3.0 form (exams.openbadges): its bit in the issuer's status list, the signed JSON-LD.
+    status_index: Mapped[int | None] = mapped_column(Integer, unique=True)
+    openbadge: Mapped[str | None] = mapped_column(Text)
 
     attempt: Mapped[Attempt] = relationship()

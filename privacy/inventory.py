@@ -225,6 +225,9 @@ RECORDS: list[Record] = [
     Record("certificate", "attempt", {
         "credential": _i("signiertes Zertifikat (Name, Prüfung, Datum, Ergebnis)", "signed certificate (name, exam, "
                          "date, result)", P_EXAM, seen_by=(CANDIDATE, STAFF)),
+        "openbadge": _i("Zertifikat als Open Badge (Name, Prüfung, Datum, Ergebnis, was geprüft wurde)",
+                        "certificate as Open Badge (name, exam, date, result, what was checked)", P_EXAM,
+                        seen_by=(CANDIDATE, STAFF)),
         "issued_at": _i("ausgestellt am", "issued at", P_EXAM), "sent_at": _i("versandt am", "sent at", P_EXAM),
         "revoked_at": _i("widerrufen am", "revoked at", P_EXAM),
         "revocation_reason": _i("Grund des Widerrufs", "reason of revocation", P_EXAM),
@@ -238,7 +241,7 @@ RECORDS: list[Record] = [
                                    P_EXAM),
         "supervised": _i("mit Aufnahme beaufsichtigt", "supervised with recording", P_EXAM),
         "review": _i("Ergebnis der Durchsicht", "outcome of the review", P_EXAM),
-    }, ("id", "attempt_id", "public_id"), T("10 Jahre ab Ausstellung, damit es überprüfbar bleibt",
+    }, ("id", "attempt_id", "public_id", "status_index"), T("10 Jahre ab Ausstellung, damit es überprüfbar bleibt",
                                             "10 years from issue, so that it stays verifiable"), Erase.KEEP,
         keep_reason=T("ausgestellte Zertifikate bleiben überprüfbar (Arbeitgeber, Behörden)",
                       "issued certificates stay verifiable (employers, authorities)"), keep_years=10),

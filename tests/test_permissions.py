@@ -11,7 +11,9 @@ from tests.conftest import login
 # Routes anyone may open; every other route must declare its roles with @role_required.
 PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.healthz", "auth.login",
           "auth.choose_institution", "auth.register", "verify.form", "verify.certificate", "verify.well_known_jwks",
-          "verify.api_credential", "main.openapi", "sso.start", "sso.callback", "sso.logged_out"}
+          "verify.api_credential", "main.openapi", "sso.start", "sso.callback", "sso.logged_out",
+          "verify.upload", "badges.platform_did_document", "badges.institution_did_document",
+          "badges.status_list", "badges.single_jwk"}
 # The media engine's internal API: no user session; a bearer token, and absent from web processes
 # (tests/proctoring/test_media_engines.py checks both).
 ENGINE_API = "engine_api."

@@ -14,6 +14,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         attempts,
         auth,
+        badges,
         candidate,
         certificates,
         grading,
@@ -27,7 +28,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify,
-                   privacy, sso):
+                   privacy, sso, badges):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)
     from app.views import engine_api

@@ -86,7 +86,8 @@ def _check(got: dict[str, list[Any]]) -> set[str]:
                 # downloads and media: never something a browser would render as a page
                 assert resp.mimetype in ("application/pdf", "application/jwt", "image/jpeg", "video/webm",
                                          "text/css", "text/javascript", "application/javascript",
-                                         "application/yaml", "application/zip"), (endpoint, resp.mimetype)
+                                         "application/yaml", "application/zip", "application/ld+json",
+                                         "application/did+ld+json"), (endpoint, resp.mimetype)
     return shown
 
 

@@ -29,6 +29,9 @@ PUBLIC_WITH_IDS = {
     "auth.register": "registration with an institution by its public slug; shows only the institution's name",
     "verify.certificate": "the public page behind a certificate's QR code; shows the minimum a verifier needs",
     "sso.start": "the login page's 'Sign in with ...' link: sends the browser to that provider, shows nothing",
+    "badges.institution_did_document": "an issuer's did:web document: only the keys certificates are signed with",
+    "badges.status_list": "an issuer's revocation list: one bit per certificate at a random position, no names",
+    "badges.single_jwk": "one public key of the JWT form",
 }
 # The media engine's internal API: not served by web processes at all (404), token-protected in engines
 # (tests/proctoring/test_media_engines.py).

@@ -72,7 +72,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                                    revocation_reason="test", holder_name=f"{first} {last}",
                                    holder_birth_date=dt.date(1990, 1, 1), completed_on=now.date(),
                                    score_percent="80.00", identity_method="automatic", identity_verified_at=now,
-                                   supervised=True, review="clean"))
+                                   supervised=True, review="clean", status_index=cand.id,
+                                   openbadge=f'{{"identityHash": "{first} {last}"}}'))
     cand.last_active_at, cand.restricted_at, cand.inactivity_notice_at = now, now, now
     from accounts.models import LoginEvent
 
