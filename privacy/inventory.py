@@ -127,8 +127,16 @@ RECORDS: list[Record] = [
                             P_ACCOUNT, LEGAL_DUTY),
         "inactivity_notice_at": _i("Hinweis vor Löschung wegen Inaktivität", "notice before deletion for "
                                    "inactivity", P_ACCOUNT, LEGAL_DUTY, seen_by=(ADMIN,)),
+        "email_verified_at": _i("Bestätigung der E-Mail-Adresse", "confirmation of the email address", P_ACCOUNT,
+                                seen_by=(ADMIN,)),
+        "totp_secret": _i("Schlüssel des zweiten Faktors (Authenticator-App)", "second-factor key (authenticator "
+                          "app)", P_SECURITY, INTEREST, seen_by=()),
+        "totp_last_step": _i("Zeitpunkt des zuletzt verwendeten Codes", "time of the last code used", P_SECURITY,
+                             INTEREST, seen_by=()),
+        "recovery_codes": _i("Wiederherstellungscodes (nur als Hash)", "recovery codes (hash only)", P_SECURITY,
+                             INTEREST, seen_by=()),
     }, ("id", "role", "institution_id", "session_version", "active", "created_at", "erased_at"), ACCOUNT,
-        Erase.ANONYMISE, secret=("password_hash",)),
+        Erase.ANONYMISE, secret=("password_hash", "totp_secret", "totp_last_step", "recovery_codes")),
     Record("candidate_profile", "user_id", {
         "salutation": _i("Anrede", "salutation", P_EXAM),
         "first_name": _i("Vorname", "first name", P_EXAM),

@@ -11,12 +11,16 @@ from tests.conftest import login
 # Routes anyone may open; every other route must declare its roles with @role_required.
 PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.healthz", "auth.login",
           "auth.choose_institution", "auth.register", "verify.form", "verify.certificate", "verify.well_known_jwks",
-          "verify.api_credential", "main.openapi"}
+          "verify.api_credential", "main.openapi",
+          # the second login step (only after the right password, in the same session) and the mailed links
+          "auth.second_factor", "auth.enrol_second_factor", "auth.verify_email", "auth.password_reset_request",
+          "auth.password_reset", "account.confirm_email"}
 # The media engine's internal API: no user session; a bearer token, and absent from web processes
 # (tests/proctoring/test_media_engines.py checks both).
 ENGINE_API = "engine_api."
 # Routes for any logged-in user, whatever the role.
-ANY_USER = {"auth.logout", "auth.logout_all"}
+ANY_USER = {"auth.logout", "auth.logout_all", "auth.resend_verification", "account.security", "account.password",
+            "account.email", "account.recovery_codes"}
 
 
 def _protected(app: Flask) -> list[tuple[str, str, frozenset[Role]]]:
