@@ -106,6 +106,9 @@ def app(database_url: str, instance_path: Path, app_config: dict[str, Any]) -> I
     cfg = {"SQLALCHEMY_DATABASE_URI": database_url, "INSTANCE_PATH": str(instance_path), "TESTING": True,
            "WTF_CSRF_ENABLED": False, "SERVER_NAME": "aufsicht.test", "PREFERRED_URL_SCHEME": "http"}
     cfg.update(app_config)
+    from app.ratelimit import reset
+
+    reset()  # rate limits (verification, account mails) start fresh in every test
     application = create_app(cfg)
     application.test_client_class = FreshContextClient
     ctx = application.app_context()
