@@ -105,6 +105,9 @@ DEFAULTS: dict[str, Any] = {
     # Certificates: absolute base URL printed in QR codes and credentials; verification rate limit per IP.
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "VERIFY_RATE_LIMIT_PER_MINUTE": 30,
+    # Certificate signing keys, JSON {"active": name, "keys": {name: base64 of a 32-byte Ed25519 private key}}
+    # (or PKCS#8 PEM), the same on every web host; unset: generated into instance/certificate_signing_keys.json.
+    "CERTIFICATE_SIGNING_KEYS": None,
     # Mail: without MAIL_SMTP_HOST, messages are written to instance/outbox/ as .eml files.
     "CERTIFICATE_SEND_ON_ISSUE": True,  # queue the certificate email as soon as it is issued
     "MAIL_SMTP_HOST": None,

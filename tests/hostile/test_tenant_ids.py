@@ -28,6 +28,9 @@ PUBLIC_WITH_IDS = {
     "static": "stylesheets and scripts; no tenant data",
     "auth.register": "registration with an institution by its public slug; shows only the institution's name",
     "verify.certificate": "the public page behind a certificate's QR code; shows the minimum a verifier needs",
+    "auth.verify_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
+    "auth.password_reset": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
+    "account.confirm_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
 }
 # The media engine's internal API: not served by web processes at all (404), token-protected in engines
 # (tests/proctoring/test_media_engines.py).
@@ -64,6 +67,7 @@ def tenant_values(t: Tenant) -> dict[str, list[Any]]:
         "slug": [t.inst.slug],
         "export_id": [t.export.id],
         "token": [t.export.token],
+        "user_id": [t.staff.id, t.proctor.id],
     }
 
 
