@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -35,7 +36,7 @@ def certificate_message(cert: Certificate) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = cfg["MAIL_FROM"]
     msg["To"] = attempt.user.email
-    msg["Subject"] = subject
+    msg["Subject"] = one_line(subject)
     msg["Message-ID"] = make_msgid(domain="aufsicht")
     msg.set_content(body)
     msg.add_attachment(certificate_pdf(cert), maintype="application", subtype="pdf",
@@ -43,12 +44,17 @@ def certificate_message(cert: Certificate) -> EmailMessage:
     return msg
 
 
+def one_line(text: str) -> str:
+    """A header value on one line: line breaks (an exam title may have one) would make the message unsendable."""
+    return " ".join(text.split())
+
+
 def plain_message(to: str, subject: str, body: str) -> EmailMessage:
     """A plain text email from the platform (notices)."""
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
-    msg["Subject"] = subject
+    msg["Subject"] = one_line(subject)
     msg["Message-ID"] = make_msgid(domain="aufsicht")
     msg.set_content(body)
     return msg
@@ -60,9 +66,12 @@ def deliver(msg: EmailMessage) -> str:
     host = cfg.get("MAIL_SMTP_HOST")
     if not host:
         outbox = Path(current_app.instance_path) / "outbox"
-        outbox.mkdir(parents=True, exist_ok=True)
+        outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        outbox.chmod(0o700)  # mails hold names, results and account links: the platform's user only
         path = outbox / f"{utcnow():%Y%m%dT%H%M%S}-{str(msg['Message-ID']).strip('<>').split('@')[0]}.eml"
-        path.write_bytes(bytes(msg))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(msg))
         return str(path)
     with smtplib.SMTP(host, int(cfg["MAIL_SMTP_PORT"]), timeout=float(cfg["MAIL_SMTP_TIMEOUT"])) as smtp:
         if cfg.get("MAIL_SMTP_STARTTLS"):
