@@ -117,6 +117,8 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SMTP_STARTTLS": False,
     "MAIL_SMTP_TIMEOUT": 30,
     "MAIL_FROM": "aufsicht <no-reply@localhost>",
+    # Mails in instance/outbox/ (no SMTP host) are deleted after this many days, and at once with the account.
+    "MAIL_OUTBOX_RETENTION_DAYS": 7,
 }
 
 

@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -65,7 +68,7 @@ def deliver(msg: EmailMessage) -> str:
     cfg = current_app.config
     host = cfg.get("MAIL_SMTP_HOST")
     if not host:
-        outbox = Path(current_app.instance_path) / "outbox"
+        outbox = outbox_dir()
         outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
         outbox.chmod(0o700)  # mails hold names, results and account links: the platform's user only
         path = outbox / f"{utcnow():%Y%m%dT%H%M%S}-{str(msg['Message-ID']).strip('<>').split('@')[0]}.eml"
@@ -80,6 +83,34 @@ def deliver(msg: EmailMessage) -> str:
             smtp.login(cfg["MAIL_SMTP_USER"], cfg.get("MAIL_SMTP_PASSWORD") or "")
         smtp.send_message(msg)
     return f"smtp://{host}:{cfg['MAIL_SMTP_PORT']}"
+
+
+def outbox_dir() -> Path:
+    """Where mails go when no SMTP host is configured (they are personal data: see privacy/inventory.py)."""
+    return Path(current_app.instance_path) / "outbox"
+
+
+def purge_outbox(now: dt.datetime) -> int:
+    """Delete outbox mails older than MAIL_OUTBOX_RETENTION_DAYS; returns how many (idempotent)."""
+    cutoff = (now - dt.timedelta(days=int(current_app.config["MAIL_OUTBOX_RETENTION_DAYS"]))).replace(tzinfo=dt.UTC)
+    gone = 0
+    for path in outbox_dir().glob("*.eml"):
+        if dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) < cutoff:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def erase_outbox_mails(address: str) -> int:
+    """Delete every outbox mail to ``address`` (the account is erased); returns how many."""
+    gone = 0
+    for path in outbox_dir().glob("*.eml"):
+        with path.open("rb") as fh:
+            to = str(BytesParser(policy=policy.default).parse(fh, headersonly=True)["To"] or "")
+        if address.lower() in (a.strip().lower() for a in to.split(",")):
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
 
 
 def send_certificate(cert: Certificate) -> Certificate:

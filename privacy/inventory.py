@@ -316,6 +316,21 @@ STORED_FILES: list[StoredFiles] = [
 ]
 
 
+@dataclasses.dataclass(frozen=True)
+class OutboxMails:
+    """Mails to a person kept as files while no mail server is configured (exams/mailer.py)."""
+
+    category: str
+    item: Item
+    retention: T
+
+
+OUTBOX = OutboxMails("outbox", _i("E-Mails an Sie (Zertifikat, Bestätigungs- und Passwort-Links), solange kein "
+                                  "Mailserver eingerichtet ist", "emails to you (certificate, confirmation and "
+                                  "password links) while no mail server is set up", P_ACCOUNT, CONTRACT, (ADMIN,)),
+                     T("7 Tage, mit dem Konto sofort gelöscht", "7 days; deleted at once with the account"))
+
+
 def record(table: str) -> Record:
     """The inventory entry of ``table``."""
     for rec in RECORDS:
