@@ -37,6 +37,8 @@ class Institution(db.Model):  # type: ignore[name-defined]
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Proctors of this institution may skip the second factor (admins and staff never may).
+    proctor_second_factor_optional: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
@@ -59,6 +61,13 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     restricted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     inactivity_notice_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Set when the person followed the link mailed to ``email``; an unverified candidate cannot start an exam.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Second factor (accounts/second_factor.py): TOTP secret (base32), the last time step accepted (a code is
+    # good once), and the SHA-256 hashes of the unused recovery codes as a JSON list.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    recovery_codes: Mapped[str | None] = mapped_column(Text)
 
     institution: Mapped[Institution | None] = relationship()
     profile: Mapped[CandidateProfile | None] = relationship(back_populates="user", uselist=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -9,13 +10,13 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginEvent, Role, User
 from accounts.validation import Registration
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.errors import Conflict, DomainError, NotFound, TooManyRequests
+from kernel.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
@@ -61,9 +62,10 @@ def create_user(email: str, password: str, role: Role, display_name: str, instit
 
 def register_candidate(institution: Institution, reg: Registration, privacy_version: str) -> User:
     """Create a candidate account with profile and the privacy-notice consent, in one transaction."""
+    password_hash = hash_password(reg.password)  # first, so a taken address answers no faster than a new one
     if db.session.scalar(select(User).where(User.email == reg.email)):
         raise Conflict(_("An account with this email exists already. Please log in."))
-    user = User(email=reg.email, password_hash=hash_password(reg.password), role=Role.CANDIDATE,
+    user = User(email=reg.email, password_hash=password_hash, role=Role.CANDIDATE,
                 display_name=f"{reg.first_name} {reg.last_name}", institution=institution)
     user.profile = CandidateProfile(
         salutation=reg.salutation, first_name=reg.first_name, last_name=reg.last_name, street=reg.street,
@@ -78,20 +80,44 @@ def register_candidate(institution: Institution, reg: Registration, privacy_vers
     return user
 
 
-def authenticate(email: str, password: str, ip: str, *, max_failures: int, window: dt.timedelta) -> User:
-    """Check credentials, throttle repeated failures per email and per IP, and audit every try."""
-    email = (email or "").strip().lower()[:254]
-    since = utcnow() - window
-    failures = db.session.scalar(
-        select(func.count()).select_from(LoginEvent).where(
-            LoginEvent.success.is_(False), LoginEvent.at >= since,
-            or_(LoginEvent.email == email, LoginEvent.ip == ip),
-        )
-    ) or 0
-    if failures >= max_failures:
+@dataclasses.dataclass(frozen=True)
+class LoginLimits:
+    """Failed tries allowed within ``window``: per account (the email tried) and per client address.
+
+    An address gets more tries than an account: a test centre puts many candidates behind one address.
+    """
+
+    per_account: int
+    per_address: int
+    window: dt.timedelta
+
+
+# Failures that count towards throttling; a refused ("throttled") try is not a new failure.
+COUNTED_FAILURES = ("bad credentials", "inactive", "bad second factor")
+
+
+def check_throttle(email: str, ip: str, limits: LoginLimits) -> None:
+    """Refuse (and audit) a try when the account or the address has failed too often within the window."""
+    since = utcnow() - limits.window
+    failed = select(func.count()).select_from(LoginEvent).where(
+        LoginEvent.success.is_(False), LoginEvent.at >= since, LoginEvent.detail.in_(COUNTED_FAILURES))
+    by_account = db.session.scalar(failed.where(LoginEvent.email == email)) or 0
+    by_address = db.session.scalar(failed.where(LoginEvent.ip == ip[:45])) or 0
+    if by_account >= limits.per_account or by_address >= limits.per_address:
         _audit(None, email, ip, False, "throttled")
         raise TooManyRequests(_("Too many failed logins. Please wait %(m)d minutes and try again.",
-                                m=int(window.total_seconds() // 60)))
+                                m=int(limits.window.total_seconds() // 60)))
+
+
+def normalise_email(email: str) -> str:
+    """An email address as accounts store it (trimmed, lower case)."""
+    return (email or "").strip().lower()[:254]
+
+
+def authenticate(email: str, password: str, ip: str, limits: LoginLimits) -> User:
+    """Check credentials, throttle repeated failures per account and per address, and audit every try."""
+    email = normalise_email(email)
+    check_throttle(email, ip, limits)
     user = db.session.scalar(select(User).where(User.email == email))
     ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:
@@ -103,6 +129,11 @@ def authenticate(email: str, password: str, ip: str, *, max_failures: int, windo
     user.inactivity_notice_at = None  # logging in answers the inactivity notice
     _audit(user.id, email, ip, True, None)
     return user
+
+
+def audit_login(user: User | None, email: str, ip: str, success: bool, detail: str | None) -> None:
+    """Record one login step in the audit log (the second factor uses it too)."""
+    _audit(user.id if user else None, email, ip, success, detail)
 
 
 def check_password(user: User, password: str) -> bool:
@@ -123,8 +154,35 @@ def _audit(user_id: int | None, email: str, ip: str, success: bool, detail: str 
 
 
 def logout_everywhere(user: User) -> None:
-    """End every session of ``user`` on every device."""
+    """End every session of ``user`` on every device (a copied session cookie stops working too)."""
     user.session_version += 1
+    db.session.commit()
+
+
+def require_verified_email(user: User) -> None:
+    """Refuse a step (starting an exam) to an account whose email address is not confirmed."""
+    if user.email_verified_at is None:
+        raise Forbidden(_("Please confirm your email address first: open the link we mailed to you."))
+
+
+def lock_user(user: User) -> None:
+    """An administrator locks an account: it cannot log in, and every session of it ends now."""
+    user.active = False
+    user.session_version += 1
+    db.session.commit()
+
+
+def set_proctor_second_factor_optional(institution: Institution, optional: bool) -> None:
+    """Let the institution's proctors log in without a second factor, or require it (the default)."""
+    institution.proctor_second_factor_optional = optional
+    db.session.commit()
+
+
+def unlock_user(user: User) -> None:
+    """An administrator unlocks an account (not an erased one)."""
+    if user.erased_at is not None:
+        raise Conflict(_("This account has been erased."))
+    user.active = True
     db.session.commit()
 
 

@@ -157,3 +157,12 @@ def _birth_date(raw: str, today: dt.date, errors: dict[str, str]) -> dt.date | N
         errors["date_of_birth"] = _("This date of birth is not plausible.")
         return None
     return dob
+
+
+def clean_email(raw: str) -> str:
+    """A valid, normalised email address, or ValidationFailed with the field's message."""
+    errors: dict[str, str] = {}
+    email = _email(raw, errors)
+    if errors:
+        raise ValidationFailed(errors["email"], fields=errors)
+    return email

@@ -56,7 +56,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "strong"
+    # No IP-bound session protection: a candidate whose address changes mid-exam (mobile network, VPN) stays
+    # logged in, and Flask-Login's identifier would trust a client-set X-Forwarded-For. Sessions end on the
+    # server instead: the session version in every cookie is checked on each request (accounts.services).
+    login_manager.session_protection = None
     babel.init_app(app, locale_selector=_select_locale)
     _import_models()
 
@@ -80,6 +83,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_request_hooks(app)
     from app.errors import LastResort
 
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.wsgi_app = LastResort(app.wsgi_app)  # type: ignore[method-assign]
     return app
 

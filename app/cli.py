@@ -71,6 +71,8 @@ def seed_demo() -> None:
     for role_name, email, pw in logins:
         click.echo(f"  {role_name:<10} {email:<28} {pw}")
     click.echo(f"Demo certificate (a released pass): {public_id} - try /verify/{public_id}")
+    click.echo("Admin, staff and proctor set up a second factor (an authenticator app) at their first login.")
+    click.echo("Without SMTP (AUFSICHT_MAIL_SMTP_HOST) mails such as password resets land in instance/outbox/.")
 
 
 def _seed_certificate(inst: Institution, candidate: User, now: dt.datetime) -> str:
@@ -106,7 +108,10 @@ def _seed_candidate(inst: Institution, password: str) -> User:
                        last_name="Candidate", street="Musterstraße 1", postal_code="10115", city="Berlin",
                        country="DE", phone="+49301234567", date_of_birth=dt.date(1995, 5, 17),
                        place_of_birth="Hamburg", gender=None, id_document_number="L01X00T47")
-    return register_candidate(inst, reg, current_app.config["PRIVACY_NOTICE_VERSION"])
+    cand = register_candidate(inst, reg, current_app.config["PRIVACY_NOTICE_VERSION"])
+    cand.email_verified_at = utcnow()  # a demo address receives no mail; the candidate can start the exam at once
+    db.session.commit()
+    return cand
 
 
 @click.command("serve")

@@ -39,8 +39,16 @@ DEFAULTS: dict[str, Any] = {
     # CSRF tokens live as long as their session (Flask-WTF's default of one hour would refuse every answer
     # saved more than an hour after the exam page was opened).
     "WTF_CSRF_TIME_LIMIT": None,
-    # Login throttling: this many failures for one email or one IP within the window locks it out.
+    # Reverse proxies in front of the app (docs/deploy.md: nginx, so 1): the client address is then taken from
+    # the last X-Forwarded-For entries they added. 0 trusts no such header (a client could set it).
+    "TRUSTED_PROXIES": 0,
+    # Login throttling: this many failures for one account (email), or for one client address, within the window
+    # refuse further tries of that account or from that address. An address gets more: many candidates of a
+    # test centre share one. Wrong second-factor codes count like wrong passwords; refused tries do not count.
     "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 30,
+    # Mails a client address may ask for per minute (password reset, verification link again).
+    "ACCOUNT_MAIL_RATE_LIMIT_PER_MINUTE": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     # Retention of the login audit log.
     "LOGIN_AUDIT_RETENTION_DAYS": 7,
@@ -103,6 +111,9 @@ DEFAULTS: dict[str, Any] = {
     # Certificates: absolute base URL printed in QR codes and credentials; verification rate limit per IP.
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "VERIFY_RATE_LIMIT_PER_MINUTE": 30,
+    # Certificate signing keys, JSON {"active": name, "keys": {name: base64 of a 32-byte Ed25519 private key}}
+    # (or PKCS#8 PEM), the same on every web host; unset: generated into instance/certificate_signing_keys.json.
+    "CERTIFICATE_SIGNING_KEYS": None,
     # Mail: without MAIL_SMTP_HOST, messages are written to instance/outbox/ as .eml files.
     "CERTIFICATE_SEND_ON_ISSUE": True,  # queue the certificate email as soon as it is issued
     "MAIL_SMTP_HOST": None,
@@ -112,6 +123,8 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SMTP_STARTTLS": False,
     "MAIL_SMTP_TIMEOUT": 30,
     "MAIL_FROM": "aufsicht <no-reply@localhost>",
+    # Mails in instance/outbox/ (no SMTP host) are deleted after this many days, and at once with the account.
+    "MAIL_OUTBOX_RETENTION_DAYS": 7,
 }
 
 

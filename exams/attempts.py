@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Role, User
+from accounts.services import require_verified_email
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, Exam
 from exams.questions import ExamSpec, QuestionKind, score_attempt, shuffled_order
 from exams.rules import meets_minimum_age
@@ -83,6 +84,7 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
     """Start (or resume) the candidate's attempt, inside the window and once every gate is passed."""
     if candidate.role != Role.CANDIDATE or candidate.institution_id != exam.institution_id:
         raise NotFound()
+    require_verified_email(candidate)
     existing = db.session.scalar(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == candidate.id))
     if existing is not None:
         if existing.status == AttemptStatus.IN_PROGRESS:

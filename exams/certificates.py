@@ -7,6 +7,7 @@ so that certificates signed with them still verify (they are all published in th
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import json
@@ -15,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -28,9 +29,11 @@ from exams.certificate_pdf import CertificateText, render_certificate_pdf
 from exams.credentials import (
     CertificateClaims,
     CredentialInvalid,
+    KeySetInvalid,
     SigningKey,
     generate_signing_key,
     issue_credential,
+    key_id,
     load_signing_key,
     new_certificate_id,
     normalize_certificate_id,
@@ -60,7 +63,35 @@ def _write_keyring(path: Path, doc: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _configured_keyring() -> dict[str, Any] | None:
+    """AUFSICHT_CERTIFICATE_SIGNING_KEYS, the shape of the storage master keys: ``{"active": name, "keys": {name:
+    base64 of the 32-byte Ed25519 private key, or its PKCS#8 PEM}}``; every web host then signs with the same
+    keys and serves the same JWKS. Returned like the file (kids are the keys' thumbprints)."""
+    from flask import has_app_context
+
+    configured = current_app.config.get("CERTIFICATE_SIGNING_KEYS") if has_app_context() else None
+    if not configured:
+        return None
+    doc = json.loads(configured) if isinstance(configured, str) else configured
+    try:
+        keys = {name: _configured_key(str(value)) for name, value in dict(doc["keys"]).items()}
+        active = keys[str(doc["active"])]
+    except (KeyError, TypeError, ValueError) as err:
+        raise KeySetInvalid(f"AUFSICHT_CERTIFICATE_SIGNING_KEYS is not valid ({type(err).__name__}).") from None
+    return {"active": active.kid, "keys": {k.kid: signing_key_pem(k).decode() for k in keys.values()}}
+
+
+def _configured_key(value: str) -> SigningKey:
+    if value.lstrip().startswith("-----BEGIN"):
+        return load_signing_key(value.encode())
+    private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(value, validate=True))
+    return SigningKey(key_id(private.public_key()), private)
+
+
 def _keyring(instance_path: str | os.PathLike[str]) -> dict[str, Any]:
+    configured = _configured_keyring()
+    if configured is not None:
+        return configured
     path = Path(instance_path) / KEYS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
@@ -98,6 +129,8 @@ def jwks(instance_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
 def rotate_signing_key(instance_path: str | os.PathLike[str] | None = None) -> str:
     """Add a new signing key and make it active (old keys keep verifying); returns its kid."""
     base = Path(instance_path or current_app.instance_path)
+    if _configured_keyring() is not None:
+        raise Conflict("Signing keys come from AUFSICHT_CERTIFICATE_SIGNING_KEYS: rotate them there.")
     doc = _keyring(base)
     key = generate_signing_key()
     doc["keys"][key.kid] = signing_key_pem(key).decode()

@@ -6,9 +6,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -35,7 +39,7 @@ def certificate_message(cert: Certificate) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = cfg["MAIL_FROM"]
     msg["To"] = attempt.user.email
-    msg["Subject"] = subject
+    msg["Subject"] = one_line(subject)
     msg["Message-ID"] = make_msgid(domain="aufsicht")
     msg.set_content(body)
     msg.add_attachment(certificate_pdf(cert), maintype="application", subtype="pdf",
@@ -43,12 +47,17 @@ def certificate_message(cert: Certificate) -> EmailMessage:
     return msg
 
 
+def one_line(text: str) -> str:
+    """A header value on one line: line breaks (an exam title may have one) would make the message unsendable."""
+    return " ".join(text.split())
+
+
 def plain_message(to: str, subject: str, body: str) -> EmailMessage:
     """A plain text email from the platform (notices)."""
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
-    msg["Subject"] = subject
+    msg["Subject"] = one_line(subject)
     msg["Message-ID"] = make_msgid(domain="aufsicht")
     msg.set_content(body)
     return msg
@@ -59,10 +68,13 @@ def deliver(msg: EmailMessage) -> str:
     cfg = current_app.config
     host = cfg.get("MAIL_SMTP_HOST")
     if not host:
-        outbox = Path(current_app.instance_path) / "outbox"
-        outbox.mkdir(parents=True, exist_ok=True)
+        outbox = outbox_dir()
+        outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        outbox.chmod(0o700)  # mails hold names, results and account links: the platform's user only
         path = outbox / f"{utcnow():%Y%m%dT%H%M%S}-{str(msg['Message-ID']).strip('<>').split('@')[0]}.eml"
-        path.write_bytes(bytes(msg))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(msg))
         return str(path)
     with smtplib.SMTP(host, int(cfg["MAIL_SMTP_PORT"]), timeout=float(cfg["MAIL_SMTP_TIMEOUT"])) as smtp:
         if cfg.get("MAIL_SMTP_STARTTLS"):
@@ -91,6 +103,34 @@ def send_appeal_decision(appeal: Appeal) -> str:
     record_event(appeal.attempt, "appeal_decision_sent", utcnow(), appeal_id=appeal.id, via=where.split(":")[0])
     db.session.commit()
     return where
+
+
+def outbox_dir() -> Path:
+    """Where mails go when no SMTP host is configured (they are personal data: see privacy/inventory.py)."""
+    return Path(current_app.instance_path) / "outbox"
+
+
+def purge_outbox(now: dt.datetime) -> int:
+    """Delete outbox mails older than MAIL_OUTBOX_RETENTION_DAYS; returns how many (idempotent)."""
+    cutoff = (now - dt.timedelta(days=int(current_app.config["MAIL_OUTBOX_RETENTION_DAYS"]))).replace(tzinfo=dt.UTC)
+    gone = 0
+    for path in outbox_dir().glob("*.eml"):
+        if dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) < cutoff:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def erase_outbox_mails(address: str) -> int:
+    """Delete every outbox mail to ``address`` (the account is erased); returns how many."""
+    gone = 0
+    for path in outbox_dir().glob("*.eml"):
+        with path.open("rb") as fh:
+            to = str(BytesParser(policy=policy.default).parse(fh, headersonly=True)["To"] or "")
+        if address.lower() in (a.strip().lower() for a in to.split(",")):
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
 
 
 def send_certificate(cert: Certificate) -> Certificate:

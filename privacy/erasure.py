@@ -52,6 +52,9 @@ def kept_after_erasure(user_id: int) -> list[Kept]:
 
 def erase_account(user: User, now: dt.datetime) -> list[Kept]:
     """Delete or anonymise everything of ``user`` not under a duty to keep; returns what was kept."""
+    from exams.mailer import erase_outbox_mails
+
+    erase_outbox_mails(user.email)  # before the address is anonymised
     for blob in db.session.scalars(select(Blob).where(Blob.user_id == user.id,
                                                       Blob.state != BlobState.PURGED)).all():
         purge_blob_now(blob, now, "account erased at the person's request")

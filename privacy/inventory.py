@@ -127,8 +127,16 @@ RECORDS: list[Record] = [
                             P_ACCOUNT, LEGAL_DUTY),
         "inactivity_notice_at": _i("Hinweis vor Löschung wegen Inaktivität", "notice before deletion for "
                                    "inactivity", P_ACCOUNT, LEGAL_DUTY, seen_by=(ADMIN,)),
+        "email_verified_at": _i("Bestätigung der E-Mail-Adresse", "confirmation of the email address", P_ACCOUNT,
+                                seen_by=(ADMIN,)),
+        "totp_secret": _i("Schlüssel des zweiten Faktors (Authenticator-App)", "second-factor key (authenticator "
+                          "app)", P_SECURITY, INTEREST, seen_by=()),
+        "totp_last_step": _i("Zeitpunkt des zuletzt verwendeten Codes", "time of the last code used", P_SECURITY,
+                             INTEREST, seen_by=()),
+        "recovery_codes": _i("Wiederherstellungscodes (nur als Hash)", "recovery codes (hash only)", P_SECURITY,
+                             INTEREST, seen_by=()),
     }, ("id", "role", "institution_id", "session_version", "active", "created_at", "erased_at"), ACCOUNT,
-        Erase.ANONYMISE, secret=("password_hash",)),
+        Erase.ANONYMISE, secret=("password_hash", "totp_secret", "totp_last_step", "recovery_codes")),
     Record("candidate_profile", "user_id", {
         "salutation": _i("Anrede", "salutation", P_EXAM),
         "first_name": _i("Vorname", "first name", P_EXAM),
@@ -343,6 +351,21 @@ STORED_FILES: list[StoredFiles] = [
     StoredFiles("export", _i("Ihre Datenauskunft (ZIP)", "your data export (ZIP)", P_ACCOUNT, LEGAL_DUTY,
                              (CANDIDATE,)), "7 Tage nach der Erstellung gelöscht"),
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class OutboxMails:
+    """Mails to a person kept as files while no mail server is configured (exams/mailer.py)."""
+
+    category: str
+    item: Item
+    retention: T
+
+
+OUTBOX = OutboxMails("outbox", _i("E-Mails an Sie (Zertifikat, Bestätigungs- und Passwort-Links), solange kein "
+                                  "Mailserver eingerichtet ist", "emails to you (certificate, confirmation and "
+                                  "password links) while no mail server is set up", P_ACCOUNT, CONTRACT, (ADMIN,)),
+                     T("7 Tage, mit dem Konto sofort gelöscht", "7 days; deleted at once with the account"))
 
 
 def record(table: str) -> Record:

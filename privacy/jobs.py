@@ -25,6 +25,9 @@ def purge_aged_rows_job() -> dict[str, int]:
     now = utcnow()
     counts = purge_aged_rows(now, tables=("access_log", "data_export"))
     counts["expired_kept"] = expire_kept(now)
+    from exams.mailer import purge_outbox
+
+    counts["outbox"] = purge_outbox(now)
     return counts
 
 

@@ -307,7 +307,9 @@ class MediaEngine:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as err:
             await self._hang_up(session)
-            raise BadOffer(f"The offer could not be accepted: {err}") from None
+            # aiortc's text is for our log, not for the browser (it can name internals of the engine)
+            log.info("offer refused by aiortc: %s: %s", type(err).__name__, err)
+            raise BadOffer("The offer could not be accepted.") from None
         return _raise_bitrate(pc.localDescription.sdp)
 
     async def _watch(self, session_id: str, viewer_id: str, sdp: str) -> str:
@@ -337,7 +339,8 @@ class MediaEngine:
         except Exception as err:
             session.watchers.pop(viewer_id, None)
             await pc.close()
-            raise BadOffer(f"The offer could not be accepted: {err}") from None
+            log.info("viewer offer refused by aiortc: %s: %s", type(err).__name__, err)
+            raise BadOffer("The offer could not be accepted.") from None
         return str(pc.localDescription.sdp)
 
     async def _sample(self, session_id: str, session: _Session, track: Any) -> None:

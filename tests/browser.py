@@ -96,11 +96,17 @@ def fake_webcam(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return video, audio
 
 
-def log_in(driver: Any, base: str, email: str, password: str) -> None:
-    """Log in through the real form."""
+def log_in(driver: Any, base: str, email: str, password: str, code: Callable[[], str] | None = None) -> None:
+    """Log in through the real form; ``code`` gives the authenticator app's code where a second factor is due."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(base + "/login")
     driver.find_element(By.ID, "email").send_keys(email)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+    if code is not None:
+        WebDriverWait(driver, 10).until(ec.url_contains("/login/second-factor"))
+        driver.find_element(By.ID, "code").send_keys(code())
+        driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()

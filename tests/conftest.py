@@ -22,6 +22,8 @@ from kernel.jobs import InProcessRunner
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+"""The second-factor key of every admin, staff and proctor account ``make_user`` creates."""
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -106,6 +108,9 @@ def app(database_url: str, instance_path: Path, app_config: dict[str, Any]) -> I
            # the suite uses plain face photos as ID photos; tests/idcheck/test_document.py turns this on
            "IDCHECK_REQUIRE_MRZ": False}
     cfg.update(app_config)
+    from app.ratelimit import reset
+
+    reset()  # rate limits (verification, account mails) start fresh in every test
     application = create_app(cfg)
     application.test_client_class = FreshContextClient
     ctx = application.app_context()
@@ -183,17 +188,26 @@ def make_institution(app: Flask) -> Callable[..., Any]:
 
 @pytest.fixture
 def make_user(app: Flask, make_institution: Callable[..., Any]) -> Callable[..., Any]:
-    """Create a user of a role (candidates with a full profile); password is PASSWORD."""
+    """Create a user of a role (candidates with a full profile); password is PASSWORD.
+
+    Accounts are as after their first steps: the email address is confirmed (``verified=False``: not yet), and
+    admins, staff and proctors have the second factor set up with TOTP_SECRET (``second_factor=False``: not yet).
+    """
     from accounts.models import Role
     from accounts.services import create_user, register_candidate
     from accounts.validation import Registration
 
-    def make(role: str = "candidate", institution: Any = None, email: str | None = None, **profile: Any) -> Any:
+    def make(role: str = "candidate", institution: Any = None, email: str | None = None, *, verified: bool = True,
+             second_factor: bool = True, **profile: Any) -> Any:
         r = Role(role)
         inst = None if r == Role.ADMIN else (institution or make_institution())
         email = email or f"{r.value}-{secrets.token_hex(3)}@example.org"
         if r != Role.CANDIDATE:
-            return create_user(email, PASSWORD, r, f"{r.value.title()} Person", inst)
+            user = create_user(email, PASSWORD, r, f"{r.value.title()} Person", inst)
+            user.email_verified_at = clock.now() if verified else None
+            user.totp_secret = TOTP_SECRET if second_factor else None
+            db.session.commit()
+            return user
         fields: dict[str, Any] = {
             "email": email, "password": PASSWORD, "salutation": "ms", "first_name": "Erika", "last_name": "Mustermann",
             "street": "Heidestraße 17", "postal_code": "51147", "city": "Köln", "country": "DE",
@@ -201,7 +215,10 @@ def make_user(app: Flask, make_institution: Callable[..., Any]) -> Callable[...,
             "gender": None, "id_document_number": "T22000129",
         }
         fields.update(profile)
-        return register_candidate(inst, Registration(**fields), "test")
+        user = register_candidate(inst, Registration(**fields), "test")
+        user.email_verified_at = clock.now() if verified else None
+        db.session.commit()
+        return user
 
     return make
 
@@ -226,10 +243,28 @@ def make_exam(app: Flask, make_institution: Callable[..., Any]) -> Callable[...,
     return make
 
 
-def login(client: FlaskClient, user: Any, password: str = PASSWORD) -> None:
-    """Log ``user`` in through the real login form."""
-    resp = client.post("/login", data={"email": user.email, "password": password})
+def totp_code(user: Any) -> str:
+    """The authenticator app's code for ``user`` now: one the server has not taken yet (a code is good once, so
+    a second login within the same 30 seconds uses the next step's code, moving the test clock on if needed)."""
+    import pyotp
+
+    from accounts.models import User
+    from accounts.second_factor import STEP_SECONDS, _now_step
+
+    last = db.session.scalar(sa.select(User.totp_last_step).where(User.id == user.id))
+    while last is not None and last >= _now_step() + 1:
+        clock.advance(dt.timedelta(seconds=STEP_SECONDS))
+    step = _now_step() if last is None else max(_now_step(), last + 1)
+    return str(pyotp.TOTP(user.totp_secret or TOTP_SECRET).at(step * STEP_SECONDS))
+
+
+def login(client: FlaskClient, user: Any, password: str = PASSWORD, **kwargs: Any) -> Any:
+    """Log ``user`` in through the real login form, answering the second-factor step where it comes."""
+    resp = client.post("/login", data={"email": user.email, "password": password}, **kwargs)
+    if resp.status_code == 302 and resp.headers["Location"].endswith("/login/second-factor"):
+        resp = client.post("/login/second-factor", data={"code": totp_code(user)}, **kwargs)
     assert resp.status_code == 302, resp.get_data(as_text=True)
+    return resp
 
 
 def start_exam(client: FlaskClient, exam_id: int) -> int:
@@ -243,4 +278,25 @@ def csrf_from(html: str) -> str:
     """The CSRF token of a rendered page."""
     m = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert m, "page has no CSRF token"
+    return m.group(1)
+
+
+def mails_to(app: Flask, address: str) -> list[Any]:
+    """The mails written to the outbox (no SMTP configured) for ``address``, oldest first."""
+    from email import policy
+    from email.parser import BytesParser
+
+    outbox = Path(app.instance_path) / "outbox"
+    found = []
+    for path in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if outbox.exists() else []:
+        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        if str(msg["To"]).lower() == address.lower():
+            found.append(msg)
+    return found
+
+
+def link_in(msg: Any, path: str) -> str:
+    """The site-relative link containing ``path`` in a plain-text mail."""
+    m = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S+)", msg.get_content())
+    assert m, f"no link to {path} in the mail"
     return m.group(1)

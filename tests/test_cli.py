@@ -14,6 +14,7 @@ import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+import pyotp
 from sqlalchemy import func, select
 
 from accounts.models import Role, User
@@ -69,6 +70,15 @@ def test_make_run_path_serves_login_and_demo_accounts_log_in(tmp_path: Path):
             data = urllib.parse.urlencode({"email": email, "password": password, "csrf_token": token}).encode()
             landed = opener.open(base + "/login", data=data, timeout=10)
             role = email.split("@")[0]
+            if role != "candidate":  # the first login of an account that sees personal data sets up the app
+                assert landed.geturl().endswith("/login/enrol"), (email, landed.geturl())
+                html = landed.read().decode()
+                secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', html).group(1)
+                token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+                data = urllib.parse.urlencode({"code": pyotp.TOTP(secret).now(), "csrf_token": token}).encode()
+                codes = opener.open(base + "/login/enrol", data=data, timeout=10).read().decode()
+                assert 'id="recovery-codes"' in codes
+                landed = opener.open(base + "/", timeout=10)
             assert landed.geturl().rstrip("/").endswith(f"/{role}"), (email, landed.geturl())
     finally:
         server.terminate()

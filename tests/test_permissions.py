@@ -13,12 +13,16 @@ PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.hea
           "auth.choose_institution", "auth.register", "verify.form", "verify.certificate", "verify.well_known_jwks",
           "verify.api_credential", "main.openapi", "sso.start", "sso.callback", "sso.logged_out",
           "verify.upload", "badges.platform_did_document", "badges.institution_did_document",
-          "badges.status_list", "badges.single_jwk"}
+          "badges.status_list", "badges.single_jwk",
+          # the second login step (only after the right password, in the same session) and the mailed links
+          "auth.second_factor", "auth.enrol_second_factor", "auth.verify_email", "auth.password_reset_request",
+          "auth.password_reset", "account.confirm_email"}
 # The media engine's internal API: no user session; a bearer token, and absent from web processes
 # (tests/proctoring/test_media_engines.py checks both).
 ENGINE_API = "engine_api."
 # Routes for any logged-in user, whatever the role.
-ANY_USER = {"auth.logout", "auth.logout_all"}
+ANY_USER = {"auth.logout", "auth.logout_all", "auth.resend_verification", "account.security", "account.password",
+            "account.email", "account.recovery_codes"}
 
 
 def _protected(app: Flask) -> list[tuple[str, str, frozenset[Role]]]:

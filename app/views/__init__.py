@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
     """Register every blueprint of the web app."""
     app.url_map.converters["int"] = IdConverter
     from app.views import (
+        account,
         admin,
         attempts,
         auth,
@@ -28,7 +29,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify,
-                   privacy, sso, badges):
+                   privacy, sso, badges, account):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)
     from app.views import engine_api

@@ -22,9 +22,11 @@ from accounts.oidc import (
     providers_of,
     save_provider,
 )
+from accounts.second_factor import second_factor_required
 from accounts.validation import GENDERS, SALUTATIONS, clean_profile
 from app.access import role_required, same_institution, user
 from app.oidc_session import PENDING, SIGNED_IN
+from app.views.auth import PENDING as PENDING_LOGIN
 from app.views.auth import safe_next
 from kernel.clock import utcnow
 from kernel.db import db
@@ -65,8 +67,13 @@ def _log_in(result: SignIn, target: str | None) -> Response:
     Where the second factor of ours is due (staff, proctors) and the institution has not declared that the
     provider asks for one (``result.second_factor_at_provider``), this is where it goes in.
     """
-    login_user(result.user)
     session[SIGNED_IN] = {"p": result.provider.id, "u": result.user.id, "id_token": result.id_token}
+    u = result.user
+    if second_factor_required(u) and not result.second_factor_at_provider:
+        # our second factor, as after a password (the provider's sign-in counts as the first factor)
+        session[PENDING_LOGIN] = {"u": u.id, "v": u.session_version, "t": int(utcnow().timestamp()), "next": target}
+        return redirect(url_for("auth.second_factor" if u.totp_secret else "auth.enrol_second_factor"))
+    login_user(u)
     if needs_profile(result.user):
         flash(_("Welcome! Before your first exam we need a few details that %(p)s does not give us.",
                 p=result.provider.name))

@@ -13,12 +13,21 @@ from tests.conftest import PASSWORD, login
 
 
 def test_login_and_audit(client, make_user):
-    user = make_user("proctor")
+    user = make_user("candidate")
     resp = client.post("/login", data={"email": user.email.upper(), "password": PASSWORD},
                        environ_base={"REMOTE_ADDR": "203.0.113.7"})
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
     event = db.session.scalar(select(LoginEvent))
     assert (event.user_id, event.success, event.ip) == (user.id, True, "203.0.113.7")
+
+
+def test_proctor_login_audits_password_and_second_factor(client, make_user):
+    user = make_user("proctor")
+    resp = login(client, user, environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert resp.headers["Location"] == "/"
+    events = db.session.scalars(select(LoginEvent).order_by(LoginEvent.id)).all()
+    assert [(e.user_id, e.success, e.ip, e.detail) for e in events] == [
+        (user.id, True, "203.0.113.7", None), (user.id, True, "203.0.113.7", "second factor")]
 
 
 def test_wrong_password_is_generic_and_audited(client, make_user):
@@ -42,7 +51,8 @@ def test_throttle_after_repeated_failures_then_recovers(client, make_user):
     assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
 
 
-def test_throttle_is_per_ip_too(client, make_user):
+def test_throttle_is_per_ip_too(app, client, make_user):
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 5
     users = [make_user("candidate") for _ in range(6)]
     for u in users[:5]:
         client.post("/login", data={"email": u.email, "password": "x"}, environ_base={"REMOTE_ADDR": "198.51.100.1"})

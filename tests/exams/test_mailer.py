@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.header
 import socket
 import time
 from collections.abc import Iterator
@@ -158,3 +159,27 @@ def test_unsent_certificates_are_retried(app, office, submitted, smtp):
     assert _wait_sent(cert_id).sent_at is not None
     assert len(smtp[0].messages) == 1
     assert run_job("exams.send_unsent_certificates", {}) == 0
+
+
+def test_a_title_with_a_newline_is_sent_once_into_a_private_outbox(app, office, submitted, tmp_path):
+    from exams.grading import give_points, release_result
+    from exams.mailer import send_certificate
+    from kernel.clock import utcnow
+
+    app.config.update(MAIL_SMTP_HOST=None, INSTANCE_PATH=str(tmp_path), CERTIFICATE_SEND_ON_ISSUE=False)
+    app.instance_path = str(tmp_path)
+    attempt = submitted()
+    attempt.exam.title = "Deutsch B1\r\nBcc: everyone@example.org"
+    db.session.commit()
+    give_points(attempt, office.staff, "q4", 5, utcnow())
+    release_result(attempt, office.staff, utcnow())
+    cert = db.session.scalars(select(Certificate)).one()
+    with app.test_request_context():
+        send_certificate(cert)  # raised "Header values may not contain linefeed": retried every 15 minutes
+    assert cert.sent_at is not None
+    (eml,) = (Path(tmp_path) / "outbox").glob("*.eml")
+    msg = email.message_from_bytes(eml.read_bytes())
+    assert msg["Bcc"] is None and "Deutsch B1 Bcc: everyone@example.org" in str(
+        email.header.make_header(email.header.decode_header(msg["Subject"])))
+    assert eml.stat().st_mode & 0o777 == 0o600  # a certificate with name and result: the owner only
+    assert (Path(tmp_path) / "outbox").stat().st_mode & 0o777 == 0o700

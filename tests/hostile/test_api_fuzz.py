@@ -23,9 +23,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.openapi import describe
-from tests.conftest import PASSWORD
+from tests.conftest import login
 
-AGENT = "aufsicht-fuzz"  # "strong" session protection binds a session to the address and user agent of its login
+AGENT = "aufsicht-fuzz"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -50,9 +50,7 @@ def tenant(app, make_tenant, make_exam):
 
 def _session_cookie(app, user) -> str:
     client = app.test_client()
-    resp = client.post("/login", data={"email": user.email, "password": PASSWORD},
-                       headers={"User-Agent": AGENT})
-    assert resp.status_code == 302, resp.get_data(as_text=True)
+    login(client, user, headers={"User-Agent": AGENT})  # the proctor answers the second factor too
     cookie = client.get_cookie("session", domain=app.config["SERVER_NAME"])
     assert cookie is not None
     return cookie.value

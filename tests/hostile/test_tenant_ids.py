@@ -32,6 +32,9 @@ PUBLIC_WITH_IDS = {
     "badges.institution_did_document": "an issuer's did:web document: only the keys certificates are signed with",
     "badges.status_list": "an issuer's revocation list: one bit per certificate at a random position, no names",
     "badges.single_jwk": "one public key of the JWT form",
+    "auth.verify_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
+    "auth.password_reset": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
+    "account.confirm_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
 }
 # The media engine's internal API: not served by web processes at all (404), token-protected in engines
 # (tests/proctoring/test_media_engines.py).
@@ -71,6 +74,7 @@ def tenant_values(t: Tenant) -> dict[str, list[Any]]:
         "token": [t.export.token],
         "change_id": [t.change.id],
         "provider_id": [t.provider.id],
+        "user_id": [t.staff.id, t.proctor.id],
     }
 
 

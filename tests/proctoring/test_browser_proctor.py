@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from kernel.db import db
 from proctoring.models import SystemCheck
 from tests.browser import chromium, fake_webcam, live_server, log_in  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_code
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +39,7 @@ def test_proctor_grid_live_view_chat_warning_and_terminate(app, chromium, live_s
     attempt_id = int(c.current_url.rstrip("/").split("/")[-1])
 
     p = chromium()
-    log_in(p, live_server, proctor.email, PASSWORD)
+    log_in(p, live_server, proctor.email, PASSWORD, code=lambda: totp_code(proctor))
     WebDriverWait(p, 10).until(lambda d: "/proctor" in d.current_url)
     p.get(f"{live_server}/proctor/live")
     tile = WebDriverWait(p, 15).until(

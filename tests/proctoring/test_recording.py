@@ -89,6 +89,21 @@ def test_offer_without_video_is_refused(live):
     assert resp.status_code == 400 and "video" in resp.json["error"]["message"]
 
 
+def test_an_offer_aiortc_rejects_does_not_echo_its_exception(live):
+    async def offer() -> str:
+        pc, _ch = await aiortc_offer()
+        sdp = pc.localDescription.sdp
+        await pc.close()
+        # well-formed enough for our checks, but without ICE credentials: aiortc raises on it
+        return "".join(line for line in sdp.splitlines(keepends=True) if not line.startswith(("a=ice-ufrag",
+                                                                                                 "a=ice-pwd")))
+
+    resp = live["client"].post(f"/api/attempts/{live['attempt_id']}/media/offer",
+                               json={"sdp": asyncio.run(offer())})
+    assert resp.status_code == 400
+    assert resp.json["error"]["message"] == "The offer could not be accepted."
+
+
 def test_another_candidate_cannot_connect_to_my_attempt(app, live, make_user):
     other = app.test_client()
     login(other, make_user("candidate", live["inst"]))
