@@ -73,7 +73,7 @@ SCHEMAS: dict[str, Any] = {
                        "waiting_since": {"type": "string"},
                        "connected": {"type": "boolean", "description": "The candidate's camera reaches us."}},
     },
-    "Challenge": {"type": "array", "items": {"type": "string", "enum": ["left", "right"]},
+    "Challenge": {"type": "array", "items": {"type": "string", "enum": ["left", "right", "up", "down"]},
                   "description": "The head turns the selfie frames must show, in order (empty before one is issued)."},
     "Tile": {
         "type": "object", "required": ["attempt_id", "candidate", "exam", "remaining_seconds", "paused", "open_flags"],

@@ -60,7 +60,14 @@ class EcKey:
 
 
 def es256_keys(instance_path: str | os.PathLike[str]) -> tuple[EcKey, dict[str, ec.EllipticCurvePublicKey]]:
-    """The active ES256 key (generated on first use) and every public key by kid."""
+    """The active ES256 key and every public key by kid: from ``CERTIFICATE_ES256_KEYS`` when configured (the
+    same on every web host, ``{"active": kid, "keys": {kid: PEM}}``), else from the instance folder
+    (generated on first use)."""
+    from flask import current_app, has_app_context
+
+    configured = current_app.config.get("CERTIFICATE_ES256_KEYS") if has_app_context() else None
+    if configured:
+        return _from_doc(json.loads(configured) if isinstance(configured, str) else configured)
     path = Path(instance_path) / KEYS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
@@ -75,7 +82,10 @@ def es256_keys(instance_path: str | os.PathLike[str]) -> tuple[EcKey, dict[str, 
         else:
             with os.fdopen(fd, "w") as fh:
                 json.dump({"active": kid, "keys": {kid: pem}}, fh)
-    doc = json.loads(path.read_text())
+    return _from_doc(json.loads(path.read_text()))
+
+
+def _from_doc(doc: dict[str, Any]) -> tuple[EcKey, dict[str, ec.EllipticCurvePublicKey]]:
     publics: dict[str, ec.EllipticCurvePublicKey] = {}
     active: EcKey | None = None
     for kid, pem in doc["keys"].items():

@@ -149,8 +149,10 @@ def upload_id_document(check: IdCheck, exam: Exam, data: bytes, mrz_text: str | 
 
     _open_for_upload(check)
     clean = without_metadata(data, **_limits())
-    clean_back = without_metadata(back, **_limits()) if back else None
-    check.document_check = document_check(check.user, mrz_text, [clean] if not clean_back else [clean_back, clean])
+    if back:
+        without_metadata(back, **_limits())  # validated like the front; read, never kept
+    # the MRZ is read from the photos as taken (re-encoding softens the characters a little)
+    check.document_check = document_check(check.user, mrz_text, [data] if not back else [back, data])
     old = check.id_image_blob_id
     check.id_image_blob_id = _store_image(check, exam, clean, utcnow())
     check.status = IdCheckStatus.STARTED

@@ -148,10 +148,18 @@ def test_staff_sign_in_the_same_way_linked_by_a_verified_email(client, provider,
 
     create_user("office@example.org", "ein langes Passwort", Role.STAFF, "Olga Amt", provider.institution)
     resp = sign_in(client, provider, "staffer")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/")
-    assert client.get("/staff/").status_code == 200
+    # our second factor is still due: the provider was not declared to ask for one
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login/enrol")
+    assert client.get("/staff/").status_code in (302, 401)
     ident = db.session.scalar(select(OidcIdentity))
     assert ident.user.role == Role.STAFF and ident.subject == "staffer"
+    # declared: the provider's second factor counts, the sign-in lands at once
+    provider.second_factor_at_provider = True
+    db.session.commit()
+    client.post("/logout")
+    resp = sign_in(client, provider, "staffer")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/")
+    assert client.get("/staff/").status_code == 200
 
 
 def test_a_verified_email_of_another_institution_is_refused(client, provider, make_user):

@@ -21,7 +21,7 @@ from kernel.db import db
 from proctoring.models import Flag, FlagKind
 from storage import vault
 from tests.browser import chromium, live_server, log_in  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_code
 from tests.exams.test_mailer import Collector, smtp  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -76,7 +76,7 @@ def _wait_mail(handler: Collector, timeout: float = 30) -> Any:
 def test_flagged_session_is_released_only_after_review(chromium, live_server, flagged, smtp, tmp_path):  # noqa: F811
     handler, _port = smtp
     d = chromium()
-    log_in(d, live_server, flagged.staff.email, PASSWORD)
+    log_in(d, live_server, flagged.staff.email, PASSWORD, code=lambda: totp_code(flagged.staff))
     WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "held-link")))
     assert "(1)" in d.find_element(By.ID, "held-link").text
     d.find_element(By.LINK_TEXT, "Arbeitsschutz").click()

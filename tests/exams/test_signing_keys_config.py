@@ -32,6 +32,19 @@ OLD, NEW = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
 KEYS = {"active": "k2", "keys": {"k1": _raw(OLD), "k2": _raw(NEW)}}
 
 
+def _es256_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+# The ES256 keys of the Open Badges JWT form come from configuration the same way.
+ES256_KEYS = {"active": "e1", "keys": {"e1": _es256_pem()}}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -54,6 +67,7 @@ def test_two_web_processes_serve_the_same_configured_keys(tmp_path: Path):
             env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
             env["AUFSICHT_INSTANCE_PATH"] = str(tmp_path / host)  # each host its own instance folder
             env["AUFSICHT_CERTIFICATE_SIGNING_KEYS"] = json.dumps(KEYS)
+            env["AUFSICHT_CERTIFICATE_ES256_KEYS"] = json.dumps(ES256_KEYS)
             port = _free_port()
             procs.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
                                           cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -65,7 +79,8 @@ def test_two_web_processes_serve_the_same_configured_keys(tmp_path: Path):
             p.terminate()
             p.wait(timeout=10)
     assert one == two
-    assert {k["kid"] for k in one["keys"]} == {key_id(OLD.public_key()), key_id(NEW.public_key())}
+    assert {k["kid"] for k in one["keys"] if k["kty"] == "OKP"} == {key_id(OLD.public_key()), key_id(NEW.public_key())}
+    assert [k["kid"].rsplit("/", 1)[-1] for k in one["keys"] if k["kty"] == "EC"] == ["e1"]  # the configured one
     assert not (tmp_path / "web1" / KEYS_FILE).exists()
 
 

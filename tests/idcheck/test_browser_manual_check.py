@@ -13,7 +13,7 @@ from sqlalchemy import select
 from idcheck.models import IdCheck, IdCheckStatus
 from kernel.db import db
 from tests.browser import chromium, fake_webcam, live_server, log_in  # noqa: F401
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_code
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,7 @@ def test_manual_check_in_chromium(app, chromium, live_server, fake_webcam, tmp_p
     db.session.commit()
 
     p = chromium()
-    log_in(p, live_server, proctor.email, PASSWORD)
+    log_in(p, live_server, proctor.email, PASSWORD, code=lambda: totp_code(proctor))
     WebDriverWait(p, 10).until(lambda d: "/proctor" in d.current_url)
     p.find_element(By.ID, "to-manual-queue").click()
     WebDriverWait(p, 10).until(lambda d: d.find_elements(By.ID, "manual-queue"))
