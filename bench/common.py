@@ -407,7 +407,7 @@ def thread_cpu_s() -> dict[str, float]:
         except OSError:
             continue
         name = names.get(int(task.name), "")
-        kind = ("receive+record (engine loop)" if name == "media-engine" else "decode" if "decoder_worker" in name
+        kind = ("receive+record (engine loop)" if name == "media-engine" else "decode" if "decoder" in name
                 else "analysis" if name.startswith("media-analysis") else "storage+events" if name.startswith(
                     "media-work") else "other")
         out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
