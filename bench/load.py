@@ -3,14 +3,18 @@
 Each candidate logs in, passes the identity check (biometric consent, ID photo, selfie frames
 following the head-turn challenge, the face match in the job workers), passes the system check
 over WebRTC, starts the exam, streams webcam video and audio from an aiortc sender for the whole
-attempt (recorded by the media engines into S3), saves an answer every 2 s, and submits. The
-senders run in separate processes (the "browsers"); their video is a face filling a 160x120 frame at
-5 fps, so that 50 of them fit beside the platform on a small machine. Prints sustained candidates, p95 latency per
-endpoint, the platform's CPU per candidate (web + engines + job workers, % of one core) in the
-steady phase, errors, lost answers and incomplete recordings. Last line: one JSON object with
-keys candidates, p95_ms_answer_save, errors, lost_answers, incomplete_recordings.
+attempt (recorded by the media engines into S3, in production configuration: snapshots, face flags and
+the identity comparison on), saves an answer every 2 s, and submits. The senders run in separate
+processes (the "browsers") and stream what a browser sends (bench.common.STREAM: 640x480 at 30 fps, VP8
+~1.5 Mbps of a moving face, Opus; encoded once ahead and replayed as packets, a keyframe on each
+request). ``--light`` streams the old, lighter load instead (a still face, 160x120 at 5 fps): an extra,
+labelled row only. Prints sustained candidates, p95 latency per endpoint, the platform's CPU per
+candidate (web + engines + job workers, children included: RQ's work horses and the engines' analysis
+processes) in the steady phase, by role, errors, lost answers and incomplete recordings, and how busy
+the machine was. Last line: one JSON object with keys candidates, stream, p95_ms_answer_save, errors,
+lost_answers, incomplete_recordings, cpu_pct_per_candidate.
 
-    .venv/bin/python bench/load.py [--candidates 50] [--seconds 60] [--senders 4]
+    .venv/bin/python bench/load.py [--candidates 25] [--seconds 60] [--senders 4] [--light]
 """
 
 from __future__ import annotations
@@ -36,14 +40,16 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.common import seed_exam  # noqa: E402  (after the path is set)
+from bench.common import STREAM, browser_media, browser_tracks, seed_exam  # noqa: E402  (after the path is set)
 
 FACES = REPO / "tests" / "data" / "faces"
 PASSWORD = "load test password"
 QUESTIONS = [{"id": f"q{i}", "type": "single_choice", "prompt": f"Frage {i}", "points": 1,
               "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"}]} for i in range(20)]
-FPS = 5
+FPS = 5  # the lighter, extra mode (--light) only
 WIDTH, HEIGHT = 160, 120
+LIGHT = "160x120@5 VP8 150 kbps still face (lighter extra mode, not what a browser sends)"
+MODE = {"light": False}  # set in each sender process
 
 
 def seed(env: dict[str, str], n: int) -> int:
@@ -205,8 +211,13 @@ async def _connect(browser: Browser, label: str, path: str) -> Any:
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
     pc = RTCPeerConnection()
-    for track in _tracks(encoded_media()):
-        pc.addTrack(track)
+    if MODE["light"]:
+        for track in _tracks(encoded_media()):
+            pc.addTrack(track)
+    else:
+        video, audio = browser_tracks(browser_media("obama.jpg"))
+        video.sender = pc.addTrack(video)
+        pc.addTrack(audio)
     pc.createDataChannel("events")
     await pc.setLocalDescription(await pc.createOffer())
     answer = await asyncio.get_running_loop().run_in_executor(
@@ -302,14 +313,15 @@ def candidate_flow(base: str, email: str, exam_id: int, frames: dict[str, list[b
 
 
 def sender_process(base: str, jobs: list[tuple[str, int, float]], frames: dict[str, list[bytes]], start_q: Any,
-                   result_q: Any) -> None:
+                   result_q: Any, light: bool = False) -> None:
     """One "browser" process: its candidates' HTTP flows in threads, their peers on one asyncio loop.
 
     Runs at a lower CPU priority: browsers are on the candidates' machines, and on this shared
     machine the load generator must not starve the platform it measures.
     """
     os.nice(10)
-    encoded_media()  # once per process, before its candidates start
+    MODE["light"] = light
+    encoded_media() if light else browser_media("obama.jpg")  # once per process, before its candidates start
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
     ready = threading.Barrier(len(jobs) + 1)
@@ -359,11 +371,15 @@ with app.app_context():
         total, kinds, ok = 0.0, set(), bool(parts)
         for p in parts:
             ok = ok and p.state == BlobState.COMPLETE
-            c = av.open(io.BytesIO(vault.read(p)))
-            for s in c.streams:
-                kinds.add(s.type)
-            video = c.streams.video[0] if c.streams.video else None
-            pts = [float(pk.pts * pk.time_base) for pk in c.demux(video) if pk.pts is not None] if video else []
+            try:
+                c = av.open(io.BytesIO(vault.read(p)))
+                for s in c.streams:
+                    kinds.add(s.type)
+                video = c.streams.video[0] if c.streams.video else None
+                pts = [float(pk.pts * pk.time_base) for pk in c.demux(video) if pk.pts is not None] if video else []
+            except Exception as err:  # a part that does not read back is an incomplete recording, not a crash
+                print("unreadable part", aid, p.id, type(err).__name__, str(err)[:80])
+                ok, pts = False, []
             total += (max(pts) - min(pts)) if pts else 0.0
         if not (ok and kinds >= {{"video", "audio"}} and total >= 0.8 * seconds - 2):
             incomplete += 1
@@ -383,8 +399,11 @@ def _machine_busy() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp: float = 2.0) -> dict[str, Any]:
+def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp: float = 2.0,
+             light: bool = False) -> dict[str, Any]:
     """Run the load against a started ``deploy.scaleout.Stack``; prints the figures and returns the JSON."""
+    if not light:
+        browser_media("obama.jpg")  # encoded once here (cached on disk), not in every sender at once
     exam_id = seed(stack.env, candidates)
     frames = selfie_frames()
     jobs = [(f"c{i}@load.example", exam_id, i * ramp) for i in range(candidates)]
@@ -397,7 +416,7 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
         part = jobs[i::senders]
         if not part:
             continue
-        p = ctx.Process(target=sender_process, args=(stack.url, part, frames, start_q, result_q))
+        p = ctx.Process(target=sender_process, args=(stack.url, part, frames, start_q, result_q, light))
         p.start()
         procs.append(p)
         start_qs.append(start_q)
@@ -405,8 +424,13 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
         assert result_q.get(timeout=900)[0] == "ready"
     setup_s = time.monotonic() - t_setup
     roles = ("web", "engine", "jobs")
+    from deploy.scaleout import process_tree_cpu_s
+
+    names = [n for n in stack.procs if n != "seaweedfs"]
     cpu0, t0 = stack.cpu_seconds(), time.monotonic()
     role0, busy0 = {r: stack.cpu_seconds(r) for r in roles}, _machine_busy()
+    each0 = {n: process_tree_cpu_s(stack.procs[n].pid) for n in names}
+    senders0 = sum(process_tree_cpu_s(p.pid) for p in procs if p.pid)
     for q in start_qs:
         q.put(seconds)
     results: list[dict[str, Any]] = []
@@ -417,7 +441,10 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
     elapsed = time.monotonic() - t0
     cpu = stack.cpu_seconds() - cpu0
     by_role = {r: (stack.cpu_seconds(r) - role0[r]) / elapsed * 100 for r in roles}
+    each = {n: (process_tree_cpu_s(stack.procs[n].pid) - each0[n]) / elapsed * 100 for n in names}
+    senders_pct = (sum(process_tree_cpu_s(p.pid) for p in procs if p.pid) - senders0) / elapsed * 100
     machine = (_machine_busy() - busy0) / elapsed / (os.cpu_count() or 1) * 100
+    load1 = os.getloadavg()[0]
     for p in procs:
         p.join(60)
     lat: dict[str, list[float]] = collections.defaultdict(list)
@@ -440,6 +467,7 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
         s = sorted(values)
         return round(s[int(0.95 * (len(s) - 1))] * 1000, 1) if s else 0.0
 
+    print(f"stream per candidate: {LIGHT if light else STREAM}")
     print(f"{candidates} candidates arriving {ramp:g} s apart, {senders} sender processes, setup (login, "
           f"identity, system check, start) {setup_s:.0f} s, then {elapsed:.0f} s steady; {os.cpu_count()} CPUs")
     for label in sorted(lat):
@@ -448,31 +476,38 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
           f"{cpu / elapsed / candidates * 100:.1f}% of one core (web + media engines + job workers)")
     print("  of which " + ", ".join(f"{r} {v:.0f}%" for r, v in by_role.items()) + " of one core in all; "
           f"the whole machine (load generator, PostgreSQL, Redis, S3 included) was {machine:.0f}% busy")
+    print("  per process (with its children), % of one core: " + ", ".join(f"{n} {v:.0f}" for n, v in each.items())
+          + f"; the senders (browsers) {senders_pct:.0f}; load average {load1:.1f}; other processes "
+          f"{max(0.0, machine * (os.cpu_count() or 1) - cpu / elapsed * 100 - senders_pct):.0f}% of one core "
+          "(PostgreSQL, Redis, SeaweedFS, other helpers)")
     print(f"errors {len(errors)}: {errors[:5]}")
     print(f"lost answers {lost}, incomplete recordings {incomplete}, "
           f"media reconnects {sum(r['reconnects'] for r in results)}")
-    return {"candidates": sustained, "p95_ms_answer_save": p95(lat["answer_save"]), "errors": len(errors),
+    return {"candidates": sustained, "stream": LIGHT if light else f"{STREAM.split(':')[0]}, replayed",
+            "p95_ms_answer_save": p95(lat["answer_save"]), "errors": len(errors),
             "lost_answers": lost, "incomplete_recordings": incomplete,
             "cpu_pct_per_candidate": round(cpu / elapsed / candidates * 100, 1), "cpus": os.cpu_count(),
-            "machine_busy_pct": round(machine),
+            "machine_busy_pct": round(machine), "loadavg_1m": round(load1, 1),
+            "per_process_pct": {n: round(v) for n, v in each.items()}, "senders_pct": round(senders_pct),
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 
 def main() -> None:
     """Start the scale-out stack, run the load, stop it."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--candidates", type=int, default=50)
+    ap.add_argument("--candidates", type=int, default=25)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--senders", type=int, default=4)
     ap.add_argument("--ramp", type=float, default=2.0, help="seconds between two candidates' arrivals")
     ap.add_argument("--web-workers", type=int, default=4)
     ap.add_argument("--engines", type=int, default=2)
+    ap.add_argument("--light", action="store_true", help="the old, lighter stream (an extra, labelled row only)")
     args = ap.parse_args()
     from deploy.scaleout import Stack
 
     with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
         print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.logs}", flush=True)
-        figures = run_load(stack, args.candidates, args.seconds, args.senders, args.ramp)
+        figures = run_load(stack, args.candidates, args.seconds, args.senders, args.ramp, args.light)
     print(json.dumps(figures))
 
 

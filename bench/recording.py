@@ -1,14 +1,18 @@
-"""CPU and memory per recorded stream: our engine (copy into encrypted WebM) vs aiortc's MediaRecorder.
+"""CPU and memory per recorded stream: our engine in production configuration vs aiortc's MediaRecorder.
 
-N aiortc senders, each in its own process (640x480 at 30 fps, VP8 ~1.5 Mbps, plus Opus), stream to
-this process for ``--seconds``; this process records them (1) with our MediaEngine into encrypted
-blobs on local disk and (2) with aiortc's MediaRecorder into WebM (re-encoding). CPU is this
-process's user+system time over the measuring window; frames recorded are compared with frames
-sent. Prints both and the ratio; the largest N tried without dropped frames is ``max_streams``.
-Last line: one JSON object with keys cpu_pct_per_stream, mem_mb_per_stream,
-cpu_ratio_vs_mediarecorder, max_streams.
+N senders, each in its own process, stream what a browser sends (bench.common.STREAM: 640x480 at 30 fps,
+VP8 ~1.5 Mbps of a moving face, plus Opus; encoded once ahead and replayed as packets, keyframes on
+request) to this process for ``--seconds``. This process receives them (1) with the media engine of a
+real app in production configuration (app/config.py DEFAULTS: video decoded for snapshots and face
+flags, identity comparison against a seeded face template every 10 s, snapshots stored, recording into
+encrypted blobs on local disk), (2) as an extra, lighter row, the same with MEDIA_DECODE_VIDEO off
+(recording only), and (3) with aiortc's MediaRecorder into WebM (decoding and re-encoding). CPU is this
+process's user+system time over the measuring window; frames recorded are compared with frames sent.
+Also prints the keyframes the engine asked for (one per picture it analyses) and what they cost in
+bitrate, and how busy the machine was. Last line: one JSON object with keys cpu_pct_per_stream,
+mem_mb_per_stream, cpu_ratio_vs_mediarecorder, max_streams, stream, config, keyframe_kbps_per_stream, ...
 
-    .venv/bin/python bench/recording.py [--streams 1,2,4] [--seconds 15]
+    .venv/bin/python bench/recording.py [--streams 2,4] [--seconds 15]
 """
 
 from __future__ import annotations
@@ -27,33 +31,18 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.common import stream_over_pipe  # noqa: E402  (after the path is set)
-
-
-def sender(conn: Any, seconds: float) -> None:
-    """One sender process: make an offer, get the answer through the pipe, stream, report frames sent."""
-    import av
-    import numpy as np
-    from aiortc.codecs import vpx
-    from aiortc.mediastreams import VideoStreamTrack
-
-    vpx.DEFAULT_BITRATE = 1_500_000
-    vpx.MIN_BITRATE = 1_000_000
-    sent = {"video": 0}
-
-    class Moving(VideoStreamTrack):
-        async def recv(self) -> av.VideoFrame:
-            pts, tb = await self.next_timestamp()
-            img = np.zeros((480, 640, 3), np.uint8)
-            x = (pts // 3000) % 560
-            img[:, :, 1] = (np.arange(640)[None, :] + pts // 1500) % 255
-            img[120:360, x:x + 80] = 255
-            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-            frame.pts, frame.time_base = pts, tb
-            sent["video"] += 1
-            return frame
-
-    stream_over_pipe(conn, Moving(), seconds, lambda: sent["video"])
+from bench.common import (  # noqa: E402  (after the path is set)
+    FPS,
+    STREAM,
+    BusyMeter,
+    browser_media,
+    config_line,
+    media_figures,
+    proc_cpu_s,
+    production_app,
+    replay_over_pipe,
+    thread_cpu_s,
+)
 
 
 def rss_mb() -> float:
@@ -68,22 +57,29 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_ours(n: int, seconds: float, tmp: Path) -> dict[str, float]:
-    """Record n streams with our engine into encrypted blobs."""
-    from proctoring.engine import MediaEngine
-    from storage.backends import LocalBlobStore, new_key
-    from storage.crypto import EncryptedWriter, new_data_key
+def run_ours(n: int, seconds: float, setup: dict[str, Any]) -> dict[str, float]:
+    """Record n streams with the app's media engine (as production wires it)."""
+    from proctoring.live import engine, sink_factory
+    from proctoring.sessions import session_id
 
-    store = LocalBlobStore(tmp / "ours")
-    engine = MediaEngine(host_addresses=["127.0.0.1"], decode_video=False)
-    engine.start()
-    recorders = {}
+    app = setup["app"]
+    eng = engine(app)
+    ids, users, inst = setup["attempts"][:n], setup["users"][:n], setup["institution"]
+    before = {i: eng.stats(session_id(aid)) or {} for i, aid in enumerate(ids)}
 
-    def sink(sid: str, part: int) -> Any:
-        return EncryptedWriter(store.open_write(new_key("recording")), new_data_key())
+    def stat(i: int, key: str) -> int:
+        return int((eng.stats(session_id(ids[i])) or {}).get(key, 0)) - int(before[i].get(key, 0))
 
-    return _drive(n, seconds, lambda i, sdp: engine.answer(f"s{i}", sdp, sink),
-                  lambda i: (engine.stats(f"s{i}") or {}).get("video_frames", 0), engine.stop, recorders)
+    def stop() -> None:
+        eng.stop()
+        app.extensions.pop("aufsicht.media", None)
+
+    out = _drive(n, seconds, lambda i, sdp: eng.answer(session_id(ids[i]), sdp,
+                                                       sink_factory(app, ids[i], users[i], inst)),
+                 lambda i: stat(i, "video_frames"), stop,
+                 extra=lambda: {"decoded": sum(stat(i, "frames_decoded") for i in range(n)),
+                                "asked": sum(stat(i, "keyframes_requested") for i in range(n))})
+    return out
 
 
 def run_mediarecorder(n: int, seconds: float, tmp: Path) -> dict[str, float]:
@@ -99,7 +95,7 @@ def run_mediarecorder(n: int, seconds: float, tmp: Path) -> dict[str, float]:
 
     async def answer(i: int, sdp: str) -> str:
         pc = RTCPeerConnection()
-        rec = MediaRecorder(str(tmp / f"mr{i}.webm"), format="webm")
+        rec = MediaRecorder(str(tmp / f"mr{n}-{i}.webm"), format="webm")
         pcs[i], recs[i], counts[i] = pc, rec, 0
 
         @pc.on("track")
@@ -130,15 +126,15 @@ def run_mediarecorder(n: int, seconds: float, tmp: Path) -> dict[str, float]:
         loop.call_soon_threadsafe(loop.stop)
 
     return _drive(n, seconds, lambda i, sdp: asyncio.run_coroutine_threadsafe(answer(i, sdp), loop).result(20),
-                  lambda i: counts.get(i, 0), stop, {})
+                  lambda i: counts.get(i, 0), stop)
 
 
-def _drive(n: int, seconds: float, answer: Any, recorded: Any, stop: Any, _keep: Any) -> dict[str, float]:
+def _drive(n: int, seconds: float, answer: Any, recorded: Any, stop: Any, extra: Any = None) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
     for _ in range(n):
         parent, child = ctx.Pipe()
-        p = ctx.Process(target=sender, args=(child, seconds + 4))
+        p = ctx.Process(target=replay_over_pipe, args=(child, "obama.jpg", seconds + 4))
         p.start()
         pipes.append(parent)
         procs.append(p)
@@ -146,49 +142,104 @@ def _drive(n: int, seconds: float, answer: Any, recorded: Any, stop: Any, _keep:
     for i, pipe in enumerate(pipes):
         pipe.send(answer(i, pipe.recv()))
     time.sleep(3)  # connect and settle
+    x0 = extra() if extra else {}
+    th0 = thread_cpu_s()
     c0, t0, f0 = cpu_s(), time.monotonic(), [recorded(i) for i in range(n)]
+    busy = BusyMeter(cpu_s, lambda: proc_cpu_s([p.pid for p in procs if p.pid]))
     time.sleep(seconds)
     c1, t1, f1 = cpu_s(), time.monotonic(), [recorded(i) for i in range(n)]
+    x1 = extra() if extra else {}
+    th1 = thread_cpu_s()
+    machine = busy.report()
     mem = rss_mb() - mem0
     sent = [pipe.recv() for pipe in pipes]
     stop()
     for p in procs:
         p.join(30)
     frames_recorded = sum(b - a for a, b in zip(f0, f1, strict=True))
-    expected = 30 * (t1 - t0) * n
-    return {"cpu_pct_per_stream": 100 * (c1 - c0) / (t1 - t0) / n, "cpu_s_per_stream": (c1 - c0) / n,
-            "mem_mb_per_stream": max(0.0, mem) / n, "recorded_ratio": frames_recorded / expected,
-            "frames_sent": float(sum(sent))}
+    expected = FPS * (t1 - t0) * n
+    out = {"cpu_pct_per_stream": 100 * (c1 - c0) / (t1 - t0) / n, "cpu_s_per_stream": (c1 - c0) / n,
+           "mem_mb_per_stream": max(0.0, mem) / n, "recorded_ratio": frames_recorded / expected,
+           "frames_sent": float(sum(s["frames"] for s in sent)),
+           "kbps_sent_per_stream": sum(s["bytes"] * 8 / s["seconds"] / 1000 for s in sent) / n,
+           "keyframes_sent_per_s": sum(s["keyframes"] / s["seconds"] for s in sent) / n,
+           "machine_busy_pct": machine["machine_busy_pct"], "others_pct": machine["others_pct_of_machine"],
+           "senders_pct": machine["senders_pct_of_machine"], "loadavg": machine["loadavg_1m"],
+           "threads": {k: 100 * (v - th0.get(k, 0.0)) / (t1 - t0) / n for k, v in th1.items()},
+           "per_stream_fps": [round((b - a) / (t1 - t0), 1) for a, b in zip(f0, f1, strict=True)]}
+    if extra:
+        out["decoded_per_s"] = (x1["decoded"] - x0["decoded"]) / (t1 - t0) / n
+        out["asked_per_s"] = (x1["asked"] - x0["asked"]) / (t1 - t0) / n
+    return out
+
+
+def _row(label: str, n: int, o: dict[str, float]) -> str:
+    line = (f"{label:32} N={n}: {o['cpu_pct_per_stream']:5.1f}% of a core/stream, {o['mem_mb_per_stream']:5.1f} "
+            f"MB/stream, recorded {100 * o['recorded_ratio']:.0f}% of {FPS} fps, received "
+            f"{o['kbps_sent_per_stream']:.0f} kbps/stream")
+    if "decoded_per_s" in o:
+        line += (f"; decoded {o['decoded_per_s']:.2f} frames/s/stream, keyframes asked "
+                 f"{o['asked_per_s']:.2f}/s, sent on request {o['keyframes_sent_per_s']:.2f}/s")
+    line += "\n    by thread, % of a core per stream: " + ", ".join(
+        f"{k} {v:.1f}" for k, v in sorted(o["threads"].items()) if v >= 0.05)
+    if min(o["per_stream_fps"]) < 0.95 * FPS:
+        line += f"; frames/s recorded per stream {o['per_stream_fps']}"
+    return line + (f"  [machine {o['machine_busy_pct']:.0f}% busy, senders {o['senders_pct']:.0f}%, "
+                   f"other processes {o['others_pct']:.0f}%, load {o['loadavg']:.1f}]")
 
 
 def main() -> None:
     """Run the comparison for each N."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--streams", default="1,2,4")
+    ap.add_argument("--streams", default="2,4")
     ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--no-mediarecorder", action="store_true")
     args = ap.parse_args()
     ns = [int(x) for x in args.streams.split(",")]
-    print(f"{os.cpu_count()} CPUs; senders are aiortc processes (640x480@30, VP8 ~1.5 Mbps + Opus); "
-          f"{args.seconds:g} s measured per run")
-    ours_by_n, mr_by_n = {}, {}
+    media = browser_media("obama.jpg")
+    browser_media("")
+    fig = media_figures(media)
+    prod = production_app(max(ns))
+    light = production_app(max(ns), {"MEDIA_DECODE_VIDEO": False})
+    print(f"{os.cpu_count()} CPUs; each sender its own process; stream: {STREAM}")
+    print(f"  replayed stream {fig['kbps']:.0f} kbps without keyframe requests; one keyframe "
+          f"{fig['keyframe_bytes'] / 1000:.0f} kB, so one a second adds {fig['kbps_per_keyframe_a_second']:.0f} kbps")
+    print(f"production configuration (app/config.py DEFAULTS): {config_line(prod['app'])}; "
+          "a face template per candidate; SQLite, encrypted local storage")
+    print(f"lighter extra row: {config_line(light['app'])} (recording only: no snapshots, no flags)")
+    print(f"{args.seconds:g} s measured per run")
+    ours, lighter, mr = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in ns:
-            ours_by_n[n] = run_ours(n, args.seconds, Path(tmp))
-            o = ours_by_n[n]
-            print(f"ours          N={n}: {o['cpu_pct_per_stream']:5.1f}% of a core/stream, "
-                  f"{o['mem_mb_per_stream']:5.1f} MB/stream, recorded {100 * o['recorded_ratio']:.0f}% of 30 fps")
+            ours[n] = run_ours(n, args.seconds, prod)
+            print(_row("ours, production configuration", n, ours[n]), flush=True)
         for n in ns:
-            mr_by_n[n] = run_mediarecorder(n, args.seconds, Path(tmp))
-            m = mr_by_n[n]
-            print(f"MediaRecorder N={n}: {m['cpu_pct_per_stream']:5.1f}% of a core/stream, "
-                  f"{m['mem_mb_per_stream']:5.1f} MB/stream, recorded {100 * m['recorded_ratio']:.0f}% of 30 fps")
+            lighter[n] = run_ours(n, args.seconds, light)
+            print(_row("ours, recording only (lighter)", n, lighter[n]), flush=True)
+        if not args.no_mediarecorder:
+            for n in ns:
+                mr[n] = run_mediarecorder(n, args.seconds, Path(tmp))
+                print(_row("aiortc MediaRecorder", n, mr[n]), flush=True)
     largest = max(ns)
-    ratio = mr_by_n[largest]["cpu_s_per_stream"] / max(ours_by_n[largest]["cpu_s_per_stream"], 1e-9)
-    ok = [n for n in ns if ours_by_n[n]["recorded_ratio"] >= 0.95]
-    print(f"CPU-seconds per stream, MediaRecorder / ours at N={largest}: {ratio:.1f}x")
-    print(json.dumps({"cpu_pct_per_stream": round(ours_by_n[largest]["cpu_pct_per_stream"], 1),
-                      "mem_mb_per_stream": round(ours_by_n[largest]["mem_mb_per_stream"], 1),
-                      "cpu_ratio_vs_mediarecorder": round(ratio, 1), "max_streams": max(ok) if ok else 0}))
+    o = ours[largest]
+    ratio = mr[largest]["cpu_s_per_stream"] / max(o["cpu_s_per_stream"], 1e-9) if mr else None
+    ok = [n for n in ns if ours[n]["recorded_ratio"] >= 0.95]
+    extra_kbps = o["kbps_sent_per_stream"] - fig["kbps"]
+    print(f"keyframes asked for analysis cost {extra_kbps:.0f} kbps per stream "
+          f"({100 * extra_kbps / fig['kbps']:.0f}% over {fig['kbps']:.0f} kbps) at N={largest}")
+    if ratio is not None:
+        print(f"CPU-seconds per stream, MediaRecorder / ours (production configuration) at N={largest}: "
+              f"{ratio:.1f}x (MediaRecorder recorded only {100 * mr[largest]['recorded_ratio']:.0f}% of the frames)")
+    print(json.dumps({"cpu_pct_per_stream": round(o["cpu_pct_per_stream"], 1),
+                      "mem_mb_per_stream": round(o["mem_mb_per_stream"], 1),
+                      "cpu_ratio_vs_mediarecorder": None if ratio is None else round(ratio, 1),
+                      "max_streams": max(ok) if ok else 0, "streams": largest,
+                      "stream": f"{STREAM.split(':')[0]}, replayed", "config": "production (DEFAULTS)",
+                      "cpu_pct_per_stream_recording_only": round(lighter[largest]["cpu_pct_per_stream"], 1),
+                      "mediarecorder_recorded_pct": round(100 * mr[largest]["recorded_ratio"]) if mr else None,
+                      "keyframe_kbps_per_stream": round(extra_kbps), "stream_kbps": round(fig["kbps"]),
+                      "decoded_frames_per_s": round(o.get("decoded_per_s", 0), 2),
+                      "machine_busy_pct": o["machine_busy_pct"], "others_pct": o["others_pct"]}))
 
 
 if __name__ == "__main__":

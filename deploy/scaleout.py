@@ -52,6 +52,23 @@ def _wait(check: Any, what: str, timeout: float = 90) -> None:
         time.sleep(0.3)
 
 
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid``, of its children that exited and were reaped (cutime, cstime), and,
+    recursively, of its live children. Every descendant is counted once: while it lives by itself, after it
+    exited in its parent's cutime/cstime. 0 if the process is gone."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total = sum(int(v) for v in fields[11:15]) / tick  # utime, stime, cutime, cstime
+    children: list[str] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += (task / "children").read_text().split()
+    return total + sum(process_tree_cpu_s(int(child)) for child in children)
+
+
 class Stack:
     """The scaled-out platform; use as a context manager."""
 
@@ -146,26 +163,15 @@ class Stack:
         return self
 
     def pids(self, role: str = "") -> list[int]:
-        """Every process of the platform (children included), or of one role (web, engine, jobs)."""
-        out: list[int] = []
-        for name, proc in self.procs.items():
-            if name == "seaweedfs" or not name.startswith(role):
-                continue
-            out.append(proc.pid)
-            with contextlib.suppress(OSError):
-                for child in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
-                    out.append(int(child))
-        return out
+        """The platform's processes started here (or one role's: web, engine, jobs); their children are
+        found by ``cpu_seconds``."""
+        return [proc.pid for name, proc in self.procs.items() if name != "seaweedfs" and name.startswith(role)]
 
     def cpu_seconds(self, role: str = "") -> float:
-        """User + system CPU seconds of the platform's processes (or of one role's) so far."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for pid in self.pids(role):
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-        return total
+        """User + system CPU seconds of the platform's processes (or of one role's) so far, children included:
+        the live ones (gunicorn's workers, an RQ work horse running a job) and the ones that have exited
+        (RQ forks a work horse for every job and reaps it: its time is in the worker's cutime/cstime)."""
+        return sum(process_tree_cpu_s(pid) for pid in self.pids(role))
 
     def stop(self) -> None:
         """SIGTERM every process group, SIGKILL what is left after a grace period; drop the database."""

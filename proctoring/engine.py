@@ -6,6 +6,10 @@ session (an attempt) may reconnect: a new offer for the same session closes the 
 connection and starts a new recording part. CPU-heavy work never runs in the loop: frames for
 snapshots are handed to ``on_frame`` at about one per second, events to ``on_event``, both on
 a worker pool.
+
+Decoding is the costly part of receiving video, and analysis wants one picture a second: while nobody
+watches live and nothing is re-encoded, only keyframes are decoded, and a keyframe is asked for (RTCP
+PLI) when a picture is due (``_VideoGate``). The recording still gets every encoded frame.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from kernel.errors import Conflict, DomainError
-from proctoring.recorder import PartRecorder, Sink, tap_audio_levels, tap_receiver
+from proctoring.recorder import PartRecorder, Sink, tap_audio_levels, tap_receiver, vp8_keyframe_size
 from proctoring.sdp import BadOffer, check_offer
 from proctoring.voice import VoiceDetector
 
@@ -84,6 +88,57 @@ class _Session:
     voice: VoiceDetector = dataclasses.field(default_factory=VoiceDetector)
     voice_checked_at: float = 0.0
     voice_reported_at: float = 0.0
+    keyframes_requested: int = 0  # keyframes asked for because a picture was due (what they cost: bench)
+    keyframe_lead: float = 0.0  # how long before a picture is due its keyframe is asked for (the answer's delay)
+    frames_decoded: int = 0
+
+
+class _VideoGate:
+    """Decides, frame by frame, whether aiortc decodes a received video frame.
+
+    Every frame while someone watches live or the stream is re-encoded (from a keyframe on: a decoder
+    that skipped frames has no pictures to refer to). Otherwise only when analysis wants a picture
+    (``on_frame`` set, none pending, ``frame_interval`` since the last): then the next keyframe is
+    decoded, and one is asked for (RTCP PLI, again after ``frame_interval`` if none came). ``saw`` is
+    called with each frame just before ``decode`` is asked about the same frame (``TapQueue``'s order).
+    """
+
+    def __init__(self, engine: MediaEngine, session: _Session, loop: asyncio.AbstractEventLoop) -> None:
+        self._engine, self._session, self._loop = engine, session, loop
+        self._key = False
+        self._synced = False  # the decoder has had every frame since a keyframe
+        self._asked_at = float("-inf")
+
+    def saw(self, codec: Any, data: bytes) -> None:
+        """The frame about to be decided on (a VP8 keyframe? other codecs count as keyframes: decoded)."""
+        self._key = codec.mimeType.lower() != "video/vp8" or vp8_keyframe_size(data) is not None
+
+    def decode(self) -> bool:
+        """Whether the frame last seen goes to the decoder."""
+        s, eng = self._session, self._engine
+        now = time.monotonic()
+        if s.watchers or s.transcode:
+            wanted = self._synced or self._key
+            if not wanted:
+                self._ask(now, eng.frame_interval / 4)
+        elif not eng.decode_video or eng.on_frame is None or not eng._picture_due(s, now):
+            wanted = False
+        else:
+            wanted = self._key
+            if wanted and self._asked_at > s.last_frame_at:  # learn how long the browser takes to answer
+                s.keyframe_lead = min(eng.frame_interval / 2, 0.7 * s.keyframe_lead + 0.3 * (now - self._asked_at))
+            if not wanted:
+                self._ask(now, eng.frame_interval)
+        self._synced = wanted and (self._synced or self._key)
+        if wanted:
+            s.frames_decoded += 1
+        return wanted
+
+    def _ask(self, now: float, every: float) -> None:
+        if now - self._asked_at >= every:
+            self._asked_at = now
+            self._session.keyframes_requested += 1
+            self._engine._request_keyframe(self._loop, self._session)
 
 
 class MediaEngine:
@@ -176,7 +231,8 @@ class MediaEngine:
         rec = s.recorder
         return {"state": s.state, "part": s.part, "video_frames": rec.video_frames if rec else 0,
                 "audio_frames": rec.audio_frames if rec else 0, "size": rec.size if rec else None,
-                "recording": rec.status if rec else None}
+                "recording": rec.status if rec else None, "frames_decoded": s.frames_decoded,
+                "keyframes_requested": s.keyframes_requested}
 
     def sessions(self) -> list[str]:
         """Ids of the sessions this engine holds."""
@@ -241,7 +297,10 @@ class MediaEngine:
             if track.kind == "video":
                 session.video, session.video_receiver = track, receiver
 
+                gate = _VideoGate(self, session, loop)
+
                 def on_video(codec: Any, f: Any) -> None:
+                    gate.saw(codec, f.data)
                     if codec.mimeType.lower() == "video/vp8":
                         recorder.video(f.data, f.timestamp)  # copied as received
                     elif not session.transcode:  # only codecs that can't be copied are re-encoded
@@ -249,9 +308,9 @@ class MediaEngine:
                         session.tasks.append(asyncio.ensure_future(
                             self._transcode(session, session.relay.subscribe(track, buffered=False), recorder)))
 
-                # Decoded video is needed for snapshots and flags, while someone watches live, and to re-encode.
-                tap_receiver(receiver, on_video,
-                             lambda: self.decode_video or bool(session.watchers) or session.transcode)
+                # Decoded video is needed for snapshots and flags (keyframes only), while someone watches
+                # live, and to re-encode (every frame).
+                tap_receiver(receiver, on_video, gate.decode)
                 if self.decode_video:
                     session.tasks.append(asyncio.ensure_future(
                         self._sample(session_id, session, session.relay.subscribe(track, buffered=False))))
@@ -352,10 +411,14 @@ class MediaEngine:
             except Exception:  # track ended
                 return
             now = time.monotonic()
-            if (self.on_frame is not None and now - session.last_frame_at >= self.frame_interval
-                    and not session.frame_pending):
+            if self.on_frame is not None and self._picture_due(session, now):
                 session.last_frame_at, session.frame_pending = now, True
                 loop.run_in_executor(self._analysis, self._deliver, session_id, session, frame)
+
+    def _picture_due(self, session: _Session, now: float) -> bool:
+        """Whether analysis takes the next picture: none pending, and about ``frame_interval`` since the last
+        (less the delay of a keyframe request, so that pictures come about every ``frame_interval``)."""
+        return not session.frame_pending and now - session.last_frame_at >= self.frame_interval - session.keyframe_lead
 
     def _recording_status(self, session_id: str, part: int, status: str) -> None:
         """Tell the platform that recording failed (storage unreachable or full) or resumed."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,29 @@ def test_small_load_against_the_scaled_out_stack():
     assert figures["candidates"] == 4, json.dumps(figures)
     assert figures["errors"] == 0 and figures["lost_answers"] == 0 and figures["incomplete_recordings"] == 0
     assert figures["p95_ms_answer_save"] > 0
+
+
+def test_cpu_of_children_that_exited_is_counted():
+    """RQ forks a work horse per job that exits when the job is done: its CPU must count for the job workers."""
+    import subprocess
+    import time
+
+    from deploy.scaleout import process_tree_cpu_s
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import subprocess, sys, time
+        for _ in range(3):  # three jobs, one after the other, each in a child that exits
+            subprocess.run([sys.executable, "-c", {burn!r}], check=True)
+        print("done", flush=True)
+        time.sleep(30)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "done"
+        time.sleep(0.1)
+        assert process_tree_cpu_s(parent.pid) >= 0.85  # the three children's 0.9 s, though none lives now
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+    assert process_tree_cpu_s(parent.pid) == 0.0  # gone
