@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import FACES
+from tests.conftest import FACES, login
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +35,15 @@ def resized(path: Path, width: int, height: int) -> np.ndarray:
     canvas = Image.new("RGB", (width, height), (128, 128, 128))
     canvas.paste(img, ((width - img.width) // 2, (height - img.height) // 2))
     return np.asarray(canvas)
+
+
+@pytest.fixture
+def candidate_at_exam(app, make_institution, make_user, make_exam):
+    """An exam with the identity check and a logged-in candidate: (institution, exam, candidate, client)."""
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=False,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    cand = make_user("candidate", inst)
+    client = app.test_client()
+    login(client, cand)
+    return inst, exam, cand, client

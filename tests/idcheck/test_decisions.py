@@ -23,13 +23,8 @@ from tests.idcheck.test_flow import frames_for, upload, wait_done, webcam
 
 
 @pytest.fixture
-def setup(app, make_institution, make_user, make_exam):
-    inst = make_institution()
-    exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=False,
-                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
-    cand = make_user("candidate", inst)
-    client = app.test_client()
-    login(client, cand)
+def setup(app, candidate_at_exam, make_user):
+    inst, exam, cand, client = candidate_at_exam
     staff = app.test_client()
     login(staff, make_user("staff", inst))
     return exam, cand, client, staff

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from idcheck.document import TYPED, check_document, read_bytes
 from idcheck.models import IdCheck
 from kernel.db import db
-from tests.conftest import login
 from tests.documents import SPECIMENS, Person, Shot, make, mrz_lines
 from tests.idcheck.test_flow import frames_for, wait_done
 
@@ -101,13 +100,8 @@ def app_config():
 
 
 @pytest.fixture
-def setup(app, make_institution, make_user, make_exam):
-    inst = make_institution()
-    exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=False,
-                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
-    cand = make_user("candidate", inst)
-    client = app.test_client()
-    login(client, cand)
+def setup(candidate_at_exam):
+    _inst, exam, cand, client = candidate_at_exam
     client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
     return exam, cand, client
 

@@ -19,13 +19,8 @@ from tests.idcheck.conftest import jpeg, resized
 
 
 @pytest.fixture
-def setup(app, make_institution, make_user, make_exam):
-    inst = make_institution()
-    exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=False,
-                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
-    cand = make_user("candidate", inst)
-    client = app.test_client()
-    login(client, cand)
+def setup(candidate_at_exam):
+    _inst, exam, cand, client = candidate_at_exam
     return exam, cand, client
 
 
