@@ -3,6 +3,9 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The LTI platform the tests run on loopback (Open edX's lti-consumer-xblock, lti1p3platform): its own venv
+LTI_PEER := .venv-lti-platform
+LTI_PEER_STAMP := $(LTI_PEER)/.installed
 
 .PHONY: run test lint install translations clean
 
@@ -18,7 +21,13 @@ $(STAMP): requirements.txt
 	$(BIN)/python -c "import dlib, face_recognition_models, mediapipe, cv2, aiortc"
 	touch $(STAMP)
 
-install: $(STAMP) translations
+$(LTI_PEER_STAMP): tests/lti_platform/requirements.txt
+	test -x $(LTI_PEER)/bin/python || $(PY) -m venv $(LTI_PEER)
+	$(LTI_PEER)/bin/python -m pip install -q -r tests/lti_platform/requirements.txt
+	$(LTI_PEER)/bin/python -c "import lti_consumer.lti_1p3, lti1p3platform, django"
+	touch $(LTI_PEER_STAMP)
+
+install: $(STAMP) $(LTI_PEER_STAMP) translations
 
 translations: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d app/translations > /dev/null
@@ -37,4 +46,4 @@ lint: install
 	$(BIN)/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LTI_PEER) .pytest_cache .mypy_cache .ruff_cache

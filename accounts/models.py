@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kernel.clock import utcnow
@@ -39,6 +40,8 @@ class Institution(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # Proctors of this institution may skip the second factor (admins and staff never may).
     proctor_second_factor_optional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Times are stored in UTC and shown (pages, mails) in this IANA zone.
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin", server_default="Europe/Berlin")
 
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
@@ -63,11 +66,13 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # Set when the person followed the link mailed to ``email``; an unverified candidate cannot start an exam.
     email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    # Second factor (accounts/second_factor.py): TOTP secret (base32), the last time step accepted (a code is
+    # Second factor (accounts/second_factor.py): TOTP secret (sealed by the master keys), the last step taken (a code is
     # good once), and the SHA-256 hashes of the unused recovery codes as a JSON list.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     recovery_codes: Mapped[str | None] = mapped_column(Text)
+    # The language the person last used ("de", "en"): mails go out in it (None: the platform's default).
+    language: Mapped[str | None] = mapped_column(String(8))
 
     institution: Mapped[Institution | None] = relationship()
     profile: Mapped[CandidateProfile | None] = relationship(back_populates="user", uselist=False)
@@ -129,3 +134,36 @@ class LoginEvent(db.Model):  # type: ignore[name-defined]
     # The OpenID provider (its name then) for a sign-in through one (accounts/oidc.py); None: a password login.
     provider: Mapped[str | None] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class AccountAction(db.Model):  # type: ignore[name-defined]
+    """What an administrator did to an account (lock, unlock, second factor reset, role change): who, when."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+
+class Notice(db.Model):  # type: ignore[name-defined]
+    """A mail to one person, queued in a transaction and sent once by the job runner (accounts.notices).
+
+    ``key`` makes it once: the same event (an enrolment, a release) queues its mail at most once. The text is
+    composed when it is sent, in the recipient's language, from ``kind`` and ``params`` (no links or tokens
+    are stored).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()

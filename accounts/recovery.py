@@ -10,20 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import smtplib
-from collections.abc import Callable
+import uuid
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from accounts.models import User
+from accounts import notices
+from accounts.models import Notice, User
 from accounts.services import check_password, hash_password, normalise_email
 from accounts.validation import MIN_PASSWORD_LENGTH, clean_email
-from exams.mailer import deliver, plain_message
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import Gone, ValidationFailed
@@ -32,6 +30,7 @@ VERIFY_MAX_AGE = 48 * 3600
 RESET_MAX_AGE = 3600
 EMAIL_CHANGE_MAX_AGE = 24 * 3600
 log = logging.getLogger(__name__)
+Mail = notices.Mail
 
 
 class _ClockSigner(TimestampSigner):
@@ -61,18 +60,10 @@ def _load(purpose: str, token: str, max_age: int) -> dict[str, Any]:
     return data
 
 
-def _send(to: str, lang: str, compose: Callable[[], tuple[str, str]]) -> None:
-    """Mail ``compose()``'s subject and body in the reader's language (German unless they chose English).
-
-    A mail server that is down does not fail the request: the person can ask again.
-    """
-    cfg = current_app.config
-    with force_locale(lang if lang in cfg["LANGUAGES"] else cfg["BABEL_DEFAULT_LOCALE"]):
-        subject, body = compose()
-    try:
-        deliver(plain_message(to, subject, body))
-    except (OSError, smtplib.SMTPException) as err:
-        log.warning("account mail not sent: %s", type(err).__name__)
+def _notify(user: User, kind: str, lang: str, **params: Any) -> None:
+    """Queue an account mail to ``user`` in ``lang`` (sent by the job runner once this commits)."""
+    notices.queue(user, kind, f"{kind}:{user.id}:{uuid.uuid4().hex}", lang=lang, **params)
+    db.session.commit()
 
 
 def _link(path: str, token: str) -> str:
@@ -84,22 +75,35 @@ def _link(path: str, token: str) -> str:
 
 def send_verification(user: User, lang: str) -> None:
     """Mail ``user`` the link that confirms their email address."""
+    _notify(user, "verify_email", lang, email=user.email)
+
+
+@notices.composer("verify_email")
+def _verification_mail(notice: Notice) -> Mail | None:
+    user = notice.user
+    if user.email != notice.params.get("email") or user.email_verified_at is not None:
+        return None  # the address changed or was confirmed meanwhile
     token = _serializer("verify").dumps({"u": user.id, "e": user.email})
-    _send(user.email, lang, lambda: (
-        _("Please confirm your email address"),
-        _("Hello %(name)s,\n\nplease confirm your email address for aufsicht by opening this link "
-          "(valid for 48 hours):\n%(url)s\n\nIf you did not register, you can ignore this email.\n",
-          name=user.display_name, url=_link("/verify-email", token))))
+    return Mail(_("Please confirm your email address"),
+                _("Hello %(name)s,\n\nplease confirm your email address for aufsicht by opening this link "
+                  "(valid for 48 hours):\n%(url)s\n\nIf you did not register, you can ignore this email.\n",
+                  name=user.display_name, url=_link("/verify-email", token)))
 
 
 def send_registration_notice(email: str, lang: str) -> None:
     """Someone tried to register an address that has an account: tell its owner (the form says nothing)."""
+    owner = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if owner is not None:
+        _notify(owner, "registration_notice", lang)
+
+
+@notices.composer("registration_notice")
+def _registration_notice_mail(notice: Notice) -> Mail:
     url = f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/password-reset"
-    _send(email, lang, lambda: (
-        _("Registration with your email address"),
-        _("Hello,\n\nsomeone tried to register at aufsicht with this email address, which already has an "
-          "account. If it was you, log in, or reset your password here:\n%(url)s\n\nOtherwise you can ignore "
-          "this email.\n", url=url)))
+    return Mail(_("Registration with your email address"),
+                _("Hello,\n\nsomeone tried to register at aufsicht with this email address, which already has "
+                  "an account. If it was you, log in, or reset your password here:\n%(url)s\n\nOtherwise you can "
+                  "ignore this email.\n", url=url))
 
 
 def confirm_email(token: str) -> User:
@@ -122,12 +126,19 @@ def request_password_reset(email: str, lang: str) -> None:
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.active:
         return
+    _notify(user, "password_reset", lang)
+
+
+@notices.composer("password_reset")
+def _reset_mail(notice: Notice) -> Mail | None:
+    user = notice.user
+    if not user.active or notice.created_at < utcnow() - dt.timedelta(seconds=RESET_MAX_AGE):
+        return None
     token = _serializer("reset").dumps({"u": user.id, "p": _fingerprint(user.password_hash)})
-    _send(user.email, lang, lambda: (
-        _("Reset your password"),
-        _("Hello %(name)s,\n\nto choose a new password for aufsicht, open this link (valid for one hour, "
-          "once):\n%(url)s\n\nIf you did not ask for this, you can ignore this email; your password stays "
-          "as it is.\n", name=user.display_name, url=_link("/password-reset", token))))
+    return Mail(_("Reset your password"),
+                _("Hello %(name)s,\n\nto choose a new password for aufsicht, open this link (valid for one hour, "
+                  "once):\n%(url)s\n\nIf you did not ask for this, you can ignore this email; your password "
+                  "stays as it is.\n", name=user.display_name, url=_link("/password-reset", token)))
 
 
 def _reset_user(token: str) -> User:
@@ -185,12 +196,19 @@ def request_email_change(user: User, password: str, new_email: str, lang: str) -
     email = clean_email(new_email)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         return  # taken: say nothing (no enumeration); the confirmation simply never comes
-    token = _serializer("email").dumps({"u": user.id, "old": user.email, "new": email})
-    _send(email, lang, lambda: (
-        _("Confirm your new email address"),
-        _("Hello %(name)s,\n\nto use this address for your aufsicht account, open this link (valid for 24 "
-          "hours):\n%(url)s\n\nIf you did not ask for this, you can ignore this email.\n",
-          name=user.display_name, url=_link("/account/email", token))))
+    _notify(user, "email_change", lang, old=user.email, new=email)
+
+
+@notices.composer("email_change")
+def _email_change_mail(notice: Notice) -> Mail | None:
+    user, old, new = notice.user, notice.params.get("old"), str(notice.params.get("new"))
+    if user.email != old or not user.active:
+        return None
+    token = _serializer("email").dumps({"u": user.id, "old": old, "new": new})
+    return Mail(_("Confirm your new email address"),
+                _("Hello %(name)s,\n\nto use this address for your aufsicht account, open this link (valid for "
+                  "24 hours):\n%(url)s\n\nIf you did not ask for this, you can ignore this email.\n",
+                  name=user.display_name, url=_link("/account/email", token)), to=new)
 
 
 def confirm_email_change(token: str, lang: str) -> User:
@@ -207,8 +225,14 @@ def confirm_email_change(token: str, lang: str) -> User:
     user.email_verified_at = utcnow()
     user.session_version += 1
     db.session.commit()
-    _send(old, lang, lambda: (
-        _("Your email address was changed"),
-        _("Hello %(name)s,\n\nthe email address of your aufsicht account is now %(new)s. If you did not do "
-          "this, please contact your exam provider at once.\n", name=user.display_name, new=new)))
+    _notify(user, "email_changed", lang, old=old, new=new)
     return user
+
+
+@notices.composer("email_changed")
+def _email_changed_mail(notice: Notice) -> Mail:
+    new = str(notice.params.get("new"))
+    return Mail(_("Your email address was changed"),
+                _("Hello %(name)s,\n\nthe email address of your aufsicht account is now %(new)s. If you did not "
+                  "do this, please contact your exam provider at once.\n", name=notice.user.display_name, new=new),
+                to=str(notice.params.get("old")))

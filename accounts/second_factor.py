@@ -3,10 +3,15 @@
 Admins and staff always need it; proctors too unless their institution made it optional. Enrolment happens at
 the first login. A code is good once (its time step is remembered), and wrong codes count as failed logins for
 the throttle, like wrong passwords.
+
+The TOTP secret is stored sealed (AES-GCM under the storage master keys, bound to the account's id): a copy of
+the database alone gives nobody the codes. A secret stored in the clear before that is sealed at the account's
+next login or by ``flask storage rotate-key`` / ``retire-key``.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -34,6 +39,34 @@ def second_factor_required(user: User) -> bool:
     if user.role == Role.PROCTOR and user.institution is not None and user.institution.proctor_second_factor_optional:
         return user.totp_secret is not None
     return True
+
+
+SEALED = "sealed:"
+
+
+def _context(user_id: int) -> bytes:
+    return f"totp\x00{user_id}".encode()
+
+
+def seal_secret(user: User, secret: str) -> str:
+    """The stored form of ``user``'s TOTP secret: ``sealed:<master key id>:<base64 of the wrap>``."""
+    from storage.vault import keyring
+
+    if user.id is None:
+        db.session.flush()  # the id the seal is bound to
+    key_id, wrapped = keyring().wrap(secret.encode(), _context(user.id))
+    return f"{SEALED}{key_id}:{base64.b64encode(wrapped).decode()}"
+
+
+def secret_of(user: User) -> str | None:
+    """``user``'s TOTP secret in the clear (None when not enrolled)."""
+    from storage.vault import keyring
+
+    value = user.totp_secret
+    if value is None or not value.startswith(SEALED):
+        return value  # none, or stored in the clear before secrets were sealed
+    key_id, _, text = value.removeprefix(SEALED).partition(":")
+    return keyring().unwrap(key_id, base64.b64decode(text), _context(user.id)).decode()
 
 
 def new_secret() -> str:
@@ -79,7 +112,7 @@ def enrol(user: User, secret: str, code: str) -> list[str]:
     if step is None:
         raise ValidationFailed(_("This code is not right. Please enter the current code of your app."),
                                fields={"code": _("This code is not right.")})
-    user.totp_secret = secret
+    user.totp_secret = seal_secret(user, secret)
     user.totp_last_step = step
     codes = _new_recovery_codes(user)
     db.session.commit()
@@ -89,10 +122,13 @@ def enrol(user: User, secret: str, code: str) -> list[str]:
 def verify_second_factor(user: User, code: str, ip: str, limits: LoginLimits) -> None:
     """Accept a current TOTP code or an unused recovery code (then used up); throttled and audited."""
     check_throttle(user.email, ip, limits)
-    if user.totp_secret is not None:
-        step = _step_of(user.totp_secret, code, user.totp_last_step)
+    secret = secret_of(user)
+    if secret is not None:
+        step = _step_of(secret, code, user.totp_last_step)
         if step is not None:
             user.totp_last_step = step
+            if user.totp_secret is not None and not user.totp_secret.startswith(SEALED):
+                user.totp_secret = seal_secret(user, secret)  # stored in the clear before 2026-12
             audit_login(user, user.email, ip, True, "second factor")
             return
     hashes: list[str] = json.loads(user.recovery_codes or "[]")

@@ -9,6 +9,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -16,7 +17,7 @@ from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginE
 from accounts.validation import Registration
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests
+from kernel.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests, ValidationFailed
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
@@ -196,6 +197,33 @@ def load_session_user(session_id: str) -> User | None:
     if user is None or user.session_version != version or not user.active:
         return None
     return user
+
+
+def language_of(user: User, chosen: str | None = None) -> str:
+    """The language to write to ``user`` in: ``chosen`` (the request's), else theirs, else the default."""
+    cfg = current_app.config
+    for lang in (chosen, user.language):
+        if lang in cfg["LANGUAGES"]:
+            return str(lang)
+    return str(cfg["BABEL_DEFAULT_LOCALE"])
+
+
+def set_timezone(institution: Institution, name: str) -> None:
+    """Set the institution's time zone (an IANA name such as Europe/Berlin); pages and mails show times in it."""
+    from kernel.clock import is_timezone
+
+    if not is_timezone(name):
+        raise ValidationFailed(_("Unknown time zone: give a name such as Europe/Berlin."),
+                               fields={"timezone": "unknown"})
+    institution.timezone = name
+    db.session.commit()
+
+
+def set_language(user: User, lang: str) -> None:
+    """Remember the language ``user`` reads (their mails are written in it)."""
+    if user.language != lang:
+        user.language = lang
+        db.session.commit()
 
 
 def record_consent(user: User, kind: str, version: str, granted: bool) -> ConsentRecord:

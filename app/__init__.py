@@ -16,7 +16,8 @@ from app.extensions import babel, csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 # The domain modules that define jobs (``kernel.jobs`` learns them from here, see ``create_app``).
-JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs"]
+JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs",
+               "lti.jobs"]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -43,13 +44,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from kernel.secrets import ensure_secret
 
         app.config["SECRET_KEY"] = ensure_secret(app.instance_path, "secret_key")
-    if not app.config.get("MEDIA_ENGINE_TOKEN"):
-        import base64
-
-        from kernel.secrets import ensure_secret as _secret
-
-        app.config["MEDIA_ENGINE_TOKEN"] = base64.urlsafe_b64encode(_secret(app.instance_path,
-                                                                            "media_engine_token")).decode()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
@@ -69,6 +63,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from exams import evidence
 
     evidence.register()  # the "attempt" retention anchor: when an attempt's recordings may go
+    from accounts import sealing
+
+    sealing.register()  # OpenID client secrets and TOTP secrets are re-sealed with the storage master keys
     app.extensions["aufsicht.jobs"] = make_runner(app)
 
     from app.errors import register_error_handlers
@@ -76,6 +73,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_blueprints(app)
     register_error_handlers(app)
+    from app.labels import register_labels
+
+    register_labels(app)
+    from app import localtime
+
+    localtime.register(app)
 
     from app.cli import register_cli
 
@@ -132,6 +135,7 @@ def _import_models() -> None:
     import accounts.models  # noqa: F401
     import exams.models  # noqa: F401
     import idcheck.models  # noqa: F401
+    import lti.models  # noqa: F401  (LTI 1.3 platforms, links, enrolments, proctoring)
     import proctoring.models  # noqa: F401
     import storage.models  # noqa: F401
     from accounts import oidc  # noqa: F401  (OpenID providers and account links)

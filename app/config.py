@@ -89,9 +89,14 @@ DEFAULTS: dict[str, Any] = {
     # "credential": ..}]); host addresses the engine offers (None: all interfaces).
     "MEDIA_ICE_SERVERS": [],
     # Media engines in their own processes (``flask media serve``): their base URLs; empty: in-process.
-    # The token authenticates web workers to engines (default: generated into the instance folder).
+    # Web workers sign a grant for every call to an engine (proctoring/grants.py) with MEDIA_GRANT_KEY (base64 of
+    # a 32-byte Ed25519 seed, the same on every web host; default: generated into the instance folder); engines
+    # accept grants of MEDIA_GRANT_PUBLIC_KEYS (base64 public keys, `flask media grant-key` prints one; default:
+    # the public key of their own MEDIA_GRANT_KEY). MEDIA_ENGINE_CA_FILE: the CA of engines served over TLS.
     "MEDIA_ENGINES": [],
-    "MEDIA_ENGINE_TOKEN": None,
+    "MEDIA_GRANT_KEY": None,
+    "MEDIA_GRANT_PUBLIC_KEYS": None,
+    "MEDIA_ENGINE_CA_FILE": None,
     "MEDIA_ENGINE_API": False,
     "MEDIA_HOST_ADDRESSES": None,
     "MEDIA_DECODE_VIDEO": True,
@@ -101,11 +106,28 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_ENGINE_WORKERS": 2,
     # Live sessions an engine takes at most (0: no limit); a new one beyond goes to another engine or waits.
     "MEDIA_ENGINE_MAX_SESSIONS": 0,
+    # What one candidate can cost (tests/hostile/test_bounds.py): offers per attempt (and per system check) a
+    # minute; data-channel messages a minute per session (more are dropped); H.264 streams an engine re-encodes
+    # at once (one more is refused: about a core each); data exports per person a day; chat messages per person
+    # and attempt a minute; registrations per client address an hour; decoded pixels per identity job.
+    "MEDIA_OFFERS_PER_MINUTE": 20,
+    "MEDIA_DATACHANNEL_MESSAGES_PER_MINUTE": 120,
+    "MEDIA_ENGINE_MAX_TRANSCODES": 4,
+    "EXPORTS_PER_DAY": 3,
+    "CHAT_MESSAGES_PER_MINUTE": 20,
+    "REGISTRATIONS_PER_HOUR": 10,
+    "IDCHECK_MAX_PIXELS_PER_JOB": 120_000_000,
     "SNAPSHOT_STORE_SECONDS": 60,
     "PROCTORING_FACE_FLAGS": True,
     # How often, per candidate, the live face is compared with the verified one ("another person"); each
     # comparison is a face encoding, about 60 ms of CPU, where finding the face is 5-20 ms.
     "PROCTORING_IDENTITY_SECONDS": 10,
+    # Worker processes for the dlib face work of live monitoring (0: in the engine's own threads, which
+    # stalls its event loop while dlib holds the GIL; see idcheck/facework.py).
+    "PROCTORING_FACE_PROCESSES": 1,
+    # Staff access log: one entry per opening of a recording or chat; further reads by the same person of the
+    # same attempt's recording (or chat) within this many seconds are covered by it (seeks, chat polling).
+    "ACCESS_LOG_WINDOW_SECONDS": 600,
     # Privacy notice version the candidate consents to.
     "PRIVACY_NOTICE_VERSION": "2026-11",
     # Certificates: absolute base URL printed in QR codes and credentials; verification rate limit per IP.

@@ -6,6 +6,7 @@ from flask import session
 
 PENDING = "oidc_pending"  # state, nonce and PKCE verifier of a sign-in under way (good once)
 SIGNED_IN = "oidc_login"  # provider, account and ID token of this session's sign-in, for logout at the provider
+AFTER_PROFILE = "after_profile"  # where the profile page sends the candidate once it is complete (an LTI launch's)
 
 
 def signed_in_through_provider(user_id: int) -> bool:

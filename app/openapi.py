@@ -62,7 +62,6 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["status"],
         "properties": {"status": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
                        "decision_reason": {"type": ["string", "null"]},
-                       "challenge": {"$ref": "#/components/schemas/Challenge"},
                        "has_id_photo": {"type": "boolean"},
                        "retakes_left": {"type": "integer", "minimum": 0,
                                         "description": "Selfie submissions the candidate still has."}},
@@ -73,15 +72,31 @@ SCHEMAS: dict[str, Any] = {
                        "waiting_since": {"type": "string"},
                        "connected": {"type": "boolean", "description": "The candidate's camera reaches us."}},
     },
-    "Challenge": {"type": "array", "items": {"type": "string", "enum": ["left", "right", "up", "down"]},
-                  "description": "The head turns the selfie frames must show, in order (empty before one is issued)."},
+    "LivePrompt": {
+        "type": "object", "required": ["phase", "move", "step", "steps"],
+        "properties": {"phase": {"type": "string", "enum": ["straight", "move", "done"]},
+                       "move": {"type": ["string", "null"], "enum": ["left", "right", "up", "down", None],
+                                "description": "The move asked now; later moves are never sent ahead."},
+                       "step": {"type": ["integer", "null"]}, "steps": {"type": "integer"},
+                       "ms_left": {"type": "integer", "description": "Until this step's deadline (server clock)."}},
+    },
     "Tile": {
         "type": "object", "required": ["attempt_id", "candidate", "exam", "remaining_seconds", "paused", "open_flags"],
         "properties": {"attempt_id": {"type": "integer"}, "candidate": {"type": "string"}, "exam": {"type": "string"},
                        "remaining_seconds": {"type": "integer"}, "paused": {"type": "boolean"},
                        "open_flags": {"type": "integer"}, "connection": {"type": ["string", "null"]},
                        "snapshot_age_ms": {"type": ["integer", "null"]},
-                       "snapshot_url": {"type": ["string", "null"]}},
+                       "snapshot_url": {"type": ["string", "null"]},
+                       "screen": {"type": ["string", "null"], "enum": ["shared", "stopped", None],
+                                  "description": "Exams that record the screen: whether the candidate shares it."},
+                       "screen_url": {"type": ["string", "null"]},
+                       "flags": {"type": "array", "items": {
+                           "type": "object", "required": ["id", "kind", "label", "started_at"],
+                           "properties": {"id": {"type": "integer"}, "kind": {"type": "string"},
+                                          "label": {"type": "string"}, "started_at": {"type": "string"}}}},
+                       "accommodation": {"type": ["object", "null"], "properties": {
+                           "extra_minutes": {"type": "integer"}, "reason": {"type": "string"},
+                           "silenced": {"type": "array", "items": {"type": "string"}}}}},
     },
     "Verification": {
         "type": "object", "required": ["valid", "reason", "claims", "status"],
@@ -182,15 +197,16 @@ def describe() -> dict[str, Any]:
                                         "description": "The back of an ID card (with the MRZ); read, not kept."},
                                "mrz": {"type": "string", "description": "The machine-readable zone, typed: only "
                                        "when it cannot be read from the photo; a person then checks."}}}}})},
-        "/api/identity/{exam_id}/challenge": {"post": _op(
-            "A fresh random head-turn challenge for the selfie.",
-            {"type": "object", "required": ["challenge"], "properties": {"challenge": _ref("Challenge")}},
-            params=[EXAM])},
-        "/api/identity/{exam_id}/selfie": {"post": _op(
-            "Upload the selfie frames taken during the challenge; the check runs in the background.",
-            _ref("IdentityStatus"), params=[EXAM], errors=UPLOAD_ERRORS, body={"multipart/form-data": {"schema": {
-                "type": "object", "required": ["frames"],
-                "properties": {"frames": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}})},
+        "/api/identity/{exam_id}/camera/offer": {"post": _op(
+            "WebRTC signalling: the camera for the live head-movement challenge (the media engine takes the "
+            "frames from this video; nothing is recorded or uploaded).",
+            _ref("SdpAnswer"), params=[EXAM], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/identity/{exam_id}/liveness": {
+            "post": _op("Start the challenge on the connected camera: the server draws the moves, times each "
+                        "step and has the media engine take the frames; the check then runs in the background.",
+                        _ref("LivePrompt"), params=[EXAM]),
+            "get": _op("The move asked now (ask a few times a second while the challenge runs).",
+                       _ref("LivePrompt"), params=[EXAM])},
         "/api/identity/{exam_id}/live/offer": {"post": _op(
             "WebRTC signalling: the camera for the proctor's comparison with the ID document (nothing recorded).",
             _ref("SdpAnswer"), params=[EXAM], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
@@ -207,6 +223,12 @@ def describe() -> dict[str, Any]:
         "/api/proctor/attempts/{attempt_id}/snapshot": {"get": _op(
             "The latest webcam snapshot of a live candidate.", {"type": "string", "format": "binary"},
             params=[ATTEMPT], ok_type="image/jpeg", errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/screen": {"get": _op(
+            "The latest thumbnail of a live candidate's shared screen (exams that record it).",
+            {"type": "string", "format": "binary"}, params=[ATTEMPT], ok_type="image/jpeg", errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/oral/offer": {"post": _op(
+            "The examiner joins an oral exam with camera and microphone (the media engine forwards both ways).",
+            _ref("SdpAnswer"), params=[ATTEMPT], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
         "/api/proctor/attempts/{attempt_id}/chat": {
             "get": _op("The chat with one candidate.", _ref("ChatMessages"), params=[ATTEMPT, _after()]),
             "post": _op("Write to the candidate.", _ref("ChatMessage"), params=[ATTEMPT],
@@ -214,6 +236,15 @@ def describe() -> dict[str, Any]:
         "/api/proctor/attempts/{attempt_id}/live/offer": {"post": _op(
             "Watch a candidate live (the media engine relays the stream).", _ref("SdpAnswer"), params=[ATTEMPT],
             body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/flags/{flag_id}": {"post": _op(
+            "Confirm (with a note: what was seen) or dismiss an open flag of a supervised attempt.",
+            {"type": "object", "required": ["id", "status", "label"],
+             "properties": {"id": {"type": "integer"}, "status": {"type": "string", "enum": ["confirmed", "dismissed"]},
+                            "label": {"type": "string"}}},
+            params=[ATTEMPT, _id("flag_id", "A flag of that attempt.")],
+            body=_json({"type": "object", "required": ["decision"], "properties": {
+                "decision": {"type": "string", "enum": ["confirm", "dismiss"]},
+                "note": {"type": "string", "maxLength": 2000}}}))},
         "/api/proctor/attempts/{attempt_id}/{action}": {"post": _op(
             "Warn, pause, resume, add time or terminate.",
             {"type": "object", "required": ["ok", "status"],

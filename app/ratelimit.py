@@ -1,4 +1,5 @@
-"""Fixed-window rate limits: ``limit(key, per_minute)`` raises TooManyRequests past the limit.
+"""Fixed-window rate limits: ``limit(key, per_minute)`` raises TooManyRequests past the limit (``window_seconds``
+for windows other than a minute).
 
 Counters live in Redis when REDIS_URL is set (shared by every worker), else in this process.
 """
@@ -14,12 +15,12 @@ from flask_babel import gettext as _
 from kernel.errors import TooManyRequests
 
 _lock = threading.Lock()
-_counts: dict[tuple[str, int], int] = {}
+_counts: dict[tuple[str, int, int], int] = {}  # (key, window length, window) -> count
 
 
-def hit(key: str, per_minute: int) -> bool:
-    """Count one request for ``key`` in the current minute; False when the limit is exceeded."""
-    window = int(time.time() // 60)
+def hit(key: str, per_minute: int, window_seconds: int = 60) -> bool:
+    """Count one request for ``key`` in the current window (a minute); False when the limit is exceeded."""
+    window = int(time.time() // window_seconds)
     url = current_app.config.get("REDIS_URL")
     if url:
         from redis import Redis
@@ -29,22 +30,27 @@ def hit(key: str, per_minute: int) -> bool:
             # A Redis that is gone fails the request in seconds (a 503) instead of holding its thread.
             redis = current_app.extensions["aufsicht.ratelimit.redis"] = Redis.from_url(
                 url, socket_connect_timeout=5, socket_timeout=5)
-        name = f"aufsicht:rl:{key}:{window}"
+        scale = "" if window_seconds == 60 else f"w{window_seconds}:"
+        name = f"aufsicht:rl:{key}:{scale}{window}"
         pipe = redis.pipeline()
         pipe.incr(name)
-        pipe.expire(name, 120)
+        pipe.expire(name, 2 * window_seconds)
         count = int(pipe.execute()[0])
     else:
         with _lock:
-            for old in [k for k in _counts if k[1] < window]:
+            for old in [k for k in _counts if k[1] == window_seconds and k[2] < window]:
                 del _counts[old]
-            count = _counts[(key, window)] = _counts.get((key, window), 0) + 1
+            slot = (key, window_seconds, window)
+            count = _counts[slot] = _counts.get(slot, 0) + 1
     return count <= per_minute
 
 
-def limit(key: str, per_minute: int) -> None:
-    """Raise TooManyRequests when ``key`` has been used more than ``per_minute`` times this minute."""
-    if not hit(key, per_minute):
+def limit(key: str, per_minute: int, window_seconds: int = 60, message: str | None = None) -> None:
+    """Raise TooManyRequests when ``key`` has been used more than ``per_minute`` times this minute (or in
+    ``window_seconds``), with ``message`` if given."""
+    if not hit(key, per_minute, window_seconds):
+        if message is not None:
+            raise TooManyRequests(message)
         if has_request_context():
             raise TooManyRequests(_("Too many requests. Please wait a minute and try again."))
         raise TooManyRequests("Too many requests. Please wait a minute and try again.")

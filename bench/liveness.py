@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -28,6 +29,12 @@ def main() -> None:
     """Run every case and print the table and the JSON line."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
+    print(json.dumps(measure()))
+
+
+def measure() -> dict[str, Any]:
+    """Run the genuine stand-in and every attack through ``decide``, print the table; returns the figures
+    (``bench/idcheck.py`` prints them in its own last line too)."""
     from bench.spoofs import ATTACKS, GENUINE, SpoofSet
     from idcheck.liveness import decide
 
@@ -48,9 +55,9 @@ def main() -> None:
             accepted += 1
         print(f"| {name} | {'passes' if name == GENUINE else 'refused'} | "
               f"{'passed' if result.passed else 'refused'} | {result.reason} |", flush=True)
-    print(json.dumps({"spoofs_accepted": accepted, "genuine_passed": genuine_passed,
-                      "liveness_ms_per_frame": round(statistics.median(per_frame), 1),
-                      "liveness_wall_ms_per_frame": round(statistics.median(wall_per_frame), 1)}))
+    return {"spoofs_accepted": accepted, "genuine_passed": genuine_passed,
+            "liveness_ms_per_frame": round(statistics.median(per_frame), 1),
+            "liveness_wall_ms_per_frame": round(statistics.median(wall_per_frame), 1)}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Load test: simulated candidates doing the whole flow against the scaled-out platform.
 
-Each candidate logs in, passes the identity check (biometric consent, ID photo, selfie frames
-following the head-turn challenge, the face match in the job workers), passes the system check
+Each candidate logs in, passes the identity check (biometric consent, ID photo, the live challenge
+over WebRTC with a 3D head following the prompts (bench/camera.py), the face match in the job workers),
+passes the system check
 over WebRTC, starts the exam, streams webcam video and audio from an aiortc sender for the whole
 attempt (recorded by the media engines into S3, in production configuration: snapshots, face flags and
 the identity comparison on), saves an answer every 2 s, and submits. The senders run in separate
@@ -24,7 +25,6 @@ import asyncio
 import collections
 import datetime as dt
 import functools
-import io
 import json
 import multiprocessing as mp
 import os
@@ -40,7 +40,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.common import STREAM, browser_media, browser_tracks, seed_exam  # noqa: E402  (after the path is set)
+from bench.camera import PromptedCamera, live_challenge  # noqa: E402  (after the path is set)
+from bench.common import STREAM, browser_media, browser_tracks, seed_exam  # noqa: E402
 
 FACES = REPO / "tests" / "data" / "faces"
 PASSWORD = "load test password"
@@ -55,32 +56,6 @@ MODE = {"light": False}  # set in each sender process
 def seed(env: dict[str, str], n: int) -> int:
     """One exam with identity check and proctoring, ``n`` candidates; returns the exam id."""
     return seed_exam(env, n, name="Load", password=PASSWORD, questions=QUESTIONS, identity=True, proctoring=True)
-
-
-def selfie_frames() -> dict[str, list[bytes]]:
-    """JPEG frames of a face turning as each challenge order asks (made once, sent by every candidate).
-
-    What the selfie page uploads: two frames looking straight, then two per asked move, of a textured
-    3D face made from the photo (bench/spoofs.py; a warped flat photo is refused as a picture).
-    """
-    import itertools
-
-    from PIL import Image
-
-    from bench.spoofs import MOVES, Head, load_photo
-    from idcheck.liveness import MOVES as ASKABLE
-    from idcheck.liveness import STEPS
-
-    def jpeg(a: Any) -> bytes:
-        buf = io.BytesIO()
-        Image.fromarray(a).save(buf, "JPEG", quality=88)
-        return buf.getvalue()
-
-    head = Head.from_photo(load_photo(FACES / "obama.jpg"))
-    straight = jpeg(head.render())
-    turned = {m: jpeg(head.render(MOVES[m][0] * 25, MOVES[m][1] * 20)) for m in ASKABLE}
-    return {",".join(order): [straight] * 2 + [turned[m] for m in order for _ in range(2)]
-            for order in itertools.permutations(ASKABLE, STEPS)}
 
 
 class Browser:
@@ -235,7 +210,7 @@ async def _connect(browser: Browser, label: str, path: str) -> Any:
     return None
 
 
-def candidate_flow(base: str, email: str, exam_id: int, frames: dict[str, list[bytes]], loop: Any,
+def candidate_flow(base: str, email: str, exam_id: int, draw: Any, loop: Any,
                    ready: threading.Barrier, go: threading.Event, until_box: list[float],
                    out: dict[str, Any]) -> None:
     """The whole flow of one candidate (HTTP here, WebRTC on the process's asyncio loop)."""
@@ -251,14 +226,13 @@ def candidate_flow(base: str, email: str, exam_id: int, frames: dict[str, list[b
         b.form("identity_consent", f"/candidate/exams/{exam_id}/identity/consent", {"granted": "yes"})
         b.files("identity_document", f"/api/identity/{exam_id}/document",
                 [("file", ("id.jpg", (FACES / "obama2.jpg").read_bytes(), "image/jpeg"))])
-        challenge = b.json("identity_challenge", "POST", f"/api/identity/{exam_id}/challenge")["challenge"]
-        shots = frames[",".join(challenge)]
-        b.files("identity_selfie", f"/api/identity/{exam_id}/selfie",
-                [("frames", (f"f{i}.jpg", data, "image/jpeg")) for i, data in enumerate(shots)])
+        asyncio.run_coroutine_threadsafe(live_challenge(_caller(b), f"/api/identity/{exam_id}", PromptedCamera(draw)),
+                                         loop).result(180)
         deadline = time.monotonic() + 900
         while True:
             state = b.json("identity_status", "GET", f"/api/identity/{exam_id}")
             if state and state["status"] in ("verified", "review"):
+                out["identity"] = state["status"]
                 break
             if time.monotonic() > deadline or (state and state["status"] in ("retake", "rejected")):
                 b.errors.append(f"identity: {state}")
@@ -312,7 +286,25 @@ def candidate_flow(base: str, email: str, exam_id: int, frames: dict[str, list[b
     asyncio.run_coroutine_threadsafe(pc.close(), loop).result(15)
 
 
-def sender_process(base: str, jobs: list[tuple[str, int, float]], frames: dict[str, list[bytes]], start_q: Any,
+def _caller(b: Browser) -> Any:
+    """``bench.camera.Call`` over a candidate's HTTP connection (409 and 503 are answers the client retries)."""
+
+    def call(method: str, path: str, payload: Any) -> tuple[int, Any]:
+        label = ("identity_camera" if path.endswith("/offer") else
+                 "identity_liveness_start" if method == "POST" else "identity_prompt")
+        resp = b.call(label, method, path, body=None if payload is None else json.dumps(payload).encode(),
+                      ctype="application/json", ok=(200, 409, 503))
+        if resp is None:
+            return 0, None
+        try:
+            return resp.status, json.loads(resp.data)
+        except ValueError:
+            return resp.status, None
+
+    return call
+
+
+def sender_process(base: str, jobs: list[tuple[str, int, float]], frames: Any, start_q: Any,
                    result_q: Any, light: bool = False) -> None:
     """One "browser" process: its candidates' HTTP flows in threads, their peers on one asyncio loop.
 
@@ -322,6 +314,9 @@ def sender_process(base: str, jobs: list[tuple[str, int, float]], frames: dict[s
     os.nice(10)
     MODE["light"] = light
     encoded_media() if light else browser_media("obama.jpg")  # once per process, before its candidates start
+    from bench.camera import drawer
+
+    frames = drawer(FACES, "head")  # the identity challenge's camera, drawn once per process
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
     ready = threading.Barrier(len(jobs) + 1)
@@ -341,7 +336,7 @@ def sender_process(base: str, jobs: list[tuple[str, int, float]], frames: dict[s
     for t in threads:
         t.join()
     result_q.put(("done", [{"attempt_id": o.get("attempt_id"), "sent": o.get("sent", {}),
-                            "reconnects": o.get("reconnects", 0),
+                            "reconnects": o.get("reconnects", 0), "identity": o.get("identity"),
                             "streamed_s": o.get("streamed_s"), "latencies": dict(o["browser"].latencies),
                             "errors": o["browser"].errors} for o in outs]))
 
@@ -384,6 +379,9 @@ with app.app_context():
         if not (ok and kinds >= {{"video", "audio"}} and total >= 0.8 * seconds - 2):
             incomplete += 1
             print("incomplete", aid, ok, sorted(kinds), round(total, 1), round(seconds, 1))
+    from idcheck.models import IdCheck, IdCheckStatus
+    for c in db.session.scalars(select(IdCheck).where(IdCheck.status == IdCheckStatus.REVIEW)):
+        print("identity check for a person:", (c.reason or "")[:200])
     print(json.dumps([lost, incomplete]))
 """
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
@@ -405,7 +403,7 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
     if not light:
         browser_media("obama.jpg")  # encoded once here (cached on disk), not in every sender at once
     exam_id = seed(stack.env, candidates)
-    frames = selfie_frames()
+    frames = None  # each sender process draws its own camera (bench.camera.drawer)
     jobs = [(f"c{i}@load.example", exam_id, i * ramp) for i in range(candidates)]
     ctx = mp.get_context("spawn")
     result_q = ctx.Queue()
@@ -480,6 +478,8 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
           + f"; the senders (browsers) {senders_pct:.0f}; load average {load1:.1f}; other processes "
           f"{max(0.0, machine * (os.cpu_count() or 1) - cpu / elapsed * 100 - senders_pct):.0f}% of one core "
           "(PostgreSQL, Redis, SeaweedFS, other helpers)")
+    decided = collections.Counter(r.get("identity") or "none" for r in results)
+    print(f"identity checks: {dict(decided)} (review: a person decides; the exam may start meanwhile)")
     print(f"errors {len(errors)}: {errors[:5]}")
     print(f"lost answers {lost}, incomplete recordings {incomplete}, "
           f"media reconnects {sum(r['reconnects'] for r in results)}")
@@ -489,6 +489,7 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
             "cpu_pct_per_candidate": round(cpu / elapsed / candidates * 100, 1), "cpus": os.cpu_count(),
             "machine_busy_pct": round(machine), "loadavg_1m": round(load1, 1),
             "per_process_pct": {n: round(v) for n, v in each.items()}, "senders_pct": round(senders_pct),
+            "identity_checks": dict(decided),
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
 

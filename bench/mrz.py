@@ -72,13 +72,25 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=45)
     ap.add_argument("--skip-passporteye", action="store_true")
     args = ap.parse_args()
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    print(json.dumps(measure(args.count, passporteye_too=not args.skip_passporteye)))
+
+
+def measure(count: int = 45, passporteye_too: bool = True) -> dict[str, Any]:
+    """Generate ``count`` document photos, read each with ours (and PassportEye), print a line per document;
+    returns the summary (``bench/idcheck.py`` prints it in its own last line too)."""
     warnings.filterwarnings("ignore")  # skimage's deprecations inside PassportEye
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract: one thread, as ours
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     from tests.documents import specimen_set
 
+    if passporteye_too:
+        import importlib.util
+
+        if importlib.util.find_spec("passporteye") is None:
+            raise SystemExit("PassportEye is not installed: .venv/bin/pip install -r bench/requirements-bench.txt "
+                             "(or --skip-passporteye, which leaves out the comparison)")
     t0 = time.perf_counter()
-    samples = specimen_set(args.count)
+    samples = specimen_set(count)
     print(f"{len(samples)} documents generated in {time.perf_counter() - t0:.1f} s", flush=True)
     today = dt.date(2026, 12, 1)
     ours(samples[0].image, today)  # templates built once, outside the timing
@@ -88,7 +100,7 @@ def main() -> None:
     for s in samples:
         row = [s.name]
         readers: list[tuple[str, Any]] = [("ours", lambda im: ours(im, today))]
-        if not args.skip_passporteye:
+        if passporteye_too:
             readers.append(("passporteye", passporteye))
         for name, reader in readers:
             t = time.perf_counter()
@@ -110,14 +122,14 @@ def main() -> None:
         "mrz_s_per_doc": round(seconds["ours"] / n, 3),
         "by_format": {k: v["valid"] for k, v in sorted(by_format.items())},
     }
-    if not args.skip_passporteye:
+    if passporteye_too:
         pe = stats["passporteye"]
         summary.update({"mrz_read_rate_passporteye": round(pe["valid"] / n, 3),
                         "mrz_correct_rate_passporteye": round(pe["correct"] / n, 3),
                         "mrz_wrong_valid_passporteye": pe["wrong_valid"],
                         "mrz_s_per_doc_passporteye": round(seconds["passporteye"] / n, 3),
                         "ratio_vs_passporteye": round(stats["ours"]["valid"] / max(pe["valid"], 1), 2)})
-    print(json.dumps(summary))
+    return summary
 
 
 if __name__ == "__main__":

@@ -39,6 +39,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _answers(url: str) -> bool:
+    """Whether an HTTP server answers at ``url`` (with any status)."""
+    import urllib.error
+
+    try:
+        urllib.request.urlopen(url, timeout=2)
+    except urllib.error.HTTPError:  # refused (no grant): it is up
+        return True
+    return True  # a connection error propagates: not up yet (``_wait`` tries again)
+
+
 def _wait(check: Any, what: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -140,7 +151,7 @@ class Stack:
                     "AUFSICHT_SECRET_KEY": secrets.token_urlsafe(32),
                     "AUFSICHT_STORAGE_MASTER_KEYS": json.dumps({"active": "k1", "keys": {"k1": key}}),
                     "AUFSICHT_MEDIA_ENGINES": json.dumps(self.engine_urls),
-                    "AUFSICHT_MEDIA_ENGINE_TOKEN": secrets.token_urlsafe(32),
+                    "AUFSICHT_MEDIA_GRANT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
                     "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
                     "AUFSICHT_LOGIN_MAX_FAILURES": "1000",
                     "AUFSICHT_IDCHECK_REQUIRE_MRZ": "false",  # the load uploads plain face photos as ID photos
@@ -155,10 +166,8 @@ class Stack:
         self._spawn("web", [str(Path(sys.executable).parent / "gunicorn"), "-w", str(self.web_workers),
                             "-k", "gthread", "--threads", "8", "--keep-alive", "5", "--timeout", "60",
                             "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", "wsgi:app"])
-        token = self.env["AUFSICHT_MEDIA_ENGINE_TOKEN"]
-        for url in self.engine_urls:
-            req = urllib.request.Request(url + "/engine/healthz", headers={"Authorization": f"Bearer {token}"})
-            _wait(lambda req=req: urllib.request.urlopen(req, timeout=2).status == 200, url)
+        for url in self.engine_urls:  # up once it answers; without a grant that is a 403
+            _wait(lambda url=url: _answers(url + "/engine/healthz"), url)
         _wait(lambda: urllib.request.urlopen(self.url + "/healthz", timeout=2).status == 200, "web")
         return self
 

@@ -71,6 +71,9 @@ def file_appeal(attempt: Attempt, text: str, now: dt.datetime) -> Appeal:
     db.session.add(appeal)
     db.session.flush()
     record_event(attempt, "appeal_filed", now, actor=attempt.user, appeal_id=appeal.id)
+    from accounts.notices import queue
+
+    queue(attempt.user, "appeal_received", f"appeal_received:{appeal.id}", appeal_id=appeal.id)
     db.session.commit()
     return appeal
 

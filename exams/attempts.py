@@ -16,15 +16,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Role, User
 from accounts.services import require_verified_email
-from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, Exam
+from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, Enrolment, Exam, ExtraTime, extra_minutes
 from exams.questions import ExamSpec, QuestionKind, score_attempt, shuffled_order
 from exams.rules import meets_minimum_age
 from exams.schema import exam_from_data
+from kernel.clock import format_local
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 MAX_TEXT_ANSWER = 20_000
 # A save that arrives this long after the deadline is still refused: the page submits at zero.
 DEADLINE_GRACE = dt.timedelta(seconds=0)
+# A candidate may start this long before their session's time slot (camera set-up, identity check).
+EARLY_START = dt.timedelta(minutes=15)
 
 
 class AttemptClosed(Conflict):
@@ -76,6 +79,7 @@ def exam_spec(exam: Exam) -> ExamSpec:
         "pass_mark_percent": exam.pass_mark_percent, "minimum_age": exam.minimum_age,
         "identity_check_required": exam.identity_check_required, "proctoring_required": exam.proctoring_required,
         "shuffle_questions": exam.shuffle_questions, "shuffle_options": exam.shuffle_options,
+        "screen_capture": exam.screen_capture,
         "questions": exam.questions,
     })
 
@@ -85,14 +89,15 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
     if candidate.role != Role.CANDIDATE or candidate.institution_id != exam.institution_id:
         raise NotFound()
     require_verified_email(candidate)
-    existing = db.session.scalar(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == candidate.id))
+    existing = db.session.scalar(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == candidate.id,
+                                                       Attempt.status == AttemptStatus.IN_PROGRESS))
     if existing is not None:
-        if existing.status == AttemptStatus.IN_PROGRESS:
-            return existing
-        raise Conflict(_("You have already taken this exam."))
+        return existing
+    _check_roster(candidate, exam, now)
     if not exam.opens_at <= now < exam.closes_at:
-        raise Conflict(_("This exam is not open now. It is open from %(a)s to %(b)s (UTC).",
-                         a=exam.opens_at.strftime("%Y-%m-%d %H:%M"), b=exam.closes_at.strftime("%Y-%m-%d %H:%M")))
+        tz = exam.institution.timezone
+        raise Conflict(_("This exam is not open now. It is open from %(a)s to %(b)s.",
+                         a=format_local(exam.opens_at, tz), b=format_local(exam.closes_at, tz)))
     profile = candidate.profile
     if profile is None:  # signed in through an OpenID provider and not yet asked (app/views/sso.py)
         raise Conflict(_("Please complete your profile first (address, phone, date of birth, ID number)."))
@@ -103,8 +108,10 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
     spec = exam_spec(exam)
     seed = secrets.randbelow(2**31)
     order = shuffled_order(spec, seed)
+    extra = extra_minutes_for(candidate, exam)
     attempt = Attempt(
-        exam=exam, user=candidate, started_at=now, deadline_at=now + dt.timedelta(minutes=exam.duration_minutes),
+        exam=exam, user=candidate, started_at=now,
+        deadline_at=now + dt.timedelta(minutes=exam.duration_minutes + extra),
         seed=seed, layout={"questions": list(order.question_ids),
                            "options": {k: list(v) for k, v in order.option_ids.items()}},
     )
@@ -115,8 +122,36 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
         db.session.rollback()
         return start_attempt(candidate, exam, now)
     record_event(attempt, "started", now)
+    if extra:
+        record_event(attempt, "extra_time_applied", now, minutes=extra)
     db.session.commit()
     return attempt
+
+
+def extra_minutes_for(candidate: User, exam: Exam) -> int:
+    """Minutes the exam office granted this candidate on top of the exam's duration (0 without an accommodation)."""
+    row = db.session.scalar(select(ExtraTime).where(ExtraTime.exam_id == exam.id, ExtraTime.user_id == candidate.id))
+    if row is None:
+        return 0
+    return extra_minutes(row.extra_minutes, row.extra_percent, exam.duration_minutes)
+
+
+def _check_roster(candidate: User, exam: Exam, now: dt.datetime) -> None:
+    """Raise unless the candidate is enrolled (exams.rosters), has an attempt left, and it is their session's time."""
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.exam_id == exam.id,
+                                                          Enrolment.user_id == candidate.id))
+    if enrolment is None:
+        raise NotFound()
+    taken = db.session.scalar(select(func.count()).select_from(Attempt).where(
+        Attempt.exam_id == exam.id, Attempt.user_id == candidate.id)) or 0
+    if taken >= enrolment.attempts_allowed:
+        raise Conflict(_("You have already taken this exam. Another attempt needs the exam office's approval."))
+    session = enrolment.session
+    if session is not None and not session.starts_at - EARLY_START <= now < session.ends_at:
+        tz = exam.institution.timezone
+        raise Conflict(_("Your session is %(when)s; you can start from %(minutes)d minutes before.",
+                         when=f"{format_local(session.starts_at, tz)} – {format_local(session.ends_at, tz)}",
+                         minutes=int(EARLY_START.total_seconds() // 60)))
 
 
 def get_attempt_for(user: User, attempt_id: int) -> Attempt:
@@ -191,6 +226,8 @@ def _clean_answer(kind: QuestionKind, value: Any, option_ids: set[str]) -> Any:
         if isinstance(value, bool) or not isinstance(value, str | int | float) or len(str(value)) > 64:
             raise bad
         value = str(value)
+    elif kind == QuestionKind.ORAL:
+        raise ValidationFailed(_("This item is answered in the call with the examiner."), fields={"value": "oral item"})
     elif kind == QuestionKind.FREE_TEXT:
         if not isinstance(value, str):
             raise bad

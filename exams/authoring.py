@@ -1,7 +1,8 @@
 """Staff authoring of exams: create or replace an exam from its YAML/JSON text, export it again.
 
-The exam file (see exams/examples/demo-exam.yaml) is the one authoring format: the web form
-edits it as text, uploads and ``flask exams import`` read it, export writes it. Every problem
+The exam file (see exams/examples/demo-exam.yaml) is the exchange format: uploads and ``flask exams
+import`` read it, export writes it, and it can be edited as text. The form-based editor
+(``exams.editor``) builds the same :class:`ExamSpec` and saves it with :func:`save_exam`. Every problem
 is reported with its line. Proctors are matched by email within the exam's institution.
 """
 
@@ -34,6 +35,7 @@ identity_check_required: true
 proctoring_required: true
 shuffle_questions: false
 shuffle_options: false
+screen_capture: false
 proctors: []
 questions:
   - id: q1
@@ -86,6 +88,7 @@ def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:
     exam.proctoring_required = spec.proctoring_required
     exam.shuffle_questions = spec.shuffle_questions
     exam.shuffle_options = spec.shuffle_options
+    exam.screen_capture = spec.screen_capture
     exam.questions = exam_to_data(spec)["questions"]
     exam.proctors = list(proctors)
 
@@ -115,7 +118,27 @@ def update_exam(exam: Exam, text: str, fmt: Format) -> Exam:
     return exam
 
 
+def save_exam(institution: Institution, exam: Exam | None, spec: ExamSpec) -> Exam:
+    """Create (``exam`` None) or replace an exam from a checked spec, e.g. the editor's form.
+
+    Proctors are matched by email in the institution; refused once candidates have started the exam.
+    """
+    if exam is not None and has_attempts(exam):
+        raise Conflict(_("Candidates have already started this exam; it can no longer be changed."))
+    proctors = _proctors(institution, spec, "")
+    if exam is None:
+        exam = Exam(institution=institution)
+        db.session.add(exam)
+    _apply(exam, spec, proctors)
+    db.session.commit()
+    return exam
+
+
+def authored_spec(exam: Exam) -> ExamSpec:
+    """The exam as authored, its proctors by email (what the editor and the export start from)."""
+    return dataclasses.replace(exam_spec(exam), proctors=tuple(p.email for p in exam.proctors))
+
+
 def export_exam(exam: Exam, fmt: Format) -> str:
     """The exam as a YAML or JSON exam file, proctors by email."""
-    spec = dataclasses.replace(exam_spec(exam), proctors=tuple(p.email for p in exam.proctors))
-    return dump_exam(spec, fmt)
+    return dump_exam(authored_spec(exam), fmt)

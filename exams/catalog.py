@@ -1,4 +1,5 @@
-"""Which exams a user can see: staff their institution's, proctors those assigned, candidates the open ones."""
+"""Which exams a user can see: staff their institution's, proctors those assigned, candidates those they are
+enrolled in (``exams.rosters``; an exam without a roster is seen by no candidate)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from exams.models import Exam, exam_proctor
+from exams.models import Enrolment, Exam, exam_proctor
 from kernel.db import db
 from kernel.errors import NotFound
 
@@ -19,6 +20,8 @@ def exams_for(user: User) -> Sequence[Exam]:
         return db.session.scalars(q).all()
     if user.role == Role.PROCTOR:
         q = q.join(exam_proctor).where(exam_proctor.c.user_id == user.id)
+    if user.role == Role.CANDIDATE:
+        q = q.join(Enrolment, Enrolment.exam_id == Exam.id).where(Enrolment.user_id == user.id)
     return db.session.scalars(q.where(Exam.institution_id == user.institution_id)).all()
 
 
@@ -28,6 +31,9 @@ def get_exam_for(user: User, exam_id: int) -> Exam:
     if exam is None or (user.role != Role.ADMIN and exam.institution_id != user.institution_id):
         raise NotFound()
     if user.role == Role.PROCTOR and user not in exam.proctors:
+        raise NotFound()
+    if user.role == Role.CANDIDATE and db.session.scalar(
+            select(Enrolment.id).where(Enrolment.exam_id == exam.id, Enrolment.user_id == user.id)) is None:
         raise NotFound()
     return exam
 

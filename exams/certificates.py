@@ -348,6 +348,7 @@ class Verification:
     identity_verified_at: dt.datetime | None = None
     supervision: str = "none"  # "recorded", "live", "none"
     review: str = "not_reviewed"  # "clean", "findings", "not_reviewed"
+    timezone: str | None = None  # the issuing institution's: the dates above are its calendar days
 
 
 def lookup_certificate(text: str) -> Verification:
@@ -369,6 +370,7 @@ def lookup_certificate(text: str) -> Verification:
         revoked_at=cert.revoked_at, revocation_reason=cert.revocation_reason,
         identity_method=cert.identity_method, identity_verified_at=cert.identity_verified_at,
         supervision=supervision, review=cert.review or trust.review_statement(attempt),
+        timezone=attempt.exam.institution.timezone,
     )
 
 

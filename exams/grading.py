@@ -68,6 +68,57 @@ def manual_items(attempt: Attempt) -> list[ManualItem]:
     return items
 
 
+@dataclasses.dataclass(frozen=True)
+class OralItem:
+    """One oral item of an attempt as the examiner grades it (with the recording at hand)."""
+
+    question_id: str
+    prompt: str
+    max_points: int
+    points: int | None
+    note: str | None
+
+
+def oral_items(attempt: Attempt) -> list[OralItem]:
+    """The attempt's oral items with the points and notes given so far."""
+    spec = exam_spec(attempt.exam)
+    rows = {a.question_id: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
+    return [OralItem(q.id, q.prompt, q.points, rows[q.id].manual_points if q.id in rows else None,
+                     rows[q.id].manual_note if q.id in rows else None)
+            for q in spec.questions if q.kind is QuestionKind.ORAL]
+
+
+def grade_oral(attempt: Attempt, examiner: User, question_id: str, points: int, note: str,
+               now: dt.datetime) -> Attempt:
+    """The examiner's points (0..max) and note for one oral item of an ended attempt; the attempt is regraded.
+
+    The caller checks that ``examiner`` supervises the exam (an assigned proctor or its staff)."""
+    if attempt.status not in ENDED:
+        raise Conflict(_("The oral exam is still going on; grade it once it has ended."))
+    if attempt.result_released_at is not None:
+        raise Conflict(_("The result has been released; points can no longer be changed."))
+    question = exam_spec(attempt.exam).question(question_id)
+    if question is None or question.kind is not QuestionKind.ORAL:
+        raise NotFound(_("This exam has no such oral item."))
+    if not 0 <= points <= question.points:
+        raise ValidationFailed(_("Points must be between 0 and %(n)d.", n=question.points),
+                               fields={"points": "out of range"})
+    note = note.strip()
+    if len(note) > 4000:
+        raise ValidationFailed(_("The note is limited to %(n)d characters.", n=4000), fields={"note": "too long"})
+    row = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id,
+                                                 Answer.question_id == question_id))
+    if row is None:
+        row = Answer(attempt_id=attempt.id, question_id=question_id, value=None, saved_at=now)
+        db.session.add(row)
+    row.manual_points, row.manual_note = points, note or None
+    db.session.flush()
+    regrade_attempt(attempt)
+    record_event(attempt, "oral_graded", now, actor=examiner, question_id=question_id, points=points)
+    db.session.commit()
+    return attempt
+
+
 def give_points(attempt: Attempt, grader: User, question_id: str, points: int, now: dt.datetime) -> Attempt:
     """Store manual points (0..max) for one free-text answer and regrade the attempt."""
     if attempt.result_released_at is not None:
@@ -101,8 +152,11 @@ def release_result(attempt: Attempt, staff: User | None, now: dt.datetime) -> At
 
     trust.require(attempt, trust.Action.RELEASE)
     if attempt.result_released_at is None:
+        from exams.mails import queue_result_released
+
         attempt.result_released_at = now
         record_event(attempt, "result_released", now, actor=staff)
+        queue_result_released(attempt)
         db.session.commit()
     cert = trust.live_certificate(attempt)
     if cert is not None and trust.certificate_outdated(cert, attempt, score_text(attempt)):

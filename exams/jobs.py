@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from exams import mails
 from exams.attempts import close_expired_attempts
 from exams.models import Certificate
 from kernel.clock import utcnow
@@ -75,3 +76,9 @@ def send_unsent_certificates_job() -> int:
     for certificate_id in ids:
         runner().enqueue("exams.send_certificate", certificate_id=certificate_id)
     return len(ids)
+
+
+@job("exams.send_reminders", every=dt.timedelta(minutes=15))
+def send_reminders_job() -> int:
+    """Queue the reminder mail of every enrolment whose session starts within the next day (once each)."""
+    return mails.queue_reminders(utcnow())

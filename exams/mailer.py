@@ -31,7 +31,9 @@ def certificate_message(cert: Certificate) -> EmailMessage:
     """The email to the certificate's holder with the PDF attached."""
     attempt = cert.attempt
     cfg = current_app.config
-    with force_locale(cfg["BABEL_DEFAULT_LOCALE"]):
+    from accounts.services import language_of
+
+    with force_locale(language_of(attempt.user)):
         subject = _("Your certificate: %(title)s", title=attempt.exam.title)
         body = _("Hello %(name)s,\n\nattached is your certificate for \"%(title)s\".\n"
                  "Anyone can check it at %(url)s\n", name=holder_name(attempt.user), title=attempt.exam.title,
@@ -88,7 +90,9 @@ def deliver(msg: EmailMessage) -> str:
 def appeal_decision_message(appeal: Appeal) -> EmailMessage:
     """The email telling the candidate how their appeal was decided, with the reason."""
     attempt = appeal.attempt
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+    from accounts.services import language_of
+
+    with force_locale(language_of(attempt.user)):
         subject = _("Decision on your appeal: %(title)s", title=attempt.exam.title)
         outcome = (_("Your appeal has been upheld. Your result will be graded again and released anew.")
                    if appeal.status == AppealStatus.UPHELD else _("Your appeal has been rejected."))

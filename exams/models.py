@@ -54,6 +54,13 @@ class Exam(db.Model):  # type: ignore[name-defined]
     proctoring_required: Mapped[bool] = mapped_column(Boolean, default=True)
     shuffle_questions: Mapped[bool] = mapped_column(Boolean, default=False)
     shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The candidate's whole screen is recorded beside the webcam (off unless the exam says so).
+    screen_capture: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def oral(self) -> bool:
+        """An oral exam: it has items the candidate answers in a call with the examiner."""
+        return any(isinstance(q, dict) and q.get("type") == "oral" for q in self.questions or [])
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -111,8 +118,10 @@ class Answer(db.Model):  # type: ignore[name-defined]
     question_id: Mapped[str] = mapped_column(String(64))
     value: Mapped[Any] = mapped_column(JSON)
     saved_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    # Points given by hand for free-text questions (None until graded).
+    # Points given by hand for free-text and oral questions (None until graded).
     manual_points: Mapped[int | None] = mapped_column(Integer)
+    # The examiner's note on an oral item (why these points), kept with the recording for re-evaluation.
+    manual_note: Mapped[str | None] = mapped_column(Text)
 
 
 class AttemptEvent(db.Model):  # type: ignore[name-defined]
@@ -190,3 +199,70 @@ class Certificate(db.Model):  # type: ignore[name-defined]
     openbadge: Mapped[str | None] = mapped_column(Text)
 
     attempt: Mapped[Attempt] = relationship()
+
+
+def extra_minutes(minutes: int, percent: int, duration_minutes: int) -> int:
+    """Whole extra minutes granted: a percentage of the duration is rounded up (never less than granted)."""
+    return minutes + -(-duration_minutes * percent // 100)
+
+
+class ExtraTime(db.Model):  # type: ignore[name-defined]
+    """Extra time the exam office grants one candidate in one exam (an accommodation), applied at the start."""
+
+    __table_args__ = (UniqueConstraint("exam_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # One of the two is set (the other 0): whole minutes, or a percentage of the exam's duration.
+    extra_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    extra_percent: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+session_proctor = Table(
+    "session_proctor",
+    db.metadata,
+    Column("session_id", ForeignKey("exam_session.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+)
+
+DEFAULT_CAPACITY_PER_PROCTOR = 15
+
+
+class ExamSession(db.Model):  # type: ignore[name-defined]
+    """One sitting of an exam: a date and time slot (UTC), its proctors, and how many candidates each watches."""
+
+    __tablename__ = "exam_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    capacity_per_proctor: Mapped[int] = mapped_column(Integer, default=DEFAULT_CAPACITY_PER_PROCTOR)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    exam: Mapped[Exam] = relationship()
+    proctors: Mapped[list[User]] = relationship(secondary=session_proctor, order_by="User.id")
+
+
+class Enrolment(db.Model):  # type: ignore[name-defined]
+    """A candidate on an exam's roster: only enrolled candidates see and start the exam (exams.rosters)."""
+
+    __table_args__ = (UniqueConstraint("exam_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("exam_session.id", ondelete="SET NULL"), index=True)
+    proctor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # How many attempts the candidate may start; the exam office raises it to allow another one.
+    attempts_allowed: Mapped[int] = mapped_column(Integer, default=1)
+    enrolled_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    exam: Mapped[Exam] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    session: Mapped[ExamSession | None] = relationship()
+    proctor: Mapped[User | None] = relationship(foreign_keys=[proctor_id])

@@ -58,6 +58,11 @@ class QuestionKind(StrEnum):
     MULTIPLE_CHOICE = "multiple_choice"
     NUMERIC = "numeric"
     FREE_TEXT = "free_text"
+    ORAL = "oral"  # answered in the call with the examiner; graded by the examiner with points and a note
+
+
+#: Kinds a person grades by hand.
+MANUAL_KINDS = (QuestionKind.FREE_TEXT, QuestionKind.ORAL)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ class ExamSpec:
     proctoring_required: bool = True
     shuffle_questions: bool = False
     shuffle_options: bool = False
+    screen_capture: bool = False
     proctors: tuple[str, ...] = ()
 
     @property
@@ -201,6 +207,8 @@ def grade(question: QuestionSpec, answer: Answer) -> Grade:
         if value is None or question.answer is None:
             return Grade(0, full)
         return Grade(full if abs(value - question.answer) <= question.tolerance else 0, full)
+    if question.kind is QuestionKind.ORAL:  # performed in the call: the examiner always grades it
+        return Grade(0, full, needs_manual=True)
     # Free text: a human decides; an empty answer has nothing to read.
     if not isinstance(answer, str) or not answer.strip():
         return Grade(0, full)
@@ -216,7 +224,7 @@ def score_attempt(
     manual = dict(manual_points or {})
     for qid, pts in manual.items():
         question = spec.question(qid)
-        if question is None or question.kind is not QuestionKind.FREE_TEXT:
+        if question is None or question.kind not in MANUAL_KINDS:
             raise ValidationFailed("Manual points given for a question that is not graded by hand.",
                                    fields={qid: "not a free-text question of this exam"})
         if isinstance(pts, bool) or not isinstance(pts, int) or not 0 <= pts <= question.points:

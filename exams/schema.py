@@ -38,6 +38,7 @@ __all__ = [
     "exam_to_data",
     "format_for_filename",
     "load_exam",
+    "schema_problems",
 ]
 
 Format = Literal["yaml", "json"]
@@ -85,7 +86,7 @@ _QUESTION: dict[str, Any] = {
             "then": {"required": ["answer"], "properties": {"options": _FORBIDDEN}},
         },
         {
-            "if": {"required": ["type"], "properties": {"type": {"const": "free_text"}}},
+            "if": {"required": ["type"], "properties": {"type": {"enum": ["free_text", "oral"]}}},
             "then": {"properties": {"options": _FORBIDDEN, "answer": _FORBIDDEN, "tolerance": _FORBIDDEN}},
         },
     ],
@@ -117,6 +118,7 @@ EXAM_SCHEMA: dict[str, Any] = {
         "proctoring_required": {"type": "boolean"},
         "shuffle_questions": {"type": "boolean"},
         "shuffle_options": {"type": "boolean"},
+        "screen_capture": {"type": "boolean"},
         "proctors": {
             "type": "array",
             "maxItems": 100,
@@ -536,6 +538,7 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
         proctoring_required=data.get("proctoring_required", True),
         shuffle_questions=data.get("shuffle_questions", False),
         shuffle_options=data.get("shuffle_options", False),
+        screen_capture=data.get("screen_capture", False),
         proctors=tuple(data.get("proctors", [])),
         questions=tuple(questions),
     )
@@ -559,6 +562,16 @@ def load_exam(text: str, fmt: Format) -> ExamSpec:
     if problems:
         raise ExamImportError(problems)
     return exam_from_data(data)
+
+
+def schema_problems(data: dict[str, Any]) -> list[ImportProblem]:
+    """Every problem of exam data built in memory (the editor's form), as :func:`load_exam` finds them (line 1)."""
+    lines: dict[Path, int] = {(): 1}
+    problems = [ImportProblem(1, _fmt_path(p), "must be a finite number") for p in _nonfinite(data, ())]
+    problems += _schema_problems(data, lines)
+    if not problems:
+        problems += _semantic_problems(data, lines)
+    return problems
 
 
 def _plain_number(value: Decimal) -> int | float:
@@ -590,6 +603,7 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
         "proctoring_required": spec.proctoring_required,
         "shuffle_questions": spec.shuffle_questions,
         "shuffle_options": spec.shuffle_options,
+        "screen_capture": spec.screen_capture,
         "proctors": list(spec.proctors),
         "questions": questions,
     })

@@ -55,6 +55,18 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+def pixels_of(data: bytes) -> int:
+    """Width times height as the image's header says, without decoding it (0 for what is no image)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return 0
+    return int(width) * int(height)
+
+
 def load_upload(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> np.ndarray:
     """Decode an upload into an upright RGB array, or raise UnusableImage with a clear reason."""
     return np.asarray(_upright_rgb(data, max_bytes, max_pixels)[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from idcheck import mails  # noqa: F401  (registers the identity mail)
 from idcheck.verification import requeue_stalled, run_check
 from kernel.clock import utcnow
 from kernel.jobs import exclusive, job

@@ -31,6 +31,8 @@ import numpy as np
 MOVES = ("left", "right", "up", "down")
 STEPS = 3
 STEP_MS = 3000  # deadline of each step after its prompt
+LEAD_MS = 2000  # looking straight before the first prompt (the neutral frame and the selfie come from here;
+# the engine's decoder also waits for a keyframe then)
 CLEAR_DEG = {"yaw": 12.0, "pitch": 9.0}  # rotation from neutral that counts as a clear movement
 NEUTRAL_DEG = 6.0  # at most this far from neutral: looking straight again
 OFF_AXIS = 0.7  # the other axis must stay below this fraction of the asked one (no diagonal answers)
@@ -276,14 +278,19 @@ def _step(step: Step, previous: str | None, window: Iterator[_Seen], neutral: _S
     return StepResult(step.move, False, f"no clear movement {step.move} within the deadline")
 
 
-def legacy_timing(moves: Sequence[str], images: Sequence[np.ndarray]) -> tuple[Challenge, list[Frame]]:
-    """Times for frames uploaded by the selfie page (no timestamps of their own).
+def steps_json(challenge: Challenge) -> list[dict[str, Any]]:
+    """The challenge as stored with the check: each step's move, prompt and deadline (unix ms)."""
+    return [dataclasses.asdict(s) for s in challenge.steps]
 
-    The page (app/static/js/idcheck.js) prompts "straight" and then each move for 1.5 s, taking two
-    frames at 1.2 s and 1.45 s after each prompt; those are the times used.
-    """
-    frames = [Frame(1500 * (j // 2) + (1200 if j % 2 == 0 else 1450), img) for j, img in enumerate(images)]
-    return schedule(moves, 1500, 1500), frames
+
+def challenge_from_json(steps: Sequence[Any]) -> Challenge | None:
+    """The inverse of ``steps_json``; None for anything else (none yet, or a challenge stored without times)."""
+    try:
+        challenge = Challenge(tuple(Step(str(s["move"]), int(s["prompted_ms"]), int(s["deadline_ms"]))
+                                    for s in steps))
+    except (TypeError, KeyError, ValueError):
+        return None
+    return challenge if challenge.steps else None
 
 
 def frames_from_folder(folder: str | Path) -> list[Frame]:

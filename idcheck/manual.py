@@ -133,6 +133,9 @@ def decide_by_eye(app: Flask, check: IdCheck, proctor: User, confirmed: bool, re
     locked.status = IdCheckStatus.VERIFIED if confirmed else IdCheckStatus.REJECTED
     locked.decided_by_id, locked.decided_at = proctor.id, now
     locked.biometric, locked.decision_reason = False, reason[:2000]
+    from idcheck.mails import queue_identity_decided
+
+    queue_identity_decided(locked)
     db.session.commit()
     media(app).close(session_of(locked))
     return locked

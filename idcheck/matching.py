@@ -32,11 +32,13 @@ class Thresholds:
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
-    """The recommendation, the distance (None if unusable) and a reason code or text."""
+    """The recommendation, the distance (None if unusable) and a reason code or text; with both photos'
+    face encodings (ID photo, selfie) where both were usable, so a caller need not compute them again."""
 
     decision: str
     distance: float | None
     reason: str
+    encodings: tuple[np.ndarray, np.ndarray] | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def face_encoding(image: np.ndarray) -> np.ndarray:
@@ -66,12 +68,12 @@ def compare(id_image: np.ndarray, selfie: np.ndarray, thresholds: Thresholds | A
         selfie_enc = face_encoding(selfie)
     except UnusableImage as err:
         return Decision("unusable", None, f"selfie: {err.reason}: {err.message}")
-    d = distance(id_enc, selfie_enc)
+    d, both = distance(id_enc, selfie_enc), (id_enc, selfie_enc)
     if d <= th.match_max:
-        return Decision("match", d, "same person")
+        return Decision("match", d, "same person", both)
     if d >= th.no_match_min:
-        return Decision("no_match", d, "faces differ: a person will review")
-    return Decision("review", d, "uncertain: a person will review")
+        return Decision("no_match", d, "faces differ: a person will review", both)
+    return Decision("review", d, "uncertain: a person will review", both)
 
 
 def compare_files(id_path: str | Path, selfie_path: str | Path, thresholds: Thresholds | Any = None) -> dict[str, Any]:

@@ -52,7 +52,7 @@ class IdCheck(db.Model):  # type: ignore[name-defined]
     selfie_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
     frames_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
     template_blob_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
-    challenge: Mapped[list[str]] = mapped_column(JSON, default=list)
+    challenge: Mapped[list[Any]] = mapped_column(JSON, default=list)  # steps: move, prompted_ms, deadline_ms
     # Selfie submissions so far: the first plus the retakes (limited by IDCHECK_MAX_RETAKES).
     selfie_uploads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     auto_decision: Mapped[str | None] = mapped_column(String(16))

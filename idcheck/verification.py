@@ -18,7 +18,7 @@ import json
 import logging
 import struct
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -36,8 +36,10 @@ from storage import vault
 from storage.models import Blob
 from storage.retention import purge_blob_now
 
+if TYPE_CHECKING:
+    from idcheck.liveness import Challenge
+
 log = logging.getLogger(__name__)
-MAX_FRAMES = 12
 #: ID images of a check nobody finishes are deleted this long after they were stored (or at the exam's end).
 ABANDONED_AFTER = dt.timedelta(days=7)
 #: Statuses before any decision: only then may the candidate switch to the check by a proctor.
@@ -173,47 +175,111 @@ def document_check(candidate: User, mrz_text: str | None, images: Sequence[bytes
                           required=bool(current_app.config.get("IDCHECK_REQUIRE_MRZ", True)))
 
 
-def issue_challenge(check: IdCheck) -> list[str]:
-    """A random order of head moves the selfie capture must follow (idcheck.liveness.draw_challenge)."""
-    from idcheck.liveness import draw_challenge
+#: How long after a challenge's last deadline its frames may still be on their way from the media engine.
+HANDOVER_MS = 5000
+#: Frames of a live challenge below this count mean the picture did not arrive (a retake, not a decision).
+MIN_LIVE_FRAMES = 5
 
-    steps = draw_challenge()
-    check.challenge = steps
+
+def begin_live_challenge(check: IdCheck, now: dt.datetime) -> Challenge:
+    """Draw the head moves and their times for the live camera (each try counts against the retakes).
+
+    The moves are drawn here (``IDCHECK_CHALLENGE_DRAW``, default ``idcheck.liveness.draw_challenge``) and
+    timed by this server's clock: ``LEAD_MS`` looking straight, then one step after the other, each with
+    ``IDCHECK_LIVENESS_STEP_MS`` to answer. The candidate's page learns a move only when it is prompted
+    (``live_prompt``); the media engine takes the frames from the received video in that window.
+    """
+    from idcheck.liveness import LEAD_MS, STEP_MS, draw_challenge, schedule, steps_json
+
+    ready_for_challenge(check, now)
+    draw = current_app.config.get("IDCHECK_CHALLENGE_DRAW") or draw_challenge
+    step_ms = int(current_app.config.get("IDCHECK_LIVENESS_STEP_MS", STEP_MS))
+    challenge = schedule(list(draw()), _ms(now) + LEAD_MS, step_ms)
+    check.challenge = steps_json(challenge)
+    check.selfie_uploads += 1
+    check.status = IdCheckStatus.STARTED
+    check.updated_at = now
     db.session.commit()
-    return steps
+    return challenge
 
 
-def upload_selfie(check: IdCheck, exam: Exam, frames: Sequence[bytes]) -> None:
-    """Store the selfie frames (validated, encrypted) and queue the check in the job runner."""
-    from idcheck.images import without_metadata
-    from kernel.jobs import enqueue_pending
+def ready_for_challenge(check: IdCheck, now: dt.datetime) -> None:
+    """Conflict, saying why, unless the check may begin a live challenge now (retakes left, ID photo in, no
+    challenge under way: a second start would throw away the frames being taken)."""
+    from idcheck.liveness import challenge_from_json
 
     _open_for_upload(check)
+    running = challenge_from_json(check.challenge or [])
+    if running is not None and check.status == IdCheckStatus.STARTED and \
+            _ms(now) <= running.steps[-1].deadline_ms + HANDOVER_MS:
+        raise Conflict(_("The movements are under way. Please follow the instructions on the screen."))
     if retakes_left(check) == 0:
         raise Conflict(_("You have no retakes left for this exam. Please contact the exam office."))
     if check.id_image_blob_id is None:
         raise Conflict(_("Please upload the photo of your ID document first."))
-    if not check.challenge:
-        raise Conflict(_("Please start the selfie step again."))
-    if not 3 <= len(frames) <= MAX_FRAMES:
-        raise ValidationFailed(_("The selfie step needs 3 to %(n)d pictures.", n=MAX_FRAMES),
-                               fields={"frames": "3 to 12 images"})
-    clean = [without_metadata(frame, **_limits()) for frame in frames]
-    now = utcnow()
-    # A template left from an earlier verification (then withdrawn) goes too: run_check takes a template
-    # on a processing check for its own, from a run cut off after storing it.
+
+
+def _ms(when: dt.datetime) -> int:
+    """Unix time in ms of a naive UTC datetime (the clock of the challenge and of the engine's frames)."""
+    return int(when.replace(tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def live_prompt(check: IdCheck, now: dt.datetime) -> dict[str, Any]:
+    """What the page shows now: look straight, the current move (never a later one), or done."""
+    from idcheck.liveness import challenge_from_json
+
+    challenge = challenge_from_json(check.challenge or [])
+    t = _ms(now)
+    if challenge is None or check.status != IdCheckStatus.STARTED or t > challenge.steps[-1].deadline_ms:
+        return {"phase": "done", "move": None, "step": None, "steps": len(check.challenge or [])}
+    if t < challenge.steps[0].prompted_ms:
+        return {"phase": "straight", "move": None, "step": 0, "steps": len(challenge.steps),
+                "ms_left": challenge.steps[0].prompted_ms - t}
+    i, step = next((i, s) for i, s in enumerate(challenge.steps) if t <= s.deadline_ms)
+    return {"phase": "move", "move": step.move, "step": i + 1, "steps": len(challenge.steps),
+            "ms_left": step.deadline_ms - t}
+
+
+def accept_live_frames(check_id: int, challenge_at: int, frames: Sequence[tuple[int, bytes]],
+                       now: dt.datetime) -> IdCheck | None:
+    """The media engine hands over the frames it took from the live video during the challenge prompted
+    from ``challenge_at`` (unix ms): stored encrypted with their times, the check queued in the job runner.
+
+    Frames of an earlier challenge, or of a check no longer waiting for them, are dropped. Too few frames
+    (the connection broke) ask for a retake, or a person's look once no retakes are left.
+    """
+    from idcheck.images import without_metadata
+    from idcheck.liveness import challenge_from_json
+    from kernel.jobs import enqueue_pending
+
+    check = db.session.get(IdCheck, check_id)
+    challenge = challenge_from_json(check.challenge or []) if check is not None else None
+    if check is None or challenge is None or challenge.steps[0].prompted_ms != challenge_at or \
+            check.status != IdCheckStatus.STARTED:
+        log.info("live frames for check %s dropped (not waiting for this challenge)", check_id)
+        return check
+    exam = db.session.get(Exam, check.exam_id)
+    assert exam is not None  # noqa: S101
+    clean = sorted(((int(t), without_metadata(img, **_limits())) for t, img in frames), key=lambda f: f[0])
+    if len(clean) < MIN_LIVE_FRAMES:
+        check.status = IdCheckStatus.RETAKE if retakes_left(check) else IdCheckStatus.REVIEW
+        check.reason = "the camera picture did not arrive during the head movements"
+        db.session.commit()
+        return check
     old = (check.selfie_blob_id, check.frames_blob_id, check.template_blob_id)
-    # The first frame is taken looking straight into the camera: it is the selfie that is matched.
-    check.selfie_blob_id = _store_image(check, exam, clean[0], now)
+    # The selfie that is matched: the last frame looking straight, before the first prompt.
+    before = [img for t, img in clean if t < challenge_at] or [clean[0][1]]
+    check.selfie_blob_id = _store_image(check, exam, before[-1], now)
     check.frames_blob_id = _store_image(check, exam, pack_frames(clean), now)
     check.template_blob_id = None
-    check.selfie_uploads += 1
     check.status = IdCheckStatus.PROCESSING
+    check.updated_at = now
     db.session.commit()
     for blob_id in old:
-        _purge(blob_id, utcnow(), "replaced by a new upload")
+        _purge(blob_id, utcnow(), "replaced by a new live challenge")
     # Committed as processing: if the queue is down now, requeue_stalled queues the check later.
     enqueue_pending("idcheck.verify", check_id=check.id)
+    return check
 
 
 def _open_for_upload(check: IdCheck) -> None:
@@ -231,23 +297,23 @@ def _limits() -> dict[str, int]:
             "max_pixels": int(cfg.get("IDCHECK_MAX_PIXELS", 40_000_000))}
 
 
-def pack_frames(frames: Sequence[bytes]) -> bytes:
-    """Several images in one blob: a count, then length-prefixed images."""
+def pack_frames(frames: Sequence[tuple[int, bytes]]) -> bytes:
+    """Timed images in one blob: a count, then per image its capture time (unix ms) and length-prefixed bytes."""
     out = io.BytesIO()
     out.write(struct.pack(">I", len(frames)))
-    for f in frames:
-        out.write(struct.pack(">I", len(f)))
+    for t_ms, f in frames:
+        out.write(struct.pack(">qI", t_ms, len(f)))
         out.write(f)
     return out.getvalue()
 
 
-def unpack_frames(data: bytes) -> list[bytes]:
+def unpack_frames(data: bytes) -> list[tuple[int, bytes]]:
     """The inverse of ``pack_frames``."""
     (n,), pos, frames = struct.unpack_from(">I", data), 4, []
     for _i in range(n):
-        (size,) = struct.unpack_from(">I", data, pos)
-        frames.append(data[pos + 4:pos + 4 + size])
-        pos += 4 + size
+        t_ms, size = struct.unpack_from(">qI", data, pos)
+        frames.append((t_ms, data[pos + 12:pos + 12 + size]))
+        pos += 12 + size
     return frames
 
 
@@ -257,9 +323,9 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
     Idempotent, as a job must be: a check that is gone or no longer processing is left as it is, and a
     run cut off after storing the template (the match is decided then) only finishes the verification.
     """
-    from idcheck.images import load_upload
-    from idcheck.liveness import decide, legacy_timing
-    from idcheck.matching import compare, face_encoding
+    from idcheck.images import load_upload, pixels_of
+    from idcheck.liveness import Frame, LivenessResult, challenge_from_json, decide
+    from idcheck.matching import compare
 
     check = db.session.get(IdCheck, check_id)
     if check is None or check.status != IdCheckStatus.PROCESSING:
@@ -268,8 +334,19 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
         _verify(check, now)
         db.session.commit()
         return check
-    id_img = load_upload(_blob_bytes(check.id_image_blob_id), **_limits())
-    selfie = load_upload(_blob_bytes(check.selfie_blob_id), **_limits())
+    id_bytes, selfie_bytes = _blob_bytes(check.id_image_blob_id), _blob_bytes(check.selfie_blob_id)
+    timed_frames = unpack_frames(_blob_bytes(check.frames_blob_id)) if check.frames_blob_id else []
+    # Every picture of one check together: one job decodes no more than this (a candidate's uploads each pass
+    # the per-image bound; many large ones would still hold a worker and its memory for long).
+    budget = int(current_app.config.get("IDCHECK_MAX_PIXELS_PER_JOB", 120_000_000))
+    total = sum(pixels_of(b) for b in (id_bytes, selfie_bytes, *(f for _t, f in timed_frames)))
+    if total > budget:
+        check.status, check.auto_decision = IdCheckStatus.REVIEW, "unusable"
+        check.reason = f"too many pixels for the automatic check ({total} of at most {budget}): a person looks"
+        db.session.commit()
+        return check
+    id_img = load_upload(id_bytes, **_limits())
+    selfie = load_upload(selfie_bytes, **_limits())
     decision = compare(id_img, selfie, thresholds(current_app.config))
     check.auto_decision, check.distance, check.reason = decision.decision, decision.distance, decision.reason
     if decision.decision == "unusable":
@@ -279,16 +356,28 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
             check.reason = f"{check.reason}; no retakes left"
         db.session.commit()
         return check
-    frames = [load_upload(f, **_limits()) for f in unpack_frames(_blob_bytes(check.frames_blob_id))]
-    # every frame must show the person of the selfie and of the ID photo
-    live = decide(*legacy_timing(check.challenge, frames), references=[face_encoding(selfie), face_encoding(id_img)])
+    assert decision.encodings is not None  # noqa: S101  (both photos were usable)
+    id_enc, selfie_enc = decision.encodings
+    challenge = challenge_from_json(check.challenge or [])
+    if challenge is None:
+        live = LivenessResult(False, "no challenge with step times")
+    else:
+        # frames as the media engine took them from the live video, timed by this server's clock;
+        # every frame must show the person of the selfie and of the ID photo
+        frames = [Frame(t, load_upload(f, **_limits())) for t, f in timed_frames]
+        live = decide(challenge, frames, references=[selfie_enc, id_enc])
+        # each step's outcome with its step, for the reviewer (which frame shows the answer)
+        results = {i: r for i, r in enumerate(live.steps)}
+        check.challenge = [{**s, "answered_ms": results[i].at_ms if i in results else None,
+                            "followed": results[i].passed if i in results else None}
+                           for i, s in enumerate(check.challenge)]
     check.liveness_passed = live.passed
     differences = (check.document_check or {}).get("differences") or []
     if decision.decision == "match" and live.passed and not differences:
         # Template kept and images purged first: "verified" is committed only once that is done
         # (storing the template commits the session, which must not publish the status early). The
         # template's id is committed at once: a run cut off after this point finishes from here.
-        _keep_template(check, face_encoding(selfie).tobytes(), now)
+        _keep_template(check, selfie_enc.tobytes(), now)
         db.session.commit()
         _verify(check, now)
     else:
@@ -414,6 +503,9 @@ def decide(check: IdCheck, reviewer: User, verified: bool, reason: str, now: dt.
         except Exception:  # no usable face in the selfie: no template, drift checks stay off
             log.warning("no face template for check %s", check.id)
     _after_decision(check, now)
+    from idcheck.mails import queue_identity_decided
+
+    queue_identity_decided(check)
     db.session.commit()
     return check
 
@@ -427,17 +519,49 @@ def image_for_review(check: IdCheck, which: str) -> bytes:
         index = int(which[6:])
         if index >= len(frames):
             raise NotFound()
-        return frames[index]
+        return frames[index][1]
     blob_id = {"id": check.id_image_blob_id, "selfie": check.selfie_blob_id}.get(which)
     return _blob_bytes(blob_id)
 
 
-def frame_count(check: IdCheck) -> int:
-    """How many head-turn frames the reviewer can look at (0 once purged)."""
+def move_labels() -> dict[str, str]:
+    """Words for the head moves and the frame looking straight (the reviewer's page)."""
+    from flask_babel import pgettext
+
+    return {"straight": pgettext("head move", "looking straight"), "left": pgettext("head move", "left"),
+            "right": pgettext("head move", "right"), "up": pgettext("head move", "up"),
+            "down": pgettext("head move", "down")}
+
+
+def challenge_moves(check: IdCheck) -> list[str]:
+    """The asked moves in order (a step is stored with its times; older checks stored the move alone)."""
+    return [str(s["move"]) if isinstance(s, dict) else str(s) for s in check.challenge or []]
+
+
+def review_frames(check: IdCheck) -> list[tuple[int, str]]:
+    """The head-turn frames a reviewer sees (index, what it shows): the last one looking straight, then per
+    step the frame of its first clear movement (or the middle of its time when there was none)."""
+    from idcheck.liveness import challenge_from_json
+
     blob = db.session.get(Blob, check.frames_blob_id) if check.frames_blob_id else None
-    if blob is None or blob.wrapped_key is None:
-        return 0
-    return len(unpack_frames(vault.read(blob)))
+    challenge = challenge_from_json(check.challenge or [])
+    if blob is None or blob.wrapped_key is None or challenge is None:
+        return []
+    times = [t for t, _f in unpack_frames(vault.read(blob))]
+    if not times:
+        return []
+    wanted = [(challenge.steps[0].prompted_ms - 1, "straight")]
+    for raw, step in zip(check.challenge, challenge.steps, strict=True):
+        at = raw.get("answered_ms") if isinstance(raw, dict) else None
+        wanted.append((int(at) if at is not None else (step.prompted_ms + step.deadline_ms) // 2, step.move))
+    out: list[tuple[int, str]] = []
+    for t, label in wanted:
+        i = min(range(len(times)), key=lambda j: abs(times[j] - t))
+        if t < challenge.steps[0].prompted_ms:  # looking straight: the last frame before the first prompt
+            i = max([j for j, tj in enumerate(times) if tj < challenge.steps[0].prompted_ms] or [i])
+        if all(i != j for j, _l in out):
+            out.append((i, label))
+    return out
 
 
 def status_json(check: IdCheck | None) -> dict[str, object]:
@@ -446,7 +570,7 @@ def status_json(check: IdCheck | None) -> dict[str, object]:
         return {"status": None}
     return {"status": check.status.value, "reason": check.reason if check.status == IdCheckStatus.RETAKE else None,
             "decision_reason": check.decision_reason if check.status == IdCheckStatus.REJECTED else None,
-            "challenge": check.challenge, "has_id_photo": check.id_image_blob_id is not None,
+            "has_id_photo": check.id_image_blob_id is not None,
             "retakes_left": retakes_left(check)}
 
 

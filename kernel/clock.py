@@ -47,3 +47,49 @@ class Clock:
 
 
 clock = Clock()
+
+
+DEFAULT_TIMEZONE = "Europe/Berlin"
+
+
+def zone(name: str | None) -> dt.tzinfo:
+    """The IANA time zone ``name`` (an unknown or empty name: Europe/Berlin)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name or DEFAULT_TIMEZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def is_timezone(name: str) -> bool:
+    """True if ``name`` is a time zone the system knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return bool(name)
+
+
+def to_local(value: dt.datetime, tz: str | None) -> dt.datetime:
+    """A stored (naive UTC) time in the zone ``tz``, as an aware datetime."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return aware.astimezone(zone(tz))
+
+
+def from_local(value: dt.datetime, tz: str | None) -> dt.datetime:
+    """A wall-clock time in the zone ``tz`` as it is stored (naive UTC)."""
+    aware = value.replace(tzinfo=zone(tz)) if value.tzinfo is None else value
+    return aware.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def format_local(value: dt.datetime | None, tz: str | None, *, today: dt.date | None = None) -> str:
+    """A stored time shown to the minute in the zone ``tz``; the date only where it is not ``today`` (local)."""
+    if value is None:
+        return "–"
+    local = to_local(value, tz)
+    if today is not None and local.date() == today:
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")

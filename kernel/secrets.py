@@ -55,3 +55,19 @@ def add_key(instance_path: str | os.PathLike[str], name: str) -> str:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     return key_id
+
+
+def remove_key(instance_path: str | os.PathLike[str], name: str, key_id: str) -> None:
+    """Delete master key ``key_id`` from the keyring file (never the active one)."""
+    path = Path(instance_path) / name
+    doc = json.loads(path.read_text())
+    if doc["active"] == key_id:
+        raise ValueError("the active key cannot be removed")
+    doc["keys"].pop(key_id, None)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -19,12 +19,13 @@ import zipfile
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import func, select
 
 from accounts.models import User
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.errors import Gone, NotFound
+from kernel.errors import Gone, NotFound, TooManyRequests
 from kernel.jobs import enqueue_pending, exclusive, job, runner, stalled_before
 from privacy import subject
 from privacy.inventory import RECORDS, STORED_FILES, T
@@ -40,6 +41,12 @@ EXTENSIONS = {"video/webm": "webm", "image/jpeg": "jpg", "application/json": "js
 
 def request_export(user: User, lang: str, now: dt.datetime) -> DataExport:
     """Queue an export of ``user``'s data; the page polls its progress."""
+    per_day = int(current_app.config["EXPORTS_PER_DAY"])
+    made = db.session.scalar(select(func.count()).select_from(DataExport).where(
+        DataExport.user_id == user.id, DataExport.created_at > now - dt.timedelta(days=1))) or 0
+    if made >= per_day:  # each export decrypts and zips every file of the person
+        raise TooManyRequests(_("You have asked for %(n)d copies of your data today. Please download one of them "
+                                "or ask again tomorrow.", n=per_day))
     days = int(current_app.config["EXPORT_RETENTION_DAYS"])
     exp = DataExport(user_id=user.id, token=secrets.token_urlsafe(32), status="queued", progress=0,
                      lang=lang if lang in ("de", "en") else "de", created_at=now,
@@ -95,7 +102,8 @@ def collect(user_id: int) -> dict[str, Any]:
 def _files(user_id: int) -> list[Blob]:
     categories = [f.category for f in STORED_FILES if f.category != "export"]
     return list(db.session.scalars(select(Blob).where(Blob.user_id == user_id, Blob.category.in_(categories),
-                                                      Blob.state.in_([BlobState.COMPLETE, BlobState.WRITING]))
+                                                      Blob.state.in_([BlobState.COMPLETE, BlobState.CUT,
+                                                                      BlobState.WRITING]))
                                    .order_by(Blob.id)))
 
 

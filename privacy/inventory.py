@@ -135,6 +135,8 @@ RECORDS: list[Record] = [
                              INTEREST, seen_by=()),
         "recovery_codes": _i("Wiederherstellungscodes (nur als Hash)", "recovery codes (hash only)", P_SECURITY,
                              INTEREST, seen_by=()),
+        "language": _i("Sprache der Oberfläche und der E-Mails", "language of the pages and emails", P_ACCOUNT,
+                       seen_by=(ADMIN,)),
     }, ("id", "role", "institution_id", "session_version", "active", "created_at", "erased_at"), ACCOUNT,
         Erase.ANONYMISE, secret=("password_hash", "totp_secret", "totp_last_step", "recovery_codes")),
     Record("candidate_profile", "user_id", {
@@ -179,6 +181,14 @@ RECORDS: list[Record] = [
                        seen_by=(CANDIDATE, ADMIN)),
     }, ("id", "user_id"), T("7 Tage", "7 days"), Erase.DELETE, age_days_config="LOGIN_AUDIT_RETENTION_DAYS",
         age_column="at"),
+    Record("account_action", "user_id", {
+        "action": _i("Maßnahme der Plattform-Administration an Ihrem Konto (gesperrt, entsperrt, zweiter Faktor "
+                     "zurückgesetzt, Rolle geändert)", "what the platform administration did to your account (locked, "
+                     "unlocked, second factor reset, role changed)", P_SECURITY, INTEREST, seen_by=(CANDIDATE, ADMIN)),
+        "detail": _i("Einzelheit der Maßnahme (etwa die neue Rolle)", "detail of the action (such as the new role)",
+                     P_SECURITY, INTEREST, seen_by=(CANDIDATE, ADMIN)),
+        "at": _i("Zeitpunkt", "time", P_SECURITY, INTEREST, seen_by=(CANDIDATE, ADMIN)),
+    }, ("id", "user_id", "actor_id"), ACCOUNT, Erase.DELETE),
     Record("oidc_identity", "user_id", {
         "subject": _i("Kennung bei Ihrem Anmeldedienst (OpenID „sub“)", "your identifier at the sign-in provider "
                       "(OpenID \"sub\")", P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
@@ -191,6 +201,41 @@ RECORDS: list[Record] = [
         "sign_ins": _i("Zahl der Anmeldungen über den Anmeldedienst", "number of sign-ins through the provider",
                        P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
     }, ("id", "provider_id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("lti_identity", "user_id", {
+        "subject": _i("Kennung bei Ihrer Lernplattform (LTI „sub“)", "your identifier at the learning platform "
+                      "(LTI \"sub\")", P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "created_at": _i("Konto mit der Lernplattform verbunden am", "account linked to the learning platform at",
+                         P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "last_launch_at": _i("letzter Start aus der Lernplattform", "last launch from the learning platform",
+                             P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+    }, ("id", "platform_id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("lti_enrolment", "user_id", {
+        "subject": _i("Kennung bei der Lernplattform, unter der Ihr Ergebnis übertragen wird", "your identifier at "
+                      "the learning platform your result is sent under", P_EXAM),
+        "source": _i("angemeldet durch Start oder Teilnehmerliste des Kurses", "enrolled by a launch or the "
+                     "course roster", P_EXAM),
+        "created_at": _i("angemeldet am", "enrolled at", P_EXAM),
+        "score_sent_at": _i("Ergebnis an die Lernplattform übertragen am", "result sent to the learning platform at",
+                            P_EXAM),
+        "score_sent_percent": _i("an die Lernplattform übertragenes Ergebnis (Prozent)", "result sent to the "
+                                 "learning platform (percent)", P_EXAM),
+    }, ("id", "link_id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("lti_proctoring", "user_id", {
+        "attempt_number": _i("Versuch auf der Lernplattform", "attempt at the learning platform",
+                             P_SUPERVISE, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "status": _i("Stand der Aufsicht", "state of the supervision", P_SUPERVISE,
+                     seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "started_at": _i("Aufsicht angefragt am", "supervision requested at", P_SUPERVISE,
+                         seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "assessment_started_at": _i("Prüfung auf der Plattform begonnen am", "assessment at the platform started at",
+                                    P_SUPERVISE, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "ended_at": _i("Aufsicht beendet am", "supervision ended at", P_SUPERVISE,
+                       seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "last_control": _i("letzte Aktion der Aufsicht an die Plattform (z. B. Pause, zusätzliche Zeit)",
+                           "the proctor's last action sent to the platform (e.g. pause, extra time)", P_SUPERVISE,
+                           INTEREST, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+    }, ("id", "link_id", "user_id", "session_data", "start_assessment_url", "acs_url", "acs_actions"), WITH_ATTEMPT,
+        Erase.DELETE),
     Record("attempt", "user_id", {
         "started_at": _i("Beginn des Versuchs", "start of the attempt", P_EXAM, seen_by=(CANDIDATE, PROCTOR, STAFF)),
         "ended_at": _i("Ende des Versuchs", "end of the attempt", P_EXAM, seen_by=(CANDIDATE, PROCTOR, STAFF)),
@@ -205,6 +250,8 @@ RECORDS: list[Record] = [
     Record("answer", "attempt", {
         "value": _i("Ihre Antworten", "your answers", P_EXAM),
         "manual_points": _i("Bewertung von Hand", "manual grading", P_EXAM),
+        "manual_note": _i("Anmerkung der Prüferin oder des Prüfers zu einer mündlichen Aufgabe",
+                          "the examiner's note on an oral item", P_EXAM),
         "saved_at": _i("Zeitpunkt des Speicherns", "time saved", P_EXAM),
     }, ("id", "attempt_id", "question_id"), WITH_ATTEMPT, Erase.DELETE),
     Record("attempt_event", "attempt", {
@@ -281,7 +328,32 @@ RECORDS: list[Record] = [
                      seen_by=(CANDIDATE, PROCTOR, STAFF)),
         "created_at": _i("eingerichtet am", "set up at", P_SUPERVISE),
     }, ("id", "user_id", "exam_id", "created_by_id"), ACCOUNT, Erase.DELETE),
+    Record("extra_time", "user_id", {
+        "extra_minutes": _i("zusätzliche Minuten (Nachteilsausgleich)", "extra minutes (accommodation)", P_EXAM),
+        "extra_percent": _i("zusätzliche Zeit in Prozent der Dauer (Nachteilsausgleich)",
+                            "extra time in percent of the duration (accommodation)", P_EXAM),
+        "reason": _i("Grund der zusätzlichen Zeit", "reason of the extra time", P_EXAM,
+                     seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "created_at": _i("eingerichtet am", "set up at", P_EXAM),
+    }, ("id", "user_id", "exam_id", "created_by_id"), ACCOUNT, Erase.DELETE),
     Record("exam_proctor", "user_id", {}, ("exam_id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("session_proctor", "user_id", {}, ("session_id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("enrolment", "user_id", {
+        "enrolled_at": _i("Anmeldung zur Prüfung am", "enrolled in the exam at", P_EXAM,
+                          seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "session_id": _i("Prüfungstermin (Datum und Uhrzeit)", "exam session (date and time)", P_EXAM,
+                         seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "proctor_id": _i("zugeteilte Aufsicht", "assigned proctor", P_SUPERVISE, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "attempts_allowed": _i("erlaubte Prüfungsversuche", "attempts allowed", P_EXAM),
+    }, ("id", "exam_id", "user_id"), WITH_ATTEMPT, Erase.DELETE),
+    Record("notice", "user_id", {
+        "kind": _i("Art einer E-Mail an Sie (Anmeldung, Erinnerung, Ergebnis, Widerspruch, Identität)",
+                   "kind of an email to you (enrolment, reminder, result, appeal, identity)", P_EXAM),
+        "params": _i("worauf sich die E-Mail bezieht (Nummern, neue Adresse)", "what the email is about (numbers, "
+                     "new address)", P_EXAM),
+        "created_at": _i("E-Mail veranlasst am", "email queued at", P_EXAM),
+        "sent_at": _i("E-Mail versandt am", "email sent at", P_EXAM),
+    }, ("id", "user_id", "key"), ACCOUNT, Erase.DELETE),
     Record("blob", "user_id", {
         "category": _i("Art einer gespeicherten Datei", "kind of a stored file", P_ACCOUNTABILITY),
         "created_at": _i("gespeichert am", "stored at", P_ACCOUNTABILITY),
@@ -321,10 +393,16 @@ RECORDS: list[Record] = [
 NOT_PERSONAL: dict[str, str] = {
     "institution": "the exam provider (an organisation)",
     "exam": "what an exam provider publishes",
+    "exam_session": "an exam's time slots and how many candidates a proctor watches",
     "institution_settings": "an organisation's choices",
     "oidc_provider": "an organisation's sign-in provider (its address, client id and encrypted client secret)",
+    "lti_platform": "an organisation's learning platform (its addresses, client id and deployment ids)",
+    "lti_link": "which course item of a learning platform opens which exam, and the platform's service addresses",
+    "lti_login_state": "a launch in flight (random state and nonce, no person; deleted after an hour)",
     "alembic_version": "schema version",
     "media_assignment": "which media engine holds a live session (routing; deleted at hang-up)",
+    "recording_playback": "which stored copy of a recording part the review player plays, where it starts and "
+                          "how long it is (no content; the copy itself is the stored file category playback)",
 }
 
 MEDIA_DE = ("erst nach der Durchsicht, die die Prüfungsstelle verlangt, und bis die Widerspruchsfrist (7 Tage "
@@ -333,8 +411,18 @@ MEDIA_DE = ("erst nach der Durchsicht, die die Prüfungsstelle verlangt, und bis
             "neuen Ergebnisses")
 
 STORED_FILES: list[StoredFiles] = [
-    StoredFiles("recording", _i("Audio- und Videoaufnahme der Prüfung", "audio and video recording of the exam",
+    StoredFiles("recording", _i("Audio- und Videoaufnahme der Prüfung (Webcam und Mikrofon; bei Prüfungen mit "
+                                "Bildschirmaufnahme auch der ganze Bildschirm; bei mündlichen Prüfungen auch Bild und "
+                                "Ton der Prüferin oder des Prüfers, zur Neubewertung der mündlichen Leistung)",
+                                "audio and video recording of the exam (webcam and microphone; in exams that record "
+                                "the screen also the whole screen; in oral exams also the examiner's picture and "
+                                "sound, for re-evaluating the oral performance)",
                                 P_SUPERVISE, INTEREST, (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),
+    StoredFiles("playback", _i("Abspielkopie der Aufnahme (dieselben Bilder und Töne, zum Vor- und Zurückspulen "
+                               "bei der Durchsicht)", "playback copy of the recording (the same pictures and sound, "
+                               "so that the review can seek in it)", P_SUPERVISE, INTEREST,
+                               (CANDIDATE, PROCTOR, STAFF)),
+                MEDIA_DE),
     StoredFiles("snapshot", _i("Standbilder der Webcam", "webcam snapshots", P_SUPERVISE, INTEREST,
                                (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),
     StoredFiles("chat", _i("Chat mit der Aufsicht", "chat with the proctor", P_SUPERVISE, CONTRACT,

@@ -162,7 +162,7 @@ def object_to_processing(user: User, now: dt.datetime) -> None:
 class Access:
     """What staff opened."""
 
-    what: str  # recording, id_image, selfie, chat
+    what: str  # recording, id_image, selfie, chat, snapshot
     why: str
 
 
@@ -172,6 +172,23 @@ def record_access(actor: User, subject_id: int, access: Access, now: dt.datetime
     db.session.add(AccessLog(at=now, actor_id=actor.id, subject_id=subject_id, what=access.what,
                              why=access.why[:200], attempt_id=attempt_id))
     db.session.commit()
+
+
+def record_opening(actor: User, subject_id: int, access: Access, now: dt.datetime, attempt_id: int) -> bool:
+    """Audit an opening of an attempt's recording or chat, whatever part of it is read; whether it was logged.
+
+    A player reads a recording in many range requests (every seek is one) and the live chat is polled: one
+    entry per actor, person, attempt and kind of file covers ``ACCESS_LOG_WINDOW_SECONDS``; the first read
+    after that is logged again. So every read has an entry at most that long before it.
+    """
+    window = dt.timedelta(seconds=float(current_app.config.get("ACCESS_LOG_WINDOW_SECONDS", 600)))
+    covered = db.session.scalar(select(AccessLog.id).where(
+        AccessLog.actor_id == actor.id, AccessLog.subject_id == subject_id, AccessLog.what == access.what,
+        AccessLog.attempt_id == attempt_id, AccessLog.at > now - window, AccessLog.at <= now).limit(1))
+    if covered is not None:
+        return False
+    record_access(actor, subject_id, access, now, attempt_id=attempt_id)
+    return True
 
 
 def access_log_of(user_id: int) -> list[AccessLog]:

@@ -38,11 +38,21 @@ def supervised_attempt(user: User, attempt_id: int) -> Attempt:
 
 
 def live_attempts(user: User) -> Sequence[Attempt]:
-    """Attempts in progress that ``user`` supervises."""
+    """Attempts in progress that ``user`` watches on the grid.
+
+    Staff see every attempt of the institution. A proctor sees the attempts of the exams they supervise
+    whose candidates the roster gave to them, and those given to nobody (no roster entry, or a session over
+    its proctors' capacity); candidates given to a colleague are on the colleague's grid (the proctor may
+    still open them: ``supervised_attempt``, to stand in).
+    """
+    from exams.models import Enrolment
+
     q = select(Attempt).join(Exam).where(Attempt.status == AttemptStatus.IN_PROGRESS,
                                          Exam.institution_id == user.institution_id)
     if user.role == Role.PROCTOR:
-        q = q.join(exam_proctor, exam_proctor.c.exam_id == Exam.id).where(exam_proctor.c.user_id == user.id)
+        q = (q.join(exam_proctor, exam_proctor.c.exam_id == Exam.id).where(exam_proctor.c.user_id == user.id)
+             .outerjoin(Enrolment, (Enrolment.exam_id == Attempt.exam_id) & (Enrolment.user_id == Attempt.user_id))
+             .where((Enrolment.proctor_id.is_(None)) | (Enrolment.proctor_id == user.id)))
     return db.session.scalars(q.order_by(Attempt.started_at)).all()
 
 

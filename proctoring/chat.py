@@ -47,3 +47,14 @@ def messages(attempt: Attempt, after: int = 0) -> list[dict[str, Any]]:
         Blob.attempt_id == attempt.id, Blob.category == "chat", Blob.id > after,
         Blob.state == BlobState.COMPLETE).order_by(Blob.id)).all()
     return [{"id": b.id, **json.loads(vault.read(b))} for b in blobs]
+
+
+def read_by_staff(attempt: Attempt, reader: User, now: dt.datetime, after: int = 0) -> list[dict[str, Any]]:
+    """The messages for a proctor or the exam office (live or in the review); the reading goes to the staff
+    access log (one entry per reader and attempt within ``ACCESS_LOG_WINDOW_SECONDS``: the live chat polls)."""
+    from privacy.rights import Access, record_opening
+
+    found = messages(attempt, after)
+    record_opening(reader, attempt.user_id, Access("chat", "supervision and review of the exam attempt"), now,
+                   attempt_id=attempt.id)
+    return found

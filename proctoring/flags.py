@@ -11,13 +11,14 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import User
 from exams.attempts import record_event
 from exams.models import Attempt
 from kernel.db import db
-from kernel.errors import NotFound
+from kernel.errors import Conflict, NotFound, ValidationFailed
 from proctoring.models import Accommodation, Flag, FlagKind, FlagStatus
 
 MERGE_GAP = dt.timedelta(seconds=10)
@@ -55,14 +56,30 @@ def flags_of(attempt: Attempt) -> Sequence[Flag]:
     return db.session.scalars(select(Flag).where(Flag.attempt_id == attempt.id).order_by(Flag.started_at)).all()
 
 
-def resolve_flag(flag_id: int, attempt: Attempt, reviewer: User, confirmed: bool, note: str,
-                 now: dt.datetime) -> Flag:
-    """A human dismisses or confirms a flag, with a note."""
+def flag_of(attempt: Attempt, flag_id: int) -> Flag:
+    """One flag of this attempt; NotFound for any other id (another attempt's flag reveals nothing)."""
     flag = db.session.get(Flag, flag_id)
     if flag is None or flag.attempt_id != attempt.id:
         raise NotFound()
+    return flag
+
+
+def resolve_flag(flag_id: int, attempt: Attempt, reviewer: User, confirmed: bool, note: str,
+                 now: dt.datetime) -> Flag:
+    """A human dismisses or confirms a flag, with a note (required to confirm: it says what was seen).
+
+    The decision goes on the attempt's timeline; a decided flag stays decided (Conflict).
+    """
+    flag = flag_of(attempt, flag_id)
+    note = (note or "").strip()
+    if flag.status != FlagStatus.OPEN:
+        raise Conflict(_("This flag has already been decided."))
+    if confirmed and not note:
+        raise ValidationFailed(_("Please note what you saw to confirm the flag."), fields={"note": "required"})
     flag.status = FlagStatus.CONFIRMED if confirmed else FlagStatus.DISMISSED
     flag.reviewed_by_id, flag.reviewed_at, flag.note = reviewer.id, now, note[:2000]
+    record_event(attempt, "flag_confirmed" if confirmed else "flag_dismissed", now, actor=reviewer,
+                 flag=flag.kind.value, flag_id=flag.id, note=note[:2000])
     db.session.commit()
     return flag
 

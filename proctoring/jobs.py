@@ -10,8 +10,10 @@ from sqlalchemy import select
 from exams.models import Attempt
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.jobs import job
+from kernel.jobs import exclusive, job
+from proctoring.playback import make_playback, pending_parts
 from storage import vault
+from storage.errors import StorageUnavailable
 from storage.models import Blob, BlobState
 
 log = logging.getLogger(__name__)
@@ -33,3 +35,21 @@ def finish_cut_recordings() -> int:
         log.info("recording part %s of attempt %s was cut; %s", blob.id, blob.attempt_id,
                  "readable as far as it got" if readable else "nothing of it reached storage")
     return len(cut)
+
+
+@job("proctoring.remux_recordings", every=dt.timedelta(minutes=1))
+def remux_recordings() -> int:
+    """Make the seekable playback copy of every finished recording part that has none; returns how many."""
+    made = 0
+    for part in pending_parts():
+        with exclusive(f"proctoring.remux:{part.id}") as mine:
+            if not mine:
+                continue  # another worker is on it
+            try:
+                make_playback(part, utcnow())
+                made += 1
+            except StorageUnavailable:
+                log.warning("storage unavailable; recording part %s is remuxed on a later run", part.id)
+                db.session.rollback()
+                break
+    return made

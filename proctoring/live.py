@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from flask import Flask
 
+from idcheck.facework import FacePool
 from proctoring.engine import MediaEngine
 from proctoring.sessions import DiscardSink, attempt_of
 
@@ -22,9 +23,13 @@ log = logging.getLogger(__name__)
 
 # Browser events that raise an advisory flag (the rest only go on the timeline).
 EVENT_FLAGS = {"tab_hidden": "tab_hidden", "fullscreen_exit": "fullscreen_exit", "copy": "copy_paste",
-               "paste": "copy_paste", "second_screen": "second_screen", "voice_activity": "voice"}
+               "paste": "copy_paste", "second_screen": "second_screen", "voice_activity": "voice",
+               "screen_stopped": "screen_stopped", "camera_lost": "media_lost", "microphone_lost": "media_lost"}
+# The screen's own events (exams that record it): shared, stopped (a flag), shared again, a window or tab refused.
+SCREEN_EVENTS = {"screen_shared", "screen_stopped", "screen_resumed", "screen_refused"}
 # Who may report what: the browser over the data channel, or the engine itself.
-TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen"},
+TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen",
+                               "camera_lost", "microphone_lost", "media_back", *SCREEN_EVENTS},
                    "engine": {"media_connected", "media_disconnected", "voice_activity", "recording_failed",
                               "recording_resumed"}}
 NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
@@ -33,20 +38,22 @@ NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
 class LiveState:
     """Per-process live data for the proctor grid: latest snapshot and face tracking per attempt."""
 
-    def __init__(self) -> None:
+    def __init__(self, processes: int = 1) -> None:
         self.lock = threading.Lock()
         self.snapshots: dict[int, tuple[float, bytes]] = {}
         self.no_face_since: dict[int, float] = {}
         self.no_face_confirmed: set[int] = set()  # no face even on the thorough pass, until one is seen
         self.identity_checked_at: dict[int, float] = {}
         self.last_stored: dict[int, float] = {}
+        self.faces = FacePool(processes)
+        self.screens: dict[int, tuple[float, bytes]] = {}  # the latest thumbnail of the candidate's screen
 
 
 def engine(app: Flask) -> MediaEngine:
     """The media engine of this process, created and started on first use."""
     eng = app.extensions.get("aufsicht.media")
     if eng is None:
-        state = LiveState()
+        state = LiveState(max(0, int(app.config.get("PROCTORING_FACE_PROCESSES", 1))))
         app.extensions["aufsicht.live"] = state
         cfg = app.config
         eng = MediaEngine(
@@ -58,7 +65,13 @@ def engine(app: Flask) -> MediaEngine:
             recording_retry=float(cfg.get("MEDIA_RECORDING_RETRY_SECONDS", 10)),
             workers=max(1, int(cfg.get("MEDIA_ENGINE_WORKERS", 2))),
             max_sessions=max(0, int(cfg.get("MEDIA_ENGINE_MAX_SESSIONS", 0))),
+            max_transcodes=max(0, int(cfg.get("MEDIA_ENGINE_MAX_TRANSCODES", 0))),
+            messages_per_minute=max(0, int(cfg.get("MEDIA_DATACHANNEL_MESSAGES_PER_MINUTE", 0))),
+            on_screen_frame=lambda sid, frame, _ts: _on_screen_frame(state, sid, frame),
         )
+        eng.on_stop = state.faces.close
+        if cfg.get("PROCTORING_FACE_FLAGS", True) and eng.decode_video:
+            state.faces.start()
         eng.start()
         app.extensions["aufsicht.media"] = eng
     return eng
@@ -105,11 +118,28 @@ def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
         now = utcnow()
         detail: dict[str, Any] = {k: v for k, v in event.items()
                                   if k in ("part", "gap_seconds") and isinstance(v, int | float)}
+        if event.get("surface") in ("window", "browser", "unknown"):  # what a refused screen share chose
+            detail["surface"] = event["surface"]
         if kind in EVENT_FLAGS:
-            raise_flag(attempt, FlagKind(EVENT_FLAGS[kind]), now, source="audio" if origin == "engine" else origin)
-        else:
+            # Which device was lost (camera or microphone) is what the proctor needs to know about a media_lost flag.
+            device = {"device": kind.removesuffix("_lost")} if kind.endswith("_lost") else {}
+            raise_flag(attempt, FlagKind(EVENT_FLAGS[kind]), now, source="audio" if origin == "engine" else origin,
+                       **device)
+        if kind not in EVENT_FLAGS or kind in SCREEN_EVENTS:  # the screen's state is read from its own events
             record_event(attempt, kind, now, **detail)
             db.session.commit()
+
+
+def _on_screen_frame(state: LiveState, session: str, frame: np.ndarray) -> None:
+    """A picture of the candidate's screen: kept as the grid's thumbnail (not stored: the recording holds it)."""
+    attempt_id = attempt_of(session)
+    if attempt_id is None:
+        return
+    small = cv2.resize(frame, (320, 180), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    if ok:
+        with state.lock:
+            state.screens[attempt_id] = (time.time(), jpeg.tobytes())
 
 
 def _on_frame(app: Flask, state: LiveState, session: str, frame: np.ndarray, ts: float) -> None:
@@ -144,55 +174,56 @@ def _store_snapshot(app: Flask, attempt_id: int, jpeg: bytes) -> None:
 
 def _face_flags(app: Flask, state: LiveState, attempt_id: int, frame_bgr: np.ndarray) -> None:
     """No face for a few seconds, more than one face, or (every PROCTORING_IDENTITY_SECONDS) another person
-    than the verified one."""
-    from idcheck.quality import SECOND_FACE_RATIO, detect
+    than the verified one. The dlib work runs in the face worker processes (idcheck/facework.py)."""
+    from idcheck.quality import SECOND_FACE_RATIO
 
-    rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
-    boxes = detect(rgb, small_faces=False)  # the fast pass; a small face is looked for before a flag
     now = time.monotonic()
+    since = state.no_face_since.get(attempt_id, now)
+    # A candidate far from a small camera: the upsampled pass, several times the cost, once per absence.
+    thorough = now - since >= NO_FACE_AFTER and attempt_id not in state.no_face_confirmed
+    every = float(app.config.get("PROCTORING_IDENTITY_SECONDS", 10))
+    template = None
+    if now - state.identity_checked_at.get(attempt_id, float("-inf")) >= every:
+        template = _template(app, attempt_id)
+        if template is None:
+            state.identity_checked_at[attempt_id] = now  # nothing to compare with: ask again later
+    seen = state.faces.run(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), thorough_if_none=thorough,
+                           encode=template is not None)
+    if seen is None:
+        return  # no answer from the workers: this sample is skipped, the next one comes in a second
+    boxes = seen.boxes
     raised: list[tuple[str, dict[str, Any]]] = []
     if not boxes:
-        since = state.no_face_since.setdefault(attempt_id, now)
-        if now - since >= NO_FACE_AFTER and attempt_id not in state.no_face_confirmed:
-            boxes = detect(rgb)  # a candidate far from a small camera: upsampled, several times the cost
-            if not boxes:
-                state.no_face_confirmed.add(attempt_id)
-        if not boxes and now - since >= NO_FACE_AFTER:
+        state.no_face_since.setdefault(attempt_id, now)
+        if seen.thorough:
+            state.no_face_confirmed.add(attempt_id)
+        if now - since >= NO_FACE_AFTER:
             raised.append(("no_face", {"seconds": round(now - since, 1)}))
-    if boxes:
+    else:
         state.no_face_since.pop(attempt_id, None)
         state.no_face_confirmed.discard(attempt_id)
         main = (boxes[0][2] - boxes[0][0]) * (boxes[0][1] - boxes[0][3])
         others = [b for b in boxes[1:] if (b[2] - b[0]) * (b[1] - b[3]) >= SECOND_FACE_RATIO * main]
-        every = float(app.config.get("PROCTORING_IDENTITY_SECONDS", 10))
         if others:
             raised.append(("multiple_faces", {"faces": 1 + len(others)}))
-        elif now - state.identity_checked_at.get(attempt_id, float("-inf")) >= every:
+        elif template is not None and seen.encoding is not None:
             state.identity_checked_at[attempt_id] = now
-            other = _other_person(app, attempt_id, rgb, boxes[0])
-            if other is not None:
-                raised.append(("other_person", {"distance": round(other, 3)}))
+            d = float(np.linalg.norm(np.frombuffer(template, dtype=np.float64) - seen.encoding))
+            if d >= float(app.config.get("IDCHECK_NO_MATCH_MIN", 0.6)):
+                raised.append(("other_person", {"distance": round(d, 3)}))
     if raised:
         _raise(app, attempt_id, raised)
 
 
-def _other_person(app: Flask, attempt_id: int, rgb: np.ndarray, box: tuple[int, int, int, int]) -> float | None:
-    """Distance to the verified face template if it says "another person", else None."""
+def _template(app: Flask, attempt_id: int) -> bytes | None:
+    """The verified face template of the attempt's candidate for this exam, if one is kept."""
     from exams.models import Attempt
-    from idcheck import faces
     from idcheck.verification import template_of
     from kernel.db import db
 
     with app.app_context():
         attempt = db.session.get(Attempt, attempt_id)
-        template = template_of(attempt.user_id, attempt.exam_id) if attempt else None
-    if template is None:
-        return None
-    enc = faces.encodings(rgb, [box])
-    if not enc:
-        return None
-    d = float(np.linalg.norm(np.frombuffer(template, dtype=np.float64) - enc[0]))
-    return d if d >= float(app.config.get("IDCHECK_NO_MATCH_MIN", 0.6)) else None
+        return template_of(attempt.user_id, attempt.exam_id) if attempt else None
 
 
 def _raise(app: Flask, attempt_id: int, raised: list[tuple[str, dict[str, Any]]]) -> None:

@@ -8,7 +8,8 @@ Two implementations:
   (``flask --app app media serve``), possibly on another host. A session is assigned to an engine
   on its first offer, and the assignment is kept in the database (``MediaAssignment``), so any web
   worker routes signalling, live view, snapshots and hang-up to the engine that holds it. New
-  sessions go to the reachable engine with the fewest sessions.
+  sessions go to the reachable engine with the fewest sessions. Every call carries a grant signed for
+  it (``proctoring.grants``): one session, one purpose, a minute.
 
 Views call ``media(app)`` and never touch an engine directly.
 """
@@ -20,6 +21,7 @@ import time
 from typing import Any, Protocol
 
 import urllib3
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import Flask, current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -27,10 +29,11 @@ from sqlalchemy.exc import IntegrityError
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import DomainError, NotFound
-from proctoring.engine import EngineFull
+from proctoring import grants
+from proctoring.engine import EngineFull, TranscodeFull
 from proctoring.models import MediaAssignment
 from proctoring.sdp import BadOffer
-from proctoring.sessions import DiscardSink, session_id
+from proctoring.sessions import DiscardSink, attempt_of, session_id
 
 
 class MediaUnavailable(DomainError):
@@ -47,8 +50,14 @@ Recording = tuple[int, int, int] | None
 class MediaService(Protocol):
     """What the web app asks of the media side."""
 
-    def offer(self, session: str, sdp: object, recording: Recording) -> str:
-        """Connect a candidate's browser; returns the answer SDP (BadOffer on bad input)."""
+    def offer(self, session: str, sdp: object, recording: Recording, *, screen: bool = False,
+              oral: bool = False) -> str:
+        """Connect a candidate's browser; returns the answer SDP (BadOffer on bad input). ``screen``: record
+        the second video track as the candidate's screen; ``oral``: the examiner's tracks come back on the
+        candidate's camera and microphone transceivers."""
+
+    def join(self, session: str, examiner: str, sdp: object) -> str:
+        """An examiner joins an oral session with camera and microphone; returns the answer SDP."""
 
     def watch(self, session: str, viewer: str, sdp: object) -> str:
         """Relay a live session to a proctor's browser; returns the answer SDP."""
@@ -59,12 +68,19 @@ class MediaService(Protocol):
     def close(self, session: str) -> None:
         """Hang up a session (its recording part is finished)."""
 
+    def capture_liveness(self, session: str, check_id: int, challenge_at: int, until: float, fps: float) -> None:
+        """Have the session's engine take timed frames of the received video until unix time ``until`` and hand
+        them to the identity check ``check_id`` (``proctoring.liveness_capture``); NotLive without video."""
+
     def live(self, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
         """Per attempt: ``snapshot_at`` (unix time or None), ``state`` of its connection and ``recording``
         (recording, storage_failed, or None when not connected)."""
 
     def snapshot(self, attempt_id: int) -> bytes | None:
         """The latest JPEG of a live attempt."""
+
+    def screen_snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest JPEG thumbnail of a live attempt's shared screen."""
 
 
 class LocalMedia:
@@ -78,13 +94,20 @@ class LocalMedia:
 
         return engine(self.app)
 
-    def offer(self, session: str, sdp: object, recording: Recording) -> str:
+    def offer(self, session: str, sdp: object, recording: Recording, *, screen: bool = False,
+              oral: bool = False) -> str:
         """Answer the offer with a recording sink (or a discarding one for a system check)."""
         from proctoring.live import sink_factory
 
         sinks = (sink_factory(self.app, *recording) if recording is not None
                  else lambda _s, _p: DiscardSink())
-        return str(self._engine().answer(session, sdp, sinks))
+        return str(self._engine().answer(session, sdp, sinks, screen=screen, oral=oral))
+
+    def join(self, session: str, examiner: str, sdp: object) -> str:
+        """The examiner's side of an oral exam, on this engine."""
+        if not isinstance(sdp, str):
+            raise BadOffer("The offer must be SDP text.")
+        return str(self._engine().join(session, examiner, sdp))
 
     def watch(self, session: str, viewer: str, sdp: object) -> str:
         """Relay to a viewer."""
@@ -95,10 +118,16 @@ class LocalMedia:
         eng = self.app.extensions.get("aufsicht.media")
         return eng.stats(session) if eng is not None else None
 
+    def capture_liveness(self, session: str, check_id: int, challenge_at: int, until: float, fps: float) -> None:
+        """Capture in this process's engine; the frames go to the identity check here."""
+        from proctoring.liveness_capture import deliver_to_idcheck
+
+        self._engine().capture(session, until, fps, deliver_to_idcheck(self.app, check_id, challenge_at))
+
     def close(self, session: str) -> None:
         """Hang up if held here."""
         eng = self.app.extensions.get("aufsicht.media")
-        if eng is not None and session in eng.sessions():
+        if eng is not None and (session in eng.sessions() or eng.stats(session) is not None):
             eng.close_session(session)
 
     def live(self, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -128,37 +157,55 @@ class LocalMedia:
             snap = state.snapshots.get(attempt_id)
         return snap[1] if snap else None
 
+    def screen_snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest screen thumbnail held here."""
+        from proctoring.live import live_state
+
+        state = live_state(self.app)
+        if state is None:
+            return None
+        with state.lock:
+            snap = state.screens.get(attempt_id)
+        return snap[1] if snap else None
+
 
 class RemoteMedia:
-    """Media engines in other processes or on other hosts, reached over HTTP with a shared token."""
+    """Media engines in other processes or on other hosts, reached over HTTP; each call with its own grant."""
 
-    def __init__(self, app: Flask, engines: list[str], token: str) -> None:
+    def __init__(self, app: Flask, engines: list[str], key: Ed25519PrivateKey) -> None:
         self.app = app
         self.engines = [e.rstrip("/") for e in engines]
+        self.key = key
+        ca = app.config.get("MEDIA_ENGINE_CA_FILE")  # engines behind TLS with a private CA
         self.http = urllib3.PoolManager(maxsize=16, timeout=urllib3.Timeout(connect=2.0, read=25.0),
-                                        retries=False)
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+                                        retries=False, ca_certs=str(ca) if ca else None)
 
     # -- transport
 
-    def _request(self, engine: str, method: str, path: str, body: dict[str, Any] | None = None,
-                 timeout: float | None = None) -> urllib3.BaseHTTPResponse:
+    def _headers(self, grant: grants.Grant) -> dict[str, str]:
+        return {"Authorization": "Grant " + grants.sign(self.key, grant), "Content-Type": "application/json"}
+
+    def _request(self, engine: str, method: str, path: str, grant: grants.Grant,
+                 body: dict[str, Any] | None = None, timeout: float | None = None) -> urllib3.BaseHTTPResponse:
         try:
-            return self.http.request(method, engine + path, headers=self.headers,
+            return self.http.request(method, engine + path, headers=self._headers(grant),
                                      body=None if body is None else json.dumps(body).encode(),
                                      timeout=timeout)
         except urllib3.exceptions.HTTPError as err:
             raise MediaUnavailable("The media server is not reachable. Please wait a moment.") from err
 
-    def _json(self, engine: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        resp = self._request(engine, method, path, body)
+    def _json(self, engine: str, method: str, path: str, grant: grants.Grant,
+              body: dict[str, Any] | None = None) -> Any:
+        resp = self._request(engine, method, path, grant, body)
         error = _error_of(resp)
         if resp.status == 400:
             raise BadOffer(error.get("message") or "Bad offer.")
         if resp.status == 404:
             raise NotFound(error.get("message") or "Not live.")
+        if resp.status == 503 and error.get("code") == TranscodeFull.code:
+            raise TranscodeFull()  # in the web process: in the candidate's language
         if resp.status == 503 and error.get("code") == EngineFull.code:
-            raise EngineFull()  # in the web process: in the candidate's language
+            raise EngineFull()
         if resp.status >= 300:
             raise MediaUnavailable(f"The media server answered {resp.status}.")
         return resp.json()
@@ -168,7 +215,7 @@ class RemoteMedia:
     def _probe(self, engine: str) -> str:
         """"up", "busy" (accepts connections but answers slowly) or "down"."""
         try:
-            resp = self.http.request("GET", engine + "/engine/healthz", headers=self.headers,
+            resp = self.http.request("GET", engine + "/engine/healthz", headers=self._headers(grants.Grant("probe")),
                                      timeout=urllib3.Timeout(connect=2.0, read=3.0))
         except urllib3.exceptions.ReadTimeoutError:
             return "busy"
@@ -207,17 +254,20 @@ class RemoteMedia:
 
     # -- the interface
 
-    def offer(self, session: str, sdp: object, recording: Recording) -> str:
+    def offer(self, session: str, sdp: object, recording: Recording, *, screen: bool = False,
+              oral: bool = False) -> str:
         """Send the offer to the session's engine (assigning one on first contact).
 
         If the assigned engine is gone (crashed, host down) or full (a new session beyond
         MEDIA_ENGINE_MAX_SESSIONS), the session moves to another engine: the browser's reconnect then
         continues the recording there as a new part.
         """
-        body = {"sdp": sdp, "recording": list(recording) if recording else None}
+        body = {"sdp": sdp, "screen": screen, "oral": oral}
+        grant = (grants.Grant("record", session, *recording) if recording is not None
+                 else grants.Grant("check", session))
         engine = self._assign(session)
         try:
-            return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", body)["sdp"])
+            return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", grant, body)["sdp"])
         except (MediaUnavailable, EngineFull):
             db.session.execute(delete(MediaAssignment).where(MediaAssignment.session_id == session))
             db.session.commit()
@@ -225,15 +275,23 @@ class RemoteMedia:
             if not others:
                 raise
             engine = self._assign(session, exclude=engine)
-            return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", body)["sdp"])
+            return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", grant, body)["sdp"])
 
     def watch(self, session: str, viewer: str, sdp: object) -> str:
         """Ask the session's engine to relay to a viewer."""
         engine = self._assigned(session)
         if engine is None:
             raise NotFound("This candidate is not connected.")
-        return str(self._json(engine, "POST", f"/engine/sessions/{session}/watch",
-                              {"viewer": viewer, "sdp": sdp})["sdp"])
+        grant = grants.Grant("watch", session, attempt=attempt_of(session), viewer=viewer[:64])
+        return str(self._json(engine, "POST", f"/engine/sessions/{session}/watch", grant, {"sdp": sdp})["sdp"])
+
+    def join(self, session: str, examiner: str, sdp: object) -> str:
+        """Ask the session's engine to connect the examiner of an oral exam."""
+        engine = self._assigned(session)
+        if engine is None:
+            raise NotFound("This candidate is not connected.")
+        grant = grants.Grant("join", session, attempt=attempt_of(session), viewer=examiner[:64])
+        return str(self._json(engine, "POST", f"/engine/sessions/{session}/join", grant, {"sdp": sdp})["sdp"])
 
     def stats(self, session: str) -> dict[str, Any] | None:
         """Stats from the session's engine."""
@@ -241,16 +299,25 @@ class RemoteMedia:
         if engine is None:
             return None
         try:
-            return self._json(engine, "GET", f"/engine/sessions/{session}")
+            return self._json(engine, "GET", f"/engine/sessions/{session}", grants.Grant("control", session))
         except NotFound:
             return None
+
+    def capture_liveness(self, session: str, check_id: int, challenge_at: int, until: float, fps: float) -> None:
+        """Ask the session's engine to capture; it hands the frames to the identity check itself."""
+        engine = self._assigned(session)
+        if engine is None:
+            raise NotFound("The camera is not connected.")
+        self._json(engine, "POST", f"/engine/sessions/{session}/liveness",
+                   grants.Grant("liveness", session, check=check_id),
+                   {"challenge_at": challenge_at, "until": until, "fps": fps})
 
     def close(self, session: str) -> None:
         """Hang up on the session's engine and forget the assignment."""
         engine = self._assigned(session)
         if engine is not None:
             try:
-                self._request(engine, "DELETE", f"/engine/sessions/{session}")
+                self._request(engine, "DELETE", f"/engine/sessions/{session}", grants.Grant("control", session))
             finally:
                 db.session.execute(delete(MediaAssignment).where(MediaAssignment.session_id == session))
                 db.session.commit()
@@ -266,7 +333,8 @@ class RemoteMedia:
                                           for aid in attempt_ids}
         for engine, ids in by_engine.items():
             try:
-                got = self._json(engine, "GET", "/engine/live?attempts=" + ",".join(map(str, ids)))
+                got = self._json(engine, "GET", "/engine/live?attempts=" + ",".join(map(str, ids)),
+                                 grants.Grant("snapshot", attempts=tuple(ids)))
             except (MediaUnavailable, NotFound):
                 for aid in ids:
                     out[aid]["state"] = "unreachable"
@@ -280,7 +348,19 @@ class RemoteMedia:
         engine = self._assigned(session_id(attempt_id))
         if engine is None:
             return None
-        resp = self._request(engine, "GET", f"/engine/attempts/{attempt_id}/snapshot")
+        resp = self._request(engine, "GET", f"/engine/attempts/{attempt_id}/snapshot",
+                             grants.Grant("snapshot", session_id(attempt_id), attempt=attempt_id,
+                                          attempts=(attempt_id,)))
+        return resp.data if resp.status == 200 else None
+
+    def screen_snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest screen thumbnail from the attempt's engine."""
+        engine = self._assigned(session_id(attempt_id))
+        if engine is None:
+            return None
+        resp = self._request(engine, "GET", f"/engine/attempts/{attempt_id}/screen",
+                             grants.Grant("snapshot", session_id(attempt_id), attempt=attempt_id,
+                                          attempts=(attempt_id,)))
         return resp.data if resp.status == 200 else None
 
 
@@ -301,10 +381,30 @@ def media(app: Flask | None = None) -> MediaService:
     svc = app.extensions.get("aufsicht.media_service")
     if svc is None:
         engines = app.config.get("MEDIA_ENGINES") or []
-        token = str(app.config["MEDIA_ENGINE_TOKEN"])
-        svc = RemoteMedia(app, list(engines), token) if engines else LocalMedia(app)
+        svc = RemoteMedia(app, list(engines), grants.private_key(grant_seed(app))) if engines else LocalMedia(app)
         app.extensions["aufsicht.media_service"] = svc
     return svc
+
+
+def grant_seed(app: Flask) -> bytes:
+    """The seed of the key web workers sign media grants with: ``MEDIA_GRANT_KEY`` (base64 of 32 bytes), else
+    generated once into the instance folder. Engines on other hosts need only its public key."""
+    import base64
+
+    from kernel.secrets import ensure_secret
+
+    configured = app.config.get("MEDIA_GRANT_KEY")
+    seed = base64.b64decode(configured) if configured else ensure_secret(app.instance_path, "media_grant_key")
+    if len(seed) != 32:
+        raise ValueError("MEDIA_GRANT_KEY must be base64 of 32 bytes")
+    return seed
+
+
+def grant_public_keys(app: Flask) -> list[Ed25519PublicKey]:
+    """The keys an engine accepts grants from: ``MEDIA_GRANT_PUBLIC_KEYS``, else the public key of this
+    host's own grant key (an engine beside the web app, sharing its instance folder or configuration)."""
+    texts = app.config.get("MEDIA_GRANT_PUBLIC_KEYS") or [grants.public_key_text(grant_seed(app))]
+    return grants.public_keys(list(texts))
 
 
 def snapshot_age_ms(snapshot_at: float | None) -> int | None:

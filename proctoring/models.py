@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.clock import utcnow
@@ -24,6 +24,8 @@ class FlagKind(enum.StrEnum):
     COPY_PASTE = "copy_paste"
     SECOND_SCREEN = "second_screen"
     VOICE = "voice"
+    SCREEN_STOPPED = "screen_stopped"  # the candidate stopped sharing the screen (an exam that records it)
+    MEDIA_LOST = "media_lost"  # the candidate's camera or microphone stopped mid-exam
 
 
 class FlagStatus(enum.StrEnum):
@@ -86,3 +88,21 @@ class MediaAssignment(db.Model):  # type: ignore[name-defined]
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     engine_url: Mapped[str] = mapped_column(String(200), index=True)
     assigned_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RecordingPlayback(db.Model):  # type: ignore[name-defined]
+    """The seekable copy (remuxed, not re-encoded) of one recording part, made for the review player."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("blob.id", ondelete="CASCADE"), unique=True)
+    # The copy: an encrypted blob of category "playback" owned like the part (None when it failed).
+    copy_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
+    # The candidate's screen alone, where the part recorded it (a browser plays only a file's first video
+    # track): the review plays it beside the camera, on the same clock.
+    screen_copy_id: Mapped[int | None] = mapped_column(ForeignKey("blob.id", ondelete="SET NULL"))
+    screen_offset_ms: Mapped[int | None] = mapped_column(Integer)  # where in the part the screen copy begins
+    state: Mapped[str] = mapped_column(String(16))  # ready | failed
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # wall time (UTC) of the part's first frame
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(200))
+    made_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

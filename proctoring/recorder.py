@@ -12,6 +12,7 @@ keyframe has arrived (its header gives the size); audio that comes before is dro
 
 from __future__ import annotations
 
+import datetime as dt
 import fractions
 import logging
 import queue
@@ -75,81 +76,154 @@ class _SinkIO:
         return False
 
 
-class WebmRecorder:
-    """Copies encoded VP8/Opus frames into one WebM part; thread-safe ``video``/``audio`` entry points."""
+#: The tracks of a part, in file order: the camera and microphone always; the candidate's screen where the
+#: exam records it; the examiner's camera and microphone in an oral exam. Names ending in "audio" are Opus.
+CAMERA_ONLY = ("video", "audio")
+#: How long a part waits (buffering) for the first keyframe of every other video track before it opens.
+OPEN_WAIT = 2.0
+_PLACEHOLDER_SIZE = (640, 480)  # a video track without a keyframe yet (VP8 frames carry their own size)
 
-    def __init__(self, sink: Sink) -> None:
+
+def is_audio(track: str) -> bool:
+    """Whether a track of a part's layout is Opus audio (else VP8 video)."""
+    return track.endswith("audio")
+
+
+class WebmRecorder:
+    """Copies encoded VP8/Opus frames into one WebM part; thread-safe ``video``/``audio``/``feed`` entry points.
+
+    ``layout`` names the part's tracks (``CAMERA_ONLY`` by default). The part opens at the camera's first
+    keyframe; where the layout has other video tracks (the screen, the examiner), their frames are held
+    for at most ``OPEN_WAIT`` seconds until each has sent a keyframe too (its size goes into the header),
+    so all tracks share one clock from the first second. Every track's time is its RTP clock anchored at
+    the moment its first frame arrived, so tracks stay in sync however late one starts.
+    """
+
+    def __init__(self, sink: Sink, layout: tuple[str, ...] = CAMERA_ONLY,
+                 sizes: dict[str, tuple[int, int]] | None = None) -> None:
         self._io = _SinkIO(sink)
         self.sink = sink
+        self.layout = layout
+        self._hints = dict(sizes or {})
         self._lock = threading.Lock()
         self._container: Any = None
-        self._vstream: Any = None
-        self._astream: Any = None
-        self._t0: float | None = None  # wall clock of the first video keyframe
-        self._first: dict[str, tuple[int, float]] = {}  # kind -> (first rtp ts, wall offset s)
+        self._streams: dict[str, Any] = {}
+        self._t0: float | None = None  # wall clock of the first camera keyframe
+        self._first: dict[str, tuple[int, float]] = {}  # track -> (first rtp ts, wall offset s)
         self._last_pts: dict[str, int] = {}
-        self.size: tuple[int, int] | None = None
-        self.video_frames = 0
-        self.audio_frames = 0
+        self._keyed: set[str] = set()  # video tracks whose first keyframe arrived
+        self._held: list[tuple[str, bytes, int, float]] = []  # frames waiting for the part to open
+        self.sizes: dict[str, tuple[int, int]] = {}
+        self.frames: dict[str, int] = {}
         self.closed = False
 
-    def _open(self, width: int, height: int) -> None:
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """The camera's video size (None before its first keyframe)."""
+        return self.sizes.get("video")
+
+    @property
+    def video_frames(self) -> int:
+        """Camera frames written."""
+        return self.frames.get("video", 0)
+
+    @property
+    def audio_frames(self) -> int:
+        """Microphone frames written."""
+        return self.frames.get("audio", 0)
+
+    @property
+    def opened(self) -> bool:
+        """Whether the container is open (its layout is fixed from then on)."""
+        return self._container is not None
+
+    def waits_for_keyframe(self, track: str) -> bool:
+        """Whether this part records video track ``track`` and has not had its first keyframe yet."""
+        return track in self.layout and not is_audio(track) and track not in self._keyed
+
+    def _open(self) -> None:
         self._container = av.open(self._io, mode="w", format="webm",
                                   options={"cluster_time_limit": "1000", "live": "1",
                                            "max_interleave_delta": "500000"})
-        v = self._container.add_stream("libvpx", rate=30)
-        v.width, v.height = width, height
-        v.time_base = fractions.Fraction(1, 1000)
-        v.codec_context.time_base = fractions.Fraction(1, 1000)
-        a = self._container.add_stream("libopus", rate=AUDIO_CLOCK)
-        a.time_base = fractions.Fraction(1, 1000)
-        a.codec_context.extradata = opus_head()
-        self._vstream, self._astream = v, a
+        # The wall time of the first camera frame (pts 0), written as the WebM's date: the review maps times onto
+        # it. The part may open up to OPEN_WAIT after that frame (waiting for the other tracks' keyframes).
+        started = time.time() - (time.monotonic() - self._t0) if self._t0 is not None else time.time()
+        self._container.metadata["creation_time"] = dt.datetime.fromtimestamp(started, dt.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        for track in self.layout:
+            if is_audio(track):
+                s = self._container.add_stream("libopus", rate=AUDIO_CLOCK)
+                s.codec_context.extradata = opus_head()
+            else:
+                s = self._container.add_stream("libvpx", rate=30)
+                s.width, s.height = self.sizes.get(track) or self._hints.get(track) or _PLACEHOLDER_SIZE
+                s.codec_context.time_base = fractions.Fraction(1, 1000)
+            s.time_base = fractions.Fraction(1, 1000)
+            s.metadata["title"] = track  # the track's name in the file: the review finds the screen by it
+            self._streams[track] = s
         self._container.start_encoding()
 
-    def _pts(self, kind: str, ts: int, clock: int, now: float) -> int:
-        if kind not in self._first:
+    def _pts(self, track: str, ts: int, clock: int, now: float) -> int:
+        if track not in self._first:
             assert self._t0 is not None  # noqa: S101
-            self._first[kind] = (ts, now - self._t0)
-        first_ts, offset = self._first[kind]
+            self._first[track] = (ts, now - self._t0)
+        first_ts, offset = self._first[track]
         pts = round(((ts - first_ts) / clock + offset) * 1000)
-        pts = max(pts, self._last_pts.get(kind, -1) + 1)  # strictly increasing per stream
-        self._last_pts[kind] = pts
+        pts = max(pts, self._last_pts.get(track, -1) + 1)  # strictly increasing per stream
+        self._last_pts[track] = pts
         return pts
 
     def video(self, data: bytes, timestamp: int, now: float | None = None) -> None:
-        """One encoded VP8 frame with its RTP timestamp (90 kHz)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if self.closed:
-                return
-            key = vp8_keyframe_size(data)
-            if self._container is None:
-                if key is None:
-                    return  # wait for the first keyframe
-                self._t0 = now
-                self.size = key
-                self._open(*key)
-            pkt = av.Packet(data)
-            pkt.pts = pkt.dts = self._pts("video", timestamp, VIDEO_CLOCK, now)
-            pkt.time_base = self._vstream.time_base
-            pkt.stream = self._vstream
-            pkt.is_keyframe = key is not None
-            self._container.mux(pkt)
-            self.video_frames += 1
+        """One encoded VP8 frame of the camera with its RTP timestamp (90 kHz)."""
+        self.feed("video", data, timestamp, now)
 
     def audio(self, data: bytes, timestamp: int, now: float | None = None) -> None:
-        """One encoded Opus frame with its RTP timestamp (48 kHz)."""
+        """One encoded Opus frame of the microphone with its RTP timestamp (48 kHz)."""
+        self.feed("audio", data, timestamp, now)
+
+    def feed(self, track: str, data: bytes, timestamp: int, now: float | None = None) -> None:
+        """One encoded frame of a track of the layout (frames of other tracks are ignored)."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            if self.closed or self._container is None or not data:
+            if self.closed or not data or track not in self.layout:
                 return
-            pkt = av.Packet(data)
-            pkt.pts = pkt.dts = self._pts("audio", timestamp, AUDIO_CLOCK, now)
-            pkt.time_base = self._astream.time_base
-            pkt.stream = self._astream
-            self._container.mux(pkt)
-            self.audio_frames += 1
+            key = None
+            if not is_audio(track) and track not in self._keyed:
+                key = vp8_keyframe_size(data)
+                if key is None:
+                    return  # a video track starts at its first keyframe
+            if self._container is None and self._t0 is None:
+                if track != "video":
+                    # The part starts with the camera's keyframe: what came before is dropped (a keyframe of
+                    # another track too, which then still waits for one: its frames would not decode).
+                    return
+                self._t0 = now
+            if key is not None:
+                self._keyed.add(track)
+                self.sizes[track] = key
+            if self._container is None:
+                self._held.append((track, data, timestamp, now))
+                waiting = {t for t in self.layout if not is_audio(t)} - self._keyed
+                assert self._t0 is not None  # noqa: S101  (set above: the camera's keyframe started the part)
+                if waiting and now - self._t0 < OPEN_WAIT:
+                    return
+                self._open()
+                held, self._held = self._held, []
+                for item in held:
+                    self._mux(*item)
+                return
+            self._mux(track, data, timestamp, now)
+
+    def _mux(self, track: str, data: bytes, timestamp: int, now: float) -> None:
+        stream = self._streams[track]
+        pkt = av.Packet(data)
+        pkt.pts = pkt.dts = self._pts(track, timestamp, AUDIO_CLOCK if is_audio(track) else VIDEO_CLOCK, now)
+        pkt.time_base = stream.time_base
+        pkt.stream = stream
+        if not is_audio(track):
+            pkt.is_keyframe = vp8_keyframe_size(data) is not None
+        self._container.mux(pkt)
+        self.frames[track] = self.frames.get(track, 0) + 1
 
     def close(self) -> None:
         """Finish the WebM part and close the sink."""
@@ -157,6 +231,14 @@ class WebmRecorder:
             if self.closed:
                 return
             self.closed = True
+            if self._container is None and self._held:
+                try:  # a part shorter than the wait for the other tracks: what it has is still kept
+                    self._open()
+                    for item in self._held:
+                        self._mux(*item)
+                except Exception:
+                    log.exception("opening a short WebM part failed")
+                self._held = []
             if self._container is not None:
                 try:
                     self._container.close()
@@ -214,6 +296,29 @@ def tap_audio_levels(receiver: Any, on_level: Callable[[int], None]) -> None:
     receiver._handle_rtp_packet = with_level
 
 
+def limit_remb(receiver: Any, interval: float = 0.25) -> None:
+    """Send the receiver's bandwidth estimate (RTCP REMB) at most every ``interval`` seconds.
+
+    aiortc's estimator answers every packet with a REMB while it judges the link overused; on an engine
+    whose CPU is busy, late arrivals look like congestion, and the engine sent about 150 REMBs a second
+    per stream (14 % of its event loop in one profile), which made the overload worse. libwebrtc sends
+    one about every 200 ms. Wraps the receiver's (internal) ``_send_rtcp``; other RTCP passes untouched.
+    """
+    from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket
+
+    send = receiver._send_rtcp
+    last = [float("-inf")]
+
+    async def limited(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            now = time.monotonic()
+            if now - last[0] < interval:
+                return
+            last[0] = now
+        await send(packet)
+
+    receiver._send_rtcp = limited
+
 
 class PartRecorder:
     """A session's recording as WebM parts that outlive a storage outage.
@@ -245,6 +350,9 @@ class PartRecorder:
         self.parts = 0
         self.status = "starting"
         self.closed = False
+        self.layout: tuple[str, ...] = CAMERA_ONLY  # the tracks of the next part (and of the current one
+        # while it has not opened yet): see ``set_layout``
+        self._sizes: dict[str, tuple[int, int]] = {}  # last known video sizes, the header's guess for a new part
 
     def start(self) -> None:
         """Open the first part (blocking); a failure is reported and retried like any other."""
@@ -268,23 +376,61 @@ class PartRecorder:
         rec = self._rec
         return rec.size if rec else None
 
+    def frames(self, track: str) -> int:
+        """Frames of one track recorded in the current part."""
+        rec = self._rec
+        return rec.frames.get(track, 0) if rec else 0
+
+    def waits_for_keyframe(self, track: str) -> bool:
+        """Whether the part being written (or the next one, between parts) records video track ``track`` but
+        has no keyframe of it yet: nothing of it is recorded until one comes, so its sender should be asked."""
+        rec = self._rec
+        return rec.waits_for_keyframe(track) if rec is not None else track in self.layout
+
     def video(self, data: bytes, timestamp: int, now: float | None = None) -> None:
         """One encoded VP8 frame (see :meth:`WebmRecorder.video`)."""
-        self._feed("video", data, timestamp, now)
+        self.feed("video", data, timestamp, now)
 
     def audio(self, data: bytes, timestamp: int, now: float | None = None) -> None:
         """One encoded Opus frame (see :meth:`WebmRecorder.audio`)."""
-        self._feed("audio", data, timestamp, now)
+        self.feed("audio", data, timestamp, now)
 
-    def _feed(self, kind: str, data: bytes, timestamp: int, now: float | None) -> None:
+    def feed(self, track: str, data: bytes, timestamp: int, now: float | None = None) -> None:
+        """One encoded frame of a named track (see :meth:`WebmRecorder.feed`)."""
         rec = self._rec
         if rec is None:
             self._maybe_retry()
             return
         try:
-            (rec.video if kind == "video" else rec.audio)(data, timestamp, now)
+            rec.feed(track, data, timestamp, now)
         except Exception as err:
             self._fail(rec, err)
+
+    def set_layout(self, layout: tuple[str, ...]) -> bool:
+        """The tracks to record from now on. A part that has not opened yet takes them at once; an open part
+        keeps its own (a WebM header cannot grow): returns False then, and :meth:`new_part` starts one."""
+        with self._lock:
+            self.layout = layout
+            rec = self._rec
+            if rec is not None and not rec.opened:
+                rec.layout = layout
+                return True
+            return rec is None
+
+    def new_part(self) -> None:
+        """End the current part and open the next one with the current layout (blocking: call it off the
+        media thread). The new part starts at the camera's next keyframe, which is asked for."""
+        with self._lock:
+            if self.closed:
+                return
+            rec, self._rec = self._rec, None
+            if rec is not None:
+                self._done_frames[0] += rec.video_frames
+                self._done_frames[1] += rec.audio_frames
+                self._sizes.update(rec.sizes)
+        if rec is not None:
+            _close_quietly(rec)
+        self._reopen()
 
     def _fail(self, rec: WebmRecorder, err: BaseException) -> None:
         with self._lock:
@@ -293,6 +439,7 @@ class PartRecorder:
             self._rec = None
             self._done_frames[0] += rec.video_frames
             self._done_frames[1] += rec.audio_frames
+            self._sizes.update(rec.sizes)
             self._failed_at = time.monotonic()
             self.status = "storage_failed"
         log.warning("recording storage failed, part ended: %s", err)
@@ -345,7 +492,7 @@ class PartRecorder:
                 stale = True
             else:
                 stale = False
-                self._rec = WebmRecorder(sink)
+                self._rec = WebmRecorder(sink, self.layout, self._sizes)
                 self.parts += 1
                 resumed = self.status == "storage_failed"
                 self.status = "recording"

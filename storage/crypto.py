@@ -30,6 +30,22 @@ MAX_SEGMENT_SIZE = 16 * 1024 * 1024
 _INFO = b"aufsicht stream v1 segment key"
 
 
+#: First byte of a version-2 wrap (``0x02 || nonce || ciphertext``), whose associated data binds what the key
+#: belongs to. A version-1 wrap (before 2026-12) is ``nonce || ciphertext`` with only the master key's id as
+#: associated data; it still opens, and ``vault.rewrap_all`` turns it into version 2.
+WRAP_V2 = 2
+
+
+def _wrap_aad(key_id: str, context: bytes) -> bytes:
+    return b"aufsicht wrap v2\x00" + key_id.encode() + b"\x00" + context
+
+
+def blob_context(blob_id: int, category: str) -> bytes:
+    """What a blob's data key is bound to: the row's id and category (a wrapped key moved to another row, or
+    its row given another category, does not open)."""
+    return f"blob\x00{blob_id}\x00{category}".encode()
+
+
 class MasterKeyring:
     """Master keys by id; the active one wraps new data keys, all of them unwrap."""
 
@@ -39,19 +55,38 @@ class MasterKeyring:
         self._keys = dict(keys)
         self.active_id = active_id
 
-    def wrap(self, data_key: bytes) -> tuple[str, bytes]:
-        """Wrap a data key under the active master key; returns (key id, nonce || ciphertext)."""
-        nonce = os.urandom(12)
-        return self.active_id, nonce + AESGCM(self._keys[self.active_id]).encrypt(
-            nonce, data_key, self.active_id.encode())
+    @property
+    def key_ids(self) -> list[str]:
+        """The ids of every master key in the ring."""
+        return list(self._keys)
 
-    def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
-        """Recover a data key; an unknown id, a wrong key or altered bytes raise StorageIntegrityError."""
+    def wrap(self, data_key: bytes, context: bytes = b"") -> tuple[str, bytes]:
+        """Wrap a data key (or a small secret) under the active master key, bound to ``context`` (e.g.
+        :func:`blob_context`); returns (key id, ``0x02 || nonce || ciphertext``)."""
+        nonce = os.urandom(12)
+        return self.active_id, bytes([WRAP_V2]) + nonce + AESGCM(self._keys[self.active_id]).encrypt(
+            nonce, data_key, _wrap_aad(self.active_id, context))
+
+    @staticmethod
+    def is_current(wrapped: bytes) -> bool:
+        """Whether a wrap has the current format (a version-1 wrap might, by its random nonce, begin with 0x02
+        too: then it is taken for current and stays as it is, which only costs its binding)."""
+        return len(wrapped) > 13 and wrapped[0] == WRAP_V2
+
+    def unwrap(self, key_id: str, wrapped: bytes, context: bytes = b"") -> bytes:
+        """Recover a data key wrapped for ``context``; an unknown id, a wrong key, another context or altered
+        bytes raise StorageIntegrityError. Version-1 wraps (no context) still open."""
         master = self._keys.get(key_id)
         if master is None:
             raise StorageIntegrityError(f"Master key {key_id!r} is not in the keyring.")
+        aead = AESGCM(master)
+        if self.is_current(wrapped):
+            try:
+                return aead.decrypt(wrapped[1:13], wrapped[13:], _wrap_aad(key_id, context))
+            except (InvalidTag, ValueError):
+                pass  # perhaps a version-1 wrap whose nonce begins with 0x02
         try:
-            return AESGCM(master).decrypt(wrapped[:12], wrapped[12:], key_id.encode())
+            return aead.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
         except (InvalidTag, ValueError):
             raise StorageIntegrityError("The wrapped data key does not open with this master key.") from None
 
@@ -223,6 +258,11 @@ class EncryptedReader:
         self._final_is_last = not self.truncated
         self.plaintext_size = 0 if n_segments == 0 else (n_segments - 1) * size + last_len
 
+    @property
+    def segment_size(self) -> int:
+        """Plaintext bytes per segment (the last one may be shorter)."""
+        return getattr(self, "_size", DEFAULT_SEGMENT_SIZE)
+
     def _try(self, index: int, last: bool, length: int) -> bytes | None:
         ct = self._read(HEADER_SIZE + index * self._seg_ct, length + TAG_SIZE)
         if len(ct) != length + TAG_SIZE:
@@ -271,6 +311,30 @@ class EncryptedReader:
                     yield self._aead.decrypt(_nonce(self._prefix, index, is_final and self._final_is_last), ct, None)
                 except InvalidTag:
                     raise StorageIntegrityError(f"Segment {index} failed its integrity check.") from None
+
+    def iter_range(self, offset: int, length: int, batch: int = 16) -> Iterator[bytes]:
+        """Plaintext bytes ``[offset, offset+length)`` segment by segment, each verified before it is released;
+        ``batch`` segments per backend read, so memory stays at about ``batch`` segments whatever the length."""
+        end = min(self.plaintext_size, offset + max(0, length))
+        if self._segments == 0 or offset >= end:
+            return
+        first, last = offset // self._size, (end - 1) // self._size
+        for lo in range(first, last + 1, batch):
+            hi = min(last, lo + batch - 1)
+            tail = self._last_len if hi == self._segments - 1 else self._size
+            raw = memoryview(self._read(HEADER_SIZE + lo * self._seg_ct, (hi - lo) * self._seg_ct + tail + TAG_SIZE))
+            for index in range(lo, hi + 1):
+                is_final = index == self._segments - 1
+                n = (self._last_len if is_final else self._size) + TAG_SIZE
+                ct = raw[(index - lo) * self._seg_ct:(index - lo) * self._seg_ct + n]
+                if len(ct) != n:
+                    raise StorageIntegrityError(f"Segment {index} is cut off.")
+                try:
+                    plain = self._aead.decrypt(_nonce(self._prefix, index, is_final and self._final_is_last), ct, None)
+                except InvalidTag:
+                    raise StorageIntegrityError(f"Segment {index} failed its integrity check.") from None
+                base = index * self._size
+                yield plain[max(0, offset - base):end - base]
 
     def verify(self) -> None:
         """Check every segment's tag, order and the end of the stream."""

@@ -13,10 +13,12 @@ from kernel.db import db
 
 
 class BlobState(enum.StrEnum):
-    """Life of a blob: being written, complete, or purged (key destroyed, bytes deleted)."""
+    """Life of a blob: being written, then complete (closed by its writer) or cut (its writer was gone: finished
+    as far as it got, reads back as truncated), then purged (key destroyed, bytes deleted)."""
 
     WRITING = "writing"
     COMPLETE = "complete"
+    CUT = "cut"
     PURGING = "purging"
     PURGED = "purged"
 
@@ -24,8 +26,9 @@ class BlobState(enum.StrEnum):
 class Blob(db.Model):  # type: ignore[name-defined]
     """An encrypted file: where its ciphertext lives, its wrapped data key, what it belongs to.
 
-    The data key exists only wrapped by a master key; destroying ``wrapped_key`` makes the
-    ciphertext unreadable everywhere at once (crypto-shredding), backups included.
+    The data key exists only wrapped by a master key; destroying ``wrapped_key`` makes the ciphertext
+    unreadable to the live system at once (crypto-shredding). A database backup from before still holds the
+    wrapped key: storage/FORMAT.md says when backups forget it.
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,8 +49,7 @@ class Blob(db.Model):  # type: ignore[name-defined]
     # Set by the owner when the rule's anchor is an event of its own (e.g. the identity decision).
     retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    # Closed (complete), or, for a blob still ``writing``, finished up as far as it got after its writer was
-    # gone (vault.finish_cut): it reads back as truncated.
+    # Closed (complete), or finished up as far as it got after its writer was gone (cut, vault.finish_cut).
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 

@@ -45,6 +45,7 @@ RULES: dict[str, Rule] = {
     "recording": ATTEMPT_RULE,
     "snapshot": ATTEMPT_RULE,
     "chat": ATTEMPT_RULE,
+    "playback": ATTEMPT_RULE,
     "face_template": Rule("the verified face template is deleted with the exam's data (the exam's end plus the "
                           "appeal window), or at once when biometric consent is withdrawn", "retain_until"),
     "id_image": Rule("deleted right after the identity decision (or at the exam's end if the institution "
@@ -81,7 +82,7 @@ def _due_condition(category: str, rule: Rule, now: dt.datetime) -> ColumnElement
 def due_query(now: dt.datetime) -> ColumnElement[bool]:
     """SQL condition: a live blob that its category's rule says must go now."""
     per_category = [and_(Blob.category == cat, _due_condition(cat, rule, now)) for cat, rule in RULES.items()]
-    return and_(Blob.state.in_([BlobState.COMPLETE, BlobState.WRITING]), or_(false(), *per_category))
+    return and_(Blob.state.in_([BlobState.COMPLETE, BlobState.CUT, BlobState.WRITING]), or_(false(), *per_category))
 
 
 @dataclasses.dataclass

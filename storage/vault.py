@@ -11,16 +11,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.secrets import ensure_keyring
 from storage.backends import BACKENDS, BlobBackend, WriteStream, new_key
-from storage.crypto import EncryptedReader, EncryptedWriter, MasterKeyring, new_data_key
+from storage.crypto import EncryptedReader, EncryptedWriter, MasterKeyring, blob_context, new_data_key
 from storage.errors import StorageIntegrityError, StorageUnavailable
 from storage.models import Blob, BlobState
 
@@ -58,10 +59,11 @@ def keyring(app: Flask | None = None) -> MasterKeyring:
 
 def _new_blob(category: str, content_type: str, owner: dict[str, Any]) -> tuple[Blob, bytes]:
     data_key = new_data_key()
-    key_id, wrapped = keyring().wrap(data_key)
-    blob = Blob(key=new_key(category), category=category, content_type=content_type, master_key_id=key_id,
-                wrapped_key=wrapped, state=BlobState.WRITING, **owner)
+    blob = Blob(key=new_key(category), category=category, content_type=content_type, state=BlobState.WRITING,
+                **owner)
     db.session.add(blob)
+    db.session.flush()  # the id the wrap is bound to
+    blob.master_key_id, blob.wrapped_key = keyring().wrap(data_key, blob_context(blob.id, category))
     db.session.commit()
     return blob, data_key
 
@@ -161,24 +163,26 @@ def open_reader(blob: Blob) -> EncryptedReader:
     if blob.state in (BlobState.PURGED, BlobState.PURGING) or blob.wrapped_key is None or blob.master_key_id is None:
         raise StorageIntegrityError("This blob has been purged.")
     be = backend()
-    data_key = keyring().unwrap(blob.master_key_id, blob.wrapped_key)
+    data_key = keyring().unwrap(blob.master_key_id, blob.wrapped_key, blob_context(blob.id, blob.category))
+    key = blob.key  # the reader may outlive the request's session (a streamed response): it holds no row
     try:
-        size = be.size(blob.key)
+        size = be.size(key)
     except FileNotFoundError as err:
         raise StorageIntegrityError("The blob's bytes are missing from storage.") from err
     except Exception as err:  # backend unreachable
         raise StorageUnavailable() from err
-    return EncryptedReader(lambda off, n: be.read_range(blob.key, off, n), size, data_key,
-                           complete=blob.state == BlobState.COMPLETE)
+    return EncryptedReader(lambda off, n: be.read_range(key, off, n), size, data_key,
+                           complete=blob.state == BlobState.COMPLETE)  # writing or cut: may end early
 
 
 def finish_cut(blob: Blob) -> bool:
     """Make a blob whose writer is gone (a crash, or a part given up on failing storage) readable as far as
-    it got, and note when (``completed_at``); whether anything of it is readable.
+    it got: its final state ``cut`` (it reads back as truncated), with ``completed_at``; whether anything of
+    it is readable.
 
-    It stays ``writing``, so that it reads back as truncated. Local storage needs nothing (its ``.partial``
-    file reads as it is); S3 completes the multipart upload from the parts uploaded before the cut. Call it
-    only for a blob no writer writes any more. Running it again changes nothing.
+    Local storage needs nothing (its ``.partial`` file reads as it is); S3 completes the multipart upload from
+    the parts uploaded before the cut. Call it only for a blob no writer writes any more. Running it again
+    changes nothing.
     """
     if blob.state != BlobState.WRITING:
         return False
@@ -186,7 +190,7 @@ def finish_cut(blob: Blob) -> bool:
         readable = backend().recover(blob.key)
     except Exception as err:  # backend unreachable: try again on the next run
         raise StorageUnavailable() from err
-    blob.completed_at = utcnow()
+    blob.state, blob.completed_at = BlobState.CUT, utcnow()
     db.session.commit()
     return readable
 
@@ -204,8 +208,17 @@ def blobs_of(**owner: Any) -> list[Blob]:
     return list(db.session.scalars(q.order_by(Blob.id)))
 
 
+#: Other holders of secrets sealed under the master keys (an institution's OpenID client secret, second-factor
+#: keys): each re-seals what it holds under the active key, in batches, and returns how many it changed. The
+#: domains that own them register here (storage knows no domain).
+RESEALERS: list[Callable[[MasterKeyring], int]] = []
+#: ... and each says how many of its secrets a master key still seals.
+KEY_USERS: list[Callable[[str], int]] = []
+
+
 def rewrap_all(batch: int = 500) -> int:
-    """Re-wrap every live data key under the active master key (blob bytes untouched); returns how many."""
+    """Re-wrap every live data key under the active master key and in the current format, bound to its blob
+    (blob bytes untouched), and have every registered resealer do the same; returns how many changed."""
     ring = keyring()
     done = 0
     last_id = 0
@@ -217,9 +230,22 @@ def rewrap_all(batch: int = 500) -> int:
             break
         for blob in rows:
             last_id = blob.id
-            if blob.master_key_id == ring.active_id or blob.wrapped_key is None or blob.master_key_id is None:
+            if blob.wrapped_key is None or blob.master_key_id is None:
                 continue
-            blob.master_key_id, blob.wrapped_key = ring.wrap(ring.unwrap(blob.master_key_id, blob.wrapped_key))
+            if blob.master_key_id == ring.active_id and ring.is_current(blob.wrapped_key):
+                continue
+            context = blob_context(blob.id, blob.category)
+            blob.master_key_id, blob.wrapped_key = ring.wrap(ring.unwrap(blob.master_key_id, blob.wrapped_key,
+                                                                         context), context)
             done += 1
         db.session.commit()
+    for reseal in RESEALERS:
+        done += reseal(ring)
     return done
+
+
+def key_in_use(key_id: str) -> int:
+    """How many data keys and other secrets a master key still wraps (blobs being purged included)."""
+    blobs = db.session.scalar(select(func.count()).select_from(Blob).where(
+        Blob.master_key_id == key_id, Blob.wrapped_key.is_not(None))) or 0
+    return int(blobs) + sum(count(key_id) for count in KEY_USERS)

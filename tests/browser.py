@@ -51,7 +51,10 @@ def chromium() -> Iterator[Callable[..., Any]]:
     drivers: list[Any] = []
     profiles: list[str] = []
 
-    def make(video: Path | None = None, audio: Path | None = None, lang: str = "de") -> Any:
+    def make(video: Path | None = None, audio: Path | None = None, lang: str = "de",
+             fake_device: str = "") -> Any:
+        """``fake_device``: options of Chromium's fake capture, e.g. ``display-media-type=window`` makes
+        ``getDisplayMedia`` answer with a window (default: a whole monitor, ``displaySurface`` "monitor")."""
         profile = tempfile.mkdtemp(prefix="chromium-")
         profiles.append(profile)
         opts = webdriver.ChromeOptions()
@@ -59,7 +62,8 @@ def chromium() -> Iterator[Callable[..., Any]]:
         for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", "--allow-loopback-in-peer-connection",
-                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     "--use-fake-ui-for-media-stream",
+                     "--use-fake-device-for-media-stream" + (f"={fake_device}" if fake_device else ""),
                      "--window-size=1280,900", f"--user-data-dir={profile}", f"--lang={lang}"):
             opts.add_argument(flag)
         opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
@@ -110,3 +114,40 @@ def log_in(driver: Any, base: str, email: str, password: str, code: Callable[[],
         WebDriverWait(driver, 10).until(ec.url_contains("/login/second-factor"))
         driver.find_element(By.ID, "code").send_keys(code())
         driver.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+
+
+def accept_confirmation(driver: Any, contains: str = "") -> str:
+    """Accept the page's "are you sure" question (window.confirm); returns its text, checked to contain ``contains``."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    alert = WebDriverWait(driver, 10).until(ec.alert_is_present())
+    text = str(alert.text)
+    assert contains in text, text
+    alert.accept()
+    return text
+
+
+def confirm_submit(driver: Any, contains: str = "") -> str:
+    """Answer the exam page's own "submit now?" dialog (in the page: a window.confirm would end fullscreen);
+    returns its text, checked to contain ``contains``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    dialog = WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "submit-dialog"))
+    WebDriverWait(driver, 10).until(lambda d: dialog.is_displayed())
+    text = str(dialog.find_element(By.ID, "submit-dialog-text").text)
+    assert contains in text, text
+    dialog.find_element(By.ID, "submit-confirm").click()
+    return text
+
+
+def enter_fullscreen(driver: Any) -> None:
+    """On a supervised exam page: answer the request for fullscreen by clicking, as a candidate does."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    gate = WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "fullscreen-gate"))
+    if gate.is_displayed():
+        driver.find_element(By.ID, "enter-fullscreen").click()
+        WebDriverWait(driver, 10).until(lambda d: not gate.is_displayed())

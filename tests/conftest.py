@@ -192,20 +192,24 @@ def make_user(app: Flask, make_institution: Callable[..., Any]) -> Callable[...,
 
     Accounts are as after their first steps: the email address is confirmed (``verified=False``: not yet), and
     admins, staff and proctors have the second factor set up with TOTP_SECRET (``second_factor=False``: not yet).
+    A candidate is on the roster of the institution's exams made with ``make_exam(enrol_all=True)``
+    (``enrolled=False``: on none).
     """
     from accounts.models import Role
     from accounts.services import create_user, register_candidate
     from accounts.validation import Registration
 
     def make(role: str = "candidate", institution: Any = None, email: str | None = None, *, verified: bool = True,
-             second_factor: bool = True, **profile: Any) -> Any:
+             second_factor: bool = True, enrolled: bool = True, **profile: Any) -> Any:
         r = Role(role)
         inst = None if r == Role.ADMIN else (institution or make_institution())
         email = email or f"{r.value}-{secrets.token_hex(3)}@example.org"
         if r != Role.CANDIDATE:
             user = create_user(email, PASSWORD, r, f"{r.value.title()} Person", inst)
             user.email_verified_at = clock.now() if verified else None
-            user.totp_secret = TOTP_SECRET if second_factor else None
+            from accounts.second_factor import seal_secret
+
+            user.totp_secret = seal_secret(user, TOTP_SECRET) if second_factor else None
             db.session.commit()
             return user
         fields: dict[str, Any] = {
@@ -217,18 +221,38 @@ def make_user(app: Flask, make_institution: Callable[..., Any]) -> Callable[...,
         fields.update(profile)
         user = register_candidate(inst, Registration(**fields), "test")
         user.email_verified_at = clock.now() if verified else None
+        if enrolled:
+            _enrol_quietly(sa.select(Exam).where(Exam.id.in_(ROSTER_FOR_ALL), Exam.institution_id == inst.id),
+                           [user])
         db.session.commit()
         return user
+
+    from exams.models import Exam
 
     return make
 
 
+ROSTER_FOR_ALL: set[int] = set()
+"""Exams ``make_exam`` made with ``enrol_all=True`` (the default): every candidate of the institution is on their
+roster, those made before and after, as if the exam office had enrolled them (no mail)."""
+
+
+def _enrol_quietly(exams: Any, candidates: list[Any]) -> None:
+    from exams.models import Enrolment
+
+    for exam in db.session.scalars(exams).all():
+        for cand in candidates:
+            db.session.add(Enrolment(exam_id=exam.id, user_id=cand.id, attempts_allowed=1))
+
+
 @pytest.fixture
-def make_exam(app: Flask, make_institution: Callable[..., Any]) -> Callable[..., Any]:
-    """Create an exam open now (overrides as keyword arguments)."""
+def make_exam(app: Flask, make_institution: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """Create an exam open now (overrides as keyword arguments); with ``enrol_all`` (the default) every candidate
+    of the institution, made before or after, is on its roster."""
+    from accounts.models import Role, User
     from exams.models import Exam
 
-    def make(institution: Any = None, **overrides: Any) -> Any:
+    def make(institution: Any = None, *, enrol_all: bool = True, **overrides: Any) -> Any:
         now = clock.now()
         fields: dict[str, Any] = {
             "title": "Prüfung", "description": "", "duration_minutes": 30, "opens_at": now - dt.timedelta(hours=1),
@@ -238,9 +262,15 @@ def make_exam(app: Flask, make_institution: Callable[..., Any]) -> Callable[...,
         exam = Exam(institution=institution or make_institution(), **fields)
         db.session.add(exam)
         db.session.commit()
+        if enrol_all:
+            ROSTER_FOR_ALL.add(exam.id)
+            _enrol_quietly(sa.select(Exam).where(Exam.id == exam.id), list(db.session.scalars(sa.select(User).where(
+                User.institution_id == exam.institution_id, User.role == Role.CANDIDATE)).all()))
+            db.session.commit()
         return exam
 
-    return make
+    yield make
+    ROSTER_FOR_ALL.clear()
 
 
 def totp_code(user: Any) -> str:
@@ -249,13 +279,13 @@ def totp_code(user: Any) -> str:
     import pyotp
 
     from accounts.models import User
-    from accounts.second_factor import STEP_SECONDS, _now_step
+    from accounts.second_factor import STEP_SECONDS, _now_step, secret_of
 
     last = db.session.scalar(sa.select(User.totp_last_step).where(User.id == user.id))
     while last is not None and last >= _now_step() + 1:
         clock.advance(dt.timedelta(seconds=STEP_SECONDS))
     step = _now_step() if last is None else max(_now_step(), last + 1)
-    return str(pyotp.TOTP(user.totp_secret or TOTP_SECRET).at(step * STEP_SECONDS))
+    return str(pyotp.TOTP(secret_of(user) or TOTP_SECRET).at(step * STEP_SECONDS))
 
 
 def login(client: FlaskClient, user: Any, password: str = PASSWORD, **kwargs: Any) -> Any:
@@ -282,9 +312,14 @@ def csrf_from(html: str) -> str:
 
 
 def mails_to(app: Flask, address: str) -> list[Any]:
-    """The mails written to the outbox (no SMTP configured) for ``address``, oldest first."""
+    """The mails written to the outbox (no SMTP configured) for ``address``, oldest first (once the mail jobs
+    queued so far have run)."""
     from email import policy
     from email.parser import BytesParser
+
+    jobs = app.extensions.get("aufsicht.jobs")
+    if isinstance(jobs, InProcessRunner):
+        jobs.wait_all()
 
     outbox = Path(app.instance_path) / "outbox"
     found = []

@@ -30,7 +30,47 @@ def test_seed_demo_once(runner):
     assert len(re.findall(r"@demo\.example\s+\S+", first.output)) == 4
     second = runner.invoke(args=["seed-demo"])
     assert "already" in second.output and "@demo.example " not in second.output
-    assert db.session.scalar(select(func.count()).select_from(User)) == 4
+    assert db.session.scalar(select(func.count()).select_from(User)) == 5  # a second candidate, login not printed
+
+
+def test_seed_demo_shows_the_product(runner):
+    """The demo exam has a question of every type and its proctor; one result went through the whole chain of
+    trust (identity decided by a person, supervised, reviewed, graded, released) and its certificate verifies."""
+    from exams.certificates import lookup_certificate
+    from exams.models import Attempt, Exam
+    from exams.questions import QuestionKind
+    from exams.trust import IdentityState, holds, identity_of
+    from kernel.clock import utcnow
+
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    exam_id = int(re.search(r"/candidate/exams/(\d+)", result.output).group(1))
+    exam = db.session.get(Exam, exam_id)
+    # every written type; "oral" needs an examiner in the call (an oral exam), not a seeded demo
+    assert {q["type"] for q in exam.questions} == {k.value for k in QuestionKind} - {"oral"}
+    assert [p.email for p in exam.proctors] == ["proctor@demo.example"]
+    assert exam.opens_at <= utcnow() < exam.closes_at
+    candidate = db.session.scalar(select(User).where(User.email == "candidate@demo.example"))
+    assert candidate.email_verified_at is not None
+    assert db.session.scalar(select(Attempt).where(Attempt.exam_id == exam_id)) is None  # ready to take it
+    from exams.rosters import enrolment_of
+
+    enrolment = enrolment_of(candidate, exam)  # on the roster of today's session, with the demo proctor
+    assert enrolment is not None and enrolment.session is not None
+    assert enrolment.session.starts_at <= utcnow() < enrolment.session.ends_at
+    assert [p.email for p in enrolment.session.proctors] == ["proctor@demo.example"]
+    (public_id,) = re.findall(r"/verify/(\S+)", result.output)
+    released = db.session.scalars(select(Attempt).where(Attempt.result_released_at.is_not(None))).all()
+    assert len(released) == 1 and released[0].user_id == candidate.id and released[0].review_outcome == "clean"
+    identity = identity_of(released[0])
+    assert identity.state == IdentityState.VERIFIED and identity.method == "person"
+    assert holds(released[0]) == []
+    shown = lookup_certificate(public_id)
+    assert shown.status == "valid" and shown.identity_method == "person"
+    assert shown.supervision == "live" and shown.review == "clean"
+    # The other candidate's result waits for points: the exam office finds it on its home page.
+    (waiting,) = db.session.scalars(select(Attempt).where(Attempt.result_released_at.is_(None))).all()
+    assert [h.code for h in holds(waiting)] == ["grading"]
 
 
 def _free_port() -> int:

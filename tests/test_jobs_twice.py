@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from kernel.clock import clock, utcnow
@@ -72,20 +73,22 @@ def _certificate(make_user: Any, make_exam: Any) -> int:
 
 def _check(make_user: Any, make_exam: Any, *, stalled: bool = False) -> int:
     """An identity check whose real photos (a match) are in and whose job is due."""
+    from idcheck.liveness import schedule, steps_json
     from idcheck.models import IdCheck, IdCheckStatus
     from idcheck.verification import pack_frames
     from storage import vault
-    from tests.idcheck.test_flow import frames_for
+    from tests.idcheck.live import head, timed_frames
 
     faces = FACES
     exam = make_exam(identity_check_required=True)
     cand = make_user("candidate", exam.institution)
     owner = {"user_id": cand.id, "institution_id": exam.institution_id}
-    frames = [f.getvalue() for f, _name in frames_for(faces, "obama.jpg", ["left", "up", "right"])]
+    challenge = schedule(["left", "up", "right"], 1_800_000_000_000)
+    frames = timed_frames(challenge, head(faces / "obama.jpg").render)
     check = IdCheck(user_id=cand.id, exam_id=exam.id, biometric=True, status=IdCheckStatus.PROCESSING,
-                    challenge=["left", "up", "right"],
+                    challenge=steps_json(challenge),
                     id_image_blob_id=vault.store("id_image", (faces / "obama2.jpg").read_bytes(), **owner).id,
-                    selfie_blob_id=vault.store("id_image", frames[0], **owner).id,
+                    selfie_blob_id=vault.store("id_image", frames[0][1], **owner).id,
                     frames_blob_id=vault.store("id_image", pack_frames(frames), **owner).id)
     db.session.add(check)
     db.session.commit()
@@ -181,8 +184,73 @@ def _seed_cut_recording(make_user: Any, make_exam: Any, **_: Any) -> dict[str, A
     return {}
 
 
+def _seed_lti_unreachable(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    """A released result for a course whose platform cannot be reached: the failure is kept once."""
+    from exams.models import AttemptStatus
+    from lti.models import LtiEnrolment, LtiLink, LtiPlatform
+
+    att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=utcnow())
+    att.result_released_at, att.percent = utcnow(), 70
+    down = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    platform = LtiPlatform(institution_id=att.exam.institution_id, name="Moodle", issuer=down, client_id="c",
+                           auth_login_url=f"{down}/auth", auth_token_url=f"{down}/token", jwks_url=f"{down}/jwks",
+                           deployment_ids=["1"])
+    db.session.add(platform)
+    db.session.flush()
+    link = LtiLink(platform_id=platform.id, exam_id=att.exam_id, deployment_id="1", resource_link_id="r",
+                   lineitem_url=f"{down}/lineitems/1", ags_scopes=[])
+    db.session.add(link)
+    db.session.flush()
+    db.session.add(LtiEnrolment(link_id=link.id, user_id=att.user_id, subject="s-1", source="roster"))
+    db.session.commit()
+    return {}
+
+
+def _seed_finished_part(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    from exams.models import AttemptStatus
+    from storage import vault
+    from tests.proctoring.conftest import tiny_webm
+
+    att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=utcnow())
+    vault.store("recording", tiny_webm(), content_type="video/webm", attempt_id=att.id, user_id=att.user_id,
+                institution_id=att.exam.institution_id)
+    return {}
+
+
+def _notice(make_user: Any, *, age: dt.timedelta = dt.timedelta(0)) -> int:
+    """An unsent notice, inserted without the ORM (whose commit would queue its job at once)."""
+    from accounts.models import Notice
+
+    cand = make_user("candidate")
+    result = db.session.execute(sa.insert(Notice.__table__).values(
+        user_id=cand.id, kind="registration_notice", key=f"test:{cand.id}", params={"lang": "en"},
+        created_at=utcnow() - age))
+    db.session.commit()
+    return int(result.inserted_primary_key[0])
+
+
+def _seed_session_tomorrow(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    from exams.models import Enrolment, ExamSession
+
+    now = utcnow()
+    exam = make_exam(enrol_all=False, closes_at=now + dt.timedelta(days=3))
+    session = ExamSession(exam_id=exam.id, starts_at=now + dt.timedelta(hours=12),
+                          ends_at=now + dt.timedelta(hours=13))
+    db.session.add(session)
+    db.session.flush()
+    db.session.add(Enrolment(exam_id=exam.id, user_id=make_user("candidate", exam.institution).id,
+                             session_id=session.id, enrolled_at=now - dt.timedelta(days=2)))
+    db.session.commit()
+    return {}
+
+
 SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
+    "lti.send_released_results": _seed_lti_unreachable,
+    "accounts.send_notice": lambda make_user, **_: {"notice_id": _notice(make_user)},
+    "accounts.send_pending_notices": lambda make_user, **_: (_notice(make_user, age=dt.timedelta(minutes=3)), {})[1],
+    "exams.send_reminders": _seed_session_tomorrow,
     "proctoring.finish_cut_recordings": _seed_cut_recording,
+    "proctoring.remux_recordings": _seed_finished_part,
     "accounts.purge_login_events": _seed_login_events,
     "exams.close_expired_attempts": _seed_expired_attempt,
     "exams.send_certificate": _seed_certificate,

@@ -14,6 +14,8 @@ PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.hea
           "verify.api_credential", "main.openapi", "sso.start", "sso.callback", "sso.logged_out",
           "verify.upload", "badges.platform_did_document", "badges.institution_did_document",
           "badges.status_list", "badges.single_jwk",
+          # LTI 1.3: the learning platform's calls (state, nonce and signature protect them; tests/lti)
+          "lti.login", "lti.launch", "lti.deep_link", "lti.jwks",
           # the second login step (only after the right password, in the same session) and the mailed links
           "auth.second_factor", "auth.enrol_second_factor", "auth.verify_email", "auth.password_reset_request",
           "auth.password_reset", "account.confirm_email"}

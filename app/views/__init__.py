@@ -20,18 +20,23 @@ def register_blueprints(app: Flask) -> None:
         certificates,
         grading,
         identity,
+        lti,
         main,
         privacy,
         proctor,
+        rosters,
         sso,
         staff,
         verify,
     )
 
     for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify,
-                   privacy, sso, badges, account):
+                   privacy, sso, badges, account, lti, rosters):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)
     from app.views import engine_api
 
     app.register_blueprint(engine_api.bp)
+    from app.views import accommodations
+
+    app.register_blueprint(accommodations.bp)

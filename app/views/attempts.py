@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from accounts.models import Role
 from app.access import role_required, user
 from app.ids import id_arg
+from app.ratelimit import limit
 from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
@@ -25,6 +26,7 @@ from exams.attempts import (
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt
 from exams.models import Attempt, AttemptStatus
+from exams.rosters import exam_of_candidate
 from kernel.clock import utcnow
 from kernel.errors import DomainError, ValidationFailed
 from proctoring import systemcheck  # noqa: F401  (registers the system-check gate)
@@ -37,7 +39,7 @@ bp = Blueprint("attempts", __name__)
 def exam(exam_id: int) -> str:
     """What the exam is, its rules, and the start button."""
     ex = get_exam_for(user(), exam_id)
-    return render_template("attempts/exam.html", exam=ex, now=utcnow())
+    return render_template("attempts/exam.html", exam=ex, now=utcnow(), mine=exam_of_candidate(user(), ex, utcnow()))
 
 
 @bp.post("/candidate/exams/<int:exam_id>/start")
@@ -48,7 +50,8 @@ def start(exam_id: int) -> Response | tuple[str, int]:
     try:
         attempt = start_attempt(user(), ex, utcnow())
     except DomainError as err:
-        return render_template("attempts/exam.html", exam=ex, now=utcnow(), error=err.message), err.status
+        return render_template("attempts/exam.html", exam=ex, now=utcnow(), error=err.message,
+                               mine=exam_of_candidate(user(), ex, utcnow())), err.status
     return redirect(url_for("attempts.take", attempt_id=attempt.id))
 
 
@@ -112,6 +115,7 @@ def system_check_offer(exam_id: int) -> Response:
     from proctoring.systemcheck import answer_offer
 
     ex = get_exam_for(user(), exam_id)
+    limit_offers(f"offer:check:{user().id}")
     body = request.get_json(silent=True)
     sdp = body.get("sdp") if isinstance(body, dict) else None
     return jsonify({"type": "answer", "sdp": answer_offer(current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -139,6 +143,7 @@ def chat(attempt_id: int) -> Response:
 
     attempt = get_attempt_for(user(), attempt_id)
     if request.method == "POST":
+        limit_chat(attempt.id)
         body = request.get_json(silent=True)
         text = body.get("text") if isinstance(body, dict) else None
         return jsonify(chat_service.send(attempt, user(), str(text or ""), utcnow()))
@@ -156,10 +161,12 @@ def media_offer(attempt_id: int) -> Response:
     attempt = get_attempt_for(user(), attempt_id)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise AttemptClosed("This attempt has ended.")
+    limit_offers(f"offer:attempt:{attempt.id}")
     body = request.get_json(silent=True)
     sdp = body.get("sdp") if isinstance(body, dict) else None
     answer_sdp = media().offer(session_id(attempt.id), sdp,
-                               (attempt.id, attempt.user_id, attempt.exam.institution_id))
+                               (attempt.id, attempt.user_id, attempt.exam.institution_id),
+                               screen=attempt.exam.screen_capture, oral=attempt.exam.oral)
     return jsonify({"type": "answer", "sdp": answer_sdp})
 
 
@@ -191,6 +198,24 @@ def submit(attempt_id: int) -> Response:
     submit_attempt(get_attempt_for(user(), attempt_id), utcnow())
     end_media(attempt_id)
     return redirect(url_for("attempts.result", attempt_id=attempt_id))
+
+
+def limit_chat(attempt_id: int) -> None:
+    """Chat messages per person and attempt a minute (each one is a stored, encrypted file)."""
+    from flask import current_app
+
+    limit(f"chat:{user().id}:{attempt_id}", int(current_app.config["CHAT_MESSAGES_PER_MINUTE"]),
+          message=_("You are sending messages very fast. Please wait a minute."))
+
+
+def limit_offers(key: str) -> None:
+    """A browser reconnects a few times a minute at most; a loop of offers (each a peer connection and a
+    recording part on the engine) is refused."""
+    from flask import current_app
+
+    limit(key, int(current_app.config["MEDIA_OFFERS_PER_MINUTE"]),
+          message=_("Too many connection attempts. The connection is tried again in a minute; your answers are "
+                    "saved meanwhile."))
 
 
 def end_media(attempt_id: int) -> None:

@@ -202,12 +202,16 @@ def register(slug: str) -> str | Response | tuple[str, int]:
         ctx["errors"] = err.fields
         return render_template("auth/register.html", **ctx), 400
     lang = str(get_locale() or "de")
+    # Each registration writes an account and sends a mail: a script from one address cannot fill either.
+    limit(f"register:{client_address()}", int(current_app.config["REGISTRATIONS_PER_HOUR"]), window_seconds=3600,
+          message=_("Too many registrations from your network. Please try again in an hour."))
     try:
         u = register_candidate(inst, reg, current_app.config["PRIVACY_NOTICE_VERSION"])
     except Conflict:
         # The same answer as for a new account, so the form tells nobody which addresses have one.
         send_registration_notice(reg.email, lang)
     else:
+        u.language = lang  # mails go out in the language the person registered in
         send_verification(u, lang)
     return render_template("auth/check_mail.html", email=reg.email)
 

@@ -23,9 +23,11 @@ bp = Blueprint("candidate", __name__, url_prefix="/candidate")
 def home() -> str:
     """Profile summary and the institution's exams."""
     me = user()
+    from exams.rosters import exams_of_candidate
     from storage.retention import receipts_for
 
     return render_template("candidate/home.html", me=me, profile=me.profile, exams=exams_for(me),
+                           mine=exams_of_candidate(me, utcnow()),
                            biometrics=current_consent(me, "biometrics"), receipts=receipts_for(user_id=me.id),
                            appeals=decided_appeals_of(me), reissuable=reissuable_certificates(me))
 

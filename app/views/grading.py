@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from accounts.models import Role
@@ -16,7 +17,9 @@ from exams.grading import (
     give_points,
     grading_queue,
     held_for,
+    held_results,
     manual_items,
+    releasable,
     release_all,
     release_result,
 )
@@ -57,6 +60,31 @@ def points(attempt_id: int) -> Response:
     return redirect(url_for("grading.attempt", attempt_id=attempt_id))
 
 
+def _mails() -> bool:
+    return bool(current_app.config.get("CERTIFICATE_SEND_ON_ISSUE"))
+
+
+@bp.get("/attempts/<int:attempt_id>/release")
+@role_required(Role.STAFF)
+def confirm_release(attempt_id: int) -> str:
+    """Ask once before releasing one result, saying what follows (or why it is held)."""
+    a = get_attempt_for_staff(user(), attempt_id)
+    found = holds(a, Action.RELEASE) if a.result_released_at is None else []
+    consequences = [_("%(name)s sees the result (%(points)s of %(max)s points) on their home page.",
+                      name=a.user.display_name, points=a.points, max=a.max_points)]
+    if a.passed:
+        consequences.append(_("The pass gets its certificate; it is mailed to the candidate and can be checked on "
+                              "the verification page.") if _mails() else
+                            _("The pass gets its certificate; it can be checked on the verification page."))
+    consequences += [_("The appeal window opens: the candidate may appeal until it closes."),
+                     _("A release cannot be taken back; only an upheld appeal reopens the result.")]
+    return render_template("staff/confirm_release.html", title=_("Release the result of %(name)s?",
+                                                                   name=a.user.display_name),
+                           consequences=consequences, held=[(a, found)] if found else [],
+                           action=url_for("grading.release", attempt_id=a.id),
+                           back=url_for("grading.attempt", attempt_id=a.id), count=0 if found else 1)
+
+
 @bp.post("/attempts/<int:attempt_id>/release")
 @role_required(Role.STAFF)
 def release(attempt_id: int) -> Response:
@@ -64,6 +92,32 @@ def release(attempt_id: int) -> Response:
     release_result(get_attempt_for_staff(user(), attempt_id), user(), utcnow())
     flash(_("Result released."))
     return redirect(url_for("grading.attempt", attempt_id=attempt_id))
+
+
+@bp.get("/exams/<int:exam_id>/release")
+@role_required(Role.STAFF)
+def confirm_release_exam(exam_id: int) -> str:
+    """Ask once before releasing every result the chain of trust lets go, saying what follows."""
+    ex = get_exam_for(user(), exam_id)
+    ready = releasable(user(), ex)
+    passes = sum(1 for a in ready if a.passed)
+    consequences = [ngettext("%(num)d candidate sees the result on their home page.",
+                             "%(num)d candidates see their results on their home page.", len(ready)),
+                    ngettext("%(num)d certificate of a pass is issued and mailed.",
+                             "%(num)d certificates of passes are issued and mailed.", passes) if _mails() else
+                    ngettext("%(num)d certificate of a pass is issued.", "%(num)d certificates of passes are issued.",
+                             passes),
+                    _("The appeal window opens for each of them."),
+                    _("A release cannot be taken back; only an upheld appeal reopens a result.")]
+    held = held_results(ex)
+    if held:
+        consequences.append(ngettext("%(num)d held result stays held (listed below, with the reason).",
+                                     "%(num)d held results stay held (listed below, each with the reason).",
+                                     len(held)))
+    return render_template("staff/confirm_release.html", title=_("Release the results of %(exam)s?", exam=ex.title),
+                           consequences=consequences, held=held, count=len(ready),
+                           action=url_for("grading.release_exam", exam_id=ex.id),
+                           back=url_for("staff.exam", exam_id=ex.id))
 
 
 @bp.post("/exams/<int:exam_id>/release")

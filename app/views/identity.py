@@ -9,10 +9,10 @@ from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
 from exams.catalog import get_exam_for
-from idcheck import manual
+from idcheck import live_check, manual
 from idcheck import verification as v
 from kernel.clock import utcnow
-from kernel.errors import ValidationFailed
+from kernel.errors import NotFound, ValidationFailed
 
 bp = Blueprint("identity", __name__)
 MAX_FILE = 8 * 1024 * 1024
@@ -59,7 +59,10 @@ def choose_manual(exam_id: int) -> WResponse:
 @role_required(Role.CANDIDATE)
 def live_offer(exam_id: int) -> Response:
     """Connect the camera for the proctor's comparison with the ID document (nothing is recorded)."""
+    from app.views.attempts import limit_offers
+
     check = manual.waiting_check(user(), get_exam_for(user(), exam_id))
+    limit_offers(f"offer:identity:{check.id}")
     body = request.get_json(silent=True)
     sdp = body.get("sdp") if isinstance(body, dict) else None
     return jsonify({"type": "answer", "sdp": manual.connect(current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -95,21 +98,33 @@ def document(exam_id: int) -> Response:
     return jsonify(v.status_json(check))
 
 
-@bp.post("/api/identity/<int:exam_id>/challenge")
+@bp.post("/api/identity/<int:exam_id>/camera/offer")
 @role_required(Role.CANDIDATE)
-def challenge(exam_id: int) -> Response:
-    """A fresh random head-turn challenge for the selfie."""
-    check, _exam = _check(exam_id)
-    return jsonify({"challenge": v.issue_challenge(check)})
+def camera_offer(exam_id: int) -> Response:
+    """Connect the camera to the media engine for the live head-movement challenge (nothing is recorded)."""
+    check = live_check.camera_check(user(), get_exam_for(user(), exam_id))
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    return jsonify({"type": "answer", "sdp": live_check.connect_camera(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                                                       check, sdp)})
 
 
-@bp.post("/api/identity/<int:exam_id>/selfie")
+@bp.post("/api/identity/<int:exam_id>/liveness")
 @role_required(Role.CANDIDATE)
-def selfie(exam_id: int) -> Response:
-    """Upload the selfie frames captured during the challenge; the check runs in the background."""
-    check, exam = _check(exam_id)
-    v.upload_selfie(check, exam, _file_bytes("frames"))
-    return jsonify(v.status_json(check))
+def liveness_start(exam_id: int) -> Response:
+    """Start the challenge on the connected camera: the server draws the moves and times them."""
+    check = live_check.camera_check(user(), get_exam_for(user(), exam_id))
+    return jsonify(live_check.start_challenge(current_app._get_current_object(), check, utcnow()))  # type: ignore[attr-defined]
+
+
+@bp.get("/api/identity/<int:exam_id>/liveness")
+@role_required(Role.CANDIDATE)
+def liveness_prompt(exam_id: int) -> Response:
+    """The move to make now (only the current one), for the page that asks a few times a second."""
+    check = v.check_for(user(), get_exam_for(user(), exam_id))
+    if check is None:
+        raise NotFound()
+    return jsonify(v.live_prompt(check, utcnow()))
 
 
 @bp.get("/review/identity")
@@ -124,9 +139,10 @@ def queue() -> str:
 def review(check_id: int) -> str:
     """Registration, document fields, ID photo, selfie and head-turn frames side by side with the distance."""
     check = v.reviewable_check(user(), check_id)
-    frames = v.frame_count(check) if check.status == v.IdCheckStatus.REVIEW else 0
+    frames = v.review_frames(check) if check.status == v.IdCheckStatus.REVIEW else []
     return render_template("identity/review.html", check=check, registration=manual.registration_of(check),
-                           frames=frames)
+                           frames=frames, moves=v.challenge_moves(check),
+                           move_words=v.move_labels())
 
 
 @bp.get("/review/identity/<int:check_id>/image/<which>")

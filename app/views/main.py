@@ -30,6 +30,10 @@ def set_language() -> Response:
     lang = request.form.get("lang", "")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
+        if current_user.is_authenticated:
+            from accounts.services import set_language as remember_language
+
+            remember_language(current_user, lang)  # mails follow the language chosen
     from app.views.auth import safe_next
 
     return redirect(safe_next(request.form.get("next")) or "/")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
@@ -13,31 +19,46 @@ from app.access import role_required, user
 from app.ids import id_arg
 from exams.attempts import timeline
 from exams.catalog import exams_for
+from exams.models import Attempt
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.errors import NotFound, ValidationFailed
-from proctoring import actions
+from kernel.errors import Conflict, NotFound, ValidationFailed
+from proctoring import accommodations, actions
 from proctoring import review as review_service
-from proctoring.flags import flags_of
+from proctoring.flag_labels import flag_label, status_label
+from proctoring.flags import flag_of, flags_of, resolve_flag
 from proctoring.media import media as media_service
 from proctoring.media import snapshot_age_ms
 from proctoring.models import Flag, FlagStatus
+from proctoring.screen import screen_states
 from proctoring.sessions import session_id
 
 bp = Blueprint("proctor", __name__, url_prefix="/proctor")
 api = Blueprint("proctor_api", __name__, url_prefix="/api/proctor")
 SUPERVISORS = (Role.PROCTOR, Role.STAFF)
+bp.add_app_template_global(flag_label, "flag_label")
+bp.add_app_template_global(status_label, "flag_status_label")
 
 
 @bp.get("/")
 @role_required(Role.PROCTOR)
 def home() -> str:
-    """Assigned exams, and the identity checks waiting for this proctor (one click each, with a count)."""
+    """Today's sessions with live counts, and one click each to the grid and the queues where work waits."""
     from idcheck.manual import waiting_count
     from idcheck.verification import review_queue
 
-    return render_template("proctor/home.html", exams=exams_for(user()), manual_waiting=waiting_count(user(), utcnow()),
-                           review_waiting=len(review_queue(user())))
+    now = utcnow()
+    return render_template("proctor/home.html", exams=exams_for(user()),
+                           today=review_service.today_sessions(user(), now),
+                           manual_waiting=waiting_count(user(), now), review_waiting=len(review_queue(user())),
+                           sessions_to_review=len(review_service.review_queue(user(), now)))
+
+
+@bp.get("/reviews")
+@role_required(*SUPERVISORS)
+def reviews() -> str:
+    """Ended attempts waiting for a review: most open flags first, with the time each waits."""
+    return render_template("proctor/reviews.html", rows=review_service.review_queue(user(), utcnow()))
 
 
 @bp.get("/live")
@@ -58,36 +79,68 @@ def attempt(attempt_id: int) -> str:
 @bp.get("/attempts/<int:attempt_id>/review")
 @role_required(*SUPERVISORS)
 def review(attempt_id: int) -> str:
-    """Timeline, flags and recording playback of an ended attempt, with the outcome form."""
+    """Timeline (chat text and snapshots in it), flags and recording playback of an ended attempt, with the
+    outcome form."""
+    from proctoring import chat as chat_service
+    from proctoring import timeline_labels as labels
+
+    me, now = user(), utcnow()
+    att = actions.supervised_attempt(me, attempt_id)
+    entries = review_service.review_timeline(timeline(att), chat_service.read_by_staff(att, me, now),
+                                             review_service.snapshots_of(att))
+    tz_name = getattr(att.exam.institution, "time_zone", None) or "Europe/Berlin"
+    zone = ZoneInfo(tz_name)
+
+    def local(at: dt.datetime) -> str:
+        shown = at.replace(tzinfo=dt.UTC).astimezone(zone)
+        return shown.strftime("%H:%M:%S" if shown.date() == now.replace(tzinfo=dt.UTC).astimezone(zone).date()
+                              else "%d.%m.%Y %H:%M:%S")
+
+    from exams.grading import oral_items
+
+    return render_template("proctor/review.html", attempt=att, entries=entries, flags=flags_of(att),
+                           parts=review_service.parts_for_review(att), local=local, tz_name=tz_name,
+                           oral_items=oral_items(att) if att.exam.oral else [],
+                           status_label=labels.status_label(att.status.value),
+                           outcome_label=labels.outcome_label(att.review_outcome))
+
+
+@bp.get("/attempts/<int:attempt_id>/snapshots/<int:blob_id>")
+@role_required(*SUPERVISORS)
+def stored_snapshot(attempt_id: int, blob_id: int) -> Response:
+    """One stored snapshot of the attempt (JPEG, decrypted on the fly, never cached)."""
     att = actions.supervised_attempt(user(), attempt_id)
-    return render_template("proctor/review.html", attempt=att, events=timeline(att), flags=flags_of(att),
-                           parts=review_service.recording_parts(att))
+    return _jpeg(review_service.snapshot_bytes(att, user(), blob_id, utcnow()))
 
 
 @bp.get("/attempts/<int:attempt_id>/recordings/<int:blob_id>")
 @role_required(*SUPERVISORS)
 def recording(attempt_id: int, blob_id: int) -> Response:
-    """A recording part, decrypted on the fly; honours Range so the player can seek."""
+    """A recording part (its seekable copy once made; ``?track=screen``: the copy of the candidate's screen),
+    decrypted on the fly and streamed segment by segment whatever the range; honours one byte range so the
+    player can seek. Every opening is audited."""
     att = actions.supervised_attempt(user(), attempt_id)
     blob = review_service.recording_part(att, blob_id)
-    start, end = 0, None
+    reader = review_service.open_for_playback(att, user(), blob, utcnow(),
+                                              screen=request.args.get("track") == "screen")
+    size = reader.plaintext_size
     rng = request.range
     # One byte range is served as asked (a suffix range "-N" too); other units or several ranges get it all.
     partial = rng is not None and rng.units == "bytes" and len(rng.ranges) == 1
+    start, stop = 0, size
     if partial:
-        start, stop = rng.ranges[0]  # type: ignore[union-attr]
-        end = None if stop is None else stop - 1
-    if start == 0:
-        review_service.log_access(att, user(), blob.id, utcnow())
-    data, size, start = review_service.read_range(blob, start, end)
-    if partial and start >= size:
-        raise RequestedRangeNotSatisfiable(length=size)
-    resp = make_response(data, 206 if partial else 200)
-    resp.headers["Content-Type"] = "video/webm"
+        first, end = rng.ranges[0]  # type: ignore[union-attr]
+        start = max(0, size + first) if first < 0 else first  # a suffix longer than the part is all of it
+        stop = size if end is None else min(end, size)
+        if start >= stop:
+            raise RequestedRangeNotSatisfiable(length=size)
+    resp = Response(reader.iter_range(start, stop - start), 206 if partial else 200, mimetype="video/webm",
+                    direct_passthrough=True)
+    resp.headers["Content-Length"] = str(stop - start)
     resp.headers["Accept-Ranges"] = "bytes"
     resp.headers["Cache-Control"] = "no-store"
     if partial:
-        resp.headers["Content-Range"] = f"bytes {start}-{start + len(data) - 1}/{size}"
+        resp.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
     return resp
 
 
@@ -101,6 +154,38 @@ def review_outcome(attempt_id: int) -> WResponse:
     return redirect(url_for("proctor.review", attempt_id=att.id))
 
 
+@bp.post("/attempts/<int:attempt_id>/flags/<int:flag_id>")
+@role_required(*SUPERVISORS)
+def flag_decision(attempt_id: int, flag_id: int) -> WResponse:
+    """Confirm or dismiss a flag with a note, from the review page (a refusal is shown there)."""
+    from flask import flash
+
+    att = actions.supervised_attempt(user(), attempt_id)
+    try:
+        _decide(att, flag_id, request.form.to_dict())
+    except (ValidationFailed, Conflict) as err:
+        flash(err.message)
+    back = "proctor.review" if request.form.get("back") == "review" else "proctor.attempt"
+    return redirect(url_for(back, attempt_id=att.id) + f"#flag-{flag_id}")
+
+
+@api.post("/attempts/<int:attempt_id>/flags/<int:flag_id>")
+@role_required(*SUPERVISORS)
+def flag_decision_api(attempt_id: int, flag_id: int) -> Response:
+    """Confirm or dismiss a flag with a note, from the live tile: ``{"decision": "confirm"|"dismiss", "note"}``."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    flag = _decide(att, flag_id, _body())
+    return jsonify({"id": flag.id, "status": flag.status.value, "label": status_label(flag.status)})
+
+
+def _decide(att: Attempt, flag_id: int, body: Mapping[str, object]) -> Flag:
+    flag_of(att, flag_id)  # another attempt's flag is not found before anything else is said about the request
+    decision = str(body.get("decision", ""))
+    if decision not in ("confirm", "dismiss"):
+        raise ValidationFailed(_("Choose confirm or dismiss."), fields={"decision": "confirm or dismiss"})
+    return resolve_flag(flag_id, att, user(), decision == "confirm", str(body.get("note", "")), utcnow())
+
+
 @api.route("/attempts/<int:attempt_id>/chat", methods=["GET", "POST"])
 @role_required(*SUPERVISORS)
 def chat(attempt_id: int) -> Response:
@@ -109,8 +194,12 @@ def chat(attempt_id: int) -> Response:
 
     att = actions.supervised_attempt(user(), attempt_id)
     if request.method == "POST":
+        from app.views.attempts import limit_chat
+
+        limit_chat(att.id)
         return jsonify(chat_service.send(att, user(), str(_body().get("text", "")), utcnow()))
-    return jsonify({"messages": chat_service.messages(att, request.args.get("after", default=0, type=id_arg) or 0)})
+    after = request.args.get("after", default=0, type=id_arg) or 0
+    return jsonify({"messages": chat_service.read_by_staff(att, user(), utcnow(), after)})
 
 
 @api.post("/attempts/<int:attempt_id>/live/offer")
@@ -121,6 +210,32 @@ def watch(attempt_id: int) -> Response:
     sdp = _body().get("sdp")
     answer = media_service().watch(session_id(att.id), f"viewer-{user().id}", sdp)
     return jsonify({"type": "answer", "sdp": answer})
+
+
+@api.post("/attempts/<int:attempt_id>/oral/offer")
+@role_required(*SUPERVISORS)
+def oral_join(attempt_id: int) -> Response:
+    """The examiner of an oral exam joins the candidate's call with camera and microphone (issue 19)."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    if not att.exam.oral or att.status.value != "in_progress":
+        raise NotFound("This attempt has no oral exam going on.")
+    answer = media_service().join(session_id(att.id), f"examiner-{user().id}", _body().get("sdp"))
+    return jsonify({"type": "answer", "sdp": answer})
+
+
+@bp.post("/attempts/<int:attempt_id>/oral-grades")
+@role_required(*SUPERVISORS)
+def oral_grade(attempt_id: int) -> WResponse:
+    """The examiner's points and note for one oral item, given in the review with the recording at hand."""
+    from exams.grading import grade_oral
+
+    att = actions.supervised_attempt(user(), attempt_id)
+    try:
+        points = int(request.form.get("points", ""))
+    except ValueError:
+        raise ValidationFailed("Enter the points as a whole number.", fields={"points": "not a number"}) from None
+    grade_oral(att, user(), request.form.get("question_id", ""), points, request.form.get("note", ""), utcnow())
+    return redirect(url_for("proctor.review", attempt_id=att.id) + "#oral-grading")
 
 
 @api.get("/live")
@@ -136,17 +251,36 @@ def live_state() -> Response:
     ).all() if ids else []
     counts = {attempt_id: n for attempt_id, n in rows}
     live = media_service().live(ids)
+    screens = screen_states([a.id for a in attempts if a.exam.screen_capture])
+    open_flags = _open_flags(ids)
+    granted = accommodations.for_tile(attempts)
     tiles = []
     for a in attempts:
         t = actions.tile(a, now, counts.get(a.id, 0))
+        t["flags"] = open_flags.get(a.id, [])
+        t["accommodation"] = granted.get(a.id)
         at = live.get(a.id, {}).get("snapshot_at")
         t["connection"] = live.get(a.id, {}).get("state")
         t["recording"] = live.get(a.id, {}).get("recording")
         t["snapshot_age_ms"] = snapshot_age_ms(at)
+        t["screen"] = screens.get(a.id, "stopped") if a.exam.screen_capture else None  # issue 19
+        t["screen_url"] = (url_for("proctor_api.screen_snapshot", attempt_id=a.id, t=int(time.time()))
+                           if a.exam.screen_capture and t["screen"] == "shared" else None)
         t["snapshot_url"] = None if at is None else url_for("proctor_api.snapshot", attempt_id=a.id,
                                                             t=int(at * 1000))
         tiles.append(t)
     return jsonify({"now": now.isoformat() + "Z", "attempts": tiles})
+
+
+@api.get("/attempts/<int:attempt_id>/screen")
+@role_required(*SUPERVISORS)
+def screen_snapshot(attempt_id: int) -> Response:
+    """The latest thumbnail of a live candidate's shared screen (JPEG, never cached)."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    snap = media_service().screen_snapshot(att.id)
+    if snap is None:
+        raise NotFound("No picture of the screen yet.")
+    return _jpeg(snap)
 
 
 @api.get("/attempts/<int:attempt_id>/snapshot")
@@ -157,10 +291,27 @@ def snapshot(attempt_id: int) -> Response:
     snap = media_service().snapshot(att.id)
     if snap is None:
         raise NotFound("No snapshot yet.")
-    resp = make_response(snap)
+    return _jpeg(snap)
+
+
+def _jpeg(data: bytes) -> Response:
+    """A picture of a candidate for a supervisor: JPEG, never cached."""
+    resp = make_response(data)
     resp.headers["Content-Type"] = "image/jpeg"
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _open_flags(ids: list[int]) -> dict[int, list[dict[str, object]]]:
+    """Open flags per attempt, newest first, in words (the tile lists them with confirm and dismiss)."""
+    out: dict[int, list[dict[str, object]]] = {}
+    if not ids:
+        return out
+    for f in db.session.scalars(select(Flag).where(Flag.attempt_id.in_(ids), Flag.status == FlagStatus.OPEN)
+                                .order_by(Flag.started_at.desc())):
+        out.setdefault(f.attempt_id, []).append({"id": f.id, "kind": f.kind.value, "label": flag_label(f),
+                                                 "started_at": f.started_at.isoformat() + "Z"})
+    return out
 
 
 def _body() -> dict[str, object]:

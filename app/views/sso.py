@@ -25,7 +25,7 @@ from accounts.oidc import (
 from accounts.second_factor import second_factor_required
 from accounts.validation import GENDERS, SALUTATIONS, clean_profile
 from app.access import role_required, same_institution, user
-from app.oidc_session import PENDING, SIGNED_IN
+from app.oidc_session import AFTER_PROFILE, PENDING, SIGNED_IN
 from app.views.auth import PENDING as PENDING_LOGIN
 from app.views.auth import safe_next
 from kernel.clock import utcnow
@@ -87,7 +87,7 @@ def profile() -> str | Response | tuple[str, int]:
     """Asked once, after the first sign-in through a provider: address, phone, birth data, ID number, consent."""
     me = user()
     if not needs_profile(me):
-        return redirect(url_for("candidate.home"))
+        return redirect(safe_next(session.pop(AFTER_PROFILE, None)) or url_for("candidate.home"))
     first, _sep, last = me.display_name.partition(" ")
     form = request.form if request.method == "POST" else {"first_name": first, "last_name": last}
     ctx = {"salutations": SALUTATIONS, "genders": GENDERS, "form": form, "errors": {}}
@@ -103,7 +103,7 @@ def profile() -> str | Response | tuple[str, int]:
         ctx["errors"] = err.fields
         return render_template("sso/profile.html", **ctx), 400
     flash(_("Thank you, your profile is complete."))
-    return redirect(url_for("candidate.home"))
+    return redirect(safe_next(session.pop(AFTER_PROFILE, None)) or url_for("candidate.home"))
 
 
 @bp.get("/sso/logged-out")

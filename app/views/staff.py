@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -11,10 +13,13 @@ from accounts.models import Institution, Role, User
 from accounts.services import create_user
 from app.access import role_required, user
 from app.ids import id_arg
-from exams.authoring import TEMPLATE, create_exam, export_exam, has_attempts, update_exam
+from exams import editor
+from exams.authoring import TEMPLATE, authored_spec, create_exam, export_exam, has_attempts, save_exam, update_exam
 from exams.catalog import assign_proctor, exams_for, get_exam_for
+from exams.editor import ExamForm, PreviewQuestion
 from exams.grading import exam_attempts, held_for, held_results
 from exams.models import Exam
+from exams.overview import overview
 from exams.schema import ExamImportError, Format, ImportProblem, format_for_filename
 from kernel.clock import utcnow
 from kernel.db import db
@@ -40,10 +45,12 @@ def home() -> str:
     from idcheck.verification import review_queue
     from privacy.rights import requested_changes
 
-    return render_template("staff/home.html", exams=exams_for(me), proctors=proctors, restricted=restricted,
+    now = utcnow()
+    return render_template("staff/home.html", exams=overview(exams_for(me), now), proctors=proctors,
+                           restricted=restricted, held=held_for(me),
                            receipts=receipts_for(institution_id=me.institution_id)[:100],
-                           identity_review=len(review_queue(me)), identity_manual=waiting_count(me, utcnow()),
-                           held_count=len(held_for(me)), corrections_count=len(requested_changes(me)))
+                           identity_review=len(review_queue(me)), identity_manual=waiting_count(me, now),
+                           corrections_count=len(requested_changes(me)))
 
 
 @bp.get("/exams/<int:exam_id>")
@@ -84,7 +91,65 @@ def new_proctor() -> Response:
     return redirect(url_for("staff.home"))
 
 
-# --- authoring: the exam file (YAML/JSON) is the form ---------------------------------------------------------
+# --- authoring in the form-based editor -------------------------------------------------------------------------
+
+
+def _zone() -> ZoneInfo:
+    """The institution's time zone, in which the editor's times are typed (Europe/Berlin unless set)."""
+    return ZoneInfo(getattr(_institution(), "time_zone", None) or "Europe/Berlin")
+
+
+def _proctor_emails() -> list[str]:
+    return list(db.session.scalars(select(User.email).where(
+        User.role == Role.PROCTOR, User.institution_id == user().institution_id).order_by(User.email)))
+
+
+def _compose(exam: Exam | None, form: ExamForm, preview_of: list[PreviewQuestion] | None = None,
+             status: int = 200) -> tuple[str, int]:
+    return render_template("staff/exam_form.html", exam=exam, form=form, preview=preview_of,
+                           proctors=_proctor_emails(), kinds=editor.KINDS, zone=str(_zone())), status
+
+
+def _compose_post(exam: Exam | None) -> Response | tuple[str, int]:
+    """One press of a button in the editor: edit the form, preview it, or save it."""
+    form = editor.read_form(lambda name: request.form.get(name, ""), request.form.getlist)
+    action = request.form.get("action", "save")
+    if editor.apply_action(form, action):
+        return _compose(exam, form)
+    spec = editor.check(form, _zone(), _proctor_emails())
+    if spec is None:
+        return _compose(exam, form, status=400)
+    if action == "preview":
+        return _compose(exam, form, editor.preview(spec))
+    try:
+        saved = save_exam(_institution(), exam, spec)
+    except DomainError as err:
+        form.errors["form"] = err.message
+        return _compose(exam, form, status=err.status)
+    flash(_("Exam saved."))
+    return redirect(url_for("staff.exam", exam_id=saved.id))
+
+
+@bp.route("/exams/compose", methods=["GET", "POST"])
+@role_required(Role.STAFF)
+def compose_exam() -> Response | tuple[str, int]:
+    """Write a new exam in the form-based editor (questions of every type, preview, a message per field)."""
+    if request.method == "GET":
+        return _compose(None, editor.blank_form(_zone(), utcnow()))
+    return _compose_post(None)
+
+
+@bp.route("/exams/<int:exam_id>/compose", methods=["GET", "POST"])
+@role_required(Role.STAFF)
+def compose_edit(exam_id: int) -> Response | tuple[str, int]:
+    """Change an exam in the form-based editor (refused once candidates have started it)."""
+    ex = get_exam_for(user(), exam_id)
+    if request.method == "GET":
+        return _compose(ex, editor.form_from_spec(authored_spec(ex), _zone()))
+    return _compose_post(ex)
+
+
+# --- authoring: the exam file (YAML/JSON) as text --------------------------------------------------------------
 
 
 def _source() -> tuple[str, Format]:

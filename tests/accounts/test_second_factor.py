@@ -8,6 +8,7 @@ import re
 import pyotp
 import pytest
 
+from accounts.second_factor import secret_of
 from kernel.db import db
 from tests.conftest import PASSWORD, login, totp_code
 
@@ -32,7 +33,8 @@ def test_first_login_enrols_the_app_then_every_login_asks_for_a_code(app, client
     assert len(codes) == 10
     assert client.get(f"/{role}/").status_code == 200
     db.session.refresh(user)
-    assert user.totp_secret == secret and secret not in (user.recovery_codes or "")
+    assert secret_of(user) == secret and secret not in (user.recovery_codes or "")
+    assert secret not in user.totp_secret  # sealed at rest (tests/hostile/test_keys.py)
 
     again = app.test_client()
     assert password_step(again, user).headers["Location"].endswith("/login/second-factor")

@@ -12,7 +12,7 @@ from exams.grading import give_points, release_result
 from exams.models import Attempt
 from kernel.clock import utcnow
 from kernel.db import db
-from tests.browser import chromium, live_server, log_in  # noqa: F401
+from tests.browser import chromium, confirm_submit, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -49,7 +49,14 @@ def test_take_exam_reload_submit_and_verify(chromium, live_server, office):  # n
     _saved(d, "q3")
     d.find_element(By.ID, "q-q4").send_keys("Weil Berlin die Hauptstadt ist.")
     _saved(d, "q4")
+    # Asked in the page; going back keeps the exam open, answers and all.
     d.find_element(By.ID, "submit").click()
+    WebDriverWait(d, 10).until(lambda d: d.find_element(By.ID, "submit-dialog").is_displayed())
+    d.find_element(By.ID, "submit-cancel").click()
+    WebDriverWait(d, 10).until(lambda d: not d.find_element(By.ID, "submit-dialog").is_displayed())
+    assert "/result" not in d.current_url and d.find_element(By.ID, "q-q3").get_attribute("value") == "3,14"
+    d.find_element(By.ID, "submit").click()
+    confirm_submit(d, "Antworten können danach nicht mehr geändert werden")
     WebDriverWait(d, 10).until(ec.url_contains("/result"))
     assert "freigegeben" in d.find_element(By.ID, "result").text
 

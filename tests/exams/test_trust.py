@@ -272,8 +272,9 @@ def test_the_appeal_decision_reaches_the_candidate_by_email_and_on_their_page(ap
     runner().wait_all()  # the decision was queued for the job runner
     mails = [email_lib.message_from_bytes(p.read_bytes(), policy=email_policy.default)
              for p in (Path(app.instance_path) / "outbox").glob("*.eml")]
-    mine = [m for m in mails if m["To"] == email]
-    assert len(mine) == 1 and "Die Wertung ist richtig." in mine[0].get_body().get_content()
+    mine = [m for m in mails if m["To"] == email]  # the result, the appeal received, its decision
+    decisions = [m for m in mine if "Die Wertung ist richtig." in m.get_body().get_content()]
+    assert len(decisions) == 1 and len(mine) == 3
     assert send_appeal_decision_job(appeal_id) is None  # sent once only
     login(client, db.session.merge(candidate))
     page = client.get("/candidate/").get_data(as_text=True)
@@ -481,3 +482,24 @@ def test_before_a_verified_identity_a_rename_applies_at_once(app, client, chain)
     client.post("/account/privacy/profile", data={"last_name": "Neumann"})
     db.session.expire_all()
     assert att.user.profile.last_name == "Neumann"
+
+
+def test_verify_shows_the_issuing_institutions_days_to_every_visitor(app, client, chain):
+    from kernel.clock import to_local
+
+    att = chain.attempt(identity=IdCheckStatus.VERIFIED)
+    with app.test_request_context():
+        record_review(att, chain.proctor, "clean", "", clock.now())
+        release_result(att, chain.staff, clock.now())
+    cert = certificate_for_attempt(att)
+    decided = db.session.scalar(select(IdCheck).where(IdCheck.user_id == att.user_id)).decided_at
+    # UTC+14 and UTC-11 are 25 hours apart: their calendar days differ whatever the time, and from Berlin's
+    shown = []
+    for tz in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        att.exam.institution.timezone = tz
+        db.session.commit()
+        day = to_local(decided, tz).date().isoformat()
+        page = client.get(f"/verify/{cert.public_id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+        assert f"identity verified on {day} (automatically)" in page, tz
+        shown.append(day)
+    assert shown[0] != shown[1]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from kernel.clock import utcnow
 from kernel.db import db
@@ -56,6 +57,12 @@ class Tenant:
     export: Any
     change: Any = None  # a requested change of name, waiting for the exam office
     provider: Any = None  # the institution's OpenID sign-in provider
+    lti_platform: Any = None  # the institution's learning platform (LTI), a course link, a proctored attempt there
+    lti_link: Any = None
+    lti_session: Any = None
+    flag: Any = None  # an open flag on the live attempt, waiting for a proctor's decision
+    session: Any = None  # a session of the live exam, with the tenant's proctor
+    enrolment: Any = None  # the candidate's place on the roster of the finished exam
 
 
 @pytest.fixture
@@ -120,9 +127,40 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
                                changed_by_id=candidate.id, status="requested")
         provider = OidcProvider(institution_id=inst.id, name=f"Login {marker}", issuer=f"https://login.example.org/{marker}",
                                 client_id=f"client-{marker}", secret_key_id="k", secret_wrapped=b"sealed")
-        db.session.add_all([change, provider])
+        from exams.models import Enrolment, ExamSession
+
+        session = ExamSession(exam_id=exam_live.id, starts_at=exam_live.opens_at, ends_at=exam_live.closes_at,
+                              proctors=[proctor])
+        db.session.add_all([change, provider, session])
         db.session.commit()
+        from lti.models import LtiEnrolment, LtiLink, LtiPlatform, LtiProctoring
+
+        lms = f"https://lms.example.org/{inst.id}"
+        lti_platform = LtiPlatform(institution_id=inst.id, name=f"LMS {marker}", issuer=lms, client_id=f"c-{inst.id}",
+                                   auth_login_url=f"{lms}/auth", auth_token_url=f"{lms}/token",
+                                   jwks_url=f"{lms}/jwks", deployment_ids=["1"])
+        db.session.add(lti_platform)
+        db.session.flush()
+        lti_link = LtiLink(platform_id=lti_platform.id, exam_id=exam_live.id, deployment_id="1",
+                           resource_link_id=f"rl-{marker}", context_title=f"Kurs {marker}", ags_scopes=[])
+        db.session.add(lti_link)
+        db.session.flush()
+        lti_session = LtiProctoring(link_id=lti_link.id, user_id=candidate.id, attempt_number=1,
+                                    session_data=f"s-{marker}", start_assessment_url=f"{lms}/start", acs_actions=[])
+        db.session.add_all([lti_session, LtiEnrolment(link_id=lti_link.id, user_id=candidate.id, subject=f"u-{marker}",
+                                                      source="launch")])
+        from exams.models import ExtraTime
+        from proctoring.flags import raise_flag
+        from proctoring.models import FlagKind
+
+        flag = raise_flag(live, FlagKind.TAB_HIDDEN, utcnow(), source=f"browser {marker}")
+        db.session.add(ExtraTime(exam_id=exam_live.id, user_id=candidate.id, extra_minutes=10, extra_percent=0,
+                                 reason=f"Nachteilsausgleich {marker}"))
+        db.session.commit()
+        enrolment = db.session.scalars(select(Enrolment).where(Enrolment.exam_id == exam_done.id,
+                                                               Enrolment.user_id == candidate.id)).one()
         return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
-                      recording, int(message["id"]), export, change, provider)
+                      recording, int(message["id"]), export, change, provider, lti_platform, lti_link, lti_session,
+                      flag, session, enrolment)
 
     return make

@@ -16,9 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
-from exams.models import Answer, Appeal, Attempt, AttemptEvent, Certificate, Exam, exam_proctor
+from exams.models import Answer, Appeal, Attempt, AttemptEvent, Certificate, Exam, ExtraTime, exam_proctor
 from idcheck.models import IdCheck
 from kernel.db import db
+from lti.models import LtiPlatform, LtiProctoring
+from proctoring.models import Flag
 from storage.models import Blob
 from tests.conftest import login
 from tests.hostile.conftest import Tenant
@@ -36,10 +38,11 @@ PUBLIC_WITH_IDS = {
     "auth.password_reset": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
     "account.confirm_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
 }
-# The media engine's internal API: not served by web processes at all (404), token-protected in engines
+# The media engine's internal API: not served by web processes at all (404), grant-protected in engines
 # (tests/proctoring/test_media_engines.py).
 PUBLIC_WITH_IDS.update({r: "media engine internal API" for r in (
-    "engine_api.offer", "engine_api.watch", "engine_api.stats", "engine_api.close", "engine_api.snapshot")})
+    "engine_api.offer", "engine_api.watch", "engine_api.stats", "engine_api.close", "engine_api.snapshot",
+    "engine_api.liveness", "engine_api.join", "engine_api.screen_snapshot")})
 # Pages without ids that show other institutions on purpose.
 PUBLIC_LISTS = {
     "auth.choose_institution": "lists every institution's public name so that a candidate can pick theirs",
@@ -74,7 +77,12 @@ def tenant_values(t: Tenant) -> dict[str, list[Any]]:
         "token": [t.export.token],
         "change_id": [t.change.id],
         "provider_id": [t.provider.id],
-        "user_id": [t.staff.id, t.proctor.id],
+        "platform_id": [t.lti_platform.id],
+        "link_id": [t.lti_link.id],
+        "session_id": [t.lti_session.id, t.session.id],
+        "user_id": [t.staff.id, t.proctor.id, t.candidate.id],
+        "flag_id": [t.flag.id],
+        "enrolment_id": [t.enrolment.id],
     }
 
 
@@ -139,8 +147,16 @@ def fingerprint(t: Tenant) -> dict[str, Any]:
         "blobs": [(bl.id, bl.category, bl.state) for bl in db.session.scalars(
             select(Blob).where(Blob.institution_id == t.inst.id).order_by(Blob.id))],
         "exams": [(e.title, e.questions) for e in db.session.scalars(select(Exam).where(Exam.id.in_(exams)))],
+        "flags": [(f.status, f.note) for f in db.session.scalars(
+            select(Flag).where(Flag.attempt_id.in_(attempts)).order_by(Flag.id))],
+        "extra_time": [(x.user_id, x.extra_minutes, x.reason) for x in db.session.scalars(
+            select(ExtraTime).where(ExtraTime.exam_id.in_(exams)).order_by(ExtraTime.id))],
         "proctors": sorted(db.session.execute(select(exam_proctor.c.exam_id, exam_proctor.c.user_id)
                                               .where(exam_proctor.c.exam_id.in_(exams))).all()),
+        "lti": [(p.id, p.name, p.deployment_ids) for p in db.session.scalars(
+            select(LtiPlatform).where(LtiPlatform.institution_id == t.inst.id))]
+        + [(s.id, s.status, s.last_control) for s in db.session.scalars(
+            select(LtiProctoring).where(LtiProctoring.user_id == t.candidate.id))],
     }
 
 

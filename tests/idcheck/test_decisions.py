@@ -11,15 +11,17 @@ from PIL import Image
 from sqlalchemy import select
 
 from idcheck.models import IdCheck, IdCheckStatus
+from idcheck.verification import begin_live_challenge
 from kernel.clock import utcnow
 from kernel.db import db
+from kernel.errors import Conflict
 from privacy.settings import update_settings
 from storage import vault
 from storage.models import Blob, BlobState
 from storage.retention import purge_expired
 from tests.conftest import login
-from tests.idcheck.conftest import jpeg
-from tests.idcheck.test_flow import frames_for, upload, wait_done, webcam
+from tests.idcheck.live import engine_delivers
+from tests.idcheck.test_flow import upload, wait_done
 
 
 @pytest.fixture
@@ -116,22 +118,22 @@ def test_switching_to_manual_before_a_decision_deletes_the_photos(setup, faces):
 
 
 @pytest.mark.parametrize("app_config", [{"IDCHECK_MAX_RETAKES": 1}])
-def test_retakes_are_limited_and_the_last_goes_to_a_person(setup, faces):
+def test_retakes_are_limited_and_the_last_goes_to_a_person(app, setup, faces):
     exam, cand, client, _staff = setup
     client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
     state = upload(client, exam, faces, "obama2.jpg", "two_people.jpg", still=True)
     assert state["status"] == "retake" and state["retakes_left"] == 1
-    challenge = client.post(f"/api/identity/{exam.id}/challenge").json["challenge"]
-    still = [(io.BytesIO(jpeg(webcam(faces, "two_people.jpg"))), f"s{i}.jpg") for i in range(5)]
-    assert client.post(f"/api/identity/{exam.id}/selfie", data={"frames": still}).status_code == 200
+    assert engine_delivers(the_check(cand), faces, "two_people.jpg", still=True).status == IdCheckStatus.PROCESSING
     state = wait_done(client, exam)
     assert state["status"] == "review" and state["retakes_left"] == 0  # never refused by the computer
     assert "no retakes left" in the_check(cand).reason
     kept = the_check(cand)
     blobs = (kept.id_image_blob_id, kept.selfie_blob_id, kept.frames_blob_id)
     # a retake while a person reviews: refused, and the photos under review stay
-    r = client.post(f"/api/identity/{exam.id}/selfie", data={"frames": frames_for(faces, "obama.jpg", challenge)})
+    r = client.post(f"/api/identity/{exam.id}/liveness")
     assert r.status_code == 409
+    with app.test_request_context(), pytest.raises(Conflict):
+        begin_live_challenge(the_check(cand), utcnow())
     r = client.post(f"/api/identity/{exam.id}/document",
                     data={"file": (io.BytesIO((faces / "obama2.jpg").read_bytes()), "id.jpg")})
     assert r.status_code == 409
@@ -141,7 +143,7 @@ def test_retakes_are_limited_and_the_last_goes_to_a_person(setup, faces):
 
 
 @pytest.mark.parametrize("app_config", [{"IDCHECK_MAX_RETAKES": 0}])
-def test_no_selfie_beyond_the_limit(setup, faces):
+def test_no_selfie_beyond_the_limit(app, setup, faces):
     exam, cand, client, _staff = setup
     client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
     client.post(f"/api/identity/{exam.id}/document",
@@ -149,9 +151,11 @@ def test_no_selfie_beyond_the_limit(setup, faces):
     check = the_check(cand)
     check.selfie_uploads, check.status = 1, IdCheckStatus.RETAKE  # as after one unusable selfie
     db.session.commit()
-    challenge = client.post(f"/api/identity/{exam.id}/challenge").json["challenge"]
-    r = client.post(f"/api/identity/{exam.id}/selfie", data={"frames": frames_for(faces, "obama.jpg", challenge)})
-    assert r.status_code == 409 and the_check(cand).selfie_blob_id is None
+    r = client.post(f"/api/identity/{exam.id}/liveness")
+    assert r.status_code == 409 and "keine Wiederholungen mehr" in r.json["error"]["message"]
+    with app.test_request_context(), pytest.raises(Conflict):
+        begin_live_challenge(the_check(cand), utcnow())
+    assert the_check(cand).selfie_blob_id is None and the_check(cand).challenge == []
 
 
 def test_review_page_shows_registration_document_frames_and_distance(setup, faces):
@@ -161,11 +165,13 @@ def test_review_page_shows_registration_document_frames_and_distance(setup, face
     page = staff.get(f"/review/identity/{check.id}").get_data(as_text=True)
     assert 'id="registration"' in page and "Mustermann" in page and "12.08.1990" in page and "T22000129" in page
     assert 'id="document-fields"' in page and 'id="distance"' in page
-    # two frames looking straight plus two for each asked move (tests/idcheck/test_flow.frames_for)
-    assert page.count("/image/frame-") == 2 + 2 * len(check.challenge)
+    # the last frame looking straight, then the first clear movement of each asked move
+    assert page.count("/image/frame-") == 1 + len(check.challenge)
+    # (the ID shows another person, so no step counted: each shows the middle of its time)
+    assert all("answered_ms" in s and s["followed"] is not True for s in check.challenge)
     frame = staff.get(f"/review/identity/{check.id}/image/frame-2")
     assert frame.status_code == 200 and frame.data[:2] == b"\xff\xd8"
-    assert staff.get(f"/review/identity/{check.id}/image/frame-9").status_code == 404
+    assert staff.get(f"/review/identity/{check.id}/image/frame-999").status_code == 404
 
 
 def test_id_images_get_their_deletion_date_when_stored(setup, faces, make_exam):
@@ -183,8 +189,7 @@ def test_id_images_get_their_deletion_date_when_stored(setup, faces, make_exam):
     before = utcnow()
     client.post(f"/api/identity/{long_exam.id}/document",
                 data={"file": (io.BytesIO((faces / "obama2.jpg").read_bytes()), "id.jpg")})
-    challenge = client.post(f"/api/identity/{long_exam.id}/challenge").json["challenge"]
-    client.post(f"/api/identity/{long_exam.id}/selfie", data={"frames": frames_for(faces, "biden.jpg", challenge)})
+    engine_delivers(db.session.scalar(select(IdCheck).where(IdCheck.exam_id == long_exam.id)), faces, "biden.jpg")
     wait_done(client, long_exam)  # review: a person decides, the photos wait with their date
     db.session.expire_all()
     check = db.session.scalar(select(IdCheck).where(IdCheck.exam_id == long_exam.id))

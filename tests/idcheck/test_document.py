@@ -16,7 +16,8 @@ from idcheck.document import TYPED, check_document, read_bytes
 from idcheck.models import IdCheck
 from kernel.db import db
 from tests.documents import SPECIMENS, Person, Shot, make, mrz_lines
-from tests.idcheck.test_flow import frames_for, wait_done
+from tests.idcheck.live import engine_delivers
+from tests.idcheck.test_flow import wait_done
 
 TODAY = dt.date(2026, 12, 1)
 ERIKA = Person("MUSTERMANN", "ERIKA", "T22000129", "900812", "310630")  # the factories' candidate
@@ -163,8 +164,7 @@ def test_an_expired_passport_goes_to_review_with_the_reason(setup, faces):
                 face="obama2.jpg")
     r = client.post(f"/api/identity/{exam.id}/document", data={"file": (io.BytesIO(page), "pass.jpg")})
     assert r.status_code == 200, r.json
-    challenge = client.post(f"/api/identity/{exam.id}/challenge").json["challenge"]
-    client.post(f"/api/identity/{exam.id}/selfie", data={"frames": frames_for(faces, "obama.jpg", challenge)})
+    engine_delivers(db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id)), faces, "obama.jpg")
     assert wait_done(client, exam)["status"] == "review"
     db.session.rollback()
     reason = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id)).reason

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import time
 
 import pytest
 from sqlalchemy import select
 
-from bench.spoofs import MOVES, Head, load_photo
 from idcheck.document import TYPED
 from idcheck.models import IdCheck, IdCheckStatus
 from kernel.db import db
 from storage.models import Blob, BlobState
 from tests.conftest import login
-from tests.idcheck.conftest import jpeg, resized
+from tests.idcheck.conftest import resized
+from tests.idcheck.live import engine_delivers
 
 
 @pytest.fixture
@@ -39,31 +38,18 @@ def webcam(faces, name: str):
     return resized(faces / name, 640, 480)
 
 
-@functools.cache
-def _head(path):
-    return Head.from_photo(load_photo(path))
-
-
-def frames_for(faces, name: str, challenge: list[str]) -> list[tuple[io.BytesIO, str]]:
-    """What the selfie page uploads: two frames looking straight, then two per asked move, of a 3D face
-    made from the photo (bench/spoofs.py; a warped flat photo would be a spoof)."""
-    head = _head(faces / name)
-    imgs = [head.render()] * 2 + [head.render(MOVES[m][0] * 25, MOVES[m][1] * 20) for m in challenge for _ in range(2)]
-    return [(io.BytesIO(jpeg(i)), f"f{n}.jpg") for n, i in enumerate(imgs)]
-
-
 def upload(client, exam, faces, id_name: str, selfie_name: str, *, still: bool = False) -> dict:
+    """The ID photo over HTTP, then the live challenge as the media engine hands it over (a 3D head of
+    ``selfie_name`` answering the drawn moves, or the photo held still); waits for the job's outcome.
+    The WebRTC transport itself: tests/idcheck/test_live_challenge.py."""
     r = client.post(f"/api/identity/{exam.id}/document",
                     data={"file": (io.BytesIO((faces / id_name).read_bytes()), "id.jpg")})
     assert r.status_code == 200, r.json
-    challenge = client.post(f"/api/identity/{exam.id}/challenge").json["challenge"]
-    frames = frames_for(faces, selfie_name, challenge)
-    if still:
-        frames = [(io.BytesIO(jpeg(webcam(faces, selfie_name))), f"s{i}.jpg") for i in range(5)]
-    r = client.post(f"/api/identity/{exam.id}/selfie", data={"frames": frames})
-    assert r.status_code == 200, r.json
-    assert r.json["status"] == "processing"
-    return wait_done(client, exam)
+    check = db.session.scalar(select(IdCheck).where(IdCheck.exam_id == exam.id))
+    assert engine_delivers(check, faces, selfie_name, still=still).status == IdCheckStatus.PROCESSING
+    state = wait_done(client, exam)
+    db.session.rollback()  # this session read the check while the job ran: read it afresh from here on
+    return state
 
 
 def test_gate_consent_match_verified_and_images_purged(setup, faces):
@@ -128,8 +114,9 @@ def test_bad_uploads_get_clear_errors(setup, faces):
     r = client.post(f"/api/identity/{exam.id}/document", data={"file": (io.BytesIO(b"%PDF-1.4"), "x.pdf")})
     assert r.status_code == 422 and r.json["error"]["code"] == "unusable_image"
     assert client.post(f"/api/identity/{exam.id}/document", data={}).status_code == 400
+    assert client.post(f"/api/identity/{exam.id}/liveness").status_code == 409  # ID photo first
     assert client.post(f"/api/identity/{exam.id}/selfie", data={"frames": [(io.BytesIO(b"x"), "a")]}
-                       ).status_code == 409  # ID photo first
+                       ).status_code == 404  # pictures are never uploaded: the live camera only
 
 
 def test_declining_biometrics_gives_the_manual_path(setup):
@@ -172,9 +159,40 @@ def test_mrz_is_checked_and_compared_with_the_registration(setup, faces):
     assert check.document_check["differences"] == [TYPED]  # typed, not read from the photo: a person looks
     other = _td3("MEIER", "ERIKA", "T22000129", "900812")
     client.post(f"/api/identity/{exam.id}/document", data={"file": (io.BytesIO(photo), "id.jpg"), "mrz": other})
-    challenge = client.post(f"/api/identity/{exam.id}/challenge").json["challenge"]
-    client.post(f"/api/identity/{exam.id}/selfie", data={"frames": frames_for(faces, "obama.jpg", challenge)})
+    engine_delivers(db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id)), faces, "obama.jpg")
     state = wait_done(client, exam)
     assert state["status"] == "review"  # the face matches, but the ID's name differs: a person looks
     db.session.rollback()
     assert "last name differs" in db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id)).reason
+
+
+def test_the_server_prompts_one_move_at_a_time_and_a_second_start_waits(app, setup, faces):
+    import datetime as dt
+
+    from idcheck.liveness import LEAD_MS, STEP_MS
+    from idcheck.verification import begin_live_challenge, live_prompt
+    from kernel.clock import utcnow
+    from kernel.errors import Conflict
+
+    exam, cand, client = setup
+    client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"})
+    client.post(f"/api/identity/{exam.id}/document",
+                data={"file": (io.BytesIO((faces / "obama2.jpg").read_bytes()), "id.jpg")})
+    check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id))
+    now = utcnow()
+    challenge = begin_live_challenge(check, now)
+    ms = dt.timedelta(milliseconds=1)
+    assert live_prompt(check, now)["phase"] == "straight" and live_prompt(check, now)["move"] is None
+    for i, step in enumerate(challenge.steps):  # each move only once it is asked, never a later one
+        state = live_prompt(check, now + (LEAD_MS + i * STEP_MS + 100) * ms)
+        assert (state["phase"], state["move"], state["step"]) == ("move", step.move, i + 1)
+        assert 0 < state["ms_left"] <= STEP_MS
+    assert live_prompt(check, now + (LEAD_MS + 3 * STEP_MS + 100) * ms)["phase"] == "done"
+    with app.test_request_context(), pytest.raises(Conflict):  # the frames of this one are on their way
+        begin_live_challenge(check, now + 2000 * ms)
+    later = begin_live_challenge(check, now + (LEAD_MS + 3 * STEP_MS + 6000) * ms)
+    assert later.steps[0].prompted_ms > challenge.steps[-1].deadline_ms and check.selfie_uploads == 2
+    # frames of the earlier challenge arriving late are not taken for the new one
+    from idcheck.verification import accept_live_frames
+
+    assert accept_live_frames(check.id, challenge.steps[0].prompted_ms, [], utcnow()).status == IdCheckStatus.STARTED

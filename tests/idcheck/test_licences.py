@@ -65,7 +65,7 @@ def test_no_identity_check_path_loads_the_68_point_model(loads):
     from bench.idcheck import naive_encodings
     from bench.spoofs import SpoofSet
     from idcheck.images import load_upload
-    from idcheck.liveness import decide, legacy_timing
+    from idcheck.liveness import Frame, decide, schedule
     from idcheck.matching import compare
 
     def paths() -> None:
@@ -73,9 +73,10 @@ def test_no_identity_check_path_loads_the_68_point_model(loads):
         b = load_upload((FACES / "obama2.jpg").read_bytes())
         assert compare(a, b).decision == "match"
         head = SpoofSet(FACES).head()
-        images = [head.render()] * 2 + [head.render(y, p) for y, p in ((25, 0), (25, 0), (0, 20), (0, 20),
-                                                                          (-25, 0), (-25, 0))]
-        assert decide(*legacy_timing(["left", "up", "right"], images)).passed
+        poses = [(0, 0), (0, 0), (25, 0), (25, 0), (0, 0), (0, 20), (0, 20), (0, 0), (-25, 0), (-25, 0)]
+        times = [1000, 1400, 2300, 2600, 3700, 4400, 4700, 5700, 6300, 6600]
+        frames = [Frame(t, head.render(y, p)) for t, (y, p) in zip(times, poses, strict=True)]
+        assert decide(schedule(["left", "up", "right"], 1500, 2000), frames).passed
         assert naive_encodings(FACES / "obama_small.jpg")
 
     run_in_fresh_thread(paths)

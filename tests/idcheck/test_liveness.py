@@ -6,6 +6,7 @@ decision is a pure function, so these tests call it directly, and the CLI over a
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 
@@ -15,7 +16,7 @@ from PIL import Image
 
 from bench import spoofs
 from idcheck import liveness, pose
-from idcheck.liveness import Challenge, Frame, Step, decide, draw_challenge, legacy_timing, schedule
+from idcheck.liveness import Challenge, Frame, Step, decide, draw_challenge, schedule
 
 
 @pytest.fixture(scope="module")
@@ -122,19 +123,24 @@ def test_no_face_is_refused():
     assert "no frame with a face" in decide(schedule(["left", "up", "right"], 1000), frames).reason
 
 
-def test_legacy_upload_times_follow_the_selfie_page(spoof_set):
-    head = spoof_set.head()
-    images = [head.render()] * 2 + [head.render(*spoofs.MOVES[m]) for m in ("left", "up", "right") for _ in (0, 1)]
-    challenge, frames = legacy_timing(["left", "up", "right"], images)
-    assert [f.t_ms for f in frames] == [1200, 1450, 2700, 2950, 4200, 4450, 5700, 5950]
-    assert [(s.prompted_ms, s.deadline_ms) for s in challenge.steps] == [(1500, 3000), (3000, 4500), (4500, 6000)]
+def test_step_times_are_stored_with_the_check_and_read_back(spoof_set):
+    challenge = schedule(["left", "up", "right"], 1_800_000_000_000)
+    assert liveness.challenge_from_json(liveness.steps_json(challenge)) == challenge
+    assert liveness.challenge_from_json(["left", "up", "right"]) is None  # no times: no decision on it
+    assert liveness.challenge_from_json([{"move": "left"}]) is None
+    assert liveness.challenge_from_json([]) is None  # none drawn yet
 
 
-def test_legacy_upload_of_a_turning_head_passes(spoof_set):
-    head = spoof_set.head()
-    images = [head.render()] * 2 + [head.render(s * 25, p * 20) for m in ("down", "left", "up")
-                                    for s, p in [spoofs.MOVES[m]] * 2]
-    assert liveness.decide(*legacy_timing(["down", "left", "up"], images)).passed
+def test_frames_at_five_a_second_of_a_turning_head_pass(spoof_set):
+    from tests.idcheck.live import timed_frames
+
+    challenge = schedule(["down", "left", "up"], 10_000)
+    taken = timed_frames(challenge, spoof_set.head().render)
+    frames = [Frame(t, np.asarray(Image.open(io.BytesIO(j)))) for t, j in taken]
+    result = liveness.decide(challenge, frames)
+    assert result.passed, result.reason
+    steps = zip(result.steps, challenge.steps, strict=True)
+    assert all(s.at_ms is not None and c.prompted_ms < s.at_ms <= c.deadline_ms for s, c in steps)
 
 
 def test_cli_prints_the_decision_for_a_folder(app, genuine, tmp_path):

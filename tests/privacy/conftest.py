@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from kernel.clock import utcnow
 from kernel.db import db
@@ -19,10 +20,10 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                     certificate: bool = True) -> Any:
     """A candidate who registered, corrected a field, logged in, was identity-checked, took a supervised
     exam (answers, events, flags, chat, recording, snapshots), appealed, got a certificate."""
-    from exams.models import Answer, Appeal, AppealStatus, Attempt, AttemptEvent, AttemptStatus, Certificate
+    from exams.models import Answer, Appeal, AppealStatus, Attempt, AttemptEvent, AttemptStatus, Certificate, ExtraTime
     from idcheck.models import IdCheck, IdCheckStatus
     from privacy.models import AccessLog, ProfileChange
-    from proctoring.models import Accommodation, Flag, FlagKind, SystemCheck
+    from proctoring.models import Accommodation, Flag, FlagKind, RecordingPlayback, SystemCheck
     from storage import vault
     from storage.retention import purge_blob_now
 
@@ -39,6 +40,10 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     db.session.add(att)
     db.session.flush()
     rec = vault.store("recording", b"webm " + last.encode(), content_type="video/webm", attempt_id=att.id, **owner)
+    copy = vault.store("playback", b"webm copy " + last.encode(), content_type="video/webm", attempt_id=att.id,
+                       **owner)
+    db.session.add(RecordingPlayback(part_id=rec.id, copy_id=copy.id, state="ready", duration_ms=1000,
+                                     started_at=now - dt.timedelta(hours=2)))
     snap = vault.store("snapshot", b"jpeg", content_type="image/jpeg", attempt_id=att.id, **owner)
     gone = vault.store("snapshot", b"old jpeg", content_type="image/jpeg", attempt_id=att.id, **owner)
     vault.store("chat", b'{"text": "Hallo"}', content_type="application/json", attempt_id=att.id, **owner)
@@ -49,7 +54,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
         ProfileChange(user_id=cand.id, field="city", old_value="Bonn", new_value="Köln", changed_by_id=cand.id),
         ProfileChange(user_id=cand.id, field="last_name", old_value=last, new_value=f"{last}-Neu",
                       changed_by_id=cand.id, status="approved", decided_by_id=staff.id, decided_at=now),
-        Answer(attempt_id=att.id, question_id="q4", value=f"Ich heiße {first}", saved_at=now, manual_points=3),
+        Answer(attempt_id=att.id, question_id="q4", value=f"Ich heiße {first}", saved_at=now, manual_points=3,
+               manual_note="Gut verständlich."),
         AttemptEvent(attempt_id=att.id, at=now, kind="warning", actor_id=staff.id, detail={"text": "Blick"}),
         Flag(attempt_id=att.id, kind=FlagKind.NO_FACE, started_at=now, last_seen_at=now, detail={"seconds": 5},
              reviewed_by_id=staff.id, reviewed_at=now, note="ok"),
@@ -63,6 +69,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
         SystemCheck(user_id=cand.id, exam_id=exam.id, passed_at=now, detail={"camera": "ok"}),
         Accommodation(user_id=cand.id, exam_id=exam.id, flag_kind=FlagKind.NO_FACE, reason="Sehbehinderung",
                       created_by_id=staff.id),
+        ExtraTime(exam_id=exam.id, user_id=cand.id, extra_minutes=15, extra_percent=0, reason="Legasthenie",
+                  created_by_id=staff.id),
         AccessLog(at=now, actor_id=staff.id, subject_id=cand.id, what="recording", why="review",
                   attempt_id=att.id),
     ])
@@ -89,6 +97,42 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                      last_login_at=now, sign_ins=2),
         LoginEvent(user_id=cand.id, email=email, ip="192.0.2.7", success=True, provider="Uni-Login"),
     ])
+    from accounts.models import AccountAction
+
+    db.session.add(AccountAction(user_id=cand.id, actor_id=None, action="locked", detail="", at=now))
+    from lti.models import LtiEnrolment, LtiIdentity, LtiLink, LtiPlatform, LtiProctoring
+
+    lms = LtiPlatform(institution_id=inst.id, name="Moodle", issuer=f"https://lms.example.org/{cand.id}",
+                      client_id="c", auth_login_url="https://lms.example.org/auth",
+                      auth_token_url="https://lms.example.org/token", jwks_url="https://lms.example.org/jwks",
+                      deployment_ids=["1"])
+    db.session.add(lms)
+    db.session.flush()
+    link = LtiLink(platform_id=lms.id, exam_id=exam.id, deployment_id="1", resource_link_id="r", ags_scopes=[])
+    db.session.add(link)
+    db.session.flush()
+    db.session.add_all([
+        LtiIdentity(platform_id=lms.id, subject=f"lti-{first}", user_id=cand.id, last_launch_at=now),
+        LtiEnrolment(link_id=link.id, user_id=cand.id, subject=f"lti-{first}", source="roster", score_sent_at=now,
+                     score_sent_percent=80),
+        LtiProctoring(link_id=link.id, user_id=cand.id, attempt_number=1, session_data="s",
+                      start_assessment_url="https://lms.example.org/start", status="ended",
+                      assessment_started_at=now, ended_at=now, acs_actions=[],
+                      last_control={"action": "pause", "status": "paused"}),
+    ])
+    from accounts.models import Notice
+    from exams.models import Enrolment, ExamSession
+
+    cand.language = "de"
+    proctor = make_user("proctor", inst)
+    session = ExamSession(exam_id=exam.id, starts_at=now, ends_at=now + dt.timedelta(hours=1), proctors=[proctor])
+    db.session.add(session)
+    db.session.flush()
+    enrolment = db.session.scalars(sa.select(Enrolment).where(Enrolment.user_id == cand.id,
+                                                              Enrolment.exam_id == exam.id)).one()
+    enrolment.session_id, enrolment.proctor_id = session.id, proctor.id
+    db.session.add(Notice(user_id=cand.id, kind="enrolment", key=f"enrolment:{enrolment.id}", sent_at=now,
+                          params={"enrolment_id": enrolment.id}))
     db.session.commit()
     return type("Seeded", (), {"user": cand, "attempt": att, "exam": exam, "staff": staff, "inst": inst,
                                "blobs": [rec, snap, id_img, tmpl]})

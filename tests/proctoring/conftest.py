@@ -141,3 +141,48 @@ def probe(webm: bytes) -> dict[str, Any]:
 
 
 
+
+
+def tiny_webm(seconds: float = 2.0, noise: bool = False) -> bytes:
+    """A short WebM part as the recorder writes it (VP8 frames of a moving bar and Opus packets, streamed);
+    ``noise``: every frame random pixels, which compress badly (megabytes in a few seconds)."""
+    import fractions
+
+    from proctoring.recorder import WebmRecorder
+
+    class _Sink:
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def write(self, b: bytes) -> int:
+            self.data += b
+            return len(b)
+
+        def flush(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+        def finish_cut(self) -> bool:
+            return False
+
+    enc = av.CodecContext.create("libvpx", "w")
+    enc.width, enc.height, enc.pix_fmt = 320, 240, "yuv420p"
+    enc.time_base = fractions.Fraction(1, 30)
+    enc.options = {"deadline": "realtime", "g": "30"}
+    if noise:
+        enc.bit_rate = 20_000_000
+    sink = _Sink()
+    rec = WebmRecorder(sink)
+    rng = np.random.default_rng(7)
+    for i in range(int(seconds * 30)):
+        img = rng.integers(0, 255, (240, 320, 3), np.uint8) if noise else np.zeros((240, 320, 3), np.uint8)
+        img[60:180, (i * 4) % 280:(i * 4) % 280 + 40] = (40, 200, 90)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        for packet in enc.encode(frame):
+            rec.video(bytes(packet), i * 3000, now=100 + i / 30)
+        rec.audio(b"\xfc\xff\xfe", i * 1600, now=100 + i / 30)  # an Opus frame of silence
+    rec.close()
+    return bytes(sink.data)

@@ -134,3 +134,17 @@ def test_script_in_names_and_messages_is_shown_as_text(app, make_institution, ma
     # JSON is never rendered as HTML (content type + nosniff); proctor.js inserts names with textContent only
     assert api.content_type == "application/json" and api.headers["X-Content-Type-Options"] == "nosniff"
     assert api.json["attempts"][0]["candidate"] == "<script>alert(1)</script>"
+
+
+def test_live_view_uses_the_configured_turn_servers(app, live):
+    """The proctor's live video goes through the TURN servers the candidates' pages use (MEDIA_ICE_SERVERS):
+    a proctor behind a strict firewall reaches the engine the same way."""
+    import html
+    import json
+    import re
+
+    turn = [{"urls": ["turn:turn.example.org:3478?transport=udp"], "username": "u", "credential": "c"}]
+    app.config["MEDIA_ICE_SERVERS"] = turn
+    page = live["proctor"].get(f"/proctor/attempts/{live['attempt_id']}").get_data(as_text=True)
+    found = re.search(r'id="live-view" data-ice="([^"]*)"', page)
+    assert found is not None and json.loads(html.unescape(found.group(1))) == turn

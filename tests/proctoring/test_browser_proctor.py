@@ -11,7 +11,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from kernel.db import db
 from proctoring.models import SystemCheck
-from tests.browser import chromium, fake_webcam, live_server, log_in  # noqa: F401
+from tests.browser import accept_confirmation, chromium, enter_fullscreen, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD, totp_code
 
 pytestmark = pytest.mark.browser
@@ -37,6 +37,7 @@ def test_proctor_grid_live_view_chat_warning_and_terminate(app, chromium, live_s
     WebDriverWait(c, 30).until(lambda d: d.find_element(By.ID, "media-status").get_attribute("data-state")
                                == "connected")
     attempt_id = int(c.current_url.rstrip("/").split("/")[-1])
+    enter_fullscreen(c)
 
     p = chromium()
     log_in(p, live_server, proctor.email, PASSWORD, code=lambda: totp_code(proctor))
@@ -79,5 +80,6 @@ def test_proctor_grid_live_view_chat_warning_and_terminate(app, chromium, live_s
     WebDriverWait(p, 10).until(lambda d: d.find_elements(By.ID, "term-reason"))
     p.find_element(By.ID, "term-reason").send_keys("Fremde Hilfe")
     p.find_element(By.CSS_SELECTOR, 'form[data-action="terminate"] button').click()
+    accept_confirmation(p, "kein Zertifikat")
     WebDriverWait(c, 15).until(lambda d: d.current_url.endswith("/result"))
     assert c.find_element(By.ID, "attempt-status").text

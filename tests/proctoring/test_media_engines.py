@@ -16,12 +16,18 @@ import pytest
 import urllib3
 
 from kernel.db import db
+from kernel.secrets import ensure_secret
+from proctoring import grants
 from proctoring.models import MediaAssignment, SystemCheck
 from storage import vault
 from tests.conftest import REPO, login, start_exam
 from tests.proctoring.conftest import probe, recordings, send_for
 
-TOKEN = "test-engine-token-0123456789"
+
+def _probe_grant(instance_path: Path) -> str:
+    """A web worker's grant to ask an engine whether it is up (the key comes from the shared instance folder)."""
+    seed = ensure_secret(instance_path, "media_grant_key")
+    return grants.sign(grants.private_key(seed), grants.Grant("probe"), now=time.time() + 300)
 
 
 def _free_port() -> int:
@@ -32,10 +38,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def engines(database_url: str, instance_path: Path):
-    """Two engine processes sharing the test database, instance folder (keys, local blobs) and token; each
-    takes one live session at most."""
+    """Two engine processes sharing the test database and instance folder (keys, local blobs, the media grant
+    key); each takes one live session at most."""
+    probe = _probe_grant(instance_path)  # the key exists before two engines race to create it
     env = {**os.environ, "DATABASE_URL": database_url, "AUFSICHT_INSTANCE_PATH": str(instance_path),
-           "AUFSICHT_MEDIA_ENGINE_TOKEN": TOKEN, "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
+           "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
            "AUFSICHT_PROCTORING_FACE_FLAGS": "false", "AUFSICHT_SNAPSHOT_STORE_SECONDS": "3600",
            "AUFSICHT_MEDIA_ENGINE_MAX_SESSIONS": "1"}
     procs, urls = [], []
@@ -49,7 +56,7 @@ def engines(database_url: str, instance_path: Path):
         for _ in range(120):
             try:
                 if http.request("GET", url + "/engine/healthz",
-                                headers={"Authorization": f"Bearer {TOKEN}"}).status == 200:
+                                headers={"Authorization": f"Grant {probe}"}).status == 200:
                     break
             except urllib3.exceptions.HTTPError:
                 pass
@@ -68,7 +75,7 @@ def engines(database_url: str, instance_path: Path):
 
 @pytest.fixture
 def app_config(engines):
-    return {"MEDIA_ENGINES": engines["urls"], "MEDIA_ENGINE_TOKEN": TOKEN, "MEDIA_HOST_ADDRESSES": ["127.0.0.1"]}
+    return {"MEDIA_ENGINES": engines["urls"], "MEDIA_HOST_ADDRESSES": ["127.0.0.1"]}
 
 
 def _candidate(app, inst, exam, make_user):
@@ -191,9 +198,14 @@ def test_a_dead_engine_is_replaced_on_reconnect_and_shown_unreachable(app, engin
     assert len(recordings(attempt_id)) == 2
 
 
-def test_engine_api_needs_the_token(engines, client):
+def test_engine_api_needs_a_grant(engines, client, instance_path):
     http = urllib3.PoolManager(retries=False, timeout=2.0)
     alive = [u for u, p in zip(engines["urls"], engines["procs"], strict=True) if p.poll() is None]
+    probe = _probe_grant(instance_path)
     assert http.request("GET", alive[0] + "/engine/healthz").status == 403
     assert http.request("GET", alive[0] + "/engine/healthz", headers={"Authorization": "Bearer x"}).status == 403
-    assert client.get("/engine/healthz", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404  # web app
+    assert http.request("GET", alive[0] + "/engine/healthz", headers={"Authorization": f"Grant {probe}"}).status == 200
+    assert client.get("/engine/healthz", headers={"Authorization": f"Grant {probe}"}).status_code == 404  # web app
+    # the engine's port serves the engine API only: no login page, no candidate route
+    assert http.request("GET", alive[0] + "/login").status == 404
+    assert http.request("GET", alive[0] + "/healthz").status == 404

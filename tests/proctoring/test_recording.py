@@ -130,6 +130,42 @@ def test_the_receiver_hook_still_exists():
         tap_receiver(object(), lambda c, f: None, lambda: False)
 
 
+def test_bandwidth_estimates_are_sent_at_most_four_times_a_second():
+    """aiortc answers every packet with a REMB while it judges the link overused (a busy engine looks like
+    a congested link); the engine lets one through every 250 ms, and every other RTCP packet at once."""
+    from aiortc import RTCPeerConnection
+    from aiortc.rtp import RTCP_PSFB_APP, RTCP_PSFB_PLI, RtcpPsfbPacket
+
+    from proctoring.recorder import limit_remb
+
+    async def check() -> list[int]:
+        pc = RTCPeerConnection()
+        receiver = pc.addTransceiver("video", direction="recvonly").receiver
+        sent: list[int] = []
+        send = receiver._send_rtcp  # the aiortc internal limit_remb wraps
+
+        async def counting(packet) -> None:
+            sent.append(packet.fmt)
+            await send(packet)
+
+        receiver._send_rtcp = counting
+        limit_remb(receiver, interval=0.25)
+        remb = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=b"REMB\x01\x00\x00\x01\x00\x00\x00\x01")
+        pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=2)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        while loop.time() - t0 < 1.0:  # 150 packets a second, as a stream at 30 fps has
+            await receiver._send_rtcp(remb)
+            await asyncio.sleep(1 / 150)
+        await receiver._send_rtcp(pli)
+        await pc.close()
+        return sent
+
+    sent = asyncio.run(check())
+    assert 3 <= sent.count(RTCP_PSFB_APP) <= 5, sent
+    assert sent[-1] == RTCP_PSFB_PLI  # a keyframe request is never held back
+
+
 def test_server_crash_mid_recording_leaves_a_playable_truncated_part(app, live, instance_path, database_url):
     """A recorder process killed with SIGKILL: the part reads back as truncated and plays up to the crash."""
     script = textwrap.dedent(f"""

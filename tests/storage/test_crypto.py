@@ -164,3 +164,26 @@ def test_property_any_flipped_bit_is_refused_never_wrong_plaintext(data, pos, bi
         r = reader(bytes(ct), key)
         r.verify()
         assert r.read() != data  # unreachable: verify must raise first
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(0, 6 * SEG + 5), offset=st.integers(0, 7 * SEG), length=st.integers(0, 7 * SEG),
+       batch=st.integers(1, 4))
+def test_iter_range_yields_exactly_the_range_segment_by_segment(size, offset, length, batch):
+    key = new_data_key()
+    data = bytes(i % 251 for i in range(size))
+    r = reader(seal(data, key, SEG), key)
+    pieces = list(r.iter_range(offset, length, batch=batch))
+    assert b"".join(pieces) == data[offset:offset + length]
+    assert all(len(p) <= SEG for p in pieces)  # never more than one segment at a time
+
+
+def test_iter_range_refuses_a_tampered_segment_and_a_truncated_tail():
+    key = new_data_key()
+    ct = bytearray(seal(os.urandom(3 * SEG), key, SEG))
+    ct[HEADER_SIZE + SEG + TAG_SIZE + 10] ^= 1  # the second segment
+    with pytest.raises(StorageIntegrityError):
+        list(reader(bytes(ct), key).iter_range(0, 3 * SEG))
+    cut = seal(os.urandom(3 * SEG), key, SEG)[:-5]
+    partial = reader(cut, key, complete=False)
+    assert partial.truncated and len(b"".join(partial.iter_range(0, 3 * SEG))) == partial.plaintext_size

@@ -158,7 +158,7 @@ def test_receipts_are_visible_to_the_candidate_and_the_institution(app, attempt,
     cand = app.test_client()
     cand.post("/login", data={"email": attempt.user.email, "password": "correct horse battery"})
     page = cand.get("/candidate/").get_data(as_text=True)
-    assert page.count("appeal window") == 3 and "recording" in page and "snapshot" in page
+    assert page.count("appeal window") == 3 and "<td>Aufnahme</td>" in page and "<td>Standbild</td>" in page
     staff = app.test_client()
     login(staff, make_user("staff", attempt.exam.institution))
     assert staff.get("/staff/").get_data(as_text=True).count("appeal window") == 3

@@ -90,7 +90,7 @@ def test_s3_down_mid_recording(app, weed, live_attempt):
 
     db.session.rollback()
     cut, resumed = db.session.scalars(db.select(Blob).where(Blob.attempt_id == att.id).order_by(Blob.id)).all()
-    assert cut.state == BlobState.WRITING and cut.completed_at is not None
+    assert cut.state == BlobState.CUT and cut.completed_at is not None
     reader = vault.open_reader(cut)
     assert reader.truncated and PART_SIZE * 0.9 < reader.plaintext_size < before_outage
     assert reader.read(0, 4) == b"\x1aE\xdf\xa3"  # a WebM (EBML) file from its start

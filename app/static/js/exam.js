@@ -58,7 +58,7 @@
         window.location.reload();
       } else if (r.status === 400 || r.status === 404) {
         delete pending[qid]; remember();
-        status.textContent = r.body.error ? r.body.error.message : "Error";
+        status.textContent = r.body.error ? r.body.error.message : status.dataset.msgError;
       } else if (r.status === 401) {
         status.textContent = r.body.error.message + " ↻";
         status.className = "error";
@@ -67,7 +67,7 @@
       }
     }).catch(function () {
       inflight = false;
-      status.textContent = "⚠ offline – answers are kept and sent again automatically";
+      status.textContent = "⚠ " + status.dataset.msgOffline;
     });
   }
 
@@ -98,6 +98,15 @@
       pending[qid] = valueOf(fs); remember(); flush();
     }, ev.type === "input" && fs.dataset.kind === "free_text" ? 600 : 0);
   }
+  // Submitting by hand asks once, in the page, and says what follows (at the deadline the page submits
+  // without asking). Not window.confirm: the browser's own dialog ends fullscreen, which would be flagged.
+  var askSubmit = document.getElementById("submit-dialog");
+  document.getElementById("submit").addEventListener("click", function (ev) {
+    ev.preventDefault();
+    askSubmit.showModal();
+    document.getElementById("submit-cancel").focus();
+  });
+  document.getElementById("submit-cancel").addEventListener("click", function () { askSubmit.close(); });
   form.addEventListener("submit", function () { submitting = true; localStorage.removeItem(pendingKey); });
 
   setInterval(tick, 1000);

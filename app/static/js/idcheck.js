@@ -55,45 +55,102 @@
     });
   });
 
+  // The head movements on the live camera: the camera connects to our media engine over WebRTC, the
+  // server draws and times the moves and tells this page only the move asked now; the engine takes the
+  // frames from the video it receives. No picture is sent by this page.
   var video = document.getElementById("selfie-video");
   var prompt = document.getElementById("challenge");
-  document.getElementById("selfie-start").addEventListener("click", function () {
-    if (!navigator.mediaDevices) { prompt.textContent = msg.msgNocam; return; }
-    navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false}).then(function (stream) {
-      video.srcObject = stream;
-      return post("/api/identity/" + examId + "/challenge", new FormData()).then(function (r) {
-        return capture(stream, ["straight"].concat(r.body.challenge));
-      });
-    }).catch(function () { prompt.textContent = msg.msgNocam; });
-  });
+  var begin = document.getElementById("liveness-begin");
+  var liveApi = "/api/identity/" + examId + "/liveness";
+  var pc = null, stream = null;
 
-  function grab() {
-    var c = document.createElement("canvas");
-    c.width = video.videoWidth || 640; c.height = video.videoHeight || 480;
-    c.getContext("2d").drawImage(video, 0, 0, c.width, c.height);
-    return new Promise(function (resolve) { c.toBlob(resolve, "image/jpeg", 0.9); });
+  function hangUp() {
+    if (pc) { pc.close(); pc = null; }
+    if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
   }
 
-  function capture(stream, steps) {
-    var frames = [];
-    var chain = Promise.resolve();
-    steps.forEach(function (step) {
-      chain = chain.then(function () {
-        var words = {left: msg.msgLeft, right: msg.msgRight, up: msg.msgUp, down: msg.msgDown};
-        prompt.textContent = words[step] || msg.msgStraight;
-        prompt.dataset.step = step;
-        return new Promise(function (res) { setTimeout(res, 1200); });
-      }).then(function () {
-        return Promise.all([grab(), new Promise(function (r) { setTimeout(r, 300); }).then(grab)]);
-      }).then(function (blobs) { frames = frames.concat(blobs); });
+  // "Start the movements" once the camera's picture really flows (about a second of video sent, or 4 s
+  // after connecting where the browser gives no count): the server refuses a start before it receives
+  // frames, and the selfie it takes just before the first prompt is sharper once the encoder has ramped up.
+  function whenSending(conn, then) {
+    var since = Date.now();
+    (function check() {
+      if (conn !== pc) { return; }
+      conn.getStats().then(function (report) {
+        var sent = 0;
+        report.forEach(function (s) { if (s.type === "outbound-rtp" && s.kind === "video") { sent = s.framesSent || 0; } });
+        if (sent >= 30 || Date.now() - since > 4000) { then(); } else { setTimeout(check, 250); }
+      }, function () { then(); });
+    })();
+  }
+
+  document.getElementById("selfie-start").addEventListener("click", function () {
+    if (!navigator.mediaDevices) { prompt.textContent = msg.msgNocam; return; }
+    hangUp();
+    prompt.textContent = msg.msgConnecting;
+    navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: true})
+      .catch(function () { prompt.textContent = msg.msgNocam; throw null; })
+      .then(function (s) {
+        stream = s;
+        video.srcObject = stream;
+        pc = new RTCPeerConnection({iceServers: JSON.parse(msg.ice || "[]")});
+        stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+        pc.onconnectionstatechange = function () {
+          if (!pc) { return; }
+          if (pc.connectionState === "connected") { whenSending(pc, function () { prompt.textContent = msg.msgReady; begin.hidden = false; }); }
+          else if (pc.connectionState === "failed") { prompt.textContent = msg.msgFailed; begin.hidden = true; }
+        };
+        return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); });
+      })
+      .then(function () {
+        return new Promise(function (res) {  // the engine does not trickle ICE: send all candidates at once
+          if (pc.iceGatheringState === "complete") { res(); return; }
+          pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") { res(); } });
+          setTimeout(res, 5000);
+        });
+      })
+      .then(function () { return window.aufsicht.postJson("/api/identity/" + examId + "/camera/offer", {sdp: pc.localDescription.sdp}); })
+      .then(function (r) {
+        if (!r.ok || !r.body.sdp) { prompt.textContent = window.aufsicht.message(r, msg.msgFailed); return; }
+        return pc.setRemoteDescription(r.body);
+      })
+      .catch(function (e) { if (e !== null) { prompt.textContent = msg.msgFailed; } });
+  });
+
+  begin.addEventListener("click", function () {
+    begin.hidden = true;
+    window.aufsicht.postJson(liveApi, {}).then(function (r) {
+      if (!r.ok) { begin.hidden = false; error(r.body); return; }
+      follow(r.body);
     });
-    return chain.then(function () {
-      stream.getTracks().forEach(function (t) { t.stop(); });
+  });
+
+  function follow(state) {
+    var words = {left: msg.msgLeft, right: msg.msgRight, up: msg.msgUp, down: msg.msgDown};
+    prompt.dataset.step = state.phase === "move" ? state.move : state.phase;
+    if (state.phase === "done") {
       prompt.textContent = "";
-      var fd = new FormData();
-      frames.forEach(function (b, i) { fd.append("frames", b, "frame" + i + ".jpg"); });
-      return post("/api/identity/" + examId + "/selfie", fd);
-    }).then(function (r) { if (r.ok) { show(r.body); } else { error(r.body); } });
+      // the engine keeps the camera a moment after the last deadline; then the check runs
+      setTimeout(function () { hangUp(); waitForCheck(Date.now()); }, 1200);
+      return;
+    }
+    prompt.textContent = state.phase === "move" ? words[state.move] : msg.msgStraight;
+    setTimeout(function () {
+      fetch(liveApi, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(follow).catch(function () { setTimeout(function () { follow(state); }, 300); });
+    }, 200);
+  }
+
+  function waitForCheck(since) {
+    fetch(root.dataset.api, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (state) {
+        if (state.status === "started" && Date.now() - since < 8000) { setTimeout(function () { waitForCheck(since); }, 500); return; }
+        if (state.status === "started") { prompt.textContent = msg.msgLost; return; }
+        show(state);
+      })
+      .catch(function () { setTimeout(function () { waitForCheck(since); }, 1000); });
   }
 
   poll();

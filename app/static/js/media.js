@@ -8,14 +8,17 @@
   var iceServers = JSON.parse(root.dataset.ice || "[]");
   var stream = null, pc = null, channel = null, backoff = 1000, closing = false;
   var pendingEvents = [];
+  // Exams that record the screen: screen.js holds the shared monitor; it goes as a second video track.
+  var share = root.dataset.screen === "yes" ? window.aufsicht.screenShare : null;
+  var screenSender = null;
 
   function setState(state, text) {
     statusEl.dataset.state = state;
     statusEl.textContent = text;
   }
 
-  function send(type) {
-    var msg = JSON.stringify({type: type, at: new Date().toISOString()});
+  function send(type, detail) {
+    var msg = JSON.stringify(Object.assign({}, detail || {}, {type: type, at: new Date().toISOString()}));
     if (channel && channel.readyState === "open") { channel.send(msg); } else { pendingEvents.push(msg); }
   }
 
@@ -34,6 +37,14 @@
     var conn = new RTCPeerConnection({iceServers: iceServers});
     pc = conn;
     stream.getTracks().forEach(function (t) { conn.addTrack(t, stream); });
+    if (share) {  // after the camera: the engine takes the second video track for the screen
+      screenSender = conn.addTransceiver(share.track || "video", {direction: "sendonly"}).sender;
+    }
+    if (root.dataset.oral === "yes") {  // an oral exam: the examiner's camera and microphone come back here
+      var examiner = new MediaStream();
+      document.getElementById("examiner-view").srcObject = examiner;
+      conn.ontrack = function (ev) { examiner.addTrack(ev.track); };
+    }
     channel = conn.createDataChannel("events");
     channel.onopen = function () { while (pendingEvents.length) { channel.send(pendingEvents.shift()); } };
     conn.onconnectionstatechange = function () {
@@ -66,18 +77,43 @@
     backoff = Math.min(backoff * 2, 15000);
   }
 
-  document.addEventListener("visibilitychange", function () { send(document.hidden ? "tab_hidden" : "tab_visible"); });
-  document.addEventListener("fullscreenchange", function () { if (!document.fullscreenElement) { send("fullscreen_exit"); } });
+  // Leaving the page (submitting, the result page) hides the tab and ends fullscreen: not something to flag.
+  document.addEventListener("visibilitychange", function () {
+    if (!closing) { send(document.hidden ? "tab_hidden" : "tab_visible"); }
+  });
+  document.addEventListener("fullscreenchange", function () {
+    if (!document.fullscreenElement && !closing) { send("fullscreen_exit"); }
+  });
   document.addEventListener("copy", function () { send("copy"); });
   document.addEventListener("paste", function () { send("paste"); });
   if (window.screen && window.screen.isExtended) { send("second_screen"); }
   window.addEventListener("beforeunload", function () { closing = true; });
 
+  // A new camera/microphone stream (exam_watch.js, after one was lost): shown and sent without reconnecting.
+  function useStream(s) {
+    stream = s;
+    document.getElementById("self-view").srcObject = s;
+    if (pc) {
+      pc.getSenders().forEach(function (sender) {
+        if (sender === screenSender) { return; }  // the screen keeps its own track (screen.js)
+        var track = s.getTracks().filter(function (t) { return sender.track === null || t.kind === sender.track.kind; })[0];
+        if (track) { sender.replaceTrack(track); }
+      });
+    }
+    document.dispatchEvent(new CustomEvent("aufsicht:media-stream", {detail: s}));
+  }
+  window.aufsicht.media = {send: send, useStream: useStream};
+
+  if (share) {
+    share.send = send;
+    share.onTrack = function (track) { if (screenSender) { screenSender.replaceTrack(track); } };
+    window.aufsicht.moreScreens().then(function (more) { if (more) { send("second_screen"); } });
+  }
   navigator.mediaDevices.getUserMedia({audio: true, video: {width: 640, height: 480, frameRate: 30}})
     .then(function (s) {
-      stream = s;
-      document.getElementById("self-view").srcObject = s;
-      connect();
+      useStream(s);
+      return share ? share.ready : null;
     })
+    .then(function () { connect(); }, function () { setState("denied", root.dataset.msgDenied); throw "denied"; })
     .catch(function () { setState("denied", root.dataset.msgDenied); });
 })();

@@ -24,6 +24,16 @@
               img.src = t.snapshot_url; img.alt = t.candidate; img.width = 240; img.height = 180;
               li.appendChild(img);
             }
+            if (t.screen_url) {  // the shared screen beside the webcam; one click to it live
+              var screenLink = document.createElement("a");
+              screenLink.href = "/proctor/attempts/" + t.attempt_id + "#live-view";
+              screenLink.className = "screen-thumb";
+              var screenImg = document.createElement("img");
+              screenImg.src = t.screen_url; screenImg.alt = grid.dataset.labelScreen + ": " + t.candidate;
+              screenImg.width = 240; screenImg.height = 135;
+              screenLink.appendChild(screenImg);
+              li.appendChild(screenLink);
+            }
             var a = document.createElement("a");
             a.href = "/proctor/attempts/" + t.attempt_id;
             a.textContent = t.candidate;
@@ -32,14 +42,24 @@
             var left = t.remaining_seconds;
             p.textContent = t.exam + " · " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + " " +
               grid.dataset.labelLeft + (t.paused ? " · " + grid.dataset.labelPaused : "") +
-              (t.connection ? " · " + t.connection : "") + " · " + t.open_flags + " " + grid.dataset.labelFlags;
+              (t.connection ? " · " + connectionLabel(t.connection) : "") + " · " + t.open_flags + " " +
+              grid.dataset.labelFlags;
             li.appendChild(p);
+            tileExtras(li, t);
             if (t.recording === "storage_failed") {  // the exam goes on; the recording has a gap until storage is back
               var alert = document.createElement("p");
               alert.className = "alert recording-failed";
               alert.setAttribute("role", "alert");
               alert.textContent = grid.dataset.labelRecordingFailed;
               li.appendChild(alert);
+              li.className += " alerted";
+            }
+            if (t.screen === "stopped") {  // an exam that records the screen: the candidate is not sharing it
+              var screenAlert = document.createElement("p");
+              screenAlert.className = "alert screen-stopped";
+              screenAlert.setAttribute("role", "alert");
+              screenAlert.textContent = grid.dataset.labelScreenStopped;
+              li.appendChild(screenAlert);
               li.className += " alerted";
             }
             grid.appendChild(li);
@@ -49,6 +69,66 @@
     };
     refresh();
     setInterval(refresh, 1000);
+  }
+  // The media connection's state in words (the engine reports RTCPeerConnection states).
+  function connectionLabel(state) {
+    var key = "labelConn" + state.charAt(0).toUpperCase() + state.slice(1);
+    return grid.dataset[key] || state;
+  }
+  // A tile's accommodation and open flags; each flag opens the decision dialog (outside the grid, so the
+  // refresh every second never wipes a note being typed).
+  function tileExtras(li, t) {
+    if (t.accommodation) {
+      var acc = document.createElement("p");
+      acc.className = "accommodation";
+      var parts = [];
+      if (t.accommodation.extra_minutes) {
+        parts.push("+" + t.accommodation.extra_minutes + " " + grid.dataset.labelMinutes + " " + grid.dataset.labelExtraTime);
+      }
+      if (t.accommodation.silenced.length) { parts.push(grid.dataset.labelSilenced + ": " + t.accommodation.silenced.join(", ")); }
+      acc.textContent = grid.dataset.labelAccommodation + ": " + parts.join(" · ") + " (" + t.accommodation.reason + ")";
+      li.appendChild(acc);
+    }
+    if (!(t.flags || []).length) { return; }
+    var ul = document.createElement("ul");
+    ul.className = "tile-flags";
+    t.flags.forEach(function (f) {
+      var item = document.createElement("li");
+      item.dataset.flag = f.id; item.dataset.kind = f.kind;
+      var since = new Date(f.started_at).toLocaleTimeString(document.documentElement.lang || [], {hour: "2-digit", minute: "2-digit"});
+      item.appendChild(document.createTextNode(f.label + " (" + grid.dataset.labelSince + " " + since + ") "));
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "decide-flag"; b.textContent = grid.dataset.labelDecide;
+      b.addEventListener("click", function () { openFlagDialog(t, f); });
+      item.appendChild(b);
+      ul.appendChild(item);
+    });
+    li.appendChild(ul);
+  }
+  var flagDialog = document.getElementById("flag-dialog");
+  var flagTarget = null;
+  function openFlagDialog(t, f) {
+    flagTarget = {attempt: t.attempt_id, flag: f.id};
+    document.getElementById("flag-dialog-kind").textContent = f.label;
+    document.getElementById("flag-dialog-who").textContent = t.candidate + " · " + t.exam;
+    document.getElementById("flag-dialog-note").value = "";
+    document.getElementById("flag-dialog-error").textContent = "";
+    flagDialog.showModal();
+  }
+  if (flagDialog) {
+    ["flag-confirm", "flag-dismiss"].forEach(function (id) {
+      document.getElementById(id).addEventListener("click", function (ev) {
+        if (!flagTarget) { return; }
+        var url = grid.dataset.flagApi.replace(/\/0\/flags\/0$/, "/" + flagTarget.attempt + "/flags/" + flagTarget.flag);
+        window.aufsicht.postJson(url, {decision: ev.target.dataset.decision,
+                                       note: document.getElementById("flag-dialog-note").value})
+          .then(function (r) {
+            if (r.ok) { flagDialog.close(); flagTarget = null; return; }
+            document.getElementById("flag-dialog-error").textContent = window.aufsicht.message(r);
+          });
+      });
+    });
+    document.getElementById("flag-cancel").addEventListener("click", function () { flagDialog.close(); });
   }
   // Candidates waiting for the identity check by a proctor, refreshed every two seconds as they arrive.
   var queue = document.getElementById("manual-queue");
@@ -89,29 +169,26 @@
   document.querySelectorAll("button[data-ask]").forEach(function (b) {
     b.addEventListener("click", function (ev) { if (!window.confirm(b.dataset.ask)) { ev.preventDefault(); } });
   });
-  // Review: a timeline entry seeks the recording part that covers its time.
-  document.querySelectorAll("button.seek").forEach(function (b) {
-    b.addEventListener("click", function () {
-      var at = Date.parse(b.dataset.at);
-      var best = null;
-      document.querySelectorAll("video.playback").forEach(function (v) {
-        var started = Date.parse(v.dataset.started);
-        if (started <= at && (!best || started > Date.parse(best.dataset.started))) { best = v; }
-      });
-      if (best) { best.currentTime = Math.max(0, (at - Date.parse(best.dataset.started)) / 1000 - 2); best.play(); }
-    });
-  });
   // One click to live video: a receive-only WebRTC connection relayed by the media engine.
   var liveView = document.getElementById("live-view");
   if (liveView) {
     document.getElementById("watch").addEventListener("click", function () {
       var state = document.getElementById("watch-state");
-      var pc = new RTCPeerConnection({iceServers: []});
+      var pc = new RTCPeerConnection({iceServers: JSON.parse(liveView.dataset.ice || "[]")});  // the TURN servers configured
       pc.addTransceiver("video", {direction: "recvonly"});
       pc.addTransceiver("audio", {direction: "recvonly"});
+      var screenView = document.getElementById("live-screen");  // exams that record the screen: it comes too
+      if (screenView) { pc.addTransceiver("video", {direction: "recvonly"}); }
       var stream = new MediaStream();
       document.getElementById("live-video").srcObject = stream;
-      pc.ontrack = function (ev) { stream.addTrack(ev.track); };
+      var videos = 0;
+      pc.ontrack = function (ev) {
+        if (ev.track.kind === "video" && ++videos === 2 && screenView) {
+          screenView.srcObject = new MediaStream([ev.track]);
+          return;
+        }
+        stream.addTrack(ev.track);
+      };
       pc.onconnectionstatechange = function () { state.textContent = pc.connectionState; state.dataset.state = pc.connectionState; };
       pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
         .then(function () {
@@ -135,6 +212,7 @@
     actions.querySelectorAll("form[data-action]").forEach(function (f) {
       f.addEventListener("submit", function (ev) {
         ev.preventDefault();
+        if (f.dataset.ask && !window.confirm(f.dataset.ask)) { return; }
         var data = {};
         new FormData(f).forEach(function (v, k) { data[k] = v; });
         window.aufsicht.postJson(actions.dataset.api.replace(/X$/, f.dataset.action), data).then(function (r) {

@@ -36,6 +36,7 @@
   function connection(stream) {
     var pc = new RTCPeerConnection({iceServers: JSON.parse(root.dataset.ice || "[]")});
     stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+    if (screenTrack) { pc.addTrack(screenTrack); }  // the second video track, as in the exam
     return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
       .then(function () {
         return new Promise(function (res) {
@@ -53,26 +54,45 @@
             if (pc.connectionState === "failed") { clearInterval(t); rej(); return; }
             if (pc.connectionState !== "connected") { if (++tries > 40) { clearInterval(t); rej(); } return; }
             post("/api/exams/" + examId + "/system-check/confirm").then(function () {
-              clearInterval(t); pc.close(); res();
+              clearInterval(t); pc.close(); if (screenTrack) { screenTrack.stop(); } res();
             }).catch(function () { if (++tries > 40) { clearInterval(t); rej(); } });
           }, 500);
         });
       });
   }
 
+  // Exams that record the screen: a whole monitor first (asked while the click still counts as the user's),
+  // a window or tab is refused with the reason; more than one screen is said where the browser can tell.
+  var withScreen = root.dataset.screen === "yes";
+  var screenTrack = null;
+  function screenStep() {
+    if (!withScreen) { return Promise.resolve(); }
+    mark("check-screen", "pending", msg.msgChecking);
+    return window.aufsicht.askScreen().then(function (track) {
+      screenTrack = track;
+      return window.aufsicht.moreScreens().then(function (more) {
+        if (more) { mark("check-screen", "failed", msg.msgMoreScreens); track.stop(); throw "screen"; }
+        mark("check-screen", "ok", msg.msgOk);
+      });
+    }, function (e) {
+      mark("check-screen", "failed", e && e.surface ? msg.msgNotMonitor : msg.msgScreenDenied);
+      throw "screen";
+    });
+  }
+
   document.getElementById("check-start").addEventListener("click", function () {
     ["check-camera", "check-microphone", "check-connection"].forEach(function (id) { mark(id, "pending", msg.msgChecking); });
     var video;
-    navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}})
+    screenStep().then(function () { return navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}}); })
       .then(function (v) { video = v; document.getElementById("check-video").srcObject = v; mark("check-camera", "ok", msg.msgOk); })
-      .catch(function () { mark("check-camera", "failed", msg.msgCameraDenied); throw "camera"; })
+      .catch(function (e) { if (e !== "screen") { mark("check-camera", "failed", msg.msgCameraDenied); } throw "camera"; })
       .then(function () { return navigator.mediaDevices.getUserMedia({audio: true}); })
       .catch(function (e) { if (e !== "camera") { mark("check-microphone", "failed", msg.msgMicDenied); } throw e; })
       .then(function (audio) {
         return micLevel(audio).then(function (peak) {
           if (peak < 2) { mark("check-microphone", "failed", msg.msgMicSilent); throw "mic"; }
           mark("check-microphone", "ok", msg.msgOk);
-          return new MediaStream(video.getVideoTracks().concat(audio.getAudioTracks()));
+          return new MediaStream(video.getVideoTracks().concat(audio.getAudioTracks()));  // the screen follows
         });
       })
       .then(function (both) {

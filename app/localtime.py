@@ -1,0 +1,51 @@
+"""Times on pages: stored in UTC, shown in the institution's time zone to the minute (Jinja filters).
+
+``{{ value|localtime }}`` shows "14:05" today and "2026-12-24 14:05" on another day; ``localtime(seconds=True)``
+adds the seconds (timelines); ``{{ value|localdate }}`` shows the day. The zone is the logged-in person's
+institution's (Europe/Berlin for the admin and visitors); ``localdate(tz)`` names one (/verify shows the
+issuing institution's days to every visitor).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask, has_request_context
+from flask_login import current_user
+
+from kernel.clock import DEFAULT_TIMEZONE, to_local, utcnow
+
+
+def viewer_timezone() -> str:
+    """The time zone pages are shown in for the current person."""
+    if not has_request_context() or not current_user.is_authenticated:  # a job renders in the default zone
+        return DEFAULT_TIMEZONE
+    inst = getattr(current_user, "institution", None)
+    return inst.timezone if inst is not None and inst.timezone else DEFAULT_TIMEZONE
+
+
+def localtime(value: dt.datetime | None, seconds: bool = False) -> str:
+    """A stored time in the viewer's zone, to the minute (or second); with the date where it is not today."""
+    if value is None:
+        return "–"
+    tz = viewer_timezone()
+    local = to_local(value, tz)
+    text = local.strftime("%H:%M:%S" if seconds else "%H:%M")
+    if local.date() != to_local(utcnow(), tz).date():
+        text = f"{local:%Y-%m-%d} {text}"
+    return text
+
+
+def localdate(value: dt.datetime | dt.date | None, tz: str | None = None) -> str:
+    """The day of a stored time in ``tz`` (default: the viewer's zone); a date is shown as it is."""
+    if value is None:
+        return "–"
+    if not isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d")
+    return to_local(value, tz or viewer_timezone()).strftime("%Y-%m-%d")
+
+
+def register(app: Flask) -> None:
+    """Make the filters available to every template."""
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(localdate, "localdate")

@@ -1,0 +1,49 @@
+// The examiner's side of an oral exam: camera and microphone go to the media engine, which forwards them to the
+// candidate and the candidate's back to here (no re-encoding); both sides are recorded.
+(function () {
+  "use strict";
+  var root = document.getElementById("oral-call");
+  if (!root) { return; }
+  var state = document.getElementById("oral-state");
+  var pc = null;
+
+  function say(s, text) { state.dataset.state = s; state.textContent = text; }
+
+  function waitIce(conn) {
+    if (conn.iceGatheringState === "complete") { return Promise.resolve(); }
+    return new Promise(function (resolve) {
+      conn.addEventListener("icegatheringstatechange", function () {
+        if (conn.iceGatheringState === "complete") { resolve(); }
+      });
+      setTimeout(resolve, 5000);
+    });
+  }
+
+  document.getElementById("oral-join").addEventListener("click", function () {
+    say("connecting", root.dataset.msgConnecting);
+    navigator.mediaDevices.getUserMedia({audio: true, video: {width: 640, height: 480, frameRate: 30}})
+      .catch(function () { say("denied", root.dataset.msgDenied); throw "denied"; })
+      .then(function (local) {
+        document.getElementById("oral-self").srcObject = local;
+        if (pc) { pc.close(); }
+        var conn = new RTCPeerConnection({iceServers: JSON.parse(root.dataset.ice || "[]")});
+        pc = conn;
+        local.getTracks().forEach(function (t) { conn.addTrack(t, local); });
+        var remote = new MediaStream();
+        document.getElementById("oral-remote").srcObject = remote;
+        conn.ontrack = function (ev) { remote.addTrack(ev.track); };
+        conn.onconnectionstatechange = function () {
+          if (conn.connectionState === "connected") { say("connected", root.dataset.msgConnected); }
+          if (conn.connectionState === "failed") { say("failed", root.dataset.msgFailed); }
+        };
+        return conn.createOffer().then(function (o) { return conn.setLocalDescription(o); })
+          .then(function () { return waitIce(conn); })
+          .then(function () { return window.aufsicht.postJson(root.dataset.offer, {sdp: conn.localDescription.sdp}); })
+          .then(function (r) {
+            if (!r.ok || !r.body.sdp) { throw {userMessage: window.aufsicht.message(r, root.dataset.msgFailed)}; }
+            return conn.setRemoteDescription(r.body);
+          });
+      })
+      .catch(function (e) { if (e !== "denied") { say("failed", (e && e.userMessage) || root.dataset.msgFailed); } });
+  });
+})();

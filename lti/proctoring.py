@@ -1,0 +1,205 @@
+"""1EdTech LTI Proctoring Services 1.0: aufsicht as the proctoring tool of an assessment platform.
+
+The flow: the platform launches ``LtiStartProctoring``; the candidate passes our identity check and system check
+for the exam the link stands for; we send ``LtiStartAssessment`` (signed with the tool's key, the platform's
+``session_data`` and attempt number echoed) to the platform's start URL; the platform later launches
+``LtiEndAssessment`` and the supervision ends. Proctor actions reach the platform through its Assessment
+Control Service where the launch offered one, and only the actions it lists.
+
+Safety rule: the assessment starts only after both checks pass, for the same account, link and attempt the
+platform named; ``session_data`` is sent back unchanged so the platform can refuse a start it did not ask for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from typing import Any
+
+import requests
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from accounts.models import User
+from exams.attempts import GateNotPassed
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import Conflict, NotFound, ValidationFailed
+from lti.models import LtiEnrolment, LtiLink, LtiPlatform, LtiProctoring
+from lti.services import PlatformServiceFailed, access_token, short_error
+from lti.tool import AP, HTTP_TIMEOUT, LTI, Launch, LaunchRefused, candidate_for, enrol, link_for, sign
+
+ACS_SCOPE = "https://purl.imsglobal.org/spec/lti-ap/scope/control.all"
+ACS_MEDIA = "application/vnd.ims.lti-ap.v1.control+json"
+ACTIONS = ("pause", "resume", "terminate", "update", "flag")
+
+
+def start_proctoring(launch: Launch) -> LtiProctoring:
+    """Accept an LtiStartProctoring launch: the candidate's account, enrolment and the proctoring record."""
+    start_url = launch.claims.get(AP + "start_assessment_url")
+    session_data = launch.claims.get(AP + "session_data")
+    try:
+        attempt_number = int(launch.claims.get(AP + "attempt_number"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        attempt_number = 0
+    if not start_url or not isinstance(start_url, str) or not session_data or attempt_number < 1:
+        raise LaunchRefused(_("The platform's proctoring launch is incomplete (start_assessment_url, session_data, "
+                              "attempt_number)."))
+    if launch.is_teacher:
+        raise LaunchRefused(_("Only candidates take a proctored assessment."))
+    link = link_for(launch)
+    user = candidate_for(launch.platform, launch.subject, launch.claims)
+    enrol(link, user, launch.subject, "launch")
+    acs = launch.claims.get(AP + "acs") or {}
+    session = LtiProctoring(link_id=link.id, user_id=user.id, attempt_number=attempt_number,
+                            session_data=str(session_data), start_assessment_url=start_url[:500],
+                            acs_url=(str(acs.get("assessment_control_url") or "")[:500] or None)
+                            if isinstance(acs, dict) else None,
+                            acs_actions=[str(a) for a in acs.get("actions") or [] if str(a) in ACTIONS]
+                            if isinstance(acs, dict) else [])
+    db.session.add(session)
+    db.session.commit()
+    return session
+
+
+def get_session(session_id: int, user: User) -> LtiProctoring:
+    """A proctoring record of ``user`` (404 for anyone else's)."""
+    session = db.session.get(LtiProctoring, session_id)
+    if session is None or session.user_id != user.id:
+        raise NotFound()
+    return session
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One check before the assessment: its gate name, whether it is passed, and what to do otherwise."""
+
+    gate: str
+    passed: bool
+    message: str
+
+
+def checks(session: LtiProctoring) -> list[Check]:
+    """The identity check and the system check for the link's exam, as they stand now."""
+    from idcheck.verification import identity_gate
+    from proctoring.systemcheck import proctoring_gate
+
+    result = []
+    for gate_name, gate in (("identity", identity_gate), ("system", proctoring_gate)):
+        try:
+            gate(session.user, session.link.exam)
+            result.append(Check(gate_name, True, ""))
+        except GateNotPassed as err:
+            result.append(Check(gate_name, False, err.message))
+    return result
+
+
+def start_assessment(session: LtiProctoring) -> tuple[str, str]:
+    """The signed LtiStartAssessment and the platform's URL to post it to (only once every check passed)."""
+    if session.status == "ended":
+        raise Conflict(_("This proctored attempt has ended."))
+    missing = [c.message for c in checks(session) if not c.passed]
+    if missing:
+        raise Conflict(" ".join(missing))
+    platform = session.link.platform
+    user = session.user
+    profile = user.profile
+    verified_user: dict[str, Any] = {"full_name": user.display_name}
+    if profile is not None:
+        verified_user.update({"given_name": profile.first_name, "family_name": profile.last_name})
+    now = int(time.time())
+    claims = {
+        "iss": platform.client_id, "aud": platform.issuer, "iat": now, "exp": now + 300,
+        "nonce": secrets.token_urlsafe(16), LTI + "deployment_id": session.link.deployment_id,
+        LTI + "message_type": "LtiStartAssessment", LTI + "version": "1.3.0",
+        LTI + "resource_link": {"id": session.link.resource_link_id},
+        AP + "session_data": session.session_data, AP + "attempt_number": session.attempt_number,
+        AP + "verified_user": verified_user, AP + "end_assessment_return": True,
+    }
+    token = sign(claims)
+    if session.status == "checks":
+        session.status = "assessment"
+        session.assessment_started_at = utcnow()
+    db.session.commit()
+    return session.start_assessment_url, token
+
+
+def end_assessment(launch: Launch) -> LtiProctoring:
+    """Accept an LtiEndAssessment launch: the supervision of that attempt ends."""
+    link = link_for(launch)
+    user = candidate_for(launch.platform, launch.subject, launch.claims)
+    try:
+        attempt_number = int(launch.claims.get(AP + "attempt_number"))  # type: ignore[arg-type]
+    except (TypeError, ValueError) as err:
+        raise LaunchRefused(_("The platform's end of assessment names no attempt.")) from err
+    session = db.session.scalar(select(LtiProctoring).where(
+        LtiProctoring.link_id == link.id, LtiProctoring.user_id == user.id,
+        LtiProctoring.attempt_number == attempt_number).order_by(LtiProctoring.id.desc()).limit(1))
+    if session is None:
+        raise LaunchRefused(_("This attempt was never started under aufsicht's supervision."))
+    if session.status != "ended":
+        session.status = "ended"
+        session.ended_at = utcnow()
+    db.session.commit()
+    return session
+
+
+def open_sessions(institution_id: int) -> list[LtiProctoring]:
+    """Proctored attempts of the institution's platforms that have not ended, newest first."""
+    return list(db.session.scalars(select(LtiProctoring).join(LtiLink).join(LtiPlatform).where(
+        LtiPlatform.institution_id == institution_id, LtiProctoring.status != "ended")
+        .order_by(LtiProctoring.started_at.desc())))
+
+
+def open_sessions_for_proctor(proctor: User) -> list[LtiProctoring]:
+    """Proctored platform attempts, not ended, of the exams ``proctor`` is assigned to."""
+    from exams.models import exam_proctor
+
+    return list(db.session.scalars(select(LtiProctoring).join(LtiLink).join(
+        exam_proctor, exam_proctor.c.exam_id == LtiLink.exam_id).where(
+        exam_proctor.c.user_id == proctor.id, LtiProctoring.status != "ended").order_by(
+        LtiProctoring.started_at.desc())))
+
+
+def control(session: LtiProctoring, action: str, *, reason: str = "", extra_time: int = 0,
+            severity: float = 0.5) -> str:
+    """Send a proctor's action to the platform's Assessment Control Service; returns the platform's status."""
+    if not session.acs_url:
+        raise Conflict(_("The platform offers no assessment control for this attempt."))
+    if action not in ACTIONS or action not in session.acs_actions:
+        raise ValidationFailed(_("The platform does not offer this action."), fields={"action": action})
+    if action == "update" and extra_time <= 0:
+        raise ValidationFailed(_("Please enter the extra time in seconds."), fields={"extra_time": "required"})
+    if session.status == "ended":
+        raise Conflict(_("This proctored attempt has ended."))
+    platform = session.link.platform
+    identity_sub = db.session.scalar(select(LtiEnrolment.subject).where(
+        LtiEnrolment.link_id == session.link_id, LtiEnrolment.user_id == session.user_id))
+    body: dict[str, Any] = {
+        "user": {"iss": platform.issuer, "sub": identity_sub},
+        "resource_link": {"id": session.link.resource_link_id}, "attempt_number": session.attempt_number,
+        "action": action, "incident_time": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "incident_severity": max(0.0, min(1.0, severity)),
+    }
+    if extra_time > 0:
+        body["extra_time"] = int(extra_time)
+    if reason:
+        body["reason_msg"] = reason[:500]
+    token = access_token(platform, [ACS_SCOPE])
+    try:
+        response = requests.post(session.acs_url, json=body, timeout=HTTP_TIMEOUT,
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": ACS_MEDIA,
+                                          "Accept": ACS_MEDIA})
+        response.raise_for_status()
+        status = str(response.json().get("status") or "")
+    except (requests.RequestException, ValueError, AttributeError) as err:
+        detail = short_error(err) if isinstance(err, requests.RequestException) else str(err)[:200]
+        raise PlatformServiceFailed(_("%(p)s did not take the action: %(e)s", p=platform.name, e=detail)) from err
+    session.last_control = {"action": action, "status": status, "at": utcnow().isoformat()}
+    if status in ("terminated", "complete"):
+        session.status = "ended"
+        session.ended_at = utcnow()
+    db.session.commit()
+    return status
+

@@ -1,0 +1,266 @@
+"""LTI Advantage services the tool calls: deep linking answers, Names and Role Provisioning, Assignment and Grade
+Services, and the OAuth 2 client credentials token they all need (1EdTech Security Framework: a JWT signed
+with the tool's key as the client assertion).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from exams.models import Attempt, Exam
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import Conflict, DomainError
+from lti.models import LtiEnrolment, LtiLink, LtiPlatform
+from lti.tool import DL, HTTP_TIMEOUT, LTI, Launch, LaunchRefused, candidate_for, enrol, exam_of_platform, sign
+
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+NRPS_MEDIA = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+SCORE_MEDIA = "application/vnd.ims.lis.v1.score+json"
+MAX_PAGES = 100  # a roster is read in at most this many pages
+LEARNER = "Learner"
+
+
+class PlatformServiceFailed(DomainError):
+    """A call to the platform's service did not succeed (the message says which and why)."""
+
+    status = 502
+    code = "platform_service_failed"
+
+
+# ------------------------------------------------------------------------------------------- deep linking
+
+
+def deep_linking_context(launch: Launch) -> dict[str, Any]:
+    """What the exam picker needs to answer an LtiDeepLinkingRequest later (kept signed by the web layer)."""
+    if not launch.is_teacher:
+        raise LaunchRefused(_("Only teachers of the course can pick an exam."))
+    settings = launch.claims.get(DL + "deep_linking_settings") or {}
+    if not isinstance(settings, dict) or not settings.get("deep_link_return_url"):
+        raise LaunchRefused(_("The platform gave no address to return the chosen exam to."))
+    accepted = settings.get("accept_types") or []
+    if "ltiResourceLink" not in accepted:
+        raise LaunchRefused(_("The platform does not accept links to an exam here."))
+    return {"p": launch.platform.id, "d": launch.deployment_id, "r": str(settings["deep_link_return_url"]),
+            "data": settings.get("data"), "multiple": bool(settings.get("accept_multiple", False))}
+
+
+def exams_of(institution_id: int) -> list[Exam]:
+    """The institution's exams, by title (what a platform may link to)."""
+    return list(db.session.scalars(select(Exam).where(Exam.institution_id == institution_id).order_by(Exam.title)))
+
+
+def deep_linking_exams(context: dict[str, Any]) -> list[Exam]:
+    """The exams a teacher may pick: those of the platform's institution, by title."""
+    platform = db.session.get(LtiPlatform, int(context["p"]))
+    if platform is None:
+        raise LaunchRefused(_("This learning platform is no longer registered."))
+    return exams_of(platform.institution_id)
+
+
+def deep_linking_response(context: dict[str, Any], exam_id: Any, launch_url: str) -> tuple[str, str]:
+    """The signed LtiDeepLinkingResponse for the picked exam and the platform's return URL to post it to.
+
+    The content item is an LTI resource link to our launch URL with the exam in the custom parameter
+    ``aufsicht_exam`` and a grade column out of 100 (the released result in percent goes there).
+    """
+    platform = db.session.get(LtiPlatform, int(context["p"]))
+    if platform is None:
+        raise LaunchRefused(_("This learning platform is no longer registered."))
+    exam = exam_of_platform(platform, exam_id)
+    now = int(time.time())
+    item = {"type": "ltiResourceLink", "title": exam.title, "url": launch_url,
+            "custom": {"aufsicht_exam": str(exam.id)},
+            "lineItem": {"scoreMaximum": 100, "label": exam.title, "resourceId": f"exam-{exam.id}"}}
+    claims: dict[str, Any] = {
+        "iss": platform.client_id, "aud": platform.issuer, "iat": now, "exp": now + 300,
+        "nonce": secrets.token_urlsafe(16), "azp": platform.client_id,
+        LTI + "deployment_id": context["d"], LTI + "message_type": "LtiDeepLinkingResponse",
+        LTI + "version": "1.3.0", DL + "content_items": [item],
+        DL + "msg": _("Exam “%(t)s” added.", t=exam.title),
+    }
+    if context.get("data") is not None:
+        claims[DL + "data"] = context["data"]
+    return str(context["r"]), sign(claims)
+
+
+# ------------------------------------------------------------------------------------------- access tokens
+
+
+_TOKENS: dict[tuple[int, str], tuple[float, str]] = {}
+_token_lock = threading.Lock()
+
+
+def access_token(platform: LtiPlatform, scopes: list[str]) -> str:
+    """A bearer token for ``scopes`` from the platform's token endpoint (cached until shortly before expiry)."""
+    scope = " ".join(sorted(scopes))
+    with _token_lock:
+        cached = _TOKENS.get((platform.id, scope))
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+    now = int(time.time())
+    assertion = sign({"iss": platform.client_id, "sub": platform.client_id, "aud": platform.auth_token_url,
+                      "iat": now, "exp": now + 300, "jti": secrets.token_urlsafe(16)})
+    try:
+        response = requests.post(platform.auth_token_url, timeout=HTTP_TIMEOUT, data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion, "scope": scope})
+        response.raise_for_status()
+        doc = response.json()
+        token = str(doc["access_token"])
+        expires = int(doc.get("expires_in", 3600))
+    except (requests.RequestException, ValueError, KeyError, TypeError) as err:
+        raise PlatformServiceFailed(_("%(p)s did not give aufsicht access (token endpoint): %(e)s",
+                                      p=platform.name, e=short_error(err))) from err
+    granted = set(str(doc.get("scope") or scope).split())
+    if not set(scopes) <= granted:
+        raise PlatformServiceFailed(_("%(p)s did not grant the access aufsicht asked for (%(s)s).",
+                                      p=platform.name, s=" ".join(sorted(set(scopes) - granted))))
+    with _token_lock:
+        _TOKENS[(platform.id, scope)] = (time.monotonic() + max(expires - 60, 0), token)
+    return token
+
+
+def short_error(err: Exception) -> str:
+    """An HTTP error in a few words (status and the start of the body) for a message to staff."""
+    if isinstance(err, requests.HTTPError) and err.response is not None:
+        return f"HTTP {err.response.status_code} {err.response.text[:200]}"
+    return str(err)[:200]
+
+
+# ------------------------------------------------------------------------------------------- roster (NRPS)
+
+
+@dataclasses.dataclass(frozen=True)
+class RosterReport:
+    """What a roster sync did: students enrolled now, already enrolled, members skipped (teachers, inactive)."""
+
+    enrolled: int
+    already: int
+    skipped: int
+
+
+def _is_learner(roles: Any) -> bool:
+    return isinstance(roles, list) and any(str(r).rsplit("#", 1)[-1] == LEARNER for r in roles)
+
+
+def sync_roster(link: LtiLink) -> RosterReport:
+    """Enrol the course's active students (Names and Role Provisioning Services 2.0) in the link's exam."""
+    if not link.memberships_url:
+        raise Conflict(_("The platform offers no course roster for this link (Names and Role Provisioning)."))
+    platform = link.platform
+    token = access_token(platform, [NRPS_SCOPE])
+    url: str | None = link.memberships_url
+    enrolled = already = skipped = 0
+    for _page in range(MAX_PAGES):
+        if url is None:
+            break
+        try:
+            response = requests.get(url, timeout=HTTP_TIMEOUT,
+                                    headers={"Authorization": f"Bearer {token}", "Accept": NRPS_MEDIA})
+            response.raise_for_status()
+            doc = response.json()
+        except (requests.RequestException, ValueError) as err:
+            raise PlatformServiceFailed(_("%(p)s did not give the course roster: %(e)s", p=platform.name,
+                                          e=short_error(err))) from err
+        for member in doc.get("members") or []:
+            if (not isinstance(member, dict) or not member.get("user_id") or not _is_learner(member.get("roles"))
+                    or member.get("status", "Active") != "Active"):
+                skipped += 1
+                continue
+            subject = str(member["user_id"])
+            user = candidate_for(platform, subject, member)
+            known = db.session.scalar(select(LtiEnrolment.id).where(LtiEnrolment.link_id == link.id,
+                                                                    LtiEnrolment.user_id == user.id))
+            enrol(link, user, subject, "roster")
+            already += known is not None
+            enrolled += known is None
+        url = response.links.get("next", {}).get("url") or doc.get("next") or None
+    db.session.commit()
+    return RosterReport(enrolled=enrolled, already=already, skipped=skipped)
+
+
+# ------------------------------------------------------------------------------------------- grades (AGS)
+
+
+@dataclasses.dataclass(frozen=True)
+class GradeReport:
+    """What sending results did: sent, unchanged since the last send, not released yet."""
+
+    sent: int
+    unchanged: int
+    not_released: int
+
+
+def _scores_url(lineitem: str) -> str:
+    parts = urlsplit(lineitem)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+
+
+def send_results(link: LtiLink) -> GradeReport:
+    """Send the link's released results (see ``_send_results``); a failure is kept on the link for the exam office."""
+    try:
+        report = _send_results(link)
+    except DomainError as err:
+        db.session.rollback()
+        if link.results_error != err.message[:1000]:  # recorded once, not again on every retry
+            link.results_error = err.message[:1000]
+            db.session.commit()
+        raise
+    if link.results_error is not None:
+        link.results_error = None
+        db.session.commit()
+    return report
+
+
+def _send_results(link: LtiLink) -> GradeReport:
+    """Send every released result of the link's enrolled candidates to the platform's grade column (AGS 2.0).
+
+    Only released results go (the chain of trust decided them); the score is the result in percent of 100,
+    ``FullyGraded``. A result sent before and unchanged is not sent again.
+    """
+    if not link.lineitem_url:
+        raise Conflict(_("The platform offers no grade column for this link (Assignment and Grade Services)."))
+    if link.ags_scopes and SCORE_SCOPE not in link.ags_scopes:
+        raise Conflict(_("The platform does not let aufsicht send scores for this link."))
+    platform = link.platform
+    sent = unchanged = not_released = 0
+    token: str | None = None
+    enrolments = db.session.scalars(select(LtiEnrolment).where(LtiEnrolment.link_id == link.id))
+    for enrolment in enrolments:
+        attempt = db.session.scalar(select(Attempt).where(Attempt.exam_id == link.exam_id,
+                                                          Attempt.user_id == enrolment.user_id))
+        if attempt is None or attempt.result_released_at is None or attempt.percent is None:
+            not_released += 1
+            continue
+        if enrolment.score_sent_at is not None and enrolment.score_sent_percent == attempt.percent:
+            unchanged += 1
+            continue
+        token = token or access_token(platform, [SCORE_SCOPE])
+        score = {"userId": enrolment.subject, "scoreGiven": attempt.percent, "scoreMaximum": 100,
+                 "activityProgress": "Completed", "gradingProgress": "FullyGraded",
+                 "timestamp": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
+        try:
+            response = requests.post(_scores_url(link.lineitem_url), json=score, timeout=HTTP_TIMEOUT,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": SCORE_MEDIA})
+            response.raise_for_status()
+        except requests.RequestException as err:
+            db.session.commit()  # what was sent stays recorded
+            raise PlatformServiceFailed(_("%(p)s did not take the result of %(n)s: %(e)s", p=platform.name,
+                                          n=enrolment.user.display_name, e=short_error(err))) from err
+        enrolment.score_sent_at = utcnow()
+        enrolment.score_sent_percent = attempt.percent
+        sent += 1
+    db.session.commit()
+    return GradeReport(sent=sent, unchanged=unchanged, not_released=not_released)

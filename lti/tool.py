@@ -1,0 +1,477 @@
+"""The LTI 1.3 core: platform registrations, the tool's key, the OIDC third-party login and the launch.
+
+Safety rule: a launch is believed only when its ID token is signed by a key the registered platform publishes,
+names that platform as issuer and our client id as audience, comes from a registered deployment, is fresh, and
+carries the nonce of a login initiation that this browser started here (the ``state`` is kept in the database
+and in a cookie) and that was not used before. An account is found by the pair (platform, ``sub``) only; an
+email address from a platform never opens an existing account.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from flask import current_app
+from flask_babel import gettext as _
+from joserfc import jwt
+from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import delete, select
+
+from accounts.models import Institution, LoginEvent, Role, User
+from accounts.oidc import NO_PASSWORD
+from exams.models import Exam
+from kernel.clock import utcnow
+from kernel.db import db
+from kernel.errors import DomainError, NotFound, ValidationFailed
+from lti.models import LtiEnrolment, LtiIdentity, LtiLink, LtiLoginState, LtiPlatform
+
+HTTP_TIMEOUT = 10  # seconds for every call to a platform (keys, token, roster, grades, control)
+KEYS_TTL = 600  # a platform's key set is fetched again after this many seconds (and at once on an unknown kid)
+CLOCK_LEEWAY = 60  # seconds of clock difference allowed on exp/iat
+STATE_TTL = 600  # a login initiation must come back within this many seconds
+STATE_COOKIE = "aufsicht_lti_state"
+_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
+LTI = "https://purl.imsglobal.org/spec/lti/claim/"
+AP = "https://purl.imsglobal.org/spec/lti-ap/claim/"
+DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest", "LtiStartProctoring", "LtiEndAssessment")
+TEACHER_ROLES = ("Instructor", "Administrator", "ContentDeveloper")
+
+
+class LaunchRefused(DomainError):
+    """A login initiation or launch from a platform was not accepted (the message says why, in words)."""
+
+    status = 400
+    code = "launch_refused"
+
+
+# ------------------------------------------------------------------------------------------- registrations
+
+
+@dataclasses.dataclass(frozen=True)
+class PlatformSettings:
+    """What the exam office copies from the platform's tool registration."""
+
+    name: str
+    issuer: str
+    client_id: str
+    auth_login_url: str
+    auth_token_url: str
+    jwks_url: str
+    deployment_ids: tuple[str, ...]
+
+
+def _url(value: str, field: str, errors: dict[str, str]) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme not in ("https", "http") or not parts.netloc or (parts.scheme == "http" and not local):
+        errors[field] = _("Please enter an https:// address.")
+    return value
+
+
+def clean_platform_settings(form: dict[str, str]) -> PlatformSettings:
+    """Check the registration form; every field is required and URLs must be https (http only on loopback)."""
+    errors: dict[str, str] = {}
+    name = form.get("name", "").strip()[:100]
+    if not name:
+        errors["name"] = _("Please enter a name.")
+    issuer = _url(form.get("issuer", ""), "issuer", errors)
+    client_id = form.get("client_id", "").strip()
+    if not client_id or len(client_id) > 200:
+        errors["client_id"] = _("Please enter the client ID the platform shows.")
+    urls = {f: _url(form.get(f, ""), f, errors) for f in ("auth_login_url", "auth_token_url", "jwks_url")}
+    deployments = tuple(d.strip() for d in form.get("deployment_ids", "").replace(",", "\n").splitlines()
+                        if d.strip())
+    if not deployments or any(len(d) > 255 for d in deployments):
+        errors["deployment_ids"] = _("Please enter at least one deployment ID (one a line).")
+    if errors:
+        raise ValidationFailed(_("Some fields are not valid."), fields=errors)
+    return PlatformSettings(name=name, issuer=issuer, client_id=client_id, deployment_ids=deployments, **urls)
+
+
+def save_platform(institution: Institution, settings: PlatformSettings,
+                  platform: LtiPlatform | None = None) -> LtiPlatform:
+    """Create or update a platform registration of ``institution``."""
+    clash = db.session.scalar(select(LtiPlatform).where(LtiPlatform.issuer == settings.issuer,
+                                                         LtiPlatform.client_id == settings.client_id))
+    if clash is not None and clash is not platform:
+        raise ValidationFailed(_("This platform and client ID are registered already."),
+                               fields={"client_id": _("This platform and client ID are registered already.")})
+    if platform is None:
+        platform = LtiPlatform(institution_id=institution.id)
+        db.session.add(platform)
+    for field in ("name", "issuer", "client_id", "auth_login_url", "auth_token_url", "jwks_url"):
+        setattr(platform, field, getattr(settings, field))
+    platform.deployment_ids = list(settings.deployment_ids)
+    db.session.commit()
+    _KEYS.pop(platform.jwks_url, None)
+    return platform
+
+
+def platforms_of(institution_id: int) -> list[LtiPlatform]:
+    """The platforms an institution registered, by name."""
+    return list(db.session.scalars(select(LtiPlatform).where(LtiPlatform.institution_id == institution_id)
+                                   .order_by(LtiPlatform.name)))
+
+
+def get_platform(platform_id: int, *, institution_id: int | None = None) -> LtiPlatform:
+    """One registration (404 for another institution's)."""
+    platform = db.session.get(LtiPlatform, platform_id)
+    if platform is None or (institution_id is not None and platform.institution_id != institution_id):
+        raise NotFound()
+    return platform
+
+
+def delete_platform(platform: LtiPlatform) -> None:
+    """Remove a registration (its links, enrolments and proctoring records go with it; accounts stay)."""
+    db.session.delete(platform)
+    db.session.commit()
+
+
+# ------------------------------------------------------------------------------------------- the tool's key
+
+
+_key_lock = threading.Lock()
+
+
+def tool_key() -> RSAKey:
+    """The tool's RSA signing key, generated once into ``instance/lti-tool-key.json`` (mode 0600)."""
+    path = Path(current_app.instance_path) / "lti-tool-key.json"
+    with _key_lock:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"})
+            key.ensure_kid()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(key.as_dict(private=True), fh)
+    return RSAKey.import_key(json.loads(path.read_text()))
+
+
+def tool_jwks() -> dict[str, Any]:
+    """The tool's public key set (the platform checks deep linking answers and token requests with it)."""
+    key = tool_key()
+    public: dict[str, Any] = dict(key.as_dict(private=False))
+    public.update({"kid": key.kid, "use": "sig", "alg": "RS256"})
+    return {"keys": [public]}
+
+
+def sign(claims: dict[str, Any]) -> str:
+    """A JWT signed with the tool's key (RS256, with its key id)."""
+    key = tool_key()
+    return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)
+
+
+# ------------------------------------------------------------------------------------------- platform keys
+
+
+_KEYS: dict[str, tuple[float, KeySet]] = {}
+
+
+def _get_json(url: str, **kwargs: Any) -> Any:
+    try:
+        response = requests.get(url, timeout=HTTP_TIMEOUT, **kwargs)
+        response.raise_for_status()
+        return response.json()
+    except (requests.RequestException, ValueError) as err:
+        raise LaunchRefused(_("The learning platform could not be reached (%(u)s). Please try again later.",
+                              u=urlsplit(url).netloc)) from err
+
+
+def platform_keys(platform: LtiPlatform, *, force: bool = False) -> KeySet:
+    """The platform's published public keys, cached for a while."""
+    cached = _KEYS.get(platform.jwks_url)
+    if cached and not force and time.monotonic() - cached[0] < KEYS_TTL:
+        return cached[1]
+    doc = _get_json(platform.jwks_url)
+    try:
+        keys = KeySet.import_key_set({"keys": [k for k in doc.get("keys", []) if k.get("use", "sig") == "sig"]})
+    except (JoseError, ValueError, TypeError, AttributeError) as err:
+        raise LaunchRefused(_("The learning platform publishes no usable keys.")) from err
+    _KEYS[platform.jwks_url] = (time.monotonic(), keys)
+    return keys
+
+
+def decode_platform_jwt(platform: LtiPlatform, raw: str) -> dict[str, Any]:
+    """Check a JWT the platform signed (signature, algorithm, issuer, audience, expiry) and return its claims."""
+    if not raw or raw.count(".") != 2:
+        raise LaunchRefused(_("The learning platform sent no valid launch (the token is missing)."))
+    try:
+        try:
+            token = jwt.decode(raw, platform_keys(platform), algorithms=list(_ALGORITHMS))
+        except (InvalidKeyIdError, ValueError):  # a new key at the platform: fetch once more
+            token = jwt.decode(raw, platform_keys(platform, force=True), algorithms=list(_ALGORITHMS))
+    except (BadSignatureError, InvalidKeyIdError) as err:
+        raise LaunchRefused(_("The launch is not signed by %(p)s. It was refused.", p=platform.name)) from err
+    except (JoseError, ValueError) as err:
+        raise LaunchRefused(_("The launch could not be read. It was refused.")) from err
+    claims = dict(token.claims)
+    if claims.get("iss") != platform.issuer:
+        raise LaunchRefused(_("The launch names another platform as its issuer. It was refused."))
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if platform.client_id not in audiences or (len(audiences) > 1 and claims.get("azp") != platform.client_id):
+        raise LaunchRefused(_("The launch is meant for another tool. It was refused."))
+    now = int(time.time())
+    try:
+        exp, iat = int(claims["exp"]), int(claims.get("iat", now))
+    except (KeyError, TypeError, ValueError) as err:
+        raise LaunchRefused(_("The launch has no expiry time. It was refused.")) from err
+    if exp < now - CLOCK_LEEWAY:
+        raise LaunchRefused(_("The launch has expired. Please open it again from the course."))
+    if iat > now + CLOCK_LEEWAY:
+        raise LaunchRefused(_("The launch was issued in the future. Please check the platform's clock."))
+    return claims
+
+
+# ------------------------------------------------------------------------------------------- login initiation
+
+
+def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
+    """Answer a third-party login initiation: the platform's authorization URL and the ``state`` to keep.
+
+    The platform names itself (``iss``) and, where it has several registrations, the ``client_id``; a
+    ``lti_deployment_id`` it gives must be registered.
+    """
+    issuer, client_id = params.get("iss", ""), params.get("client_id", "")
+    if not issuer or not params.get("login_hint") or not params.get("target_link_uri"):
+        raise LaunchRefused(_("The learning platform's login request is incomplete (iss, login_hint, "
+                              "target_link_uri)."))
+    query = select(LtiPlatform).where(LtiPlatform.issuer == issuer, LtiPlatform.enabled.is_(True))
+    if client_id:
+        query = query.where(LtiPlatform.client_id == client_id)
+    found = list(db.session.scalars(query))
+    if len(found) != 1:
+        raise LaunchRefused(_("This learning platform is not registered with aufsicht (issuer %(i)s). Please ask "
+                              "your exam office to register it.", i=issuer[:200]) if not found else
+                            _("Several registrations match; the platform must send its client_id."))
+    platform = found[0]
+    deployment = params.get("lti_deployment_id")
+    if deployment and deployment not in platform.deployment_ids:
+        raise LaunchRefused(_("This deployment of the tool is not registered (deployment %(d)s).", d=deployment[:100]))
+    target = params["target_link_uri"]
+    if urlsplit(target).netloc != urlsplit(redirect_uri).netloc:
+        raise LaunchRefused(_("The launch points at another address than this tool's."))
+    db.session.execute(delete(LtiLoginState).where(
+        LtiLoginState.created_at < utcnow() - dt.timedelta(seconds=STATE_TTL * 6)))
+    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    db.session.add(LtiLoginState(state=state, platform_id=platform.id, nonce=nonce, target_link_uri=target[:500]))
+    db.session.commit()
+    auth = {"scope": "openid", "response_type": "id_token", "response_mode": "form_post", "prompt": "none",
+            "client_id": platform.client_id, "redirect_uri": redirect_uri, "login_hint": params["login_hint"],
+            "state": state, "nonce": nonce}
+    if params.get("lti_message_hint"):
+        auth["lti_message_hint"] = params["lti_message_hint"]
+    sep = "&" if urlsplit(platform.auth_login_url).query else "?"
+    return platform.auth_login_url + sep + urlencode(auth), state
+
+
+@dataclasses.dataclass
+class Launch:
+    """A checked launch: the platform, the message type and every claim."""
+
+    platform: LtiPlatform
+    message_type: str
+    claims: dict[str, Any]
+
+    @property
+    def deployment_id(self) -> str:
+        """The deployment the launch came from."""
+        return str(self.claims[LTI + "deployment_id"])
+
+    @property
+    def subject(self) -> str:
+        """The platform's id of the person."""
+        return str(self.claims.get("sub") or "")
+
+    @property
+    def roles(self) -> list[str]:
+        """The person's role URIs in the context."""
+        roles = self.claims.get(LTI + "roles") or []
+        return [str(r) for r in roles] if isinstance(roles, list) else []
+
+    @property
+    def is_teacher(self) -> bool:
+        """Whether the person teaches or administers the course (may pick an exam, never takes one)."""
+        return any(r.rsplit("#", 1)[-1] in TEACHER_ROLES for r in self.roles)
+
+    def claim(self, name: str, default: Any = None) -> Any:
+        """An LTI core claim by its short name (``resource_link``, ``context``, ``custom`` ...)."""
+        return self.claims.get(LTI + name, default)
+
+
+def finish_launch(form: dict[str, str], cookie_state: str | None) -> Launch:
+    """Check the launch the platform posted (``id_token`` and ``state``) and return it."""
+    if form.get("error"):
+        raise LaunchRefused(_("The learning platform refused the login: %(e)s",
+                              e=(form.get("error_description") or form["error"])[:200]))
+    state = form.get("state", "")
+    pending = db.session.get(LtiLoginState, state) if state else None
+    if pending is None or pending.used_at is not None:
+        raise LaunchRefused(_("This launch is unknown or was used already. Please open it again from the course."))
+    if cookie_state != state:
+        raise LaunchRefused(_("This launch was started in another browser. Please open it again from the course."))
+    if (utcnow() - pending.created_at).total_seconds() > STATE_TTL:
+        raise LaunchRefused(_("The launch took too long. Please open it again from the course."))
+    pending.used_at = utcnow()
+    db.session.commit()  # used once, even if the checks below fail
+    platform = db.session.get(LtiPlatform, pending.platform_id)
+    if platform is None or not platform.enabled:
+        raise LaunchRefused(_("This learning platform is no longer registered."))
+    claims = decode_platform_jwt(platform, form.get("id_token", ""))
+    if claims.get("nonce") != pending.nonce:
+        raise LaunchRefused(_("The launch does not belong to this login (nonce). It was refused."))
+    if claims.get(LTI + "version") != "1.3.0":
+        raise LaunchRefused(_("Only LTI 1.3 launches are accepted."))
+    message_type = str(claims.get(LTI + "message_type") or "")
+    if message_type not in MESSAGE_TYPES:
+        raise LaunchRefused(_("This kind of launch (%(t)s) is not supported.", t=message_type[:60]))
+    if str(claims.get(LTI + "deployment_id") or "") not in platform.deployment_ids:
+        raise LaunchRefused(_("This deployment of the tool is not registered."))
+    if message_type != "LtiDeepLinkingRequest" and not isinstance(claims.get(LTI + "resource_link"), dict):
+        raise LaunchRefused(_("The launch names no resource link."))
+    if not claims.get("sub"):
+        raise LaunchRefused(_("The launch names no person (anonymous launches are not supported)."))
+    return Launch(platform=platform, message_type=message_type, claims=claims)
+
+
+# ------------------------------------------------------------------------------------------- accounts and links
+
+
+def _new_email(claims: dict[str, Any], platform: LtiPlatform, subject: str) -> str:
+    """The platform's address where no account has it; otherwise a placeholder that reaches no one."""
+    email = str(claims.get("email") or "").strip().lower()[:254]
+    if email and "@" in email and db.session.scalar(select(User.id).where(User.email == email)) is None:
+        return email
+    digest = secrets.token_hex(6)
+    return f"lti-{platform.id}-{digest}@lti.invalid"
+
+
+def candidate_for(platform: LtiPlatform, subject: str, claims: dict[str, Any]) -> User:
+    """The candidate account for (platform, sub): found, or made (never linked by an email address)."""
+    identity = db.session.scalar(select(LtiIdentity).where(LtiIdentity.platform_id == platform.id,
+                                                           LtiIdentity.subject == subject[:255]))
+    if identity is None:
+        name = (str(claims.get("name") or "").strip()
+                or f"{claims.get('given_name') or ''} {claims.get('family_name') or ''}".strip()
+                or _("Participant"))
+        user = User(email=_new_email(claims, platform, subject), password_hash=NO_PASSWORD, role=Role.CANDIDATE,
+                    display_name=name[:200], institution_id=platform.institution_id)
+        db.session.add(user)
+        db.session.flush()
+        identity = LtiIdentity(platform_id=platform.id, subject=subject[:255], user_id=user.id, user=user)
+        db.session.add(identity)
+    else:
+        user = identity.user
+    if user.role != Role.CANDIDATE or user.institution_id != platform.institution_id:
+        raise LaunchRefused(_("This account cannot take exams through the learning platform."))
+    if not user.active or user.erased_at is not None:
+        raise LaunchRefused(_("This account is locked. Please contact your exam office."))
+    identity.last_launch_at = utcnow()
+    user.last_active_at = utcnow()
+    return user
+
+
+def exam_of_platform(platform: LtiPlatform, exam_id: Any) -> Exam:
+    """An exam of the platform's institution (404 otherwise)."""
+    try:
+        exam = db.session.get(Exam, int(exam_id))
+    except (TypeError, ValueError):
+        exam = None
+    if exam is None or exam.institution_id != platform.institution_id:
+        raise NotFound(_("This exam does not exist (any more)."))
+    return exam
+
+
+def link_for(launch: Launch) -> LtiLink:
+    """The link of the launch's resource link, made on its first launch from the exam the teacher picked.
+
+    The picked exam travels as the custom parameter ``aufsicht_exam`` of the deep linking answer; the link
+    then keeps the service URLs (roster, grade column) of the latest launch.
+    """
+    resource = launch.claim("resource_link") or {}
+    resource_id = str(resource.get("id") or "")[:255]
+    link = db.session.scalar(select(LtiLink).where(LtiLink.platform_id == launch.platform.id,
+                                                   LtiLink.resource_link_id == resource_id))
+    if link is None:
+        custom = launch.claim("custom") or {}
+        if not isinstance(custom, dict) or not custom.get("aufsicht_exam"):
+            raise LaunchRefused(_("No exam is chosen for this course item yet. Please ask your teacher to pick "
+                                  "one (deep linking)."))
+        exam = exam_of_platform(launch.platform, custom["aufsicht_exam"])
+        link = LtiLink(platform_id=launch.platform.id, exam_id=exam.id, resource_link_id=resource_id,
+                       deployment_id=launch.deployment_id)
+        db.session.add(link)
+    context = launch.claim("context") or {}
+    if isinstance(context, dict):
+        link.context_id = str(context.get("id") or "")[:255] or link.context_id
+        link.context_title = str(context.get("title") or "")[:255] or link.context_title
+    nrps = launch.claims.get(NRPS_CLAIM) or {}
+    if isinstance(nrps, dict) and nrps.get("context_memberships_url"):
+        link.memberships_url = str(nrps["context_memberships_url"])[:500]
+    ags = launch.claims.get(AGS_ENDPOINT) or {}
+    if isinstance(ags, dict):
+        link.lineitems_url = str(ags.get("lineitems") or "")[:500] or link.lineitems_url
+        link.lineitem_url = str(ags.get("lineitem") or "")[:500] or link.lineitem_url
+        link.ags_scopes = [str(s) for s in ags.get("scope") or []] or link.ags_scopes
+    db.session.flush()
+    return link
+
+
+def enrol(link: LtiLink, user: User, subject: str, source: str) -> LtiEnrolment:
+    """Record that ``user`` takes the link's exam (idempotent)."""
+    enrolment = db.session.scalar(select(LtiEnrolment).where(LtiEnrolment.link_id == link.id,
+                                                             LtiEnrolment.user_id == user.id))
+    if enrolment is None:
+        enrolment = LtiEnrolment(link_id=link.id, user_id=user.id, subject=subject[:255], source=source)
+        db.session.add(enrolment)
+        db.session.flush()
+    return enrolment
+
+
+def resource_launch(launch: Launch) -> tuple[User | None, LtiLink]:
+    """A student's launch: their account and enrolment (None for a teacher, who is not logged in)."""
+    link = link_for(launch)
+    if launch.is_teacher:
+        db.session.commit()
+        return None, link
+    user = candidate_for(launch.platform, launch.subject, launch.claims)
+    enrol(link, user, launch.subject, "launch")
+    db.session.commit()
+    return user, link
+
+
+def links_of(institution_id: int) -> list[LtiLink]:
+    """Every course link of an institution's platforms, newest first."""
+    return list(db.session.scalars(select(LtiLink).join(LtiPlatform).where(
+        LtiPlatform.institution_id == institution_id).order_by(LtiLink.created_at.desc())))
+
+
+def get_link(link_id: int, *, institution_id: int) -> LtiLink:
+    """One link of the institution (404 for another's)."""
+    link = db.session.get(LtiLink, link_id)
+    if link is None or link.platform.institution_id != institution_id:
+        raise NotFound()
+    return link
+
+
+def record_login(platform: LtiPlatform, user: User, ip: str) -> None:
+    """The login audit entry of a launch that logs a candidate in (the platform's name as the provider)."""
+    db.session.add(LoginEvent(user_id=user.id, email=user.email, ip=ip[:45], success=True, detail="lti launch",
+                              provider=platform.name[:100]))
+    db.session.commit()
