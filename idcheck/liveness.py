@@ -4,13 +4,19 @@ The server draws at least ``STEPS`` different moves out of ``MOVES`` and prompts
 each with a deadline. ``decide`` is a pure function over (challenge with step times, timestamped
 frames, the reference face encodings): no clock, no storage, the same answer for the same input.
 
-Per frame: mediapipe's face mesh (468 landmarks with depth), the head's 3D rotation against the
-neutral frame taken before the first prompt (``idcheck.pose``), and the face encoding (dlib's
-5-point alignment and ResNet encoder). A step counts only when the first clear movement after its
-prompt (away from the neutral pose, not the previous step's move still held) goes the asked way,
-mainly along the asked axis, inside the deadline. Every analysed frame must show one face, the same
-person as the references (the selfie, the ID photo). The movement must show the parallax of a head:
-landmarks that one smooth warp of the neutral ones explains (a flat or bent picture moved about) fail.
+Per frame: mediapipe's face mesh (468 landmarks with depth) and the head's 3D rotation against the
+neutral frame taken before the first prompt (``idcheck.pose``). A step counts only when the first clear
+movement after its prompt (away from the neutral pose, not the previous step's move still held) goes
+the asked way, mainly along the asked axis, inside the deadline. The movement must show the parallax of
+a head: landmarks that one smooth warp of the neutral ones explains (a flat or bent picture moved
+about) fail.
+
+Who it is: every analysed frame, from the neutral one on without a hole, must show one face, and the
+face is tracked from frame to frame (no frame without a face, no jump of the face's box, no gap in
+time). The face encoding (dlib's 5-point alignment and ResNet encoder, about 90 ms a frame, most of
+the cost) must be the person of the references (the selfie, the ID photo) on the neutral frame, on the
+peak of every move, and on each frame where the track breaks: another person cannot take over without
+a break, and whoever makes a move is identified making it.
 
 What still passes: a real-time deepfake or a replayed 3D rendering fed to the camera, and a
 person-shaped mask worn by someone who turns. A doubtful result is never a refusal by itself: the
@@ -41,6 +47,9 @@ OFF_AXIS = 0.7  # the other axis must stay below this fraction of the asked one 
 MIN_PARALLAX = 0.65
 SAME_PERSON_MAX = 0.6  # face distance above which a frame shows someone else (matching.no_match_min)
 MAX_FACELESS = 0.25  # share of frames without a face beyond which the sequence is refused
+TRACK_SHIFT = 0.5  # the face's centre moving more than this share of its size between frames breaks the track
+TRACK_SCALE = 1.5  # nor may its size change by more than this factor
+TRACK_GAP_MS = 450  # frames further apart than this (the engine takes 5 a second) break the track
 
 _AXIS = {"left": ("yaw", 1.0), "right": ("yaw", -1.0), "up": ("pitch", 1.0), "down": ("pitch", -1.0)}
 
@@ -104,6 +113,7 @@ class LivenessResult:
     reason: str
     steps: tuple[StepResult, ...] = ()
     frames_analysed: int = 0
+    frames_identified: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """``{"passed", "reason", "steps"}``."""
@@ -112,10 +122,12 @@ class LivenessResult:
 
 @dataclasses.dataclass
 class _Seen:
+    index: int
     t_ms: int
     mesh: Any = None
     yaw: float = 0.0
     pitch: float = 0.0
+    identified: bool = False
 
 
 class _Refused(Exception):
@@ -127,8 +139,8 @@ class _Refused(Exception):
 class _Viewer:
     """Frames analysed on demand, in time order: a refusal stops the work early (and the cost with it).
 
-    Each analysed frame must show one face, the person of the references; its pose is taken against
-    the neutral frame.
+    Each analysed frame must show one face; its pose is taken against the neutral frame. From the neutral
+    frame on, frames are analysed without a hole; a face whose track breaks is identified at once.
     """
 
     def __init__(self, frames: Sequence[Frame], references: Sequence[np.ndarray]) -> None:
@@ -137,32 +149,62 @@ class _Viewer:
         self.neutral: _Seen | None = None
         self.seen: dict[int, _Seen] = {}
         self.faceless = 0
+        self.identified = 0
 
     def at(self, i: int) -> _Seen:
         if i in self.seen:
             return self.seen[i]
-        from idcheck import faces, pose
-        from idcheck.matching import distance
+        if self.neutral is not None:  # forward from the neutral frame: the frames in between too
+            for j in range(max(self.seen) + 1, i):
+                self._look(j)
+        return self._look(i)
+
+    def _look(self, i: int) -> _Seen:
+        from idcheck import pose
 
         frame = self.frames[i]
         found = pose.meshes(frame.image)
         if len(found) > 1:
             raise _Refused(f"two faces at {frame.t_ms} ms")
-        seen = _Seen(frame.t_ms, found[0] if found else None)
+        seen = _Seen(i, frame.t_ms, found[0] if found else None)
+        self.seen[i] = seen
         if seen.mesh is None:
             self.faceless += 1
-        else:
-            encoding = np.asarray(faces.encodings(frame.image, [seen.mesh.box])[0], dtype=np.float64)
-            if not self.references:
-                self.references = [encoding]  # the neutral frame, when no selfie is given
-            d = max(distance(r, encoding) for r in self.references)
-            if d > SAME_PERSON_MAX:
-                raise _Refused(f"another person at {frame.t_ms} ms (face distance {d:.2f})")
-            if self.neutral is not None:
-                p = pose.pose(self.neutral.mesh, seen.mesh)
-                seen.yaw, seen.pitch = p.yaw, p.pitch
-        self.seen[i] = seen
+            return seen
+        if not self._tracked(seen):
+            self.identify(seen)
+        if self.neutral is not None:
+            p = pose.pose(self.neutral.mesh, seen.mesh)
+            seen.yaw, seen.pitch = p.yaw, p.pitch
         return seen
+
+    def _tracked(self, seen: _Seen) -> bool:
+        """Whether the face of ``seen`` continues the face of the frame before it."""
+        before = self.seen.get(seen.index - 1)
+        if before is None or before.mesh is None or seen.t_ms - before.t_ms > TRACK_GAP_MS:
+            return False
+        (t0, r0, b0, l0), (t1, r1, b1, l1) = before.mesh.box, seen.mesh.box
+        size0, size1 = max(r0 - l0, b0 - t0, 1), max(r1 - l1, b1 - t1, 1)
+        shift = float(np.hypot((l1 + r1 - l0 - r0) / 2, (t1 + b1 - t0 - b0) / 2))
+        return shift <= TRACK_SHIFT * size0 and max(size0, size1) <= TRACK_SCALE * min(size0, size1)
+
+    def identify(self, seen: _Seen) -> None:
+        """Refuse unless the face of ``seen`` is the person of the references (the first identified face
+        is the reference when none was given)."""
+        from idcheck import faces
+        from idcheck.matching import distance
+
+        if seen.identified or seen.mesh is None:
+            return
+        image = self.frames[seen.index].image
+        encoding = np.asarray(faces.encodings(image, [seen.mesh.box])[0], dtype=np.float64)
+        seen.identified = True
+        self.identified += 1
+        if not self.references:
+            self.references = [encoding]  # the neutral frame, when no selfie is given
+        d = max(distance(r, encoding) for r in self.references)
+        if d > SAME_PERSON_MAX:
+            raise _Refused(f"another person at {seen.t_ms} ms (face distance {d:.2f})")
 
     def window(self, after_ms: int, until_ms: int | None) -> Iterator[_Seen]:
         """Analysed frames with a face, after ``after_ms`` up to ``until_ms`` (None: to the end)."""
@@ -189,7 +231,7 @@ def schedule(moves: Sequence[str], first_prompt_ms: int, step_ms: int = STEP_MS)
 
 
 def _fail(reason: str, steps: Sequence[StepResult] = (), view: _Viewer | None = None) -> LivenessResult:
-    return LivenessResult(False, reason, tuple(steps), len(view.seen) if view else 0)
+    return LivenessResult(False, reason, tuple(steps), len(view.seen) if view else 0, view.identified if view else 0)
 
 
 def _direction(seen: _Seen) -> str | None:
@@ -231,9 +273,10 @@ def decide(challenge: Challenge, frames: Sequence[Frame],
         view.neutral = next((view.at(i) for i in reversed(before) if view.at(i).mesh is not None), None)
         if view.neutral is None:
             return _fail("no frame with a face before the first prompt", view=view)
+        view.identify(view.neutral)
         for i, step in enumerate(challenge.steps):
             until = challenge.steps[i + 1].prompted_ms if i + 1 < len(challenge.steps) else None
-            result = _step(step, moves[i - 1] if i else None, view.window(step.prompted_ms, until), view.neutral)
+            result = _step(step, moves[i - 1] if i else None, view.window(step.prompted_ms, until), view)
             results.append(result)
             if not result.passed:
                 return _fail(f"step {i + 1} ({step.move}): {result.reason}", results, view)
@@ -241,11 +284,15 @@ def decide(challenge: Challenge, frames: Sequence[Frame],
         return _fail(refused.reason, results, view)
     if view.faceless > MAX_FACELESS * len(view.seen):
         return _fail("face not visible in enough frames", results, view)
-    return LivenessResult(True, "challenge followed by a live head", tuple(results), len(view.seen))
+    return LivenessResult(True, "challenge followed by a live head", tuple(results), len(view.seen), view.identified)
 
 
-def _step(step: Step, previous: str | None, window: Iterator[_Seen], neutral: _Seen) -> StepResult:
+def _step(step: Step, previous: str | None, window: Iterator[_Seen], view: _Viewer) -> StepResult:
     from idcheck import pose
+
+    neutral = view.neutral
+    if neutral is None:
+        raise ValueError("steps are judged against the neutral frame, found first")
 
     back = previous is None
     for s in window:
@@ -274,6 +321,7 @@ def _step(step: Step, previous: str | None, window: Iterator[_Seen], neutral: _S
         if par < MIN_PARALLAX:
             return StepResult(step.move, False, "moves like a flat or bent picture, not a head",
                               peak.t_ms, peak.yaw, peak.pitch, par)
+        view.identify(peak)  # whoever made the move
         return StepResult(step.move, True, "followed", s.t_ms, peak.yaw, peak.pitch, par)
     return StepResult(step.move, False, f"no clear movement {step.move} within the deadline")
 

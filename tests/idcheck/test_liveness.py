@@ -101,6 +101,47 @@ def test_the_reference_face_must_match(genuine, spoof_set):
     assert not result.passed and "another person" in result.reason
 
 
+def _with_frames_replaced(frames, replaced):
+    """``frames`` with the images at the given times replaced."""
+    return [Frame(f.t_ms, replaced.get(f.t_ms, f.image)) for f in frames]
+
+
+def _between_moves(challenge, frames):
+    """Times of the first two frames after the second prompt: analysed, not a move's peak."""
+    after = [f.t_ms for f in frames if f.t_ms > challenge.steps[1].prompted_ms]
+    return after[0], after[1]
+
+
+def test_identity_is_checked_on_the_neutral_frame_and_each_moves_peak_only_while_the_face_is_tracked(genuine):
+    challenge, frames = genuine
+    result = decide(challenge, frames)
+    assert result.passed and result.frames_identified == 1 + len(challenge.steps) < result.frames_analysed
+
+
+@pytest.mark.parametrize("how", ["jumps to another place", "after a frame without a face"])
+def test_another_person_where_the_face_track_breaks_is_refused_though_no_move_is_made(genuine, spoof_set, how):
+    challenge, frames = genuine
+    first, second = _between_moves(challenge, frames)
+    other = spoof_set.head("biden.jpg").render()
+    if how == "jumps to another place":
+        replaced = {first: np.roll(other, other.shape[1] // 3, axis=1)}
+        at = first
+    else:
+        replaced = {first: np.full_like(other, 90), second: other}
+        at = second
+    result = decide(challenge, _with_frames_replaced(frames, replaced))
+    assert not result.passed and result.reason.startswith(f"another person at {at} ms"), result.reason
+
+
+def test_the_same_person_where_the_track_breaks_passes(genuine):
+    challenge, frames = genuine
+    first, _second = _between_moves(challenge, frames)
+    blank = np.full_like(frames[0].image, 90)
+    result = decide(challenge, _with_frames_replaced(frames, {first: blank}))
+    assert result.passed, result.reason
+    assert result.frames_identified == 2 + len(challenge.steps)  # and the face after the frame without one
+
+
 def test_challenges_are_random_distinct_moves():
     drawn = [tuple(draw_challenge()) for _ in range(300)]
     assert all(len(d) == 3 and len(set(d)) == 3 and set(d) <= set(liveness.MOVES) for d in drawn)
