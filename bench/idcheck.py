@@ -5,17 +5,19 @@ One verification = ``idcheck.verification.run_check`` on a real app in productio
 encrypted storage, decoded and validated, quality checks, detection, encoding and the decision
 (``compare``), then liveness over the 640x480 frames the media engine takes from the live video (5 a second,
 JPEG 0.92, 2 s looking straight, then a drawn 3-step challenge of 3 s a step, of a textured 3D face that
-really turns as prompted; the analysis stops after the last step's movement), the second
-encoding of the selfie for the face template, storing the template and purging the photos. ID photo
+really turns as prompted; mesh and pose on every frame from the neutral one on, a face encoding on the
+neutral frame, each move's peak and each break of the face track; the analysis stops after the last step's
+movement), storing the selfie's encoding from the match as the face template and purging the photos. ID photo
 sizes: 1280x960 and the photos' own size. Extra, lighter rows: ``compare()`` alone (what this bench timed
 before) at 640x480 and 1280x960. Naive = ``face_encodings(load_image_file(path))`` on the full-size files.
 Also prints the genuine/impostor distance ranges and the thresholds.
 Then the spoof set (``bench/liveness.py``) and the document reading, ours against PassportEye
 (``bench/mrz.py``), so that one run gives the issue's figures.
 Last line: one JSON object with keys verification_median_ms (the document read per document plus the
-median run_check: the platform reads the document at upload, the rest in the job), mrz_read_rate,
-mrz_read_rate_passporteye, mrz_s_per_doc, spoofs_accepted, frames_analysed_median, median_ms_1280,
-p95_ms_1280 (run_check alone), compare_only_ms_1280, speedup_vs_naive, what.
+median run_check of the verifications that end verified, the whole path: the platform reads the document
+at upload, the rest in the job), mrz_read_rate, mrz_read_rate_passporteye, mrz_s_per_doc, spoofs_accepted,
+frames_analysed_median, frames_identified_median, median_ms_1280, p95_ms_1280 (run_check alone, every
+outcome), compare_only_ms_1280, speedup_vs_naive, what.
 
     .venv/bin/python bench/idcheck.py [--repeat 3] [--verification-only (lighter, labelled)]
 """
@@ -80,12 +82,15 @@ def webcam_frames(name: str, challenge: object) -> list[tuple[int, bytes]]:
     return timed_frames(challenge, head.render)  # type: ignore[attr-defined]
 
 
+reasons: set[str] = set()  # why the verifications that did not end verified went to a person (first repeat)
 cpu_ms: list[float] = []  # CPU time of the last whole_verifications, per verification (busy-machine proof)
 frame_counts: list[tuple[int, int, int]] = []  # (handed over, analysed, identified) of each verification's liveness
 
 
-def whole_verifications(setup: dict, pairs: list[tuple[bytes, str]], repeat: int) -> tuple[list[float], list[str]]:
-    """Time ``run_check`` for each (ID photo, selfie photo name) ``repeat`` times; returns ms and the outcomes."""
+def whole_verifications(setup: dict, pairs: list[tuple[bytes, str, str]],
+                        repeat: int) -> tuple[list[float], list[str]]:
+    """Time ``run_check`` for each (ID photo, its name, selfie photo name) ``repeat`` times; returns ms and the
+    outcomes."""
     from idcheck.liveness import draw_challenge, schedule, steps_json
     from idcheck.models import IdCheck, IdCheckStatus
     from idcheck.verification import pack_frames, run_check
@@ -98,7 +103,7 @@ def whole_verifications(setup: dict, pairs: list[tuple[bytes, str]], repeat: int
     with app.app_context():
         cpu_ms.clear()
         for r in range(repeat):
-            for k, (id_bytes, selfie_name) in enumerate(pairs):
+            for k, (id_bytes, id_name, selfie_name) in enumerate(pairs):
                 user = setup["users"][(r * len(pairs) + k) % len(setup["users"])]
                 db.session.query(IdCheck).filter_by(user_id=user).delete()
                 challenge = schedule(draw_challenge(), 1_800_000_000_000)
@@ -117,6 +122,9 @@ def whole_verifications(setup: dict, pairs: list[tuple[bytes, str]], repeat: int
                 times.append((time.perf_counter() - t0) * 1000)
                 cpu_ms.append((time.process_time() - c0) * 1000)
                 outcomes.append(done.status.value if done is not None else "gone")
+                if r == 0 and done is not None and done.status.value != "verified":
+                    reasons.add(f"{done.status.value}: ID photo of {person(id_name)}, "
+                                f"{person(selfie_name)} at the camera: {done.reason}")
                 if r == 0:  # how many frames the liveness pass analysed (counted again, outside the timing)
                     frame_counts.append((len(frames), *analysed(challenge, frames)))
     return times, outcomes
@@ -178,18 +186,25 @@ def main() -> None:
     setup = production_app(len(PAIRS) * args.repeat, template="")
     warm = [load_upload(as_jpeg(FACES / n, (640, 480))) for n in ("obama.jpg", "obama2.jpg")]
     compare(*warm)
-    whole_verifications(setup, [(as_jpeg(FACES / "obama2.jpg", (1280, 960)), "obama.jpg")], 1)
+    whole_verifications(setup, [(as_jpeg(FACES / "obama2.jpg", (1280, 960)), "obama2.jpg", "obama.jpg")], 1)
+    reasons.clear()
     print("whole verifications (run_check as the job worker runs it: storage, compare, liveness over the webcam "
-          "frames 640x480 the engine took, template encoding, purge), one core:")
+          "frames 640x480 the engine took, template, purge), one core:")
     results: dict[str, list[float]] = {}
     for label, size in (("1280x960", (1280, 960)), ("full size", None)):
-        pairs = [(as_jpeg(FACES / a, size), b) for a, b in PAIRS]
+        pairs = [(as_jpeg(FACES / a, size), a, b) for a, b in PAIRS]
         times, outcomes = whole_verifications(setup, pairs, args.repeat)
         results[label] = times
         results["cpu " + label] = list(cpu_ms)
         print(f"ours  ID photo {label:10}  median {statistics.median(times):7.1f} ms   p95 {pct(times, 95):7.1f} ms, "
               f"CPU median {statistics.median(cpu_ms):7.1f} ms  "
               f"({len(times)} verifications: {', '.join(f'{o} {outcomes.count(o)}' for o in sorted(set(outcomes)))})")
+        for o in sorted(set(outcomes)):
+            mine = [t for t, oo in zip(times, outcomes, strict=True) if oo == o]
+            results[f"{o} {label}"] = mine
+            print(f"      {o:9} median {statistics.median(mine):7.1f} ms ({len(mine)})")
+    for why in sorted(reasons):
+        print(f"  to a person: {why}")
     print("lighter extra rows: compare() only (both images given decoded, no liveness, no template, no storage):")
     for label, size in (("640x480", (640, 480)), ("1280x960", (1280, 960))):
         data = [(as_jpeg(FACES / a, size), as_jpeg(FACES / b, size)) for a, b in PAIRS]
@@ -243,12 +258,16 @@ def main() -> None:
         print("document reading, ours and PassportEye (bench/mrz.py):")
         more.update(mrz.measure())
     t1280 = results["1280x960"]
+    # The figure is the whole path of a genuine candidate who ends verified: a check sent to a person stops
+    # its liveness at the first doubt and is cheaper, so the median over all outcomes would flatter it.
+    full = results.get("verified 1280x960") or t1280
     # The issue's whole verification also reads the document, which the platform does when the photo is
     # uploaded (not in run_check): the figure is run_check's median plus our median read time per document.
     read_ms = 1000 * float(more.get("mrz_s_per_doc", 0.0))
-    print(f"whole verification with the document read: {statistics.median(t1280):.0f} ms run_check + "
-          f"{read_ms:.0f} ms reading the MRZ = {statistics.median(t1280) + read_ms:.0f} ms")
-    print(json.dumps({"verification_median_ms": round(statistics.median(t1280) + read_ms, 1),
+    print(f"whole verification of a candidate who ends verified, with the document read: "
+          f"{statistics.median(full):.0f} ms run_check + {read_ms:.0f} ms reading the MRZ = "
+          f"{statistics.median(full) + read_ms:.0f} ms")
+    print(json.dumps({"verification_median_ms": round(statistics.median(full) + read_ms, 1),
                       **{k: more[k] for k in ("mrz_read_rate", "mrz_read_rate_passporteye", "mrz_s_per_doc",
                                               "spoofs_accepted") if k in more},
                       "frames_analysed_median": statistics.median(looked),
@@ -259,8 +278,8 @@ def main() -> None:
                       "compare_only_ms_1280": round(statistics.median(results["compare 1280x960"]), 1),
                       "speedup_vs_naive": round(speedup, 1), "load1": round(os.getloadavg()[0], 1),
                       "what": "verification_median_ms = document read (bench/mrz.py, per document) + run_check "
-                              "(ID photo 1280x960, the liveness frames 640x480 at 5 a second of a 3D head following "
-                              "a 3-step challenge, template, purge), one core" + (
+                              "of the checks ending verified (ID photo 1280x960, the liveness frames 640x480 at 5 a "
+                              "second of a 3D head following a 3-step challenge, template, purge), one core" + (
                                   "; LIGHTER: no document read, no spoof set" if args.verification_only else "")}))
 
 
