@@ -1,0 +1,98 @@
+"""Received frames handed on as soon as they are complete, not one frame later.
+
+aiortc's receive buffer (``aiortc.jitterbuffer.JitterBuffer``) releases a video frame only when the first
+packet of the *next* frame arrives, one frame interval later (33 ms at 30 fps), and holds audio until four
+more packets are in (80 ms of Opus). The engine pays that on every hop: an oral exam's picture goes
+examiner -> engine -> candidate -> engine -> examiner, and the recording and the proctor's live view wait
+too. libwebrtc releases a frame once its packets are in. ``release_when_complete`` gives a receiver a
+buffer that does the same: a video frame goes out with its last packet (the RTP marker bit, RFC 7741) once
+every packet before it has arrived; an audio packet is a frame of its own and goes out once the packets
+before it are in. Reordering and loss are handled as before: packets are placed by sequence number, and a
+gap holds what comes after it until the retransmission fills it or the buffer gives the gap up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add
+
+_PRIVATE = "_RTCRtpReceiver__"
+
+
+class CompleteFrameBuffer(JitterBuffer):
+    """aiortc's jitter buffer for one receiver, handing each frame on as soon as all its packets are in.
+
+    ``whole_packets``: every packet is a frame (audio); otherwise a frame ends with the packet that carries
+    the RTP marker bit (video). A sender that never sets the marker still gets its frames, one frame late,
+    by aiortc's own rule. The receiver takes at most one frame from each packet, so a retransmission that
+    completes several frames at once would leave the later ones a packet behind, and every later frame with
+    them: the buffer puts every completed frame on the receiver's decoder queue itself (its timestamp mapped
+    as the receiver maps it), in order, and gives the receiver none.
+    """
+
+    def __init__(self, receiver: Any, capacity: int, *, whole_packets: bool = False, is_video: bool = False) -> None:
+        super().__init__(capacity, prefetch=0, is_video=is_video)
+        self._receiver = receiver
+        self._whole_packets = whole_packets
+        self._highest: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        """Place ``packet`` and hand on the frames it completes; returns (ask for a keyframe, None)."""
+        filled_gap = self._highest is not None and uint16_add(packet.sequence_number, -self._highest) > 0x8000
+        if not filled_gap:
+            self._highest = packet.sequence_number
+        pli, frame = super().add(packet)
+        frames = [frame] if frame is not None else []
+        if packet.marker or self._whole_packets or filled_gap:
+            while (complete := self._complete_frame()) is not None:
+                frames.append(complete)
+        if frames:
+            self._hand_on(packet, frames)
+        return pli, None
+
+    def _complete_frame(self) -> JitterFrame | None:
+        """The first frame in the buffer if its packets are all in, removed from it; else None."""
+        if self._origin is None:
+            return None
+        packets: list[RtpPacket] = []
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self.capacity]
+            if packet is None or (packets and packet.timestamp != packets[0].timestamp):
+                return None
+            packets.append(packet)
+            if self._whole_packets or packet.marker:
+                self.remove(count + 1)
+                return JitterFrame(data=b"".join(p._data for p in packets),  # type: ignore[attr-defined]
+                                   timestamp=packets[0].timestamp)
+        return None
+
+    def _hand_on(self, packet: RtpPacket, frames: list[JitterFrame]) -> None:
+        """What the receiver does with the frame ``add`` returns, for each of ``frames``."""
+        receiver = self._receiver
+        if not getattr(receiver, _PRIVATE + "decoder_thread"):
+            return  # not receiving yet (the receiver drops the frame then too)
+        codec = getattr(receiver, _PRIVATE + "codecs")[packet.payload_type]
+        mapper = getattr(receiver, _PRIVATE + "timestamp_mapper")
+        decoder_queue = getattr(receiver, _PRIVATE + "decoder_queue")
+        for frame in frames:
+            frame.timestamp = mapper.map(frame.timestamp)
+            decoder_queue.put((codec, frame))
+
+
+def release_when_complete(receiver: Any, kind: str) -> None:
+    """Give an aiortc ``RTCRtpReceiver`` (before it receives) a buffer that hands frames on once complete.
+
+    This touches aiortc internals (the name-mangled ``__jitter_buffer``, ``__decoder_queue``,
+    ``__decoder_thread``, ``__codecs`` and ``__timestamp_mapper``, aiortc 1.16); the tests in
+    ``tests/proctoring/test_jitter.py`` pin them, so an upgrade that moves them fails loudly. The
+    capacities are aiortc's own.
+    """
+    names = ("jitter_buffer", "decoder_queue", "decoder_thread", "codecs", "timestamp_mapper")
+    if not all(hasattr(receiver, _PRIVATE + name) for name in names):
+        raise RuntimeError("aiortc internals changed: RTCRtpReceiver lacks the buffer and queue to replace")
+    video = kind == "video"
+    setattr(receiver, _PRIVATE + "jitter_buffer",
+            CompleteFrameBuffer(receiver, 512 if video else 16, whole_packets=not video, is_video=video))

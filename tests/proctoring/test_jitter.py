@@ -1,0 +1,237 @@
+"""Frames leave the engine's receive buffer as soon as they are complete (``proctoring.jitter``): the buffer's
+rules on packets, the aiortc internals it relies on, and an oral call whose picture is not held a frame at
+the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import queue
+import statistics
+import time
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+from aiortc.rtcrtpreceiver import TimestampMapper
+from aiortc.rtp import RtpPacket
+
+from proctoring.jitter import CompleteFrameBuffer, release_when_complete
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
+
+
+class _Receiver:
+    """What the buffer uses of aiortc's RTCRtpReceiver (its private names), with a plain decoder queue."""
+
+    def __init__(self, codec: RTCRtpCodecParameters) -> None:
+        self._RTCRtpReceiver__decoder_queue: queue.Queue = queue.Queue()
+        self._RTCRtpReceiver__decoder_thread = True
+        self._RTCRtpReceiver__codecs = {codec.payloadType: codec}
+        self._RTCRtpReceiver__timestamp_mapper = TimestampMapper()
+
+    def handed_on(self) -> list[bytes]:
+        out = []
+        while not self._RTCRtpReceiver__decoder_queue.empty():
+            _codec, frame = self._RTCRtpReceiver__decoder_queue.get()
+            out.append(frame.data)
+        return out
+
+
+def _packet(seq: int, timestamp: int, data: bytes, marker: bool = False, pt: int = 96) -> RtpPacket:
+    packet = RtpPacket(payload_type=pt, marker=int(marker), sequence_number=seq, timestamp=timestamp)
+    packet._data = data  # type: ignore[attr-defined]  (the depayloaded bytes, as the receiver sets them)
+    return packet
+
+
+def _video() -> tuple[CompleteFrameBuffer, _Receiver]:
+    receiver = _Receiver(VP8)
+    return CompleteFrameBuffer(receiver, 512, is_video=True), receiver
+
+
+def test_a_video_frame_is_handed_on_with_its_last_packet_not_when_the_next_frame_begins():
+    buf, rx = _video()
+    assert buf.add(_packet(1, 3000, b"a1")) == (False, None) and rx.handed_on() == []
+    buf.add(_packet(2, 3000, b"a2"))
+    assert rx.handed_on() == []
+    buf.add(_packet(3, 3000, b"a3", marker=True))
+    assert rx.handed_on() == [b"a1a2a3"]  # aiortc's own buffer would wait for packet 4
+    buf.add(_packet(4, 6000, b"b", marker=True))
+    assert rx.handed_on() == [b"b"]
+
+
+def test_timestamps_are_mapped_as_the_receiver_maps_them():
+    buf, rx = _video()
+    buf.add(_packet(10, 900_000, b"x", marker=True))
+    buf.add(_packet(11, 903_000, b"y", marker=True))
+    stamps = []
+    while not rx._RTCRtpReceiver__decoder_queue.empty():
+        stamps.append(rx._RTCRtpReceiver__decoder_queue.get()[1].timestamp)
+    assert stamps == [0, 3000]
+
+
+def test_reordered_packets_make_the_frame_once_the_missing_one_arrives():
+    buf, rx = _video()
+    buf.add(_packet(1, 3000, b"a1"))
+    buf.add(_packet(3, 3000, b"a3", marker=True))  # packet 2 late
+    assert rx.handed_on() == []
+    buf.add(_packet(2, 3000, b"a2"))
+    assert rx.handed_on() == [b"a1a2a3"]
+
+
+def test_a_retransmission_completing_several_frames_hands_them_all_on_in_order_with_no_lag_after():
+    buf, rx = _video()
+    buf.add(_packet(1, 3000, b"a", marker=True))
+    buf.add(_packet(3, 9000, b"c", marker=True))  # frame b (packet 2) lost: c waits behind the gap
+    buf.add(_packet(4, 12000, b"d", marker=True))
+    assert rx.handed_on() == [b"a"]
+    buf.add(_packet(2, 6000, b"b", marker=True))  # the retransmission
+    assert rx.handed_on() == [b"b", b"c", b"d"]
+    buf.add(_packet(5, 15000, b"e", marker=True))
+    assert rx.handed_on() == [b"e"]  # on time, not a packet behind
+
+
+def test_a_sender_that_never_marks_a_frames_end_still_gets_its_frames_one_frame_late():
+    buf, rx = _video()
+    buf.add(_packet(1, 3000, b"a1"))
+    buf.add(_packet(2, 3000, b"a2"))
+    assert rx.handed_on() == []
+    buf.add(_packet(3, 6000, b"b"))
+    assert rx.handed_on() == [b"a1a2"]
+
+
+def test_audio_packets_are_handed_on_at_once_and_in_order():
+    rx = _Receiver(OPUS)
+    buf = CompleteFrameBuffer(rx, 16, whole_packets=True)
+    buf.add(_packet(1, 960, b"1", pt=111))
+    assert rx.handed_on() == [b"1"]  # aiortc's audio buffer holds four more packets first
+    buf.add(_packet(3, 2880, b"3", pt=111))
+    assert rx.handed_on() == []
+    buf.add(_packet(2, 1920, b"2", pt=111))
+    assert rx.handed_on() == [b"2", b"3"]
+
+
+def test_nothing_is_handed_on_before_the_receiver_receives():
+    buf, rx = _video()
+    rx._RTCRtpReceiver__decoder_thread = None
+    buf.add(_packet(1, 3000, b"a", marker=True))
+    assert rx.handed_on() == []
+
+
+def test_aiortcs_receiver_still_has_what_the_buffer_replaces_and_uses():
+    async def run() -> None:
+        pc = RTCPeerConnection()
+        for kind in ("video", "audio"):
+            receiver = pc.addTransceiver(kind, direction="recvonly").receiver
+            release_when_complete(receiver, kind)
+            assert isinstance(receiver._RTCRtpReceiver__jitter_buffer, CompleteFrameBuffer)
+        await pc.close()
+
+    asyncio.run(run())
+
+    class NotAReceiver:
+        pass
+
+    try:
+        release_when_complete(NotAReceiver(), "video")
+    except RuntimeError as exc:
+        assert "aiortc internals changed" in str(exc)
+    else:
+        raise AssertionError("a receiver without the internals was accepted")
+
+
+def _paint(value: int) -> av.VideoFrame:
+    img = np.full((240, 320, 3), 128, np.uint8)
+    for bit in range(8):
+        img[100:140, 10 + bit * 38:40 + bit * 38] = 255 if (value >> bit) & 1 else 0
+    return av.VideoFrame.from_ndarray(img, format="bgr24")
+
+
+def _read(frame: av.VideoFrame) -> int:
+    img = frame.to_ndarray(format="bgr24")
+    return sum(1 << bit for bit in range(8) if img[105:135, 15 + bit * 38:35 + bit * 38].mean() > 128)
+
+
+def test_the_oral_calls_picture_reaches_the_candidate_without_waiting_for_the_next_frame():
+    # The examiner sends 4 pictures a second, each with its number painted in. aiortc's own buffer would hold
+    # each at the engine until the next arrives (250 ms); the candidate's side (a stand-in for a browser,
+    # which releases complete frames) uses the same buffer as the engine.
+    from proctoring.engine import MediaEngine
+    from proctoring.sessions import DiscardSink
+
+    sent: dict[int, float] = {}
+
+    class Examiner(VideoStreamTrack):
+        n = 0
+
+        async def recv(self) -> av.VideoFrame:
+            await asyncio.sleep(0.25)
+            self.n = self.n % 255 + 1
+            sent[self.n] = time.monotonic()
+            frame = _paint(self.n)
+            frame.pts, frame.time_base = self.n * 22500, VIDEO_TIME_BASE
+            return frame
+
+    delays: list[float] = []
+    engine = MediaEngine(host_addresses=["127.0.0.1"], decode_video=False)
+    engine.start()
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        cand, examiner = RTCPeerConnection(), RTCPeerConnection()
+        got: dict[str, Any] = {}
+
+        @cand.on("track")
+        def on_track(track: Any) -> None:
+            receiver = next(t.receiver for t in cand.getTransceivers() if t.receiver.track is track)
+            release_when_complete(receiver, track.kind)
+            got[track.kind] = track
+
+        class Camera(VideoStreamTrack):
+            async def recv(self) -> av.VideoFrame:
+                pts, time_base = await self.next_timestamp()
+                frame = _paint(0)
+                frame.pts, frame.time_base = pts, time_base
+                return frame
+
+        cand.addTrack(Camera())
+        cand.addTrack(AudioStreamTrack())
+        cand.createDataChannel("events")
+        await cand.setLocalDescription(await cand.createOffer())
+        answer = await loop.run_in_executor(None, lambda: engine.answer(
+            "attempt-jitter", cand.localDescription.sdp, lambda _s, _p: DiscardSink(), oral=True))
+        await cand.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        examiner.addTrack(Examiner())
+        examiner.addTrack(AudioStreamTrack())
+        await examiner.setLocalDescription(await examiner.createOffer())
+        answer = await loop.run_in_executor(None, lambda: engine.join("attempt-jitter", "examiner",
+                                                                      examiner.localDescription.sdp))
+        await examiner.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        end = time.monotonic() + 15
+        while "video" not in got and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        seen: set[int] = set()
+        until = time.monotonic() + 6
+        while time.monotonic() < until:
+            try:
+                frame = await asyncio.wait_for(got["video"].recv(), timeout=1.0)
+            except Exception:  # noqa: S112  a frame late, or the track ended: the loop ends at ``until``
+                continue
+            value = _read(frame)
+            if value in sent and value not in seen:
+                seen.add(value)
+                delays.append(1000 * (time.monotonic() - sent[value]))
+        await examiner.close()
+        await cand.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        engine.stop()
+    assert len(delays) >= 10, delays
+    assert statistics.median(delays) < 150, delays  # one frame held at the engine alone would be 250
+
