@@ -7,12 +7,18 @@ examiner -> engine -> candidate -> engine -> examiner, and the recording and the
 too. libwebrtc releases a frame once its packets are in. ``release_when_complete`` gives a receiver a
 buffer that does the same: a video frame goes out with its last packet (the RTP marker bit, RFC 7741) once
 every packet before it has arrived; an audio packet is a frame of its own and goes out once the packets
-before it are in. Reordering and loss are handled as before: packets are placed by sequence number, and a
-gap holds what comes after it until the retransmission fills it or the buffer gives the gap up.
+before it are in. Packets are placed by sequence number, and a gap holds what comes after it until a
+retransmission (asked for with a NACK) or a late packet fills it. aiortc gave a gap up only when the buffer
+overflowed: 512 video packets, about 4 s of a webcam that went missing from the recording after one packet
+lost for good. Here a gap is given up after ``VIDEO_GAP_S`` (audio, which is not retransmitted:
+``AUDIO_GAP_S``): the frame it cut into is dropped, and for video a keyframe is asked for (the frames after a
+lost one refer to it).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
@@ -20,6 +26,8 @@ from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add
 
 _PRIVATE = "_RTCRtpReceiver__"
+VIDEO_GAP_S = 0.6  # a retransmission has this long to fill a gap (a few round trips of a slow home link)
+AUDIO_GAP_S = 0.1  # only reordering fills an audio gap
 
 
 class CompleteFrameBuffer(JitterBuffer):
@@ -30,14 +38,20 @@ class CompleteFrameBuffer(JitterBuffer):
     by aiortc's own rule. The receiver takes at most one frame from each packet, so a retransmission that
     completes several frames at once would leave the later ones a packet behind, and every later frame with
     them: the buffer puts every completed frame on the receiver's decoder queue itself (its timestamp mapped
-    as the receiver maps it), in order, and gives the receiver none.
+    as the receiver maps it), in order, and gives the receiver none. A gap still open ``give_up_s`` after it
+    was first seen is given up (see the module).
     """
 
-    def __init__(self, receiver: Any, capacity: int, *, whole_packets: bool = False, is_video: bool = False) -> None:
+    def __init__(self, receiver: Any, capacity: int, *, whole_packets: bool = False, is_video: bool = False,
+                 give_up_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(capacity, prefetch=0, is_video=is_video)
         self._receiver = receiver
         self._whole_packets = whole_packets
         self._highest: int | None = None
+        self._give_up_s = give_up_s if give_up_s is not None else (VIDEO_GAP_S if is_video else AUDIO_GAP_S)
+        self._clock = clock
+        self._gap: tuple[int, float] | None = None  # the first missing packet's number, and since when
+        self._cut_timestamp: int | None = None  # the frame a given-up gap cut into: dropped, not handed on
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         """Place ``packet`` and hand on the frames it completes; returns (ask for a keyframe, None)."""
@@ -46,12 +60,63 @@ class CompleteFrameBuffer(JitterBuffer):
             self._highest = packet.sequence_number
         pli, frame = super().add(packet)
         frames = [frame] if frame is not None else []
+        if frame is not None and frame.timestamp == self._cut_timestamp:  # aiortc's rule found the cut frame
+            frames, self._cut_timestamp = [], None
         if packet.marker or self._whole_packets or filled_gap:
-            while (complete := self._complete_frame()) is not None:
-                frames.append(complete)
+            frames += self._complete_frames()
+        if self._waited_out():
+            self._give_gap_up()
+            pli = pli or self._is_video
+            frames += self._complete_frames()
+            self._waited_out()  # the next gap, if any, is timed from now
         if frames:
             self._hand_on(packet, frames)
         return pli, None
+
+    def _complete_frames(self) -> list[JitterFrame]:
+        out = []
+        while (complete := self._complete_frame()) is not None:
+            out.append(complete)
+        return out
+
+    def _first_gap(self) -> int | None:
+        """How many packets from the buffer's start come before the first missing one that a later packet
+        is waiting behind; None when nothing waits."""
+        if self._origin is None or self._highest is None:
+            return None
+        waiting = uint16_add(self._highest, -self._origin)
+        if waiting >= 0x8000:
+            return None  # everything up to the highest packet is handed on
+        for count in range(min(waiting, self.capacity - 1) + 1):
+            if self._packets[(self._origin + count) % self.capacity] is None:
+                return count
+        return None
+
+    def _waited_out(self) -> bool:
+        """Whether the first gap has been open for ``give_up_s`` (a new gap starts its own time)."""
+        count = self._first_gap()
+        if count is None or self._origin is None:
+            self._gap = None
+            return False
+        missing, now = uint16_add(self._origin, count), self._clock()
+        if self._gap is None or self._gap[0] != missing:
+            self._gap = (missing, now)
+        return now - self._gap[1] >= self._give_up_s
+
+    def _give_gap_up(self) -> None:
+        """Drop what comes before the first gap (a frame missing a packet) and the gap, and mark the frame
+        of the first packet after it as cut (its beginning may have been in the gap)."""
+        count = self._first_gap()
+        if count is None:
+            return
+        self.remove(count)
+        for _ in range(self.capacity):
+            first = self._packets[self._origin % self.capacity]  # type: ignore[operator]
+            if first is not None:
+                if not self._whole_packets:
+                    self._cut_timestamp = first.timestamp
+                return
+            self.remove(1)
 
     def _complete_frame(self) -> JitterFrame | None:
         """The first frame in the buffer if its packets are all in, removed from it; else None."""
@@ -65,6 +130,9 @@ class CompleteFrameBuffer(JitterBuffer):
             packets.append(packet)
             if self._whole_packets or packet.marker:
                 self.remove(count + 1)
+                if packets[0].timestamp == self._cut_timestamp:  # the frame a given-up gap cut into
+                    self._cut_timestamp = None
+                    return self._complete_frame()
                 return JitterFrame(data=b"".join(p._data for p in packets),  # type: ignore[attr-defined]
                                    timestamp=packets[0].timestamp)
         return None

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import io
+import itertools
 import queue
+import re
 import statistics
 import time
 from typing import Any
@@ -93,6 +96,62 @@ def test_a_retransmission_completing_several_frames_hands_them_all_on_in_order_w
     assert rx.handed_on() == [b"b", b"c", b"d"]
     buf.add(_packet(5, 15000, b"e", marker=True))
     assert rx.handed_on() == [b"e"]  # on time, not a packet behind
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_gap_no_retransmission_fills_is_given_up_in_time_and_a_keyframe_is_asked_for():
+    # aiortc held everything behind one packet lost for good until 512 more had come (about 4 s of webcam).
+    rx, clock = _Receiver(VP8), _Clock()
+    buf = CompleteFrameBuffer(rx, 512, is_video=True, give_up_s=0.6, clock=clock)
+    buf.add(_packet(1, 3000, b"a", marker=True))
+    assert rx.handed_on() == [b"a"]
+    buf.add(_packet(3, 6000, b"b2", marker=True))  # packet 2, the start of frame b, is lost for good
+    buf.add(_packet(4, 9000, b"c", marker=True))
+    clock.now += 0.5
+    assert buf.add(_packet(5, 12000, b"d", marker=True)) == (False, None)
+    assert rx.handed_on() == []  # still waiting for the retransmission
+    clock.now += 0.2
+    assert buf.add(_packet(6, 15000, b"e", marker=True)) == (True, None)  # given up: ask for a keyframe
+    assert rx.handed_on() == [b"c", b"d", b"e"]  # frame b, cut by the gap, is not handed on
+    buf.add(_packet(2, 6000, b"b1"))  # the retransmission, too late: ignored
+    buf.add(_packet(7, 18000, b"f", marker=True))
+    assert rx.handed_on() == [b"f"]
+
+
+def test_a_second_gap_is_timed_from_when_it_opens():
+    rx, clock = _Receiver(VP8), _Clock()
+    buf = CompleteFrameBuffer(rx, 512, is_video=True, give_up_s=0.6, clock=clock)
+    buf.add(_packet(1, 3000, b"a", marker=True))
+    buf.add(_packet(3, 9000, b"c", marker=True))  # 2 lost
+    clock.now += 0.4
+    buf.add(_packet(2, 6000, b"b", marker=True))  # retransmitted in time
+    buf.add(_packet(5, 15000, b"e", marker=True))  # 4 lost
+    assert rx.handed_on() == [b"a", b"b", b"c"]
+    clock.now += 0.3  # 0.7 s after the first gap opened, 0.3 s after this one
+    buf.add(_packet(6, 18000, b"f", marker=True))
+    assert rx.handed_on() == []
+    buf.add(_packet(4, 12000, b"d", marker=True))
+    assert rx.handed_on() == [b"d", b"e", b"f"]
+
+
+def test_an_audio_gap_is_given_up_after_a_tenth_of_a_second():
+    rx, clock = _Receiver(OPUS), _Clock()
+    buf = CompleteFrameBuffer(rx, 16, whole_packets=True, clock=clock)
+    buf.add(_packet(1, 960, b"1", pt=111))
+    buf.add(_packet(3, 2880, b"3", pt=111))
+    clock.now += 0.05
+    buf.add(_packet(4, 3840, b"4", pt=111))
+    assert rx.handed_on() == [b"1"]
+    clock.now += 0.06
+    assert buf.add(_packet(5, 4800, b"5", pt=111)) == (False, None)  # no keyframe to ask for in audio
+    assert rx.handed_on() == [b"3", b"4", b"5"]
 
 
 def test_a_sender_that_never_marks_a_frames_end_still_gets_its_frames_one_frame_late():
@@ -235,3 +294,80 @@ def test_the_oral_calls_picture_reaches_the_candidate_without_waiting_for_the_ne
     assert len(delays) >= 10, delays
     assert statistics.median(delays) < 150, delays  # one frame held at the engine alone would be 250
 
+
+
+class _Collect:
+    """A recording sink that keeps the WebM bytes."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.data += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_video_packet_lost_for_good_costs_the_recording_well_under_a_second_not_seconds():
+    # A candidate's browser loses one packet and its retransmission. aiortc's buffer held every later frame until
+    # 512 packets had come (about 4 s of a webcam), and they were missing from the recording.
+    from aiortc.rtp import RtpPacket as Parsed
+
+    from proctoring.engine import MediaEngine
+    from tests.proctoring.conftest import PatternTrack
+
+    sinks: list[_Collect] = []
+    engine = MediaEngine(host_addresses=["127.0.0.1"], decode_video=False)
+    engine.start()
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        pc = RTCPeerConnection()
+        sender = pc.addTrack(PatternTrack())
+        pc.addTrack(AudioStreamTrack())
+        pc.createDataChannel("events")
+        await pc.setLocalDescription(await pc.createOffer())
+
+        def sink(_session: str, _part: int) -> _Collect:
+            sinks.append(_Collect())
+            return sinks[-1]
+
+        answer = await loop.run_in_executor(None, lambda: engine.answer("attempt-loss", pc.localDescription.sdp, sink))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await asyncio.sleep(3.0)
+        lose = {"seq": None}
+        video_pt = int(re.search(r"m=video \d+ \S+ (\d+)", answer).group(1))  # the codec the engine chose
+        send, retransmit = sender.transport._send_rtp, sender._retransmit
+
+        async def lossy_send(data: bytes) -> None:
+            packet = Parsed.parse(data)
+            if packet.payload_type == video_pt and lose["seq"] is None:
+                lose["seq"] = packet.sequence_number
+            if packet.payload_type == video_pt and packet.sequence_number == lose["seq"]:
+                return  # lost on the way
+            await send(data)
+
+        async def no_second_chance(seq: int) -> None:
+            if seq != lose["seq"]:
+                await retransmit(seq)
+
+        sender.transport._send_rtp, sender._retransmit = lossy_send, no_second_chance
+        await asyncio.sleep(6.0)
+        sender.transport._send_rtp, sender._retransmit = send, retransmit
+        await pc.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        engine.stop()
+    container = av.open(io.BytesIO(bytes(sinks[0].data)))
+    stream = container.streams.video[0]
+    times = sorted(float(p.pts * p.time_base) for p in container.demux(stream) if p.pts is not None)
+    hole = max(b - a for a, b in itertools.pairwise(times))
+    assert len(times) > 150, len(times)
+    assert hole < 1.0, f"{hole:.2f} s of video missing after one lost packet"
