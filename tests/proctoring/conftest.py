@@ -143,6 +143,26 @@ def probe(webm: bytes) -> dict[str, Any]:
 
 
 
+class CollectSink:
+    """A recording sink that keeps the bytes in memory."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: bytes) -> int:
+        self.data += b
+        return len(b)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def finish_cut(self) -> bool:
+        return False
+
+
 def tiny_webm(seconds: float = 2.0, noise: bool = False) -> bytes:
     """A short WebM part as the recorder writes it (VP8 frames of a moving bar and Opus packets, streamed);
     ``noise``: every frame random pixels, which compress badly (megabytes in a few seconds)."""
@@ -150,30 +170,13 @@ def tiny_webm(seconds: float = 2.0, noise: bool = False) -> bytes:
 
     from proctoring.recorder import WebmRecorder
 
-    class _Sink:
-        def __init__(self) -> None:
-            self.data = bytearray()
-
-        def write(self, b: bytes) -> int:
-            self.data += b
-            return len(b)
-
-        def flush(self) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
-
-        def finish_cut(self) -> bool:
-            return False
-
     enc = av.CodecContext.create("libvpx", "w")
     enc.width, enc.height, enc.pix_fmt = 320, 240, "yuv420p"
     enc.time_base = fractions.Fraction(1, 30)
     enc.options = {"deadline": "realtime", "g": "30"}
     if noise:
         enc.bit_rate = 20_000_000
-    sink = _Sink()
+    sink = CollectSink()
     rec = WebmRecorder(sink)
     rng = np.random.default_rng(7)
     for i in range(int(seconds * 30)):

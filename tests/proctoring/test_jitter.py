@@ -296,32 +296,15 @@ def test_the_oral_calls_picture_reaches_the_candidate_without_waiting_for_the_ne
 
 
 
-class _Collect:
-    """A recording sink that keeps the WebM bytes."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-
-    def write(self, data: bytes) -> int:
-        self.data += data
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def test_a_video_packet_lost_for_good_costs_the_recording_well_under_a_second_not_seconds():
     # A candidate's browser loses one packet and its retransmission. aiortc's buffer held every later frame until
     # 512 packets had come (about 4 s of a webcam), and they were missing from the recording.
     from aiortc.rtp import RtpPacket as Parsed
 
     from proctoring.engine import MediaEngine
-    from tests.proctoring.conftest import PatternTrack
+    from tests.proctoring.conftest import CollectSink, PatternTrack
 
-    sinks: list[_Collect] = []
+    sinks: list[CollectSink] = []
     engine = MediaEngine(host_addresses=["127.0.0.1"], decode_video=False)
     engine.start()
 
@@ -333,8 +316,8 @@ def test_a_video_packet_lost_for_good_costs_the_recording_well_under_a_second_no
         pc.createDataChannel("events")
         await pc.setLocalDescription(await pc.createOffer())
 
-        def sink(_session: str, _part: int) -> _Collect:
-            sinks.append(_Collect())
+        def sink(_session: str, _part: int) -> CollectSink:
+            sinks.append(CollectSink())
             return sinks[-1]
 
         answer = await loop.run_in_executor(None, lambda: engine.answer("attempt-loss", pc.localDescription.sdp, sink))
