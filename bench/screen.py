@@ -228,13 +228,51 @@ def read_counter(frame: Any) -> int:
     return value
 
 
-def run_oral(seconds: float) -> dict[str, float]:
-    """The examiner -> engine -> candidate -> engine -> examiner delay of picture frames, in ms."""
+async def connect_oral(eng: Any, session_id: str, candidate_video: Any, examiner_video: Any,
+                       on_candidate_track: Any = None) -> tuple[Any, Any, dict[str, dict[str, Any]]]:
+    """A candidate (aiortc, ``candidate_video`` and silent audio) in an oral session of the media engine ``eng``,
+    and an examiner (``examiner_video`` and silent audio) joined to it, both connected; returns the two peer
+    connections and the tracks each received (``{"cand": {kind: track}, "exam": {...}}``).
+    ``on_candidate_track(pc, track)`` runs as the candidate's side gets each track."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import AudioStreamTrack
 
-    from proctoring.engine import MediaEngine
     from proctoring.sessions import DiscardSink
+
+    loop = asyncio.get_running_loop()
+    cand, exam = RTCPeerConnection(), RTCPeerConnection()
+    got: dict[str, dict[str, Any]] = {"cand": {}, "exam": {}}
+
+    @cand.on("track")
+    def on_cand(track: Any) -> None:
+        if on_candidate_track is not None:
+            on_candidate_track(cand, track)
+        got["cand"][track.kind] = track
+
+    exam.on("track", lambda t: got["exam"].__setitem__(t.kind, t))
+    cand.addTrack(candidate_video)
+    cand.addTrack(AudioStreamTrack())
+    cand.createDataChannel("events")
+    await cand.setLocalDescription(await cand.createOffer())
+    answer = await loop.run_in_executor(None, lambda: eng.answer(
+        session_id, cand.localDescription.sdp, lambda _s, _p: DiscardSink(), oral=True))
+    await cand.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    while cand.connectionState != "connected":
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+    exam.addTrack(examiner_video)
+    exam.addTrack(AudioStreamTrack())
+    await exam.setLocalDescription(await exam.createOffer())
+    answer = await loop.run_in_executor(None, lambda: eng.join(session_id, "examiner", exam.localDescription.sdp))
+    await exam.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    while exam.connectionState != "connected":
+        await asyncio.sleep(0.05)
+    return cand, exam, got
+
+
+def run_oral(seconds: float) -> dict[str, float]:
+    """The examiner -> engine -> candidate -> engine -> examiner delay of picture frames, in ms."""
+    from proctoring.engine import MediaEngine
 
     eng = MediaEngine(host_addresses=["127.0.0.1"], decode_video=True)
     eng.start()
@@ -250,29 +288,7 @@ def run_oral(seconds: float) -> dict[str, float]:
             on_frame(frame)
 
     async def run() -> None:
-        loop = asyncio.get_running_loop()
-        cand, exam = RTCPeerConnection(), RTCPeerConnection()
-        got: dict[str, dict[str, Any]] = {"cand": {}, "exam": {}}
-        cand.on("track", lambda t: got["cand"].__setitem__(t.kind, t))
-        exam.on("track", lambda t: got["exam"].__setitem__(t.kind, t))
-        cand.addTrack(candidate_track)
-        cand.addTrack(AudioStreamTrack())
-        cand.createDataChannel("events")
-        await cand.setLocalDescription(await cand.createOffer())
-        answer = await loop.run_in_executor(None, lambda: eng.answer(
-            "attempt-bench", cand.localDescription.sdp, lambda _s, _p: DiscardSink(), oral=True))
-        await cand.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        while cand.connectionState != "connected":
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(1.0)
-        exam.addTrack(examiner_track)
-        exam.addTrack(AudioStreamTrack())
-        await exam.setLocalDescription(await exam.createOffer())
-        answer = await loop.run_in_executor(None, lambda: eng.join("attempt-bench", "examiner",
-                                                                   exam.localDescription.sdp))
-        await exam.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        while exam.connectionState != "connected":
-            await asyncio.sleep(0.05)
+        cand, exam, got = await connect_oral(eng, "attempt-bench", candidate_track, examiner_track)
         await asyncio.sleep(2.0)  # the first keyframes
         rtts.clear()
         until = time.monotonic() + seconds

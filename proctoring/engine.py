@@ -29,7 +29,6 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from kernel.errors import Conflict, DomainError
-from proctoring.jitter import release_when_complete
 from proctoring.recorder import PartRecorder, Sink, limit_remb, tap_audio_levels, tap_receiver, vp8_keyframe_size
 from proctoring.sdp import BadOffer, check_offer
 from proctoring.voice import VoiceDetector
@@ -382,7 +381,6 @@ class MediaEngine:
                 # Decoded video is needed for snapshots and flags (keyframes only), while someone watches
                 # live, and to re-encode (every frame).
                 tap_receiver(receiver, on_video, gate.decode)
-                release_when_complete(receiver, "video")
                 limit_remb(receiver)
                 if self.decode_video:
                     session.tasks.append(asyncio.ensure_future(
@@ -396,7 +394,6 @@ class MediaEngine:
                         session.oral.to_examiner.audio.push(f.data, f.timestamp)
 
                 tap_receiver(receiver, on_audio, lambda: bool(session.watchers))
-                release_when_complete(receiver, "audio")
                 tap_audio_levels(receiver, lambda level: self._on_level(session_id, session, level))
 
         @pc.on("datachannel")
@@ -588,7 +585,6 @@ class MediaEngine:
                         _ask_keyframe(loop, receiver)
 
             tap_receiver(receiver, forward, lambda: False)
-            release_when_complete(receiver, kind)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -803,7 +799,6 @@ def _on_screen_track(engine: MediaEngine, session_id: str, session: _Session, tr
             recorder.feed("screen", f.data, f.timestamp)
 
     tap_receiver(receiver, on_screen, gate.decode)
-    release_when_complete(receiver, "video")
     if engine.on_screen_frame is not None:
         session.tasks.append(asyncio.ensure_future(
             _sample_screen(engine, session_id, gate, session.relay.subscribe(track, buffered=False))))

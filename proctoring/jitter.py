@@ -64,8 +64,9 @@ class CompleteFrameBuffer(JitterBuffer):
             frames, self._cut_timestamp = [], None
         if packet.marker or self._whole_packets or filled_gap:
             frames += self._complete_frames()
-        if self._waited_out():
-            self._give_gap_up()
+        gap = self._waited_out()
+        if gap is not None:
+            self._give_gap_up(gap)
             pli = pli or self._is_video
             frames += self._complete_frames()
             self._waited_out()  # the next gap, if any, is timed from now
@@ -92,23 +93,21 @@ class CompleteFrameBuffer(JitterBuffer):
                 return count
         return None
 
-    def _waited_out(self) -> bool:
-        """Whether the first gap has been open for ``give_up_s`` (a new gap starts its own time)."""
+    def _waited_out(self) -> int | None:
+        """The first gap's place (as ``_first_gap``) once it has been open for ``give_up_s``, else None (a new
+        gap starts its own time)."""
         count = self._first_gap()
         if count is None or self._origin is None:
             self._gap = None
-            return False
+            return None
         missing, now = uint16_add(self._origin, count), self._clock()
         if self._gap is None or self._gap[0] != missing:
             self._gap = (missing, now)
-        return now - self._gap[1] >= self._give_up_s
+        return count if now - self._gap[1] >= self._give_up_s else None
 
-    def _give_gap_up(self) -> None:
-        """Drop what comes before the first gap (a frame missing a packet) and the gap, and mark the frame
-        of the first packet after it as cut (its beginning may have been in the gap)."""
-        count = self._first_gap()
-        if count is None:
-            return
+    def _give_gap_up(self, count: int) -> None:
+        """Drop the ``count`` packets before the first gap (a frame missing a packet) and the gap, and mark
+        the frame of the first packet after it as cut (its beginning may have been in the gap)."""
         self.remove(count)
         for _ in range(self.capacity):
             first = self._packets[self._origin % self.capacity]  # type: ignore[operator]
@@ -150,17 +149,17 @@ class CompleteFrameBuffer(JitterBuffer):
             decoder_queue.put((codec, frame))
 
 
-def release_when_complete(receiver: Any, kind: str) -> None:
+def release_when_complete(receiver: Any) -> None:
     """Give an aiortc ``RTCRtpReceiver`` (before it receives) a buffer that hands frames on once complete.
 
-    This touches aiortc internals (the name-mangled ``__jitter_buffer``, ``__decoder_queue``,
-    ``__decoder_thread``, ``__codecs`` and ``__timestamp_mapper``, aiortc 1.16); the tests in
-    ``tests/proctoring/test_jitter.py`` pin them, so an upgrade that moves them fails loudly. The
-    capacities are aiortc's own.
+    ``proctoring.recorder.tap_receiver`` calls it for every receiver the engine taps. This touches aiortc
+    internals (the name-mangled ``__jitter_buffer``, ``__kind``, ``__decoder_queue``, ``__decoder_thread``,
+    ``__codecs`` and ``__timestamp_mapper``, aiortc 1.16); the tests in ``tests/proctoring/test_jitter.py``
+    pin them, so an upgrade that moves them fails loudly. The capacities are aiortc's own.
     """
-    names = ("jitter_buffer", "decoder_queue", "decoder_thread", "codecs", "timestamp_mapper")
+    names = ("jitter_buffer", "kind", "decoder_queue", "decoder_thread", "codecs", "timestamp_mapper")
     if not all(hasattr(receiver, _PRIVATE + name) for name in names):
         raise RuntimeError("aiortc internals changed: RTCRtpReceiver lacks the buffer and queue to replace")
-    video = kind == "video"
+    video = getattr(receiver, _PRIVATE + "kind") == "video"
     setattr(receiver, _PRIVATE + "jitter_buffer",
             CompleteFrameBuffer(receiver, 512 if video else 16, whole_packets=not video, is_video=video))

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 import av
 
+from proctoring.jitter import release_when_complete
+
 log = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
@@ -269,7 +271,8 @@ class TapQueue(queue.Queue):
 
 
 def tap_receiver(receiver: Any, on_encoded: Callable[[Any, Any], None], decode: Callable[[], bool]) -> None:
-    """Install a TapQueue on an aiortc RTCRtpReceiver before it starts receiving.
+    """Install a TapQueue on an aiortc RTCRtpReceiver before it starts receiving, and a receive buffer that
+    hands each frame on as soon as it is complete (``proctoring.jitter``).
 
     This touches aiortc internals (name-mangled ``__decoder_queue``, aiortc 1.16); the test
     ``tests/proctoring/test_recording.py`` pins it so an upgrade that moves it fails loudly.
@@ -278,6 +281,7 @@ def tap_receiver(receiver: Any, on_encoded: Callable[[Any, Any], None], decode: 
     if not hasattr(receiver, attr):
         raise RuntimeError("aiortc internals changed: RTCRtpReceiver has no decoder queue to tap")
     setattr(receiver, attr, TapQueue(on_encoded, decode))
+    release_when_complete(receiver)
 
 
 def tap_audio_levels(receiver: Any, on_level: Callable[[int], None]) -> None:

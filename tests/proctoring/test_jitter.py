@@ -16,6 +16,7 @@ from typing import Any
 
 import av
 import numpy as np
+import pytest
 from aiortc import RTCPeerConnection, RTCRtpCodecParameters, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 from aiortc.rtcrtpreceiver import TimestampMapper
@@ -182,25 +183,20 @@ def test_nothing_is_handed_on_before_the_receiver_receives():
 
 
 def test_aiortcs_receiver_still_has_what_the_buffer_replaces_and_uses():
+    from proctoring.recorder import tap_receiver
+
     async def run() -> None:
         pc = RTCPeerConnection()
         for kind in ("video", "audio"):
             receiver = pc.addTransceiver(kind, direction="recvonly").receiver
-            release_when_complete(receiver, kind)
-            assert isinstance(receiver._RTCRtpReceiver__jitter_buffer, CompleteFrameBuffer)
+            tap_receiver(receiver, lambda c, f: None, lambda: False)  # every receiver the engine taps
+            buffer = receiver._RTCRtpReceiver__jitter_buffer
+            assert isinstance(buffer, CompleteFrameBuffer) and buffer._is_video == (kind == "video")
         await pc.close()
 
     asyncio.run(run())
-
-    class NotAReceiver:
-        pass
-
-    try:
-        release_when_complete(NotAReceiver(), "video")
-    except RuntimeError as exc:
-        assert "aiortc internals changed" in str(exc)
-    else:
-        raise AssertionError("a receiver without the internals was accepted")
+    with pytest.raises(RuntimeError, match="aiortc internals changed"):
+        release_when_complete(object())
 
 
 def _paint(value: int) -> av.VideoFrame:
@@ -219,8 +215,8 @@ def test_the_oral_calls_picture_reaches_the_candidate_without_waiting_for_the_ne
     # The examiner sends 4 pictures a second, each with its number painted in. aiortc's own buffer would hold
     # each at the engine until the next arrives (250 ms); the candidate's side (a stand-in for a browser,
     # which releases complete frames) uses the same buffer as the engine.
+    from bench.screen import connect_oral
     from proctoring.engine import MediaEngine
-    from proctoring.sessions import DiscardSink
 
     sent: dict[int, float] = {}
 
@@ -235,49 +231,27 @@ def test_the_oral_calls_picture_reaches_the_candidate_without_waiting_for_the_ne
             frame.pts, frame.time_base = self.n * 22500, VIDEO_TIME_BASE
             return frame
 
+    class Camera(VideoStreamTrack):
+        async def recv(self) -> av.VideoFrame:
+            pts, time_base = await self.next_timestamp()
+            frame = _paint(0)
+            frame.pts, frame.time_base = pts, time_base
+            return frame
+
+    def like_a_browser(pc: Any, track: Any) -> None:
+        release_when_complete(next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track))
+
     delays: list[float] = []
     engine = MediaEngine(host_addresses=["127.0.0.1"], decode_video=False)
     engine.start()
 
     async def run() -> None:
-        loop = asyncio.get_running_loop()
-        cand, examiner = RTCPeerConnection(), RTCPeerConnection()
-        got: dict[str, Any] = {}
-
-        @cand.on("track")
-        def on_track(track: Any) -> None:
-            receiver = next(t.receiver for t in cand.getTransceivers() if t.receiver.track is track)
-            release_when_complete(receiver, track.kind)
-            got[track.kind] = track
-
-        class Camera(VideoStreamTrack):
-            async def recv(self) -> av.VideoFrame:
-                pts, time_base = await self.next_timestamp()
-                frame = _paint(0)
-                frame.pts, frame.time_base = pts, time_base
-                return frame
-
-        cand.addTrack(Camera())
-        cand.addTrack(AudioStreamTrack())
-        cand.createDataChannel("events")
-        await cand.setLocalDescription(await cand.createOffer())
-        answer = await loop.run_in_executor(None, lambda: engine.answer(
-            "attempt-jitter", cand.localDescription.sdp, lambda _s, _p: DiscardSink(), oral=True))
-        await cand.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        examiner.addTrack(Examiner())
-        examiner.addTrack(AudioStreamTrack())
-        await examiner.setLocalDescription(await examiner.createOffer())
-        answer = await loop.run_in_executor(None, lambda: engine.join("attempt-jitter", "examiner",
-                                                                      examiner.localDescription.sdp))
-        await examiner.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-        end = time.monotonic() + 15
-        while "video" not in got and time.monotonic() < end:
-            await asyncio.sleep(0.05)
+        cand, examiner, got = await connect_oral(engine, "attempt-jitter", Camera(), Examiner(), like_a_browser)
         seen: set[int] = set()
         until = time.monotonic() + 6
         while time.monotonic() < until:
             try:
-                frame = await asyncio.wait_for(got["video"].recv(), timeout=1.0)
+                frame = await asyncio.wait_for(got["cand"]["video"].recv(), timeout=1.0)
             except Exception:  # noqa: S112  a frame late, or the track ended: the loop ends at ``until``
                 continue
             value = _read(frame)
