@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import os
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -85,6 +86,7 @@ class EgressPolicy:
     timeout: float = TIMEOUT
     deadline: float = DEADLINE
     resolver: Resolver = system_resolver
+    ca_certs: str | None = None  # CA bundle for TLS; default REQUESTS_CA_BUNDLE (as before) or certifi's
 
     @classmethod
     def from_settings(cls, allow: Sequence[str] | str | None, *, loopback_http: bool = False,
@@ -195,6 +197,12 @@ def _target(url: str, policy: EgressPolicy) -> _Target:
     return _Target(scheme, host, port, str(addresses[0]), path, shown if port == default else f"{shown}:{port}")
 
 
+def _ca_bundle(policy: EgressPolicy) -> str:
+    """The CA bundle TLS is checked against (an internal CA's bundle via REQUESTS_CA_BUNDLE, as requests did)."""
+    env = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return policy.ca_certs or env or certifi.where()
+
+
 def target_address(url: str, policy: EgressPolicy | None = None) -> str:
     """The checked address a request to ``url`` would connect to; EgressRefused when the policy refuses it."""
     return _target(url, policy or current_policy()).address
@@ -256,7 +264,7 @@ def fetch(method: str, url: str, *, headers: Mapping[str, str] | None = None, da
     pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":  # connect to the checked address; TLS checks the certificate for the host name
         pool = urllib3.HTTPSConnectionPool(target.address, target.port, timeout=timeout, retries=False, maxsize=1,
-                                           cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+                                           cert_reqs="CERT_REQUIRED", ca_certs=_ca_bundle(policy),
                                            server_hostname=target.host, assert_hostname=target.host)
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False, maxsize=1)

@@ -7,12 +7,16 @@ wrong without the answer's body. The test servers listen on 127.0.0.2, a loopbac
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import http.server
 import ipaddress
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,6 +192,54 @@ def test_the_checked_address_is_the_one_connected_to(peer, connections):
     assert asked == ["platform.test"]  # resolved once, by the policy
     assert connections == [("127.0.0.2", peer.port)]
     assert peer.seen == [("GET", "/jwks", f"platform.test:{peer.port}")]  # the host name still goes in Host
+
+
+def _tls_files(folder: Path) -> tuple[str, str, str]:
+    """A CA and a certificate it signed for ``platform.test``: (CA file, certificate file, key file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(hours=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "platform.test")])
+    leaf = (x509.CertificateBuilder().subject_name(leaf_name).issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(2)
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("platform.test")]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    files = (folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(files[0]), str(files[1]), str(files[2])
+
+
+def test_https_to_an_allowed_address_checks_the_certificate_for_the_host_name(peer, tmp_path, connections):
+    ca_file, cert_file, key_file = _tls_files(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    peer.server.socket = context.wrap_socket(peer.server.socket, server_side=True)
+    peer.route("/.well-known/openid-configuration", body=b'{"issuer": "https://platform.test"}')
+    names = {"platform.test": ["127.0.0.2"], "impostor.test": ["127.0.0.2"]}
+    on_premises = EgressPolicy.from_settings(["127.0.0.2/32"], resolver=lambda host, port: names[host])
+    on_premises = dataclasses.replace(on_premises, ca_certs=ca_file)
+    answer = egress.fetch("GET", f"https://platform.test:{peer.port}/.well-known/openid-configuration",
+                          policy=on_premises)
+    assert answer.json() == {"issuer": "https://platform.test"}
+    with pytest.raises(EgressError) as err:  # the pinned address, but a certificate for another name
+        egress.fetch("GET", f"https://impostor.test:{peer.port}/", policy=on_premises)
+    assert "TLS" in err.value.detail
+    with pytest.raises(EgressRefused):  # the same server, not on the allow-list
+        egress.fetch("GET", f"https://platform.test:{peer.port}/", policy=dataclasses.replace(
+            on_premises, allow_networks=()))
+    assert connections == [("127.0.0.2", peer.port)] * 2
 
 
 def test_answers_are_bounded_in_size_and_time(peer):
