@@ -13,6 +13,7 @@ and records the sign-in in the login audit with the provider's name.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import re
@@ -20,9 +21,8 @@ import secrets
 import threading
 import time
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
-import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from flask_babel import gettext as _
@@ -42,11 +42,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from accounts.models import CandidateProfile, Institution, LoginEvent, Role, User
 from accounts.services import record_consent
 from accounts.validation import Profile
+from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import DomainError, NotFound, ValidationFailed
 
-HTTP_TIMEOUT = 10  # seconds for every call to a provider (discovery, keys, token, userinfo)
 METADATA_TTL = 600  # discovery documents and key sets are fetched again after this many seconds
 CLOCK_LEEWAY = 60  # seconds of clock difference allowed on exp/iat
 NO_PASSWORD = "!openid"  # noqa: S105 - password hash of accounts made here: it matches no password (argon2 refuses it)
@@ -262,13 +262,14 @@ def _key_set(meta: dict[str, Any], *, force: bool = False) -> KeySet:
 
 
 def _get_json(url: str, **kwargs: Any) -> dict[str, Any]:
-    try:
-        resp = requests.get(url, timeout=HTTP_TIMEOUT, **kwargs)
+    try:  # through the egress policy: https, public addresses (or the operator's allow-list), no redirects
+        resp = egress.fetch("GET", url, **kwargs)
         resp.raise_for_status()
         data = resp.json()
-    except (requests.RequestException, ValueError):
-        raise SignInRefused(_("The OpenID provider cannot be reached or gave no valid answer (%(u)s). Please try "
-                              "again later.", u=url[:200])) from None
+    except (egress.EgressError, ValueError) as err:
+        detail = err.detail if isinstance(err, egress.EgressError) else _("not JSON")
+        raise SignInRefused(_("The OpenID provider cannot be reached or gave no valid answer (%(u)s: %(e)s). "
+                              "Please try again later.", u=url[:200], e=detail)) from None
     if not isinstance(data, dict):
         raise SignInRefused(_("The OpenID provider cannot be reached or gave no valid answer (%(u)s). Please try "
                               "again later.", u=url[:200]))
@@ -334,15 +335,8 @@ def _finish(provider: OidcProvider, pending: dict[str, Any], params: dict[str, s
         raise SignInRefused(_("The answer came from another provider than the one the sign-in started at."))
     if not params.get("code"):
         raise SignInRefused(_("The provider's answer has no authorization code."))
-    client = OAuth2Session(provider.client_id, client_secret(provider), scope=provider.scopes,
-                           redirect_uri=redirect_uri, code_challenge_method="S256")
-    try:
-        token = client.fetch_token(meta["token_endpoint"], code=params["code"], code_verifier=pending["verifier"],
-                                   grant_type="authorization_code", timeout=HTTP_TIMEOUT)
-    except Exception as err:  # authlib raises OAuthError, requests its own; both mean "no tokens"
-        detail = getattr(err, "description", None) or getattr(err, "error", None) or type(err).__name__
-        raise SignInRefused(_("%(p)s did not hand out the tokens: %(e)s", p=provider.name,
-                              e=str(detail)[:200])) from None
+    token = _fetch_token(provider, str(meta["token_endpoint"]), params["code"], str(pending["verifier"]),
+                         redirect_uri)
     raw = token.get("id_token")
     if not isinstance(raw, str):
         raise SignInRefused(_("%(p)s sent no ID token (is the scope openid set?).", p=provider.name))
@@ -352,6 +346,26 @@ def _finish(provider: OidcProvider, pending: dict[str, Any], params: dict[str, s
     _audit(provider, user, user.email, ip, True, None)
     return SignIn(user=user, provider=provider, created=created, linked=linked, id_token=raw,
                   second_factor_at_provider=provider.second_factor_at_provider)
+
+
+def _fetch_token(provider: OidcProvider, endpoint: str, code: str, verifier: str, redirect_uri: str) -> dict[str, Any]:
+    """The token endpoint's answer to the authorization code (client_secret_basic, PKCE), through the egress policy."""
+    basic = base64.b64encode(f"{quote(provider.client_id, safe='')}:{quote(client_secret(provider), safe='')}"
+                             .encode()).decode()
+    try:
+        resp = egress.fetch("POST", endpoint, headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
+                            data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                                  "code_verifier": verifier})
+        token = resp.json() if resp.content else {}
+    except egress.EgressError as err:
+        raise SignInRefused(_("%(p)s did not hand out the tokens: %(e)s", p=provider.name, e=err.detail)) from None
+    except ValueError:
+        token = {}
+    if resp.status != 200 or not isinstance(token, dict) or "error" in token:
+        error = str(token.get("error", "")) if isinstance(token, dict) else ""  # an OAuth error code, not the body
+        detail = error if re.fullmatch(r"[a-z_]{1,64}", error) else f"HTTP {resp.status}"
+        raise SignInRefused(_("%(p)s did not hand out the tokens: %(e)s", p=provider.name, e=detail))
+    return token
 
 
 def validate_id_token(provider: OidcProvider, raw: str, nonce: str, *,

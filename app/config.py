@@ -133,6 +133,16 @@ DEFAULTS: dict[str, Any] = {
     # Certificates: absolute base URL printed in QR codes and credentials; verification rate limit per IP.
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "VERIFY_RATE_LIMIT_PER_MINUTE": 30,
+    # Requests the server makes for a tenant (OpenID providers, LTI platforms) go through kernel.egress: https,
+    # public addresses only, no redirects. EGRESS_ALLOW names hosts or networks that may have internal addresses
+    # (an on-premises Keycloak: ["keycloak.uni.local"] or ["10.20.0.0/16"]). EGRESS_LOOPBACK_HTTP lets plain
+    # http reach loopback (the tests' local peers); it takes effect only under TESTING or DEBUG and, unset,
+    # follows them, so a production app never has it.
+    "EGRESS_ALLOW": [],
+    "EGRESS_LOOPBACK_HTTP": None,
+    "EGRESS_MAX_BYTES": 4 * 1024 * 1024,
+    "EGRESS_TIMEOUT_SECONDS": 10,
+    "EGRESS_DEADLINE_SECONDS": 30,
     # Certificate signing keys, JSON {"active": name, "keys": {name: base64 of a 32-byte Ed25519 private key}}
     # (or PKCS#8 PEM), the same on every web host; unset: generated into instance/certificate_signing_keys.json.
     "CERTIFICATE_SIGNING_KEYS": None,

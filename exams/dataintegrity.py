@@ -6,6 +6,11 @@ with RDF Dataset Canonicalization (RDFC-1.0, via pyld) to N-Quads, hashed with S
 Ed25519 signature over ``hash(proof options) || hash(document)`` is the ``proofValue`` (multibase
 base58btc). JSON-LD contexts come only from the files in ``exams/contexts/``: a document naming any
 other context is refused, nothing is fetched over the network.
+
+Canonicalisation is exponential in the worst case (RDFC-1.0 permutes blank nodes that look alike: each
+added node of a crafted clique costs about eight times more), so :func:`canonize` refuses documents
+with more than ``MAX_BLANK_NODES`` blank nodes and gives up after ``CANON_SECONDS`` (``ProofInvalid``
+with reason ``too_costly``); a credential we issue has about ten and takes a few milliseconds.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -24,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pyld import jsonld
+from pyld.canon import URDNA2015
 
 from kernel.errors import DomainError
 
@@ -53,12 +60,14 @@ CONTEXTS = {  # URL -> packaged file (sources and licences in exams/contexts/REA
     DID_V1: "did-v1.jsonld",
     MULTIKEY_V1: "multikey-v1.jsonld",
 }
+MAX_BLANK_NODES = 32  # a credential we issue has about ten
+CANON_SECONDS = 0.5  # per canonicalisation; ours take a few milliseconds
 _ED25519_PUB = b"\xed\x01"  # multicodec ed25519-pub, varint
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 class ProofInvalid(DomainError):
-    """A Data Integrity proof did not verify; ``reason`` is malformed, unknown_key or bad_signature."""
+    """A Data Integrity proof did not verify; ``reason`` is malformed, too_costly, unknown_key or bad_signature."""
 
     status = 422
     code = "proof_invalid"
@@ -148,17 +157,58 @@ def _loader(url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any
     return {"contextUrl": None, "documentUrl": url, "document": copy.deepcopy(_context(url))}
 
 
-def canonize(document: Mapping[str, Any]) -> str:
+class _TooCostly(Exception):
+    """Canonicalisation ran past its deadline."""
+
+
+class _BoundedURDNA2015(URDNA2015):
+    """pyld's RDFC-1.0 with a deadline checked at every step of the blank-node permutation search."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self._deadline = deadline
+
+    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
+        if time.monotonic() > self._deadline:
+            raise _TooCostly
+        return super().hash_n_degree_quads(id_, issuer)
+
+    def hash_related_blank_node(self, related: str, quad: Any, issuer: Any, position: str) -> Any:
+        if time.monotonic() > self._deadline:
+            raise _TooCostly
+        return super().hash_related_blank_node(related, quad, issuer, position)
+
+
+def _blank_nodes(dataset: Mapping[str, Any]) -> int:
+    found = set()
+    for graph, triples in dataset.items():
+        if graph.startswith("_:"):
+            found.add(graph)
+        for triple in triples:
+            for part in (triple["subject"], triple["object"]):
+                if part.get("type") == "blank node":
+                    found.add(part["value"])
+    return len(found)
+
+
+def canonize(document: Mapping[str, Any], *, seconds: float | None = None) -> str:
     """RDFC-1.0 (URDNA2015) canonical N-Quads of a JSON-LD document, with only our packaged contexts.
 
     Raises ProofInvalid("malformed") when the document uses a context we do not ship or is not
     valid JSON-LD, and when a term is not defined by its contexts (it would silently drop out of
-    the signed statements, as Digital Bazaar's "safe mode" refuses too).
+    the signed statements, as Digital Bazaar's "safe mode" refuses too); ProofInvalid("too_costly")
+    beyond ``MAX_BLANK_NODES`` blank nodes or ``seconds`` (default ``CANON_SECONDS``) of work.
     """
-    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": _loader}
+    deadline = time.monotonic() + (CANON_SECONDS if seconds is None else seconds)
     try:
         _refuse_dropped_terms(document)
-        text: str = jsonld.normalize(copy.deepcopy(dict(document)), options)
+        dataset = jsonld.to_rdf(copy.deepcopy(dict(document)), {"documentLoader": _loader,
+                                                                 "produceGeneralizedRdf": False})
+        if _blank_nodes(dataset) > MAX_BLANK_NODES:
+            raise ProofInvalid("too_costly", f"the document has more than {MAX_BLANK_NODES} blank nodes")
+        text: str = _BoundedURDNA2015(deadline).main(dataset, {"format": "application/n-quads"})
+    except _TooCostly:
+        raise ProofInvalid("too_costly", "the document is too costly to canonicalise") from None
     except jsonld.JsonLdError as err:
         raise ProofInvalid("malformed", f"not valid JSON-LD with our contexts: {str(err)[:200]}") from None
     except (RecursionError, TypeError, ValueError, KeyError, AttributeError, IndexError):  # hostile shapes

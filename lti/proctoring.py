@@ -17,18 +17,18 @@ import secrets
 import time
 from typing import Any
 
-import requests
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import User
 from exams.attempts import GateNotPassed
+from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 from lti.models import LtiEnrolment, LtiLink, LtiPlatform, LtiProctoring
-from lti.services import PlatformServiceFailed, access_token, short_error
-from lti.tool import AP, HTTP_TIMEOUT, LTI, Launch, LaunchRefused, candidate_for, enrol, link_for, sign
+from lti.services import PlatformServiceFailed, access_token, platform_url, short_error
+from lti.tool import AP, LTI, Launch, LaunchRefused, candidate_for, enrol, link_for, sign
 
 ACS_SCOPE = "https://purl.imsglobal.org/spec/lti-ap/scope/control.all"
 ACS_MEDIA = "application/vnd.ims.lti-ap.v1.control+json"
@@ -186,15 +186,16 @@ def control(session: LtiProctoring, action: str, *, reason: str = "", extra_time
         body["extra_time"] = int(extra_time)
     if reason:
         body["reason_msg"] = reason[:500]
+    acs_url = platform_url(platform, session.acs_url)  # before a token is asked for
     token = access_token(platform, [ACS_SCOPE])
     try:
-        response = requests.post(session.acs_url, json=body, timeout=HTTP_TIMEOUT,
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": ACS_MEDIA,
-                                          "Accept": ACS_MEDIA})
+        response = egress.fetch("POST", acs_url, json_body=body,
+                                headers={"Authorization": f"Bearer {token}", "Content-Type": ACS_MEDIA,
+                                         "Accept": ACS_MEDIA})
         response.raise_for_status()
         status = str(response.json().get("status") or "")
-    except (requests.RequestException, ValueError, AttributeError) as err:
-        detail = short_error(err) if isinstance(err, requests.RequestException) else str(err)[:200]
+    except (egress.EgressError, ValueError, AttributeError) as err:
+        detail = short_error(err)
         raise PlatformServiceFailed(_("%(p)s did not take the action: %(e)s", p=platform.name, e=detail)) from err
     session.last_control = {"action": action, "status": status, "at": utcnow().isoformat()}
     if status in ("terminated", "complete"):

@@ -12,16 +12,16 @@ import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from exams.models import Attempt, Exam
+from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import Conflict, DomainError
 from lti.models import LtiEnrolment, LtiLink, LtiPlatform
-from lti.tool import DL, HTTP_TIMEOUT, LTI, Launch, LaunchRefused, candidate_for, enrol, exam_of_platform, sign
+from lti.tool import DL, LTI, Launch, LaunchRefused, candidate_for, enrol, exam_of_platform, sign
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -112,7 +112,7 @@ def access_token(platform: LtiPlatform, scopes: list[str]) -> str:
     assertion = sign({"iss": platform.client_id, "sub": platform.client_id, "aud": platform.auth_token_url,
                       "iat": now, "exp": now + 300, "jti": secrets.token_urlsafe(16)})
     try:
-        response = requests.post(platform.auth_token_url, timeout=HTTP_TIMEOUT, data={
+        response = egress.fetch("POST", platform.auth_token_url, data={
             "grant_type": "client_credentials",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             "client_assertion": assertion, "scope": scope})
@@ -120,7 +120,7 @@ def access_token(platform: LtiPlatform, scopes: list[str]) -> str:
         doc = response.json()
         token = str(doc["access_token"])
         expires = int(doc.get("expires_in", 3600))
-    except (requests.RequestException, ValueError, KeyError, TypeError) as err:
+    except (egress.EgressError, ValueError, KeyError, TypeError) as err:
         raise PlatformServiceFailed(_("%(p)s did not give aufsicht access (token endpoint): %(e)s",
                                       p=platform.name, e=short_error(err))) from err
     granted = set(str(doc.get("scope") or scope).split())
@@ -133,10 +133,24 @@ def access_token(platform: LtiPlatform, scopes: list[str]) -> str:
 
 
 def short_error(err: Exception) -> str:
-    """An HTTP error in a few words (status and the start of the body) for a message to staff."""
-    if isinstance(err, requests.HTTPError) and err.response is not None:
-        return f"HTTP {err.response.status_code} {err.response.text[:200]}"
-    return str(err)[:200]
+    """A failed call in a few words for a message to staff (``HTTP 500``, why the egress policy refused it);
+    never the platform's answer itself."""
+    if isinstance(err, egress.EgressError):
+        return err.detail
+    return _("no valid answer")
+
+
+def platform_url(platform: LtiPlatform, url: str) -> str:
+    """``url`` when it is on one of the platform's registered origins (its issuer, login, token or key URL).
+
+    Service URLs (roster, grades, Assessment Control) come from a launch's claims: signed by the platform, but
+    never trusted to point anywhere else."""
+    registered = {egress.origin(u) for u in (platform.issuer, platform.auth_login_url, platform.auth_token_url,
+                                             platform.jwks_url)} - {""}
+    if egress.origin(url) not in registered:
+        raise PlatformServiceFailed(_("%(p)s named a service address outside its registered addresses (%(u)s).",
+                                      p=platform.name, u=(egress.origin(url) or url)[:100]))
+    return url
 
 
 # ------------------------------------------------------------------------------------------- roster (NRPS)
@@ -160,18 +174,18 @@ def sync_roster(link: LtiLink) -> RosterReport:
     if not link.memberships_url:
         raise Conflict(_("The platform offers no course roster for this link (Names and Role Provisioning)."))
     platform = link.platform
+    url: str | None = platform_url(platform, link.memberships_url)  # before a token is asked for
     token = access_token(platform, [NRPS_SCOPE])
-    url: str | None = link.memberships_url
     enrolled = already = skipped = 0
     for _page in range(MAX_PAGES):
         if url is None:
             break
         try:
-            response = requests.get(url, timeout=HTTP_TIMEOUT,
+            response = egress.fetch("GET", platform_url(platform, url),
                                     headers={"Authorization": f"Bearer {token}", "Accept": NRPS_MEDIA})
             response.raise_for_status()
             doc = response.json()
-        except (requests.RequestException, ValueError) as err:
+        except (egress.EgressError, ValueError) as err:
             raise PlatformServiceFailed(_("%(p)s did not give the course roster: %(e)s", p=platform.name,
                                           e=short_error(err))) from err
         for member in doc.get("members") or []:
@@ -235,6 +249,7 @@ def _send_results(link: LtiLink) -> GradeReport:
     if link.ags_scopes and SCORE_SCOPE not in link.ags_scopes:
         raise Conflict(_("The platform does not let aufsicht send scores for this link."))
     platform = link.platform
+    scores_url = platform_url(platform, _scores_url(link.lineitem_url))
     sent = unchanged = not_released = 0
     token: str | None = None
     enrolments = db.session.scalars(select(LtiEnrolment).where(LtiEnrolment.link_id == link.id))
@@ -252,10 +267,10 @@ def _send_results(link: LtiLink) -> GradeReport:
                  "activityProgress": "Completed", "gradingProgress": "FullyGraded",
                  "timestamp": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
         try:
-            response = requests.post(_scores_url(link.lineitem_url), json=score, timeout=HTTP_TIMEOUT,
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": SCORE_MEDIA})
+            response = egress.fetch("POST", scores_url, json_body=score,
+                                    headers={"Authorization": f"Bearer {token}", "Content-Type": SCORE_MEDIA})
             response.raise_for_status()
-        except requests.RequestException as err:
+        except egress.EgressError as err:
             db.session.commit()  # what was sent stays recorded
             raise PlatformServiceFailed(_("%(p)s did not take the result of %(n)s: %(e)s", p=platform.name,
                                           n=enrolment.user.display_name, e=short_error(err))) from err
