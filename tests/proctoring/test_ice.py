@@ -85,6 +85,7 @@ def test_an_offer_with_only_mdns_candidates_gets_an_answer_with_candidates_and_c
     assert out["answered_in"] < 0.9, "the engine waited for mDNS names nobody answers"
     assert out["state"] == "connected"
     assert out["stats"]["video_frames"] > 5 and out["stats"]["audio_frames"] > 5, out["stats"]
+    assert out["stats"]["path"] == "direct"  # no TURN: what the system check tells support
 
 
 def test_a_browser_that_never_reaches_the_engine_is_logged_with_the_reason(caplog: pytest.LogCaptureFixture):
