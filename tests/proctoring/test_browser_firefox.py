@@ -134,3 +134,51 @@ def test_firefox_candidate_checks_and_takes_the_exam_while_firefox_and_chromium_
     f.find_element(By.ID, "submit").click()
     confirm_submit(f)
     WebDriverWait(f, 10).until(lambda d: d.current_url.endswith("/result"))
+
+
+def test_a_live_view_that_cannot_connect_says_why_on_the_page(app, firefox, live_server,  # noqa: F811
+                                                              make_institution, make_user, make_exam):
+    # The engine offers only 127.0.0.1 (the suite's setting), which a Firefox page hiding its addresses never
+    # pairs with: the connection cannot be made. The proctor reads why instead of waiting on "connecting".
+    import asyncio
+
+    from kernel.db import db
+    from proctoring.models import SystemCheck
+    from tests.conftest import login, start_exam
+    from tests.proctoring.conftest import aiortc_offer, connect
+
+    assert app.config["MEDIA_HOST_ADDRESSES"] == ["127.0.0.1"]
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    cand = make_user("candidate", inst)
+    db.session.add(SystemCheck(user_id=cand.id, exam_id=exam.id))
+    db.session.commit()
+    client = app.test_client()
+    login(client, cand)
+    attempt_id = start_exam(client, exam.id)
+    p = firefox()
+    log_in(p, live_server, proctor.email, PASSWORD, code=lambda: totp_code(proctor))
+    WebDriverWait(p, 10).until(lambda d: "/proctor" in d.current_url)
+
+    async def watch_while_the_candidate_is_connected() -> str:
+        pc = (await aiortc_offer())[0]  # the candidate (aiortc on loopback: it connects)
+        try:
+            await connect(client, attempt_id, pc)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, lambda: p.get(f"{live_server}/proctor/attempts/{attempt_id}"))
+            await loop.run_in_executor(None, lambda: p.find_element(By.ID, "watch").click())
+            state = p.find_element(By.ID, "watch-state")
+            for _ in range(300):
+                if state.get_attribute("data-state") in ("connected", "failed") and ":" in state.text:
+                    break
+                await asyncio.sleep(0.2)
+            return str(state.get_attribute("data-state")) + " | " + state.text
+        finally:
+            await pc.close()
+
+    said = asyncio.run(watch_while_the_candidate_is_connected())
+    assert said.startswith("failed | Die Verbindung zum Medienserver ist fehlgeschlagen: "), said
+    assert "nicht geantwortet" in said, said  # the browser's checks got no answer at the engine's address
