@@ -32,7 +32,10 @@ def _is_mdns(host: str) -> bool:
 
 
 def hide_mdns_candidates(sdp: str) -> tuple[str, int]:
-    """The offer without its mDNS candidates (and without end-of-candidates where any were left out), and how many."""
+    """The offer without its mDNS candidates, and how many were left out.
+
+    End-of-candidates goes too where any were left out or none is left (aioice would otherwise prune every
+    component and answer without a candidate of its own)."""
     lines = sdp.replace("\r\n", "\n").split("\n")
     kept: list[str] = []
     hidden = 0
@@ -42,7 +45,7 @@ def hide_mdns_candidates(sdp: str) -> tuple[str, int]:
             hidden += 1
             continue
         kept.append(line)
-    if not hidden:
+    if not hidden and any(_CANDIDATE.match(ln) for ln in kept):
         return sdp, 0
     kept = [ln for ln in kept if ln != "a=end-of-candidates"]
     return "\r\n".join(kept), hidden

@@ -127,4 +127,7 @@ def test_mdns_candidates_are_left_out_and_end_of_candidates_with_them():
     assert hidden == 1
     assert ".local" not in out and "203.0.113.7" in out and "end-of-candidates" not in out
     assert hide_mdns_candidates(out) == (out, 0)
+    # An offer without any candidate (all gathering blocked) must not make the engine answer without its own.
+    bare = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=end-of-candidates\r\n"
+    assert hide_mdns_candidates(bare) == ("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", 0)
     assert offered_candidates(sdp) == {"mdns": 1, "srflx": 1}
