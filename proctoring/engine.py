@@ -29,7 +29,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from kernel.errors import Conflict, DomainError
-from proctoring.ice import hide_mdns_candidates, offered_candidates, path_of, watch_connection
+from proctoring.ice import hide_mdns_candidates, offered_candidates, path_of, use_host_addresses, watch_connection
 from proctoring.recorder import PartRecorder, Sink, limit_remb, tap_audio_levels, tap_receiver, vp8_keyframe_size
 from proctoring.sdp import BadOffer, check_offer
 from proctoring.voice import VoiceDetector
@@ -216,11 +216,7 @@ class MediaEngine:
         """Start the loop thread (idempotent)."""
         if self._thread is not None:
             return
-        if self.host_addresses is not None:
-            import aioice.ice
-
-            addresses = list(self.host_addresses)
-            aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: addresses
+        use_host_addresses(self.host_addresses)
         ready = threading.Event()
 
         def run() -> None:

@@ -20,9 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("proctoring.engine")
+
+# aioice's own choice of addresses (every interface's but loopback), kept before any engine replaces it.
+_aioice_host_addresses: Callable[..., list[str]] | None = None
 
 _CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ (\S+) \d+ (\S+) (\d+) typ (\w+)", re.IGNORECASE)
 
@@ -49,6 +53,27 @@ def hide_mdns_candidates(sdp: str) -> tuple[str, int]:
         return sdp, 0
     kept = [ln for ln in kept if ln != "a=end-of-candidates"]
     return "\r\n".join(kept), hidden
+
+
+def use_host_addresses(addresses: list[str] | None) -> None:
+    """Set the addresses aioice gathers host candidates on, for the whole process: ``addresses`` where configured
+    (MEDIA_HOST_ADDRESSES), else every interface's but loopback (aioice's own choice) and loopback where there is
+    no other (a laptop offline), so that an answer never goes out without a candidate of the engine's own."""
+    global _aioice_host_addresses
+    import aioice.ice
+
+    if _aioice_host_addresses is None:
+        _aioice_host_addresses = aioice.ice.get_host_addresses
+    default = _aioice_host_addresses
+    fixed = list(addresses) if addresses is not None else None
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        if fixed is not None:
+            return fixed
+        found = default(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+        return found or (["127.0.0.1"] if use_ipv4 else ["::1"] if use_ipv6 else [])
+
+    aioice.ice.get_host_addresses = host_addresses
 
 
 def offered_candidates(sdp: str) -> dict[str, int]:

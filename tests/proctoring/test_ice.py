@@ -131,3 +131,30 @@ def test_mdns_candidates_are_left_out_and_end_of_candidates_with_them():
     bare = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=end-of-candidates\r\n"
     assert hide_mdns_candidates(bare) == ("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", 0)
     assert offered_candidates(sdp) == {"mdns": 1, "srflx": 1}
+
+
+def test_an_engine_on_a_machine_without_network_still_answers_with_a_candidate(monkeypatch: pytest.MonkeyPatch):
+    # aioice leaves loopback out of its addresses: on a laptop offline (only loopback) the engine answered with no
+    # candidate at all. The machine's interfaces are the far edge here: ifaddr reports loopback only.
+    import ifaddr
+
+    loopback = ifaddr.Adapter("lo", "lo", [ifaddr.IP("127.0.0.1", 8, "lo")])
+    monkeypatch.setattr(ifaddr, "get_adapters", lambda: [loopback])
+    engine = MediaEngine(host_addresses=None, decode_video=False)
+    engine.start()
+
+    async def offer() -> str:
+        pc = RTCPeerConnection()
+        pc.addTrack(PatternTrack())
+        pc.addTrack(AudioStreamTrack())
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+        await pc.close()
+        return sdp
+
+    try:
+        sdp = asyncio.run(offer())
+        answer = engine.answer("attempt-offline", sdp, lambda _s, _p: CollectSink())
+    finally:
+        engine.stop()
+    assert {ln.split()[4] for ln in candidates(answer)} == {"127.0.0.1"}, candidates(answer)
