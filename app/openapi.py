@@ -181,8 +181,11 @@ def describe() -> dict[str, Any]:
             "WebRTC signalling for the camera and connection test (nothing recorded).", _ref("SdpAnswer"),
             params=[EXAM], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
         "/api/exams/{exam_id}/system-check/confirm": {"post": _op(
-            "Passes only when the media engine received video and audio.",
-            {"type": "object", "required": ["passed"], "properties": {"passed": {"type": "boolean"}}},
+            "Passes only when the media engine received video and audio; ``path``: which way the connection went "
+            "(``direct``, or ``relay`` through TURN; null where the engine cannot tell).",
+            {"type": "object", "required": ["passed"],
+             "properties": {"passed": {"type": "boolean"},
+                            "path": {"type": ["string", "null"], "enum": ["direct", "relay", None]}}},
             params=[EXAM], errors=MEDIA_ERRORS)},
         "/api/identity/{exam_id}": {"get": _op("The identity check's status.", _ref("IdentityStatus"),
                                                params=[EXAM])},

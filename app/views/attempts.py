@@ -131,8 +131,8 @@ def system_check_confirm(exam_id: int) -> Response:
     from proctoring.systemcheck import confirm
 
     ex = get_exam_for(user(), exam_id)
-    confirm(current_app._get_current_object(), user(), ex, utcnow())  # type: ignore[attr-defined]
-    return jsonify({"passed": True})
+    check = confirm(current_app._get_current_object(), user(), ex, utcnow())  # type: ignore[attr-defined]
+    return jsonify({"passed": True, "path": (check.detail or {}).get("path")})
 
 
 @bp.route("/api/attempts/<int:attempt_id>/chat", methods=["GET", "POST"])

@@ -44,5 +44,27 @@
     return (r.body && r.body.error && r.body.error.message) || fallback || ("HTTP " + r.status);
   }
 
-  window.aufsicht = {send: send, postJson: postJson, answer: answer, message: message};
+  // Why a WebRTC connection to the media server failed, in the page's words (the #media-words element), read
+  // from the browser's own statistics: no address of its own, none from the server, or checks left unanswered.
+  // ``wasConnected``: it had been up (then it was interrupted). Resolves to "The connection ... failed: why".
+  function whyFailed(pc, wasConnected) {
+    var el = document.getElementById("media-words");
+    var words = el ? el.dataset : {};
+    var head = words.failed || "The connection to the media server failed";
+    if (wasConnected) { return Promise.resolve(head + ": " + (words.lost || "interrupted")); }
+    return pc.getStats().then(function (stats) {
+      var local = 0, remote = 0;
+      stats.forEach(function (s) {
+        if (s.type === "local-candidate") { local++; }
+        if (s.type === "remote-candidate") { remote++; }
+      });
+      if (!local) { return head + ": " + (words.noLocal || "no local address"); }
+      if (!remote && !/a=candidate:/.test((pc.remoteDescription || {}).sdp || "")) {
+        return head + ": " + (words.noRemote || "the server offered no address");
+      }
+      return head + ": " + (words.noAnswer || "no answer from the server");
+    }, function () { return head + "."; });
+  }
+
+  window.aufsicht = {send: send, postJson: postJson, answer: answer, message: message, whyFailed: whyFailed};
 })();

@@ -98,7 +98,11 @@
         pc.onconnectionstatechange = function () {
           if (!pc) { return; }
           if (pc.connectionState === "connected") { whenSending(pc, function () { prompt.textContent = msg.msgReady; begin.hidden = false; }); }
-          else if (pc.connectionState === "failed") { prompt.textContent = msg.msgFailed; begin.hidden = true; }
+          else if (pc.connectionState === "failed") {  // why, in words, where the browser can tell
+            var failed = pc;
+            prompt.textContent = msg.msgFailed; begin.hidden = true;
+            window.aufsicht.whyFailed(failed, false).then(function (why) { if (pc === failed) { prompt.textContent = why; } });
+          }
         };
         return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); });
       })
@@ -191,7 +195,11 @@
           stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
           pc.onconnectionstatechange = function () {
             if (pc.connectionState === "connected") { mark("connected", m.msgConnected); }
-            else if (pc.connectionState === "failed") { mark("failed", m.msgFailed); }
+            else if (pc.connectionState === "failed") {  // why, in words, where the browser can tell
+              var failed = pc;
+              mark("failed", m.msgFailed);
+              window.aufsicht.whyFailed(failed, false).then(function (why) { if (pc === failed) { mark("failed", why); } });
+            }
           };
           return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); });
         })

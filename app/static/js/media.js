@@ -47,12 +47,18 @@
     }
     channel = conn.createDataChannel("events");
     channel.onopen = function () { while (pendingEvents.length) { channel.send(pendingEvents.shift()); } };
+    var wasConnected = false;
     conn.onconnectionstatechange = function () {
       if (conn !== pc) { return; }
       if (conn.connectionState === "connected") {
         backoff = 1000;
+        wasConnected = true;
         setState("connected", root.dataset.msgConnected);
-      } else if (conn.connectionState === "failed" || conn.connectionState === "disconnected") {
+      } else if (conn.connectionState === "failed") {  // say why while trying again
+        window.aufsicht.whyFailed(conn, wasConnected).then(function (why) {
+          if (conn === pc) { retry(why + " – " + root.dataset.msgReconnecting); }
+        });
+      } else if (conn.connectionState === "disconnected") {
         retry();
       }
     };

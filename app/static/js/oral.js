@@ -34,7 +34,12 @@
         conn.ontrack = function (ev) { remote.addTrack(ev.track); };
         conn.onconnectionstatechange = function () {
           if (conn.connectionState === "connected") { say("connected", root.dataset.msgConnected); }
-          if (conn.connectionState === "failed") { say("failed", root.dataset.msgFailed); }
+          if (conn.connectionState === "failed") {  // why, in words, then what to do
+            say("failed", root.dataset.msgFailed);
+            window.aufsicht.whyFailed(conn, false).then(function (why) {
+              if (conn === pc) { say("failed", why + ". " + root.dataset.msgFailed); }
+            });
+          }
         };
         return conn.createOffer().then(function (o) { return conn.setLocalDescription(o); })
           .then(function () { return waitIce(conn); })

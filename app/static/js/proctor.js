@@ -189,7 +189,14 @@
         }
         stream.addTrack(ev.track);
       };
-      pc.onconnectionstatechange = function () { state.textContent = pc.connectionState; state.dataset.state = pc.connectionState; };
+      var wasConnected = false;
+      pc.onconnectionstatechange = function () {
+        state.textContent = pc.connectionState; state.dataset.state = pc.connectionState;
+        if (pc.connectionState === "connected") { wasConnected = true; }
+        if (pc.connectionState === "failed") {  // why, in words, never a silent wait
+          window.aufsicht.whyFailed(pc, wasConnected).then(function (why) { state.textContent = why; });
+        }
+      };
       pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
         .then(function () {
           return new Promise(function (res) {
