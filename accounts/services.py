@@ -83,28 +83,41 @@ def register_candidate(institution: Institution, reg: Registration, privacy_vers
 
 @dataclasses.dataclass(frozen=True)
 class LoginLimits:
-    """Failed tries allowed within ``window``: per account (the email tried) and per client address.
+    """Failed tries allowed within ``window``: for one account from one client address (``per_account``), and
+    from one client address for any accounts (``per_address``).
 
-    An address gets more tries than an account: a test centre puts many candidates behind one address.
+    No number of failures locks an account from every address: whoever knows a proctor's address could keep the
+    proctor out on exam day. Once the account failed ``per_account_everywhere`` times from all addresses together
+    (spread over many addresses), each address gets only ``under_attack`` tries for it. An address gets more than
+    an account: a test centre puts many candidates behind one address.
     """
 
     per_account: int
     per_address: int
     window: dt.timedelta
+    per_account_everywhere: int = 20
+    under_attack: int = 2
 
 
 # Failures that count towards throttling; a refused ("throttled") try is not a new failure.
-COUNTED_FAILURES = ("bad credentials", "inactive", "bad second factor")
+COUNTED_FAILURES = ("bad credentials", "inactive", "bad second factor", "bad current password")
 
 
 def check_throttle(email: str, ip: str, limits: LoginLimits) -> None:
-    """Refuse (and audit) a try when the account or the address has failed too often within the window."""
+    """Refuse (and audit) a try of ``email`` from ``ip`` when that pair, or that address, failed too often within
+    the window (fewer tries per address once the account failed often from everywhere)."""
     since = utcnow() - limits.window
     failed = select(func.count()).select_from(LoginEvent).where(
         LoginEvent.success.is_(False), LoginEvent.at >= since, LoginEvent.detail.in_(COUNTED_FAILURES))
-    by_account = db.session.scalar(failed.where(LoginEvent.email == email)) or 0
-    by_address = db.session.scalar(failed.where(LoginEvent.ip == ip[:45])) or 0
-    if by_account >= limits.per_account or by_address >= limits.per_address:
+    ip = ip[:45]
+    by_pair = db.session.scalar(failed.where(LoginEvent.email == email, LoginEvent.ip == ip)) or 0
+    by_address = db.session.scalar(failed.where(LoginEvent.ip == ip)) or 0
+    pair_limit = limits.per_account
+    if by_pair < pair_limit and by_pair >= limits.under_attack:
+        by_account = db.session.scalar(failed.where(LoginEvent.email == email)) or 0
+        if by_account >= limits.per_account_everywhere:
+            pair_limit = limits.under_attack
+    if by_pair >= pair_limit or by_address >= limits.per_address:
         _audit(None, email, ip, False, "throttled")
         raise TooManyRequests(_("Too many failed logins. Please wait %(m)d minutes and try again.",
                                 m=int(limits.window.total_seconds() // 60)))

@@ -84,8 +84,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     _register_request_hooks(app)
+    from app import proxies as proxy_guard
     from app.errors import LastResort
 
+    proxy_guard.register(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -49,7 +49,9 @@ def login_limits() -> LoginLimits:
     cfg = current_app.config
     return LoginLimits(per_account=int(cfg["LOGIN_MAX_FAILURES"]),
                        per_address=int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
-                       window=dt.timedelta(minutes=int(cfg["LOGIN_FAILURE_WINDOW_MINUTES"])))
+                       window=dt.timedelta(minutes=int(cfg["LOGIN_FAILURE_WINDOW_MINUTES"])),
+                       per_account_everywhere=int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
+                       under_attack=int(cfg["LOGIN_MAX_FAILURES_UNDER_ATTACK"]))
 
 
 def client_address() -> str:
