@@ -13,7 +13,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginEvent, Role, User
+from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginEvent, Role, User, holds_email
 from accounts.validation import Registration
 from kernel.clock import utcnow
 from kernel.db import db
@@ -52,7 +52,7 @@ def create_user(email: str, password: str, role: Role, display_name: str, instit
     email = email.strip().lower()
     if role != Role.ADMIN and institution is None:
         raise DomainError(_("Proctors and staff belong to an institution."))
-    if db.session.scalar(select(User).where(User.email == email)):
+    if account_by_email(email) is not None:
         raise Conflict(_("An account with this email exists already."))
     user = User(email=email, password_hash=hash_password(password), role=role, display_name=display_name,
                 institution=institution)
@@ -64,7 +64,7 @@ def create_user(email: str, password: str, role: Role, display_name: str, instit
 def register_candidate(institution: Institution, reg: Registration, privacy_version: str) -> User:
     """Create a candidate account with profile and the privacy-notice consent, in one transaction."""
     password_hash = hash_password(reg.password)  # first, so a taken address answers no faster than a new one
-    if db.session.scalar(select(User).where(User.email == reg.email)):
+    if account_by_email(reg.email) is not None:
         raise Conflict(_("An account with this email exists already. Please log in."))
     user = User(email=reg.email, password_hash=password_hash, role=Role.CANDIDATE,
                 display_name=f"{reg.first_name} {reg.last_name}", institution=institution)
@@ -128,11 +128,26 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()[:254]
 
 
+def account_by_email(email: str, institution_id: int | None = None) -> User | None:
+    """The account that holds ``email`` (a password, or a confirmed address; at most one), or None.
+
+    With ``institution_id``: the account of that institution with the address, the one holding it first (an
+    account a sign-in provider made does not hold the address its provider gave until its owner confirms it).
+    """
+    email = normalise_email(email)
+    if not email:
+        return None
+    if institution_id is None:
+        return db.session.scalar(select(User).where(User.email == email, holds_email()))
+    return db.session.scalar(select(User).where(User.email == email, User.institution_id == institution_id)
+                             .order_by(holds_email().desc(), User.id).limit(1))
+
+
 def authenticate(email: str, password: str, ip: str, limits: LoginLimits) -> User:
     """Check credentials, throttle repeated failures per account and per address, and audit every try."""
     email = normalise_email(email)
     check_throttle(email, ip, limits)
-    user = db.session.scalar(select(User).where(User.email == email))
+    user = account_by_email(email)
     ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:
         _audit(user.id if user else None, email, ip, False, "bad credentials" if user is None or not ok else "inactive")
@@ -148,6 +163,16 @@ def authenticate(email: str, password: str, ip: str, limits: LoginLimits) -> Use
 def audit_login(user: User | None, email: str, ip: str, success: bool, detail: str | None) -> None:
     """Record one login step in the audit log (the second factor uses it too)."""
     _audit(user.id if user else None, email, ip, success, detail)
+
+
+def confirm_password(user: User, password: str, ip: str, limits: LoginLimits) -> bool:
+    """True if ``password`` is the user's, asked again before a grave step (password or email change, new
+    recovery codes). Throttled and audited like a login: a session left open or stolen cannot guess it."""
+    check_throttle(user.email, ip, limits)
+    if _verify(user.password_hash, password):
+        return True
+    _audit(user.id, user.email, ip, False, "bad current password")
+    return False
 
 
 def check_password(user: User, password: str) -> bool:
