@@ -451,7 +451,8 @@ def link_account(provider: OidcProvider, claims: dict[str, Any]) -> tuple[User, 
         if not email:
             raise SignInRefused(_("%(p)s did not give an email address. Please ask your exam office to add the "
                                   "scope email.", p=provider.name))
-        if account_by_email(email, provider.institution_id) is not None:
+        holder = account_by_email(email)  # the account that holds the address (a password, or confirmed)
+        if holder is not None and holder.institution_id == provider.institution_id:
             raise SignInRefused(_("An account with the email address %(e)s exists already. Please log in with your "
                                   "password; on the page \"My account\" you can then link %(p)s to it.",
                                   e=email, p=provider.name))
