@@ -35,3 +35,11 @@ def send_pending_notices_job() -> int:
     from accounts.notices import send_pending_notices
 
     return send_pending_notices(utcnow())
+
+
+@job("accounts.purge_expired_link_mails", every=dt.timedelta(minutes=5))
+def purge_expired_link_mails_job() -> int:
+    """Delete outbox mails (no SMTP) whose reset, email-change or confirmation link has expired."""
+    from exams.mailer import purge_expired_links
+
+    return purge_expired_links(utcnow())

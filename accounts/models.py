@@ -7,7 +7,21 @@ import enum
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    or_,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kernel.clock import utcnow
@@ -44,11 +58,23 @@ class Institution(db.Model):  # type: ignore[name-defined]
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin", server_default="Europe/Berlin")
 
 
+# Password hash of accounts made by a sign-in provider or a learning platform: it matches no password (argon2
+# refuses it).
+NO_PASSWORD = "!openid"  # noqa: S105 - a marker, not a secret
+# The accounts that hold their address (at most one per address): those with a password (it logs in by the address)
+# and those whose owner confirmed the address through our mailed link. An account made by a provider or a platform
+# does not hold the address it was given until then, so it never keeps the person from registering elsewhere.
+_HOLDS_EMAIL = "password_hash <> '!openid' OR email_verified_at IS NOT NULL"
+
+
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
     """An account. Candidates register with an institution; admins have none."""
 
+    __table_args__ = (Index("uq_user_email_held", "email", unique=True, sqlite_where=text(_HOLDS_EMAIL),
+                            postgresql_where=text(_HOLDS_EMAIL)),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(
         Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
@@ -89,6 +115,16 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     def has_role(self, *roles: Role | str) -> bool:
         """True if the user has one of ``roles``."""
         return self.role in {Role(r) for r in roles}
+
+    @property
+    def holds_email(self) -> bool:
+        """True if the account holds its address (a password, or an address its owner confirmed)."""
+        return self.password_hash != NO_PASSWORD or self.email_verified_at is not None
+
+
+def holds_email() -> ColumnElement[bool]:
+    """The SQL condition of ``User.holds_email`` (the partial unique index ``uq_user_email_held``)."""
+    return or_(User.password_hash != NO_PASSWORD, User.email_verified_at.is_not(None))
 
 
 class CandidateProfile(db.Model):  # type: ignore[name-defined]

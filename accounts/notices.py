@@ -37,6 +37,8 @@ class Mail:
     subject: str
     body: str
     to: str | None = None
+    # When the link in the mail stops working (a copy kept in the outbox goes then).
+    expires_at: dt.datetime | None = None
 
 
 Composer = Callable[[Notice], Mail | None]
@@ -101,7 +103,7 @@ def send_notice(notice_id: int) -> str | None:
     SMTP errors fail the job and leave the notice unsent for ``send_pending_notices``. A composer that finds
     the mail no longer due (say, the address was confirmed meanwhile) marks it done without a mail.
     """
-    from exams.mailer import deliver, plain_message
+    from exams.mailer import LINK_EXPIRES, deliver, plain_message
 
     load_jobs()
     with exclusive(f"accounts.send_notice:{notice_id}") as mine:
@@ -115,7 +117,10 @@ def send_notice(notice_id: int) -> str | None:
                 mail = COMPOSERS[notice.kind](notice)
         where = None
         if mail is not None:
-            where = deliver(plain_message(mail.to or user.email, mail.subject, mail.body))
+            msg = plain_message(mail.to or user.email, mail.subject, mail.body)
+            if mail.expires_at is not None:
+                msg[LINK_EXPIRES] = mail.expires_at.isoformat()
+            where = deliver(msg)
         notice.sent_at = utcnow()
         db.session.commit()
         return where

@@ -1,8 +1,12 @@
 """Sign-in through an institution's OpenID provider (OpenID Connect: authorization code flow with PKCE).
 
-Safety rule: an account is found by the pair (provider, ``sub``) and by nothing else. An existing account is
-linked to a provider only through an email address the provider says it has verified, and only within the
-provider's institution; an unverified address never opens anyone's account.
+Safety rule: an account is found by the pair (provider, ``sub``) and by nothing else. A provider never takes over
+an existing account by its email address, verified or not, in its institution or another: an existing account is
+linked to a provider only by its owner, logged in (password and second factor), from the account page
+(``link_identity``). An account a provider makes does not hold the address the provider gave (it blocks nobody's
+registration elsewhere) until its owner confirms it through the link we mail; the provider's word that the
+address is verified does not count for that. Whether a provider asks for a second factor of its own is declared by
+the platform's administrator, never by the institution's staff who configure the provider.
 
 The flow: ``begin_sign_in`` makes the provider's authorization URL with a fresh ``state``, ``nonce`` and PKCE
 verifier (kept by the caller, in the session); ``finish_sign_in`` checks the answer (state, ``iss``), exchanges
@@ -39,8 +43,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from accounts.models import CandidateProfile, Institution, LoginEvent, Role, User
-from accounts.services import record_consent
+from accounts.models import NO_PASSWORD, CandidateProfile, Institution, LoginEvent, Role, User
+from accounts.services import account_by_email, record_consent
 from accounts.validation import Profile
 from kernel import egress
 from kernel.clock import utcnow
@@ -49,7 +53,6 @@ from kernel.errors import DomainError, NotFound, ValidationFailed
 
 METADATA_TTL = 600  # discovery documents and key sets are fetched again after this many seconds
 CLOCK_LEEWAY = 60  # seconds of clock difference allowed on exp/iat
-NO_PASSWORD = "!openid"  # noqa: S105 - password hash of accounts made here: it matches no password (argon2 refuses it)
 # Signature algorithms accepted on ID tokens: public-key ones only (never "none", never a shared secret).
 _ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 _CLAIM_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
@@ -72,8 +75,9 @@ class OidcProvider(db.Model):  # type: ignore[name-defined]
     claim_email: Mapped[str] = mapped_column(String(64), default="email")
     claim_first_name: Mapped[str] = mapped_column(String(64), default="given_name")
     claim_last_name: Mapped[str] = mapped_column(String(64), default="family_name")
-    # The institution declares that the provider asks for a second factor: staff and proctors signing in
-    # through it are not asked for ours again.
+    # The platform's administrator declares that the provider asks for a second factor: staff and proctors signing
+    # in through it are not asked for ours again. The institution's staff cannot set it (nor keep it when they
+    # point the provider elsewhere: a new issuer or client clears it).
     second_factor_at_provider: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -113,7 +117,8 @@ class SignInRefused(DomainError):
 
 @dataclasses.dataclass(frozen=True)
 class ProviderSettings:
-    """What the exam office enters for a provider; ``client_secret`` None keeps the stored one."""
+    """What the exam office enters for a provider; ``client_secret`` None keeps the stored one, and
+    ``second_factor_at_provider`` None the stored declaration (only an administrator gives it)."""
 
     name: str
     issuer: str
@@ -123,12 +128,16 @@ class ProviderSettings:
     claim_email: str = "email"
     claim_first_name: str = "given_name"
     claim_last_name: str = "family_name"
-    second_factor_at_provider: bool = False
+    second_factor_at_provider: bool | None = None
     enabled: bool = True
 
 
-def clean_provider_settings(form: dict[str, str], *, new: bool) -> ProviderSettings:
-    """Validate the settings form; one message per bad field (ValidationFailed)."""
+def clean_provider_settings(form: dict[str, str], *, new: bool, by_admin: bool = False) -> ProviderSettings:
+    """Validate the settings form; one message per bad field (ValidationFailed).
+
+    Only an administrator's form (``by_admin``) declares that the provider asks for a second factor; from the
+    exam office's form that field is ignored.
+    """
     f = {k: (v or "").strip() for k, v in form.items()}
     errors: dict[str, str] = {}
     name = f.get("name", "")
@@ -161,7 +170,8 @@ def clean_provider_settings(form: dict[str, str], *, new: bool) -> ProviderSetti
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), fields=errors)
     return ProviderSettings(name=name, issuer=issuer, client_id=client_id, client_secret=secret, scopes=scopes,
-                            second_factor_at_provider=f.get("second_factor_at_provider") == "yes",
+                            second_factor_at_provider=(f.get("second_factor_at_provider") == "yes") if by_admin
+                            else None,
                             enabled=f.get("enabled") == "yes", **claims)
 
 
@@ -173,13 +183,17 @@ def save_provider(institution: Institution, settings: ProviderSettings,
     except SignInRefused as err:
         raise ValidationFailed(err.message, fields={"issuer": err.message}) from None
     if provider is None:
-        provider = OidcProvider(institution=institution)
+        provider = OidcProvider(institution=institution, second_factor_at_provider=False)
         db.session.add(provider)
     elif provider.institution_id != institution.id:
         raise NotFound()
+    elif (provider.issuer, provider.client_id) != (settings.issuer, settings.client_id):
+        provider.second_factor_at_provider = False  # the declaration was about the provider it named
     for field in ("name", "issuer", "client_id", "scopes", "claim_email", "claim_first_name", "claim_last_name",
-                  "second_factor_at_provider", "enabled"):
+                  "enabled"):
         setattr(provider, field, getattr(settings, field))
+    if settings.second_factor_at_provider is not None:
+        provider.second_factor_at_provider = settings.second_factor_at_provider
     if settings.client_secret is not None:
         provider.secret_key_id, provider.secret_wrapped = _seal(settings.client_secret)
     db.session.commit()
@@ -306,8 +320,10 @@ def begin_sign_in(provider: OidcProvider, redirect_uri: str) -> tuple[str, dict[
 PENDING_SECONDS = 900  # a sign-in at the provider must come back within 15 minutes
 
 
-def finish_sign_in(pending: dict[str, Any] | None, params: dict[str, str], redirect_uri: str, ip: str) -> SignIn:
-    """Check the provider's answer, exchange the code, validate the ID token, then find or make the account.
+def finish_sign_in(pending: dict[str, Any] | None, params: dict[str, str], redirect_uri: str, ip: str,
+                   link_to: User | None = None) -> SignIn:
+    """Check the provider's answer, exchange the code, validate the ID token, then find or make the account
+    (or, with ``link_to``, link that logged-in account to the person at the provider).
 
     ``pending`` is what ``begin_sign_in`` returned (the caller removes it before calling: it is good once).
     """
@@ -317,14 +333,14 @@ def finish_sign_in(pending: dict[str, Any] | None, params: dict[str, str], redir
                               "page."))
     provider = get_provider(int(pending["p"]), enabled_only=True)
     try:
-        return _finish(provider, pending, params, redirect_uri, ip)
+        return _finish(provider, pending, params, redirect_uri, ip, link_to)
     except SignInRefused as err:
         _audit(provider, None, "", ip, False, err.message[:200])
         raise
 
 
 def _finish(provider: OidcProvider, pending: dict[str, Any], params: dict[str, str], redirect_uri: str,
-            ip: str) -> SignIn:
+            ip: str, link_to: User | None) -> SignIn:
     meta = discover(provider.issuer)
     if params.get("error"):
         if params["error"] == "access_denied":
@@ -342,7 +358,7 @@ def _finish(provider: OidcProvider, pending: dict[str, Any], params: dict[str, s
         raise SignInRefused(_("%(p)s sent no ID token (is the scope openid set?).", p=provider.name))
     claims = validate_id_token(provider, raw, str(pending["nonce"]), access_token=token.get("access_token"))
     claims = _with_userinfo(provider, meta, claims, token.get("access_token"))
-    user, created, linked = link_account(provider, claims)
+    user, created, linked = link_identity(provider, claims, link_to) if link_to else link_account(provider, claims)
     _audit(provider, user, user.email, ip, True, None)
     return SignIn(user=user, provider=provider, created=created, linked=linked, id_token=raw,
                   second_factor_at_provider=provider.second_factor_at_provider)
@@ -430,62 +446,79 @@ def _verified(claims: dict[str, Any]) -> bool:
 
 
 def link_account(provider: OidcProvider, claims: dict[str, Any]) -> tuple[User, bool, bool]:
-    """The account for (provider, sub): found, linked through a verified email, or made as a candidate.
+    """The account for (provider, sub): found, or made as a candidate of the provider's institution.
 
-    Returns (user, created, linked). Refuses an inactive or erased account, an account of another
-    institution, and an email address taken by an account the provider's word cannot open.
+    Returns (user, created, linked); ``linked`` is always False here (only ``link_identity`` links). Never opens
+    an account by its email address: where an account of the institution holds the address, the person logs in
+    with the password and links the provider from the account page. A new account does not hold the address
+    until its owner confirms it through the link mailed now.
     """
     subject = str(claims["sub"])[:255]
     email = str(claims.get(provider.claim_email) or "").strip().lower()[:254]
     verified = _verified(claims) and bool(email)
     identity = db.session.scalar(select(OidcIdentity).where(OidcIdentity.provider_id == provider.id,
                                                             OidcIdentity.subject == subject))
-    created = linked = False
+    created = False
     if identity is not None:
         user = identity.user
     else:
-        user = db.session.scalar(select(User).where(User.email == email)) if email else None
-        if user is not None:
-            if not verified:
-                raise SignInRefused(_("An account with the email address %(e)s exists already, and %(p)s has not "
-                                      "confirmed that this address is yours. Please log in with your password.",
-                                      e=email, p=provider.name))
-            if user.institution_id != provider.institution_id or user.role == Role.ADMIN:
-                raise SignInRefused(_("The account with the email address %(e)s belongs to another institution. "
-                                      "Please log in with your password.", e=email))
-            linked = True
-        else:
-            if not email:
-                raise SignInRefused(_("%(p)s did not give an email address. Please ask your exam office to add the "
-                                      "scope email.", p=provider.name))
-            first = str(claims.get(provider.claim_first_name) or "").strip()[:100]
-            last = str(claims.get(provider.claim_last_name) or "").strip()[:100]
-            name = f"{first} {last}".strip() or str(claims.get("name") or "").strip()[:200] or email
-            user = User(email=email, password_hash=NO_PASSWORD, role=Role.CANDIDATE, display_name=name[:200],
-                        institution_id=provider.institution_id)
-            db.session.add(user)
-            db.session.flush()
-            created = True
+        if not email:
+            raise SignInRefused(_("%(p)s did not give an email address. Please ask your exam office to add the "
+                                  "scope email.", p=provider.name))
+        holder = account_by_email(email)  # the account that holds the address (a password, or confirmed)
+        if holder is not None and holder.institution_id == provider.institution_id:
+            raise SignInRefused(_("An account with the email address %(e)s exists already. Please log in with your "
+                                  "password; on the page \"My account\" you can then link %(p)s to it.",
+                                  e=email, p=provider.name))
+        first = str(claims.get(provider.claim_first_name) or "").strip()[:100]
+        last = str(claims.get(provider.claim_last_name) or "").strip()[:100]
+        name = f"{first} {last}".strip() or str(claims.get("name") or "").strip()[:200] or email
+        user = User(email=email, password_hash=NO_PASSWORD, role=Role.CANDIDATE, display_name=name[:200],
+                    institution_id=provider.institution_id)
+        db.session.add(user)
+        db.session.flush()
+        created = True
         identity = OidcIdentity(provider_id=provider.id, subject=subject, user_id=user.id)
         db.session.add(identity)
     if not user.active or user.erased_at is not None:
         db.session.rollback()
         raise SignInRefused(_("This account is locked. Please contact your exam office."))
-    identity.email_verified = verified
+    _signed_in(identity, user, verified)
+    if created:
+        from accounts.recovery import send_verification
+
+        send_verification(user, user.language or "")  # the address counts once its owner confirms it
+    return user, created, False
+
+
+def link_identity(provider: OidcProvider, claims: dict[str, Any], user: User) -> tuple[User, bool, bool]:
+    """Link ``user`` (logged in, who started this sign-in from the account page) to (provider, sub).
+
+    Refused for a provider of another institution, and for a (provider, sub) linked to another account already.
+    Returns (user, False, True).
+    """
+    subject = str(claims["sub"])[:255]
+    if user.institution_id != provider.institution_id or user.role == Role.ADMIN:
+        raise SignInRefused(_("%(p)s belongs to another institution than your account.", p=provider.name))
+    identity = db.session.scalar(select(OidcIdentity).where(OidcIdentity.provider_id == provider.id,
+                                                            OidcIdentity.subject == subject))
+    if identity is not None and identity.user_id != user.id:
+        raise SignInRefused(_("This login at %(p)s is linked to another account already.", p=provider.name))
+    if identity is None:
+        identity = OidcIdentity(provider_id=provider.id, subject=subject, user_id=user.id)
+        db.session.add(identity)
+    email = str(claims.get(provider.claim_email) or "").strip().lower()[:254]
+    _signed_in(identity, user, _verified(claims) and bool(email))
+    return user, False, True
+
+
+def _signed_in(identity: OidcIdentity, user: User, verified: bool) -> None:
+    identity.email_verified = verified  # recorded, never trusted to open or confirm anything
     identity.last_login_at = utcnow()
     identity.sign_ins = (identity.sign_ins or 0) + 1
-    if verified and user.email == email:
-        _mark_email_verified(user)
     user.last_active_at = utcnow()
     user.inactivity_notice_at = None  # signing in answers the inactivity notice
     db.session.commit()
-    return user, created, linked
-
-
-def _mark_email_verified(user: User) -> None:
-    """The provider vouches for the address: the account's email counts as verified (accounts' email check)."""
-    if hasattr(User, "email_verified_at") and getattr(user, "email_verified_at", None) is None:
-        setattr(user, "email_verified_at", utcnow())  # noqa: B010 (the column comes with accounts' verification)
 
 
 def _audit(provider: OidcProvider, user: User | None, email: str, ip: str, success: bool, detail: str | None) -> None:

@@ -16,15 +16,14 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import select
 
 from accounts import notices
 from accounts.models import Notice, User
-from accounts.services import check_password, hash_password, normalise_email
+from accounts.services import LoginLimits, account_by_email, confirm_password, hash_password
 from accounts.validation import MIN_PASSWORD_LENGTH, clean_email
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.errors import Gone, ValidationFailed
+from kernel.errors import Conflict, Gone, ValidationFailed
 
 VERIFY_MAX_AGE = 48 * 3600
 RESET_MAX_AGE = 3600
@@ -87,12 +86,13 @@ def _verification_mail(notice: Notice) -> Mail | None:
     return Mail(_("Please confirm your email address"),
                 _("Hello %(name)s,\n\nplease confirm your email address for aufsicht by opening this link "
                   "(valid for 48 hours):\n%(url)s\n\nIf you did not register, you can ignore this email.\n",
-                  name=user.display_name, url=_link("/verify-email", token)))
+                  name=user.display_name, url=_link("/verify-email", token)),
+                expires_at=utcnow() + dt.timedelta(seconds=VERIFY_MAX_AGE))
 
 
 def send_registration_notice(email: str, lang: str) -> None:
     """Someone tried to register an address that has an account: tell its owner (the form says nothing)."""
-    owner = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    owner = account_by_email(email)
     if owner is not None:
         _notify(owner, "registration_notice", lang)
 
@@ -113,6 +113,10 @@ def confirm_email(token: str) -> User:
     if user is None or user.email != data.get("e") or not user.active:
         raise Gone(_("This link is not valid (any more). Please ask for a new one."))
     if user.email_verified_at is None:
+        if account_by_email(user.email) not in (None, user):
+            # Made by a sign-in provider: the address counts only now, and another account holds it already.
+            raise Conflict(_("Another account uses this email address already. Please log in to that account, "
+                             "or ask your exam office for help."))
         user.email_verified_at = utcnow()
         db.session.commit()
     return user
@@ -123,7 +127,7 @@ def confirm_email(token: str) -> User:
 
 def request_password_reset(email: str, lang: str) -> None:
     """Mail a reset link if an active account has this address; the caller answers the same either way."""
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    user = account_by_email(email)
     if user is None or not user.active:
         return
     _notify(user, "password_reset", lang)
@@ -138,7 +142,8 @@ def _reset_mail(notice: Notice) -> Mail | None:
     return Mail(_("Reset your password"),
                 _("Hello %(name)s,\n\nto choose a new password for aufsicht, open this link (valid for one hour, "
                   "once):\n%(url)s\n\nIf you did not ask for this, you can ignore this email; your password "
-                  "stays as it is.\n", name=user.display_name, url=_link("/password-reset", token)))
+                  "stays as it is.\n", name=user.display_name, url=_link("/password-reset", token)),
+                expires_at=utcnow() + dt.timedelta(seconds=RESET_MAX_AGE))
 
 
 def _reset_user(token: str) -> User:
@@ -181,20 +186,22 @@ def _wrong_password() -> ValidationFailed:
     return ValidationFailed(msg, fields={"current": msg})
 
 
-def change_password(user: User, current: str, new_password: str) -> None:
-    """Change the password after confirming the current one; every session of the account ends."""
-    if not check_password(user, current):
+def change_password(user: User, current: str, new_password: str, ip: str, limits: LoginLimits) -> None:
+    """Change the password after confirming the current one (throttled like a login from ``ip``); every session
+    of the account ends."""
+    if not confirm_password(user, current, ip, limits):
         raise _wrong_password()
     _set_password(user, new_password)
     db.session.commit()
 
 
-def request_email_change(user: User, password: str, new_email: str, lang: str) -> None:
-    """Mail a confirmation link to the new address; the address changes only when it is followed."""
-    if not check_password(user, password):
+def request_email_change(user: User, password: str, new_email: str, lang: str, ip: str, limits: LoginLimits) -> None:
+    """Mail a confirmation link to the new address once the current password is confirmed (throttled like a
+    login from ``ip``); the address changes only when the link is followed."""
+    if not confirm_password(user, password, ip, limits):
         raise _wrong_password()
     email = clean_email(new_email)
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+    if account_by_email(email) is not None:
         return  # taken: say nothing (no enumeration); the confirmation simply never comes
     _notify(user, "email_change", lang, old=user.email, new=email)
 
@@ -208,7 +215,8 @@ def _email_change_mail(notice: Notice) -> Mail | None:
     return Mail(_("Confirm your new email address"),
                 _("Hello %(name)s,\n\nto use this address for your aufsicht account, open this link (valid for "
                   "24 hours):\n%(url)s\n\nIf you did not ask for this, you can ignore this email.\n",
-                  name=user.display_name, url=_link("/account/email", token)), to=new)
+                  name=user.display_name, url=_link("/account/email", token)), to=new,
+                expires_at=utcnow() + dt.timedelta(seconds=EMAIL_CHANGE_MAX_AGE))
 
 
 def confirm_email_change(token: str, lang: str) -> User:
@@ -218,7 +226,7 @@ def confirm_email_change(token: str, lang: str) -> User:
     if user is None or not user.active or user.email != data.get("old"):
         raise Gone(_("This link is not valid (any more). Please ask for a new one."))
     new = str(data.get("new"))
-    if db.session.scalar(select(User.id).where(User.email == new)) is not None:
+    if account_by_email(new) not in (None, user):
         raise Gone(_("This link is not valid (any more). Please ask for a new one."))
     old = user.email
     user.email = new

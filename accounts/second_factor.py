@@ -22,7 +22,7 @@ import pyotp
 from flask_babel import gettext as _
 
 from accounts.models import Role, User
-from accounts.services import LoginFailed, LoginLimits, audit_login, check_throttle
+from accounts.services import LoginFailed, LoginLimits, audit_login, check_throttle, confirm_password
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import ValidationFailed
@@ -72,6 +72,33 @@ def secret_of(user: User) -> str | None:
 def new_secret() -> str:
     """A fresh TOTP secret (base32) for enrolment."""
     return pyotp.random_base32()
+
+
+def _enrolment_context(user: User) -> bytes:
+    return f"totp-enrolment\x00{user.id}\x00{user.session_version}".encode()
+
+
+def seal_enrolment_secret(user: User, secret: str) -> str:
+    """``secret`` sealed for the session cookie while ``user`` enrols (a signed cookie is readable, not secret):
+    AES-GCM under the storage master key, bound to the account and its session version."""
+    from storage.vault import keyring
+
+    key_id, wrapped = keyring().wrap(secret.encode(), _enrolment_context(user))
+    return f"{key_id}:{base64.urlsafe_b64encode(wrapped).decode()}"
+
+
+def open_enrolment_secret(user: User, sealed: object) -> str | None:
+    """The secret ``seal_enrolment_secret`` made for ``user``; None if ``sealed`` is not one (start afresh)."""
+    from storage.crypto import StorageIntegrityError
+    from storage.vault import keyring
+
+    if not isinstance(sealed, str) or ":" not in sealed:
+        return None
+    key_id, _, text = sealed.partition(":")
+    try:
+        return keyring().unwrap(key_id, base64.urlsafe_b64decode(text), _enrolment_context(user)).decode()
+    except (StorageIntegrityError, ValueError, UnicodeDecodeError):
+        return None
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -146,8 +173,13 @@ def recovery_codes_left(user: User) -> int:
     return len(json.loads(user.recovery_codes or "[]"))
 
 
-def renew_recovery_codes(user: User) -> list[str]:
-    """Replace the user's recovery codes with new ones (the old ones stop working)."""
+def renew_recovery_codes(user: User, password: str, ip: str, limits: LoginLimits) -> list[str]:
+    """Replace the user's recovery codes with new ones (the old ones stop working) once the current password is
+    confirmed (throttled like a login from ``ip``): a session left open must not yield a way past the second
+    factor."""
+    if not confirm_password(user, password, ip, limits):
+        msg = _("The current password is wrong.")
+        raise ValidationFailed(msg, fields={"current": msg})
     codes = _new_recovery_codes(user)
     db.session.commit()
     return codes

@@ -13,7 +13,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginEvent, Role, User
+from accounts.models import CandidateProfile, ConsentRecord, Institution, LoginEvent, Role, User, holds_email
 from accounts.validation import Registration
 from kernel.clock import utcnow
 from kernel.db import db
@@ -52,7 +52,7 @@ def create_user(email: str, password: str, role: Role, display_name: str, instit
     email = email.strip().lower()
     if role != Role.ADMIN and institution is None:
         raise DomainError(_("Proctors and staff belong to an institution."))
-    if db.session.scalar(select(User).where(User.email == email)):
+    if account_by_email(email) is not None:
         raise Conflict(_("An account with this email exists already."))
     user = User(email=email, password_hash=hash_password(password), role=role, display_name=display_name,
                 institution=institution)
@@ -64,7 +64,7 @@ def create_user(email: str, password: str, role: Role, display_name: str, instit
 def register_candidate(institution: Institution, reg: Registration, privacy_version: str) -> User:
     """Create a candidate account with profile and the privacy-notice consent, in one transaction."""
     password_hash = hash_password(reg.password)  # first, so a taken address answers no faster than a new one
-    if db.session.scalar(select(User).where(User.email == reg.email)):
+    if account_by_email(reg.email) is not None:
         raise Conflict(_("An account with this email exists already. Please log in."))
     user = User(email=reg.email, password_hash=password_hash, role=Role.CANDIDATE,
                 display_name=f"{reg.first_name} {reg.last_name}", institution=institution)
@@ -83,28 +83,41 @@ def register_candidate(institution: Institution, reg: Registration, privacy_vers
 
 @dataclasses.dataclass(frozen=True)
 class LoginLimits:
-    """Failed tries allowed within ``window``: per account (the email tried) and per client address.
+    """Failed tries allowed within ``window``: for one account from one client address (``per_account``), and
+    from one client address for any accounts (``per_address``).
 
-    An address gets more tries than an account: a test centre puts many candidates behind one address.
+    No number of failures locks an account from every address: whoever knows a proctor's address could keep the
+    proctor out on exam day. Once the account failed ``per_account_everywhere`` times from all addresses together
+    (spread over many addresses), each address gets only ``under_attack`` tries for it. An address gets more than
+    an account: a test centre puts many candidates behind one address.
     """
 
     per_account: int
     per_address: int
     window: dt.timedelta
+    per_account_everywhere: int = 20
+    under_attack: int = 2
 
 
 # Failures that count towards throttling; a refused ("throttled") try is not a new failure.
-COUNTED_FAILURES = ("bad credentials", "inactive", "bad second factor")
+COUNTED_FAILURES = ("bad credentials", "inactive", "bad second factor", "bad current password")
 
 
 def check_throttle(email: str, ip: str, limits: LoginLimits) -> None:
-    """Refuse (and audit) a try when the account or the address has failed too often within the window."""
+    """Refuse (and audit) a try of ``email`` from ``ip`` when that pair, or that address, failed too often within
+    the window (fewer tries per address once the account failed often from everywhere)."""
     since = utcnow() - limits.window
     failed = select(func.count()).select_from(LoginEvent).where(
         LoginEvent.success.is_(False), LoginEvent.at >= since, LoginEvent.detail.in_(COUNTED_FAILURES))
-    by_account = db.session.scalar(failed.where(LoginEvent.email == email)) or 0
-    by_address = db.session.scalar(failed.where(LoginEvent.ip == ip[:45])) or 0
-    if by_account >= limits.per_account or by_address >= limits.per_address:
+    ip = ip[:45]
+    by_pair = db.session.scalar(failed.where(LoginEvent.email == email, LoginEvent.ip == ip)) or 0
+    by_address = db.session.scalar(failed.where(LoginEvent.ip == ip)) or 0
+    pair_limit = limits.per_account
+    if by_pair < pair_limit and by_pair >= limits.under_attack:
+        by_account = db.session.scalar(failed.where(LoginEvent.email == email)) or 0
+        if by_account >= limits.per_account_everywhere:
+            pair_limit = limits.under_attack
+    if by_pair >= pair_limit or by_address >= limits.per_address:
         _audit(None, email, ip, False, "throttled")
         raise TooManyRequests(_("Too many failed logins. Please wait %(m)d minutes and try again.",
                                 m=int(limits.window.total_seconds() // 60)))
@@ -115,11 +128,26 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()[:254]
 
 
+def account_by_email(email: str, institution_id: int | None = None) -> User | None:
+    """The account that holds ``email`` (a password, or a confirmed address; at most one), or None.
+
+    With ``institution_id``: the account of that institution with the address, the one holding it first (an
+    account a sign-in provider made does not hold the address its provider gave until its owner confirms it).
+    """
+    email = normalise_email(email)
+    if not email:
+        return None
+    if institution_id is None:
+        return db.session.scalar(select(User).where(User.email == email, holds_email()))
+    return db.session.scalar(select(User).where(User.email == email, User.institution_id == institution_id)
+                             .order_by(holds_email().desc(), User.id).limit(1))
+
+
 def authenticate(email: str, password: str, ip: str, limits: LoginLimits) -> User:
     """Check credentials, throttle repeated failures per account and per address, and audit every try."""
     email = normalise_email(email)
     check_throttle(email, ip, limits)
-    user = db.session.scalar(select(User).where(User.email == email))
+    user = account_by_email(email)
     ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:
         _audit(user.id if user else None, email, ip, False, "bad credentials" if user is None or not ok else "inactive")
@@ -135,6 +163,16 @@ def authenticate(email: str, password: str, ip: str, limits: LoginLimits) -> Use
 def audit_login(user: User | None, email: str, ip: str, success: bool, detail: str | None) -> None:
     """Record one login step in the audit log (the second factor uses it too)."""
     _audit(user.id if user else None, email, ip, success, detail)
+
+
+def confirm_password(user: User, password: str, ip: str, limits: LoginLimits) -> bool:
+    """True if ``password`` is the user's, asked again before a grave step (password or email change, new
+    recovery codes). Throttled and audited like a login: a session left open or stolen cannot guess it."""
+    check_throttle(user.email, ip, limits)
+    if _verify(user.password_hash, password):
+        return True
+    _audit(user.id, user.email, ip, False, "bad current password")
+    return False
 
 
 def check_password(user: User, password: str) -> bool:

@@ -15,6 +15,9 @@ from app import config as config_module
 from app.extensions import babel, csrf, db, login_manager, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+# Paths whose answers are never cached: logged-in areas, and the login's own steps (second factor, enrolment).
+NO_STORE_PATHS = ("/account", "/candidate", "/proctor", "/staff", "/admin", "/login", "/password-reset", "/sso",
+                  "/verify-email", "/institutions")
 # The domain modules that define jobs (``kernel.jobs`` learns them from here, see ``create_app``).
 JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs",
                "lti.jobs"]
@@ -84,8 +87,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     _register_request_hooks(app)
+    from app import proxies as proxy_guard
     from app.errors import LastResort
 
+    proxy_guard.register(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -213,6 +218,8 @@ def _register_request_hooks(app: Flask) -> None:
         )
         if app.config["SESSION_COOKIE_SECURE"]:
             resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if getattr(g, "no_store", False) or request.path.startswith(("/account", "/candidate", "/proctor", "/staff")):
+        # Pages with secrets or personal data (the second factor's enrolment secret and recovery codes, JSON
+        # answers) never go into a browser's or a proxy's cache; public pages that may be cached say so themselves.
+        if getattr(g, "no_store", False) or request.path.startswith(NO_STORE_PATHS) or resp.is_json:
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

@@ -40,13 +40,22 @@ DEFAULTS: dict[str, Any] = {
     # saved more than an hour after the exam page was opened).
     "WTF_CSRF_TIME_LIMIT": None,
     # Reverse proxies in front of the app (docs/deploy.md: nginx, so 1): the client address is then taken from
-    # the last X-Forwarded-For entries they added. 0 trusts no such header (a client could set it).
+    # the last X-Forwarded-For entries they added. 0 trusts no such header (a client could set it); then a request
+    # that a peer on loopback or a private network forwarded (X-Forwarded-For, Forwarded, X-Real-IP) is refused
+    # with 503 and an error in the log: an undeclared proxy would make every client one address for the throttles.
     "TRUSTED_PROXIES": 0,
-    # Login throttling: this many failures for one account (email), or for one client address, within the window
-    # refuse further tries of that account or from that address. An address gets more: many candidates of a
-    # test centre share one. Wrong second-factor codes count like wrong passwords; refused tries do not count.
+    # Login throttling: this many failures for one account (email) from one client address, or from one client
+    # address for any accounts, within the window refuse further tries of that account from that address, or from
+    # that address. Never the account itself everywhere: wrong passwords typed for a proctor's address from
+    # elsewhere must not lock the proctor out. Once an account failed LOGIN_MAX_FAILURES_PER_ACCOUNT times from all
+    # addresses together, every address gets only LOGIN_MAX_FAILURES_UNDER_ATTACK tries for it (slowed down),
+    # while the right password (and second factor) from an address that has not failed still gets in. An address
+    # gets more: many candidates of a test centre share one. Wrong second-factor codes and wrong current
+    # passwords (password or email change, new recovery codes) count like wrong passwords; refused tries do not.
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 30,
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 20,
+    "LOGIN_MAX_FAILURES_UNDER_ATTACK": 2,
     # Mails a client address may ask for per minute (password reset, verification link again).
     "ACCOUNT_MAIL_RATE_LIMIT_PER_MINUTE": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,

@@ -114,12 +114,42 @@ def outbox_dir() -> Path:
     return Path(current_app.instance_path) / "outbox"
 
 
+# A mail whose link stops working (password reset, email change, address confirmation) says when, in this header;
+# the outbox keeps it no longer than that (``purge_expired_links``).
+LINK_EXPIRES = "X-Aufsicht-Link-Expires"
+
+
 def purge_outbox(now: dt.datetime) -> int:
-    """Delete outbox mails older than MAIL_OUTBOX_RETENTION_DAYS; returns how many (idempotent)."""
+    """Delete outbox mails older than MAIL_OUTBOX_RETENTION_DAYS, and those whose link has expired; returns how
+    many (idempotent)."""
     cutoff = (now - dt.timedelta(days=int(current_app.config["MAIL_OUTBOX_RETENTION_DAYS"]))).replace(tzinfo=dt.UTC)
     gone = 0
     for path in outbox_dir().glob("*.eml"):
         if dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) < cutoff:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone + purge_expired_links(now)
+
+
+def purge_expired_links(now: dt.datetime) -> int:
+    """Delete outbox mails whose link (reset, email change, confirmation) has expired; returns how many.
+
+    Such a link in a readable file outlives its use otherwise; deleting it loses nothing the link still gives.
+    """
+    gone = 0
+    for path in outbox_dir().glob("*.eml"):
+        try:
+            with path.open("rb") as fh:
+                expires = BytesParser(policy=policy.default).parse(fh, headersonly=True)[LINK_EXPIRES]
+        except FileNotFoundError:
+            continue
+        if not expires:
+            continue
+        try:
+            when = dt.datetime.fromisoformat(str(expires))
+        except ValueError:
+            when = now  # unreadable: treat as expired
+        if when <= now:
             path.unlink(missing_ok=True)
             gone += 1
     return gone

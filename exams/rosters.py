@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from accounts import notices
 from accounts.models import Role, User
-from accounts.services import normalise_email
+from accounts.services import account_by_email, normalise_email
 from exams.models import (
     DEFAULT_CAPACITY_PER_PROCTOR,
     Attempt,
@@ -329,7 +329,7 @@ def _import_line(exam: Exam, tz: str, row: dict[str, str], line: int, seen: dict
     if email in seen:
         return _("%(email)s is already on line %(line)d.", email=email, line=seen[email])
     seen[email] = line
-    candidate = db.session.scalar(select(User).where(User.email == email))
+    candidate = account_by_email(email, exam.institution_id)
     if candidate is None or candidate.role != Role.CANDIDATE or candidate.institution_id != exam.institution_id:
         return _("No candidate of this institution is registered as %(email)s.", email=email)
     session = None
@@ -351,7 +351,7 @@ def _import_line(exam: Exam, tz: str, row: dict[str, str], line: int, seen: dict
     if row.get("proctor"):
         if session is None:
             return _("A proctor needs a session: give date, start and end too.")
-        proctor = db.session.scalar(select(User).where(User.email == normalise_email(row["proctor"])))
+        proctor = account_by_email(row["proctor"], exam.institution_id)
         if proctor is None or proctor.role != Role.PROCTOR or proctor.institution_id != exam.institution_id:
             return _("No proctor of this institution has the address %(email)s.", email=row["proctor"])
     try:

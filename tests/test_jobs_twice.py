@@ -229,6 +229,16 @@ def _notice(make_user: Any, *, age: dt.timedelta = dt.timedelta(0)) -> int:
     return int(result.inserted_primary_key[0])
 
 
+def _seed_expired_link_mail(**_: Any) -> dict[str, Any]:
+    """An outbox mail whose reset link expired a minute ago."""
+    from exams.mailer import LINK_EXPIRES, deliver, plain_message
+
+    msg = plain_message("someone@example.org", "Reset", "https://aufsicht.test/password-reset/token")
+    msg[LINK_EXPIRES] = (utcnow() - dt.timedelta(minutes=1)).isoformat()
+    deliver(msg)
+    return {}
+
+
 def _seed_session_tomorrow(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
     from exams.models import Enrolment, ExamSession
 
@@ -252,6 +262,7 @@ SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
     "proctoring.finish_cut_recordings": _seed_cut_recording,
     "proctoring.remux_recordings": _seed_finished_part,
     "accounts.purge_login_events": _seed_login_events,
+    "accounts.purge_expired_link_mails": _seed_expired_link_mail,
     "exams.close_expired_attempts": _seed_expired_attempt,
     "exams.send_certificate": _seed_certificate,
     "exams.send_unsent_certificates": _seed_unsent_certificate,

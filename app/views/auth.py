@@ -21,7 +21,15 @@ from accounts.recovery import (
     send_registration_notice,
     send_verification,
 )
-from accounts.second_factor import enrol, new_secret, provisioning_uri, second_factor_required, verify_second_factor
+from accounts.second_factor import (
+    enrol,
+    new_secret,
+    open_enrolment_secret,
+    provisioning_uri,
+    seal_enrolment_secret,
+    second_factor_required,
+    verify_second_factor,
+)
 from accounts.services import (
     LoginLimits,
     audit_login,
@@ -49,7 +57,9 @@ def login_limits() -> LoginLimits:
     cfg = current_app.config
     return LoginLimits(per_account=int(cfg["LOGIN_MAX_FAILURES"]),
                        per_address=int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
-                       window=dt.timedelta(minutes=int(cfg["LOGIN_FAILURE_WINDOW_MINUTES"])))
+                       window=dt.timedelta(minutes=int(cfg["LOGIN_FAILURE_WINDOW_MINUTES"])),
+                       per_account_everywhere=int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
+                       under_attack=int(cfg["LOGIN_MAX_FAILURES_UNDER_ATTACK"]))
 
 
 def client_address() -> str:
@@ -125,10 +135,12 @@ def enrol_second_factor() -> str | Response | tuple[str, int]:
     if u.totp_secret is not None:
         return redirect(url_for("auth.second_factor"))
     pending = session[PENDING]
-    if not pending.get("secret"):
-        pending["secret"] = new_secret()
+    secret = open_enrolment_secret(u, pending.get("secret"))
+    if secret is None:
+        # sealed: the session cookie is signed, not encrypted, and whoever reads it must not get the secret
+        secret = new_secret()
+        pending["secret"] = seal_enrolment_secret(u, secret)
         session.modified = True
-    secret = str(pending["secret"])
     ctx = {"secret": secret, "uri": provisioning_uri(u, secret), "qr": qr_svg(provisioning_uri(u, secret))}
     if request.method == "GET":
         return render_template("auth/enrol.html", **ctx)

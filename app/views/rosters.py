@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from accounts.models import Role, User
-from accounts.services import normalise_email, set_timezone
+from accounts.services import account_by_email, set_timezone
 from app.access import role_required, user
 from app.ids import id_arg
 from exams import rosters
@@ -96,7 +96,7 @@ def enrol_one(exam_id: int) -> Response | tuple[str, int]:
     session_id = request.form.get("session_id", type=id_arg)
     try:
         session = rosters.get_session(exam, session_id) if session_id else None
-        candidate = db.session.scalar(select(User).where(User.email == normalise_email(request.form.get("email", ""))))
+        candidate = account_by_email(request.form.get("email", ""), exam.institution_id)
         if candidate is None:
             raise NotFound(_("No candidate of this institution has this address."))
         rosters.enrol(exam, candidate, session)

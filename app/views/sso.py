@@ -50,14 +50,40 @@ def start(provider_id: int) -> Response:
     return redirect(url)
 
 
+@bp.post("/account/sign-in/<int:provider_id>/link")
+@role_required(Role.CANDIDATE, Role.PROCTOR, Role.STAFF)
+def start_link(provider_id: int) -> str:
+    """The logged-in owner links the account to their login at the institution's provider (the only way an
+    existing account gets linked: a provider never opens one by its email address)."""
+    me = user()
+    provider = get_provider(provider_id, institution_id=me.institution_id, enabled_only=True)
+    url, pending = begin_sign_in(provider, callback_url())
+    pending["link"] = {"u": me.id, "v": me.session_version}
+    session[PENDING] = pending
+    # A page, not a redirect: this was a form post, and CSP's form-action keeps its redirects on our site.
+    return render_template("sso/to_provider.html", url=url, provider=provider)
+
+
 @bp.get("/sso/callback")
 def callback() -> Response | tuple[str, int]:
-    """The provider sends the browser back here: check everything, then log the account in."""
+    """The provider sends the browser back here: check everything, then log the account in (or link it)."""
     pending = session.pop(PENDING, None)
+    link = pending.get("link") if isinstance(pending, dict) else None
+    link_to = None
+    if isinstance(link, dict):
+        # a link started from the account page: only for the same account, still logged in
+        if not current_user.is_authenticated or (user().id, user().session_version) != (link.get("u"), link.get("v")):
+            return render_template("sso/refused.html", error=_("Please log in again and start the link from your "
+                                                               "account page.")), 400
+        link_to = user()
     try:
-        result = finish_sign_in(pending, request.args.to_dict(), callback_url(), request.remote_addr or "-")
+        result = finish_sign_in(pending, request.args.to_dict(), callback_url(), request.remote_addr or "-",
+                                link_to=link_to)
     except DomainError as err:
         return render_template("sso/refused.html", error=err.message), err.status
+    if link_to is not None:
+        flash(_("Your account is linked to %(p)s: you can sign in with it from now on.", p=result.provider.name))
+        return redirect(url_for("account.security"))
     return _log_in(result, pending.get("next") if isinstance(pending, dict) else None)
 
 
@@ -143,7 +169,8 @@ def providers(institution_id: int) -> str | Response | tuple[str, int]:
     if request.method == "GET":
         return render_template("sso/providers.html", **ctx)
     try:
-        save_provider(inst, clean_provider_settings(request.form.to_dict(), new=True))
+        save_provider(inst, clean_provider_settings(request.form.to_dict(), new=True,
+                                                    by_admin=user().role == Role.ADMIN))
     except ValidationFailed as err:
         ctx.update(form=request.form, errors=err.fields)
         return render_template("sso/providers.html", **ctx), 400
@@ -167,7 +194,8 @@ def edit_provider(institution_id: int, provider_id: int) -> str | Response | tup
     if request.method == "GET":
         return render_template("sso/provider_edit.html", **ctx)
     try:
-        save_provider(inst, clean_provider_settings(request.form.to_dict(), new=False), prov)
+        save_provider(inst, clean_provider_settings(request.form.to_dict(), new=False,
+                                                    by_admin=user().role == Role.ADMIN), prov)
     except ValidationFailed as err:
         ctx["errors"] = err.fields
         return render_template("sso/provider_edit.html", **ctx), 400

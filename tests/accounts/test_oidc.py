@@ -15,7 +15,7 @@ from sqlalchemy import select
 from accounts.models import ConsentRecord, LoginEvent, Role, User
 from accounts.oidc import OidcIdentity, OidcProvider, SignInRefused, validate_id_token
 from kernel.db import db
-from tests.conftest import login, start_exam
+from tests.conftest import link_in, login, mails_to, start_exam
 from tests.oidc_peer import Peer, start_peer, walk_to_callback
 
 OURS = "http://aufsicht.test"
@@ -91,6 +91,12 @@ def test_first_sign_in_makes_a_candidate_who_completes_the_profile_once(client, 
     sign_in(client, provider, "lena")
 
     exam = make_exam(institution=provider.institution, proctoring_required=False, identity_check_required=False)
+    # The provider's word that the address is verified does not count: the address counts (holds, and lets exams
+    # start) once Lena follows the link we mailed to it.
+    assert lena.email_verified_at is None and not lena.holds_email
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 403
+    assert client.get(link_in(mails_to(client.application, "lena@example.org")[-1], "/verify-email/")
+                      ).status_code == 302
     refused = client.post(f"/candidate/exams/{exam.id}/start")
     assert refused.status_code == 409 and "Profil" in refused.get_data(as_text=True)
     page = client.get("/candidate/profile").get_data(as_text=True)
@@ -109,6 +115,7 @@ def test_first_sign_in_makes_a_candidate_who_completes_the_profile_once(client, 
     consents = db.session.scalars(select(ConsentRecord).where(ConsentRecord.user_id == lena.id)).all()
     assert [(c.kind, c.granted) for c in consents] == [("privacy_notice", True)]
     assert client.get("/candidate/profile").status_code == 302  # asked once
+    assert lena.holds_email
     start_exam(client, exam.id)
 
 
@@ -122,16 +129,19 @@ def test_the_next_sign_in_finds_the_account_by_sub(client, provider):
     assert ident.sign_ins == 2
 
 
-def test_an_unverified_email_never_opens_an_existing_account(client, provider, make_user):
-    owner = make_user("candidate", provider.institution, email="taken@example.org")
-    resp = sign_in(client, provider, "unverified")
+@pytest.mark.parametrize("login_name", ["unverified", "staffer"])
+def test_no_email_verified_or_not_ever_opens_an_existing_account(client, provider, make_user, login_name):
+    address = ACCOUNTS[login_name]["email"]
+    owner = make_user("candidate", provider.institution, email=address)
+    resp = sign_in(client, provider, login_name)
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 400 and "taken@example.org" in html and "nicht bestätigt" in html
+    assert resp.status_code == 400 and address in html and "Passwort" in html
     assert client.get("/candidate/").status_code == 302  # not logged in
     assert db.session.scalar(select(OidcIdentity)) is None
+    assert db.session.scalar(select(db.func.count()).select_from(User)) == 1
     event = db.session.scalar(select(LoginEvent).where(LoginEvent.success.is_(False)))
     assert event.provider == "Uni-Login" and event.user_id is None
-    assert owner.email == "taken@example.org"
+    assert owner.email == address
 
 
 def test_an_unverified_email_makes_a_new_account_not_marked_verified(client, provider):
@@ -140,20 +150,35 @@ def test_an_unverified_email_makes_a_new_account_not_marked_verified(client, pro
     ident = db.session.scalar(select(OidcIdentity))
     assert ident.user.email == "new@example.org" and ident.user.display_name == "Nele Neu"
     assert ident.email_verified is False
-    assert getattr(ident.user, "email_verified_at", None) is None
+    assert ident.user.email_verified_at is None
 
 
-def test_staff_sign_in_the_same_way_linked_by_a_verified_email(client, provider, app):
-    from accounts.services import create_user
+def link_from_account_page(client, provider: OidcProvider, login_name: str) -> Any:
+    """The logged-in owner links the provider from "My account": our answer after the provider's sign-in."""
+    page = client.get("/account/security").get_data(as_text=True)
+    assert f"/account/sign-in/{provider.id}/link" in page
+    hop = client.post(f"/account/sign-in/{provider.id}/link")
+    assert hop.status_code == 200
+    import re
+    from html import unescape
 
-    create_user("office@example.org", "ein langes Passwort", Role.STAFF, "Olga Amt", provider.institution)
+    url = unescape(re.search(r'<a href="([^"]+)" id="to-provider"', hop.get_data(as_text=True)).group(1))
+    return client.get(walk_to_callback(url, login_name, OURS).removeprefix(OURS))
+
+
+def test_staff_link_their_account_themselves_then_sign_in_through_the_provider(client, provider, make_user):
+    staff = make_user("staff", provider.institution, email="office@example.org")
+    login(client, staff)
+    done = link_from_account_page(client, provider, "staffer")
+    assert done.status_code == 302 and done.headers["Location"].endswith("/account/security")
+    ident = db.session.scalar(select(OidcIdentity))
+    assert (ident.user_id, ident.subject) == (staff.id, "staffer")
+    client.post("/logout")
     resp = sign_in(client, provider, "staffer")
     # our second factor is still due: the provider was not declared to ask for one
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login/enrol")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login/second-factor")
     assert client.get("/staff/").status_code in (302, 401)
-    ident = db.session.scalar(select(OidcIdentity))
-    assert ident.user.role == Role.STAFF and ident.subject == "staffer"
-    # declared: the provider's second factor counts, the sign-in lands at once
+    # declared (by the platform's administrator): the provider's second factor counts, the sign-in lands at once
     provider.second_factor_at_provider = True
     db.session.commit()
     client.post("/logout")
@@ -162,10 +187,48 @@ def test_staff_sign_in_the_same_way_linked_by_a_verified_email(client, provider,
     assert client.get("/staff/").status_code == 200
 
 
-def test_a_verified_email_of_another_institution_is_refused(client, provider, make_user):
-    make_user("candidate", email="other-inst@example.org")  # another institution
+def test_a_link_is_refused_for_a_login_linked_elsewhere_and_for_a_browser_that_did_not_start_it(
+        client, provider, make_user):
+    sign_in(client, provider, "lena")  # Lena's own account, made by the provider
+    client.post("/logout")
+    other = make_user("candidate", provider.institution)
+    login(client, other)
+    resp = link_from_account_page(client, provider, "lena")
+    assert resp.status_code == 400 and "anderen Konto" in resp.get_data(as_text=True)
+    assert {i.user_id for i in db.session.scalars(select(OidcIdentity))} != {other.id}
+
+
+def test_an_account_elsewhere_is_neither_taken_over_nor_blocked(client, provider, make_user):
+    elsewhere = make_user("candidate", email="other-inst@example.org")  # another institution
     resp = sign_in(client, provider, "elsewhere")
-    assert resp.status_code == 400 and "anderen Institution" in resp.get_data(as_text=True)
+    assert resp.status_code == 302  # a new account of the provider's institution, not the other one
+    new = db.session.scalar(select(OidcIdentity)).user
+    assert new.id != elsewhere.id and new.institution_id == provider.institution_id
+    assert not new.holds_email and elsewhere.holds_email
+
+
+def test_a_providers_account_never_blocks_the_address_for_the_person_elsewhere(client, provider, make_institution):
+    earlier = len(mails_to(client.application, "lena@example.org"))  # the outbox is the session's
+    sign_in(client, provider, "lena")  # the provider says lena@example.org is verified
+    client.post("/logout")
+    made = db.session.scalar(select(User))
+    assert not made.holds_email
+    make_institution("Sprachschule Süd", slug="sued")
+    from tests.accounts.test_registration import GOOD
+
+    assert client.post("/register/sued", data={**GOOD, "email": "lena@example.org"}).status_code == 200
+    registered = db.session.scalar(select(User).where(User.email == "lena@example.org", User.id != made.id))
+    assert registered is not None and registered.institution.slug == "sued"
+    # her password works: the address is hers, and the provider's account does not stand in the way
+    assert client.post("/login", data={"email": "lena@example.org", "password": GOOD["password"]}
+                       ).status_code == 302
+    client.post("/logout")
+    # the provider's account can no longer confirm the address another account holds
+    mail = mails_to(client.application, "lena@example.org")[earlier]  # the provider's account's, not hers
+    resp = client.get(link_in(mail, "/verify-email/"))
+    assert resp.status_code == 409
+    db.session.expire_all()
+    assert made.email_verified_at is None
 
 
 def test_no_email_from_the_provider_no_new_account(client, provider):
@@ -329,3 +392,33 @@ def test_removing_a_provider_asks_once(client, provider, make_user):
     db.session.expire_all()
     assert db.session.get(OidcProvider, provider_id) is None
     assert db.session.scalar(select(OidcIdentity)) is None and db.session.get(User, lena.id) is not None
+
+
+def test_only_the_platforms_admin_declares_that_a_provider_asks_for_a_second_factor(client, provider, peer,
+                                                                                   make_user):
+    base = f"/institutions/{provider.institution_id}/sign-in/{provider.id}"
+    form = {"name": "Uni-Login", "issuer": peer.issuer, "client_id": peer.client_id, "client_secret": "",
+            "scopes": "openid email profile", "claim_email": "email", "claim_first_name": "given_name",
+            "claim_last_name": "family_name", "enabled": "yes", "second_factor_at_provider": "yes"}
+    login(client, make_user("staff", provider.institution))
+    assert 'name="second_factor_at_provider"' not in client.get(base).get_data(as_text=True)
+    assert client.post(base, data=form).status_code == 302  # the exam office's tick is ignored
+    assert client.post(f"/institutions/{provider.institution_id}/sign-in", data={
+        **form, "name": "Zweit-Login", "client_secret": peer.client_secret}).status_code == 302
+    db.session.expire_all()
+    assert {p.second_factor_at_provider for p in db.session.scalars(select(OidcProvider))} == {False}
+    client.post("/logout")
+    login(client, make_user("admin"))
+    assert 'name="second_factor_at_provider"' in client.get(base).get_data(as_text=True)
+    assert client.post(base, data=form).status_code == 302
+    db.session.expire_all()
+    assert provider.second_factor_at_provider is True
+    client.post("/logout")
+    # The exam office may still edit the provider (the declaration stays) but not point it elsewhere with it.
+    login(client, make_user("staff", provider.institution))
+    assert client.post(base, data={**form, "name": "Uni-Login neu"}).status_code == 302
+    db.session.expire_all()
+    assert provider.second_factor_at_provider is True and provider.name == "Uni-Login neu"
+    assert client.post(base, data={**form, "client_id": "another-client"}).status_code == 302
+    db.session.expire_all()
+    assert provider.second_factor_at_provider is False
