@@ -175,11 +175,6 @@ def confirm_password(user: User, password: str, ip: str, limits: LoginLimits) ->
     return False
 
 
-def check_password(user: User, password: str) -> bool:
-    """True if ``password`` is the user's (to confirm a grave step such as deleting the account)."""
-    return _verify(user.password_hash, password)
-
-
 def _verify(hashed: str, password: str) -> bool:
     try:
         return _hasher.verify(hashed, password)

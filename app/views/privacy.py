@@ -10,8 +10,9 @@ from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from accounts.models import Role
-from accounts.services import check_password
+from accounts.services import confirm_password
 from app.access import role_required, user
+from app.views.auth import client_address, login_limits
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import NotFound, ValidationFailed
@@ -117,7 +118,8 @@ def objection() -> Response:
 def erase() -> Response | tuple[str, int]:
     """Delete the account (Art. 17) after the password is confirmed; what must be kept was listed."""
     me = user()
-    if request.form.get("confirm") != "yes" or not check_password(me, request.form.get("password") or ""):
+    if request.form.get("confirm") != "yes" or not confirm_password(me, request.form.get("password") or "",
+                                                                    client_address(), login_limits()):
         return _page(400, {"erase": _("Please confirm with your password.")})
     kept = erase_account(me, utcnow())
     logout_user()

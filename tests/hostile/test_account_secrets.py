@@ -55,6 +55,20 @@ def test_wrong_current_passwords_are_throttled_like_logins(client, make_user):
                        **ADDR).status_code == 302
 
 
+def test_the_password_asked_before_deleting_the_account_is_throttled_like_a_login(client, make_user):
+    me = make_user("candidate")
+    login(client, me, **ADDR)
+    for i in range(5):  # someone at an unlocked screen guesses to erase the account
+        resp = client.post("/account/privacy/erase", data={"confirm": "yes", "password": f"guess {i}"}, **ADDR)
+        assert resp.status_code == 400
+    resp = client.post("/account/privacy/erase", data={"confirm": "yes", "password": PASSWORD}, **ADDR)
+    assert resp.status_code == 429  # held now, even with the right one
+    db.session.refresh(me)
+    assert me.erased_at is None
+    details = db.session.scalars(select(LoginEvent.detail).where(LoginEvent.success.is_(False))).all()
+    assert details.count("bad current password") == 5
+
+
 def test_new_recovery_codes_need_the_current_password(client, make_user):
     staff = make_user("staff")
     login(client, staff)
