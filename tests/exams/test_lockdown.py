@@ -1,0 +1,205 @@
+"""Safe Exam Browser: the Config Key as SEB computes it, the exam's settings and .seb file, and the key check on
+every request of a running attempt (through the real views; tests/exams/test_browser_seb.py drives Chromium)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from exams import lockdown
+from exams.models import Answer, Attempt
+from kernel.db import db
+from proctoring.models import Flag, FlagKind
+from tests.conftest import login
+from tests.exams.conftest import QUESTIONS
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "seb"
+HOST = "http://aufsicht.test"
+
+
+# --- the Config Key against SEB's documentation and source ------------------------------------------------------
+
+
+def _example() -> str:
+    # SEB's developer documentation, "Config Key", section "Example SEB-JSON String"
+    # (https://safeexambrowser.org/developer/seb-config-key.html; source: github.com/SafeExamBrowser/
+    # SafeExamBrowser-Website, developer/seb-config-key.html at 246318533d4ab3e60dc2130340382cef64adb622).
+    return (DATA / "config-key-example.seb-json").read_text(encoding="utf-8")
+
+
+def _shuffled(value: Any, rng: random.Random) -> Any:
+    if isinstance(value, dict):
+        items = [(k, _shuffled(v, rng)) for k, v in value.items()]
+        rng.shuffle(items)
+        return dict(items)
+    if isinstance(value, list):
+        return [_shuffled(v, rng) for v in value]
+    return value
+
+
+def test_documented_example_is_reproduced_byte_for_byte_from_shuffled_settings():
+    text = _example()
+    # SEB-JSON escapes nothing: read every backslash as itself (the URL filter rules hold many).
+    settings = json.loads(text.replace("\\", "\\\\"))
+    assert settings["whitelistURLFilter"].startswith("^.*?:\\/\\/")
+    settings["originatorVersion"] = "SEB_OSX_2.1.4"  # dropped before hashing
+    settings["someEmptyDictionary"] = {}  # dropped
+    assert lockdown.seb_json(_shuffled(settings, random.Random(7))) == text
+    assert lockdown.config_key(settings) == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_keys_sort_case_insensitively_at_every_level():
+    text = lockdown.seb_json({"URLFilterRules": [{"regex": False, "Action": 1}], "urlFilterRegex": True,
+                              "allowWlan": False, "allowedDisplayBuiltin": True, "allowDownUploads": False})
+    assert text == ('{"allowDownUploads":false,"allowedDisplayBuiltin":true,"allowWlan":false,'
+                    '"urlFilterRegex":true,"URLFilterRules":[{"Action":1,"regex":false}]}')
+
+
+def test_data_dates_and_reals_in_seb_json():
+    text = lockdown.seb_json({"b": b"\x00\xff", "d": dt.datetime(2026, 12, 7, 8, 30, tzinfo=dt.UTC),
+                              "r": 0.10000000000000001})
+    assert text == '{"b":"AP8=","d":"2026-12-07T08:30:00+00:00","r":0.1}'
+
+
+def test_header_is_sha256_of_url_without_fragment_then_key():
+    # SEB for Windows, SafeExamBrowser.Configuration/Cryptography/KeyGenerator.cs (CalculateConfigurationKeyHash):
+    # url.Split('#')[0] + configurationKey, SHA-256, lower-case hex.
+    key = "6063c3351ed1ac878c05072598d5079e30ca763c957d8e04bd45131c08f88d1a"  # a CK from SEB's DataProcessorTests
+    expected = hashlib.sha256(("https://exam.example/candidate/attempts/3?after=2" + key).encode()).hexdigest()
+    assert lockdown.config_key_hash("https://exam.example/candidate/attempts/3?after=2#q4", key) == expected
+
+
+def test_check_request_outcomes():
+    key, bek = "a" * 64, "b" * 64
+    url = "https://exam.example/x"
+    good = lockdown.config_key_hash(url, key)
+    assert lockdown.check_request(url, key, [], good, None) == lockdown.KeyProof.VALID
+    assert lockdown.check_request(url, key, [], good.upper(), None) == lockdown.KeyProof.VALID
+    assert lockdown.check_request(url, key, [], None, None) == lockdown.KeyProof.MISSING
+    assert lockdown.check_request(url + "?other", key, [], good, None) == lockdown.KeyProof.WRONG
+    assert lockdown.check_request(url, key, [], "zz" + good[2:], None) == lockdown.KeyProof.MALFORMED
+    assert lockdown.check_request(url, key, [], good + "00", None) == lockdown.KeyProof.MALFORMED
+    assert lockdown.check_request(url, key, [bek], None, lockdown.config_key_hash(url, bek)) == lockdown.KeyProof.VALID
+    assert lockdown.check_request(url, key, [], None, lockdown.config_key_hash(url, bek)) == lockdown.KeyProof.WRONG
+
+
+def test_browser_exam_keys_as_pasted():
+    assert lockdown.normalize_browser_exam_keys(f"{'A' * 64}\n{'b' * 64}, {'a' * 64}") == ["a" * 64, "b" * 64]
+    with pytest.raises(ValueError, match="xyz"):
+        lockdown.normalize_browser_exam_keys("xyz")
+
+
+# --- the exam's settings and .seb file -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def seb_exam(make_institution, make_user, make_exam):
+    inst = make_institution("Hochschule Nord")
+    exam = make_exam(institution=inst, title="Klausur", questions=QUESTIONS, identity_check_required=False,
+                     proctoring_required=False, seb_required=True)
+    return type("S", (), {"exam": exam, "candidate": make_user("candidate", inst), "inst": inst})
+
+
+def test_settings_lock_to_this_platform_and_allow_camera(app, seb_exam):
+    settings = lockdown.exam_settings(seb_exam.exam, "https://pruefung.example.org")
+    assert settings["startURL"] == f"https://pruefung.example.org/candidate/exams/{seb_exam.exam.id}"
+    assert settings["quitURL"].endswith("/seb-quit")
+    assert settings["URLFilterEnable"] and [r["expression"] for r in settings["URLFilterRules"]] == [
+        "https://pruefung.example.org/*"]
+    assert settings["allowSwitchToApplications"] is False and settings["permittedProcesses"] == []
+    assert settings["browserMediaCaptureCamera"] and settings["browserMediaCaptureMicrophone"]
+    assert settings["sendBrowserExamKey"] is True
+
+
+def test_seb_file_is_seb_format_and_public_only_with_token(app, client, seb_exam):
+    from app.views.lockdown import seb_file_url
+
+    with app.test_request_context():
+        url = seb_file_url(seb_exam.exam)
+    path = url.split("127.0.0.1:5000", 1)[1]
+    resp = client.get(path)
+    assert resp.status_code == 200 and resp.mimetype == "application/seb"
+    settings = lockdown.read_seb_file(resp.data)
+    assert lockdown.config_key(settings) == lockdown.exam_config_key(seb_exam.exam, "http://127.0.0.1:5000")
+    assert client.get(path.replace(path.split("/")[-2], "0" * 32)).status_code == 404
+
+
+# --- the key check through the views ---------------------------------------------------------------------------
+
+
+def _key(exam) -> str:
+    return lockdown.exam_config_key(exam, "http://127.0.0.1:5000")
+
+
+def _h(path: str, key: str) -> dict[str, str]:
+    return {lockdown.CONFIG_KEY_HEADER: lockdown.config_key_hash(HOST + path, key)}
+
+
+def test_plain_browser_gets_the_instructions_not_the_start(app, client, seb_exam):
+    login(client, seb_exam.candidate)
+    page = client.get(f"/candidate/exams/{seb_exam.exam.id}").get_data(as_text=True)
+    assert 'id="seb-instructions"' in page and 'id="start"' not in page and "sebs://" not in page
+    assert 'id="seb-link"' in page and "seb://127.0.0.1:5000/seb/exams/" in page  # plain http: seb://
+    resp = client.post(f"/candidate/exams/{seb_exam.exam.id}/start")
+    assert resp.status_code == 403 and 'id="seb-instructions"' in resp.get_data(as_text=True)
+    assert db.session.scalar(select(Attempt)) is None
+
+
+def test_full_attempt_with_keys_then_a_request_without_is_refused_and_flagged(app, client, seb_exam):
+    exam = seb_exam.exam
+    key = _key(exam)
+    login(client, seb_exam.candidate)
+    path = f"/candidate/exams/{exam.id}"
+    assert 'id="start"' in client.get(path, headers=_h(path, key)).get_data(as_text=True)
+    resp = client.post(path + "/start", headers=_h(path + "/start", key))
+    assert resp.status_code == 302
+    attempt_path = resp.headers["Location"]
+    attempt_id = int(attempt_path.rstrip("/").split("/")[-1])
+    assert client.get(attempt_path, headers=_h(attempt_path, key)).status_code == 200
+    api = f"/api/attempts/{attempt_id}/answers/q1"
+    assert client.put(api, json={"value": "a"}, headers=_h(api, key)).status_code == 200
+    attempt = db.session.get(Attempt, attempt_id)
+    assert attempt.seb_state == lockdown.SEB_VALID
+
+    # A header copied from another URL, a wrong key, a malformed one, none: refused, the answer kept.
+    copied = client.put(api, json={"value": "b"}, headers=_h(attempt_path, key))
+    assert copied.status_code == 403 and copied.get_json()["error"]["code"] == "seb_required"
+    malformed = client.get(attempt_path, headers={lockdown.CONFIG_KEY_HEADER: "not-a-key"})
+    assert malformed.status_code == 403 and 'data-malformed="yes"' in malformed.get_data(as_text=True)
+    assert client.get(attempt_path).status_code == 403
+    assert client.get(attempt_path, headers=_h(attempt_path, "0" * 64)).status_code == 403
+    db.session.expire_all()
+    assert db.session.scalar(select(Answer.value).where(Answer.attempt_id == attempt_id)) == "a"
+    assert db.session.get(Attempt, attempt_id).seb_state == lockdown.SEB_BROKEN
+    assert db.session.scalar(select(Flag.kind).where(Flag.attempt_id == attempt_id)) == FlagKind.SEB_KEY_MISSING
+
+    # SEB itself goes on; the submission leads to SEB's quit link.
+    submit = f"/candidate/attempts/{attempt_id}/submit"
+    done = client.post(submit, headers=_h(submit, key))
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/candidate/exams/{exam.id}/seb-quit")
+    assert client.get(f"/candidate/attempts/{attempt_id}/result").status_code == 200  # no key after submission
+
+
+def test_browser_exam_key_of_an_allowed_build_is_taken(app, client, seb_exam):
+    bek = hashlib.sha256(b"SEB 3.10 for Windows").hexdigest()
+    seb_exam.exam.seb_browser_exam_keys = [bek]
+    db.session.commit()
+    login(client, seb_exam.candidate)
+    path = f"/candidate/exams/{seb_exam.exam.id}/start"
+    ok = client.post(path, headers={lockdown.REQUEST_HASH_HEADER: lockdown.config_key_hash(HOST + path, bek)})
+    assert ok.status_code == 302
+
+
+def test_exam_without_seb_needs_no_key(app, client, make_institution, make_user, make_exam):
+    inst = make_institution()
+    exam = make_exam(institution=inst, questions=QUESTIONS, identity_check_required=False,
+                     proctoring_required=False)
+    login(client, make_user("candidate", inst))
+    assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302
