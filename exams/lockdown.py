@@ -197,6 +197,14 @@ def config_token(exam_id: int, secret: bytes) -> str:
     return hmac.new(secret, f"seb-config:{exam_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def seb_file_path(exam: Exam) -> str:
+    """The path of the exam's public ``.seb`` file (app.views.lockdown serves it; mails link to it)."""
+    from flask import current_app
+
+    token = config_token(exam.id, str(current_app.config["SECRET_KEY"]).encode())
+    return f"/seb/exams/{exam.id}/{token}/exam.seb"
+
+
 def normalize_browser_exam_keys(text: str) -> list[str]:
     """Browser Exam Keys pasted by the exam office (one per line or separated by commas or spaces), lower-case;
     ValueError naming the first one that is not 64 hexadecimal characters."""

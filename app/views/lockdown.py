@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -35,7 +35,7 @@ def _secret() -> bytes:
 
 def seb_file_url(exam: Exam) -> str:
     """The public address of the exam's ``.seb`` file (SEB downloads it without the candidate's login)."""
-    return base_url() + url_for("lockdown.seb_file", exam_id=exam.id, token=lockdown.config_token(exam.id, _secret()))
+    return base_url() + lockdown.seb_file_path(exam)
 
 
 def seb_links(exam: Exam) -> dict[str, str]:

@@ -104,7 +104,8 @@ def seb_exam(make_institution, make_user, make_exam):
     inst = make_institution("Hochschule Nord")
     exam = make_exam(institution=inst, title="Klausur", questions=QUESTIONS, identity_check_required=False,
                      proctoring_required=False, seb_required=True)
-    return type("S", (), {"exam": exam, "candidate": make_user("candidate", inst), "inst": inst})
+    return type("S", (), {"exam": exam, "candidate": make_user("candidate", inst), "inst": inst,
+                          "staff": make_user("staff", inst)})
 
 
 def test_settings_lock_to_this_platform_and_allow_camera(app, seb_exam):
@@ -203,3 +204,53 @@ def test_exam_without_seb_needs_no_key(app, client, make_institution, make_user,
                      proctoring_required=False)
     login(client, make_user("candidate", inst))
     assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302
+
+
+# --- what the certificate says ---------------------------------------------------------------------------------
+
+
+def _issued(app, attempt_id: int, staff):
+    from exams.certificates import issue_certificate
+    from exams.grading import give_points, release_result
+    from kernel.clock import utcnow
+
+    with app.test_request_context():
+        give_points(db.session.get(Attempt, attempt_id), staff, "q4", 5, utcnow())
+        release_result(db.session.get(Attempt, attempt_id), staff, utcnow())
+        return issue_certificate(db.session.get(Attempt, attempt_id), utcnow())
+
+
+def _take(client, exam, key: str | None, *, drop_key_once: bool = False) -> int:
+    h = (lambda p: _h(p, key)) if key else (lambda p: {})
+    start = f"/candidate/exams/{exam.id}/start"
+    attempt_path = client.post(start, headers=h(start)).headers["Location"]
+    attempt_id = int(attempt_path.rstrip("/").split("/")[-1])
+    for qid, value in {"q1": "a", "q2": ["p2", "p3"], "q3": 3.14, "q4": "Weil."}.items():
+        api = f"/api/attempts/{attempt_id}/answers/{qid}"
+        assert client.put(api, json={"value": value}, headers=h(api)).status_code == 200
+    if drop_key_once:
+        assert client.get(attempt_path).status_code == 403
+    submit = f"/candidate/attempts/{attempt_id}/submit"
+    assert client.post(submit, headers=h(submit)).status_code == 302
+    return attempt_id
+
+
+@pytest.mark.parametrize("drop_key_once", [False, True])
+def test_certificate_states_seb_only_when_every_request_had_a_key(app, client, seb_exam, drop_key_once):
+    from exams.certificates import certificate_pdf, lookup_certificate, public_keys
+    from exams.credentials import verify_credential
+    from tests.exams.test_certificate_pdf import page_text
+
+    login(client, seb_exam.candidate)
+    cert = _issued(app, _take(client, seb_exam.exam, _key(seb_exam.exam), drop_key_once=drop_key_once),
+                   seb_exam.staff)
+    expected = not drop_key_once
+    assert bool(cert.seb_lockdown) is expected
+    assert lookup_certificate(cert.public_id).seb is expected
+    assert verify_credential(cert.credential, public_keys()).claims.seb is expected
+    assert ("Safe Exam Browser" in cert.openbadge) is expected
+    page = client.get(f"/verify/{cert.public_id}").get_data(as_text=True)
+    assert ('id="verify-seb"' in page) is expected
+    with app.test_request_context():
+        pdf = certificate_pdf(cert, font_path="")
+    assert (b"taken in Safe Exam Browser" in page_text(pdf)) is expected
