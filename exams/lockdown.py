@@ -23,12 +23,13 @@ import plistlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from exams.models import Attempt, AttemptStatus, Exam
 from kernel.db import db
 
 CONFIG_KEY_HEADER = "X-SafeExamBrowser-ConfigKeyHash"
+PAGE_PROOF_COOKIE = "aufsicht_seb"
 REQUEST_HASH_HEADER = "X-SafeExamBrowser-RequestHash"
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -253,11 +254,35 @@ def check_request(url: str, key: str, browser_exam_keys: Sequence[str],
     return KeyProof.VALID if valid else KeyProof.WRONG
 
 
+def check_page_proof(url: str, key: str, page_proof: str | None) -> KeyProof:
+    """Check the key that SEB's JavaScript API gave a page of ours (for SEB for macOS/iOS in the modern WebView
+    and SEB for Windows from 3.3.2, which send no key headers there).
+
+    ``SafeExamBrowser.security.configKey`` is SHA-256(page URL + Config Key); the page (static/js/seb.js) hands it
+    on as ``<percent-encoded page URL>|<key>`` in the cookie ``PAGE_PROOF_COOKIE``, so navigations, form posts and
+    fetches carry it. It proves the key for the page the request came from, which must be a page of this
+    platform (same scheme, host and port as ``url``), not for the request's own URL.
+    """
+    if not page_proof:
+        return KeyProof.MISSING
+    page, sep, value = unquote(page_proof).rpartition("|")
+    if not sep or not _HEX64.match(value) or len(page) > 4096:
+        return KeyProof.MALFORMED
+    here, there = urlsplit(url), urlsplit(page)
+    if (here.scheme, here.netloc) != (there.scheme, there.netloc):
+        return KeyProof.WRONG
+    return check_request(page, key, [], value, None)
+
+
 def prove(exam: Exam, base_url: str, url: str, config_key_header: str | None,
-          request_hash_header: str | None) -> KeyProof:
-    """Check one request to ``url`` for this exam (the Config Key computed from the exam's settings)."""
-    return check_request(url, exam_config_key(exam, base_url), exam.seb_browser_exam_keys or [],
-                         config_key_header, request_hash_header)
+          request_hash_header: str | None, page_proof: str | None = None) -> KeyProof:
+    """Check one request to ``url`` for this exam (the Config Key computed from the exam's settings): by SEB's
+    key headers where the request has them, else by the key SEB's JavaScript API gave the page."""
+    key = exam_config_key(exam, base_url)
+    proof = check_request(url, key, exam.seb_browser_exam_keys or [], config_key_header, request_hash_header)
+    if proof == KeyProof.MISSING:
+        return check_page_proof(url, key, page_proof)
+    return proof
 
 
 def guards(attempt: Attempt) -> bool:

@@ -13,6 +13,7 @@ from accounts.models import Role
 from app.access import role_required, user
 from app.ids import id_arg
 from app.ratelimit import limit
+from exams import lockdown
 from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
@@ -25,7 +26,6 @@ from exams.attempts import (
 )
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt
-from exams import lockdown
 from exams.models import Attempt, AttemptStatus, Exam
 from exams.rosters import exam_of_candidate
 from kernel.clock import utcnow

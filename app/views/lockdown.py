@@ -47,7 +47,8 @@ def seb_links(exam: Exam) -> dict[str, str]:
 def request_proof(exam: Exam) -> lockdown.KeyProof:
     """What this request's SEB headers prove for ``exam``."""
     return lockdown.prove(exam, base_url(), request.url, request.headers.get(lockdown.CONFIG_KEY_HEADER),
-                          request.headers.get(lockdown.REQUEST_HASH_HEADER))
+                          request.headers.get(lockdown.REQUEST_HASH_HEADER),
+                          request.cookies.get(lockdown.PAGE_PROOF_COOKIE))
 
 
 def refusal(exam: Exam, proof: lockdown.KeyProof) -> tuple[Response | str, int]:

@@ -112,3 +112,37 @@ def test_full_exam_in_seb_then_a_request_without_key_is_refused_and_flagged(chro
         keys.close()
     db.session.expire_all()
     assert db.session.get(Attempt, attempt.id).status == AttemptStatus.SUBMITTED
+
+
+def test_full_exam_through_seb_javascript_api(chromium, live_server, seb_exam):  # noqa: F811
+    """SEB for macOS/iPad in the modern WebView sends no headers; the page proves the key through SEB's JS API."""
+    from tests.seb_cdp import seb_js_api
+
+    d = chromium()
+    seb_js_api(d, seb_exam.key)
+    log_in(d, live_server, seb_exam.candidate.email, PASSWORD)
+    WebDriverWait(d, 10).until(ec.url_contains("/candidate/"))
+    d.get(f"{live_server}/candidate/exams/{seb_exam.exam.id}")  # first without the key: the page fetches it
+    WebDriverWait(d, 10).until(ec.element_to_be_clickable((By.ID, "start"))).click()
+    WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "exam-form")))
+    d.find_element(By.CSS_SELECTOR, 'input[name="q-q1"][value="a"]').click()
+    _saved(d, "q1")
+    d.find_element(By.ID, "submit").click()
+    confirm_submit(d)
+    WebDriverWait(d, 10).until(ec.url_contains("/seb-quit"))
+    attempt = db.session.scalar(select(Attempt))
+    db.session.refresh(attempt)
+    assert attempt.status == AttemptStatus.SUBMITTED and attempt.seb_state == lockdown.SEB_VALID
+
+
+def test_javascript_api_with_another_configuration_is_refused(chromium, live_server, seb_exam):  # noqa: F811
+    from tests.seb_cdp import seb_js_api
+
+    d = chromium()
+    seb_js_api(d, "1" * 64)
+    log_in(d, live_server, seb_exam.candidate.email, PASSWORD)
+    WebDriverWait(d, 10).until(ec.url_contains("/candidate/"))
+    d.get(f"{live_server}/candidate/exams/{seb_exam.exam.id}")
+    WebDriverWait(d, 10).until(lambda drv: drv.get_cookie("aufsicht_seb") is not None)
+    d.refresh()
+    _refused(d)

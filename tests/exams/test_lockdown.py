@@ -3,6 +3,7 @@ every request of a running attempt (through the real views; tests/exams/test_bro
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -209,6 +210,18 @@ def test_exam_without_seb_needs_no_key(app, client, make_institution, make_user,
 # --- what the certificate says ---------------------------------------------------------------------------------
 
 
+def _drawn_text(pdf: bytes) -> bytes:
+    """Every zlib content stream of the PDF, decompressed up to its own end (trailing bytes ignored)."""
+    import re
+    import zlib
+
+    out = b""
+    for m in re.finditer(rb"stream\r?\n", pdf):
+        with contextlib.suppress(zlib.error):
+            out += zlib.decompressobj().decompress(pdf[m.end():])
+    return out
+
+
 def _issued(app, attempt_id: int, staff):
     from exams.certificates import issue_certificate
     from exams.grading import give_points, release_result
@@ -239,7 +252,6 @@ def _take(client, exam, key: str | None, *, drop_key_once: bool = False) -> int:
 def test_certificate_states_seb_only_when_every_request_had_a_key(app, client, seb_exam, drop_key_once):
     from exams.certificates import certificate_pdf, lookup_certificate, public_keys
     from exams.credentials import verify_credential
-    from tests.exams.test_certificate_pdf import page_text
 
     login(client, seb_exam.candidate)
     cert = _issued(app, _take(client, seb_exam.exam, _key(seb_exam.exam), drop_key_once=drop_key_once),
@@ -253,4 +265,35 @@ def test_certificate_states_seb_only_when_every_request_had_a_key(app, client, s
     assert ('id="verify-seb"' in page) is expected
     with app.test_request_context():
         pdf = certificate_pdf(cert, font_path="")
-    assert (b"taken in Safe Exam Browser" in page_text(pdf)) is expected
+    assert (b"taken in Safe Exam Browser" in _drawn_text(pdf)) is expected
+
+
+def test_page_proof_from_seb_javascript_api():
+    from urllib.parse import quote
+
+    key = "c" * 64
+    page = "https://exam.example/candidate/exams/4"
+    proof = quote(f"{page}|{lockdown.config_key_hash(page, key)}")
+    here = "https://exam.example/api/attempts/9/answers/q1"
+    assert lockdown.check_page_proof(here, key, proof) == lockdown.KeyProof.VALID
+    assert lockdown.check_page_proof("https://other.example/x", key, proof) == lockdown.KeyProof.WRONG
+    assert lockdown.check_page_proof(here, "d" * 64, proof) == lockdown.KeyProof.WRONG
+    assert lockdown.check_page_proof(here, key, "nonsense") == lockdown.KeyProof.MALFORMED
+    assert lockdown.check_page_proof(here, key, None) == lockdown.KeyProof.MISSING
+
+
+def test_enrolment_mail_has_the_seb_link_and_file(app, make_institution, make_user, make_exam):
+    from accounts.models import Notice
+    from exams import rosters
+    from exams.mails import enrolment_mail
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, enrol_all=False, questions=QUESTIONS, seb_required=True)
+    candidate = make_user("candidate", inst, enrolled=False)
+    with app.test_request_context():
+        rosters.enrol(exam, candidate)
+        notice = db.session.scalar(select(Notice).where(Notice.kind == "enrolment"))
+        body = enrolment_mail(notice).body
+        file_path = lockdown.seb_file_path(exam)
+    assert f"seb://127.0.0.1:5000{file_path}" in body and f"http://127.0.0.1:5000{file_path}" in body
+    assert "Safe Exam Browser" in body
