@@ -297,3 +297,42 @@ def test_enrolment_mail_has_the_seb_link_and_file(app, make_institution, make_us
         file_path = lockdown.seb_file_path(exam)
     assert f"seb://127.0.0.1:5000{file_path}" in body and f"http://127.0.0.1:5000{file_path}" in body
     assert "Safe Exam Browser" in body
+
+
+# --- the exam office's settings --------------------------------------------------------------------------------
+
+
+def test_editor_requires_seb_and_takes_browser_exam_keys(client, make_institution, make_user):
+    from exams.models import Exam
+    from tests.exams.test_editor import _full_form
+
+    inst = make_institution()
+    login(client, make_user("staff", inst))
+    form = _full_form()
+    form.update({"seb_required": "on", "seb_browser_exam_keys": "keine-ahnung"})
+    page = client.post("/staff/exams/compose", data=form).get_data(as_text=True)
+    assert "ist kein Browser Exam Key" in page and "keine-ahnung" in page  # kept as typed
+    assert db.session.scalar(select(Exam)) is None
+    form["seb_browser_exam_keys"] = "A" * 64
+    assert client.post("/staff/exams/compose", data=form).status_code == 302
+    exam = db.session.scalar(select(Exam))
+    assert exam.seb_required and exam.seb_browser_exam_keys == ["a" * 64]
+    exported = client.get(f"/staff/exams/{exam.id}/export?format=yaml").get_data(as_text=True)
+    assert "seb_required: true" in exported and "a" * 64 in exported
+
+
+def test_exam_file_refuses_screen_recording_beside_seb_and_bad_keys():
+    from exams.authoring import TEMPLATE
+    from exams.schema import ExamImportError, load_exam
+
+    spec = load_exam(TEMPLATE.replace("seb_required: false", "seb_required: true"), "yaml")
+    assert spec.seb_required
+    both = TEMPLATE.replace("seb_required: false", "seb_required: true").replace("screen_capture: false",
+                                                                                "screen_capture: true")
+    with pytest.raises(ExamImportError) as err:
+        load_exam(both, "yaml")
+    assert [p.path for p in err.value.problems] == ["screen_capture"]
+    assert "Safe Exam Browser" in err.value.problems[0].message
+    with pytest.raises(ExamImportError) as err:
+        load_exam(TEMPLATE.replace("seb_required: false", 'seb_browser_exam_keys: ["xyz"]'), "yaml")
+    assert "not a Browser Exam Key" in err.value.problems[0].message
