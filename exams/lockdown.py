@@ -31,7 +31,7 @@ from kernel.db import db
 CONFIG_KEY_HEADER = "X-SafeExamBrowser-ConfigKeyHash"
 PAGE_PROOF_COOKIE = "aufsicht_seb"
 REQUEST_HASH_HEADER = "X-SafeExamBrowser-RequestHash"
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX64 = re.compile(r"\A[0-9a-fA-F]{64}\Z")
 
 # Attempt.seb_state: the attempt was opened in SEB and every request so far carried a valid key ("valid"), or a
 # request without a valid key came in after that ("broken"). None: the exam does not require SEB.
