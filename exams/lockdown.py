@@ -290,17 +290,21 @@ def guards(attempt: Attempt) -> bool:
     return bool(attempt.exam.seb_required) and attempt.status == AttemptStatus.IN_PROGRESS
 
 
+def opened_in_seb(attempt: Attempt) -> None:
+    """The attempt was started (or resumed) by a request with a valid key: from now on it is "taken in SEB" as long
+    as every request carries one. An attempt that already lost that keeps it lost."""
+    if attempt.exam.seb_required and attempt.seb_state is None:
+        attempt.seb_state = SEB_VALID
+        db.session.commit()
+
+
 def record_proof(attempt: Attempt, proof: KeyProof, now: dt.datetime) -> bool:
     """Note what a request of a running SEB attempt proved; True when it may go on.
 
-    A valid key keeps (or, at the start, makes) the attempt "taken in SEB". A request without a valid key after
-    the attempt has run in SEB (the exam opened in another browser) is refused, marks the attempt, and raises a
-    flag the proctor sees at once. Nothing saved is touched.
+    A request without a valid key after the attempt has run in SEB (the exam opened in another browser) is
+    refused, marks the attempt for good, and raises a flag the proctor sees at once. Nothing saved is touched.
     """
     if proof == KeyProof.VALID:
-        if attempt.seb_state is None:
-            attempt.seb_state = SEB_VALID
-            db.session.commit()
         return True
     if attempt.seb_state is not None:
         from proctoring.flags import raise_flag

@@ -63,8 +63,7 @@ def start(exam_id: int) -> Response | tuple[str, int]:
     except DomainError as err:
         return render_template("attempts/exam.html", exam=ex, now=utcnow(), error=err.message,
                                mine=exam_of_candidate(user(), ex, utcnow()), **_seb(ex)), err.status
-    if ex.seb_required:  # the start request carried a valid key (app.views.lockdown checked it)
-        lockdown.record_proof(attempt, lockdown.KeyProof.VALID, utcnow())
+    lockdown.opened_in_seb(attempt)  # a SEB exam's start carried a valid key (app.views.lockdown checked it)
     return redirect(url_for("attempts.take", attempt_id=attempt.id))
 
 
