@@ -86,7 +86,11 @@ def test_full_exam_in_seb_then_a_request_without_key_is_refused_and_flagged(chro
         d.find_element(By.CSS_SELECTOR, 'input[name="q-q1"][value="a"]').click()
         _saved(d, "q1")
         attempt = db.session.scalar(select(Attempt))
-        assert attempt.seb_state == lockdown.SEB_VALID
+        # The page's polls (URLs with a query string) went out with the header and were accepted.
+        WebDriverWait(d, 10).until(lambda drv: any("/notices?after=" in u and v for _m, u, v in keys.seen))
+        db.session.expire_all()
+        assert db.session.get(Attempt, attempt.id).seb_state == lockdown.SEB_VALID
+        assert db.session.scalar(select(Flag.id).where(Flag.attempt_id == attempt.id)) is None
 
         keys.mode = "none"  # the exam opened in another browser (same session cookie)
         d.refresh()
