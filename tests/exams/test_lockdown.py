@@ -336,3 +336,10 @@ def test_exam_file_refuses_screen_recording_beside_seb_and_bad_keys():
     with pytest.raises(ExamImportError) as err:
         load_exam(TEMPLATE.replace("seb_required: false", 'seb_browser_exam_keys: ["xyz"]'), "yaml")
     assert "not a Browser Exam Key" in err.value.problems[0].message
+
+
+def test_exam_office_sees_the_config_key_and_the_links(app, client, seb_exam):
+    login(client, seb_exam.staff)
+    page = client.get(f"/staff/exams/{seb_exam.exam.id}").get_data(as_text=True)
+    assert f'<code id="seb-config-key">{_key(seb_exam.exam)}</code>' in page
+    assert 'id="seb-file"' in page and "seb://127.0.0.1:5000/seb/exams/" in page
