@@ -36,6 +36,7 @@ proctoring_required: true
 shuffle_questions: false
 shuffle_options: false
 screen_capture: false
+seb_required: false
 proctors: []
 questions:
   - id: q1
@@ -89,6 +90,8 @@ def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:
     exam.shuffle_questions = spec.shuffle_questions
     exam.shuffle_options = spec.shuffle_options
     exam.screen_capture = spec.screen_capture
+    exam.seb_required = spec.seb_required
+    exam.seb_browser_exam_keys = list(spec.seb_browser_exam_keys)
     exam.questions = exam_to_data(spec)["questions"]
     exam.proctors = list(proctors)
 

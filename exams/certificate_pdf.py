@@ -58,6 +58,7 @@ class CertificateText:
     verify_url: str
     issuer_name: str = "aufsicht"
     proctored: bool = True
+    seb: bool = False  # taken in Safe Exam Browser with the exam's configuration
 
 
 def find_unicode_font() -> str | None:
@@ -146,6 +147,9 @@ def render_certificate_pdf(cert: CertificateText, font_path: str | None = None) 
         ("Beaufsichtigt / Proctored", "ja / yes" if cert.proctored else "nein / no"),
         ("Zertifikats-ID / Certificate ID", cert.certificate_id),
     ]
+    if cert.seb:
+        labels.insert(3, ("Abgesichert / Lockdown", "in Safe Exam Browser mit der Konfiguration der Prüfung / "
+                                                    "taken in Safe Exam Browser with the exam's configuration"))
     top = pdf.get_y()
     for label, value in labels:
         pdf.set_x(30)

@@ -175,6 +175,7 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
     verified_on = identity.verified_at.date() if identity.verified_at else None
     method = identity.method if identity.state == trust.IdentityState.VERIFIED else None
     review = trust.review_statement(attempt)
+    seb = trust.taken_in_seb(attempt)
     name = holder_name(attempt.user)
     score = score_text(attempt)
     claims = CertificateClaims(
@@ -183,7 +184,7 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
         proctored=attempt.exam.proctoring_required, review_outcome=REVIEW_CLAIM.get(attempt.review_outcome,
                                                                                      "not_reviewed"),
         identity_verification=method or "not_checked", identity_verified_on=verified_on,
-        supervision=supervision, review=review,
+        supervision=supervision, review=review, seb=seb,
     )
     jws = issue_credential(claims, signing_key(), issuer_id=current_app.config["PUBLIC_BASE_URL"],
                            issuer_name=attempt.exam.institution.name, issued_at=now, verify_url=verify_url(public_id))
@@ -192,7 +193,7 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
                        holder_name=name, holder_birth_date=profile.date_of_birth if profile else None,
                        completed_on=ended.date(), score_percent=score, identity_method=method,
                        identity_verified_at=identity.verified_at if method else None,
-                       supervised=supervision == "recorded", review=review)
+                       supervised=supervision == "recorded", review=review, seb_lockdown=seb or None)
     attach_openbadge(cert, attempt, claims, signing_key())
     db.session.add(cert)
     try:
@@ -301,15 +302,16 @@ def get_certificate_for(user: User, public_id: str) -> Certificate:
     raise NotFound()
 
 
-def certificate_pdf(cert: Certificate) -> bytes:
-    """The certificate as a PDF with a QR code to its verification page."""
+def certificate_pdf(cert: Certificate, font_path: str | None = None) -> bytes:
+    """The certificate as a PDF with a QR code to its verification page (``font_path`` "" prints in Helvetica)."""
     attempt = cert.attempt
     return render_certificate_pdf(CertificateText(
         holder_name=stated_holder(cert), exam_title=attempt.exam.title,
         completed_on=stated_completed_on(cert), result=f"{stated_score(cert)} %",
         certificate_id=cert.public_id, verify_url=verify_url(cert.public_id),
         issuer_name=attempt.exam.institution.name, proctored=attempt.exam.proctoring_required,
-    ))
+        seb=bool(cert.seb_lockdown),
+    ), font_path)
 
 
 def revoke_certificate(cert: Certificate, staff: User, reason: str, now: dt.datetime) -> Certificate:
@@ -349,6 +351,7 @@ class Verification:
     supervision: str = "none"  # "recorded", "live", "none"
     review: str = "not_reviewed"  # "clean", "findings", "not_reviewed"
     timezone: str | None = None  # the issuing institution's: the dates above are its calendar days
+    seb: bool = False  # taken in Safe Exam Browser with the exam's configuration (every request had a valid key)
 
 
 def lookup_certificate(text: str) -> Verification:
@@ -370,7 +373,7 @@ def lookup_certificate(text: str) -> Verification:
         revoked_at=cert.revoked_at, revocation_reason=cert.revocation_reason,
         identity_method=cert.identity_method, identity_verified_at=cert.identity_verified_at,
         supervision=supervision, review=cert.review or trust.review_statement(attempt),
-        timezone=attempt.exam.institution.timezone,
+        timezone=attempt.exam.institution.timezone, seb=bool(cert.seb_lockdown),
     )
 
 

@@ -287,6 +287,8 @@ class CertificateClaims:
     supervision: str = "none"
     # The review of the recording: "clean", "findings" (decided by the exam office) or "not_reviewed".
     review: str = "not_reviewed"
+    # Every request of the attempt carried a valid Safe Exam Browser key (exams.lockdown); False says nothing.
+    seb: bool = False
 
 
 @dataclass(frozen=True)
@@ -343,6 +345,8 @@ def build_credential(claims: CertificateClaims, *, issuer_id: str, issuer_name: 
 
 
 IDENTITY_WORDS = {"automatic": "automatically", "person": "by a person"}
+# What a certificate says when every request of the attempt carried a valid Safe Exam Browser key.
+SEB_STATEMENT = "taken in Safe Exam Browser with the exam's configuration"
 REVIEW_WORDS = {"clean": "no irregularities", "findings": "irregularities decided by the exam office",
                 "not_reviewed": "not reviewed (institution policy)"}
 
@@ -369,8 +373,12 @@ def _supervision_evidence(claims: CertificateClaims) -> dict[str, Any]:
         text = "supervised live, without recording"
     else:
         text = "not supervised"
-    return {"type": ["Evidence"], "genre": "Supervision", "name": "Supervision", "description": text,
-            "supervision": claims.supervision, "review": claims.review}
+    entry: dict[str, Any] = {"type": ["Evidence"], "genre": "Supervision", "name": "Supervision",
+                             "description": text, "supervision": claims.supervision, "review": claims.review}
+    if claims.seb:
+        entry["description"] = f"{text}; {SEB_STATEMENT}"
+        entry["lockdown"] = "SafeExamBrowser"
+    return entry
 
 
 def _evidence_facts(credential: dict[str, Any]) -> dict[str, Any]:
@@ -386,6 +394,7 @@ def _evidence_facts(credential: dict[str, Any]) -> dict[str, Any]:
         elif entry.get("genre") == "Supervision":
             facts["supervision"] = str(entry.get("supervision", "none"))
             facts["review"] = str(entry.get("review", "not_reviewed"))
+            facts["seb"] = entry.get("lockdown") == "SafeExamBrowser"
     return facts
 
 

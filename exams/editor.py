@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
+from exams.lockdown import normalize_browser_exam_keys
 from exams.questions import ExamSpec, QuestionKind, shuffled_order
 from exams.schema import MAX_YEAR, MIN_YEAR, exam_from_data, schema_problems
 
@@ -72,6 +73,8 @@ class ExamForm:
     proctoring_required: bool = True
     shuffle_questions: bool = False
     shuffle_options: bool = False
+    seb_required: bool = False  # Safe Exam Browser required (exams.lockdown)
+    seb_browser_exam_keys: str = ""  # as pasted: one Browser Exam Key per line
     proctors: list[str] = dataclasses.field(default_factory=list)
     questions: list[QuestionForm] = dataclasses.field(default_factory=list)
     errors: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -115,6 +118,7 @@ def form_from_spec(spec: ExamSpec, zone: ZoneInfo) -> ExamForm:
         minimum_age="" if spec.minimum_age is None else str(spec.minimum_age),
         identity_check_required=spec.identity_check_required, proctoring_required=spec.proctoring_required,
         shuffle_questions=spec.shuffle_questions, shuffle_options=spec.shuffle_options,
+        seb_required=spec.seb_required, seb_browser_exam_keys="\n".join(spec.seb_browser_exam_keys),
         proctors=list(spec.proctors), questions=questions)
 
 
@@ -133,6 +137,7 @@ def read_form(get: Get, get_list: GetList) -> ExamForm:
         identity_check_required=get("identity_check_required") == "on",
         proctoring_required=get("proctoring_required") == "on",
         shuffle_questions=get("shuffle_questions") == "on", shuffle_options=get("shuffle_options") == "on",
+        seb_required=get("seb_required") == "on", seb_browser_exam_keys=get("seb_browser_exam_keys").strip(),
         proctors=[p for p in get_list("proctors") if p.strip()],
     )
     for qi in range(_count(get, "questions", MAX_QUESTIONS)):
@@ -228,6 +233,14 @@ def check(form: ExamForm, zone: ZoneInfo, known_proctors: Sequence[str]) -> Exam
     unknown = [p for p in form.proctors if p.lower() not in {k.lower() for k in known_proctors}]
     if unknown:
         errors["proctors"] = _("Choose proctors of this institution only.")
+    try:
+        bek = normalize_browser_exam_keys(form.seb_browser_exam_keys)
+    except ValueError as bad:
+        bek = []
+        errors["seb_browser_exam_keys"] = _("“%(key)s” is not a Browser Exam Key: each has 64 characters 0-9 and "
+                                            "a-f (SEB shows it in its settings, Exam tab).", key=str(bad))
+    if len(bek) > 50:
+        errors["seb_browser_exam_keys"] = _("At most %(n)d Browser Exam Keys.", n=50)
     if not form.questions:
         errors["questions"] = _("Add at least one question.")
     _assign_ids(form)
@@ -236,6 +249,7 @@ def check(form: ExamForm, zone: ZoneInfo, known_proctors: Sequence[str]) -> Exam
     if errors:
         return None
     data = _data(form, zone, duration, mark, age)
+    data["seb_required"], data["seb_browser_exam_keys"] = form.seb_required, bek
     leftover = list(schema_problems(data))  # the exam-file rules; the checks above should leave nothing
     if leftover:
         errors["form"] = "; ".join(f"{p.path}: {p.message}" for p in leftover)

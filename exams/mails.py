@@ -30,6 +30,14 @@ def _when(enrolment: Enrolment) -> str:
 def _preparation(enrolment: Enrolment) -> str:
     exam = enrolment.exam
     lines = [_("The exam: %(url)s", url=link(f"/candidate/exams/{exam.id}"))]
+    if exam.seb_required:
+        from exams.lockdown import seb_file_path, sebs_link
+
+        lines.append(_("This exam runs only in Safe Exam Browser, which locks your computer to the exam. Install it "
+                       "from https://safeexambrowser.org (Windows 3.2 or later, macOS or iPad 3.1.1 or later) and "
+                       "open the exam with this link: %(link)s (or open this settings file in Safe Exam Browser: "
+                       "%(file)s).",
+                       link=sebs_link(link(seb_file_path(exam))), file=link(seb_file_path(exam))))
     if exam.proctoring_required:
         lines.append(_("Please test your camera, microphone and connection beforehand: %(url)s",
                        url=link(f"/candidate/exams/{exam.id}/system-check")))

@@ -56,6 +56,9 @@ class Exam(db.Model):  # type: ignore[name-defined]
     shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False)
     # The candidate's whole screen is recorded beside the webcam (off unless the exam says so).
     screen_capture: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Safe Exam Browser required (exams.lockdown), and the Browser Exam Keys of the SEB builds the office allows.
+    seb_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    seb_browser_exam_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     @property
     def oral(self) -> bool:
@@ -103,6 +106,9 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     result_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # Outcome of the proctoring review: "clean", "findings" or None (not reviewed); shown on verification.
     review_outcome: Mapped[str | None] = mapped_column(String(16))
+    # Safe Exam Browser: "valid" while every request carried a valid key, "broken" once one did not (None: the
+    # exam does not require SEB). exams.lockdown keeps it.
+    seb_state: Mapped[str | None] = mapped_column(String(16))
 
     exam: Mapped[Exam] = relationship()
     user: Mapped[User] = relationship()
@@ -194,6 +200,8 @@ class Certificate(db.Model):  # type: ignore[name-defined]
     supervised: Mapped[bool | None] = mapped_column(Boolean)
     # "clean", "findings" or "not_reviewed" (the institution's policy did not ask for a review).
     review: Mapped[str | None] = mapped_column(String(16))
+    # True: taken in Safe Exam Browser with the exam's configuration (every request carried a valid key).
+    seb_lockdown: Mapped[bool | None] = mapped_column(Boolean)
     # Open Badges 3.0 form (exams.openbadges): its bit in the issuer's status list, the signed JSON-LD.
     status_index: Mapped[int | None] = mapped_column(Integer, unique=True)
     openbadge: Mapped[str | None] = mapped_column(Text)

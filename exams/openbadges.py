@@ -42,6 +42,7 @@ class EvidenceFacts:
     supervised: bool  # the exam was taken under online proctoring
     recorded: bool  # camera/screen recordings of the attempt were made
     review_outcome: str | None  # "clean", "findings" or None (not reviewed)
+    seb: bool = False  # taken in Safe Exam Browser with the exam's configuration (every request had a valid key)
 
 
 def evidence_for(cert: Certificate) -> EvidenceFacts:
@@ -73,7 +74,8 @@ def evidence_for(cert: Certificate) -> EvidenceFacts:
     review = cert.review if cert.review in ("clean", "findings") else (
         attempt.review_outcome if cert.review is None else None)
     return EvidenceFacts(identity_method=method, identity_checked_at=checked_at,
-                         supervised=attempt.exam.proctoring_required, recorded=recorded, review_outcome=review)
+                         supervised=attempt.exam.proctoring_required, recorded=recorded, review_outcome=review,
+                         seb=bool(cert.seb_lockdown))
 
 
 _IDENTITY = {
@@ -104,6 +106,8 @@ def evidence_items(facts: EvidenceFacts, verify_url: str) -> list[dict[str, Any]
                        else "Taken under online proctoring; no recording was kept.")
     else:
         supervision = "Taken without online proctoring."
+    if facts.seb:
+        supervision += " Taken in Safe Exam Browser with the exam's configuration."
     review = _REVIEW.get(facts.review_outcome or "", "The recording was not reviewed." if facts.recorded
                          else "There was no recording to review.")
     return [

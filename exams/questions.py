@@ -115,6 +115,8 @@ class ExamSpec:
     shuffle_questions: bool = False
     shuffle_options: bool = False
     screen_capture: bool = False
+    seb_required: bool = False  # Safe Exam Browser required (exams.lockdown)
+    seb_browser_exam_keys: tuple[str, ...] = ()
     proctors: tuple[str, ...] = ()
 
     @property

@@ -119,6 +119,12 @@ EXAM_SCHEMA: dict[str, Any] = {
         "shuffle_questions": {"type": "boolean"},
         "shuffle_options": {"type": "boolean"},
         "screen_capture": {"type": "boolean"},
+        # Safe Exam Browser (exams.lockdown): required, and the Browser Exam Keys of the SEB builds allowed.
+        "seb_required": {"type": "boolean"},
+        "seb_browser_exam_keys": {
+            "type": "array", "maxItems": 50, "uniqueItems": True,
+            "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        },
         "proctors": {
             "type": "array",
             "maxItems": 100,
@@ -426,6 +432,8 @@ def _schema_problems(data: Any, lines: dict[Path, int]) -> Iterator[ImportProble
             message = f"must be {names}, not {_short(err.instance)}"
         elif err.validator == "pattern" and path and path[-1] == "id":
             message = f"{_short(err.instance)} is not a valid id (letters, digits, '_', '-', '.'; at most 64)"
+        elif err.validator == "pattern" and "seb_browser_exam_keys" in path:
+            message = f"{_short(err.instance)} is not a Browser Exam Key (64 hexadecimal characters, lower case)"
         elif err.validator == "pattern":
             message = f"{_short(err.instance)} is not a valid e-mail address"
         elif err.validator == "enum":
@@ -453,6 +461,11 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
     def problem(path: Path, message: str) -> ImportProblem:
         return ImportProblem(_line_of(lines, path), _fmt_path(path), message)
 
+    if data.get("seb_required") and data.get("screen_capture"):
+        # SEB for iPad cannot share the screen and SEB for Windows picks it without asking: under SEB its lockdown
+        # takes the place of the screen recording (README, "Lockdown with Safe Exam Browser").
+        yield problem(("screen_capture",), "an exam in Safe Exam Browser does not record the screen (SEB's lockdown "
+                                           "takes its place); set screen_capture to false or seb_required to false")
     window = data["window"]
     moments: dict[str, dt.datetime] = {}
     for key in ("opens_at", "closes_at"):
@@ -539,6 +552,8 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
         shuffle_questions=data.get("shuffle_questions", False),
         shuffle_options=data.get("shuffle_options", False),
         screen_capture=data.get("screen_capture", False),
+        seb_required=data.get("seb_required", False),
+        seb_browser_exam_keys=tuple(data.get("seb_browser_exam_keys", [])),
         proctors=tuple(data.get("proctors", [])),
         questions=tuple(questions),
     )
@@ -604,6 +619,8 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
         "shuffle_questions": spec.shuffle_questions,
         "shuffle_options": spec.shuffle_options,
         "screen_capture": spec.screen_capture,
+        "seb_required": spec.seb_required,
+        "seb_browser_exam_keys": list(spec.seb_browser_exam_keys),
         "proctors": list(spec.proctors),
         "questions": questions,
     })

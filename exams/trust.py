@@ -44,6 +44,7 @@ from flask_babel import lazy_gettext as _
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
+from exams import lockdown
 from exams.models import Appeal, AppealStatus, Attempt, AttemptEvent, AttemptStatus, Certificate, Exam
 from idcheck.models import IdCheck, IdCheckStatus
 from kernel.db import db
@@ -183,6 +184,13 @@ def recorded(attempt: Attempt) -> bool:
 def review_statement(attempt: Attempt) -> str:
     """What the certificate says about the review: "clean", "findings" or "not_reviewed"."""
     return attempt.review_outcome if attempt.review_outcome in ("clean", "findings") else "not_reviewed"
+
+
+def taken_in_seb(attempt: Attempt) -> bool:
+    """Whether the certificate says "taken in Safe Exam Browser with the exam's configuration": the exam required
+    SEB and every request of the attempt, from the start to the submission, carried a valid key. Otherwise the
+    certificate says nothing about SEB."""
+    return lockdown.taken_in_seb(attempt)
 
 
 # --- appeals and certificates ----------------------------------------------------------------------------------

@@ -243,6 +243,12 @@ RECORDS: list[Record] = [
         "passed": _i("bestanden", "passed", P_EXAM),
         "review_outcome": _i("Ergebnis der Aufsichtsprüfung", "outcome of the proctoring review", P_SUPERVISE,
                              seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "seb_state": _i("bei Prüfungen in Safe Exam Browser: ob jede Anfrage des Versuchs den gültigen Schlüssel der "
+                        "Prüfungskonfiguration trug (Safe Exam Browser sperrt den Rechner für die Prüfung; der "
+                        "Bildschirm wird dann nicht aufgenommen)",
+                        "in exams in Safe Exam Browser: whether every request of the attempt carried the valid key "
+                        "of the exam's configuration (Safe Exam Browser locks the computer to the exam; the screen "
+                        "is then not recorded)", P_SUPERVISE, seen_by=(CANDIDATE, PROCTOR, STAFF)),
     }, ("id", "exam_id", "user_id", "status", "deadline_at", "paused_at", "seed", "layout", "max_points",
         "pending_manual", "result_released_at"), RESULTS, Erase.KEEP,
         keep_reason=T("Prüfungsergebnisse: Aufbewahrungspflicht der Prüfungsstelle (ohne Ihren Namen)",
@@ -296,6 +302,8 @@ RECORDS: list[Record] = [
                                    P_EXAM),
         "supervised": _i("mit Aufnahme beaufsichtigt", "supervised with recording", P_EXAM),
         "review": _i("Ergebnis der Durchsicht", "outcome of the review", P_EXAM),
+        "seb_lockdown": _i("in Safe Exam Browser mit der Konfiguration der Prüfung abgelegt",
+                           "taken in Safe Exam Browser with the exam's configuration", P_EXAM),
     }, ("id", "attempt_id", "public_id", "status_index"), T("10 Jahre ab Ausstellung, damit es überprüfbar bleibt",
                                             "10 years from issue, so that it stays verifiable"), Erase.KEEP,
         keep_reason=T("ausgestellte Zertifikate bleiben überprüfbar (Arbeitgeber, Behörden)",

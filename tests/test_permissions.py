@@ -18,7 +18,10 @@ PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.hea
           "lti.login", "lti.launch", "lti.deep_link", "lti.jwks",
           # the second login step (only after the right password, in the same session) and the mailed links
           "auth.second_factor", "auth.enrol_second_factor", "auth.verify_email", "auth.password_reset_request",
-          "auth.password_reset", "account.confirm_email"}
+          "auth.password_reset", "account.confirm_email",
+          # the exam's Safe Exam Browser settings: SEB downloads them without a login (an unguessable token in the
+          # address; tests/exams/test_lockdown.py)
+          "lockdown.seb_file"}
 # The media engine's internal API: no user session; a bearer token, and absent from web processes
 # (tests/proctoring/test_media_engines.py checks both).
 ENGINE_API = "engine_api."

@@ -40,3 +40,6 @@ def register_blueprints(app: Flask) -> None:
     from app.views import accommodations
 
     app.register_blueprint(accommodations.bp)
+    from app.views import lockdown
+
+    app.register_blueprint(lockdown.bp)

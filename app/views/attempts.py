@@ -13,6 +13,7 @@ from accounts.models import Role
 from app.access import role_required, user
 from app.ids import id_arg
 from app.ratelimit import limit
+from exams import lockdown
 from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
@@ -25,7 +26,7 @@ from exams.attempts import (
 )
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt
-from exams.models import Attempt, AttemptStatus
+from exams.models import Attempt, AttemptStatus, Exam
 from exams.rosters import exam_of_candidate
 from kernel.clock import utcnow
 from kernel.errors import DomainError, ValidationFailed
@@ -39,7 +40,17 @@ bp = Blueprint("attempts", __name__)
 def exam(exam_id: int) -> str:
     """What the exam is, its rules, and the start button."""
     ex = get_exam_for(user(), exam_id)
-    return render_template("attempts/exam.html", exam=ex, now=utcnow(), mine=exam_of_candidate(user(), ex, utcnow()))
+    return render_template("attempts/exam.html", exam=ex, now=utcnow(), mine=exam_of_candidate(user(), ex, utcnow()),
+                           **_seb(ex))
+
+
+def _seb(ex: Exam) -> dict[str, Any]:
+    """What the exam page says about Safe Exam Browser: the links, and whether this browser is SEB with the keys."""
+    if not ex.seb_required:
+        return {}
+    from app.views.lockdown import request_proof, seb_links
+
+    return {"seb": seb_links(ex), "seb_ok": request_proof(ex) == lockdown.KeyProof.VALID}
 
 
 @bp.post("/candidate/exams/<int:exam_id>/start")
@@ -51,7 +62,8 @@ def start(exam_id: int) -> Response | tuple[str, int]:
         attempt = start_attempt(user(), ex, utcnow())
     except DomainError as err:
         return render_template("attempts/exam.html", exam=ex, now=utcnow(), error=err.message,
-                               mine=exam_of_candidate(user(), ex, utcnow())), err.status
+                               mine=exam_of_candidate(user(), ex, utcnow()), **_seb(ex)), err.status
+    lockdown.opened_in_seb(attempt)  # a SEB exam's start carried a valid key (app.views.lockdown checked it)
     return redirect(url_for("attempts.take", attempt_id=attempt.id))
 
 
@@ -195,8 +207,10 @@ def submit_api(attempt_id: int) -> Response:
 @role_required(Role.CANDIDATE)
 def submit(attempt_id: int) -> Response:
     """Submit from the form (also what the page does when the timer reaches zero)."""
-    submit_attempt(get_attempt_for(user(), attempt_id), utcnow())
+    attempt = submit_attempt(get_attempt_for(user(), attempt_id), utcnow())
     end_media(attempt_id)
+    if attempt.exam.seb_required:  # SEB quits at its quit link; the page there leads to the result
+        return redirect(url_for("lockdown.quit_page", exam_id=attempt.exam_id))
     return redirect(url_for("attempts.result", attempt_id=attempt_id))
 
 

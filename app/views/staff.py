@@ -62,8 +62,14 @@ def exam(exam_id: int) -> str:
     proctors = db.session.scalars(
         select(User).where(User.role == Role.PROCTOR, User.institution_id == me.institution_id)
     ).all()
+    seb = None
+    if ex.seb_required:
+        from app.views.lockdown import base_url, seb_links
+        from exams.lockdown import exam_config_key
+
+        seb = {**seb_links(ex), "config_key": exam_config_key(ex, base_url())}
     return render_template("staff/exam.html", exam=ex, proctors=proctors, attempts=exam_attempts(ex),
-                           locked=has_attempts(ex), held=held_results(ex))
+                           locked=has_attempts(ex), held=held_results(ex), seb=seb)
 
 
 @bp.post("/exams/<int:exam_id>/proctors")

@@ -36,7 +36,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     owner = {"user_id": cand.id, "institution_id": inst.id}
     att = Attempt(exam=exam, user=cand, status=AttemptStatus.SUBMITTED, started_at=now - dt.timedelta(hours=2),
                   deadline_at=now - dt.timedelta(hours=1), ended_at=now - dt.timedelta(hours=1), seed=1, layout={},
-                  points=8, max_points=10, percent=80, passed=True, result_released_at=now, review_outcome="clean")
+                  points=8, max_points=10, percent=80, passed=True, result_released_at=now, review_outcome="clean",
+                  seb_state="valid")
     db.session.add(att)
     db.session.flush()
     rec = vault.store("recording", b"webm " + last.encode(), content_type="video/webm", attempt_id=att.id, **owner)
@@ -80,7 +81,7 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                                    revocation_reason="test", holder_name=f"{first} {last}",
                                    holder_birth_date=dt.date(1990, 1, 1), completed_on=now.date(),
                                    score_percent="80.00", identity_method="automatic", identity_verified_at=now,
-                                   supervised=True, review="clean", status_index=cand.id,
+                                   supervised=True, review="clean", seb_lockdown=True, status_index=cand.id,
                                    openbadge=f'{{"identityHash": "{first} {last}"}}'))
     cand.last_active_at, cand.restricted_at, cand.inactivity_notice_at = now, now, now
     from accounts.models import LoginEvent
