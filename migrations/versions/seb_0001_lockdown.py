@@ -2,7 +2,7 @@
 statement that the attempt was taken in SEB
 
 Revision ID: seb_0001_lockdown
-Revises: 0025_screen_playback
+Revises: accounts_0026_email_held
 Create Date: 2026-12-07 06:40:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'seb_0001_lockdown'
-down_revision = '0025_screen_playback'
+down_revision = 'accounts_0026_email_held'
 branch_labels = None
 depends_on = None
 
