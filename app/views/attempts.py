@@ -26,7 +26,7 @@ from exams.attempts import (
 )
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt, request_certificate
-from exams.models import Attempt, AttemptStatus
+from exams.models import AppealStatus, Attempt, AttemptStatus
 from exams.rosters import exam_of_candidate
 from exams.trust import appeal_window
 from kernel.clock import utcnow
@@ -240,9 +240,11 @@ def result(attempt_id: int) -> str:
 def _result_page(attempt: Attempt, error: str | None = None, text: str = "", status: int = 200) -> tuple[str, int]:
     now = utcnow()
     window = appeal_window(attempt)
-    return render_template("attempts/result.html", attempt=attempt, appeals=appeals_of(attempt),
+    appeals = appeals_of(attempt)
+    return render_template("attempts/result.html", attempt=attempt, appeals=appeals,
                            can_appeal=appeal_open(attempt, now), certificate=certificate_for_attempt(attempt),
                            window=window, window_open=window is not None and window.is_open(now),
+                           appeal_pending=any(a.status == AppealStatus.OPEN for a in appeals),
                            error=error, text=text), status
 
 

@@ -23,7 +23,7 @@ from exams.grading import (
     release_all,
     release_result,
 )
-from exams.trust import Action, holds
+from exams.trust import Action, appeal_window, holds
 from kernel.clock import utcnow
 from kernel.errors import ValidationFailed
 
@@ -44,7 +44,7 @@ def attempt(attempt_id: int) -> str:
     a = get_attempt_for_staff(user(), attempt_id)
     held = holds(a, Action.RELEASE) if a.result_released_at is None else []
     return render_template("staff/attempt.html", attempt=a, items=manual_items(a), appeals=appeals_of(a),
-                           certificate=certificate_for_attempt(a), held=held)
+                           certificate=certificate_for_attempt(a), held=held, window=appeal_window(a), now=utcnow())
 
 
 @bp.post("/attempts/<int:attempt_id>/points")

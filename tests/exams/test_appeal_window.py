@@ -180,6 +180,9 @@ def test_no_early_certificate_while_an_appeal_is_open(app, released):
         file_appeal(released, "Bitte prüfen", clock.now())
     client = app.test_client()
     login(client, released.user)
+    page = client.get(f"/candidate/attempts/{released.id}/result", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert "waits for the decision on your appeal" in text and 'id="request-certificate"' not in text
     resp = client.post(f"/candidate/attempts/{released.id}/certificate", data={"confirm": "yes"})
     assert resp.status_code == 409
     runner().wait_all()  # type: ignore[attr-defined]
