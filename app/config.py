@@ -87,8 +87,10 @@ DEFAULTS: dict[str, Any] = {
     "S3_REGION": "us-east-1",
     # JSON {"active": id, "keys": {id: base64}}; unset: generated into instance/storage-master-keys.json.
     "STORAGE_MASTER_KEYS": None,
-    # Appeals may be filed this many days after the result is released; the attempt's recordings are kept
-    # until then (or until the certificate is sent). Media of attempts never released go after the max days.
+    # Appeals may be filed until the end of this many days after the result is released (exams.trust.appeal_window,
+    # per institution); the recordings are kept until then, and the certificate is mailed then (or sooner when the
+    # candidate asks for it, which ends the window). Media of attempts never released go after the max days,
+    # once any required review is done.
     "APPEAL_WINDOW_DAYS": 7,
     "ATTEMPT_MEDIA_MAX_DAYS": 30,
     # Identity check: how often a candidate may send the selfie again after the first, per exam (a last
@@ -156,7 +158,6 @@ DEFAULTS: dict[str, Any] = {
     # (or PKCS#8 PEM), the same on every web host; unset: generated into instance/certificate_signing_keys.json.
     "CERTIFICATE_SIGNING_KEYS": None,
     # Mail: without MAIL_SMTP_HOST, messages are written to instance/outbox/ as .eml files.
-    "CERTIFICATE_SEND_ON_ISSUE": True,  # queue the certificate email as soon as it is issued
     "MAIL_SMTP_HOST": None,
     "MAIL_SMTP_PORT": 25,
     "MAIL_SMTP_USER": None,

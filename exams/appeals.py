@@ -1,5 +1,7 @@
 """Appeals against released results: filed by the candidate within the appeal window, decided by staff.
 
+The window is ``exams.trust.appeal_window`` (the one the purge and the certificate job read too).
+
 For storage retention: an attempt with an open appeal must keep its recordings. Ask
 :func:`attempts_with_open_appeal` with the attempt ids you are about to purge.
 """
@@ -15,10 +17,9 @@ from sqlalchemy import select
 from accounts.models import Role, User
 from exams.attempts import record_event
 from exams.models import Appeal, AppealStatus, Attempt, Exam
-from exams.rules import can_appeal
+from exams.trust import appeal_window
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
-from privacy.settings import appeal_window_days
 
 MAX_APPEAL_TEXT = 10_000
 
@@ -45,10 +46,9 @@ def appeals_of(attempt: Attempt) -> Sequence[Appeal]:
 
 
 def appeal_open(attempt: Attempt, now: dt.datetime) -> bool:
-    """True when the candidate may file an appeal now (released, within the window, none open)."""
-    if attempt.result_released_at is None:
-        return False
-    if not can_appeal(now, attempt.result_released_at, appeal_window_days(attempt.exam.institution_id)):
+    """True when the candidate may file an appeal now (released, within ``trust.appeal_window``, none open)."""
+    window = appeal_window(attempt)
+    if window is None or not window.is_open(now):
         return False
     return not attempts_with_open_appeal([attempt.id])
 
@@ -63,7 +63,8 @@ def file_appeal(attempt: Attempt, text: str, now: dt.datetime) -> Appeal:
                                fields={"text": "too long"})
     if attempt.result_released_at is None:
         raise Conflict(_("You can appeal once your result has been released."))
-    if not can_appeal(now, attempt.result_released_at, appeal_window_days(attempt.exam.institution_id)):
+    window = appeal_window(attempt)
+    if window is None or not window.is_open(now):
         raise Conflict(_("The appeal period for this result has ended."))
     if attempts_with_open_appeal([attempt.id]):
         raise Conflict(_("You already have an open appeal for this result."))

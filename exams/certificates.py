@@ -43,6 +43,7 @@ from exams.credentials import (
 )
 from exams.models import Attempt, Certificate
 from exams.openbadges import attach_openbadge
+from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 
@@ -204,12 +205,41 @@ def issue_certificate(attempt: Attempt, now: dt.datetime) -> Certificate:
                                                             Certificate.revoked_at.is_(None))).one()
     record_event(attempt, "certificate_issued", now, certificate_id=public_id)
     db.session.commit()
-    if current_app.config["CERTIFICATE_SEND_ON_ISSUE"]:
+    # Not mailed now: sending ends the appeal window, so the job sends it when the window closes
+    # (exams.send_unsent_certificates), or sooner when the candidate asks (request_certificate).
+    return cert
+
+
+def request_certificate(attempt: Attempt, holder: User, now: dt.datetime) -> Certificate:
+    """The holder asks for their certificate before the appeal window closes: this ends the window (no appeal
+    from now on; the evidence may go) and the certificate is mailed at once.
+
+    Refused while an appeal is open, or when the chain of trust holds the certificate for another reason.
+    """
+    if attempt.user_id != holder.id:
+        raise NotFound()
+    cert = trust.live_certificate(attempt)
+    if cert is None:
+        raise Conflict(_("There is no certificate for this result."))
+    found = [h for h in trust.holds(attempt, trust.Action.SEND) if h.code != trust.WINDOW_OPEN]
+    if found:
+        raise trust.ResultHeld(found)
+    window = trust.appeal_window(attempt)
+    if window is not None and window.is_open(now):
+        record_event(attempt, trust.CERTIFICATE_REQUESTED, now, actor=holder, certificate_id=cert.public_id)
+        db.session.commit()
+    if cert.sent_at is None:
         from kernel.jobs import enqueue_pending
 
-        # Committed with sent_at unset: if the queue is down now, send_unsent_certificates queues it later.
+        # Committed first: if the queue is down now, send_unsent_certificates queues it later.
         enqueue_pending("exams.send_certificate", certificate_id=cert.id)
     return cert
+
+
+def certificate_delivered(attempt: Attempt, now: dt.datetime) -> bool:
+    """True when the candidate may have their certificate: the result's appeal window has ended."""
+    window = trust.appeal_window(attempt)
+    return window is not None and window.closes_at <= now
 
 
 def reissue_certificate(cert: Certificate, reason: str, now: dt.datetime) -> Certificate | None:
@@ -296,6 +326,13 @@ def get_certificate_for(user: User, public_id: str) -> Certificate:
         raise NotFound()
     attempt = cert.attempt
     if user.role == Role.CANDIDATE and attempt.user_id == user.id:
+        window = trust.appeal_window(attempt)
+        if window is not None and window.is_open(utcnow()):
+            from kernel.clock import format_local
+
+            raise Conflict(_("Your certificate is mailed to you when the appeal window closes (%(when)s). If you want "
+                             "it sooner, ask for it on your result page; that ends the possibility to appeal.",
+                             when=format_local(window.closes_at, attempt.exam.institution.timezone)))
         return cert
     if user.role == Role.ADMIN or (user.role == Role.STAFF and attempt.exam.institution_id == user.institution_id):
         return cert

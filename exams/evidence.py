@@ -1,7 +1,7 @@
 """When the evidence of an attempt (recording, snapshots, chat) may go: the ``"attempt"`` retention anchor.
 
 Storage purges; this module, owned by the exams domain, says when an attempt's evidence is due, from the
-attempt, its appeals and its certificate. ``register()`` hands the condition to ``storage.retention``.
+attempt, its review, its appeals and its appeal window. ``register()`` hands the condition to ``storage.retention``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, exists
 
 from exams.models import Attempt
 from exams.trust import evidence_releasable
@@ -17,30 +17,24 @@ from storage import retention
 from storage.models import Blob
 
 
+def backstop() -> dt.timedelta:
+    """How long after its end the evidence of a never-released attempt is kept (once any required review is done)."""
+    return dt.timedelta(days=int(current_app.config.get("ATTEMPT_MEDIA_MAX_DAYS", 30)))
+
+
+def backstop_at(attempt: Attempt) -> dt.datetime | None:
+    """When the evidence of ``attempt`` would go were its result never released (None: still running)."""
+    return attempt.ended_at + backstop() if attempt.ended_at is not None else None
+
+
 def attempt_media_due(now: dt.datetime) -> ColumnElement[bool]:
     """SQL condition on ``Blob``: its attempt's evidence may be purged now (the rule is ``trust.PURGE``).
 
     Only when the review the institution's policy requires is done, no appeal is open, and either the appeal
-    window after the latest release has closed or the certificate was sent (after an upheld appeal: only the
-    new result's window). Never-released attempts go at the backstop, which a late release moves to the end of
-    its own appeal window.
+    window of the latest release has ended (``trust.appeal_window``: closed, or ended by the candidate asking for
+    the certificate) or, never released, the backstop has passed.
     """
-    from privacy.settings import custom_appeal_windows
-
-    cfg = current_app.config
-    window = dt.timedelta(days=int(cfg.get("APPEAL_WINDOW_DAYS", 7)))
-    backstop = dt.timedelta(days=int(cfg.get("ATTEMPT_MEDIA_MAX_DAYS", 30)))
-
-    def closed(days: dt.timedelta) -> ColumnElement[bool]:
-        return and_(Attempt.result_released_at.is_not(None), Attempt.result_released_at <= now - days,
-                    Attempt.ended_at <= now - days)
-
-    custom = custom_appeal_windows()  # institutions with their own appeal window
-    customised = [i for ids in custom.values() for i in ids]
-    default = and_(Blob.institution_id.not_in(customised), closed(window)) if customised else closed(window)
-    window_closed = or_(default, *[and_(Blob.institution_id.in_(ids), closed(dt.timedelta(days=d)))
-                                   for d, ids in custom.items()])
-    return exists().where(Attempt.id == Blob.attempt_id, evidence_releasable(now, window_closed, backstop))
+    return exists().where(Attempt.id == Blob.attempt_id, evidence_releasable(now, backstop()))
 
 
 def register() -> None:

@@ -63,19 +63,26 @@ def send_appeal_decision_job(appeal_id: int) -> str | None:
 
 @job("exams.send_unsent_certificates", every=dt.timedelta(minutes=15))
 def send_unsent_certificates_job() -> int:
-    """Retry certificates whose email failed (SMTP down): queue every unsent, unrevoked one issued 10+ min ago."""
+    """Send certificates whose appeal window has ended: when it closes (the default), after the holder asked for
+    it sooner, or again after a failed email (SMTP down). Queues every such unsent, unrevoked one."""
     from sqlalchemy import select
 
+    from exams import trust
+    from exams.models import Attempt
     from kernel.jobs import runner
 
-    ids = db.session.scalars(
-        select(Certificate.id).where(Certificate.sent_at.is_(None), Certificate.revoked_at.is_(None),
-                                     Certificate.issued_at < utcnow() - dt.timedelta(minutes=10))
-        .order_by(Certificate.id).limit(500)
+    now = utcnow()
+    rows = db.session.execute(
+        select(Certificate.id, Attempt).join(Attempt, Attempt.id == Certificate.attempt_id)
+        .where(Certificate.sent_at.is_(None), Certificate.revoked_at.is_(None),
+               Attempt.result_released_at.is_not(None))
+        .order_by(Certificate.id).limit(5000)
     ).all()
-    for certificate_id in ids:
+    windows = trust.appeal_windows([attempt for _, attempt in rows])
+    due = [cid for cid, attempt in rows if attempt.id in windows and windows[attempt.id].closes_at <= now]
+    for certificate_id in due[:500]:
         runner().enqueue("exams.send_certificate", certificate_id=certificate_id)
-    return len(ids)
+    return len(due[:500])
 
 
 @job("exams.send_reminders", every=dt.timedelta(minutes=15))

@@ -1,7 +1,7 @@
 """Sending certificates by email: SMTP when MAIL_SMTP_HOST is set, else an .eml file in instance/outbox/.
 
-``Certificate.sent_at`` is set only after a successful send; storage retention reads it
-(a sent certificate releases the attempt's recordings for purge).
+``Certificate.sent_at`` is set only after a successful send. A certificate is sent only once its appeal window
+has ended (``exams.trust.appeal_window``: closed, or ended by the holder asking for it).
 """
 
 from __future__ import annotations
@@ -169,12 +169,15 @@ def erase_outbox_mails(address: str) -> int:
 
 def send_certificate(cert: Certificate) -> Certificate:
     """Email the certificate to its holder and set ``sent_at``; a revoked one, or one whose attempt the chain
-    of trust no longer lets go (say, an identity rejected after issue), is not sent."""
+    of trust does not let go (say, an identity rejected after issue), is not sent, and neither is one whose
+    appeal window is still open (sending ends it: the job sends it when it closes, unless the holder asks)."""
     from exams import trust
 
     if cert.revoked_at is not None:
         return cert
     found = trust.holds(cert.attempt, trust.Action.SEND)
+    if found and all(h.code == trust.WINDOW_OPEN for h in found):
+        return cert  # not held back, only not due yet: nothing to note on the timeline
     if found:
         record_event(cert.attempt, "certificate_held", utcnow(), certificate_id=cert.public_id,
                      holds=[h.code for h in found])

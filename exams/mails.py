@@ -94,19 +94,23 @@ def queue_result_released(attempt: Attempt) -> None:
 
 @composer("result_released")
 def result_mail(notice: Notice) -> Mail | None:
-    """Your result is released: where to see it, and until when you can appeal."""
-    from exams.rules import appeal_deadline
-    from privacy.settings import appeal_window_days
+    """Your result is released: where to see it, until when you can appeal, and when the certificate comes."""
+    from exams.trust import appeal_window
 
     attempt = db.session.get(Attempt, notice.params.get("attempt_id"))
-    if attempt is None or attempt.result_released_at is None:
+    window = appeal_window(attempt) if attempt is not None else None
+    if attempt is None or window is None:
         return None
-    deadline = appeal_deadline(attempt.result_released_at, appeal_window_days(attempt.exam.institution_id))
-    return Mail(_("Your result: %(title)s", title=attempt.exam.title),
-                _("Hello %(name)s,\n\nyour result for \"%(title)s\" has been released: %(url)s\n\n"
-                  "Appeals against it are taken until %(deadline)s.\n", name=notice.user.display_name,
-                  title=attempt.exam.title, url=link(f"/candidate/attempts/{attempt.id}/result"),
-                  deadline=local_time(notice.user, deadline)))
+    url = link(f"/candidate/attempts/{attempt.id}/result")
+    deadline = local_time(notice.user, window.closes_at)
+    body = _("Hello %(name)s,\n\nyour result for \"%(title)s\" has been released: %(url)s\n\n"
+             "Appeals against it are taken until %(deadline)s.\n", name=notice.user.display_name,
+             title=attempt.exam.title, url=url, deadline=deadline)
+    if attempt.passed:  # a released pass gets its certificate (issued right after the release)
+        body += "\n" + _("Your certificate will be mailed to you at %(deadline)s, when the appeal window closes. "
+                         "If you want it sooner, ask for it on your result page; that ends the possibility to "
+                         "appeal.\n", deadline=deadline)
+    return Mail(_("Your result: %(title)s", title=attempt.exam.title), body)
 
 
 @composer("appeal_received")

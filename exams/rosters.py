@@ -371,15 +371,14 @@ class CandidateExam:
     exam: Exam
     enrolment: Enrolment
     attempt: Attempt | None  # the latest
-    certificate: Certificate | None
-    appeal_closes_at: dt.datetime | None  # the first moment an appeal is no longer taken
+    certificate: Certificate | None  # the candidate gets it once the appeal window has ended
+    appeal_closes_at: dt.datetime | None  # while the appeal window is open: when it closes (None: not open)
     can_start: bool  # a new attempt may be started (or the one in progress resumed)
 
 
 def exams_of_candidate(candidate: User, now: dt.datetime) -> list[CandidateExam]:
     """The candidate's exams with their latest attempt, result, certificate and appeal deadline."""
-    from exams.rules import appeal_deadline
-    from privacy.settings import appeal_window_days
+    from exams.trust import appeal_window
 
     rows = db.session.execute(select(Enrolment, Exam).join(Exam, Exam.id == Enrolment.exam_id)
                               .where(Enrolment.user_id == candidate.id)
@@ -393,7 +392,8 @@ def exams_of_candidate(candidate: User, now: dt.datetime) -> list[CandidateExam]
             certificate = db.session.scalar(select(Certificate).where(Certificate.attempt_id == attempt.id)
                                             .order_by(Certificate.revoked_at.is_(None).desc(), Certificate.id.desc())
                                             .limit(1))
-            closes = appeal_deadline(attempt.result_released_at, appeal_window_days(exam.institution_id))
+            window = appeal_window(attempt)
+            closes = window.closes_at if window is not None and window.is_open(now) else None
         in_progress = attempt is not None and attempt.status == AttemptStatus.IN_PROGRESS
         left = attempts_taken(candidate, exam) < enrolment.attempts_allowed
         found.append(CandidateExam(exam, enrolment, attempt, certificate, closes,

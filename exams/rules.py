@@ -1,5 +1,9 @@
 """Time and age rules for exams: exam windows, appeal deadlines, minimum age.
 
+``appeal_deadline`` is only the calendar arithmetic; the appeal window of a result (the institution's days and
+time zone, ended early when the candidate asks for the certificate) is ``exams.trust.appeal_window``, the one
+definition the appeal form, the purge and the certificate job read.
+
 Datetimes may be naive (taken as UTC, which is how the database and
 ``kernel.clock`` store them) or aware; they are compared as instants.
 """
@@ -8,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["age_on", "appeal_deadline", "can_appeal", "meets_minimum_age", "within_window"]
+__all__ = ["age_on", "appeal_deadline", "meets_minimum_age", "within_window"]
 
 DEFAULT_APPEAL_DAYS = 7
 
@@ -38,14 +42,6 @@ def appeal_deadline(
     last_day = local_day + dt.timedelta(days=window_days + 1)
     closes = dt.datetime(last_day.year, last_day.month, last_day.day, tzinfo=tz).astimezone(dt.UTC)
     return closes.replace(tzinfo=None) if result_released_at.tzinfo is None else closes
-
-
-def can_appeal(
-    now: dt.datetime, released_at: dt.datetime, window_days: int = DEFAULT_APPEAL_DAYS, tz: dt.tzinfo = dt.UTC
-) -> bool:
-    """True when a result released at ``released_at`` may still be appealed at ``now``."""
-    deadline = appeal_deadline(released_at, window_days, tz)
-    return _as_utc(released_at) <= _as_utc(now) < _as_utc(deadline)
 
 
 def age_on(date_of_birth: dt.date, on_date: dt.date) -> int:

@@ -22,15 +22,24 @@ RELEASE        attempt submitted, grading done, identity not_required or verifie
                done. Sets the release time; a pass then gets its certificate (ISSUE).
 ISSUE          RELEASE's conditions, a released pass, no unrevoked certificate. Snapshots holder, identity
                and review into the certificate.
-SEND           an unrevoked certificate whose attempt still meets RELEASE's conditions.
+SEND           an unrevoked certificate whose attempt still meets RELEASE's conditions, no appeal open, and the
+               appeal window ended (it closed, or the candidate asked for the certificate sooner, which ends
+               it: the certificate is theirs, the appeal is not). By default the job sends it when the window
+               closes; nothing mails it at release.
 REOPEN         an upheld appeal on a released attempt: the release is withdrawn, points are editable
                again; the next RELEASE revokes a certificate whose result changed ("reissued after
                appeal") and issues a new one.
-PURGE          recordings, snapshots and chat of an ended attempt, when no appeal is open and either
-               (released, the required review done, and the appeal window closed or the certificate sent,
-               but after an upheld appeal only the new result's window) or (never released, no appeal,
-               the backstop passed). The SQL form is :func:`evidence_releasable` (``exams.evidence``).
+PURGE          recordings, snapshots and chat of an ended attempt, when no appeal is open, the required review
+               is done, and either (released and the appeal window of the latest release ended) or (never
+               released, no appeal, the backstop passed). The SQL form is :func:`evidence_releasable`
+               (``exams.evidence``); a session waiting for its review keeps its evidence past the backstop.
 =============  ==========================================================================================
+
+The appeal window is defined once, by :func:`appeal_window`: it opens at the (latest) release and closes at
+midnight, in the institution's time zone, after the institution's n-th day (7 by default; release day is day
+0), or earlier at the moment the candidate asks for the certificate (or, for results from before this rule, it
+was sent). The appeal form, the appeal service, the release mail, the candidate's pages, the certificate job and
+the purge all read it.
 """
 
 from __future__ import annotations
@@ -38,7 +47,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from flask_babel import lazy_gettext as _
 from sqlalchemy import ColumnElement, and_, exists, or_, select
@@ -51,12 +61,15 @@ from kernel.db import db
 from kernel.errors import Conflict
 from privacy.models import InstitutionSettings
 from proctoring.models import Flag
-from storage.models import Blob
+from storage.models import Blob, BlobState
 
-#: Timeline entries that are a proctor's note on the session (each asks for a review under the "flagged" policy).
-PROCTOR_NOTES = ("warning", "paused", "proctor_note")
+#: Timeline entries that are a proctor's note on the session (each asks for a review under the "flagged" policy;
+#: a termination is the strongest one: a person looks at the recording before it may go).
+PROCTOR_NOTES = ("warning", "paused", "proctor_note", "terminated")
 REISSUED_AFTER_APPEAL = "reissued after appeal"
 REISSUED_AFTER_CORRECTION = "reissued after a correction of name or birth date"
+#: The timeline entry of a candidate who asked for the certificate before the window closed (it ends the window).
+CERTIFICATE_REQUESTED = "certificate_requested"
 
 
 class Action(enum.StrEnum):
@@ -210,6 +223,113 @@ def live_certificate(attempt: Attempt) -> Certificate | None:
                                                        Certificate.revoked_at.is_(None)))
 
 
+# --- the appeal window (the one definition: see the module's docstring) ---------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealWindow:
+    """When appeals against a released result are taken: from ``opens_at`` until before ``closes_at`` (naive UTC).
+
+    ``deadline`` is where the calendar closes it; ``closes_at`` is earlier when the candidate asked for the
+    certificate sooner (``ended_early``).
+    """
+
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+    deadline: dt.datetime
+
+    def is_open(self, now: dt.datetime) -> bool:
+        """True when an appeal filed at ``now`` is on time."""
+        return self.opens_at <= now < self.closes_at
+
+    @property
+    def ended_early(self) -> bool:
+        """True when the candidate ended the window by asking for the certificate before the deadline."""
+        return self.closes_at < self.deadline
+
+
+class _Released(NamedTuple):
+    id: int
+    exam_id: int
+    released_at: dt.datetime
+
+
+def appeal_window(attempt: Attempt) -> AppealWindow | None:
+    """The appeal window of the attempt's (latest) release; None while the result is not released."""
+    if attempt.result_released_at is None:
+        return None
+    return _windows([_Released(attempt.id, attempt.exam_id, attempt.result_released_at)])[attempt.id]
+
+
+def appeal_windows(attempts: Sequence[Attempt]) -> dict[int, AppealWindow]:
+    """:func:`appeal_window` of many attempts at once, by attempt id (unreleased ones are left out)."""
+    return _windows([_Released(a.id, a.exam_id, a.result_released_at) for a in attempts
+                     if a.result_released_at is not None])
+
+
+def _windows(rows: Sequence[_Released]) -> dict[int, AppealWindow]:
+    from accounts.models import Institution
+    from exams.rules import appeal_deadline
+    from kernel.clock import zone
+    from privacy.settings import appeal_window_days
+
+    if not rows:
+        return {}
+    exam_ids = sorted({r.exam_id for r in rows})
+    places = {exam_id: (institution_id, tz) for exam_id, institution_id, tz in db.session.execute(
+        select(Exam.id, Exam.institution_id, Institution.timezone)
+        .join(Institution, Institution.id == Exam.institution_id).where(Exam.id.in_(exam_ids)))}
+    days: dict[int | None, int] = {}
+    ended: dict[int, list[dt.datetime]] = {}  # the candidate asked for the certificate, or it was sent
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for attempt_id, at in db.session.execute(select(AttemptEvent.attempt_id, AttemptEvent.at).where(
+                AttemptEvent.attempt_id.in_(chunk), AttemptEvent.kind == CERTIFICATE_REQUESTED)):
+            ended.setdefault(attempt_id, []).append(at)
+        for attempt_id, sent in db.session.execute(select(Certificate.attempt_id, Certificate.sent_at).where(
+                Certificate.attempt_id.in_(chunk), Certificate.sent_at.is_not(None))):
+            if sent is not None:
+                ended.setdefault(attempt_id, []).append(sent)
+    out = {}
+    for row in rows:
+        institution_id, tz = places.get(row.exam_id, (None, None))
+        if institution_id not in days:
+            days[institution_id] = appeal_window_days(institution_id)
+        deadline = appeal_deadline(row.released_at, days[institution_id], zone(tz))
+        # Only what happened after this release ends it: after an upheld appeal the new result has its own window.
+        early = [at for at in ended.get(row.id, []) if row.released_at <= at < deadline]
+        out[row.id] = AppealWindow(row.released_at, min(early, default=deadline), deadline)
+    return out
+
+
+def _windows_ended(now: dt.datetime) -> list[int]:
+    """Ids of released, ended attempts with evidence left whose appeal window has ended by ``now``."""
+    from privacy.settings import appeal_window_days, custom_appeal_windows
+
+    def calendar(days: int) -> ColumnElement[bool]:  # necessary, not sufficient: the deadline is later still
+        return Attempt.result_released_at <= now - dt.timedelta(days=max(days - 1, 0))
+
+    institution = select(Exam.institution_id).where(Exam.id == Attempt.exam_id).scalar_subquery()
+    custom = custom_appeal_windows()
+    customised = [i for ids in custom.values() for i in ids]
+    default = calendar(appeal_window_days(None))
+    by_calendar = or_(and_(institution.not_in(customised), default) if customised else default,
+                      *[and_(institution.in_(ids), calendar(d)) for d, ids in custom.items()])
+    waived = or_(exists().where(AttemptEvent.attempt_id == Attempt.id, AttemptEvent.kind == CERTIFICATE_REQUESTED),
+                 exists().where(Certificate.attempt_id == Attempt.id, Certificate.sent_at.is_not(None)))
+    part = aliased(Blob)
+    evidence = exists().where(part.attempt_id == Attempt.id, part.state.not_in([BlobState.PURGED, BlobState.PURGING]))
+    open_appeal = exists().where(Appeal.attempt_id == Attempt.id, Appeal.status == AppealStatus.OPEN)
+    # At most 10,000 a run: the purge job runs every few minutes and takes the rest next time (never more).
+    rows = db.session.execute(select(Attempt.id, Attempt.exam_id, Attempt.result_released_at).where(
+        Attempt.result_released_at.is_not(None), Attempt.result_released_at <= now,
+        Attempt.status != AttemptStatus.IN_PROGRESS, evidence, ~open_appeal, or_(by_calendar, waived))
+        .order_by(Attempt.result_released_at).limit(10_000)).all()
+    windows = _windows([_Released(aid, exam_id, at) for aid, exam_id, at in rows if at is not None])
+    return [row.id for row in rows if windows[row.id].closes_at <= now]
+
+
 # --- the gate --------------------------------------------------------------------------------------------------
 
 
@@ -241,6 +361,29 @@ def holds(attempt: Attempt, action: Action = Action.RELEASE) -> list[Hold]:
         out.append(Hold("review", _("The proctoring review of this session is not done."), "review", attempt.id))
     if action == Action.ISSUE and (attempt.result_released_at is None or not attempt.passed):
         out.append(Hold("not_a_released_pass", _("Certificates are issued only for released passes.")))
+    if action == Action.SEND:
+        out += _send_holds(attempt)
+    return out
+
+
+#: The hold that only waits for the appeal window to end (the candidate may end it by asking for the certificate).
+WINDOW_OPEN = "appeal_window"
+
+
+def _send_holds(attempt: Attempt) -> list[Hold]:
+    from kernel.clock import format_local, utcnow
+
+    window = appeal_window(attempt)
+    if window is None:
+        return [Hold("not_released", _("The result has not been released."))]
+    out = []
+    if has_appeal(attempt, AppealStatus.OPEN):
+        out.append(Hold("appeal_open", _("An appeal against the result is open; the certificate waits for its "
+                                         "decision.")))
+    if window.is_open(utcnow()):
+        out.append(Hold(WINDOW_OPEN, _("The appeal window is open until %(when)s; the certificate is sent when it "
+                                       "closes, or sooner if the candidate asks for it (which ends the window).",
+                                       when=format_local(window.closes_at, attempt.exam.institution.timezone))))
     return out
 
 
@@ -259,18 +402,16 @@ def certificate_outdated(cert: Certificate, attempt: Attempt, score: str) -> boo
     return cert.score_percent is None or cert.score_percent != score
 
 
-def evidence_releasable(now: dt.datetime, window_closed: ColumnElement[bool],
-                        backstop: dt.timedelta) -> ColumnElement[bool]:
+def evidence_releasable(now: dt.datetime, backstop: dt.timedelta) -> ColumnElement[bool]:
     """SQL on ``Attempt``: its recordings, snapshots and chat may be purged now (see PURGE above).
 
-    ``window_closed`` says the appeal window after the (latest) release has closed, per institution.
+    Released: once :func:`appeal_window` of the latest release has ended. Never released: ``backstop`` after the
+    attempt ended. Either way only once the review the institution requires is done.
     """
     open_appeal = exists().where(Appeal.attempt_id == Attempt.id, Appeal.status == AppealStatus.OPEN)
-    upheld = exists().where(Appeal.attempt_id == Attempt.id, Appeal.status == AppealStatus.UPHELD)
     any_appeal = exists().where(Appeal.attempt_id == Attempt.id)
-    sent = exists().where(Certificate.attempt_id == Attempt.id, Certificate.revoked_at.is_(None),
-                          Certificate.sent_at.is_not(None), Certificate.sent_at <= now)
     released = and_(Attempt.result_released_at.is_not(None), Attempt.result_released_at <= now,
-                    review_satisfied_sql(), or_(window_closed, and_(sent, ~upheld)))
+                    Attempt.id.in_(_windows_ended(now)))
     never_released = and_(Attempt.result_released_at.is_(None), ~any_appeal, Attempt.ended_at <= now - backstop)
-    return and_(Attempt.status != AttemptStatus.IN_PROGRESS, ~open_appeal, or_(released, never_released))
+    return and_(Attempt.status != AttemptStatus.IN_PROGRESS, ~open_appeal, review_satisfied_sql(),
+                or_(released, never_released))

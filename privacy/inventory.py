@@ -413,10 +413,10 @@ NOT_PERSONAL: dict[str, str] = {
                           "how long it is (no content; the copy itself is the stored file category playback)",
 }
 
-MEDIA_DE = ("erst nach der Durchsicht, die die Prüfungsstelle verlangt, und bis die Widerspruchsfrist (7 Tage "
-            "nach dem Ergebnis) endet oder das Zertifikat versandt ist, je nachdem, was zuerst eintritt; ein "
-            "offener Widerspruch hält sie bis zur Entscheidung, ein stattgegebener bis zum Ende der Frist des "
-            "neuen Ergebnisses")
+MEDIA_DE = ("erst nach der Durchsicht, die die Prüfungsstelle verlangt, und wenn die Widerspruchsfrist endet (mit "
+            "dem 7. Tag nach dem Ergebnis, oder früher, wenn Sie das Zertifikat vorher anfordern); ohne "
+            "freigegebenes Ergebnis 30 Tage nach der Prüfung; ein offener Widerspruch hält sie bis zur "
+            "Entscheidung, ein stattgegebener bis zum Ende der Frist des neuen Ergebnisses")
 
 STORED_FILES: list[StoredFiles] = [
     StoredFiles("recording", _i("Audio- und Videoaufnahme der Prüfung (Webcam und Mikrofon; bei Prüfungen mit "

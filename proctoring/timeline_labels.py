@@ -53,6 +53,7 @@ EVENT_LABELS: dict[str, LazyString] = {
     "certificate_issued": _l("Certificate issued"),
     "certificate_held": _l("Certificate held back"),
     "certificate_sent": _l("Certificate sent"),
+    "certificate_requested": _l("Certificate asked for before the appeal window closed (ends the window)"),
     "certificate_revoked": _l("Certificate revoked"),
     "media_back": _l("Camera and microphone back"),
     "camera_lost": _l("Camera lost"),

@@ -35,8 +35,8 @@ class Rule:
 
 
 ATTEMPT_RULE = Rule(
-    "kept until any required review is done and the appeal window (7 days after the result) closes or the "
-    "certificate is sent; an open appeal holds it, an upheld one until the new window closes",
+    "after any required review, when the appeal window ends (end of day 7 after the result, or the certificate "
+    "asked for sooner) or, never released, 30 days after the exam; an open appeal holds it",
     "attempt",
 )
 

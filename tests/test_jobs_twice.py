@@ -24,7 +24,7 @@ QUESTIONS = [{"id": "q1", "type": "single_choice", "prompt": "?", "points": 1,
 
 @pytest.fixture
 def app_config() -> dict[str, Any]:
-    return {"CERTIFICATE_SEND_ON_ISSUE": False, "MAIL_SMTP_HOST": None, "JOB_STALLED_AFTER_SECONDS": 120}
+    return {"MAIL_SMTP_HOST": None, "JOB_STALLED_AFTER_SECONDS": 120}
 
 
 def snapshot() -> dict[str, list[str]]:
@@ -66,8 +66,9 @@ def _certificate(make_user: Any, make_exam: Any) -> int:
     from exams.models import AttemptStatus
 
     now = utcnow()
-    att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=now, points=1, max_points=1,
-                   percent=100, passed=True, result_released_at=now)
+    released = now - dt.timedelta(days=9)  # the appeal window has closed: the certificate is due
+    att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=released, points=1, max_points=1,
+                   percent=100, passed=True, result_released_at=released)
     return int(issue_certificate(att, now).id)
 
 

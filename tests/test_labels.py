@@ -16,6 +16,7 @@ from storage.retention import RULES
 
 EVENTS = {"started", "submitted", "submitted_at_deadline", "terminated", "result_released", "reviewed", "graded",
           "flag", "chat_from_candidate", "chat_from_proctor", "certificate_issued", "certificate_sent",
+          "certificate_requested",
           "appeal_filed", "appeal_decided", *CANDIDATE_NOTICES, *TIMELINE_EVENTS["browser"], *TIMELINE_EVENTS["engine"]}
 
 

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from accounts.models import Role
 from app.access import role_required, user
 from app.ids import id_arg
+from app.localtime import localtime
 from app.ratelimit import limit
 from exams import lockdown
 from exams.appeals import appeal_open, appeals_of, file_appeal
@@ -25,9 +26,10 @@ from exams.attempts import (
     submit_attempt,
 )
 from exams.catalog import get_exam_for
-from exams.certificates import certificate_for_attempt
-from exams.models import Attempt, AttemptStatus, Exam
+from exams.certificates import certificate_for_attempt, request_certificate
+from exams.models import AppealStatus, Attempt, AttemptStatus, Exam
 from exams.rosters import exam_of_candidate
+from exams.trust import appeal_window
 from kernel.clock import utcnow
 from kernel.errors import DomainError, ValidationFailed
 from proctoring import systemcheck  # noqa: F401  (registers the system-check gate)
@@ -250,9 +252,37 @@ def result(attempt_id: int) -> str:
 
 
 def _result_page(attempt: Attempt, error: str | None = None, text: str = "", status: int = 200) -> tuple[str, int]:
-    return render_template("attempts/result.html", attempt=attempt, appeals=appeals_of(attempt),
-                           can_appeal=appeal_open(attempt, utcnow()), certificate=certificate_for_attempt(attempt),
+    now = utcnow()
+    window = appeal_window(attempt)
+    appeals = appeals_of(attempt)
+    return render_template("attempts/result.html", attempt=attempt, appeals=appeals,
+                           can_appeal=appeal_open(attempt, now), certificate=certificate_for_attempt(attempt),
+                           window=window, window_open=window is not None and window.is_open(now),
+                           appeal_pending=any(a.status == AppealStatus.OPEN for a in appeals),
                            error=error, text=text), status
+
+
+@bp.post("/candidate/attempts/<int:attempt_id>/certificate")
+@role_required(Role.CANDIDATE)
+def request_certificate_now(attempt_id: int) -> Response | tuple[str, int]:
+    """Get the certificate before the appeal window closes (asks once: it ends the possibility to appeal)."""
+    attempt = get_attempt_for(user(), attempt_id)
+    window = appeal_window(attempt)
+    if request.form.get("confirm") != "yes" and window is not None and window.is_open(utcnow()):
+        return render_template(
+            "confirm.html", title=_("Get your certificate now and end the appeal window?"),
+            consequences=[_("You can no longer appeal this result. Otherwise you could appeal until %(when)s.",
+                            when=localtime(window.closes_at)),
+                          _("The certificate is mailed to you now, and you can download it on the result page."),
+                          _("The recordings, snapshots and chat of your exam may then be deleted.")],
+            action=url_for("attempts.request_certificate_now", attempt_id=attempt.id),
+            button=_("Get the certificate now"), back=url_for("attempts.result", attempt_id=attempt.id)), 200
+    try:
+        request_certificate(attempt, user(), utcnow())
+    except DomainError as err:
+        return _result_page(attempt, err.message, status=err.status)
+    flash(_("Your certificate is on its way by email. This result can no longer be appealed."))
+    return redirect(url_for("attempts.result", attempt_id=attempt_id))
 
 
 @bp.post("/candidate/attempts/<int:attempt_id>/appeal")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from werkzeug.wrappers import Response
@@ -23,7 +23,7 @@ from exams.grading import (
     release_all,
     release_result,
 )
-from exams.trust import Action, holds
+from exams.trust import Action, appeal_window, holds
 from kernel.clock import utcnow
 from kernel.errors import ValidationFailed
 
@@ -44,7 +44,7 @@ def attempt(attempt_id: int) -> str:
     a = get_attempt_for_staff(user(), attempt_id)
     held = holds(a, Action.RELEASE) if a.result_released_at is None else []
     return render_template("staff/attempt.html", attempt=a, items=manual_items(a), appeals=appeals_of(a),
-                           certificate=certificate_for_attempt(a), held=held)
+                           certificate=certificate_for_attempt(a), held=held, window=appeal_window(a), now=utcnow())
 
 
 @bp.post("/attempts/<int:attempt_id>/points")
@@ -60,10 +60,6 @@ def points(attempt_id: int) -> Response:
     return redirect(url_for("grading.attempt", attempt_id=attempt_id))
 
 
-def _mails() -> bool:
-    return bool(current_app.config.get("CERTIFICATE_SEND_ON_ISSUE"))
-
-
 @bp.get("/attempts/<int:attempt_id>/release")
 @role_required(Role.STAFF)
 def confirm_release(attempt_id: int) -> str:
@@ -73,9 +69,8 @@ def confirm_release(attempt_id: int) -> str:
     consequences = [_("%(name)s sees the result (%(points)s of %(max)s points) on their home page.",
                       name=a.user.display_name, points=a.points, max=a.max_points)]
     if a.passed:
-        consequences.append(_("The pass gets its certificate; it is mailed to the candidate and can be checked on "
-                              "the verification page.") if _mails() else
-                            _("The pass gets its certificate; it can be checked on the verification page."))
+        consequences.append(_("The pass gets its certificate; it is mailed to the candidate when the appeal "
+                              "window closes, or sooner if they ask for it (which ends their appeal window)."))
     consequences += [_("The appeal window opens: the candidate may appeal until it closes."),
                      _("A release cannot be taken back; only an upheld appeal reopens the result.")]
     return render_template("staff/confirm_release.html", title=_("Release the result of %(name)s?",
@@ -103,9 +98,10 @@ def confirm_release_exam(exam_id: int) -> str:
     passes = sum(1 for a in ready if a.passed)
     consequences = [ngettext("%(num)d candidate sees the result on their home page.",
                              "%(num)d candidates see their results on their home page.", len(ready)),
-                    ngettext("%(num)d certificate of a pass is issued and mailed.",
-                             "%(num)d certificates of passes are issued and mailed.", passes) if _mails() else
-                    ngettext("%(num)d certificate of a pass is issued.", "%(num)d certificates of passes are issued.",
+                    ngettext("%(num)d certificate of a pass is issued; it is mailed when the appeal window closes, "
+                             "or sooner if the candidate asks for it (which ends their appeal window).",
+                             "%(num)d certificates of passes are issued; each is mailed when its appeal window "
+                             "closes, or sooner if the candidate asks for it (which ends their appeal window).",
                              passes),
                     _("The appeal window opens for each of them."),
                     _("A release cannot be taken back; only an upheld appeal reopens a result.")]

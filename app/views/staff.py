@@ -41,13 +41,17 @@ def home() -> str:
     restricted = db.session.scalars(
         select(User).where(User.institution_id == me.institution_id, User.restricted_at.is_not(None),
                            User.erased_at.is_(None)).order_by(User.restricted_at)).all()
+    from exams.evidence import backstop_at
     from idcheck.manual import waiting_count
     from idcheck.verification import review_queue
     from privacy.rights import requested_changes
+    from proctoring.review import review_queue as sessions_to_review
 
     now = utcnow()
+    to_review = [(row, backstop_at(row.attempt)) for row in sessions_to_review(me, now)]
+    to_review.sort(key=lambda pair: pair[1] or now)  # the nearest backstop first
     return render_template("staff/home.html", exams=overview(exams_for(me), now), proctors=proctors,
-                           restricted=restricted, held=held_for(me),
+                           restricted=restricted, held=held_for(me), to_review=to_review, now=now,
                            receipts=receipts_for(institution_id=me.institution_id)[:100],
                            identity_review=len(review_queue(me)), identity_manual=waiting_count(me, now),
                            corrections_count=len(requested_changes(me)))

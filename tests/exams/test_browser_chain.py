@@ -1,5 +1,6 @@
 """The exam office in headless Chromium: a flagged session is held until reviewed, then released; the certificate
-is mailed (to a real local SMTP sink) and /verify says how the identity was checked and how it was supervised."""
+is mailed (to a real local SMTP sink) when the appeal window closes, and /verify says how the identity was checked
+and how it was supervised."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def app_config(smtp) -> dict[str, Any]:  # noqa: F811
-    """Certificates are mailed as soon as they are issued, to the SMTP sink."""
-    return {"CERTIFICATE_SEND_ON_ISSUE": True, "MAIL_SMTP_HOST": "127.0.0.1", "MAIL_SMTP_PORT": smtp[1],
+    """Certificates are mailed to the SMTP sink (by the job, when the appeal window closes)."""
+    return {"MAIL_SMTP_HOST": "127.0.0.1", "MAIL_SMTP_PORT": smtp[1],
             "MAIL_FROM": "Prüfungsamt <office@aufsicht.test>"}
 
 
@@ -114,14 +115,25 @@ def test_flagged_session_is_released_only_after_review(chromium, live_server, fl
     WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "release-all")))
     d.find_element(By.ID, "release-all").click()
     WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "confirm-release")))
-    assert "1 Zertifikat für eine bestandene Prüfung wird ausgestellt und gemailt." in d.page_source
+    assert ("1 Zertifikat für eine bestandene Prüfung wird ausgestellt; es wird gemailt, wenn die Widerspruchsfrist "
+            "endet") in d.page_source
     d.find_element(By.ID, "confirm-release").click()
     WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "held")))
     assert "1 Ergebnisse freigegeben" in d.page_source or "1 results released" in d.page_source
     assert "Kein Ergebnis wird zurückgehalten." in d.find_element(By.ID, "held").text
     _shot(d, tmp_path, "3-released")
 
-    # The certificate reaches the SMTP sink; its link is the verification page.
+    # Not at release: the certificate reaches the SMTP sink when the appeal window has closed (the job's run).
+    from exams.jobs import send_unsent_certificates_job
+    from kernel.jobs import runner
+
+    runner().wait_all()  # type: ignore[attr-defined]
+    assert handler.certificates == []
+    checked = (clock.now() - dt.timedelta(minutes=55)).date().isoformat()
+    clock.advance(dt.timedelta(days=9))
+    db.session.expire_all()
+    assert send_unsent_certificates_job() == 1
+    # Its link is the verification page.
     _mail_from, rcpt, msg = _wait_mail(handler)
     assert rcpt == [flagged.candidate.email]
     body = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
@@ -129,7 +141,6 @@ def test_flagged_session_is_released_only_after_review(chromium, live_server, fl
     d.get(f"{live_server}/verify/{public_id}")
     WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "verify-status")))
     assert d.find_element(By.ID, "verify-status").get_attribute("data-status") == "valid"
-    checked = (clock.now() - dt.timedelta(minutes=55)).date().isoformat()
     assert d.find_element(By.ID, "verify-identity").text == f"Identität am {checked} geprüft (automatisch)"
     assert d.find_element(By.ID, "verify-supervision").text == ("mit Aufnahme beaufsichtigt; Durchsicht: keine "
                                                                 "Auffälligkeiten")

@@ -1,4 +1,5 @@
-"""A candidate takes an exam end to end in headless Chromium, reloads mid-way, and verifies the certificate."""
+"""A candidate takes an exam end to end in headless Chromium, reloads mid-way, asks for the certificate before the
+appeal window closes (told first that this ends the appeal), and verifies it."""
 
 from __future__ import annotations
 
@@ -68,6 +69,16 @@ def test_take_exam_reload_submit_and_verify(chromium, live_server, office):  # n
 
     d.refresh()
     assert "9 / 10" in d.find_element(By.ID, "result").text
+    # The certificate comes when the appeal window closes; asked for now, the page says first that this ends
+    # the appeal, then the certificate is the candidate's and the appeal form is gone.
+    assert "Widerspruchsfrist" in d.find_element(By.ID, "certificate-comes").text
+    assert d.find_elements(By.ID, "appeal-text") and not d.find_elements(By.ID, "verify-link")
+    d.find_element(By.ID, "request-certificate").click()
+    WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "confirm-button")))
+    assert "keinen Widerspruch mehr einlegen" in d.find_element(By.ID, "consequences").text
+    d.find_element(By.ID, "confirm-button").click()
+    WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "verify-link")))
+    assert not d.find_elements(By.ID, "appeal-text")
     d.find_element(By.ID, "verify-link").click()
     WebDriverWait(d, 10).until(ec.presence_of_element_located((By.ID, "verify-status")))
     status = d.find_element(By.ID, "verify-status")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import secrets
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from exams.certificates import KEYS_FILE, rotate_signing_key
 from exams.credentials import load_jwks, verify_credential
 from exams.models import Certificate
+from kernel.clock import clock
 from kernel.db import db
 from tests.conftest import login
 
@@ -59,6 +61,12 @@ def test_rotation_keeps_old_certificates_valid(app, client, cert):
 def test_holder_and_staff_download_pdf_and_credential(app, client, office, cert, make_user):
     cand = app.test_client()
     login(cand, office.candidate)
+    # While appeals are taken the holder is told when the certificate comes (staff download it at once).
+    early = cand.get(f"/certificates/{cert.public_id}.pdf", headers={"Accept-Language": "en"})
+    assert early.status_code == 409 and "when the appeal window closes" in early.get_data(as_text=True)
+    clock.advance(dt.timedelta(days=9))
+    login(cand, office.candidate)
+    login(client, office.staff)
     for c in (cand, client):
         resp = c.get(f"/certificates/{cert.public_id}.pdf")
         assert resp.status_code == 200 and resp.data.startswith(b"%PDF")

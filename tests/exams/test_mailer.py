@@ -1,7 +1,9 @@
-"""Certificates are emailed in the job runner through a real (local) SMTP server; sent_at releases recordings."""
+"""Certificates are emailed in the job runner through a real (local) SMTP server, once the appeal window has ended
+(not at release: sending ends the window)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.header
 import socket
@@ -16,6 +18,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from exams.models import AttemptEvent, Certificate
+from kernel.clock import clock
 from kernel.db import db
 from tests.conftest import login
 
@@ -61,8 +64,11 @@ def smtp() -> Iterator[tuple[Collector, int]]:
 
 @pytest.fixture
 def app_config(smtp) -> dict[str, Any]:
-    return {"CERTIFICATE_SEND_ON_ISSUE": True, "MAIL_SMTP_HOST": "127.0.0.1", "MAIL_SMTP_PORT": smtp[1],
+    return {"MAIL_SMTP_HOST": "127.0.0.1", "MAIL_SMTP_PORT": smtp[1],
             "MAIL_FROM": "Prüfungsamt <office@aufsicht.test>"}
+
+
+WINDOW = dt.timedelta(days=9)  # past the end of the 7th day after the release, in any time zone
 
 
 def _wait_sent(cert_id: int, timeout: float = 20) -> Certificate:
@@ -76,7 +82,9 @@ def _wait_sent(cert_id: int, timeout: float = 20) -> Certificate:
     raise AssertionError("certificate was not sent in time")
 
 
-def test_release_sends_certificate_via_smtp(app, client, office, submitted, smtp):
+def test_the_certificate_goes_via_smtp_when_the_appeal_window_closes(app, client, office, submitted, smtp):
+    from kernel.jobs import run_job, runner
+
     handler, _ = smtp
     attempt = submitted()
     login(client, office.staff)
@@ -84,6 +92,11 @@ def test_release_sends_certificate_via_smtp(app, client, office, submitted, smtp
     client.post(f"/staff/attempts/{attempt.id}/release")
     cert = db.session.scalar(select(Certificate).where(Certificate.attempt_id == attempt.id))
     assert cert is not None
+    runner().wait_all()  # type: ignore[attr-defined]
+    assert handler.certificates == []  # not at release
+    clock.advance(WINDOW)
+    db.session.expire_all()  # the release was another session's: the job reads the database afresh
+    assert run_job("exams.send_unsent_certificates", {}) == 1
     cert = _wait_sent(cert.id)
     assert len(handler.certificates) == 1
     mail_from, rcpt, msg = handler.certificates[0]
@@ -106,10 +119,10 @@ def test_without_smtp_host_writes_outbox(app, office, submitted, tmp_path):
     from exams.grading import give_points, release_result
     from kernel.clock import utcnow
 
-    app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
     give_points(attempt, office.staff, "q4", 5, utcnow())
     release_result(attempt, office.staff, utcnow())
     cert = db.session.scalars(select(Certificate)).one()
+    clock.advance(WINDOW)  # the appeal window has closed: the certificate may go
     assert cert.sent_at is None
     with app.test_request_context():
         send_certificate(cert)
@@ -124,11 +137,12 @@ def test_failed_send_leaves_sent_at_unset(app, office, submitted):
     from kernel.clock import utcnow
     from kernel.jobs import run_job
 
-    app.config.update(CERTIFICATE_SEND_ON_ISSUE=False, MAIL_SMTP_PORT=_free_port(), MAIL_SMTP_TIMEOUT=2)
+    app.config.update(MAIL_SMTP_PORT=_free_port(), MAIL_SMTP_TIMEOUT=2)
     attempt = submitted()
     give_points(attempt, office.staff, "q4", 5, utcnow())
     release_result(attempt, office.staff, utcnow())
     cert = db.session.scalars(select(Certificate)).one()
+    clock.advance(WINDOW)  # the appeal window has closed: the certificate may go
     with pytest.raises(OSError):
         run_job("exams.send_certificate", {"certificate_id": cert.id})
     assert run_job("exams.send_certificate", {"certificate_id": 999999}) is None
@@ -141,30 +155,27 @@ def test_send_job_returns_the_certificate_id(app, office, submitted, smtp):
     from kernel.clock import utcnow
     from kernel.jobs import run_job
 
-    app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
     attempt = submitted()
     give_points(attempt, office.staff, "q4", 5, utcnow())
     release_result(attempt, office.staff, utcnow())
     cert = db.session.scalars(select(Certificate)).one()
+    clock.advance(WINDOW)  # the appeal window has closed: the certificate may go
     public_id = cert.public_id
     assert run_job("exams.send_certificate", {"certificate_id": cert.id}) == public_id
     assert len(smtp[0].certificates) == 1
 
 
 def test_unsent_certificates_are_retried(app, office, submitted, smtp):
-    import datetime as dt
-
     from exams.grading import give_points, release_result
-    from kernel.clock import clock, utcnow
+    from kernel.clock import utcnow
     from kernel.jobs import run_job
 
-    app.config["CERTIFICATE_SEND_ON_ISSUE"] = False
     attempt = submitted()
     give_points(attempt, office.staff, "q4", 5, utcnow())
     release_result(attempt, office.staff, utcnow())
     cert_id = db.session.scalars(select(Certificate.id)).one()
-    assert run_job("exams.send_unsent_certificates", {}) == 0  # too fresh: the first send may still run
-    clock.advance(dt.timedelta(minutes=11))
+    assert run_job("exams.send_unsent_certificates", {}) == 0  # appeals are taken: not yet
+    clock.advance(WINDOW)
     assert run_job("exams.send_unsent_certificates", {}) == 1
     assert _wait_sent(cert_id).sent_at is not None
     assert len(smtp[0].certificates) == 1
@@ -176,7 +187,7 @@ def test_a_title_with_a_newline_is_sent_once_into_a_private_outbox(app, office, 
     from exams.mailer import send_certificate
     from kernel.clock import utcnow
 
-    app.config.update(MAIL_SMTP_HOST=None, INSTANCE_PATH=str(tmp_path), CERTIFICATE_SEND_ON_ISSUE=False)
+    app.config.update(MAIL_SMTP_HOST=None, INSTANCE_PATH=str(tmp_path))
     app.instance_path = str(tmp_path)
     attempt = submitted()
     attempt.exam.title = "Deutsch B1\r\nBcc: everyone@example.org"
@@ -184,6 +195,7 @@ def test_a_title_with_a_newline_is_sent_once_into_a_private_outbox(app, office, 
     give_points(attempt, office.staff, "q4", 5, utcnow())
     release_result(attempt, office.staff, utcnow())
     cert = db.session.scalars(select(Certificate)).one()
+    clock.advance(WINDOW)  # the appeal window has closed: the certificate may go
     with app.test_request_context():
         send_certificate(cert)  # raised "Header values may not contain linefeed": retried every 15 minutes
     assert cert.sent_at is not None

@@ -114,7 +114,9 @@ def test_result_released_mail_with_link_and_appeal_deadline(app, office, submitt
     ((subject, body),) = mails(smtp, office.candidate.email)
     assert subject == "Ihr Ergebnis: Deutsch B1"
     assert f"https://pruefung.example.org/candidate/attempts/{attempt.id}/result" in body
-    assert "bis 2026-12-09 01:00 (CET) angenommen" in body  # 7 days, to midnight UTC, said in Berlin time
+    # Release day is day 0; day 7 ends at midnight in the institution's zone (Berlin), not in UTC.
+    assert "bis 2026-12-09 00:00 (CET) angenommen" in body
+    assert "Ihr Zertifikat wird Ihnen gemailt, wenn die Widerspruchsfrist endet (2026-12-09 00:00 (CET))" in body
 
 
 def test_appeal_received_and_decided_mails(app, client, office, submitted, smtp):  # noqa: F811

@@ -91,7 +91,7 @@ def test_candidate_finds_result_certificate_and_appeal_deadline_at_home(app, cli
         give_points(attempt, office.staff, "q4", 5, clock.now())
         release_result(attempt, office.staff, clock.now())
     after = item()
-    assert "100 %" in after and "bestanden" in after and 'class="to-certificate"' in after
+    assert "100 %" in after and "bestanden" in after
     from exams.rosters import exam_of_candidate
     from kernel.clock import format_local
 
@@ -100,3 +100,9 @@ def test_candidate_finds_result_certificate_and_appeal_deadline_at_home(app, cli
     assert shown.appeal_closes_at > clock.now() + dt.timedelta(days=7)  # the 7th day after the release counts
     deadline = format_local(shown.appeal_closes_at, attempt.exam.institution.timezone)
     assert 'class="appeal-deadline"' in after and deadline in after
+    # While appeals are taken the certificate is not the candidate's yet: the page says when it comes.
+    assert 'class="to-certificate"' not in after and 'class="certificate-comes"' in after
+    clock.advance(dt.timedelta(days=9))
+    login(client, office.candidate)
+    later = item()
+    assert 'class="to-certificate"' in later and 'class="appeal-deadline"' not in later

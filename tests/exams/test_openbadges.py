@@ -280,8 +280,14 @@ def test_verify_page_checks_uploaded_credentials(app, client, office, cert):
 
 
 def test_holder_downloads_and_others_do_not(app, client, office, cert, make_user):
+    import datetime as dt
+
+    from kernel.clock import clock
+
+    clock.advance(dt.timedelta(days=9))  # the appeal window has closed: the certificate is the holder's
     cand = app.test_client()
     login(cand, office.candidate)
+    login(client, office.staff)
     page = cand.get(f"/candidate/attempts/{cert.attempt_id}/result").get_data(as_text=True)
     for url in (f"/certificates/{cert.public_id}/credential.jsonld", f"/certificates/{cert.public_id}/credential.jwt"):
         resp = cand.get(url)

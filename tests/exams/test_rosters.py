@@ -219,10 +219,16 @@ def test_after_release_the_exam_page_links_the_result_and_certificate_instead_of
     give_points(attempt, office.staff, "q4", 5, utcnow())
     release_result(attempt, office.staff, utcnow())
     page = client.get(f"/candidate/exams/{office.exam.id}").get_data(as_text=True)
+    assert 'id="start"' not in page and 'id="certificate-comes"' in page and 'id="to-result"' in page
+    home = client.get("/candidate/").get_data(as_text=True)
+    assert f"/candidate/attempts/{attempt.id}/result" in home and ".pdf" not in home
+    assert "Widersprüche werden bis" in home  # the appeal deadline
+    clock.advance(dt.timedelta(days=9))  # the appeal window has closed: the certificate is the candidate's
+    login(client, office.candidate)
+    page = client.get(f"/candidate/exams/{office.exam.id}").get_data(as_text=True)
     assert 'id="start"' not in page and 'id="to-certificate"' in page and 'id="to-result"' in page
     home = client.get("/candidate/").get_data(as_text=True)
-    assert f"/candidate/attempts/{attempt.id}/result" in home and ".pdf" in home
-    assert "Widersprüche werden bis" in home  # the appeal deadline
+    assert ".pdf" in home and "Widersprüche werden bis" not in home
 
 
 def test_each_proctors_grid_shows_the_candidates_the_session_gave_them(app, roster, make_user):

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from exams import trust
 from exams.appeals import decide_appeal, file_appeal
-from exams.certificates import certificate_for_attempt, certificates_of, issue_certificate
+from exams.certificates import certificate_for_attempt, certificates_of, issue_certificate, request_certificate
 from exams.grading import give_points, release_all, release_result
 from exams.jobs import send_certificate_job
 from exams.mailer import send_certificate
@@ -100,7 +100,7 @@ def held_codes(att: Attempt) -> set[str]:
 # --- release -> certificate sent -> purge only after review -----------------------------------------------------
 
 
-def test_flagged_session_is_held_until_reviewed_then_released_sent_and_purged(app, chain):
+def test_flagged_session_is_held_until_reviewed_then_released_asked_for_and_purged(app, chain):
     att = chain.attempt(identity=IdCheckStatus.VERIFIED)
     flag(att)
     with app.test_request_context(), pytest.raises(trust.ResultHeld) as held:
@@ -120,8 +120,15 @@ def test_flagged_session_is_held_until_reviewed_then_released_sent_and_purged(ap
     assert not purged(att)  # released, not yet sent, window open
     with app.test_request_context():
         send_certificate(cert)
+    assert db.session.get(Certificate, cert.id).sent_at is None  # not while appeals are taken
     purge_expired(clock.now())
-    assert purged(att)  # reviewed and sent: the evidence goes
+    assert not purged(att)
+    with app.test_request_context():
+        request_certificate(att, att.user, clock.now())  # the candidate asks for it: the window ends
+        send_certificate(cert)
+    assert db.session.get(Certificate, cert.id).sent_at is not None
+    purge_expired(clock.now())
+    assert purged(att)  # reviewed, and the window ended: the evidence goes
 
 
 def test_sent_certificate_never_releases_unreviewed_evidence(app, chain):
@@ -233,7 +240,8 @@ def test_an_upheld_appeal_reopens_grading_reissues_and_keeps_evidence_for_the_ne
         release_result(att, chain.staff, clock.now())
         first = certificate_for_attempt(att)
         assert first is not None and first.score_percent == "50.00"
-        send_certificate(first)
+        send_certificate(first)  # not sent: appeals are taken
+        assert first.sent_at is None
         clock.advance(2 * DAY)
         appeal = file_appeal(att, "Die Freitextantwort wurde nicht bewertet.", clock.now())
         clock.advance(DAY)
@@ -253,8 +261,9 @@ def test_an_upheld_appeal_reopens_grading_reissues_and_keeps_evidence_for_the_ne
     assert [c.id for c in certificates_of(att)] == [new.id, first.id]
     with app.test_request_context():
         send_certificate(new)
+    assert new.sent_at is None  # the new result has its own window
     purge_expired(clock.now() + 6 * DAY)
-    assert not purged(att)  # sent, but the appeal's evidence waits for the new result's own window
+    assert not purged(att)  # the appeal's evidence waits for the new result's own window
     purge_expired(clock.now() + 8 * DAY)
     assert purged(att)
 
@@ -461,6 +470,7 @@ def test_a_rename_after_passing_changes_neither_verify_nor_pdf_nor_credential(ap
             result="50.00 %", certificate_id=cert.public_id, verify_url=f"http://localhost/verify/{cert.public_id}",
             issuer_name=chain.inst.name)))
     assert pdf_after == pdf_before and pdf_after != renamed
+    clock.advance(9 * DAY)  # the appeal window has closed: the certificate is the holder's to download
     assert client.get(f"/certificates/{cert.public_id}.jwt").get_data(as_text=True).strip() == cert.credential
     assert _payload(cert.credential)["credentialSubject"]["name"] == "Erika Mustermann"
 

@@ -97,8 +97,11 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
             save_answer(done, "q2", answer or f"Antwort {marker}", utcnow())
             submit_attempt(done, utcnow())
             give_points(done, staff, "q2", 1, utcnow())
-            release_result(done, staff, utcnow())
-            appeal = file_appeal(done, appeal_text or f"Einspruch {marker}", utcnow())
+            # Released 9 days ago: the appeal (filed the next day) is open, the window has closed since, and the
+            # certificate is the candidate's to download.
+            released = utcnow() - dt.timedelta(days=9)
+            release_result(done, staff, released)
+            appeal = file_appeal(done, appeal_text or f"Einspruch {marker}", released + dt.timedelta(days=1))
             live = start_attempt(candidate, exam_live, utcnow())
             save_answer(live, "q2", answer or f"Antwort {marker}", utcnow())
             message = chat.send(live, candidate, chat_text or f"Frage {marker}", utcnow())
