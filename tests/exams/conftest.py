@@ -26,7 +26,7 @@ QUESTIONS = [
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     """No certificate emails in the background unless a test asks for them."""
-    return {"CERTIFICATE_SEND_ON_ISSUE": False}
+    return {}
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def app_config(smtp) -> dict[str, Any]:  # noqa: F811
-    return {"CERTIFICATE_SEND_ON_ISSUE": False, "MAIL_SMTP_HOST": "127.0.0.1", "MAIL_SMTP_PORT": smtp[1],
+    return {"MAIL_SMTP_HOST": "127.0.0.1", "MAIL_SMTP_PORT": smtp[1],
             "MAIL_FROM": "Prüfungsamt <office@aufsicht.test>"}
 
 

@@ -25,7 +25,7 @@ QUESTIONS = [
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     """No certificate emails in the background: these tests look at pages and APIs only."""
-    return {"CERTIFICATE_SEND_ON_ISSUE": False}
+    return {}
 
 
 @pytest.fixture(autouse=True)

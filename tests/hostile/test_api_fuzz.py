@@ -32,7 +32,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     """No certificate emails in the background."""
-    return {"CERTIFICATE_SEND_ON_ISSUE": False}
+    return {}
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from tests.proctoring.conftest import PatternTrack, aiortc_offer
 def app_config() -> dict[str, Any]:
     """Small limits, so that a test reaches each one quickly; one trusted proxy (nginx) in front."""
     return {"MEDIA_OFFERS_PER_MINUTE": 3, "CHAT_MESSAGES_PER_MINUTE": 3, "EXPORTS_PER_DAY": 2,
-            "REGISTRATIONS_PER_HOUR": 2, "TRUSTED_PROXIES": 1, "CERTIFICATE_SEND_ON_ISSUE": False,
+            "REGISTRATIONS_PER_HOUR": 2, "TRUSTED_PROXIES": 1,
             "MEDIA_HOST_ADDRESSES": ["127.0.0.1"]}
 
 

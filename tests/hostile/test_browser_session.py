@@ -25,7 +25,7 @@ PENDING = ("return JSON.parse(localStorage.getItem('aufsicht-pending-' + "
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     """As in production: CSRF protection on."""
-    return {"WTF_CSRF_ENABLED": True, "CERTIFICATE_SEND_ON_ISSUE": False}
+    return {"WTF_CSRF_ENABLED": True}
 
 
 def _answers() -> dict[str, Any]:

@@ -20,7 +20,7 @@ from tests.idcheck.test_flow import wait_done
 
 @pytest.fixture
 def app_config():
-    return {"IDCHECK_MAX_PIXELS_PER_JOB": 4_000_000, "CERTIFICATE_SEND_ON_ISSUE": False}
+    return {"IDCHECK_MAX_PIXELS_PER_JOB": 4_000_000}
 
 
 def test_pixels_per_identity_job_are_bounded(candidate_at_exam, faces):  # noqa: F811

@@ -36,7 +36,7 @@ def try_login(client: Any, email: str, password: str, **how: Any) -> int:
 def app_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     """One trusted proxy (nginx), as docs/deploy.md sets up; ``@pytest.mark.direct``: none (the default)."""
     direct = request.node.get_closest_marker("direct") is not None
-    return {"TRUSTED_PROXIES": 0 if direct else 1, "CERTIFICATE_SEND_ON_ISSUE": False,
+    return {"TRUSTED_PROXIES": 0 if direct else 1,
             "VERIFY_RATE_LIMIT_PER_MINUTE": 3, "LOGIN_MAX_FAILURES_PER_ADDRESS": 5 if direct else 30}
 
 

@@ -29,7 +29,7 @@ SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 def app_config() -> dict[str, Any]:
     """This app plays the engine (``media serve``): its grant key is known to the test, the web worker."""
     return {"MEDIA_ENGINE_API": True, "MEDIA_GRANT_KEY": base64.b64encode(SEED).decode(),
-            "MEDIA_HOST_ADDRESSES": ["127.0.0.1"], "PROCTORING_FACE_FLAGS": False, "CERTIFICATE_SEND_ON_ISSUE": False}
+            "MEDIA_HOST_ADDRESSES": ["127.0.0.1"], "PROCTORING_FACE_FLAGS": False}
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ BODY = bytes(range(256)) * 40  # 10 KiB over several storage segments
 
 @pytest.fixture
 def app_config():
-    return {"CERTIFICATE_SEND_ON_ISSUE": False, "STORAGE_SEGMENT_SIZE": 1024}
+    return {"STORAGE_SEGMENT_SIZE": 1024}
 
 
 @pytest.fixture

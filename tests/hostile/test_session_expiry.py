@@ -26,7 +26,7 @@ from tests.hostile.conftest import QUESTIONS
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     """Production-like: CSRF on; sessions live eight hours (the default)."""
-    return {"WTF_CSRF_ENABLED": True, "CERTIFICATE_SEND_ON_ISSUE": False}
+    return {"WTF_CSRF_ENABLED": True}
 
 
 @pytest.fixture

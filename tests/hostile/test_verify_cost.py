@@ -20,7 +20,7 @@ from tests.hostile.conftest import Tenant
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     """Many verifications per test: the per-IP rate limit is tested elsewhere."""
-    return {"CERTIFICATE_SEND_ON_ISSUE": False, "VERIFY_RATE_LIMIT_PER_MINUTE": 10_000}
+    return {"VERIFY_RATE_LIMIT_PER_MINUTE": 10_000}
 
 
 @pytest.fixture
