@@ -39,7 +39,7 @@ def triangles(xy: np.ndarray, width: int, height: int) -> np.ndarray:
     pts = np.asarray(xy, dtype=np.float32)
     subdiv = cv2.Subdiv2D((-width, -height, 3 * width, 3 * height))
     subdiv.insert(pts.tolist())
-    corners = subdiv.getTriangleList().reshape(-1, 3, 2)
+    corners = np.asarray(subdiv.getTriangleList(), dtype=np.float32).reshape(-1, 3, 2)
     # each corner is one of the points given, or one of the outer box's (those triangles are dropped)
     keys = pts[:, 0].astype(np.float64) * 1e5 + pts[:, 1]
     order = np.argsort(keys)
