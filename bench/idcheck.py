@@ -112,8 +112,8 @@ def whole_verifications(setup: dict, pairs: list[tuple[bytes, str, str]],
                 check = IdCheck(user_id=user, exam_id=setup["exam"], status=IdCheckStatus.PROCESSING,
                                 challenge=steps_json(challenge),
                                 id_image_blob_id=vault.store("id_image", id_bytes, content_type="image/*", **owner).id,
-                                selfie_blob_id=vault.store("id_image", frames[0][1], content_type="image/*",
-                                                           **owner).id,
+                                selfie_blob_id=vault.store("id_image", selfie_of(challenge, frames),
+                                                           content_type="image/*", **owner).id,
                                 frames_blob_id=vault.store("id_image", pack_frames(frames), **owner).id)
                 db.session.add(check)
                 db.session.commit()
@@ -128,6 +128,11 @@ def whole_verifications(setup: dict, pairs: list[tuple[bytes, str, str]],
                 if r == 0:  # how many frames the liveness pass analysed (counted again, outside the timing)
                     frame_counts.append((len(frames), *analysed(challenge, frames)))
     return times, outcomes
+
+
+def selfie_of(challenge: Any, frames: list[tuple[int, bytes]]) -> bytes:
+    """The selfie as ``accept_live_frames`` picks it: the last frame before the first prompt."""
+    return [img for t, img in frames if t < challenge.steps[0].prompted_ms][-1]
 
 
 def analysed(challenge: Any, frames: list[tuple[int, bytes]]) -> tuple[int, int]:

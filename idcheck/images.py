@@ -69,13 +69,18 @@ def pixels_of(data: bytes) -> int:
 
 def load_upload(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> np.ndarray:
     """Decode an upload into an upright RGB array, or raise UnusableImage with a clear reason."""
+    # the pixels only: an array carries none of the upload's metadata, so no fresh copy is made (the frames of
+    # a liveness challenge are decoded by the dozen)
     return np.asarray(_upright_rgb(data, max_bytes, max_pixels)[0])
 
 
 def without_metadata(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> bytes:
     """The upload encoded again in its own format, upright, with no metadata at all (EXIF with GPS, XMP, ICC,
     comments); what is stored of an ID photo or selfie. Raises UnusableImage like ``load_upload``."""
-    rgb, fmt = _upright_rgb(data, max_bytes, max_pixels)
+    upright, fmt = _upright_rgb(data, max_bytes, max_pixels)
+    # A fresh image: nothing of the upload's info (EXIF, XMP, ICC, comments) travels with it.
+    rgb = Image.new("RGB", upright.size)
+    rgb.paste(upright)
     out = io.BytesIO()
     if fmt == "PNG":
         rgb.save(out, "PNG", optimize=False)
@@ -114,7 +119,4 @@ def _upright_rgb(data: bytes, max_bytes: int, max_pixels: int) -> tuple[Image.Im
         raise UnusableImage("corrupt", N_("The image file is damaged or incomplete. Please take it again.")) from None
     if min(rgb.size) < 64:
         raise UnusableImage("too_small", N_("The image is too small."))
-    # A fresh image: nothing of the upload's info (EXIF, XMP, ICC, comments) travels with it.
-    clean = Image.new("RGB", rgb.size)
-    clean.paste(rgb)
-    return clean, fmt
+    return rgb, fmt

@@ -19,12 +19,13 @@ face is tracked from frame to frame (no frame without a face, no jump of the fac
 time). The face encoding (dlib's 5-point alignment and ResNet encoder, about 90 ms a frame, most of
 the cost) must be the person of the references (the selfie, the ID photo) on the neutral frame, on the
 peak of every move, and on each frame where the track breaks: another person cannot take over without
-a break, and whoever makes a move is identified making it.
+a break, and whoever makes a move is identified making it. Where the caller has already encoded a frame
+(the job's selfie is the last frame before the first prompt, encoded for the match), that encoding is used.
 
 What still passes: a real-time deepfake or a replayed 3D rendering fed to the camera (or a warp that
 also repaints the light), and a person-shaped mask worn by someone who turns. What is refused though it
-may be a person: a head in perfectly even light, whose light does not change as it turns. A doubtful result is never a refusal by itself: the
-check goes to a person (idcheck.verification).
+may be a person: a head in perfectly even light, whose light does not change as it turns. A doubtful
+result is never a refusal by itself: the check goes to a person (idcheck.verification).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +153,11 @@ class _Viewer:
     frame on, frames are analysed without a hole; a face whose track breaks is identified at once.
     """
 
-    def __init__(self, frames: Sequence[Frame], references: Sequence[np.ndarray]) -> None:
+    def __init__(self, frames: Sequence[Frame], references: Sequence[np.ndarray],
+                 encoded: Mapping[int, np.ndarray] | None = None) -> None:
         self.frames = sorted(frames, key=lambda f: f.t_ms)
         self.references = [np.asarray(r, dtype=np.float64) for r in references]
+        self.encoded = dict(encoded or {})
         self.neutral: _Seen | None = None
         self.seen: dict[int, _Seen] = {}
         self.faceless = 0
@@ -218,8 +221,12 @@ class _Viewer:
 
         if seen.identified or seen.mesh is None:
             return
-        image = self.frames[seen.index].image
-        encoding = np.asarray(faces.encodings(image, [seen.mesh.box])[0], dtype=np.float64)
+        known = self.encoded.get(seen.t_ms)
+        if known is not None:  # the caller's encoding of this very frame (the selfie is the neutral frame)
+            encoding = np.asarray(known, dtype=np.float64)
+        else:
+            encoding = np.asarray(faces.encodings(self.frames[seen.index].image, [seen.mesh.box])[0],
+                                  dtype=np.float64)
         seen.identified = True
         self.identified += 1
         if not self.references:
@@ -276,19 +283,22 @@ def _diagonal(seen: _Seen, move: str) -> bool:
     return abs(other) / other_clear > OFF_AXIS * abs(main) / main_clear
 
 
-def decide(challenge: Challenge, frames: Sequence[Frame],
-           references: Sequence[np.ndarray] = ()) -> LivenessResult:
+def decide(challenge: Challenge, frames: Sequence[Frame], references: Sequence[np.ndarray] = (),
+           encoded: Mapping[int, np.ndarray] | None = None) -> LivenessResult:
     """Did a live head, the person of ``references``, follow ``challenge`` in ``frames``?
 
     ``references`` are face encodings (the selfie, the ID photo); without any, the neutral frame (the
-    last with a face before the first prompt) is the reference. Frames are put in time order here.
+    last with a face before the first prompt) is the reference. ``encoded``: face encodings the caller
+    already made of some of the frames, by capture time (the job's selfie is the last frame before the
+    first prompt, encoded for the match); they are used instead of encoding those frames again. Frames
+    are put in time order here.
     """
     moves = challenge.moves
     if len(moves) < STEPS or any(m not in _AXIS for m in moves):
         return _fail(f"challenge must be at least {STEPS} known moves, got {moves}")
     if any(b.prompted_ms < a.deadline_ms for a, b in zip(challenge.steps, challenge.steps[1:], strict=False)):
         return _fail("challenge steps overlap")
-    view = _Viewer(frames, references)
+    view = _Viewer(frames, references, encoded)
     results: list[StepResult] = []
     try:
         before = [i for i, f in enumerate(view.frames) if f.t_ms < challenge.steps[0].prompted_ms]

@@ -365,7 +365,9 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
         # frames as the media engine took them from the live video, timed by this server's clock;
         # every frame must show the person of the selfie and of the ID photo
         frames = [Frame(t, load_upload(f, **_limits())) for t, f in timed_frames]
-        live = decide(challenge, frames, references=[selfie_enc, id_enc])
+        # the selfie is one of the frames (accept_live_frames): its encoding from the match is that frame's
+        encoded = {t: selfie_enc for t, f in timed_frames if f == selfie_bytes}
+        live = decide(challenge, frames, references=[selfie_enc, id_enc], encoded=encoded)
         # each step's outcome with its step, for the reviewer (which frame shows the answer)
         results = {i: r for i, r in enumerate(live.steps)}
         check.challenge = [{**s, "answered_ms": results[i].at_ms if i in results else None,

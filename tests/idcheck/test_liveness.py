@@ -162,6 +162,26 @@ def test_identity_is_checked_on_the_neutral_frame_and_each_moves_peak_only_while
     assert result.passed and result.frames_identified == 1 + len(challenge.steps) < result.frames_analysed
 
 
+def test_an_encoding_the_caller_made_of_the_neutral_frame_is_used_for_it(genuine, spoof_set):
+    """run_check hands over the selfie's encoding (the selfie is the neutral frame): it is not made again."""
+    from idcheck.faces import encodings
+
+    challenge, frames = genuine
+    neutral_ms = max(f.t_ms for f in frames if f.t_ms < challenge.steps[0].prompted_ms)
+    own = decide(challenge, frames, encoded={neutral_ms: _encoding(frames[0].image)})
+    assert own.passed, own.reason
+    other = spoof_set.head("biden.jpg").render()
+    other_enc = encodings(other, [pose.meshes(other)[0].box])[0]
+    result = decide(challenge, frames, [_encoding(frames[0].image)], encoded={neutral_ms: other_enc})
+    assert not result.passed and result.reason.startswith(f"another person at {neutral_ms} ms"), result.reason
+
+
+def _encoding(image):
+    from idcheck.faces import encodings
+
+    return encodings(image, [pose.meshes(image)[0].box])[0]
+
+
 @pytest.mark.parametrize("how", ["jumps to another place", "after a frame without a face"])
 def test_another_person_where_the_face_track_breaks_is_refused_though_no_move_is_made(genuine, spoof_set, how):
     challenge, frames = genuine
