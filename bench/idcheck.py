@@ -207,6 +207,7 @@ def main() -> None:
         for o in sorted(set(outcomes)):
             mine = [t for t, oo in zip(times, outcomes, strict=True) if oo == o]
             results[f"{o} {label}"] = mine
+            results[f"cpu {o} {label}"] = [c for c, oo in zip(cpu_ms, outcomes, strict=True) if oo == o]
             print(f"      {o:9} median {statistics.median(mine):7.1f} ms ({len(mine)})")
     for why in sorted(reasons):
         print(f"  to a person: {why}")
@@ -281,6 +282,7 @@ def main() -> None:
                       "frames_identified_median": statistics.median(identified),
                       "median_ms_1280": round(statistics.median(t1280), 1), "p95_ms_1280": round(pct(t1280, 95), 1),
                       "cpu_ms_1280": round(statistics.median(results["cpu 1280x960"]), 1),
+                      "cpu_ms_verified_1280": round(statistics.median(results["cpu verified 1280x960"]), 1),
                       "median_ms_full_size": round(statistics.median(results["full size"]), 1),
                       "compare_only_ms_1280": round(statistics.median(results["compare 1280x960"]), 1),
                       "speedup_vs_naive": round(speedup, 1), "load1": round(os.getloadavg()[0], 1),
