@@ -17,7 +17,9 @@ Last line: one JSON object with keys verification_median_ms (the document read p
 median run_check of the verifications that end verified, the whole path: the platform reads the document
 at upload, the rest in the job), mrz_read_rate, mrz_read_rate_passporteye, mrz_s_per_doc, spoofs_accepted,
 frames_analysed_median, frames_identified_median, median_ms_1280, p95_ms_1280 (run_check alone, every
-outcome), compare_only_ms_1280, speedup_vs_naive, what.
+outcome), cpu_ms_1280 and cpu_ms_verified_1280 (its CPU time: every outcome, the checks ending verified),
+compare_only_ms_1280, speedup_vs_naive, what. The selfie is picked as ``accept_live_frames`` picks it: the
+last frame before the first prompt.
 
     .venv/bin/python bench/idcheck.py [--repeat 3] [--verification-only (lighter, labelled)]
 """

@@ -364,6 +364,7 @@ class SpoofSet:
         self.rng = np.random.default_rng(seed)
         self._heads: dict[str, Head] = {}
         self._flat: np.ndarray | None = None
+        self._cases: dict[str, tuple[Challenge, list[Frame]]] = {}
 
     def head(self, name: str = "obama.jpg") -> Head:
         """The 3D stand-in made from one photo."""
@@ -379,7 +380,12 @@ class SpoofSet:
         return self._flat
 
     def case(self, name: str) -> tuple[Challenge, list[Frame]]:
-        """The challenge and frames of one case (an attack or ``GENUINE``)."""
+        """The challenge and frames of one case (an attack or ``GENUINE``), made once."""
+        if name not in self._cases:
+            self._cases[name] = self._make(name)
+        return self._cases[name]
+
+    def _make(self, name: str) -> tuple[Challenge, list[Frame]]:
         ch = challenge_of(ASKED)
         rng = self.rng
         genuine = self.head().render
