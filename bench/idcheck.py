@@ -279,7 +279,8 @@ def main() -> None:
           f"{statistics.median(full) + read_ms:.0f} ms")
     print(json.dumps({"verification_median_ms": round(statistics.median(full) + read_ms, 1),
                       **{k: more[k] for k in ("mrz_read_rate", "mrz_read_rate_passporteye", "mrz_s_per_doc",
-                                              "spoofs_accepted") if k in more},
+                                              "spoofs_accepted", "light_change_genuine",
+                                              "light_change_attacks_max") if k in more},
                       "frames_analysed_median": statistics.median(looked),
                       "frames_identified_median": statistics.median(identified),
                       "median_ms_1280": round(statistics.median(t1280), 1), "p95_ms_1280": round(pct(t1280, 95), 1),
