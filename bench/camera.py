@@ -66,8 +66,9 @@ def drawer(faces: Path, kind: str) -> Callable[[float, float], np.ndarray]:
 class PromptedCamera:
     """What a candidate's camera sends: ``draw`` at the pose of someone answering the current prompt."""
 
-    def __init__(self, draw: Callable[[float, float], np.ndarray]) -> None:
+    def __init__(self, draw: Callable[[float, float], np.ndarray], label: str = "Integrated Camera") -> None:
         self.draw = draw
+        self.label = label  # the device label the page reports (MediaStreamTrack.label)
         self.move: str | None = None
         self.prompted_at = 0.0
         self.seen: list[str] = []
@@ -158,7 +159,8 @@ async def live_challenge(call: Call, api: str, camera: PromptedCamera, *, retry_
         pc.addTrack(camera.track())
         pc.addTrack(AudioStreamTrack())
         await pc.setLocalDescription(await pc.createOffer())
-        status, answer = await ask("POST", f"{api}/camera/offer", {"type": "offer", "sdp": pc.localDescription.sdp})
+        offer = {"type": "offer", "sdp": pc.localDescription.sdp, "camera": camera.label}
+        status, answer = await ask("POST", f"{api}/camera/offer", offer)
         if status != 200:
             raise AssertionError(f"camera offer answered {status}: {answer}")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))

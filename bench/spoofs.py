@@ -2,9 +2,13 @@
 
 The genuine stand-in is a textured 3D face that really turns: mediapipe's face mesh of a photo (its
 landmarks carry depth), triangulated, and rendered at the asked poses by perspective projection with
-hidden triangles drawn over. A flat photo warped in any way is a spoof by definition; these are:
-a still photo with sensor noise, the photo tilted in its plane, the photo turned about its vertical
-axis (a homography), and the photo bent round a cylinder and turned.
+hidden triangles drawn over, under a fixed lamp (each part of the face is as much brighter or darker as
+it turns towards or away from the light: Lambert's law with some ambient light). A flat photo warped in
+any way is a spoof by definition; these are: a still photo with sensor noise, the photo tilted in its
+plane, the photo turned about its vertical axis (a homography), the photo bent round a cylinder and
+turned, and the photo warped smoothly in 2D so that its landmarks follow a turning head (a thin-plate
+spline, or a piecewise-affine warp of the landmark triangles: what free face-animation tools make and a
+virtual camera feeds to the browser).
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ PROMPT_MS = 2500  # each step's deadline after its prompt
 LEAD_MS = 500  # neutral frames before the first prompt
 MOVE_AT_MS = 600  # a genuine person starts turning this long after the prompt
 SIZE = (640, 480)
+# The stand-ins' lamp: in front of the face, a little above and to its right (the screen and a room light),
+# with this share of ambient light.
+LIGHT = np.array([-0.35, -0.45, -1.0]) / np.linalg.norm([-0.35, -0.45, -1.0])
+AMBIENT = 0.35
 
 
 def _fit_photo(photo: np.ndarray, face_height: int = 230) -> np.ndarray:
@@ -73,14 +81,27 @@ class Head:
                 tris.append(idx)
         return cls(frame, uv, xyz, np.array(tris, dtype=np.int64))
 
-    def render(self, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0) -> np.ndarray:
-        """The face turned by ``yaw`` (to the person's left), ``pitch`` (chin up), ``roll`` degrees."""
+    def normals(self) -> np.ndarray:
+        """Unit normals at the vertices (towards the camera), from the triangles round each."""
+        n = np.zeros_like(self.xyz)
+        p = self.xyz[self.triangles]
+        face = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+        for k in range(3):
+            np.add.at(n, self.triangles[:, k], face)
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
+        return n * np.where(n[:, 2:3] > 0, -1.0, 1.0)
+
+    def render(self, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, lit: bool = True) -> np.ndarray:
+        """The face turned by ``yaw`` (to the person's left), ``pitch`` (chin up), ``roll`` degrees, under the
+        fixed lamp (``lit``: the photo's own light where the face looks straight, more or less as each part
+        turns towards or away from the lamp; without it the light never changes, as in perfectly even light)."""
         a, b, c = np.radians([-yaw, -pitch, roll])
         ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
         rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
         rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+        turn = rz @ rx @ ry
         centre = self.xyz[:468].mean(axis=0)
-        pts = (self.xyz - centre) @ (rz @ rx @ ry).T + centre
+        pts = (self.xyz - centre) @ turn.T + centre
         w, h = SIZE
         proj = np.column_stack([pts[:, 0] * w / pts[:, 2] + w / 2, pts[:, 1] * w / pts[:, 2] + h / 2])
         out = np.full((h, w, 3), 118, np.uint8)
@@ -88,7 +109,19 @@ class Head:
         for i in order:
             tri = self.triangles[i]
             _warp_triangle(self.texture, out, self.uv[tri], proj[tri])
-        return out
+        if not lit or (yaw == pitch == roll == 0.0):
+            return out
+        n = self.normals()
+        before = AMBIENT + (1 - AMBIENT) * np.clip(n @ LIGHT, 0, 1)
+        after = AMBIENT + (1 - AMBIENT) * np.clip(n @ turn.T @ LIGHT, 0, 1)
+        gain = np.clip(after / np.maximum(before, 1e-3), 0.4, 1.8)
+        light = np.ones((h, w), np.float32)
+        for i in order:  # the gain of each visible triangle, smoothed over the triangles' edges
+            tri = self.triangles[i]
+            cv2.fillConvexPoly(light, np.round(proj[tri] * 16).astype(np.int32), float(gain[tri].mean()),
+                               cv2.LINE_8, 4)
+        light = cv2.GaussianBlur(light, (0, 0), 3)
+        return np.clip(out * light[..., None], 0, 255).astype(np.uint8)
 
 
 def _warp_triangle(src: np.ndarray, dst: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
@@ -190,6 +223,75 @@ def bent(image: np.ndarray, yaw: float, pitch: float = 0.0, radius: float = 0.45
     return _project_sheet(image, cylinder, yaw, pitch)
 
 
+def turned_landmarks(mesh: Any, yaw: float, pitch: float) -> np.ndarray:
+    """Where ``mesh``'s landmarks would be if the head turned (its depth from the face mesh): the targets a
+    face-animation tool moves a photo's landmarks to."""
+    w, h = mesh.width, mesh.height
+    xyz = np.column_stack([mesh.xy[:, 0] - w / 2, mesh.xy[:, 1] - h / 2, w + mesh.z])
+    a, b = np.radians([-yaw, -pitch])
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    centre = xyz.mean(axis=0)
+    p = (xyz - centre) @ (rx @ ry).T + centre
+    return np.column_stack([p[:, 0] * w / p[:, 2] + w / 2, p[:, 1] * w / p[:, 2] + h / 2])
+
+
+def _border(w: int, h: int, n: int = 5) -> np.ndarray:
+    """Points along the picture's edge that a warp keeps in place (the room behind stays still)."""
+    xs, ys = np.linspace(0, w - 1, n), np.linspace(0, h - 1, n)
+    return np.array([(x, 0) for x in xs] + [(x, h - 1) for x in xs]
+                    + [(0, y) for y in ys[1:-1]] + [(w - 1, y) for y in ys[1:-1]], dtype=np.float64)
+
+
+def tps_warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, smoothing: float = 1e-3) -> np.ndarray:
+    """``image`` warped by a thin-plate spline that takes the points ``src`` to ``dst`` (slightly smoothed)."""
+    h, w = image.shape[:2]
+    p, q = dst / w, src / w  # the map is found backwards, from the output to the image
+    n = len(p)
+
+    def kernel(d2: np.ndarray) -> np.ndarray:
+        return np.where(d2 > 0, d2 * np.log(np.maximum(d2, 1e-20)), 0.0)
+
+    system = np.zeros((n + 3, n + 3))
+    system[:n, :n] = kernel(((p[:, None] - p[None]) ** 2).sum(-1)) + smoothing * np.eye(n)
+    system[:n, n], system[:n, n + 1:], system[n, :n], system[n + 1:, :n] = 1, p, 1, p.T
+    rhs = np.zeros((n + 3, 2))
+    rhs[:n] = q
+    coef = np.linalg.solve(system, rhs)
+    step = 4  # the map on a coarse grid, resized (smooth anyway)
+    gy, gx = np.mgrid[0:h + step:step, 0:w + step:step].astype(np.float64)
+    grid = np.column_stack([gx.ravel(), gy.ravel()]) / w
+    m = kernel(((grid[:, None] - p[None]) ** 2).sum(-1)) @ coef[:n] + coef[n] + grid @ coef[n + 1:]
+    size = (gx.shape[1] * step, gx.shape[0] * step)
+    mapx = cv2.resize((m[:, 0] * w).reshape(gx.shape).astype(np.float32), size)[:h, :w]
+    mapy = cv2.resize((m[:, 1] * w).reshape(gx.shape).astype(np.float32), size)[:h, :w]
+    return cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def piecewise_affine_warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``image`` warped triangle by triangle (the Delaunay triangles of ``src``) so that ``src`` goes to ``dst``."""
+    from idcheck.warp import triangles
+
+    h, w = image.shape[:2]
+    out = image.copy()
+    for tri in triangles(src, w, h):
+        _warp_triangle(image, out, src[tri], dst[tri])
+    return out
+
+
+def warped(image: np.ndarray, yaw: float, pitch: float, kind: str) -> np.ndarray:
+    """The still photo warped in 2D (``kind``: ``tps`` or ``affine``) so that its face landmarks sit where a
+    head turned by ``yaw`` and ``pitch`` would show them; the picture's edge stays in place."""
+    from idcheck.pose import meshes
+
+    mesh = meshes(image)[0]
+    h, w = image.shape[:2]
+    border = _border(w, h)
+    src = np.vstack([mesh.xy, border])
+    dst = np.vstack([turned_landmarks(mesh, yaw, pitch), border])
+    return (tps_warp if kind == "tps" else piecewise_affine_warp)(image, src, dst)
+
+
 # --- sequences over a challenge ---
 
 MOVES = {"left": (1.0, 0.0), "right": (-1.0, 0.0), "up": (0.0, 1.0), "down": (0.0, -1.0)}
@@ -246,7 +348,11 @@ ASKED = ("left", "up", "right")
 ATTACKS = ("still photo with sensor noise", "photo tilted 5-15 degrees each way",
            "flat photo turned (perspective)", "photo bent round a cylinder and turned",
            "moves answering every order in turn", "diagonal moves answering two steps at once",
-           "another person's face mid-sequence", "correct moves outside their deadlines")
+           "another person's face mid-sequence", "correct moves outside their deadlines",
+           "photo warped by a thin-plate spline on its landmarks",
+           "photo warped piecewise-affinely on its landmark triangles")
+# How far the warps turn the landmarks: enough that the pose reader sees each asked move clearly.
+WARP_ANGLE = 30.0
 GENUINE = "textured 3D face turning as asked"
 
 
@@ -258,6 +364,7 @@ class SpoofSet:
         self.rng = np.random.default_rng(seed)
         self._heads: dict[str, Head] = {}
         self._flat: np.ndarray | None = None
+        self._cases: dict[str, tuple[Challenge, list[Frame]]] = {}
 
     def head(self, name: str = "obama.jpg") -> Head:
         """The 3D stand-in made from one photo."""
@@ -273,7 +380,12 @@ class SpoofSet:
         return self._flat
 
     def case(self, name: str) -> tuple[Challenge, list[Frame]]:
-        """The challenge and frames of one case (an attack or ``GENUINE``)."""
+        """The challenge and frames of one case (an attack or ``GENUINE``), made once."""
+        if name not in self._cases:
+            self._cases[name] = self._make(name)
+        return self._cases[name]
+
+    def _make(self, name: str) -> tuple[Challenge, list[Frame]]:
         ch = challenge_of(ASKED)
         rng = self.rng
         genuine = self.head().render
@@ -291,6 +403,9 @@ class SpoofSet:
             return ch, sequence(poses_for(ch, angle=45.0), lambda y, p: turned_flat(self.flat, y, p), rng)
         if name == "photo bent round a cylinder and turned":
             return ch, sequence(poses_for(ch, angle=45.0), lambda y, p: bent(self.flat, y, p), rng)
+        if name.startswith("photo warped"):
+            kind = "tps" if "thin-plate" in name else "affine"
+            return ch, sequence(poses_for(ch, angle=WARP_ANGLE), lambda y, p: warped(self.flat, y, p, kind), rng)
         if name == "moves answering every order in turn":
             # within each step: left, up, right, down in quick turns (whatever order is asked comes by)
             poses = []

@@ -69,13 +69,41 @@ def pixels_of(data: bytes) -> int:
 
 def load_upload(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> np.ndarray:
     """Decode an upload into an upright RGB array, or raise UnusableImage with a clear reason."""
+    # the pixels only: an array carries none of the upload's metadata, so no fresh copy is made (the frames of
+    # a liveness challenge are decoded by the dozen)
     return np.asarray(_upright_rgb(data, max_bytes, max_pixels)[0])
+
+
+def load_frame(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> np.ndarray:
+    """A frame of the live challenge as ``accept_live_frames`` stored it (already encoded again, upright, no
+    metadata): decoded by OpenCV straight into an RGB array, about twice as fast as ``load_upload`` (which
+    decodes with Pillow and copies the pixels out; the job decodes some fifty frames). Anything but a whole
+    JPEG (ending with its end marker, so that a cut-off file is not half decoded) goes to ``load_upload``: the
+    same checks and the same UnusableImage reasons either way."""
+    import cv2
+
+    if len(data) > max_bytes or sniff(data) != "JPEG" or not data.endswith(b"\xff\xd9"):
+        return load_upload(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    pixels = pixels_of(data)  # the header only: nothing is decoded beyond the bound
+    if pixels == 0:
+        raise UnusableImage("corrupt", N_("The image file is damaged or incomplete. Please take it again."))
+    if pixels > max_pixels:
+        raise UnusableImage("too_many_pixels", N_("The image has too many pixels."))
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None or bgr.ndim != 3:
+        raise UnusableImage("corrupt", N_("The image file is damaged or incomplete. Please take it again."))
+    if min(bgr.shape[:2]) < 64:
+        raise UnusableImage("too_small", N_("The image is too small."))
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def without_metadata(data: bytes, *, max_bytes: int = 8 * 1024 * 1024, max_pixels: int = 40_000_000) -> bytes:
     """The upload encoded again in its own format, upright, with no metadata at all (EXIF with GPS, XMP, ICC,
     comments); what is stored of an ID photo or selfie. Raises UnusableImage like ``load_upload``."""
-    rgb, fmt = _upright_rgb(data, max_bytes, max_pixels)
+    upright, fmt = _upright_rgb(data, max_bytes, max_pixels)
+    # A fresh image: nothing of the upload's info (EXIF, XMP, ICC, comments) travels with it.
+    rgb = Image.new("RGB", upright.size)
+    rgb.paste(upright)
     out = io.BytesIO()
     if fmt == "PNG":
         rgb.save(out, "PNG", optimize=False)
@@ -114,7 +142,4 @@ def _upright_rgb(data: bytes, max_bytes: int, max_pixels: int) -> tuple[Image.Im
         raise UnusableImage("corrupt", N_("The image file is damaged or incomplete. Please take it again.")) from None
     if min(rgb.size) < 64:
         raise UnusableImage("too_small", N_("The image is too small."))
-    # A fresh image: nothing of the upload's info (EXIF, XMP, ICC, comments) travels with it.
-    clean = Image.new("RGB", rgb.size)
-    clean.paste(rgb)
-    return clean, fmt
+    return rgb, fmt

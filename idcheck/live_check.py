@@ -44,11 +44,24 @@ def camera_check(candidate: User, exam: Exam) -> IdCheck:
     return check
 
 
-def connect_camera(app: Flask, check: IdCheck, sdp: object) -> str:
-    """Connect the candidate's camera and microphone to the media engine (nothing is recorded)."""
+def connect_camera(app: Flask, check: IdCheck, sdp: object, camera_label: object = None) -> str:
+    """Connect the candidate's camera and microphone to the media engine (nothing is recorded); a device
+    label that names a known virtual camera is noted for the reviewer (``note_camera``)."""
     from proctoring.media import media
 
+    note_camera(check, camera_label)
     return media(app).offer(session_of(check), sdp, None)
+
+
+def note_camera(check: IdCheck, camera_label: object) -> None:
+    """Keep the camera's device label (as the page reports it) if it names a known virtual camera: for the
+    reviewer, never a refusal. Once noted it stays for the check (a later real camera does not erase it)."""
+    from idcheck.cameras import clean_label, virtual_camera
+    from kernel.db import db
+
+    if virtual_camera(camera_label) is not None:
+        check.virtual_camera = clean_label(camera_label)
+        db.session.commit()
 
 
 def start_challenge(app: Flask, check: IdCheck, now: dt.datetime) -> dict[str, Any]:

@@ -9,18 +9,23 @@ neutral frame taken before the first prompt (``idcheck.pose``). A step counts on
 movement after its prompt (away from the neutral pose, not the previous step's move still held) goes
 the asked way, mainly along the asked axis, inside the deadline. The movement must show the parallax of
 a head: landmarks that one smooth warp of the neutral ones explains (a flat or bent picture moved
-about) fail.
+about) fail. And it must show a head in its pixels: a still photo warped in 2D so that its landmarks
+follow a turn (a face-animation tool behind a virtual camera) moves the neutral frame's pixels about but
+never changes their light; at least one step's peak must show the light on the face change across it
+beyond what the best warp of the neutral frame explains (``idcheck.warp``).
 
 Who it is: every analysed frame, from the neutral one on without a hole, must show one face, and the
 face is tracked from frame to frame (no frame without a face, no jump of the face's box, no gap in
 time). The face encoding (dlib's 5-point alignment and ResNet encoder, about 90 ms a frame, most of
 the cost) must be the person of the references (the selfie, the ID photo) on the neutral frame, on the
 peak of every move, and on each frame where the track breaks: another person cannot take over without
-a break, and whoever makes a move is identified making it.
+a break, and whoever makes a move is identified making it. Where the caller has already encoded a frame
+(the job's selfie is the last frame before the first prompt, encoded for the match), that encoding is used.
 
-What still passes: a real-time deepfake or a replayed 3D rendering fed to the camera, and a
-person-shaped mask worn by someone who turns. A doubtful result is never a refusal by itself: the
-check goes to a person (idcheck.verification).
+What still passes: a real-time deepfake or a replayed 3D rendering fed to the camera (or a warp that
+also repaints the light), and a person-shaped mask worn by someone who turns. What is refused though it
+may be a person: a head in perfectly even light, whose light does not change as it turns. A doubtful
+result is never a refusal by itself: the check goes to a person (idcheck.verification).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,10 @@ OFF_AXIS = 0.7  # the other axis must stay below this fraction of the asked one 
 # sheet error / head error below this: a moved picture (measured on 4 photos: flat or bent pictures
 # turned up to 45 degrees 0.1-0.5, rendered 3D heads 0.8-2.7)
 MIN_PARALLAX = 0.65
+# light change across the face at a move's peak, beyond the best warp of the neutral frame (idcheck.warp),
+# that at least one step must show (measured: warped photos 0.01-0.13; the 3D stand-ins of five photos under
+# a lamp 0.50-0.90 turning sideways, 0.09-0.44 up or down; every challenge of 3 of the 4 moves has a sideways one)
+MIN_LIGHT_CHANGE = 0.25
 SAME_PERSON_MAX = 0.6  # face distance above which a frame shows someone else (matching.no_match_min)
 MAX_FACELESS = 0.25  # share of frames without a face beyond which the sequence is refused
 TRACK_SHIFT = 0.5  # the face's centre moving more than this share of its size between frames breaks the track
@@ -94,11 +103,12 @@ class StepResult:
     yaw: float | None = None
     pitch: float | None = None
     parallax: float | None = None
+    light: float | None = None  # the light change at the peak (idcheck.warp.light_change)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, angles rounded."""
         d = dataclasses.asdict(self)
-        for k in ("yaw", "pitch", "parallax"):
+        for k in ("yaw", "pitch", "parallax", "light"):
             if d[k] is not None:
                 d[k] = round(d[k], 2)
         return d
@@ -143,13 +153,28 @@ class _Viewer:
     frame on, frames are analysed without a hole; a face whose track breaks is identified at once.
     """
 
-    def __init__(self, frames: Sequence[Frame], references: Sequence[np.ndarray]) -> None:
+    def __init__(self, frames: Sequence[Frame], references: Sequence[np.ndarray],
+                 encoded: Mapping[int, np.ndarray] | None = None) -> None:
         self.frames = sorted(frames, key=lambda f: f.t_ms)
         self.references = [np.asarray(r, dtype=np.float64) for r in references]
+        self.encoded = dict(encoded or {})
         self.neutral: _Seen | None = None
         self.seen: dict[int, _Seen] = {}
         self.faceless = 0
         self.identified = 0
+        self._triangles: np.ndarray | None = None
+
+    def light_change(self, seen: _Seen) -> float:
+        """The light change on the face of ``seen`` against the neutral frame (``idcheck.warp``)."""
+        from idcheck import warp
+
+        neutral = self.neutral
+        if neutral is None or neutral.mesh is None or seen.mesh is None:
+            raise ValueError("the light change is measured against the neutral frame's face")
+        if self._triangles is None:  # the neutral landmarks' triangles, once
+            self._triangles = warp.triangles(neutral.mesh.xy, neutral.mesh.width, neutral.mesh.height)
+        return warp.light_change(self.frames[neutral.index].image, neutral.mesh, self.frames[seen.index].image,
+                                 seen.mesh, self._triangles)
 
     def at(self, i: int) -> _Seen:
         if i in self.seen:
@@ -196,8 +221,12 @@ class _Viewer:
 
         if seen.identified or seen.mesh is None:
             return
-        image = self.frames[seen.index].image
-        encoding = np.asarray(faces.encodings(image, [seen.mesh.box])[0], dtype=np.float64)
+        known = self.encoded.get(seen.t_ms)
+        if known is not None:  # the caller's encoding of this very frame (the selfie is the neutral frame)
+            encoding = np.asarray(known, dtype=np.float64)
+        else:
+            encoding = np.asarray(faces.encodings(self.frames[seen.index].image, [seen.mesh.box])[0],
+                                  dtype=np.float64)
         seen.identified = True
         self.identified += 1
         if not self.references:
@@ -254,19 +283,22 @@ def _diagonal(seen: _Seen, move: str) -> bool:
     return abs(other) / other_clear > OFF_AXIS * abs(main) / main_clear
 
 
-def decide(challenge: Challenge, frames: Sequence[Frame],
-           references: Sequence[np.ndarray] = ()) -> LivenessResult:
+def decide(challenge: Challenge, frames: Sequence[Frame], references: Sequence[np.ndarray] = (),
+           encoded: Mapping[int, np.ndarray] | None = None) -> LivenessResult:
     """Did a live head, the person of ``references``, follow ``challenge`` in ``frames``?
 
     ``references`` are face encodings (the selfie, the ID photo); without any, the neutral frame (the
-    last with a face before the first prompt) is the reference. Frames are put in time order here.
+    last with a face before the first prompt) is the reference. ``encoded``: face encodings the caller
+    already made of some of the frames, by capture time (the job's selfie is the last frame before the
+    first prompt, encoded for the match); they are used instead of encoding those frames again. Frames
+    are put in time order here.
     """
     moves = challenge.moves
     if len(moves) < STEPS or any(m not in _AXIS for m in moves):
         return _fail(f"challenge must be at least {STEPS} known moves, got {moves}")
     if any(b.prompted_ms < a.deadline_ms for a, b in zip(challenge.steps, challenge.steps[1:], strict=False)):
         return _fail("challenge steps overlap")
-    view = _Viewer(frames, references)
+    view = _Viewer(frames, references, encoded)
     results: list[StepResult] = []
     try:
         before = [i for i, f in enumerate(view.frames) if f.t_ms < challenge.steps[0].prompted_ms]
@@ -282,6 +314,10 @@ def decide(challenge: Challenge, frames: Sequence[Frame],
                 return _fail(f"step {i + 1} ({step.move}): {result.reason}", results, view)
     except _Refused as refused:
         return _fail(refused.reason, results, view)
+    light = max(r.light or 0.0 for r in results)
+    if light < MIN_LIGHT_CHANGE:
+        return _fail(f"moves like a warped still picture, not a head: the light on the face changed at no turn "
+                     f"(at most {light:.2f})", results, view)
     if view.faceless > MAX_FACELESS * len(view.seen):
         return _fail("face not visible in enough frames", results, view)
     return LivenessResult(True, "challenge followed by a live head", tuple(results), len(view.seen), view.identified)
@@ -322,7 +358,7 @@ def _step(step: Step, previous: str | None, window: Iterator[_Seen], view: _View
             return StepResult(step.move, False, "moves like a flat or bent picture, not a head",
                               peak.t_ms, peak.yaw, peak.pitch, par)
         view.identify(peak)  # whoever made the move
-        return StepResult(step.move, True, "followed", s.t_ms, peak.yaw, peak.pitch, par)
+        return StepResult(step.move, True, "followed", s.t_ms, peak.yaw, peak.pitch, par, view.light_change(peak))
     return StepResult(step.move, False, f"no clear movement {step.move} within the deadline")
 
 

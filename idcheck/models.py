@@ -58,6 +58,9 @@ class IdCheck(db.Model):  # type: ignore[name-defined]
     auto_decision: Mapped[str | None] = mapped_column(String(16))
     distance: Mapped[float | None] = mapped_column(Float)
     liveness_passed: Mapped[bool | None] = mapped_column(Boolean)
+    # the device label of the camera of the live challenge, kept only when it names a known virtual camera
+    # (idcheck.cameras): information for the reviewer, never a reason to refuse
+    virtual_camera: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     document_check: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

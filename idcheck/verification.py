@@ -323,7 +323,7 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
     Idempotent, as a job must be: a check that is gone or no longer processing is left as it is, and a
     run cut off after storing the template (the match is decided then) only finishes the verification.
     """
-    from idcheck.images import load_upload, pixels_of
+    from idcheck.images import load_frame, load_upload, pixels_of
     from idcheck.liveness import Frame, LivenessResult, challenge_from_json, decide
     from idcheck.matching import compare
 
@@ -364,8 +364,10 @@ def run_check(check_id: int, now: dt.datetime) -> IdCheck | None:
     else:
         # frames as the media engine took them from the live video, timed by this server's clock;
         # every frame must show the person of the selfie and of the ID photo
-        frames = [Frame(t, load_upload(f, **_limits())) for t, f in timed_frames]
-        live = decide(challenge, frames, references=[selfie_enc, id_enc])
+        frames = [Frame(t, load_frame(f, **_limits())) for t, f in timed_frames]
+        # the selfie is one of the frames (accept_live_frames): its encoding from the match is that frame's
+        encoded = {t: selfie_enc for t, f in timed_frames if f == selfie_bytes}
+        live = decide(challenge, frames, references=[selfie_enc, id_enc], encoded=encoded)
         # each step's outcome with its step, for the reviewer (which frame shows the answer)
         results = {i: r for i, r in enumerate(live.steps)}
         check.challenge = [{**s, "answered_ms": results[i].at_ms if i in results else None,

@@ -9,7 +9,7 @@ from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
 from exams.catalog import get_exam_for
-from idcheck import live_check, manual
+from idcheck import cameras, live_check, manual
 from idcheck import verification as v
 from kernel.clock import utcnow
 from kernel.errors import NotFound, ValidationFailed
@@ -104,9 +104,9 @@ def camera_offer(exam_id: int) -> Response:
     """Connect the camera to the media engine for the live head-movement challenge (nothing is recorded)."""
     check = live_check.camera_check(user(), get_exam_for(user(), exam_id))
     body = request.get_json(silent=True)
-    sdp = body.get("sdp") if isinstance(body, dict) else None
+    sdp, camera = (body.get("sdp"), body.get("camera")) if isinstance(body, dict) else (None, None)
     return jsonify({"type": "answer", "sdp": live_check.connect_camera(current_app._get_current_object(),  # type: ignore[attr-defined]
-                                                                       check, sdp)})
+                                                                       check, sdp, camera)})
 
 
 @bp.post("/api/identity/<int:exam_id>/liveness")
@@ -142,7 +142,7 @@ def review(check_id: int) -> str:
     frames = v.review_frames(check) if check.status == v.IdCheckStatus.REVIEW else []
     return render_template("identity/review.html", check=check, registration=manual.registration_of(check),
                            frames=frames, moves=v.challenge_moves(check),
-                           move_words=v.move_labels())
+                           move_words=v.move_labels(), camera_words=cameras.words(check.virtual_camera))
 
 
 @bp.get("/review/identity/<int:check_id>/image/<which>")

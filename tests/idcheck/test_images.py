@@ -10,13 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from idcheck.images import UnusableImage, load_upload
+from idcheck.images import UnusableImage, load_frame, load_upload
 from tests.idcheck.conftest import jpeg
 
 
 def _reason(data: bytes, **kw) -> str:
     with pytest.raises(UnusableImage) as err:
         load_upload(data, **kw)
+    with pytest.raises(UnusableImage) as frame_err:  # the live challenge's frames: the same checks
+        load_frame(data, **kw)
+    assert frame_err.value.reason == err.value.reason
     return err.value.reason
 
 
@@ -62,3 +65,14 @@ def test_exif_orientation_is_applied():
     buf = io.BytesIO()
     img.save(buf, "JPEG", exif=exif)
     assert load_upload(buf.getvalue()).shape[:2] == (200, 100)
+
+
+def test_a_frame_decodes_as_an_upload_does(faces):
+    data = jpeg(np.asarray(Image.open(faces / "obama.jpg").convert("RGB")))
+    frame, upload = load_frame(data), load_upload(data)
+    assert frame.shape == upload.shape and frame.dtype == np.uint8
+    assert np.abs(frame.astype(int) - upload.astype(int)).mean() < 1.0  # two JPEG decoders, the same picture
+    with pytest.raises(UnusableImage) as err:
+        load_frame(data, max_pixels=1000)
+    assert err.value.reason == "too_many_pixels"
+    assert _reason(jpeg(np.zeros((48, 200, 3), np.uint8))) == "too_small"

@@ -72,13 +72,15 @@ def test_a_head_turning_as_prompted_on_the_live_camera_is_verified(candidate_at_
     _inst, exam, cand, client = candidate_at_exam
     _ready(client, exam, faces)
     assert client.post(f"/api/identity/{exam.id}/selfie").status_code in (404, 405)  # no upload path
-    camera = PromptedCamera(drawer(faces, "head"))
+    # through a virtual camera: noted for a reviewer, never a refusal
+    camera = PromptedCamera(drawer(faces, "head"), label="OBS Virtual Camera")
     state = run_challenge(client, exam, camera)
     check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id))
     assert state["status"] == "verified", (check.reason, check.challenge)
     assert len(camera.seen) == len(check.challenge) >= 3  # each move learnt only when prompted
     assert [k.split(":")[1] for k in camera.seen] == [s["move"] for s in check.challenge]
     assert check.liveness_passed and check.selfie_uploads == 1
+    assert check.virtual_camera == "OBS Virtual Camera"
 
 
 def test_hanging_up_right_after_the_last_move_still_hands_over_the_frames(candidate_at_exam, faces):
@@ -100,4 +102,5 @@ def test_a_flat_photo_turned_as_prompted_is_refused(candidate_at_exam, faces):
     check = db.session.scalar(select(IdCheck).where(IdCheck.user_id == cand.id))
     assert state["status"] == "review"  # never refused by the computer alone: a person looks
     assert check.liveness_passed is False and "liveness" in (check.reason or ""), check.reason
+    assert check.virtual_camera is None  # a webcam's label ("Integrated Camera") is not kept
     assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409

@@ -38,6 +38,7 @@ def test_a_3d_face_turning_as_asked_passes(genuine):
     assert left.yaw > liveness.CLEAR_DEG["yaw"] and right.yaw < -liveness.CLEAR_DEG["yaw"]
     assert up.pitch > liveness.CLEAR_DEG["pitch"]
     assert min(s.parallax for s in result.steps) >= liveness.MIN_PARALLAX
+    assert max(s.light for s in result.steps) >= 2 * liveness.MIN_LIGHT_CHANGE  # the lamp shows the turn
     # each movement counted after its prompt and by its deadline
     for step, res in zip(challenge.steps, result.steps, strict=True):
         assert step.prompted_ms < res.at_ms <= step.deadline_ms
@@ -64,12 +65,55 @@ def test_every_attack_of_the_spoof_set_is_refused(spoof_set, attack):
         "diagonal moves answering two steps at once": "not along the asked axis",
         "another person's face mid-sequence": "another person",
         "correct moves outside their deadlines": "after the deadline",
+        "photo warped by a thin-plate spline on its landmarks": "warped still picture",
+        "photo warped piecewise-affinely on its landmark triangles": "warped still picture",
     }[attack]
     if attack.startswith("diagonal"):  # refused as a diagonal, or as the other move where that one dominates
         assert "not along the asked axis" in result.reason or "first clear movement went" in result.reason
         assert result.reason.startswith("step 1")
     else:
         assert expected in result.reason, (attack, result.reason)
+
+
+@pytest.mark.parametrize("attack", [a for a in spoofs.ATTACKS if a.startswith("photo warped")])
+def test_a_photo_warped_like_a_turning_head_passes_every_landmark_test_and_is_refused_by_its_pixels(spoof_set, attack):
+    challenge, frames = spoof_set.case(attack)
+    result = decide(challenge, frames)
+    # the landmarks follow every asked move clearly, on its axis, with a head's parallax ...
+    assert [s.move for s in result.steps] == list(spoofs.ASKED) and all(s.passed for s in result.steps), result
+    assert min(s.parallax for s in result.steps) >= liveness.MIN_PARALLAX
+    # ... but no turn changes the light on the face: the pixels are the neutral frame's, moved about
+    assert not result.passed and result.reason.startswith("moves like a warped still picture"), result.reason
+    assert max(s.light for s in result.steps) < 0.6 * liveness.MIN_LIGHT_CHANGE
+
+
+def test_light_change_tells_a_head_under_a_lamp_from_a_warped_photo(spoof_set):
+    from idcheck.warp import light_change
+
+    head = spoof_set.head("biden.jpg")
+    neutral_image = head.render()
+    neutral = pose.meshes(neutral_image)[0]
+    for yaw, pitch in ((25, 0), (-25, 0), (0, 20), (0, -20)):
+        image = head.render(yaw, pitch)
+        floor = 0.5 if yaw else 0.12  # sideways the light changes most
+        assert light_change(neutral_image, neutral, image, pose.meshes(image)[0]) > floor, (yaw, pitch)
+    flat = spoof_set.flat
+    flat_mesh = pose.meshes(flat)[0]
+    for kind in ("tps", "affine"):
+        for yaw, pitch in ((30, 0), (0, 24)):
+            image = spoofs.warped(flat, yaw, pitch, kind)
+            assert light_change(flat, flat_mesh, image, pose.meshes(image)[0]) < 0.15, (kind, yaw, pitch)
+
+
+def test_a_head_in_perfectly_even_light_goes_to_a_person(spoof_set):
+    """What the pixel test costs: a head whose light never changes is not told from a warped photo."""
+    head = spoof_set.head()
+    challenge = spoofs.challenge_of(spoofs.ASKED)
+    frames = spoofs.sequence(spoofs.poses_for(challenge), lambda y, p: head.render(y, p, lit=False),
+                             np.random.default_rng(1))
+    result = decide(challenge, frames)
+    assert all(s.passed for s in result.steps) and not result.passed
+    assert "warped still picture" in result.reason
 
 
 def test_a_tilt_in_the_image_plane_is_a_roll_not_a_turn(spoof_set):
@@ -116,6 +160,26 @@ def test_identity_is_checked_on_the_neutral_frame_and_each_moves_peak_only_while
     challenge, frames = genuine
     result = decide(challenge, frames)
     assert result.passed and result.frames_identified == 1 + len(challenge.steps) < result.frames_analysed
+
+
+def test_an_encoding_the_caller_made_of_the_neutral_frame_is_used_for_it(genuine, spoof_set):
+    """run_check hands over the selfie's encoding (the selfie is the neutral frame): it is not made again."""
+    from idcheck.faces import encodings
+
+    challenge, frames = genuine
+    neutral_ms = max(f.t_ms for f in frames if f.t_ms < challenge.steps[0].prompted_ms)
+    own = decide(challenge, frames, encoded={neutral_ms: _encoding(frames[0].image)})
+    assert own.passed, own.reason
+    other = spoof_set.head("biden.jpg").render()
+    other_enc = encodings(other, [pose.meshes(other)[0].box])[0]
+    result = decide(challenge, frames, [_encoding(frames[0].image)], encoded={neutral_ms: other_enc})
+    assert not result.passed and result.reason.startswith(f"another person at {neutral_ms} ms"), result.reason
+
+
+def _encoding(image):
+    from idcheck.faces import encodings
+
+    return encodings(image, [pose.meshes(image)[0].box])[0]
 
 
 @pytest.mark.parametrize("how", ["jumps to another place", "after a frame without a face"])

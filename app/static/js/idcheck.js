@@ -113,7 +113,12 @@
           setTimeout(res, 5000);
         });
       })
-      .then(function () { return window.aufsicht.postJson("/api/identity/" + examId + "/camera/offer", {sdp: pc.localDescription.sdp}); })
+      .then(function () {
+        // the camera's device label goes along: a known virtual camera is noted for the reviewer (never refused)
+        var track = stream.getVideoTracks()[0];
+        return window.aufsicht.postJson("/api/identity/" + examId + "/camera/offer",
+                                        {sdp: pc.localDescription.sdp, camera: track ? track.label : ""});
+      })
       .then(function (r) {
         if (!r.ok || !r.body.sdp) { prompt.textContent = window.aufsicht.message(r, msg.msgFailed); return; }
         return pc.setRemoteDescription(r.body);
