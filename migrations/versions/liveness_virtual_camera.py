@@ -1,7 +1,7 @@
 """identity checks: the device label of a known virtual camera used for the live challenge (for the reviewer)
 
 Revision ID: liveness_virtual_camera
-Revises: 0025_screen_playback
+Revises: seb_0001_lockdown
 Create Date: 2026-12-07 06:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'liveness_virtual_camera'
-down_revision = '0025_screen_playback'
+down_revision = 'seb_0001_lockdown'
 branch_labels = None
 depends_on = None
 
