@@ -93,10 +93,13 @@ DEFAULTS: dict[str, Any] = {
     # a 32-byte Ed25519 seed, the same on every web host; default: generated into the instance folder); engines
     # accept grants of MEDIA_GRANT_PUBLIC_KEYS (base64 public keys, `flask media grant-key` prints one; default:
     # the public key of their own MEDIA_GRANT_KEY). MEDIA_ENGINE_CA_FILE: the CA of engines served over TLS.
+    # MEDIA_ENGINE_URL: an engine's own URL as MEDIA_ENGINES lists it (default: `media serve`'s scheme://host:port);
+    # a grant names the engine it is for, and is used once.
     "MEDIA_ENGINES": [],
     "MEDIA_GRANT_KEY": None,
     "MEDIA_GRANT_PUBLIC_KEYS": None,
     "MEDIA_ENGINE_CA_FILE": None,
+    "MEDIA_ENGINE_URL": None,
     "MEDIA_ENGINE_API": False,
     "MEDIA_HOST_ADDRESSES": None,
     "MEDIA_DECODE_VIDEO": True,
