@@ -34,6 +34,9 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(exams_cli)
     app.cli.add_command(certificates_cli)
+    from lti.cli import lti_cli
+
+    app.cli.add_command(lti_cli)
 
 
 @click.command("seed-demo")

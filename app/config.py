@@ -149,6 +149,10 @@ DEFAULTS: dict[str, Any] = {
     # Certificate signing keys, JSON {"active": name, "keys": {name: base64 of a 32-byte Ed25519 private key}}
     # (or PKCS#8 PEM), the same on every web host; unset: generated into instance/certificate_signing_keys.json.
     "CERTIFICATE_SIGNING_KEYS": None,
+    # The LTI tool's RSA keys, JSON {"active": kid, "keys": {kid: PKCS#8 or PKCS#1 PEM}}, the same on every web host
+    # (JWKS: every key listed; keep the previous one listed for a while after switching "active"); unset:
+    # generated into instance/lti-tool-keys.json (`flask lti rotate-key` replaces it there).
+    "LTI_TOOL_KEYS": None,
     # Mail: without MAIL_SMTP_HOST, messages are written to instance/outbox/ as .eml files.
     "CERTIFICATE_SEND_ON_ISSUE": True,  # queue the certificate email as soon as it is issued
     "MAIL_SMTP_HOST": None,

@@ -33,7 +33,7 @@ from exams.models import Exam
 from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.errors import DomainError, NotFound, ValidationFailed
+from kernel.errors import Conflict, DomainError, NotFound, ValidationFailed
 from lti.models import LtiEnrolment, LtiIdentity, LtiLink, LtiLoginState, LtiPlatform
 
 KEYS_TTL = 600  # a platform's key set is fetched again after this many seconds (and at once on an unknown kid)
@@ -145,29 +145,127 @@ def delete_platform(platform: LtiPlatform) -> None:
 # ------------------------------------------------------------------------------------------- the tool's key
 
 
+#: Where the key ring is kept when ``LTI_TOOL_KEYS`` is not configured (one host, or a shared instance folder).
+KEYS_FILE = "lti-tool-keys.json"
+_OLD_KEY_FILE = "lti-tool-key.json"  # the single key of earlier versions: taken into the ring as it is
 _key_lock = threading.Lock()
 
 
-def tool_key() -> RSAKey:
-    """The tool's RSA signing key, generated once into ``instance/lti-tool-key.json`` (mode 0600)."""
-    path = Path(current_app.instance_path) / "lti-tool-key.json"
+@dataclasses.dataclass(frozen=True)
+class ToolKeys:
+    """The tool's RSA keys: the active one signs; every one is published (the previous one verifies what was
+    signed before a rotation until the platforms have fetched the new key set)."""
+
+    active: RSAKey
+    keys: tuple[RSAKey, ...]
+
+
+def _rsa(kid: str, pem: str) -> RSAKey:
+    key = RSAKey.import_key(pem, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
+    if not key.is_private:
+        raise ValueError(f"LTI tool key {kid!r} is not a private key")
+    return key
+
+
+def _pem(key: RSAKey) -> str:
+    return key.as_pem(private=True).decode()
+
+
+def _configured_ring() -> dict[str, Any] | None:
+    """``LTI_TOOL_KEYS`` (``{"active": kid, "keys": {kid: RSA private key PEM}}``), the same on every web host."""
+    configured = current_app.config.get("LTI_TOOL_KEYS")
+    if not configured:
+        return None
+    doc = json.loads(configured) if isinstance(configured, str) else configured
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict) or doc.get("active") not in doc["keys"]:
+        raise ValueError('LTI_TOOL_KEYS must be {"active": kid, "keys": {kid: PEM}} naming its active key')
+    return doc
+
+
+def _write_ring(path: Path, doc: dict[str, Any], *, new: bool) -> bool:
+    """Write the ring with mode 0600 (``new``: only if no other process made it first); False if one did."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if new:
+        try:
+            os.link(tmp, path)  # fails if the ring exists: never overwrite another process's key
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        return True
+    os.replace(tmp, path)
+    return True
+
+
+def _instance_ring() -> dict[str, Any]:
+    """The ring in the instance folder, made on first use (from the single key of earlier versions if any)."""
+    base = Path(current_app.instance_path)
+    path = base / KEYS_FILE
     with _key_lock:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"})
-            key.ensure_kid()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(key.as_dict(private=True), fh)
-    return RSAKey.import_key(json.loads(path.read_text()))
+            base.mkdir(parents=True, exist_ok=True)
+            old = base / _OLD_KEY_FILE
+            if old.exists():
+                key = RSAKey.import_key(json.loads(old.read_text()))
+            else:
+                key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"})
+            kid = key.kid or key.thumbprint()
+            _write_ring(path, {"active": kid, "keys": {kid: _pem(key)}}, new=True)
+        doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+_RINGS: dict[str, ToolKeys] = {}  # parsed rings by their text: RSA keys are slow to load
+
+
+def tool_keys() -> ToolKeys:
+    """The tool's key ring: ``LTI_TOOL_KEYS`` when configured, else ``instance/lti-tool-keys.json``."""
+    doc = _configured_ring() or _instance_ring()
+    text = json.dumps(doc, sort_keys=True)
+    ring = _RINGS.get(text)
+    if ring is None:
+        keys = tuple(_rsa(str(kid), str(pem)) for kid, pem in doc["keys"].items())
+        ring = ToolKeys(active=next(k for k in keys if k.kid == doc["active"]), keys=keys)
+        if len(_RINGS) > 16:
+            _RINGS.clear()
+        _RINGS[text] = ring
+    return ring
+
+
+def tool_key() -> RSAKey:
+    """The tool's active signing key."""
+    return tool_keys().active
+
+
+def rotate_tool_key() -> str:
+    """Make a new key active in the instance folder's ring, keep the previous one published, drop older ones;
+    returns the new kid. Configured keys (``LTI_TOOL_KEYS``) are rotated in the configuration instead."""
+    if _configured_ring() is not None:
+        raise Conflict("The tool's keys come from AUFSICHT_LTI_TOOL_KEYS: rotate them there.")
+    doc = _instance_ring()
+    key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"})
+    kid = key.thumbprint()
+    previous = doc["active"]
+    doc = {"active": kid, "keys": {previous: doc["keys"][previous], kid: _pem(key)}}
+    with _key_lock:
+        _write_ring(Path(current_app.instance_path) / KEYS_FILE, doc, new=False)
+    return kid
 
 
 def tool_jwks() -> dict[str, Any]:
-    """The tool's public key set (the platform checks deep linking answers and token requests with it)."""
-    key = tool_key()
-    public: dict[str, Any] = dict(key.as_dict(private=False))
-    public.update({"kid": key.kid, "use": "sig", "alg": "RS256"})
-    return {"keys": [public]}
+    """The tool's public key set, the active key and the previous one (the platform checks deep linking
+    answers and token requests with it)."""
+    published = []
+    for key in tool_keys().keys:
+        public: dict[str, Any] = dict(key.as_dict(private=False))
+        public.update({"kid": key.kid, "use": "sig", "alg": "RS256"})
+        published.append(public)
+    return {"keys": published}
 
 
 def sign(claims: dict[str, Any]) -> str:
