@@ -2,8 +2,9 @@
 
 Safety rule: a launch is believed only when its ID token is signed by a key the registered platform publishes,
 names that platform as issuer and our client id as audience, comes from a registered deployment, is fresh, and
-carries the nonce of a login initiation that this browser started here (the ``state`` is kept in the database
-and in a cookie) and that was not used before. An account is found by the pair (platform, ``sub``) only; an
+carries the nonce of a login initiation that this browser started here (``state`` and ``nonce`` travel in a
+cookie we signed; nothing is written before the platform's signed launch comes back) and that was not used
+before (then its state and nonce are kept in the database). An account is found by the pair (platform, ``sub``) only; an
 email address from a platform never opens an existing account.
 """
 
@@ -22,10 +23,12 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Institution, LoginEvent, Role, User
 from accounts.oidc import NO_PASSWORD
@@ -340,16 +343,32 @@ def decode_platform_jwt(platform: LtiPlatform, raw: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- login initiation
 
 
-def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
-    """Answer a third-party login initiation: the platform's authorization URL and the ``state`` to keep.
+#: The longest ``login_hint`` / ``lti_message_hint`` passed on to the platform (Moodle's and Open edX's are short).
+MAX_HINT = 2048
+_STATE_SALT = "aufsicht-lti-login-state"
 
-    The platform names itself (``iss``) and, where it has several registrations, the ``client_id``; a
-    ``lti_deployment_id`` it gives must be registered.
+
+def _state_signer() -> URLSafeTimedSerializer:
+    """Signs the login in flight into the browser's cookie: nothing is stored until a signed launch comes back."""
+    return URLSafeTimedSerializer(str(current_app.secret_key), salt=_STATE_SALT)
+
+
+def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
+    """Answer a third-party login initiation: the authorization URL registered for the platform that names
+    itself (``iss``, and ``client_id`` where it has several registrations), and the cookie that carries the
+    login (``state``, ``nonce``, platform, signed by us).
+
+    Nothing is written here: anyone can call this, and a row per call would let anyone fill the database. The
+    login is kept in the browser's cookie, signed, and recorded as used once the platform's signed launch
+    comes back (``finish_launch``). A ``lti_deployment_id`` the platform gives must be registered.
     """
     issuer, client_id = params.get("iss", ""), params.get("client_id", "")
     if not issuer or not params.get("login_hint") or not params.get("target_link_uri"):
         raise LaunchRefused(_("The learning platform's login request is incomplete (iss, login_hint, "
                               "target_link_uri)."))
+    if any(len(params.get(k) or "") > MAX_HINT for k in ("iss", "client_id", "login_hint", "lti_message_hint",
+                                                          "target_link_uri", "lti_deployment_id")):
+        raise LaunchRefused(_("The learning platform's login request is too long."))
     query = select(LtiPlatform).where(LtiPlatform.issuer == issuer, LtiPlatform.enabled.is_(True))
     if client_id:
         query = query.where(LtiPlatform.client_id == client_id)
@@ -365,18 +384,16 @@ def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
     target = params["target_link_uri"]
     if urlsplit(target).netloc != urlsplit(redirect_uri).netloc:
         raise LaunchRefused(_("The launch points at another address than this tool's."))
-    db.session.execute(delete(LtiLoginState).where(
-        LtiLoginState.created_at < utcnow() - dt.timedelta(seconds=STATE_TTL * 6)))
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    db.session.add(LtiLoginState(state=state, platform_id=platform.id, nonce=nonce, target_link_uri=target[:500]))
-    db.session.commit()
+    cookie = _state_signer().dumps({"s": state, "n": nonce, "p": platform.id, "t": target[:500]})
     auth = {"scope": "openid", "response_type": "id_token", "response_mode": "form_post", "prompt": "none",
             "client_id": platform.client_id, "redirect_uri": redirect_uri, "login_hint": params["login_hint"],
             "state": state, "nonce": nonce}
     if params.get("lti_message_hint"):
         auth["lti_message_hint"] = params["lti_message_hint"]
+    # only ever the authorization URL registered for this issuer (and client id), never one the request names
     sep = "&" if urlsplit(platform.auth_login_url).query else "?"
-    return platform.auth_login_url + sep + urlencode(auth), state
+    return platform.auth_login_url + sep + urlencode(auth), cookie
 
 
 @dataclasses.dataclass
@@ -413,27 +430,54 @@ class Launch:
         return self.claims.get(LTI + name, default)
 
 
-def finish_launch(form: dict[str, str], cookie_state: str | None) -> Launch:
-    """Check the launch the platform posted (``id_token`` and ``state``) and return it."""
+def _login_in_flight(state: str, cookie: str | None) -> dict[str, Any]:
+    """The login this browser started (from its signed cookie) if ``state`` is its state and it is fresh."""
+    if not state or not cookie:
+        raise LaunchRefused(_("This launch was started in another browser. Please open it again from the course."))
+    try:
+        started = _state_signer().loads(cookie, max_age=STATE_TTL)
+    except SignatureExpired:
+        raise LaunchRefused(_("The launch took too long. Please open it again from the course.")) from None
+    except BadSignature:
+        raise LaunchRefused(_("This launch is unknown or was used already. Please open it again from the course.")
+                            ) from None
+    if not isinstance(started, dict) or started.get("s") != state:
+        raise LaunchRefused(_("This launch was started in another browser. Please open it again from the course."))
+    return started
+
+
+def _use_login(started: dict[str, Any], platform: LtiPlatform) -> None:
+    """Record the login as used (once: a second launch with its state or nonce is refused). Called only for a
+    launch the platform signed, so no one can write rows here without the platform's key."""
+    now = utcnow()
+    db.session.execute(delete(LtiLoginState).where(
+        LtiLoginState.created_at < now - dt.timedelta(seconds=STATE_TTL * 6)))
+    db.session.add(LtiLoginState(state=str(started["s"]), platform_id=platform.id, nonce=str(started["n"]),
+                                 target_link_uri=str(started.get("t") or "")[:500], created_at=now, used_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise LaunchRefused(_("This launch is unknown or was used already. Please open it again from the course.")
+                            ) from None
+
+
+def finish_launch(form: dict[str, str], cookie: str | None) -> Launch:
+    """Check the launch the platform posted (``id_token`` and ``state``) against the login this browser started
+    (its signed cookie) and return it."""
     if form.get("error"):
         raise LaunchRefused(_("The learning platform refused the login: %(e)s",
                               e=(form.get("error_description") or form["error"])[:200]))
-    state = form.get("state", "")
-    pending = db.session.get(LtiLoginState, state) if state else None
-    if pending is None or pending.used_at is not None:
+    started = _login_in_flight(form.get("state", ""), cookie)
+    if db.session.get(LtiLoginState, started["s"]) is not None:
         raise LaunchRefused(_("This launch is unknown or was used already. Please open it again from the course."))
-    if cookie_state != state:
-        raise LaunchRefused(_("This launch was started in another browser. Please open it again from the course."))
-    if (utcnow() - pending.created_at).total_seconds() > STATE_TTL:
-        raise LaunchRefused(_("The launch took too long. Please open it again from the course."))
-    pending.used_at = utcnow()
-    db.session.commit()  # used once, even if the checks below fail
-    platform = db.session.get(LtiPlatform, pending.platform_id)
+    platform = db.session.get(LtiPlatform, started.get("p"))
     if platform is None or not platform.enabled:
         raise LaunchRefused(_("This learning platform is no longer registered."))
     claims = decode_platform_jwt(platform, form.get("id_token", ""))
-    if claims.get("nonce") != pending.nonce:
+    if claims.get("nonce") != started.get("n"):
         raise LaunchRefused(_("The launch does not belong to this login (nonce). It was refused."))
+    _use_login(started, platform)  # used once, even if the checks below fail
     if claims.get(LTI + "version") != "1.3.0":
         raise LaunchRefused(_("Only LTI 1.3 launches are accepted."))
     message_type = str(claims.get(LTI + "message_type") or "")
