@@ -102,7 +102,7 @@ def status_list_cache() -> StatusListCache:
     cache = current_app.extensions.get("aufsicht.status_lists")
     if cache is None:
         cache = current_app.extensions.setdefault("aufsicht.status_lists", StatusListCache())
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def served_status_list(slug: str, number: int) -> ServedList:

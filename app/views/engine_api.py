@@ -42,7 +42,7 @@ def _replay_guard() -> grants.ReplayGuard:
     guard = current_app.extensions.get("aufsicht.media_grant_replay")
     if guard is None:
         guard = current_app.extensions.setdefault("aufsicht.media_grant_replay", grants.ReplayGuard())
-    return guard  # type: ignore[no-any-return]
+    return guard
 
 
 def _grant(purpose: str | tuple[str, ...], session: str | None = None) -> Grant:
