@@ -4,8 +4,8 @@ Safety rule: a launch is believed only when its ID token is signed by a key the 
 names that platform as issuer and our client id as audience, comes from a registered deployment, is fresh, and
 carries the nonce of a login initiation that this browser started here (``state`` and ``nonce`` travel in a
 cookie we signed; nothing is written before the platform's signed launch comes back) and that was not used
-before (then its state and nonce are kept in the database). An account is found by the pair (platform, ``sub``) only; an
-email address from a platform never opens an existing account.
+before (then its state and nonce are kept in the database). An account is found by the pair (platform,
+``sub``) only; an email address from a platform never opens an existing account.
 """
 
 from __future__ import annotations
