@@ -34,6 +34,9 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(exams_cli)
     app.cli.add_command(certificates_cli)
+    from lti.cli import lti_cli
+
+    app.cli.add_command(lti_cli)
 
 
 @click.command("seed-demo")
@@ -114,12 +117,14 @@ def jobs_run(name: str) -> None:
 @click.option("--port", default=5101, type=int)
 @click.option("--cert", default=None, help="TLS certificate (PEM) of this engine")
 @click.option("--key", default=None, help="its private key (PEM)")
-def media_serve(host: str, port: int, cert: str | None, key: str | None) -> None:
+@click.option("--url", default=None, help="this engine's URL as MEDIA_ENGINES lists it (default: scheme://host:port)")
+def media_serve(host: str, port: int, cert: str | None, key: str | None, url: str | None) -> None:
     """Run one media engine process: the engine's internal API for web workers (one process per engine).
 
     Web workers reach it when its URL is listed in MEDIA_ENGINES; each call carries a grant they signed
-    (checked with MEDIA_GRANT_PUBLIC_KEYS). Records into the configured storage, raises flags in the
-    database. Serves the engine API only. With --cert and --key it speaks TLS.
+    (checked with MEDIA_GRANT_PUBLIC_KEYS) for this engine's URL (--url, MEDIA_ENGINE_URL), good once. Records
+    into the configured storage, raises flags in the database. Serves the engine API only. With --cert and
+    --key it speaks TLS.
     """
     from werkzeug.serving import run_simple
 
@@ -128,8 +133,10 @@ def media_serve(host: str, port: int, cert: str | None, key: str | None) -> None
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.config["MEDIA_ENGINE_API"] = True
-    engine(app)  # start the loop now, not on the first offer
     scheme = "https" if cert else "http"
+    # grants name the engine they are for: one for another engine is refused here
+    app.config["MEDIA_ENGINE_URL"] = url or app.config.get("MEDIA_ENGINE_URL") or f"{scheme}://{host}:{port}"
+    engine(app)  # start the loop now, not on the first offer
     click.echo(f"aufsicht media engine on {scheme}://{host}:{port}")
     run_simple(host, port, EngineOnly(app), threaded=True, use_reloader=False,
                ssl_context=(cert, key) if cert and key else None)

@@ -104,10 +104,13 @@ DEFAULTS: dict[str, Any] = {
     # a 32-byte Ed25519 seed, the same on every web host; default: generated into the instance folder); engines
     # accept grants of MEDIA_GRANT_PUBLIC_KEYS (base64 public keys, `flask media grant-key` prints one; default:
     # the public key of their own MEDIA_GRANT_KEY). MEDIA_ENGINE_CA_FILE: the CA of engines served over TLS.
+    # MEDIA_ENGINE_URL: an engine's own URL as MEDIA_ENGINES lists it (default: `media serve`'s scheme://host:port);
+    # a grant names the engine it is for, and is used once.
     "MEDIA_ENGINES": [],
     "MEDIA_GRANT_KEY": None,
     "MEDIA_GRANT_PUBLIC_KEYS": None,
     "MEDIA_ENGINE_CA_FILE": None,
+    "MEDIA_ENGINE_URL": None,
     "MEDIA_ENGINE_API": False,
     "MEDIA_HOST_ADDRESSES": None,
     "MEDIA_DECODE_VIDEO": True,
@@ -157,6 +160,10 @@ DEFAULTS: dict[str, Any] = {
     # Certificate signing keys, JSON {"active": name, "keys": {name: base64 of a 32-byte Ed25519 private key}}
     # (or PKCS#8 PEM), the same on every web host; unset: generated into instance/certificate_signing_keys.json.
     "CERTIFICATE_SIGNING_KEYS": None,
+    # The LTI tool's RSA keys, JSON {"active": kid, "keys": {kid: PKCS#8 or PKCS#1 PEM}}, the same on every web host
+    # (JWKS: every key listed; keep the previous one listed for a while after switching "active"); unset:
+    # generated into instance/lti-tool-keys.json (`flask lti rotate-key` replaces it there).
+    "LTI_TOOL_KEYS": None,
     # Mail: without MAIL_SMTP_HOST, messages are written to instance/outbox/ as .eml files.
     "MAIL_SMTP_HOST": None,
     "MAIL_SMTP_PORT": 25,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import json
 import re
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from flask import current_app
@@ -22,12 +25,13 @@ from exams.dataintegrity import DID_V1, MULTIKEY_V1, ProofInvalid, did_web, mult
 from exams.jwtvc import es256_keys, issue_jwt, public_es256_jwks, verify_jwt
 from exams.models import Certificate
 from exams.openbadges import attach_openbadge, issuer_did, verification_method
-from exams.statuslist import StatusList, list_etag, list_url, revoked_positions, status_list
+from exams.statuslist import EPOCH, list_etag, list_url, revoked_positions, status_list
 from kernel.db import db
 from kernel.errors import NotFound
 
-__all__ = ["UploadVerdict", "check_upload", "did_document", "es256_jwks", "institution_by_slug", "jwk_url",
-           "openbadge", "openbadge_jwt", "platform_did", "status_list_etag", "status_list_for"]
+__all__ = ["ServedList", "StatusListCache", "UploadVerdict", "check_upload", "did_document", "es256_jwks",
+           "institution_by_slug", "jwk_url", "openbadge", "openbadge_jwt", "platform_did", "served_status_list",
+           "status_list_cache"]
 
 MAX_UPLOAD_CHARS = 256 * 1024
 ID_PREFIX = "urn:aufsicht:certificate:"
@@ -72,22 +76,58 @@ def jwk_url(kid: str) -> str:
 # --- status lists ----------------------------------------------------------------------------------------------
 
 
-def status_list_etag(slug: str, number: int) -> str:
-    """The current ETag of an institution's status list (cheap: no signing)."""
-    inst = institution_by_slug(slug)
-    positions, latest = revoked_positions(inst.id, number)
-    return list_etag(list_url(_base_url(), slug, number), verification_method(slug, signing_key().kid), positions,
-                     latest)
+@dataclasses.dataclass(frozen=True)
+class ServedList:
+    """A signed status list as served: its bytes and its validators (ETag, Last-Modified = its validFrom)."""
+
+    body: bytes
+    etag: str
+    last_modified: dt.datetime
 
 
-def status_list_for(slug: str, number: int) -> StatusList:
-    """The signed BitstringStatusListCredential ``number`` of an institution."""
+class StatusListCache:
+    """The signed lists of this process by (slug, number): a list is signed again only when its ETag changes
+    (a revocation, another signing key), not on every request. ``signed`` counts the signings."""
+
+    MAX_LISTS = 1024
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lists: OrderedDict[tuple[str, int], ServedList] = OrderedDict()
+        self.signed = 0
+
+
+def status_list_cache() -> StatusListCache:
+    """This app's cache of signed status lists."""
+    cache = current_app.extensions.get("aufsicht.status_lists")
+    if cache is None:
+        cache = current_app.extensions.setdefault("aufsicht.status_lists", StatusListCache())
+    return cache
+
+
+def served_status_list(slug: str, number: int) -> ServedList:
+    """An institution's status list ``number`` as served: from the cache while its ETag holds, else signed now."""
     inst = institution_by_slug(slug)
     positions, latest = revoked_positions(inst.id, number)
     key = signing_key()
-    return status_list(url=list_url(_base_url(), slug, number), issuer=issuer_did(slug), positions=positions,
-                       valid_from=latest, private_key=key.private_key,
-                       verification_method=verification_method(slug, key.kid))
+    url, method = list_url(_base_url(), slug, number), verification_method(slug, key.kid)
+    etag = list_etag(url, method, positions, latest)
+    cache = status_list_cache()
+    with cache.lock:
+        hit = cache.lists.get((slug, number))
+    if hit is not None and hit.etag == etag:
+        return hit
+    signed = status_list(url=url, issuer=issuer_did(slug), positions=positions, valid_from=latest,
+                         private_key=key.private_key, verification_method=method)
+    served = ServedList(json.dumps(signed.credential, separators=(",", ":")).encode(), signed.etag,
+                        (latest or EPOCH).replace(microsecond=0, tzinfo=dt.UTC))
+    with cache.lock:
+        cache.signed += 1
+        cache.lists[(slug, number)] = served
+        cache.lists.move_to_end((slug, number))
+        while len(cache.lists) > cache.MAX_LISTS:
+            cache.lists.popitem(last=False)
+    return served
 
 
 # --- the credential forms --------------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ class LtiPlatform(db.Model):  # type: ignore[name-defined]
 
 
 class LtiLoginState(db.Model):  # type: ignore[name-defined]
-    """One login initiation in flight: its ``state`` (also in a cookie of the browser) and ``nonce``; used once."""
+    """A login that came back with a launch the platform signed: its ``state`` and ``nonce``, kept so that neither
+    is used twice. Logins in flight live in the browser's signed cookie only (``lti.tool.begin_login``)."""
 
     __tablename__ = "lti_login_state"
 

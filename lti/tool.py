@@ -2,9 +2,10 @@
 
 Safety rule: a launch is believed only when its ID token is signed by a key the registered platform publishes,
 names that platform as issuer and our client id as audience, comes from a registered deployment, is fresh, and
-carries the nonce of a login initiation that this browser started here (the ``state`` is kept in the database
-and in a cookie) and that was not used before. An account is found by the pair (platform, ``sub``) only; an
-email address from a platform never opens an existing account.
+carries the nonce of a login initiation that this browser started here (``state`` and ``nonce`` travel in a
+cookie we signed; nothing is written before the platform's signed launch comes back) and that was not used
+before (then its state and nonce are kept in the database). An account is found by the pair (platform,
+``sub``) only; an email address from a platform never opens an existing account.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Institution, LoginEvent, Role, User
 from accounts.oidc import NO_PASSWORD
@@ -33,7 +36,7 @@ from exams.models import Exam
 from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.errors import DomainError, NotFound, ValidationFailed
+from kernel.errors import Conflict, DomainError, NotFound, ValidationFailed
 from lti.models import LtiEnrolment, LtiIdentity, LtiLink, LtiLoginState, LtiPlatform
 
 KEYS_TTL = 600  # a platform's key set is fetched again after this many seconds (and at once on an unknown kid)
@@ -145,29 +148,127 @@ def delete_platform(platform: LtiPlatform) -> None:
 # ------------------------------------------------------------------------------------------- the tool's key
 
 
+#: Where the key ring is kept when ``LTI_TOOL_KEYS`` is not configured (one host, or a shared instance folder).
+KEYS_FILE = "lti-tool-keys.json"
+_OLD_KEY_FILE = "lti-tool-key.json"  # the single key of earlier versions: taken into the ring as it is
 _key_lock = threading.Lock()
 
 
-def tool_key() -> RSAKey:
-    """The tool's RSA signing key, generated once into ``instance/lti-tool-key.json`` (mode 0600)."""
-    path = Path(current_app.instance_path) / "lti-tool-key.json"
+@dataclasses.dataclass(frozen=True)
+class ToolKeys:
+    """The tool's RSA keys: the active one signs; every one is published (the previous one verifies what was
+    signed before a rotation until the platforms have fetched the new key set)."""
+
+    active: RSAKey
+    keys: tuple[RSAKey, ...]
+
+
+def _rsa(kid: str, pem: str) -> RSAKey:
+    key = RSAKey.import_key(pem, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
+    if not key.is_private:
+        raise ValueError(f"LTI tool key {kid!r} is not a private key")
+    return key
+
+
+def _pem(key: RSAKey) -> str:
+    return key.as_pem(private=True).decode()
+
+
+def _configured_ring() -> dict[str, Any] | None:
+    """``LTI_TOOL_KEYS`` (``{"active": kid, "keys": {kid: RSA private key PEM}}``), the same on every web host."""
+    configured = current_app.config.get("LTI_TOOL_KEYS")
+    if not configured:
+        return None
+    doc = json.loads(configured) if isinstance(configured, str) else configured
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict) or doc.get("active") not in doc["keys"]:
+        raise ValueError('LTI_TOOL_KEYS must be {"active": kid, "keys": {kid: PEM}} naming its active key')
+    return doc
+
+
+def _write_ring(path: Path, doc: dict[str, Any], *, new: bool) -> bool:
+    """Write the ring with mode 0600 (``new``: only if no other process made it first); False if one did."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if new:
+        try:
+            os.link(tmp, path)  # fails if the ring exists: never overwrite another process's key
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        return True
+    os.replace(tmp, path)
+    return True
+
+
+def _instance_ring() -> dict[str, Any]:
+    """The ring in the instance folder, made on first use (from the single key of earlier versions if any)."""
+    base = Path(current_app.instance_path)
+    path = base / KEYS_FILE
     with _key_lock:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"})
-            key.ensure_kid()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(key.as_dict(private=True), fh)
-    return RSAKey.import_key(json.loads(path.read_text()))
+            base.mkdir(parents=True, exist_ok=True)
+            old = base / _OLD_KEY_FILE
+            if old.exists():
+                key = RSAKey.import_key(json.loads(old.read_text()))
+            else:
+                key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"})
+            kid = key.kid or key.thumbprint()
+            _write_ring(path, {"active": kid, "keys": {kid: _pem(key)}}, new=True)
+        doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+_RINGS: dict[str, ToolKeys] = {}  # parsed rings by their text: RSA keys are slow to load
+
+
+def tool_keys() -> ToolKeys:
+    """The tool's key ring: ``LTI_TOOL_KEYS`` when configured, else ``instance/lti-tool-keys.json``."""
+    doc = _configured_ring() or _instance_ring()
+    text = json.dumps(doc, sort_keys=True)
+    ring = _RINGS.get(text)
+    if ring is None:
+        keys = tuple(_rsa(str(kid), str(pem)) for kid, pem in doc["keys"].items())
+        ring = ToolKeys(active=next(k for k in keys if k.kid == doc["active"]), keys=keys)
+        if len(_RINGS) > 16:
+            _RINGS.clear()
+        _RINGS[text] = ring
+    return ring
+
+
+def tool_key() -> RSAKey:
+    """The tool's active signing key."""
+    return tool_keys().active
+
+
+def rotate_tool_key() -> str:
+    """Make a new key active in the instance folder's ring, keep the previous one published, drop older ones;
+    returns the new kid. Configured keys (``LTI_TOOL_KEYS``) are rotated in the configuration instead."""
+    if _configured_ring() is not None:
+        raise Conflict("The tool's keys come from AUFSICHT_LTI_TOOL_KEYS: rotate them there.")
+    doc = _instance_ring()
+    key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"})
+    kid = key.thumbprint()
+    previous = doc["active"]
+    doc = {"active": kid, "keys": {previous: doc["keys"][previous], kid: _pem(key)}}
+    with _key_lock:
+        _write_ring(Path(current_app.instance_path) / KEYS_FILE, doc, new=False)
+    return kid
 
 
 def tool_jwks() -> dict[str, Any]:
-    """The tool's public key set (the platform checks deep linking answers and token requests with it)."""
-    key = tool_key()
-    public: dict[str, Any] = dict(key.as_dict(private=False))
-    public.update({"kid": key.kid, "use": "sig", "alg": "RS256"})
-    return {"keys": [public]}
+    """The tool's public key set, the active key and the previous one (the platform checks deep linking
+    answers and token requests with it)."""
+    published = []
+    for key in tool_keys().keys:
+        public: dict[str, Any] = dict(key.as_dict(private=False))
+        public.update({"kid": key.kid, "use": "sig", "alg": "RS256"})
+        published.append(public)
+    return {"keys": published}
 
 
 def sign(claims: dict[str, Any]) -> str:
@@ -242,16 +343,32 @@ def decode_platform_jwt(platform: LtiPlatform, raw: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- login initiation
 
 
-def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
-    """Answer a third-party login initiation: the platform's authorization URL and the ``state`` to keep.
+#: The longest ``login_hint`` / ``lti_message_hint`` passed on to the platform (Moodle's and Open edX's are short).
+MAX_HINT = 2048
+_STATE_SALT = "aufsicht-lti-login-state"
 
-    The platform names itself (``iss``) and, where it has several registrations, the ``client_id``; a
-    ``lti_deployment_id`` it gives must be registered.
+
+def _state_signer() -> URLSafeTimedSerializer:
+    """Signs the login in flight into the browser's cookie: nothing is stored until a signed launch comes back."""
+    return URLSafeTimedSerializer(str(current_app.secret_key), salt=_STATE_SALT)
+
+
+def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
+    """Answer a third-party login initiation: the authorization URL registered for the platform that names
+    itself (``iss``, and ``client_id`` where it has several registrations), and the cookie that carries the
+    login (``state``, ``nonce``, platform, signed by us).
+
+    Nothing is written here: anyone can call this, and a row per call would let anyone fill the database. The
+    login is kept in the browser's cookie, signed, and recorded as used once the platform's signed launch
+    comes back (``finish_launch``). A ``lti_deployment_id`` the platform gives must be registered.
     """
     issuer, client_id = params.get("iss", ""), params.get("client_id", "")
     if not issuer or not params.get("login_hint") or not params.get("target_link_uri"):
         raise LaunchRefused(_("The learning platform's login request is incomplete (iss, login_hint, "
                               "target_link_uri)."))
+    if any(len(params.get(k) or "") > MAX_HINT for k in ("iss", "client_id", "login_hint", "lti_message_hint",
+                                                          "target_link_uri", "lti_deployment_id")):
+        raise LaunchRefused(_("The learning platform's login request is too long."))
     query = select(LtiPlatform).where(LtiPlatform.issuer == issuer, LtiPlatform.enabled.is_(True))
     if client_id:
         query = query.where(LtiPlatform.client_id == client_id)
@@ -267,18 +384,16 @@ def begin_login(params: dict[str, str], redirect_uri: str) -> tuple[str, str]:
     target = params["target_link_uri"]
     if urlsplit(target).netloc != urlsplit(redirect_uri).netloc:
         raise LaunchRefused(_("The launch points at another address than this tool's."))
-    db.session.execute(delete(LtiLoginState).where(
-        LtiLoginState.created_at < utcnow() - dt.timedelta(seconds=STATE_TTL * 6)))
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    db.session.add(LtiLoginState(state=state, platform_id=platform.id, nonce=nonce, target_link_uri=target[:500]))
-    db.session.commit()
+    cookie = _state_signer().dumps({"s": state, "n": nonce, "p": platform.id, "t": target[:500]})
     auth = {"scope": "openid", "response_type": "id_token", "response_mode": "form_post", "prompt": "none",
             "client_id": platform.client_id, "redirect_uri": redirect_uri, "login_hint": params["login_hint"],
             "state": state, "nonce": nonce}
     if params.get("lti_message_hint"):
         auth["lti_message_hint"] = params["lti_message_hint"]
+    # only ever the authorization URL registered for this issuer (and client id), never one the request names
     sep = "&" if urlsplit(platform.auth_login_url).query else "?"
-    return platform.auth_login_url + sep + urlencode(auth), state
+    return platform.auth_login_url + sep + urlencode(auth), cookie
 
 
 @dataclasses.dataclass
@@ -315,27 +430,54 @@ class Launch:
         return self.claims.get(LTI + name, default)
 
 
-def finish_launch(form: dict[str, str], cookie_state: str | None) -> Launch:
-    """Check the launch the platform posted (``id_token`` and ``state``) and return it."""
+def _login_in_flight(state: str, cookie: str | None) -> dict[str, Any]:
+    """The login this browser started (from its signed cookie) if ``state`` is its state and it is fresh."""
+    if not state or not cookie:
+        raise LaunchRefused(_("This launch was started in another browser. Please open it again from the course."))
+    try:
+        started = _state_signer().loads(cookie, max_age=STATE_TTL)
+    except SignatureExpired:
+        raise LaunchRefused(_("The launch took too long. Please open it again from the course.")) from None
+    except BadSignature:
+        raise LaunchRefused(_("This launch is unknown or was used already. Please open it again from the course.")
+                            ) from None
+    if not isinstance(started, dict) or started.get("s") != state:
+        raise LaunchRefused(_("This launch was started in another browser. Please open it again from the course."))
+    return started
+
+
+def _use_login(started: dict[str, Any], platform: LtiPlatform) -> None:
+    """Record the login as used (once: a second launch with its state or nonce is refused). Called only for a
+    launch the platform signed, so no one can write rows here without the platform's key."""
+    now = utcnow()
+    db.session.execute(delete(LtiLoginState).where(
+        LtiLoginState.created_at < now - dt.timedelta(seconds=STATE_TTL * 6)))
+    db.session.add(LtiLoginState(state=str(started["s"]), platform_id=platform.id, nonce=str(started["n"]),
+                                 target_link_uri=str(started.get("t") or "")[:500], created_at=now, used_at=now))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise LaunchRefused(_("This launch is unknown or was used already. Please open it again from the course.")
+                            ) from None
+
+
+def finish_launch(form: dict[str, str], cookie: str | None) -> Launch:
+    """Check the launch the platform posted (``id_token`` and ``state``) against the login this browser started
+    (its signed cookie) and return it."""
     if form.get("error"):
         raise LaunchRefused(_("The learning platform refused the login: %(e)s",
                               e=(form.get("error_description") or form["error"])[:200]))
-    state = form.get("state", "")
-    pending = db.session.get(LtiLoginState, state) if state else None
-    if pending is None or pending.used_at is not None:
+    started = _login_in_flight(form.get("state", ""), cookie)
+    if db.session.get(LtiLoginState, started["s"]) is not None:
         raise LaunchRefused(_("This launch is unknown or was used already. Please open it again from the course."))
-    if cookie_state != state:
-        raise LaunchRefused(_("This launch was started in another browser. Please open it again from the course."))
-    if (utcnow() - pending.created_at).total_seconds() > STATE_TTL:
-        raise LaunchRefused(_("The launch took too long. Please open it again from the course."))
-    pending.used_at = utcnow()
-    db.session.commit()  # used once, even if the checks below fail
-    platform = db.session.get(LtiPlatform, pending.platform_id)
+    platform = db.session.get(LtiPlatform, started.get("p"))
     if platform is None or not platform.enabled:
         raise LaunchRefused(_("This learning platform is no longer registered."))
     claims = decode_platform_jwt(platform, form.get("id_token", ""))
-    if claims.get("nonce") != pending.nonce:
+    if claims.get("nonce") != started.get("n"):
         raise LaunchRefused(_("The launch does not belong to this login (nonce). It was refused."))
+    _use_login(started, platform)  # used once, even if the checks below fail
     if claims.get(LTI + "version") != "1.3.0":
         raise LaunchRefused(_("Only LTI 1.3 launches are accepted."))
     message_type = str(claims.get(LTI + "message_type") or "")

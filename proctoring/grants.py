@@ -4,8 +4,11 @@ A web worker signs a grant for each call it makes to an engine (``RemoteMedia``)
 purpose, the attempt, user and institution it concerns, and an expiry a minute away. The engine checks
 the signature with the public key only (an engine cannot sign grants for another engine) and takes
 everything it acts on from the grant: a recording's owner (attempt, user, institution) is never read
-from the request body. A grant seen on the wire allows that one purpose for that one session until it
-expires, where the old shared token allowed everything for ever.
+from the request body. A grant is also bound to the one call it was
+signed for: the engine it is meant for (``e``, the engine's base URL as web workers list it in
+``MEDIA_ENGINES``; the engine knows its own as ``MEDIA_ENGINE_URL``), the SHA-256 of the request body
+(``d``), and a random nonce (``n``) that the engine accepts once: a grant copied off the wire cannot be
+sent again, nor to another engine, nor with another body (another SDP offer).
 
 Purposes:
 
@@ -23,7 +26,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
+import secrets
+import threading
 import time
 from typing import Any
 
@@ -85,16 +91,48 @@ def public_keys(texts: list[str]) -> list[Ed25519PublicKey]:
     return [Ed25519PublicKey.from_public_bytes(base64.b64decode(t)) for t in texts]
 
 
-def sign(key: Ed25519PrivateKey, grant: Grant, now: float | None = None) -> str:
-    """A signed grant that expires ``LIFETIME_SECONDS`` from ``now`` (unless ``grant.expires`` is set)."""
+def body_digest(body: bytes) -> str:
+    """The digest a grant carries of its request's body (base64url of SHA-256; an empty body for GET)."""
+    return _b64(hashlib.sha256(body).digest())
+
+
+def engine_name(url: str) -> str:
+    """An engine's name in grants: its base URL without a trailing slash."""
+    return url.strip().rstrip("/")
+
+
+class ReplayGuard:
+    """The nonces of the grants an engine accepted, kept until they expire: each grant is good for one call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, int] = {}
+        self._prune_at = 0.0
+
+    def use(self, nonce: str, expires: int, now: float | None = None) -> None:
+        """Accept ``nonce`` once; GrantRefused if it was accepted before."""
+        now = time.time() if now is None else now
+        with self._lock:
+            if now >= self._prune_at:  # expired grants are refused anyway: their nonces can go
+                self._seen = {n: x for n, x in self._seen.items() if x >= now}
+                self._prune_at = now + 5
+            if nonce in self._seen:
+                raise GrantRefused("The media grant was used already.")
+            self._seen[nonce] = expires
+
+
+def sign(key: Ed25519PrivateKey, grant: Grant, *, engine: str, body: bytes = b"", now: float | None = None) -> str:
+    """A signed grant for one call to ``engine`` with request body ``body``, usable once, that expires
+    ``LIFETIME_SECONDS`` from ``now`` (unless ``grant.expires`` is set)."""
     if grant.purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {grant.purpose!r}")
     expires = grant.expires or int((time.time() if now is None else now) + LIFETIME_SECONDS)
     payload: dict[str, Any] = {"v": 1, "p": grant.purpose, "s": grant.session, "a": grant.attempt,
                                "u": grant.user, "i": grant.institution, "w": grant.viewer,
-                               "as": list(grant.attempts), "x": expires, "c": grant.check}
-    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-    return body + "." + _b64(key.sign(b"aufsicht-media-grant." + body.encode()))
+                               "as": list(grant.attempts), "x": expires, "c": grant.check,
+                               "e": engine_name(engine), "d": body_digest(body), "n": secrets.token_urlsafe(16)}
+    signed = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    return signed + "." + _b64(key.sign(b"aufsicht-media-grant." + signed.encode()))
 
 
 def _opt_int(value: object) -> int | None:
@@ -105,19 +143,20 @@ def _opt_int(value: object) -> int | None:
     return value
 
 
-def check(keys: list[Ed25519PublicKey], token: str, *, purpose: str | tuple[str, ...], session: str | None = None,
-          now: float | None = None) -> Grant:
-    """The grant in ``token`` if one of ``keys`` signed it, it has not expired, and it is for ``purpose`` (or one
-    of several) and ``session`` (where given); else GrantRefused."""
+def check(keys: list[Ed25519PublicKey], token: str, *, purpose: str | tuple[str, ...], engine: str, body: bytes,
+          replay: ReplayGuard, session: str | None = None, now: float | None = None) -> Grant:
+    """The grant in ``token`` if one of ``keys`` signed it, it has not expired, it is for ``purpose`` (or one
+    of several) and ``session`` (where given), for this ``engine`` and this request ``body``, and it was not
+    used before (``replay`` remembers it now); else GrantRefused."""
     purposes = (purpose,) if isinstance(purpose, str) else purpose
     if not keys or not token or len(token) > _MAX_TOKEN or token.count(".") != 1:
         raise GrantRefused("No valid media grant.")
-    body, _, sig = token.partition(".")
+    signed, _, sig = token.partition(".")
     try:
         signature = _unb64(sig)
     except ValueError:
         raise GrantRefused("No valid media grant.") from None
-    message = b"aufsicht-media-grant." + body.encode()
+    message = b"aufsicht-media-grant." + signed.encode()
     for key in keys:
         try:
             key.verify(signature, message)
@@ -127,7 +166,7 @@ def check(keys: list[Ed25519PublicKey], token: str, *, purpose: str | tuple[str,
     else:
         raise GrantRefused("The media grant's signature is not valid.")
     try:
-        payload = json.loads(_unb64(body))
+        payload = json.loads(_unb64(signed))
     except ValueError:
         raise GrantRefused("The media grant is malformed.") from None
     if not isinstance(payload, dict) or payload.get("v") != 1:
@@ -144,6 +183,14 @@ def check(keys: list[Ed25519PublicKey], token: str, *, purpose: str | tuple[str,
     if (not isinstance(attempts, list) or not all(type(a) is int for a in attempts)
             or not isinstance(viewer, str | None) or not isinstance(sess, str | None)):
         raise GrantRefused("The media grant is malformed.")
+    if not engine or payload.get("e") != engine_name(engine):
+        raise GrantRefused("The media grant is for another engine.")
+    if payload.get("d") != body_digest(body):
+        raise GrantRefused("The media grant is for another request.")
+    nonce = payload.get("n")
+    if not isinstance(nonce, str) or not 16 <= len(nonce) <= 64:
+        raise GrantRefused("The media grant is malformed.")
+    replay.use(nonce, expires, now)
     return Grant(purpose=str(payload["p"]), session=sess, attempt=_opt_int(payload.get("a")),
                  user=_opt_int(payload.get("u")), institution=_opt_int(payload.get("i")), viewer=viewer,
                  attempts=tuple(attempts), expires=expires, check=_opt_int(payload.get("c")))

@@ -9,7 +9,7 @@ Two implementations:
   on its first offer, and the assignment is kept in the database (``MediaAssignment``), so any web
   worker routes signalling, live view, snapshots and hang-up to the engine that holds it. New
   sessions go to the reachable engine with the fewest sessions. Every call carries a grant signed for
-  it (``proctoring.grants``): one session, one purpose, a minute.
+  it (``proctoring.grants``): one session, one purpose, one engine, this body, once, within a minute.
 
 Views call ``media(app)`` and never touch an engine directly.
 """
@@ -182,15 +182,17 @@ class RemoteMedia:
 
     # -- transport
 
-    def _headers(self, grant: grants.Grant) -> dict[str, str]:
-        return {"Authorization": "Grant " + grants.sign(self.key, grant), "Content-Type": "application/json"}
+    def _headers(self, grant: grants.Grant, engine: str, data: bytes = b"") -> dict[str, str]:
+        """A grant for this one call: to ``engine``, with body ``data``, once."""
+        return {"Authorization": "Grant " + grants.sign(self.key, grant, engine=engine, body=data),
+                "Content-Type": "application/json"}
 
     def _request(self, engine: str, method: str, path: str, grant: grants.Grant,
                  body: dict[str, Any] | None = None, timeout: float | None = None) -> urllib3.BaseHTTPResponse:
+        data = None if body is None else json.dumps(body).encode()
         try:
-            return self.http.request(method, engine + path, headers=self._headers(grant),
-                                     body=None if body is None else json.dumps(body).encode(),
-                                     timeout=timeout)
+            return self.http.request(method, engine + path, headers=self._headers(grant, engine, data or b""),
+                                     body=data, timeout=timeout)
         except urllib3.exceptions.HTTPError as err:
             raise MediaUnavailable("The media server is not reachable. Please wait a moment.") from err
 
@@ -215,7 +217,8 @@ class RemoteMedia:
     def _probe(self, engine: str) -> str:
         """"up", "busy" (accepts connections but answers slowly) or "down"."""
         try:
-            resp = self.http.request("GET", engine + "/engine/healthz", headers=self._headers(grants.Grant("probe")),
+            resp = self.http.request("GET", engine + "/engine/healthz",
+                                     headers=self._headers(grants.Grant("probe"), engine),
                                      timeout=urllib3.Timeout(connect=2.0, read=3.0))
         except urllib3.exceptions.ReadTimeoutError:
             return "busy"

@@ -256,10 +256,14 @@ def platform(pg: PrivatePostgres, redis: PrivateRedis, workdir: Path) -> Iterato
         from proctoring import grants
 
         seed = __import__("base64").b64decode(env["AUFSICHT_MEDIA_GRANT_KEY"])
-        token = grants.sign(grants.private_key(seed), grants.Grant("probe"))
-        probe = urllib.request.Request(f"http://127.0.0.1:{engine_port}/engine/healthz",
-                                       headers={"Authorization": f"Grant {token}"})
-        _wait(lambda: urllib.request.urlopen(probe, timeout=2).status == 200, "media engine", 60)  # noqa: S310
+        engine_url = f"http://127.0.0.1:{engine_port}"
+
+        def probe() -> urllib.request.Request:  # a grant is good for one call
+            token = grants.sign(grants.private_key(seed), grants.Grant("probe"), engine=engine_url)
+            return urllib.request.Request(engine_url + "/engine/healthz",  # noqa: S310
+                                          headers={"Authorization": f"Grant {token}"})
+
+        _wait(lambda: urllib.request.urlopen(probe(), timeout=2).status == 200, "media engine", 60)  # noqa: S310
         yield {"base": base, "env": env, "procs": procs, "logs": logs}
     finally:
         for proc in procs.values():

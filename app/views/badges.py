@@ -11,8 +11,7 @@ from exams.issuer import (
     institution_by_slug,
     jwk_url,
     platform_did,
-    status_list_etag,
-    status_list_for,
+    served_status_list,
 )
 from exams.openbadges import issuer_did
 from exams.statuslist import TTL_SECONDS
@@ -47,14 +46,16 @@ def institution_did_document(slug: str) -> Response:
 
 @bp.get("/institutions/<slug>/status/<int:number>")
 def status_list(slug: str, number: int) -> Response:
-    """An institution's signed Bitstring Status List (revocation); revalidated with its ETag."""
-    etag = status_list_etag(slug, number)
-    if request.if_none_match.contains(etag):
-        resp = Response(status=304)
+    """An institution's signed Bitstring Status List (revocation): signed when it changes, revalidated with its
+    ETag (or, without one, its Last-Modified)."""
+    served = served_status_list(slug, number)
+    if request.if_none_match:
+        fresh = request.if_none_match.contains(served.etag)
     else:
-        resp = jsonify(status_list_for(slug, number).credential)
-        resp.mimetype = "application/ld+json"
-    resp.set_etag(etag)
+        fresh = request.if_modified_since is not None and served.last_modified <= request.if_modified_since
+    resp = Response(status=304) if fresh else Response(served.body, mimetype="application/ld+json")
+    resp.set_etag(served.etag)
+    resp.last_modified = served.last_modified
     resp.headers["Cache-Control"] = f"public, max-age={TTL_SECONDS}, must-revalidate"
     resp.headers["Access-Control-Allow-Origin"] = "*"
     return resp

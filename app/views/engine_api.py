@@ -1,10 +1,11 @@
 """The media engine's internal API (``flask --app app media serve``), used by ``proctoring.media.RemoteMedia``.
 
 Every call needs ``Authorization: Grant <grant>``: a grant a web worker signed for this one call
-(``proctoring.grants``), checked with the public key. The grant names the session and the purpose, and
-what the engine acts on comes from it only: the owner of a recording, the viewer, the attempts whose
-pictures may be read. Outside ``media serve`` the API does not exist (404); ``media serve`` serves
-nothing else. Never expose it to browsers: only web workers call it.
+(``proctoring.grants``), checked with the public key, for this engine (``MEDIA_ENGINE_URL``) and this
+request body, accepted once. The grant names the session and the purpose, and what the engine acts on
+comes from it only: the owner of a recording, the viewer, the attempts whose pictures may be read.
+Outside ``media serve`` the API does not exist (404); ``media serve`` serves nothing else. Never expose
+it to browsers: only web workers call it.
 """
 
 from __future__ import annotations
@@ -37,12 +38,22 @@ def _only_in_engine() -> None:
     g.media_grant_keys = keys
 
 
+def _replay_guard() -> grants.ReplayGuard:
+    guard = current_app.extensions.get("aufsicht.media_grant_replay")
+    if guard is None:
+        guard = current_app.extensions.setdefault("aufsicht.media_grant_replay", grants.ReplayGuard())
+    return guard
+
+
 def _grant(purpose: str | tuple[str, ...], session: str | None = None) -> Grant:
-    """The request's grant, for ``purpose`` (and ``session``), else 403."""
+    """The request's grant, for ``purpose`` (and ``session``), for this engine (``MEDIA_ENGINE_URL``) and this
+    request's body, not used before; else 403."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Grant "):
         raise GrantRefused("No media grant.")
-    return grants.check(g.media_grant_keys, header.removeprefix("Grant "), purpose=purpose, session=session)
+    return grants.check(g.media_grant_keys, header.removeprefix("Grant "), purpose=purpose, session=session,
+                        engine=str(current_app.config.get("MEDIA_ENGINE_URL") or ""),
+                        body=request.get_data(cache=True), replay=_replay_guard())
 
 
 def _local() -> LocalMedia:

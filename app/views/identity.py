@@ -102,7 +102,10 @@ def document(exam_id: int) -> Response:
 @role_required(Role.CANDIDATE)
 def camera_offer(exam_id: int) -> Response:
     """Connect the camera to the media engine for the live head-movement challenge (nothing is recorded)."""
+    from app.views.attempts import limit_offers
+
     check = live_check.camera_check(user(), get_exam_for(user(), exam_id))
+    limit_offers(f"offer:liveness:{check.id}")  # each offer is a peer connection on the engine, like the others
     body = request.get_json(silent=True)
     sdp, camera = (body.get("sdp"), body.get("camera")) if isinstance(body, dict) else (None, None)
     return jsonify({"type": "answer", "sdp": live_check.connect_camera(current_app._get_current_object(),  # type: ignore[attr-defined]

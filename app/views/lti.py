@@ -1,7 +1,7 @@
 """LTI 1.3: the tool's endpoints a learning platform calls, the candidate's proctoring checks, the settings page.
 
 The login initiation and the launch come from the platform's pages (cross-site): they carry no CSRF token of
-ours and are protected by ``state`` (database and cookie), ``nonce`` and the platform's signature instead.
+ours and are protected by ``state`` and ``nonce`` (in a signed cookie), and the platform's signature instead.
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ def login() -> Response | tuple[str, int]:
     """Third-party initiated login: answer with a redirect to the platform's authorization endpoint."""
     params = {**request.args.to_dict(), **request.form.to_dict()}
     try:
-        url, state = tool.begin_login(params, url_for("lti.launch", _external=True))
+        url, state_cookie = tool.begin_login(params, url_for("lti.launch", _external=True))
     except DomainError as err:
         return _refused(err)
     resp = redirect(url)
     secure = bool(current_app.config["SESSION_COOKIE_SECURE"])
-    resp.set_cookie(tool.STATE_COOKIE, state, max_age=tool.STATE_TTL, httponly=True, secure=secure,
+    resp.set_cookie(tool.STATE_COOKIE, state_cookie, max_age=tool.STATE_TTL, httponly=True, secure=secure,
                     samesite="None" if secure else "Lax", path=url_for("lti.launch"))
     return resp
 

@@ -389,3 +389,35 @@ def test_cli_verify_checks_a_json_ld_credential_offline(app, runner, cert, tmp_p
     bad.write_text(json.dumps(altered))
     result = runner.invoke(args=["certificates", "verify", str(bad)])
     assert result.exit_code == 1 and "bad_signature" in result.output
+
+
+def test_the_status_list_is_signed_when_it_changes_and_served_with_validators(app, client, office, cert):
+    from email.utils import format_datetime
+    from urllib.parse import urlsplit
+
+    from exams.issuer import status_list_cache
+
+    credential = _doc(client, f"/certificates/{cert.public_id}/credential.jsonld")
+    path = urlsplit(credential["credentialStatus"]["statusListCredential"]).path
+    with app.app_context():
+        cache = status_list_cache()
+    first = client.get(path)
+    assert first.status_code == 200 and first.headers["ETag"] and first.headers["Last-Modified"]
+    signed = cache.signed
+    for _ in range(3):  # served again and again: the same bytes, nothing signed
+        again = client.get(path)
+        assert again.get_data() == first.get_data() and again.headers["ETag"] == first.headers["ETag"]
+    assert cache.signed == signed
+    assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    assert client.get(path, headers={"If-Modified-Since": first.headers["Last-Modified"]}).status_code == 304
+    assert client.get(path, headers={"If-None-Match": '"other"',
+                                     "If-Modified-Since": first.headers["Last-Modified"]}).status_code == 200
+
+    assert client.post(f"/staff/certificates/{cert.public_id}/revoke", data={"reason": "Täuschung"}).status_code == 302
+    changed = client.get(path, headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
+    assert cache.signed == signed + 1  # signed once for the change
+    valid_from = dt.datetime.fromisoformat(json.loads(changed.get_data())["validFrom"].replace("Z", "+00:00"))
+    assert changed.headers["Last-Modified"] == format_datetime(valid_from, usegmt=True)
+    client.get(path)
+    assert cache.signed == signed + 1

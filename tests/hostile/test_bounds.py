@@ -217,3 +217,18 @@ def test_a_failed_peer_connection_is_dropped_from_the_engine():
         assert [e["part"] for e in connected] == [1, 2] and connected[1]["gap_seconds"] is not None
     finally:
         eng.stop()
+
+
+def test_liveness_camera_offers_per_check_per_minute(app, make_user, make_exam):
+    """The identity check's liveness camera is bounded like the exam's and the system check's offers."""
+    exam = make_exam(identity_check_required=True, proctoring_required=False)
+    cand = make_user("candidate", exam.institution)
+    client = app.test_client()
+    login(client, cand)
+    assert client.post(f"/candidate/exams/{exam.id}/identity/consent", data={"granted": "yes"}).status_code == 302
+    too_large = client.post(f"/api/identity/{exam.id}/camera/offer", json={"sdp": "v=0\r\n" + "a=x\r\n" * 20000})
+    assert too_large.status_code == 400 and "too large" in too_large.get_json()["error"]["message"]
+    answers = [client.post(f"/api/identity/{exam.id}/camera/offer", json={"type": "offer", "sdp": "v=0 junk"})
+               for _ in range(3)]
+    assert [r.status_code for r in answers] == [400, 400, 429]  # the large one counted too
+    assert "Zu viele Verbindungsversuche" in answers[-1].get_json()["error"]["message"]

@@ -1,10 +1,12 @@
 """The media engine's API as an attacker on the private network sees it: without a grant signed by the web app
-for this session and purpose, nothing happens; a recording's owner comes from the grant, never the body."""
+for this session and purpose, nothing happens; a recording's owner comes from the grant, never the body; a grant
+copied off the wire is good for nothing: it was used once, and it names one engine and one request body."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from typing import Any
 
@@ -23,12 +25,13 @@ SEED = bytes(range(32))
 KEY = grants.private_key(SEED)
 OTHER_KEY = grants.private_key(bytes(range(1, 33)))  # someone else's key: a forged grant
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+ENGINE = "http://engine-1.internal:5101"  # this app's name as the web workers list it (MEDIA_ENGINES)
 
 
 @pytest.fixture
 def app_config() -> dict[str, Any]:
     """This app plays the engine (``media serve``): its grant key is known to the test, the web worker."""
-    return {"MEDIA_ENGINE_API": True, "MEDIA_GRANT_KEY": base64.b64encode(SEED).decode(),
+    return {"MEDIA_ENGINE_API": True, "MEDIA_ENGINE_URL": ENGINE, "MEDIA_GRANT_KEY": base64.b64encode(SEED).decode(),
             "MEDIA_HOST_ADDRESSES": ["127.0.0.1"], "PROCTORING_FACE_FLAGS": False}
 
 
@@ -40,14 +43,17 @@ def _stop_engine(app: Flask):
         eng.stop()
 
 
-def _auth(grant: Grant, key: Any = KEY, now: float | None = None) -> dict[str, str]:
-    return {"Authorization": "Grant " + grants.sign(key, grant, now=now)}
+def _auth(grant: Grant, key: Any = KEY, now: float | None = None, body: bytes = b"",
+          engine: str = ENGINE) -> dict[str, str]:
+    return {"Authorization": "Grant " + grants.sign(key, grant, engine=engine, body=body, now=now)}
 
 
 def _offer(client: Any, session: str, grant: Grant | None, key: Any = KEY, now: float | None = None,
            body: dict[str, Any] | None = None) -> Any:
-    headers = _auth(grant, key, now) if grant is not None else {}
-    return client.post(f"/engine/sessions/{session}/offer", json=body or {"sdp": SDP}, headers=headers)
+    data = json.dumps(body or {"sdp": SDP}).encode()
+    headers = _auth(grant, key, now, data) if grant is not None else {}
+    return client.post(f"/engine/sessions/{session}/offer", data=data, content_type="application/json",
+                       headers=headers)
 
 
 def test_forged_expired_wrong_purpose_and_other_attempt_grants_are_refused(client):
@@ -69,9 +75,9 @@ def test_forged_expired_wrong_purpose_and_other_attempt_grants_are_refused(clien
         assert resp.status_code == 403, what
         assert resp.get_json()["error"]["code"] == "grant_refused", what
     # a grant with its payload changed after signing (another attempt put in) is refused too
-    token = grants.sign(KEY, Grant("snapshot", attempts=(6,)))
+    token = grants.sign(KEY, Grant("snapshot", attempts=(6,)), engine=ENGINE)
     _body, sig = token.split(".")
-    tampered = grants.sign(KEY, Grant("snapshot", attempts=(5,))).split(".")[0] + "." + sig
+    tampered = grants.sign(KEY, Grant("snapshot", attempts=(5,)), engine=ENGINE).split(".")[0] + "." + sig
     assert client.get("/engine/attempts/5/snapshot", headers={"Authorization": "Grant " + tampered}).status_code == 403
     assert client.get("/engine/attempts/5/snapshot", headers=_auth(Grant("snapshot", attempts=(6,)))).status_code == 403
     # the right grant passes the check (and there is simply no picture yet)
@@ -79,8 +85,9 @@ def test_forged_expired_wrong_purpose_and_other_attempt_grants_are_refused(clien
     assert client.get("/engine/healthz", headers=_auth(Grant("control", "attempt-5"))).status_code == 403
     assert client.get("/engine/healthz", headers=_auth(Grant("probe"))).status_code == 200
     assert client.delete("/engine/sessions/attempt-5", headers=_auth(Grant("control", "attempt-6"))).status_code == 403
-    assert client.post("/engine/sessions/attempt-5/watch", json={"sdp": SDP},
-                       headers=_auth(Grant("watch", "attempt-6", viewer="viewer-1"))).status_code == 403
+    watch = json.dumps({"sdp": SDP}).encode()
+    assert client.post("/engine/sessions/attempt-5/watch", data=watch, content_type="application/json",
+                       headers=_auth(Grant("watch", "attempt-6", viewer="viewer-1"), body=watch)).status_code == 403
 
 
 def test_live_state_only_of_the_attempts_the_grant_names(client):
@@ -145,3 +152,30 @@ def test_grant_key_prints_the_public_key_for_engine_hosts(runner):
     assert result.exit_code == 0
     assert result.output.strip() == grants.public_key_text(SEED)
     assert base64.b64encode(SEED).decode() not in result.output  # never the private seed
+
+
+def test_a_grant_is_used_once_for_one_engine_and_one_body(client):
+    """A grant copied off the wire cannot be sent again within its minute, nor to another engine, nor with
+    another request body (another offer): each was signed for one call."""
+    probe = _auth(Grant("probe"))
+    assert client.get("/engine/healthz", headers=probe).status_code == 200
+    replayed = client.get("/engine/healthz", headers={**probe, "Accept": "application/json"})
+    assert replayed.status_code == 403 and replayed.get_json()["error"]["code"] == "grant_refused"
+    other_engine = client.get("/engine/healthz", headers=_auth(Grant("probe"), engine="http://engine-2.internal:5101"))
+    assert other_engine.status_code == 403
+    assert client.get("/engine/healthz", headers=_auth(Grant("probe"), engine=ENGINE + "/")).status_code == 200
+
+    # an offer's grant with another offer's body: refused before anything is connected
+    signed_for = json.dumps({"sdp": SDP}).encode()
+    swapped = json.dumps({"sdp": SDP + "a=x-other\r\n"}).encode()
+    check = Grant("check", "check-1-2")
+    resp = client.post("/engine/sessions/check-1-2/offer", data=swapped, content_type="application/json",
+                       headers=_auth(check, body=signed_for))
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "grant_refused"
+    # the same grant sent twice with its own body: the second is refused (the first gets as far as the SDP check)
+    headers = _auth(check, body=signed_for)
+    first = client.post("/engine/sessions/check-1-2/offer", data=signed_for, content_type="application/json",
+                        headers=headers)
+    again = client.post("/engine/sessions/check-1-2/offer", data=signed_for, content_type="application/json",
+                        headers=headers)
+    assert first.status_code == 400 and again.status_code == 403  # the SDP is not a camera's, the grant was good

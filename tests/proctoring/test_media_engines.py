@@ -24,10 +24,11 @@ from tests.conftest import REPO, login, start_exam
 from tests.proctoring.conftest import probe, recordings, send_for
 
 
-def _probe_grant(instance_path: Path) -> str:
-    """A web worker's grant to ask an engine whether it is up (the key comes from the shared instance folder)."""
+def _probe_grant(instance_path: Path, engine: str) -> str:
+    """A web worker's grant to ask ``engine`` whether it is up, good once (the key comes from the shared instance
+    folder)."""
     seed = ensure_secret(instance_path, "media_grant_key")
-    return grants.sign(grants.private_key(seed), grants.Grant("probe"), now=time.time() + 300)
+    return grants.sign(grants.private_key(seed), grants.Grant("probe"), engine=engine, now=time.time() + 300)
 
 
 def _free_port() -> int:
@@ -40,7 +41,7 @@ def _free_port() -> int:
 def engines(database_url: str, instance_path: Path):
     """Two engine processes sharing the test database and instance folder (keys, local blobs, the media grant
     key); each takes one live session at most."""
-    probe = _probe_grant(instance_path)  # the key exists before two engines race to create it
+    ensure_secret(instance_path, "media_grant_key")  # the key exists before two engines race to create it
     env = {**os.environ, "DATABASE_URL": database_url, "AUFSICHT_INSTANCE_PATH": str(instance_path),
            "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
            "AUFSICHT_PROCTORING_FACE_FLAGS": "false", "AUFSICHT_SNAPSHOT_STORE_SECONDS": "3600",
@@ -56,7 +57,7 @@ def engines(database_url: str, instance_path: Path):
         for _ in range(120):
             try:
                 if http.request("GET", url + "/engine/healthz",
-                                headers={"Authorization": f"Grant {probe}"}).status == 200:
+                                headers={"Authorization": f"Grant {_probe_grant(instance_path, url)}"}).status == 200:
                     break
             except urllib3.exceptions.HTTPError:
                 pass
@@ -201,10 +202,11 @@ def test_a_dead_engine_is_replaced_on_reconnect_and_shown_unreachable(app, engin
 def test_engine_api_needs_a_grant(engines, client, instance_path):
     http = urllib3.PoolManager(retries=False, timeout=2.0)
     alive = [u for u, p in zip(engines["urls"], engines["procs"], strict=True) if p.poll() is None]
-    probe = _probe_grant(instance_path)
+    probe = _probe_grant(instance_path, alive[0])
     assert http.request("GET", alive[0] + "/engine/healthz").status == 403
     assert http.request("GET", alive[0] + "/engine/healthz", headers={"Authorization": "Bearer x"}).status == 403
     assert http.request("GET", alive[0] + "/engine/healthz", headers={"Authorization": f"Grant {probe}"}).status == 200
+    assert http.request("GET", alive[0] + "/engine/healthz", headers={"Authorization": f"Grant {probe}"}).status == 403
     assert client.get("/engine/healthz", headers={"Authorization": f"Grant {probe}"}).status_code == 404  # web app
     # the engine's port serves the engine API only: no login page, no candidate route
     assert http.request("GET", alive[0] + "/login").status == 404
