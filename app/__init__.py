@@ -139,6 +139,7 @@ def _import_models() -> None:
     import proctoring.models  # noqa: F401
     import storage.models  # noqa: F401
     from accounts import oidc  # noqa: F401  (OpenID providers and account links)
+    from accounts import saml  # noqa: F401  (SAML identity providers and account links)
 
 
 def _select_locale() -> str | None:
