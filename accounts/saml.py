@@ -646,8 +646,8 @@ def logout_url(provider_id: int, name_id: str, name_id_format: str, session_inde
         return None
     with _client(provider, urls) as client:
         try:
-            slo = client.metadata.single_logout_service(provider.idp_entity_id, [BINDING_HTTP_REDIRECT], "idpsso")
-        except Exception:  # noqa: BLE001 - no SLO endpoint in the metadata
+            slo = client.metadata.single_logout_service(provider.idp_entity_id, BINDING_HTTP_REDIRECT, "idpsso")
+        except Exception:  # noqa: BLE001 - no SLO endpoint with this binding in the metadata
             return None
         if not slo:
             return None

@@ -248,3 +248,23 @@ def start_idp(folder: Path, users: dict[str, dict[str, list[str]]] | None = None
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def walk(client: Any, idp: Idp, provider_id: int, username: str = "lena", next_url: str | None = None) -> Any:
+    """Sign in by the HTTP messages a browser carries: our start, the IdP's login form (over HTTP), its response
+    posted to our ACS with the Flask test client. Returns our ACS's answer."""
+    import re
+
+    import requests
+
+    start = client.get(f"/saml/{provider_id}/start" + (f"?next={next_url}" if next_url else ""))
+    assert start.status_code == 302, start.get_data(as_text=True)[:500]
+    page = requests.get(start.headers["Location"], timeout=10)
+    page.raise_for_status()
+    fields = dict(re.findall(r'name="(req|acs|sp)" value="([^"]*)"', page.text))
+    answer = requests.post(idp.base + "/login", data={**{k: html.unescape(v) for k, v in fields.items()},
+                                                      "username": username, "password": "x"}, timeout=10)
+    answer.raise_for_status()
+    found = re.search(r'name="SAMLResponse" value="([^"]+)"', answer.text)
+    assert found, answer.text[:500]
+    return client.post(f"/saml/{provider_id}/acs", data={"SAMLResponse": found.group(1)})
