@@ -40,7 +40,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from defusedxml import DefusedXmlException
 from flask_babel import gettext as _
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -190,7 +201,8 @@ def clean_provider_settings(form: dict[str, str], *, new: bool, by_admin: bool =
         attrs[field] = value
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), fields=errors)
-    return ProviderSettings(name=name, metadata_url=url, metadata_xml=xml, want_encrypted=f.get("want_encrypted") == "yes",
+    return ProviderSettings(name=name, metadata_url=url, metadata_xml=xml,
+                            want_encrypted=f.get("want_encrypted") == "yes",
                             enabled=f.get("enabled") == "yes",
                             second_factor_at_provider=(f.get("second_factor_at_provider") == "yes") if by_admin
                             else None, **attrs)
@@ -330,7 +342,7 @@ def _new_key_pair(common_name: str) -> tuple[str, bytes, str]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"aufsicht SAML SP {common_name}"[:64])])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=3650)).sign(key, hashes.SHA256()))
@@ -355,6 +367,7 @@ def _client(provider: SamlProvider, urls: SpUrls) -> Iterator[Any]:
     from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
     from saml2.client import Saml2Client
     from saml2.config import Config
+
     from storage.vault import keyring
 
     with tempfile.TemporaryDirectory(prefix="saml-") as folder:
@@ -528,12 +541,12 @@ def _parse(client: Any, saml_response: str, request_id: str, binding: str) -> An
         raise SignInRefused(_("The IdP refused the sign-in (%(e)s).", e=str(err)[:200])) from None
     except (VerificationError, InvalidAssertion, NotValid, ValueError, TypeError, KeyError, AttributeError) as err:
         raise SignInRefused(_explain(str(err))) from None
-    except Exception as err:  # noqa: BLE001 - pysaml2 raises plain Exception for several checks
+    except Exception as err:
         raise SignInRefused(_explain(str(err))) from None
     if response is None:
         raise SignInRefused(_("Sign-in refused: the response could not be read."))
-    if response.assertion is None or not getattr(response.assertion, "signature", None) \
-            and not response.response.signature:
+    if response.assertion is None or (not getattr(response.assertion, "signature", None) \
+            and not response.response.signature):
         raise SignInRefused(_("Sign-in refused: the response is not signed by the IdP's key from its metadata."))
     return response
 
@@ -557,7 +570,7 @@ def _once(provider: SamlProvider, assertion_id: str, not_on_or_after: Any) -> No
     """Record the assertion's ID; a second use is a replay."""
     now = utcnow()
     try:
-        expires = dt.datetime.fromtimestamp(int(not_on_or_after), dt.timezone.utc).replace(tzinfo=None)
+        expires = dt.datetime.fromtimestamp(int(not_on_or_after), dt.UTC).replace(tzinfo=None)
     except (TypeError, ValueError, OverflowError):
         expires = now + dt.timedelta(hours=1)
     expires = max(expires, now) + dt.timedelta(seconds=CLOCK_LEEWAY)
@@ -647,13 +660,14 @@ def logout_url(provider_id: int, name_id: str, name_id_format: str, session_inde
     with _client(provider, urls) as client:
         try:
             slo = client.metadata.single_logout_service(provider.idp_entity_id, BINDING_HTTP_REDIRECT, "idpsso")
-        except Exception:  # noqa: BLE001 - no SLO endpoint with this binding in the metadata
+        except Exception:
             return None
         if not slo:
             return None
         destination = slo[0]["location"]
         _req_id, request = client.create_logout_request(
-            destination, provider.idp_entity_id, name_id=NameID(text=name_id, format=name_id_format or NAMEID_FORMAT_TRANSIENT),
+            destination, provider.idp_entity_id,
+            name_id=NameID(text=name_id, format=name_id_format or NAMEID_FORMAT_TRANSIENT),
             session_indexes=[session_index] if session_index else None, sign=False)
         info = client.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination, relay_state="", sign=True,
                                     sigalg=SIGN_ALG)

@@ -132,14 +132,14 @@ def _loads(value: str) -> Any:
 
 def _import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
-    import accounts.models  # noqa: F401
+    import accounts.models
+    import accounts.saml  # noqa: F401  (SAML identity providers and account links)
     import exams.models  # noqa: F401
     import idcheck.models  # noqa: F401
     import lti.models  # noqa: F401  (LTI 1.3 platforms, links, enrolments, proctoring)
     import proctoring.models  # noqa: F401
     import storage.models  # noqa: F401
     from accounts import oidc  # noqa: F401  (OpenID providers and account links)
-    from accounts import saml  # noqa: F401  (SAML identity providers and account links)
 
 
 def _select_locale() -> str | None:

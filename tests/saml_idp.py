@@ -37,7 +37,7 @@ def make_key(folder: Path, name: str) -> tuple[Path, Path]:
     """An RSA key and self-signed certificate, as PEM files."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
@@ -125,10 +125,11 @@ class Idp:
               extra: str = "") -> str:
         """A response filled in from a template, its assertion signed (xmlsec1) with the IdP's key by default;
         ``extra`` is put beside the assertion (signature wrapping). Returns the XML."""
-        now = issued or dt.datetime.now(dt.timezone.utc)
+        now = issued or dt.datetime.now(dt.UTC)
         aid = assertion_id or "_a" + secrets.token_hex(16)
         attrs = attributes if attributes is not None else {**LENA, "eduPersonPrincipalName": [subject]}
-        oids = {"eduPersonPrincipalName": "urn:oid:1.3.6.1.4.1.5923.1.1.1.6", "mail": "urn:oid:0.9.2342.19200300.100.1.3",
+        oids = {"eduPersonPrincipalName": "urn:oid:1.3.6.1.4.1.5923.1.1.1.6",
+                "mail": "urn:oid:0.9.2342.19200300.100.1.3",
                 "givenName": "urn:oid:2.5.4.42", "sn": "urn:oid:2.5.4.4"}
         attr_xml = "".join(
             f'<saml:Attribute Name="{oids.get(k, k)}" FriendlyName="{k}" '
@@ -173,7 +174,7 @@ class Idp:
             return xml
         src = self.folder / f"{aid}.xml"
         src.write_text(xml)
-        out = subprocess.run([XMLSEC, "--sign", "--privkey-pem", f"{key_file},{cert_file}", "--id-attr:ID",  # noqa: S603
+        out = subprocess.run([XMLSEC, "--sign", "--privkey-pem", f"{key_file},{cert_file}", "--id-attr:ID",
                               "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", str(src)],
                              capture_output=True, check=True)
         return out.stdout.decode()
@@ -215,7 +216,8 @@ class Idp:
                 name_id=None, authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
                 nameid_format=NAMEID_FORMAT_TRANSIENT)
             value = base64.b64encode(str(resp).encode()).decode()
-            page = (f'<!doctype html><title>Uni Nord IdP</title><form method="post" action="{html.escape(req.form["acs"])}">'
+            action = html.escape(req.form["acs"])
+            page = (f'<!doctype html><title>Uni Nord IdP</title><form method="post" action="{action}">'
                     f'<input type="hidden" name="SAMLResponse" value="{value}">'
                     '<button type="submit" id="idp-continue">Weiter zu aufsicht</button></form>')
             return Response(page, mimetype="text/html")

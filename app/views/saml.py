@@ -58,9 +58,11 @@ def start(provider_id: int) -> BaseResponse:
     url, token = begin_sign_in(get_provider(provider_id, enabled_only=True), urls(provider_id),
                                safe_next(request.args.get("next")))
     resp = redirect(url)
-    # SameSite=None over https: the IdP's POST back is cross-site and must carry it (Lax on plain-http loopback).
-    resp.set_cookie(COOKIE, token, max_age=900, httponly=True, secure=request.is_secure,
-                    samesite="None" if request.is_secure else "Lax", path=f"/saml/{provider_id}/")
+    # SameSite=None (so Secure): the IdP's POST back is cross-site and must carry it. Browsers keep Secure cookies
+    # on loopback over plain http too; elsewhere plain http (no deployment) gets Lax.
+    secure = request.is_secure or (request.host.rsplit(":", 1)[0] in ("127.0.0.1", "localhost", "[::1]"))
+    resp.set_cookie(COOKIE, token, max_age=900, httponly=True, secure=secure, samesite="None" if secure else "Lax",
+                    path=f"/saml/{provider_id}/")
     return resp
 
 

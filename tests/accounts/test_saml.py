@@ -111,8 +111,8 @@ def _link_staff(make_user: Any, inst: Any, provider: SamlProvider) -> User:
     return staff
 
 
-def test_staff_give_our_second_factor_unless_the_admin_declared_the_idps(client: Any, idp: Idp, inst: Any,
-                                                                         provider: SamlProvider, make_user: Any) -> None:
+def test_staff_give_our_second_factor_unless_the_admin_declared_the_idps(
+        client: Any, idp: Idp, inst: Any, provider: SamlProvider, make_user: Any) -> None:
     _link_staff(make_user, inst, provider)
     resp = walk(client, idp, provider.id, "sam")
     assert resp.status_code == 302 and "/login/second-factor" in resp.headers["Location"]

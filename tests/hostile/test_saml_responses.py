@@ -100,7 +100,7 @@ def test_wrong_audience_refused(client: Any, idp: Idp, provider: SamlProvider) -
 
 
 def test_expired_assertion_refused(client: Any, idp: Idp, provider: SamlProvider) -> None:
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     _refused(_post(client, provider, _good(idp, provider, _start(client, provider), issued=old)), "abgelaufen")
 
 
