@@ -25,9 +25,12 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import re
 import secrets
+import subprocess
 import tempfile
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,9 @@ from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import DomainError, NotFound, ValidationFailed
+from kernel.jobs import job
+
+log = logging.getLogger(__name__)
 
 XMLSEC = "/usr/bin/xmlsec1"
 CLOCK_LEEWAY = 60  # seconds of clock difference allowed on the validity window
@@ -88,6 +94,9 @@ class SamlProvider(db.Model):  # type: ignore[name-defined]
     metadata_url: Mapped[str | None] = mapped_column(String(500))  # None: the metadata was uploaded as a file
     metadata_xml: Mapped[str] = mapped_column(Text)  # the IdP's EntityDescriptor, as last fetched or uploaded
     metadata_fetched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Set: ``metadata_url`` is a federation's signed metadata aggregate (DFN-AAI's), verified with this certificate,
+    # from which the EntityDescriptor of ``idp_entity_id`` is taken at each refresh.
+    federation_cert: Mapped[str | None] = mapped_column(Text)
     attr_subject: Mapped[str] = mapped_column(String(300), default=DEFAULT_SUBJECT)
     attr_email: Mapped[str] = mapped_column(String(100), default="mail")
     attr_first_name: Mapped[str] = mapped_column(String(100), default="givenName")
@@ -173,6 +182,10 @@ class ProviderSettings:
     enabled: bool = True
     # None keeps the stored declaration; only an administrator's form gives it.
     second_factor_at_provider: bool | None = None
+    # A federation's aggregate: ``metadata_url`` is its URL, this its signing certificate (PEM), and
+    # ``idp_entity_id`` the institution's IdP in it.
+    federation_cert: str | None = None
+    idp_entity_id: str | None = None
 
 
 def clean_provider_settings(form: dict[str, str], *, new: bool, by_admin: bool = False) -> ProviderSettings:
@@ -188,6 +201,9 @@ def clean_provider_settings(form: dict[str, str], *, new: bool, by_admin: bool =
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 500:
             errors["metadata_url"] = _("Please enter the metadata URL, starting with https://.")
+    federation_cert = f.get("federation_cert") or None
+    if federation_cert and (not url or "BEGIN CERTIFICATE" not in federation_cert or len(federation_cert) > 20000):
+        errors["federation_cert"] = _("Please enter the federation's metadata URL and its signing certificate (PEM).")
     if url and xml:
         errors["metadata_xml"] = _("Please give either the metadata URL or the metadata file, not both.")
     elif not url and not xml and new:
@@ -205,7 +221,8 @@ def clean_provider_settings(form: dict[str, str], *, new: bool, by_admin: bool =
                             want_encrypted=f.get("want_encrypted") == "yes",
                             enabled=f.get("enabled") == "yes",
                             second_factor_at_provider=(f.get("second_factor_at_provider") == "yes") if by_admin
-                            else None, **attrs)
+                            else None, federation_cert=federation_cert,
+                            idp_entity_id=f.get("idp_entity_id") or None, **attrs)
 
 
 def save_provider(institution: Institution, settings: ProviderSettings,
@@ -213,7 +230,12 @@ def save_provider(institution: Institution, settings: ProviderSettings,
     """Create or update an IdP connection after reading and checking its metadata (fetched through egress)."""
     field = "metadata_url" if settings.metadata_url else "metadata_xml"
     try:
-        if settings.metadata_url:
+        if settings.metadata_url and settings.federation_cert:
+            field = "idp_entity_id"
+            if not settings.idp_entity_id:
+                raise SignInRefused(_("Please choose the institution's IdP from the federation's list."))
+            xml = entity_from_aggregate(settings.metadata_url, settings.federation_cert, settings.idp_entity_id)
+        elif settings.metadata_url:
             xml = fetch_metadata(settings.metadata_url)
         elif settings.metadata_xml:
             xml = settings.metadata_xml
@@ -237,6 +259,7 @@ def save_provider(institution: Institution, settings: ProviderSettings,
     provider.metadata_xml = xml
     if settings.metadata_url or settings.metadata_xml:
         provider.metadata_url = settings.metadata_url
+        provider.federation_cert = settings.federation_cert
         provider.metadata_fetched_at = utcnow()
     for name in ("name", "attr_subject", "attr_email", "attr_first_name", "attr_last_name", "want_encrypted",
                  "enabled"):
@@ -245,6 +268,30 @@ def save_provider(institution: Institution, settings: ProviderSettings,
         provider.second_factor_at_provider = settings.second_factor_at_provider
     db.session.commit()
     return provider
+
+
+@job("accounts.saml_refresh_metadata", every=dt.timedelta(hours=6))
+def refresh_all_metadata() -> int:
+    """Fetch every IdP's metadata again from its URL (federations verified); failures keep the last good copy."""
+    from flask_babel import force_locale
+
+    refreshed = 0
+    with force_locale("en"):  # the log's messages, outside any request
+        refreshed = _refresh_all()
+    return refreshed
+
+
+def _refresh_all() -> int:
+    refreshed = 0
+    for provider_id in list(db.session.scalars(select(SamlProvider.id).where(SamlProvider.metadata_url.is_not(None)))):
+        provider = db.session.get(SamlProvider, provider_id)
+        try:
+            refresh_metadata(provider)  # type: ignore[arg-type]
+            refreshed += 1
+        except SignInRefused as err:
+            db.session.rollback()
+            log.warning("SAML metadata of IdP connection %s not refreshed: %s", provider_id, err.message)
+    return refreshed
 
 
 def delete_provider(provider: SamlProvider) -> None:
@@ -280,7 +327,10 @@ def refresh_metadata(provider: SamlProvider) -> None:
     """Fetch the IdP's metadata again from its URL (key rollover); the entity id must stay the same."""
     if not provider.metadata_url:
         return
-    xml = fetch_metadata(provider.metadata_url)
+    if provider.federation_cert:
+        xml = entity_from_aggregate(provider.metadata_url, provider.federation_cert, provider.idp_entity_id)
+    else:
+        xml = fetch_metadata(provider.metadata_url)
     if idp_entity_id(xml) != provider.idp_entity_id:
         raise SignInRefused(_("The IdP's metadata now names another entity id; the exam office must confirm it."))
     provider.metadata_xml = xml
@@ -291,10 +341,14 @@ def refresh_metadata(provider: SamlProvider) -> None:
 # ------------------------------------------------------------------------------------------- metadata
 
 
-def fetch_metadata(url: str) -> str:
+def fetch_metadata(url: str, *, max_bytes: int | None = None) -> str:
     """The metadata document at ``url``, through the egress policy (https, public addresses, no redirects)."""
+    policy = egress.current_policy()
+    if max_bytes:
+        policy = dataclasses.replace(policy, max_bytes=max(max_bytes, policy.max_bytes))
     try:
-        resp = egress.fetch("GET", url, headers={"Accept": "application/samlmetadata+xml, application/xml"})
+        resp = egress.fetch("GET", url, headers={"Accept": "application/samlmetadata+xml, application/xml"},
+                            policy=policy)
         resp.raise_for_status()
         body = resp.content
     except egress.EgressError as err:
@@ -334,6 +388,72 @@ def idp_entity_id(xml: str) -> str:
     if idp.find(f"{{{MD}}}SingleSignOnService") is None:
         raise SignInRefused(_("The IdP's metadata has no single sign-on endpoint."))
     return entity_id
+
+
+MAX_AGGREGATE_BYTES = 128 * 1024 * 1024  # a federation's aggregate (DFN-AAI with eduGAIN runs to tens of MB)
+
+
+def verify_aggregate(xml: str, cert_pem: str) -> Any:
+    """The federation's aggregate (an EntitiesDescriptor) once its signature over the whole document is the
+    federation's (xmlsec1, with only the given certificate trusted) and it has not expired; else SignInRefused.
+
+    The signature must be the root's first child and reference the root itself (``URI=""`` or ``#<root ID>``):
+    xmlsec1 checks the first signature in document order, so nothing else can be what it verified.
+    """
+    root = parse_xml(xml.encode() if isinstance(xml, str) else xml, False)
+    if root.tag != f"{{{MD}}}EntitiesDescriptor":
+        raise SignInRefused(_("The federation's metadata is not an aggregate (EntitiesDescriptor)."))
+    children = list(root)
+    signature = children[0] if children and children[0].tag == f"{{{DS}}}Signature" else None
+    reference = signature.find(f"{{{DS}}}SignedInfo/{{{DS}}}Reference") if signature is not None else None
+    if reference is None:
+        raise SignInRefused(_("The federation's metadata is not signed."))
+    uri, root_id = reference.get("URI", ""), root.get("ID", "")
+    if not (uri == "" or (root_id and uri == "#" + root_id)):
+        raise SignInRefused(_("The federation's signature does not cover the whole aggregate."))
+    valid_until = root.get("validUntil")
+    if valid_until:
+        try:
+            until = dt.datetime.fromisoformat(valid_until.replace("Z", "+00:00")).astimezone(dt.UTC)
+        except ValueError:
+            raise SignInRefused(_("The federation's metadata has an unreadable validUntil.")) from None
+        if until.replace(tzinfo=None) < utcnow():
+            raise SignInRefused(_("The federation's metadata has expired (validUntil). Please try again later."))
+    with tempfile.TemporaryDirectory(prefix="saml-fed-") as folder:
+        doc, cert = Path(folder) / "aggregate.xml", Path(folder) / "federation.crt"
+        doc.write_text(xml)
+        cert.write_text(cert_pem)
+        checked = subprocess.run(  # noqa: S603 - fixed binary, our own file names
+            [XMLSEC, "--verify", "--pubkey-cert-pem", str(cert), "--id-attr:ID",
+             "urn:oasis:names:tc:SAML:2.0:metadata:EntitiesDescriptor", "--enabled-reference-uris", "empty,same-doc",
+             str(doc)], capture_output=True, timeout=120, check=False)
+    if checked.returncode != 0:
+        raise SignInRefused(_("The federation's metadata is not signed by the certificate given for it."))
+    return root
+
+
+def federation_idps(url: str, cert_pem: str) -> list[tuple[str, str]]:
+    """The IdPs in a federation's verified aggregate: (entity id, display name), by name (the discovery list)."""
+    root = verify_aggregate(fetch_metadata(url, max_bytes=MAX_AGGREGATE_BYTES), cert_pem)
+    found = []
+    for entity in root.iter(f"{{{MD}}}EntityDescriptor"):
+        idp = entity.find(f"{{{MD}}}IDPSSODescriptor")
+        if idp is None or not entity.get("entityID"):
+            continue
+        names = [n for n in entity.iter() if n.tag.endswith(("}DisplayName", "}OrganizationDisplayName"))]
+        label = next((n.text for n in names if n.get("{http://www.w3.org/XML/1998/namespace}lang") == "de"), None) \
+            or next((n.text for n in names if n.text), None) or entity.get("entityID")
+        found.append((str(entity.get("entityID")), str(label).strip()[:200]))
+    return sorted(found, key=lambda item: item[1].lower())
+
+
+def entity_from_aggregate(url: str, cert_pem: str, entity_id: str) -> str:
+    """The EntityDescriptor of ``entity_id`` from the federation's verified aggregate, as its own document."""
+    root = verify_aggregate(fetch_metadata(url, max_bytes=MAX_AGGREGATE_BYTES), cert_pem)
+    for entity in root.iter(f"{{{MD}}}EntityDescriptor"):
+        if entity.get("entityID") == entity_id:
+            return ET.tostring(entity, encoding="unicode")
+    raise SignInRefused(_("The federation's metadata has no IdP with the entity id %(e)s.", e=entity_id[:200]))
 
 
 def _new_key_pair(common_name: str) -> tuple[str, bytes, str]:

@@ -17,7 +17,7 @@ from app.extensions import babel, csrf, db, login_manager, migrate
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 # The domain modules that define jobs (``kernel.jobs`` learns them from here, see ``create_app``).
 JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs",
-               "lti.jobs"]
+               "lti.jobs", "accounts.saml"]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -68,6 +68,7 @@ class Idp:
     server: Any = None
     sp_metadata: str | None = None
     seen: list[str] = field(default_factory=list)  # "authn-request-signed", "logout-request"
+    aggregate: str | None = None  # served at /federation.xml: a federation's metadata aggregate
 
     @property
     def entity_id(self) -> str:
@@ -188,6 +189,8 @@ class Idp:
         from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
         from saml2.saml import NAMEID_FORMAT_TRANSIENT
 
+        if req.path == "/federation.xml" and self.aggregate is not None:
+            return Response(self.aggregate, mimetype="application/samlmetadata+xml")
         if req.path == "/metadata":
             return Response(self.metadata(), mimetype="application/samlmetadata+xml")
         if req.path == "/sso":
@@ -270,3 +273,36 @@ def walk(client: Any, idp: Idp, provider_id: int, username: str = "lena", next_u
     found = re.search(r'name="SAMLResponse" value="([^"]+)"', answer.text)
     assert found, answer.text[:500]
     return client.post(f"/saml/{provider_id}/acs", data={"SAMLResponse": found.group(1)})
+
+
+def entity(metadata: str) -> str:
+    """An EntityDescriptor without its XML declaration (to put into an aggregate)."""
+    return metadata.split("?>", 1)[1] if metadata.startswith("<?xml") else metadata
+
+
+def sign_aggregate(folder: Path, entities: list[str], key: tuple[Path, Path] | None, *, reference: str | None = None,
+                   valid_until: dt.datetime | None = None, name: str = "DFN-AAI Test") -> str:
+    """A federation's metadata aggregate (EntitiesDescriptor) signed with xmlsec1 by ``key`` (None: unsigned);
+    ``reference`` overrides the signature's Reference URI (default: the root's ID)."""
+    root_id = "_fed" + secrets.token_hex(8)
+    until = _instant(valid_until or dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
+    signature = "" if key is None else (
+        '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+        '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+        '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+        f'<ds:Reference URI="{reference if reference is not None else "#" + root_id}"><ds:Transforms>'
+        '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
+        '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>'
+        '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference>'
+        '</ds:SignedInfo><ds:SignatureValue/></ds:Signature>')
+    xml = (f'<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="{root_id}" Name="{name}" '
+           f'validUntil="{until}">{signature}{"".join(entities)}</md:EntitiesDescriptor>')
+    if key is None:
+        return xml
+    src = folder / f"{root_id}.xml"
+    src.write_text(xml)
+    ids = ["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:metadata:EntitiesDescriptor",
+           "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor"]
+    out = subprocess.run([XMLSEC, "--sign", "--privkey-pem", f"{key[0]},{key[1]}", *ids, str(src)],  # noqa: S603
+                         capture_output=True, check=True)
+    return out.stdout.decode()

@@ -11,10 +11,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from accounts.models import Role
 from accounts.saml import (
     SignIn,
+    SignInRefused,
     SpUrls,
     begin_sign_in,
     clean_provider_settings,
     delete_provider,
+    federation_idps,
     finish_sign_in,
     get_provider,
     login_providers,
@@ -136,8 +138,15 @@ def providers(institution_id: int) -> str | BaseResponse | tuple[str, int]:
     if request.method == "GET":
         return render_template("saml/providers.html", **ctx)
     try:
-        save_provider(inst, clean_provider_settings(request.form.to_dict(), new=True,
-                                                    by_admin=user().role == Role.ADMIN))
+        settings = clean_provider_settings(request.form.to_dict(), new=True, by_admin=user().role == Role.ADMIN)
+        if settings.federation_cert and settings.metadata_url and not settings.idp_entity_id:
+            # the discovery list: the federation's IdPs, from its verified aggregate, to pick the institution's
+            ctx.update(form=request.form, choices=federation_idps(settings.metadata_url, settings.federation_cert))
+            return render_template("saml/providers.html", **ctx)
+        save_provider(inst, settings)
+    except SignInRefused as err:
+        ctx.update(form=request.form, errors={"metadata_url": err.message})
+        return render_template("saml/providers.html", **ctx), 400
     except ValidationFailed as err:
         ctx.update(form=request.form, errors=err.fields)
         return render_template("saml/providers.html", **ctx), 400

@@ -25,6 +25,7 @@ def upgrade():
         sa.Column('metadata_url', sa.String(length=500), nullable=True),
         sa.Column('metadata_xml', sa.Text(), nullable=False),
         sa.Column('metadata_fetched_at', sa.DateTime(), nullable=True),
+        sa.Column('federation_cert', sa.Text(), nullable=True),
         sa.Column('attr_subject', sa.String(length=300), nullable=False),
         sa.Column('attr_email', sa.String(length=100), nullable=False),
         sa.Column('attr_first_name', sa.String(length=100), nullable=False),
