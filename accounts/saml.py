@@ -93,7 +93,7 @@ class SamlProvider(db.Model):  # type: ignore[name-defined]
     idp_entity_id: Mapped[str] = mapped_column(String(500))
     metadata_url: Mapped[str | None] = mapped_column(String(500))  # None: the metadata was uploaded as a file
     metadata_xml: Mapped[str] = mapped_column(Text)  # the IdP's EntityDescriptor, as last fetched or uploaded
-    metadata_fetched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    metadata_fetched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # when the stored copy last changed
     # Set: ``metadata_url`` is a federation's signed metadata aggregate (DFN-AAI's), verified with this certificate,
     # from which the EntityDescriptor of ``idp_entity_id`` is taken at each refresh.
     federation_cert: Mapped[str | None] = mapped_column(Text)
@@ -333,9 +333,10 @@ def refresh_metadata(provider: SamlProvider) -> None:
         xml = fetch_metadata(provider.metadata_url)
     if idp_entity_id(xml) != provider.idp_entity_id:
         raise SignInRefused(_("The IdP's metadata now names another entity id; the exam office must confirm it."))
-    provider.metadata_xml = xml
-    provider.metadata_fetched_at = utcnow()
-    db.session.commit()
+    if xml != provider.metadata_xml:  # a run that finds the same copy changes nothing
+        provider.metadata_xml = xml
+        provider.metadata_fetched_at = utcnow()
+        db.session.commit()
 
 
 # ------------------------------------------------------------------------------------------- metadata

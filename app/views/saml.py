@@ -134,7 +134,7 @@ def providers(institution_id: int) -> str | BaseResponse | tuple[str, int]:
     """The institution's SAML IdPs, the fields to copy to the IdP, and the form for a new one."""
     inst = _institution(institution_id)
     ctx = {"institution": inst, "providers": providers_of(inst.id), "urls": urls, "form": {}, "errors": {},
-           "is_admin": user().role == Role.ADMIN}
+           "is_admin": user().role == Role.ADMIN, "choices": []}
     if request.method == "GET":
         return render_template("saml/providers.html", **ctx)
     try:
