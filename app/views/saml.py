@@ -118,10 +118,11 @@ def logged_out() -> BaseResponse | str:
 @bp.route("/saml/<int:provider_id>/slo", methods=["GET", "POST"])
 @csrf.exempt  # the IdP's LogoutResponse comes back here
 def slo(provider_id: int) -> BaseResponse:
-    """The IdP's answer to our logout (or its own logout request): this browser's session is over in any case."""
+    """Where the IdP sends the browser after its single logout: on to our login page (our session ended before)."""
     get_provider(provider_id)
+    if current_user.is_authenticated:  # nothing here logs anyone out: that is our own logout's POST
+        return redirect(url_for("main.index"))
     session.pop(SIGNED_IN, None)
-    flash(_("You are logged out."))
     return redirect(url_for("auth.login"))
 
 

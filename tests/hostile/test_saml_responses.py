@@ -161,6 +161,21 @@ def test_xml_bomb_and_external_entity_refused(client: Any, idp: Idp, provider: S
                                                          else "&xxe;")), "DOCTYPE")
 
 
+def test_an_unencrypted_assertion_is_refused_where_encryption_is_required(client: Any, idp: Idp,
+                                                                          provider: SamlProvider) -> None:
+    provider.want_encrypted = True
+    db.session.commit()
+    _refused(_post(client, provider, _good(idp, provider, _start(client, provider))), "nicht verschlüsselt")
+
+
+def test_the_slo_endpoint_logs_nobody_in_or_out(client: Any, idp: Idp, provider: SamlProvider) -> None:
+    """A link to our SLO endpoint (anyone can send one) neither ends a session nor says it did."""
+    assert _post(client, provider, _good(idp, provider, _start(client, provider))).status_code == 302
+    resp = client.get(f"/saml/{provider.id}/slo", follow_redirects=True)
+    assert "abgemeldet" not in resp.get_data(as_text=True).lower()
+    assert client.get("/candidate/profile").status_code == 200
+
+
 def test_refusals_are_in_the_login_audit(client: Any, idp: Idp, provider: SamlProvider) -> None:
     _post(client, provider, _good(idp, provider, _start(client, provider), sign=False))
     event = db.session.scalar(select(LoginEvent).order_by(LoginEvent.id.desc()))
