@@ -69,6 +69,8 @@ class Idp:
     sp_metadata: str | None = None
     seen: list[str] = field(default_factory=list)  # "authn-request-signed", "logout-request"
     aggregate: str | None = None  # served at /federation.xml: a federation's metadata aggregate
+    encrypt: bool = False  # encrypt assertions for the SP's encryption certificate (from its metadata)
+    last_response: str = ""  # the last response it issued (XML)
 
     @property
     def entity_id(self) -> str:
@@ -180,6 +182,14 @@ class Idp:
                              capture_output=True, check=True)
         return out.stdout.decode()
 
+    def _sp_encryption_cert(self) -> str:
+        import re
+
+        found = re.search(r'use="encryption".*?<ns\d:X509Certificate>([^<]+)<', self.sp_metadata or "", re.S)
+        assert found, "the SP's metadata has no encryption certificate"
+        body = found.group(1).strip()
+        return "-----BEGIN CERTIFICATE-----\n" + body + "\n-----END CERTIFICATE-----\n"
+
     # -------------------------------------------------------------------------------- the web side
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -217,8 +227,10 @@ class Idp:
                 identity, in_response_to=req.form["req"], destination=req.form["acs"], sp_entity_id=req.form["sp"],
                 name_id_policy=None, userid=req.form["username"], sign_assertion=True, sign_response=False,
                 name_id=None, authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
-                nameid_format=NAMEID_FORMAT_TRANSIENT)
-            value = base64.b64encode(str(resp).encode()).decode()
+                nameid_format=NAMEID_FORMAT_TRANSIENT, encrypt_assertion=self.encrypt,
+                encrypt_cert_assertion=self._sp_encryption_cert() if self.encrypt else None)
+            self.last_response = str(resp)
+            value = base64.b64encode(self.last_response.encode()).decode()
             action = html.escape(req.form["acs"])
             page = (f'<!doctype html><title>Uni Nord IdP</title><form method="post" action="{action}">'
                     f'<input type="hidden" name="SAMLResponse" value="{value}">'

@@ -77,6 +77,17 @@ def test_first_sign_in_makes_a_candidate_asks_the_profile_and_is_audited(client:
     assert len(list(db.session.scalars(select(User).where(User.email == "lena.schmidt@uni-nord.example")))) == 1
 
 
+def test_an_encrypted_assertion_is_decrypted_and_required(client: Any, idp: Idp, provider: SamlProvider) -> None:
+    """The IdP encrypts for our encryption certificate (from our metadata); the connection requires it."""
+    provider.want_encrypted = True
+    db.session.commit()
+    idp.encrypt = True
+    resp = walk(client, idp, provider.id)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[-1500:]
+    assert "EncryptedAssertion" in idp.last_response and "lena@uni-nord.example" not in idp.last_response
+    assert db.session.scalar(select(SamlIdentity)).subject == "lena@uni-nord.example"
+
+
 def test_an_existing_account_with_the_same_mail_is_never_taken_over(client: Any, idp: Idp, provider: SamlProvider,
                                                                      make_user: Any, inst: Any) -> None:
     owner = make_user("candidate", inst, email="lena.schmidt@uni-nord.example")
