@@ -254,7 +254,10 @@ def save_provider(institution: Institution, settings: ProviderSettings,
     elif provider.institution_id != institution.id:
         raise NotFound()
     elif provider.idp_entity_id != entity_id:
-        provider.second_factor_at_provider = False  # the declaration was about the IdP it named
+        # Another IdP now: the links were (old IdP, subject id) and must not open accounts for the new one's
+        # subjects; the accounts stay. The second-factor declaration was about the IdP it named.
+        db.session.execute(delete(SamlIdentity).where(SamlIdentity.provider_id == provider.id))
+        provider.second_factor_at_provider = False
     provider.idp_entity_id = entity_id
     provider.metadata_xml = xml
     if settings.metadata_url or settings.metadata_xml:

@@ -176,6 +176,18 @@ def test_the_slo_endpoint_logs_nobody_in_or_out(client: Any, idp: Idp, provider:
     assert client.get("/candidate/profile").status_code == 200
 
 
+def test_pointing_a_connection_at_another_idp_drops_its_links(client: Any, idp: Idp, provider: SamlProvider,
+                                                               tmp_path: Path) -> None:
+    """Links are (IdP, subject id): once the connection names another IdP, its subjects open no old account."""
+    assert _post(client, provider, _good(idp, provider, _start(client, provider))).status_code == 302
+    assert db.session.scalar(select(SamlIdentity)) is not None
+    other = idp.metadata().replace(idp.entity_id, "https://idp.other.example/idp/shibboleth")
+    save_provider(provider.institution, ProviderSettings(name="Uni Nord", metadata_url=None, metadata_xml=other),
+                  provider)
+    assert db.session.scalar(select(SamlIdentity)) is None
+    assert db.session.scalar(select(User).where(User.email == "lena.schmidt@uni-nord.example")) is not None
+
+
 def test_refusals_are_in_the_login_audit(client: Any, idp: Idp, provider: SamlProvider) -> None:
     _post(client, provider, _good(idp, provider, _start(client, provider), sign=False))
     event = db.session.scalar(select(LoginEvent).order_by(LoginEvent.id.desc()))
