@@ -20,7 +20,7 @@ NO_STORE_PATHS = ("/account", "/candidate", "/proctor", "/staff", "/admin", "/lo
                   "/verify-email", "/institutions")
 # The domain modules that define jobs (``kernel.jobs`` learns them from here, see ``create_app``).
 JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs",
-               "lti.jobs"]
+               "lti.jobs", "accounts.saml"]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -137,7 +137,8 @@ def _loads(value: str) -> Any:
 
 def _import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
-    import accounts.models  # noqa: F401
+    import accounts.models
+    import accounts.saml  # noqa: F401  (SAML identity providers and account links)
     import exams.models  # noqa: F401
     import idcheck.models  # noqa: F401
     import lti.models  # noqa: F401  (LTI 1.3 platforms, links, enrolments, proctoring)

@@ -4,6 +4,8 @@ purge receipt or decision. A run cut off half-way is finished by the next one.""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -169,6 +171,26 @@ def _seed_aged_rows(make_user: Any, **_: Any) -> dict[str, Any]:
     return {}
 
 
+_IDPS = contextlib.ExitStack()  # the IdPs the SAML refresh seeds start, stopped when the tests end
+atexit.register(_IDPS.close)
+
+
+def _seed_saml_metadata(make_user: Any, **_: Any) -> dict[str, Any]:
+    """An IdP connection whose stored metadata is older than what the IdP (pysaml2's, on loopback) publishes now."""
+    import tempfile
+
+    from accounts.saml import ProviderSettings, save_provider
+    from tests.saml_idp import start_idp
+
+    idp = _IDPS.enter_context(start_idp(Path(tempfile.mkdtemp(prefix="saml-idp-"))))
+    user = make_user("staff")
+    prov = save_provider(user.institution, ProviderSettings(name="Uni", metadata_url=idp.metadata_url,
+                                                            metadata_xml=None))
+    prov.metadata_xml = prov.metadata_xml.replace("<ns0:Extensions>", "<ns0:Extensions >", 1)
+    db.session.commit()
+    return {}
+
+
 def _seed_inactive(make_user: Any, **_: Any) -> dict[str, Any]:
     cand = make_user("candidate")
     cand.last_active_at = utcnow() - dt.timedelta(days=720)
@@ -271,6 +293,7 @@ SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
     "storage.purge_expired": _seed_expired_blob,
     "privacy.purge_aged_rows": _seed_aged_rows,
     "privacy.inactive_accounts": _seed_inactive,
+    "accounts.saml_refresh_metadata": _seed_saml_metadata,
     "privacy.build_export": lambda make_user, **_: {"export_id": _export(make_user), "lang": "en"},
     "privacy.requeue_stalled_exports": lambda make_user, **_: (_export(make_user, stalled=True), {})[1],
     "idcheck.verify": lambda make_user, make_exam, **_: {"check_id": _check(make_user, make_exam)},

@@ -25,13 +25,14 @@ def register_blueprints(app: Flask) -> None:
         privacy,
         proctor,
         rosters,
+        saml,
         sso,
         staff,
         verify,
     )
 
     for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify,
-                   privacy, sso, badges, account, lti, rosters):
+                   privacy, sso, saml, badges, account, lti, rosters):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)
     from app.views import engine_api

@@ -25,7 +25,7 @@ from accounts.oidc import (
 from accounts.second_factor import second_factor_required
 from accounts.validation import GENDERS, SALUTATIONS, clean_profile
 from app.access import role_required, same_institution, user
-from app.oidc_session import AFTER_PROFILE, PENDING, SIGNED_IN
+from app.oidc_session import AFTER_PROFILE, PENDING, SAML_SIGNED_IN, SIGNED_IN
 from app.views.auth import PENDING as PENDING_LOGIN
 from app.views.auth import safe_next
 from kernel.clock import utcnow
@@ -137,6 +137,8 @@ def logged_out() -> Response | str:
     """After our logout: on to the provider's logout, where it offers one (RP-initiated logout)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
+    if SAML_SIGNED_IN in session:  # signed in through a SAML IdP: its single logout
+        return redirect(url_for("saml.logged_out"))
     signed_in = session.pop(SIGNED_IN, None)
     if not isinstance(signed_in, dict):
         return redirect(url_for("auth.login"))
