@@ -31,6 +31,8 @@ EVENT_LABELS: dict[str, LazyString] = {
     "flag": _l("Flag raised"),
     "chat_from_candidate": _l("Chat message from the candidate"),
     "chat_from_proctor": _l("Chat message from the proctor"),
+    "call_started": _l("Call with the proctor started"),
+    "call_ended": _l("Call with the proctor ended"),
     "media_connected": _l("Camera and microphone connected"),
     "media_disconnected": _l("Camera and microphone disconnected"),
     "voice_activity": _l("Voices heard"),
