@@ -26,6 +26,7 @@
       var self = document.getElementById("oral-self").srcObject;
       if (self) { self.getTracks().forEach(function (t) { t.stop(); }); }
       endButton.hidden = true;
+      if (!root.dataset.end) { say("ended", root.dataset.msgEnded); return; }
       window.aufsicht.postJson(root.dataset.end, {}).then(function () { say("ended", root.dataset.msgEnded); });
     });
   }
