@@ -128,6 +128,17 @@ def call_ended(attempt: Attempt, proctor: User, now: dt.datetime) -> None:
     db.session.commit()
 
 
+def call_lost(attempt: Attempt, now: dt.datetime) -> None:
+    """The proctor's side of a call went away without hanging up: the call ends on the timeline and on the
+    candidate's page, unless the proctor already hung up."""
+    last = db.session.scalar(select(AttemptEvent.kind).where(
+        AttemptEvent.attempt_id == attempt.id, AttemptEvent.kind.in_(("call_started", "call_ended")))
+        .order_by(AttemptEvent.id.desc()).limit(1))
+    if last == "call_started":
+        record_event(attempt, "call_ended", now, by="connection")
+        db.session.commit()
+
+
 def notices_for_candidate(attempt: Attempt, after_id: int) -> list[dict[str, Any]]:
     """Timeline entries meant for the candidate, newer than ``after_id``."""
     rows = db.session.scalars(

@@ -33,6 +33,7 @@ EVENT_LABELS: dict[str, LazyString] = {
     "chat_from_proctor": _l("Chat message from the proctor"),
     "call_started": _l("Call with the proctor started"),
     "call_ended": _l("Call with the proctor ended"),
+    "call_lost": _l("Call with the proctor lost"),
     "media_connected": _l("Camera and microphone connected"),
     "media_disconnected": _l("Camera and microphone disconnected"),
     "voice_activity": _l("Voices heard"),

@@ -121,3 +121,46 @@ def test_the_call_is_refused_after_the_end_and_to_others(supervised, app, make_i
     assert ended.status_code == 409 and ended.get_json()["error"]["message"]
     page = supervised["proctor_client"].get(f"/proctor/attempts/{aid}").get_data(as_text=True)
     assert 'id="oral-join"' not in page
+
+
+def test_the_call_ends_on_the_candidates_page_when_the_proctors_side_goes_away(supervised):
+    """No "Hang up": the proctor's tab closes. The engine notices and the call ends on the timeline."""
+    import time
+
+    client, aid, pc_client = supervised["client"], supervised["attempt_id"], supervised["proctor_client"]
+
+    async def run() -> None:
+        cand = RTCPeerConnection()
+        cand.addTrack(PatternTrack())
+        cand.addTrack(AudioStreamTrack())
+        cand.createDataChannel("events")
+        await cand.setLocalDescription(await cand.createOffer())
+        await connect(client, aid, cand)
+        proctor_pc = RTCPeerConnection()
+        proctor_pc.addTrack(PatternTrack())
+        proctor_pc.addTrack(AudioStreamTrack())
+        await proctor_pc.setLocalDescription(await proctor_pc.createOffer())
+        loop = asyncio.get_running_loop()
+        resp = await loop.run_in_executor(None, lambda: pc_client.post(
+            f"/api/proctor/attempts/{aid}/call/offer", json={"sdp": proctor_pc.localDescription.sdp}))
+        await proctor_pc.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
+        for _ in range(50):
+            if proctor_pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        await proctor_pc.close()  # the tab goes, nobody clicks "Hang up"
+        for _ in range(100):
+            kinds = [n["kind"] for n in (await loop.run_in_executor(None, lambda: client.get(
+                f"/api/attempts/{aid}/notices").get_json()))["notices"]]
+            if "call_ended" in kinds:
+                break
+            await asyncio.sleep(0.1)
+        await cand.close()
+
+    started = time.monotonic()
+    asyncio.run(run())
+    kinds = [n["kind"] for n in client.get(f"/api/attempts/{aid}/notices").get_json()["notices"]]
+    assert kinds[-2:] == ["call_started", "call_ended"], (kinds, time.monotonic() - started)
+    # A hang-up afterwards by the proctor's page adds nothing twice on the candidate's side.
+    assert kinds.count("call_ended") == 1
