@@ -85,6 +85,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"attempt_id": {"type": "integer"}, "candidate": {"type": "string"}, "exam": {"type": "string"},
                        "remaining_seconds": {"type": "integer"}, "paused": {"type": "boolean"},
                        "open_flags": {"type": "integer"}, "connection": {"type": ["string", "null"]},
+                       "new_flags": {"type": "integer", "description": "Open flags raised in the last five minutes: "
+                                     "such tiles come first, newest flag first."},
                        "snapshot_age_ms": {"type": ["integer", "null"]},
                        "snapshot_url": {"type": ["string", "null"]},
                        "screen": {"type": ["string", "null"], "enum": ["shared", "stopped", None],
@@ -220,6 +222,9 @@ def describe() -> dict[str, Any]:
         "/api/proctor/identity/{check_id}/live/offer": {"post": _op(
             "Watch a waiting candidate live for the identity check (the media engine relays the camera).",
             _ref("SdpAnswer"), params=[CHECK], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/identity/{check_id}/call/offer": {"post": _op(
+            "The proctor talks to a candidate waiting for the check by a proctor (camera and microphone both ways; "
+            "nothing is recorded).", _ref("SdpAnswer"), params=[CHECK], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
         "/api/proctor/live": {"get": _op("Tiles of every live attempt the proctor supervises.", {
             "type": "object", "required": ["now", "attempts"],
             "properties": {"now": {"type": "string"}, "attempts": {"type": "array", "items": _ref("Tile")}}})},
@@ -232,6 +237,14 @@ def describe() -> dict[str, Any]:
         "/api/proctor/attempts/{attempt_id}/oral/offer": {"post": _op(
             "The examiner joins an oral exam with camera and microphone (the media engine forwards both ways).",
             _ref("SdpAnswer"), params=[ATTEMPT], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/call/offer": {"post": _op(
+            "A proctor opens a two-way call (camera and microphone) with a candidate of a supervised exam; "
+            "recorded with the attempt and marked on the timeline.",
+            _ref("SdpAnswer"), params=[ATTEMPT], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/call/end": {"post": _op(
+            "The proctor hangs up; the candidate's page is told.",
+            {"type": "object", "required": ["ended"], "properties": {"ended": {"type": "boolean"}}},
+            params=[ATTEMPT])},
         "/api/proctor/attempts/{attempt_id}/chat": {
             "get": _op("The chat with one candidate.", _ref("ChatMessages"), params=[ATTEMPT, _after()]),
             "post": _op("Write to the candidate.", _ref("ChatMessage"), params=[ATTEMPT],

@@ -47,7 +47,18 @@ def connect(app: Flask, check: IdCheck, sdp: object) -> str:
     """Connect the candidate's camera and microphone for the proctor's live view (nothing is recorded)."""
     from proctoring.media import media
 
-    return media(app).offer(session_of(check), sdp, None)
+    # oral=True: the proctor can talk to the candidate in this session (issue 29); nothing is recorded here either
+    return media(app).offer(session_of(check), sdp, None, oral=True)
+
+
+def call(app: Flask, check: IdCheck, proctor: User, sdp: object) -> str:
+    """The proctor talks to the waiting candidate (camera and microphone both ways, not recorded), e.g. to ask
+    for the ID document next to the face; returns the answer SDP."""
+    from proctoring.media import media
+
+    if check.status != IdCheckStatus.MANUAL:
+        raise NotFound(_("This identity check is decided."))
+    return media(app).join(session_of(check), f"proctor-{proctor.id}", sdp)
 
 
 def watch(app: Flask, check: IdCheck, proctor: User, sdp: object) -> str:

@@ -421,10 +421,12 @@ MEDIA_DE = ("erst nach der Durchsicht, die die Prüfungsstelle verlangt, und wen
 STORED_FILES: list[StoredFiles] = [
     StoredFiles("recording", _i("Audio- und Videoaufnahme der Prüfung (Webcam und Mikrofon; bei Prüfungen mit "
                                 "Bildschirmaufnahme auch der ganze Bildschirm; bei mündlichen Prüfungen auch Bild und "
-                                "Ton der Prüferin oder des Prüfers, zur Neubewertung der mündlichen Leistung)",
+                                "Ton der Prüferin oder des Prüfers, zur Neubewertung der mündlichen Leistung; spricht "
+                                "die Aufsicht während der Prüfung mit Ihnen, auch deren Bild und Ton)",
                                 "audio and video recording of the exam (webcam and microphone; in exams that record "
                                 "the screen also the whole screen; in oral exams also the examiner's picture and "
-                                "sound, for re-evaluating the oral performance)",
+                                "sound, for re-evaluating the oral performance; when a proctor talks to you during "
+                                "the exam, also the proctor's picture and sound)",
                                 P_SUPERVISE, INTEREST, (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),
     StoredFiles("playback", _i("Abspielkopie der Aufnahme (dieselben Bilder und Töne, zum Vor- und Zurückspulen "
                                "bei der Durchsicht)", "playback copy of the recording (the same pictures and sound, "

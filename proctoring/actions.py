@@ -1,4 +1,4 @@
-"""What a proctor does during an attempt: warn, pause and resume, add time, terminate.
+"""What a proctor does during an attempt: warn, pause and resume, add time, terminate, talk.
 
 Each action is an event on the attempt's timeline. Proctors act only on attempts of exams
 assigned to them; staff of the same institution may too.
@@ -21,7 +21,8 @@ from kernel.errors import Conflict, NotFound, ValidationFailed
 
 MAX_MESSAGE = 500
 # Timeline entries the candidate's page shows (and polls for).
-CANDIDATE_NOTICES = ("warning", "paused", "resumed", "time_added", "terminated", "chat_from_proctor")
+CANDIDATE_NOTICES = ("warning", "paused", "resumed", "time_added", "terminated", "chat_from_proctor",
+                     "call_started", "call_ended")
 
 
 def supervised_attempt(user: User, attempt_id: int) -> Attempt:
@@ -112,6 +113,32 @@ def terminate(attempt: Attempt, proctor: User, reason: str, now: dt.datetime) ->
     terminate_attempt(attempt, proctor, _message(reason), now)
 
 
+def call_started(attempt: Attempt, proctor: User, now: dt.datetime) -> None:
+    """A proctor's two-way call with the candidate is connected: on the timeline (the call is in the
+    recording from here) and on the candidate's page, with the proctor's name."""
+    _open(attempt)
+    record_event(attempt, "call_started", now, actor=proctor, proctor=proctor.display_name)
+    db.session.commit()
+
+
+def call_ended(attempt: Attempt, proctor: User, now: dt.datetime) -> None:
+    """The proctor hung up; the candidate's page takes the call indicator away."""
+    _open(attempt)
+    record_event(attempt, "call_ended", now, actor=proctor, proctor=proctor.display_name)
+    db.session.commit()
+
+
+def call_lost(attempt: Attempt, now: dt.datetime) -> None:
+    """The proctor's side of a call went away without hanging up: the call ends on the timeline and on the
+    candidate's page, unless the proctor already hung up."""
+    last = db.session.scalar(select(AttemptEvent.kind).where(
+        AttemptEvent.attempt_id == attempt.id, AttemptEvent.kind.in_(("call_started", "call_ended")))
+        .order_by(AttemptEvent.id.desc()).limit(1))
+    if last == "call_started":
+        record_event(attempt, "call_ended", now, by="connection")
+        db.session.commit()
+
+
 def notices_for_candidate(attempt: Attempt, after_id: int) -> list[dict[str, Any]]:
     """Timeline entries meant for the candidate, newer than ``after_id``."""
     rows = db.session.scalars(
@@ -119,6 +146,28 @@ def notices_for_candidate(attempt: Attempt, after_id: int) -> list[dict[str, Any
                                    AttemptEvent.kind.in_(CANDIDATE_NOTICES)).order_by(AttemptEvent.id)
     ).all()
     return [{"id": e.id, "kind": e.kind, "at": e.at.isoformat() + "Z", "detail": e.detail} for e in rows]
+
+
+#: An open flag raised less than this long ago is new: the grid puts its candidate first and says so in words.
+NEW_FLAG_SECONDS = 300
+
+
+def order_by_alerts(tiles: list[dict[str, Any]], now: dt.datetime) -> list[dict[str, Any]]:
+    """The grid's order (issue 29): candidates with new open flags first (the newest flag first), then those
+    with older open flags, then the rest as they were; each tile gets ``new_flags``, the count of its new ones.
+
+    A tile's ``flags`` are its open flags with ``started_at`` as ISO text in UTC ("...Z")."""
+    def started(flag: dict[str, Any]) -> dt.datetime:
+        return dt.datetime.fromisoformat(str(flag["started_at"]).removesuffix("Z"))
+
+    keyed = []
+    for position, t in enumerate(tiles):
+        times = [started(f) for f in t.get("flags") or []]
+        new = [at for at in times if (now - at).total_seconds() < NEW_FLAG_SECONDS]
+        t["new_flags"] = len(new)
+        newest = max(times).timestamp() if times else 0.0
+        keyed.append(((0 if new else 1 if times else 2), -newest if times else 0.0, position, t))
+    return [k[-1] for k in sorted(keyed, key=lambda k: k[:3])]
 
 
 def tile(attempt: Attempt, now: dt.datetime, open_flags: int) -> dict[str, Any]:

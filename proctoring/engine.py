@@ -617,6 +617,9 @@ class MediaEngine:
             elif pc.connectionState in ("failed", "closed"):
                 call.pc = call.examiner_video = None
                 call.live = False
+                if self.on_event is not None:  # the candidate's page takes the call away (issue 29)
+                    loop.run_in_executor(self._pool, self.on_event, session_id,
+                                         {"type": "call_lost", "origin": "engine"})
 
         offered = offered_candidates(sdp)
         sdp, _hidden = hide_mdns_candidates(sdp)

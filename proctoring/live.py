@@ -31,7 +31,7 @@ SCREEN_EVENTS = {"screen_shared", "screen_stopped", "screen_resumed", "screen_re
 TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen",
                                "camera_lost", "microphone_lost", "media_back", *SCREEN_EVENTS},
                    "engine": {"media_connected", "media_disconnected", "voice_activity", "recording_failed",
-                              "recording_resumed"}}
+                              "recording_resumed", "call_lost"}}
 NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
 
 
@@ -116,6 +116,11 @@ def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
         if attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
             return
         now = utcnow()
+        if kind == "call_lost":  # the proctor's connection ended without "Hang up" (a closed tab, a lost network)
+            from proctoring.actions import call_lost
+
+            call_lost(attempt, now)
+            return
         detail: dict[str, Any] = {k: v for k, v in event.items()
                                   if k in ("part", "gap_seconds") and isinstance(v, int | float)}
         if event.get("surface") in ("window", "browser", "unknown"):  # what a refused screen share chose

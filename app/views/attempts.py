@@ -180,7 +180,8 @@ def media_offer(attempt_id: int) -> Response:
     sdp = body.get("sdp") if isinstance(body, dict) else None
     answer_sdp = media().offer(session_id(attempt.id), sdp,
                                (attempt.id, attempt.user_id, attempt.exam.institution_id),
-                               screen=attempt.exam.screen_capture, oral=attempt.exam.oral)
+                               # every supervised session can take a proctor's call (issue 29), not only orals
+                               screen=attempt.exam.screen_capture, oral=True)
     return jsonify({"type": "answer", "sdp": answer_sdp})
 
 

@@ -217,6 +217,17 @@ def manual_watch(check_id: int) -> Response:
                                                           check, user(), sdp)})
 
 
+@bp.post("/api/proctor/identity/<int:check_id>/call/offer")
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_call(check_id: int) -> Response:
+    """The proctor talks to the waiting candidate with camera and microphone (issue 29)."""
+    check = manual.supervised_check(user(), check_id)
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    return jsonify({"type": "answer", "sdp": manual.call(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                                         check, user(), sdp)})
+
+
 @bp.post("/proctor/identity/<int:check_id>/decide")
 @role_required(Role.PROCTOR, Role.STAFF)
 def manual_decide(check_id: int) -> WResponse:

@@ -223,6 +223,27 @@ def oral_join(attempt_id: int) -> Response:
     return jsonify({"type": "answer", "sdp": answer})
 
 
+@api.post("/attempts/<int:attempt_id>/call/offer")
+@role_required(*SUPERVISORS)
+def call_join(attempt_id: int) -> Response:
+    """A proctor opens a two-way call (camera and microphone) with the candidate at any time during a
+    supervised exam; it is recorded with the attempt and marked on the timeline."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    if att.status.value != "in_progress" or not att.exam.proctoring_required:
+        raise Conflict(_("This attempt has already ended."))
+    answer = media_service().join(session_id(att.id), f"proctor-{user().id}", _body().get("sdp"))
+    actions.call_started(att, user(), utcnow())
+    return jsonify({"type": "answer", "sdp": answer})
+
+
+@api.post("/attempts/<int:attempt_id>/call/end")
+@role_required(*SUPERVISORS)
+def call_end(attempt_id: int) -> Response:
+    """The proctor hangs up (the browser closes its connection; the candidate's page is told)."""
+    actions.call_ended(actions.supervised_attempt(user(), attempt_id), user(), utcnow())
+    return jsonify({"ended": True})
+
+
 @bp.post("/attempts/<int:attempt_id>/oral-grades")
 @role_required(*SUPERVISORS)
 def oral_grade(attempt_id: int) -> WResponse:
@@ -269,7 +290,7 @@ def live_state() -> Response:
         t["snapshot_url"] = None if at is None else url_for("proctor_api.snapshot", attempt_id=a.id,
                                                             t=int(at * 1000))
         tiles.append(t)
-    return jsonify({"now": now.isoformat() + "Z", "attempts": tiles})
+    return jsonify({"now": now.isoformat() + "Z", "attempts": actions.order_by_alerts(tiles, now)})
 
 
 @api.get("/attempts/<int:attempt_id>/screen")

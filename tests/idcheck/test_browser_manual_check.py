@@ -69,6 +69,21 @@ def test_manual_check_in_chromium(app, chromium, live_server, fake_webcam, tmp_p
     shot(p, tmp_path, "proctor-live-view")
     assert c.find_element(By.ID, "idcheck-status").get_attribute("data-status") == "manual"  # still locked
 
+    # The proctor talks to the candidate to ask for the ID next to the face (issue 29): the candidate sees the
+    # proctor and a call indicator.
+    assert not c.find_element(By.ID, "manual-call").is_displayed()
+    p.find_element(By.ID, "oral-join").click()
+    WebDriverWait(p, 30).until(lambda d: d.find_element(By.ID, "oral-state").get_attribute("data-state")
+                               in ("connected", "failed"))
+    assert p.find_element(By.ID, "oral-state").get_attribute("data-state") == "connected"
+    WebDriverWait(c, 20).until(lambda d: d.find_element(By.ID, "manual-call-state").get_attribute("data-state")
+                               == "on")
+    WebDriverWait(c, 20).until(
+        lambda d: d.execute_script("return document.getElementById('manual-proctor').videoWidth") > 0)
+    assert "Eine Aufsicht spricht mit Ihnen" in c.find_element(By.ID, "manual-call").text
+    shot(c, tmp_path, "candidate-talks-with-proctor")
+    p.find_element(By.ID, "call-end").click()
+
     p.find_element(By.ID, "reason").send_keys("Gesicht und Ausweis stimmen überein")
     p.find_element(By.ID, "confirm-identity").click()
     WebDriverWait(p, 10).until(lambda d: d.current_url.endswith("/proctor/identity"))

@@ -125,6 +125,50 @@
       noticeBox.appendChild(banner);
     } else if (!on && banner) { banner.remove(); }
   }
+  // A proctor's call (issue 29): a clear indicator with the proctor's name, the proctor's video, and who is
+  // speaking (from the loudness of each side's microphone; nothing is analysed beyond that, nothing stored).
+  var callBox = document.getElementById("call-indicator");
+  var callFigure = document.getElementById("examiner");
+  var meter = null;
+  function callState(on, name) {
+    if (!callBox) { return; }
+    callBox.hidden = false;
+    callBox.dataset.state = on ? "on" : "ended";
+    callBox.textContent = on ? "\u25CF " + callBox.dataset.msgStarted.replace("{name}", name) : callBox.dataset.msgEnded;
+    if (callFigure && callFigure.classList.contains("proctor-call")) { callFigure.hidden = !on; }
+    speaking(on, name);
+  }
+  function speaking(on, name) {
+    var out = document.getElementById("call-speaking");
+    if (meter) { clearInterval(meter.timer); meter.ctx.close(); meter = null; }
+    out.hidden = !on; out.textContent = ""; out.dataset.who = "";
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!on || !Ctx) { return; }
+    var ctx = new Ctx();
+    if (ctx.resume) { ctx.resume(); }
+    function analyser(el) {
+      var s = el && el.srcObject;
+      if (!s || !s.getAudioTracks().length) { return null; }
+      var a = ctx.createAnalyser();
+      a.fftSize = 512;
+      ctx.createMediaStreamSource(new MediaStream(s.getAudioTracks())).connect(a);
+      return a;
+    }
+    function level(a) {
+      if (!a) { return 0; }
+      var buf = new Float32Array(a.fftSize), sum = 0;
+      a.getFloatTimeDomainData(buf);
+      for (var i = 0; i < buf.length; i++) { sum += buf[i] * buf[i]; }
+      return Math.sqrt(sum / buf.length);
+    }
+    var them = analyser(document.getElementById("examiner-view")), me = analyser(document.getElementById("self-view"));
+    meter = {ctx: ctx, timer: setInterval(function () {
+      var a = level(them), b = level(me), who = "";
+      if (Math.max(a, b) > 0.01) { who = a >= b ? "proctor" : "candidate"; }
+      out.dataset.who = who;
+      out.textContent = who ? callBox.dataset.msgSpeaking + ": " + (who === "proctor" ? name : callBox.dataset.msgYou) : "";
+    }, 300)};
+  }
   function poll() {
     fetch(stateUrl + "?after=" + lastNotice, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       // An error answer (503 while the database restarts) says nothing about the attempt: it must not lift a pause.
@@ -133,6 +177,9 @@
         if (b.status && b.status !== "in_progress") { window.location.reload(); return; }
         (b.notices || []).forEach(function (n) {
           lastNotice = Math.max(lastNotice, n.id);
+          if (n.kind === "call_started" || n.kind === "call_ended") {
+            callState(n.kind === "call_started", (n.detail || {}).proctor || "");
+          }
           if (n.kind === "warning" || n.kind === "chat_from_proctor") {
             var p = document.createElement("p");
             p.className = "warning";

@@ -198,6 +198,22 @@
           if (pc) { pc.close(); }
           pc = new RTCPeerConnection({iceServers: JSON.parse(m.ice || "[]")});
           stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+          // The proctor may talk to the candidate (issue 29): their camera and microphone come back here and
+          // the call is shown with an indicator as soon as the proctor's video arrives.
+          var proctorStream = new MediaStream();
+          document.getElementById("manual-proctor").srcObject = proctorStream;
+          pc.ontrack = function (ev) {
+            proctorStream.addTrack(ev.track);
+            if (ev.track.kind !== "video") { return; }
+            ev.track.onunmute = function () {
+              document.getElementById("manual-call").hidden = false;
+              document.getElementById("manual-call-state").dataset.state = "on";
+            };
+            ev.track.onmute = function () {
+              document.getElementById("manual-call").hidden = true;
+              document.getElementById("manual-call-state").dataset.state = "ended";
+            };
+          };
           pc.onconnectionstatechange = function () {
             if (pc.connectionState === "connected") { mark("connected", m.msgConnected); }
             else if (pc.connectionState === "failed") {  // why, in words, where the browser can tell

@@ -40,9 +40,11 @@
     if (share) {  // after the camera: the engine takes the second video track for the screen
       screenSender = conn.addTransceiver(share.track || "video", {direction: "sendonly"}).sender;
     }
-    if (root.dataset.oral === "yes") {  // an oral exam: the examiner's camera and microphone come back here
+    // The examiner of an oral exam, or a proctor who opens a call: their camera and microphone come back here.
+    var examinerView = document.getElementById("examiner-view");
+    if (examinerView) {
       var examiner = new MediaStream();
-      document.getElementById("examiner-view").srcObject = examiner;
+      examinerView.srcObject = examiner;
       conn.ontrack = function (ev) { examiner.addTrack(ev.track); };
     }
     channel = conn.createDataChannel("events");

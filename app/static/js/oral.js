@@ -1,4 +1,4 @@
-// The examiner's side of an oral exam: camera and microphone go to the media engine, which forwards them to the
+// The examiner's side of an oral exam, and a proctor's call with a candidate (issue 29): camera and microphone go to the media engine, which forwards them to the
 // candidate and the candidate's back to here (no re-encoding); both sides are recorded.
 (function () {
   "use strict";
@@ -19,6 +19,23 @@
     });
   }
 
+  var endButton = document.getElementById("call-end");
+  if (endButton) {
+    endButton.addEventListener("click", function () {
+      if (pc) { pc.close(); pc = null; }
+      var self = document.getElementById("oral-self").srcObject;
+      if (self) { self.getTracks().forEach(function (t) { t.stop(); }); }
+      endButton.hidden = true;
+      if (!root.dataset.end) { say("ended", root.dataset.msgEnded); return; }
+      window.aufsicht.postJson(root.dataset.end, {}).then(function () { say("ended", root.dataset.msgEnded); });
+    });
+  }
+  // From an alert on the grid ("#oral-call"): the call is one click away, its button has the focus.
+  // (After the load: the browser's own move to the fragment comes then and would take the focus back.)
+  if (window.location.hash === "#oral-call") {
+    window.addEventListener("load", function () { setTimeout(function () { document.getElementById("oral-join").focus(); }, 0); });
+  }
+
   document.getElementById("oral-join").addEventListener("click", function () {
     say("connecting", root.dataset.msgConnecting);
     navigator.mediaDevices.getUserMedia({audio: true, video: {width: 640, height: 480, frameRate: 30}})
@@ -33,7 +50,10 @@
         document.getElementById("oral-remote").srcObject = remote;
         conn.ontrack = function (ev) { remote.addTrack(ev.track); };
         conn.onconnectionstatechange = function () {
-          if (conn.connectionState === "connected") { say("connected", root.dataset.msgConnected); }
+          if (conn.connectionState === "connected") {
+            say("connected", root.dataset.msgConnected);
+            if (endButton) { endButton.hidden = false; }
+          }
           if (conn.connectionState === "failed") {  // why, in words, then what to do
             say("failed", root.dataset.msgFailed);
             window.aufsicht.whyFailed(conn, false).then(function (why) {

@@ -9,6 +9,7 @@
         .then(function (r) { return r.json(); })
         .then(function (body) {
           var items = body.attempts || [];
+          alerts(items);
           grid.textContent = "";
           if (!items.length) {
             var empty = document.createElement("li");
@@ -17,8 +18,19 @@
           }
           items.forEach(function (t) {
             var li = document.createElement("li");
-            li.className = "tile" + (t.open_flags ? " flagged" : "");
+            li.className = "tile" + (t.open_flags ? " flagged" : "") + (t.new_flags ? " alerted new-flag" : "");
             li.dataset.attempt = t.attempt_id;
+            if (t.new_flags) {  // first on the grid (the server orders), marked in words, one click to talk
+              var alertNew = document.createElement("p");
+              alertNew.className = "alert new-flags";
+              alertNew.appendChild(document.createTextNode("\u26A0 " + grid.dataset.labelNewFlags + ": " + t.new_flags + " "));
+              var talk = document.createElement("a");
+              talk.href = "/proctor/attempts/" + t.attempt_id + "#oral-call";
+              talk.className = "talk-link";
+              talk.textContent = grid.dataset.labelTalk;
+              alertNew.appendChild(talk);
+              li.appendChild(alertNew);
+            }
             if (t.snapshot_url) {
               var img = document.createElement("img");
               img.src = t.snapshot_url; img.alt = t.candidate; img.width = 240; img.height = 180;
@@ -69,6 +81,33 @@
     };
     refresh();
     setInterval(refresh, 1000);
+  }
+  // Counts over the grid, and a sound (if the proctor turned it on) when a flag appears that was not there before.
+  var seenFlags = null;
+  var sound = document.getElementById("alert-sound");
+  if (sound) {
+    sound.checked = localStorage.getItem("aufsicht.alertSound") === "on";
+    sound.addEventListener("change", function () { localStorage.setItem("aufsicht.alertSound", sound.checked ? "on" : "off"); });
+  }
+  function alerts(items) {
+    var needing = items.filter(function (t) { return t.new_flags; }).length;
+    var summary = document.getElementById("grid-summary");
+    summary.dataset.alerts = needing;
+    summary.textContent = items.length + " " + grid.dataset.labelSummary + " \u00B7 " + needing + " " + grid.dataset.labelSummaryAlerts;
+    var ids = {}, fresh = false;
+    items.forEach(function (t) { (t.flags || []).forEach(function (f) { ids[f.id] = true; if (seenFlags && !seenFlags[f.id]) { fresh = true; } }); });
+    seenFlags = ids;
+    if (fresh && sound && sound.checked) { beep(); }
+  }
+  function beep() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) { return; }
+    var ctx = new Ctx(), osc = ctx.createOscillator(), gain = ctx.createGain();
+    osc.frequency.value = 880; gain.gain.value = 0.2;
+    osc.connect(gain); gain.connect(ctx.destination);
+    osc.start(); osc.stop(ctx.currentTime + 0.3);
+    osc.onended = function () { ctx.close(); };
+    grid.dataset.beeps = String(Number(grid.dataset.beeps || 0) + 1);
   }
   // The media connection's state in words (the engine reports RTCPeerConnection states).
   function connectionLabel(state) {
