@@ -34,6 +34,9 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(exams_cli)
     app.cli.add_command(certificates_cli)
+    from oversight.cli import oversight_cli
+
+    app.cli.add_command(oversight_cli)
 
 
 @click.command("seed-demo")
