@@ -33,6 +33,27 @@ PROHIBITED = frozenset({"emotion", "intention", "attention", "stress", "deceptio
                         "engagement", "mood"})
 
 
+#: Each threshold in words (pages never show the parameter's name alone).
+THRESHOLD_LABELS: dict[str, T] = {
+    "min_detection_confidence": T("Mindestsicherheit eines gefundenen Gesichts", "minimum confidence of a found face"),
+    "no_face_after_seconds": T("Sekunden ohne Gesicht bis zum Hinweis", "seconds without a face before the flag"),
+    "second_face_area_ratio": T("Mindestgröße eines zweiten Gesichts (Anteil am größten)",
+                                "minimum size of a second face (share of the largest)"),
+    "no_match_min_distance": T("Abstand der Gesichtsmerkmale, ab dem keine Übereinstimmung gilt",
+                               "face feature distance from which it is no match"),
+    "match_max_distance": T("Abstand der Gesichtsmerkmale, bis zu dem Übereinstimmung gilt",
+                            "face feature distance up to which it is a match"),
+    "compare_every_seconds": T("Sekunden zwischen zwei Abgleichen", "seconds between two comparisons"),
+    "window_seconds": T("Sekunden anhaltender Sprache", "seconds of sustained speech"),
+    "active_dbov": T("Pegel, ab dem ein Abschnitt als laut gilt (-dBov)",
+                     "level from which a bin counts as loud (-dBov)"),
+    "min_active_share": T("Mindestanteil lauter Abschnitte", "minimum share of loud bins"),
+    "min_spread_db": T("Mindestschwankung der Lautstärke (dB)", "minimum spread of loudness (dB)"),
+    "merge_gap_seconds": T("Sekunden, in denen gleiche Ereignisse einen Hinweis verlängern",
+                           "seconds within which like events extend one flag"),
+}
+
+
 def package_version(name: str) -> str:
     """The installed version of a Python package (``not installed`` where it is missing)."""
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask_babel import force_locale
 
-from oversight.detectors import DETECTORS, OBSERVABLES, PROHIBITED, Detector
+from oversight.detectors import DETECTORS, OBSERVABLES, PROHIBITED, THRESHOLD_LABELS, Detector
 from proctoring.flag_labels import kind_label
 
 LANGS = ("de", "en")
@@ -72,7 +72,7 @@ def _detector(d: Detector, lang: str) -> list[str]:
 
     with force_locale(lang):
         flags = ", ".join(kind_label(k) for k in d.flag_kinds) or _w("none", lang)
-    thresholds = ", ".join(f"`{k}` = {v}" for k, v in d.thresholds.items())
+    thresholds = ", ".join(f"{t(THRESHOLD_LABELS[k])} (`{k}`) = {v}" for k, v in d.thresholds.items())
     return [f"### {t(d.name)}", "",
             f"- {_w('risk', lang)}: {_w('high' if d.high_risk else 'verify', lang)}",
             f"- {_w('flags', lang)}: {flags}",

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from oversight import documentation
-from oversight.detectors import DETECTORS, Detector, detector_for, prohibited_inferences
+from oversight.detectors import DETECTORS, THRESHOLD_LABELS, Detector, detector_for, prohibited_inferences
 from privacy.inventory import T
 from proctoring.models import FlagKind
 
@@ -24,6 +24,8 @@ def test_every_detector_says_what_it_is_and_what_it_cannot_notice():
         assert d.model and d.version and d.source and d.licence and d.thresholds, d.key
         for text in (d.name, d.calibrated_on, d.notices, d.cannot_notice):
             assert text.de.strip() and text.en.strip(), d.key
+        for name in d.thresholds:
+            assert name in THRESHOLD_LABELS, f"{d.key}: threshold {name} has no words"
 
 
 def test_no_detector_infers_emotions_or_intentions():
@@ -69,7 +71,7 @@ def test_a_changed_detector_puts_the_documentation_out_of_step(app, monkeypatch,
 def test_a_new_detector_puts_the_documentation_out_of_step(app, monkeypatch):
     with app.app_context():
         before = documentation.technical_documentation("en")
-        new = Detector("gaze", T("Blick", "Gaze"), (), True, "m", "1", "s", "l", {"x": 1}, T("a", "a"), T("b", "b"),
-                       T("c", "c"), frozenset({"face_present"}))
+        new = Detector("gaze", T("Blick", "Gaze"), (), True, "m", "1", "s", "l", {"window_seconds": 1}, T("a", "a"),
+                       T("b", "b"), T("c", "c"), frozenset({"face_present"}))
         monkeypatch.setattr(documentation, "DETECTORS", (*DETECTORS, new))
         assert documentation.technical_documentation("en") != before
