@@ -8,7 +8,7 @@ for that candidate in that exam.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
@@ -22,6 +22,9 @@ from kernel.errors import Conflict, NotFound, ValidationFailed
 from proctoring.models import Accommodation, Flag, FlagKind, FlagStatus
 
 MERGE_GAP = dt.timedelta(seconds=10)
+#: Called in the flag's transaction when a flag is raised (``True``) or extended (``False``); the oversight layer
+#: logs detector runs here (``oversight.runlog``), since the domain does not import the layer above it.
+ON_FLAG: list[Callable[[Flag, bool], None]] = []
 
 
 def silenced_kinds(attempt: Attempt) -> set[FlagKind]:
@@ -42,10 +45,15 @@ def raise_flag(attempt: Attempt, kind: FlagKind, now: dt.datetime, **detail: Any
     )
     if recent is not None:
         recent.last_seen_at = now
+        for listener in ON_FLAG:
+            listener(recent, False)
         db.session.commit()
         return recent
     flag = Flag(attempt_id=attempt.id, kind=kind, started_at=now, last_seen_at=now, detail=detail)
     db.session.add(flag)
+    db.session.flush()
+    for listener in ON_FLAG:
+        listener(flag, True)
     record_event(attempt, "flag", now, flag=kind.value, **detail)
     db.session.commit()
     return flag
