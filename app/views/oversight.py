@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template
 from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from accounts.models import Role
+from app.access import role_required, same_institution, user
+from exams.models import Exam
+from kernel.db import db
 
 bp = Blueprint("oversight", __name__)
 
@@ -27,3 +34,56 @@ def download(lang: str) -> Response:
         abort(404)
     return Response(technical_documentation(lang), mimetype="text/markdown; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="aufsicht-ai-act-{lang}.md"'})
+
+
+def _exam(exam_id: int) -> Exam:
+    exam = db.session.get(Exam, exam_id)
+    if exam is None:
+        abort(404)
+    same_institution(exam.institution_id)
+    return exam
+
+
+@bp.get("/staff/oversight")
+@role_required(Role.STAFF)
+def institution() -> str:
+    """The AI oversight page of the exam office: the institution's figures per flag kind, and its exams."""
+    from oversight.accuracy import figures
+
+    me = user()
+    exams = db.session.scalars(select(Exam).where(Exam.institution_id == me.institution_id)
+                               .order_by(Exam.opens_at.desc())).all()
+    return render_template("oversight/figures.html", rows=figures(institution_id=me.institution_id), exams=exams,
+                           scope=_("your institution"), exam=None)
+
+
+@bp.get("/staff/oversight/exams/<int:exam_id>")
+@role_required(Role.STAFF)
+def exam(exam_id: int) -> str:
+    """One exam's figures per flag kind, with its PDF report."""
+    from oversight.accuracy import figures
+
+    found = _exam(exam_id)
+    return render_template("oversight/figures.html", rows=figures(exam_id=found.id), exams=[], scope=found.title,
+                           exam=found)
+
+
+@bp.get("/staff/oversight/exams/<int:exam_id>/report.pdf")
+@role_required(Role.STAFF)
+def exam_report(exam_id: int) -> Response:
+    """The exam's oversight report as a PDF."""
+    from oversight.report import exam_report_pdf
+
+    found = _exam(exam_id)
+    return Response(exam_report_pdf(found), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="ai-oversight-exam-{found.id}.pdf"'})
+
+
+@bp.get("/admin/oversight")
+@role_required(Role.ADMIN)
+def platform() -> str:
+    """The AI oversight page of the platform's administration: figures over every institution."""
+    from oversight.accuracy import figures
+
+    return render_template("oversight/figures.html", rows=figures(), exams=[], scope=_("the whole platform"),
+                           exam=None)
