@@ -31,3 +31,12 @@ def test_the_download_is_the_committed_documentation(client, lang, words):
 
 def test_an_unknown_language_is_not_found(client):
     assert client.get("/ai-act/technical-documentation.fr.md").status_code == 404
+
+
+def test_the_privacy_notice_says_which_checks_run_what_they_cannot_notice_and_that_a_person_decides(client):
+    page = client.get("/privacy", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert 'id="detector-list"' in page
+    for d in DETECTORS:
+        assert f'data-detector="{d.key}"' in page
+        assert d.cannot_notice.de.split(";")[0] in page
+    assert "eine Person sieht sich die Aufnahme oder die Bilder an und entscheidet" in page
