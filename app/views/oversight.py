@@ -87,3 +87,16 @@ def platform() -> str:
 
     return render_template("oversight/figures.html", rows=figures(), exams=[], scope=_("the whole platform"),
                            exam=None)
+
+
+@bp.get("/staff/oversight/exams/<int:exam_id>/impact-assessment.<lang>.md")
+@role_required(Role.STAFF)
+def impact_assessment(exam_id: int, lang: str) -> Response:
+    """The exam's fundamental-rights impact assessment (Art. 27), prefilled from its settings, as Markdown."""
+    from oversight.fria import impact_assessment as template
+
+    if lang not in ("de", "en"):
+        abort(404)
+    found = _exam(exam_id)
+    return Response(template(found, lang), mimetype="text/markdown; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="impact-assessment-exam-{found.id}-{lang}.md"'})
