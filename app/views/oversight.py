@@ -100,3 +100,19 @@ def impact_assessment(exam_id: int, lang: str) -> Response:
     found = _exam(exam_id)
     return Response(template(found, lang), mimetype="text/markdown; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="impact-assessment-exam-{found.id}-{lang}.md"'})
+
+
+@bp.get("/candidate/attempts/<int:attempt_id>/flags")
+@role_required(Role.CANDIDATE)
+def my_flags(attempt_id: int) -> str:
+    """After the exam, the candidate sees the flags of their session, what each check can notice, and the decisions."""
+    from exams.attempts import get_attempt_for
+    from exams.models import AttemptStatus
+    from oversight.detectors import detector_for
+    from proctoring.flags import flags_of
+
+    attempt = get_attempt_for(user(), attempt_id)
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        abort(404)
+    return render_template("oversight/my_flags.html", attempt=attempt,
+                           rows=[(f, detector_for(f.kind)) for f in flags_of(attempt)])

@@ -32,3 +32,4 @@ def test_another_institution_gets_nothing(app, client, make_exam, make_user, mak
     exam = make_exam()
     login(client, make_user("staff", make_institution("Anderswo")))
     assert client.get(f"/staff/oversight/exams/{exam.id}/impact-assessment.de.md").status_code == 404
+
