@@ -38,8 +38,11 @@ bp = Blueprint("attempts", __name__)
 @role_required(Role.CANDIDATE)
 def exam(exam_id: int) -> str:
     """What the exam is, its rules, and the start button."""
+    from oversight.fria import detectors_in_use
+
     ex = get_exam_for(user(), exam_id)
-    return render_template("attempts/exam.html", exam=ex, now=utcnow(), mine=exam_of_candidate(user(), ex, utcnow()))
+    return render_template("attempts/exam.html", exam=ex, now=utcnow(), mine=exam_of_candidate(user(), ex, utcnow()),
+                           checks=detectors_in_use(ex))
 
 
 @bp.post("/candidate/exams/<int:exam_id>/start")

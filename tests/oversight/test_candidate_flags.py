@@ -34,3 +34,14 @@ def test_after_the_exam_the_candidate_sees_the_flags_of_their_session_with_the_d
     other = app.test_client()
     login(other, make_user("candidate", exam.institution))
     assert other.get(f"/candidate/attempts/{att.id}/flags").status_code == 404
+
+
+def test_the_exam_page_says_which_checks_run_what_they_cannot_notice_and_that_a_person_decides(app, client,
+                                                                                                make_exam,
+                                                                                                make_user):
+    exam = make_exam(identity_check_required=False, proctoring_required=True)
+    login(client, make_user("candidate", exam.institution))
+    page = client.get(f"/candidate/exams/{exam.id}").get_data(as_text=True)
+    assert 'id="automated-checks"' in page
+    assert "Sprache" in page and "wer spricht" in page and "eine Person sieht sich die Aufnahme an" in page
+    assert "Andere Person" not in page  # no identity check: nothing to compare the face with
