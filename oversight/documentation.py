@@ -35,7 +35,8 @@ _W = {
     "flags": ("Hinweise", "Flags"), "model": ("Modell", "Model"), "version": ("Version", "Version"),
     "source": ("Quelle", "Source"), "licence": ("Lizenz", "Licence"), "thresholds": ("Schwellen", "Thresholds"),
     "calibrated": ("Kalibriert an", "Calibrated on"), "notices": ("Erkennt", "Notices"),
-    "cannot": ("Erkennt nicht", "Cannot notice"), "infers": ("Schließt auf", "Infers"),
+    "cannot": ("Erkennt nicht", "Cannot notice"), "measured": ("Gemessen", "Measured"),
+    "infers": ("Schließt auf", "Infers"),
     "risk": ("Einstufung", "Classification"),
     "high": ("Hochrisiko (Anhang III Nr. 3 d)", "high-risk (Annex III point 3(d))"),
     "verify": ("biometrische Verifizierung (nicht Anhang III)", "biometric verification (not Annex III)"),
@@ -81,6 +82,7 @@ def _detector(d: Detector, lang: str) -> list[str]:
             f"- {_w('thresholds', lang)}: {thresholds}",
             f"- {_w('calibrated', lang)}: {t(d.calibrated_on)}",
             f"- {_w('notices', lang)}: {t(d.notices)}", f"- {_w('cannot', lang)}: {t(d.cannot_notice)}",
+            f"- {_w('measured', lang)}: {t(d.measured)}",
             f"- {_w('infers', lang)}: {', '.join(sorted(d.infers))}", ""]
 
 

@@ -63,7 +63,7 @@ def detectors_in_use(exam: Exam) -> list[Detector]:
     """The detectors that run in this exam, from its settings."""
     out = []
     for d in DETECTORS:
-        if d.key == "face_match_idcheck":
+        if d.key in ("face_match_idcheck", "liveness"):
             if exam.identity_check_required:
                 out.append(d)
         elif d.key in ("face_presence", "face_count", "face_match_live"):

@@ -9,9 +9,9 @@ from tests.conftest import login
 def test_the_template_names_the_detectors_the_exams_settings_run(app, make_exam):
     proctored = make_exam(identity_check_required=True, proctoring_required=True)
     assert {d.key for d in detectors_in_use(proctored)} == {
-        "face_presence", "face_count", "face_match_live", "voice", "browser_signals", "face_match_idcheck"}
+        "face_presence", "face_count", "face_match_live", "voice", "browser_signals", "face_match_idcheck", "liveness"}
     unproctored = make_exam(identity_check_required=True, proctoring_required=False)
-    assert {d.key for d in detectors_in_use(unproctored)} == {"face_match_idcheck"}
+    assert {d.key for d in detectors_in_use(unproctored)} == {"face_match_idcheck", "liveness"}
 
 
 def test_the_office_exports_it_prefilled_in_german_and_english(app, client, make_exam, make_user):
