@@ -69,6 +69,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from accounts import sealing
 
     sealing.register()  # OpenID client secrets and TOTP secrets are re-sealed with the storage master keys
+    from oversight import runlog
+
+    runlog.register()  # every detector run that raises a flag is logged (EU AI Act Art. 12)
     app.extensions["aufsicht.jobs"] = make_runner(app)
 
     from app.errors import register_error_handlers
@@ -142,6 +145,7 @@ def _import_models() -> None:
     import exams.models  # noqa: F401
     import idcheck.models  # noqa: F401
     import lti.models  # noqa: F401  (LTI 1.3 platforms, links, enrolments, proctoring)
+    import oversight.models  # noqa: F401  (the detector-run log)
     import proctoring.models  # noqa: F401
     import storage.models  # noqa: F401
     from accounts import oidc  # noqa: F401  (OpenID providers and account links)

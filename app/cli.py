@@ -38,6 +38,10 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(lti_cli)
 
+    from oversight.cli import oversight_cli
+
+    app.cli.add_command(oversight_cli)
+
 
 @click.command("seed-demo")
 def seed_demo() -> None:

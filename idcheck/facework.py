@@ -33,6 +33,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left
+BLAZEFACE_MIN_CONFIDENCE = 0.5  # BlazeFace's own default: a face it is less sure of is not counted
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _blazeface() -> Any:
     if detector is None:
         from mediapipe.python.solutions import face_detection
 
-        detector = face_detection.FaceDetection(model_selection=0, min_detection_confidence=0.5)
+        detector = face_detection.FaceDetection(model_selection=0, min_detection_confidence=BLAZEFACE_MIN_CONFIDENCE)
         _local.blazeface = detector
     return detector
 

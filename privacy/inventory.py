@@ -112,6 +112,8 @@ P_SUPERVISE = T("Aufsicht der Prüfung und Prüfung von Hinweisen durch Menschen
                 "supervising the exam and human review of flags")
 P_APPEAL = T("Bearbeitung Ihres Widerspruchs", "handling your appeal")
 P_SECURITY = T("Sicherheit der Anmeldung (Missbrauch erkennen)", "login security (detecting misuse)")
+P_AI_LOG = T("Protokoll der automatischen Hinweise (KI-Verordnung Art. 12, 19, 26 Abs. 6), ohne Bild",
+             "log of the automated flags (EU AI Act Art. 12, 19, 26(6)), without any image")
 P_ACCOUNTABILITY = T("Rechenschaft über Zugriffe, Einwilligungen und Löschungen",
                      "accountability for access, consents and deletions")
 
@@ -389,6 +391,21 @@ RECORDS: list[Record] = [
         keep_reason=T("Nachweis der Zugriffe auf Ihre Aufnahmen und Ausweisbilder",
                       "record of access to your recordings and ID images"), keep_years=3,
         age_days_config="ACCESS_LOG_RETENTION_DAYS", age_column="at"),
+    Record("detector_run", "attempt", {
+        "at": _i("Zeitpunkt eines automatischen Hinweises", "time of an automated flag", P_AI_LOG, LEGAL_DUTY,
+                 (STAFF,)),
+        "detector": _i("welcher Detektor", "which detector", P_AI_LOG, LEGAL_DUTY, (STAFF,)),
+        "flag_kind": _i("Art des Hinweises", "kind of flag", P_AI_LOG, LEGAL_DUTY, (STAFF,)),
+        "model": _i("Modell", "model", P_AI_LOG, LEGAL_DUTY, (STAFF,)),
+        "version": _i("Version des Modells", "model version", P_AI_LOG, LEGAL_DUTY, (STAFF,)),
+        "thresholds": _i("Schwellen", "thresholds", P_AI_LOG, LEGAL_DUTY, (STAFF,)),
+        "measure": _i("Messwert (eine Zahl, kein Bild)", "measured value (a number, no image)", P_AI_LOG,
+                      LEGAL_DUTY, (STAFF,)),
+        "span_start": _i("Beginn des geprüften Zeitraums", "start of the span examined", P_AI_LOG, LEGAL_DUTY,
+                         (STAFF,)),
+        "span_end": _i("Ende des geprüften Zeitraums", "end of the span examined", P_AI_LOG, LEGAL_DUTY, (STAFF,)),
+    }, ("id", "attempt_id", "flag_id", "outcome"), T("6 Monate", "6 months"), Erase.DELETE,
+        age_days_config="AIACT_LOG_RETENTION_DAYS", age_column="at"),
     Record("data_export", "user_id", {
         "created_at": _i("Datenauskunft angefordert am", "data export requested at", P_ACCOUNT, LEGAL_DUTY),
         "status": _i("Stand der Datenauskunft", "status of the data export", P_ACCOUNT, LEGAL_DUTY),

@@ -8,7 +8,7 @@ for that candidate in that exam.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
@@ -22,6 +22,10 @@ from kernel.errors import Conflict, NotFound, ValidationFailed
 from proctoring.models import Accommodation, Flag, FlagKind, FlagStatus
 
 MERGE_GAP = dt.timedelta(seconds=10)
+EVIDENCE = ("recording", "snapshot")  # what a person looks at before deciding a flag after the exam
+#: Called in the flag's transaction when a flag is raised (``True``) or extended (``False``); the oversight layer
+#: logs detector runs here (``oversight.runlog``), since the domain does not import the layer above it.
+ON_FLAG: list[Callable[[Flag, bool], None]] = []
 
 
 def silenced_kinds(attempt: Attempt) -> set[FlagKind]:
@@ -42,10 +46,15 @@ def raise_flag(attempt: Attempt, kind: FlagKind, now: dt.datetime, **detail: Any
     )
     if recent is not None:
         recent.last_seen_at = now
+        for listener in ON_FLAG:
+            listener(recent, False)
         db.session.commit()
         return recent
     flag = Flag(attempt_id=attempt.id, kind=kind, started_at=now, last_seen_at=now, detail=detail)
     db.session.add(flag)
+    db.session.flush()
+    for listener in ON_FLAG:
+        listener(flag, True)
     record_event(attempt, "flag", now, flag=kind.value, **detail)
     db.session.commit()
     return flag
@@ -64,22 +73,49 @@ def flag_of(attempt: Attempt, flag_id: int) -> Flag:
     return flag
 
 
+def evidence_held(attempt: Attempt) -> bool:
+    """Whether the attempt's recording or a snapshot of it is still held (the evidence a decision is taken on)."""
+    from storage.models import Blob, BlobState
+
+    return db.session.scalar(select(Blob.id).where(
+        Blob.attempt_id == attempt.id, Blob.category.in_(EVIDENCE), Blob.state == BlobState.COMPLETE).limit(1)) \
+        is not None
+
+
+def evidence_opened(attempt: Attempt, viewer: User, now: dt.datetime) -> bool:
+    """Whether ``viewer`` opened the attempt's recording or one of its snapshots by ``now`` (the staff access log)."""
+    from privacy.models import AccessLog
+
+    return db.session.scalar(select(AccessLog.id).where(
+        AccessLog.attempt_id == attempt.id, AccessLog.actor_id == viewer.id, AccessLog.what.in_(EVIDENCE),
+        AccessLog.at <= now).limit(1)) is not None
+
+
 def resolve_flag(flag_id: int, attempt: Attempt, reviewer: User, confirmed: bool, note: str,
                  now: dt.datetime) -> Flag:
     """A human dismisses or confirms a flag, with a note (required to confirm: it says what was seen).
 
-    The decision goes on the attempt's timeline; a decided flag stays decided (Conflict).
+    After the exam, while its recording or snapshots are held, a flag is decided only by someone who opened them
+    (EU AI Act Art. 14: no decision on the detector's word alone); during the exam the proctor decides on the live
+    picture. Whether the evidence was opened and how long the decision took go on the attempt's timeline with the
+    decision (the oversight report reads them); a decided flag stays decided (Conflict).
     """
+    from exams.models import AttemptStatus
+
     flag = flag_of(attempt, flag_id)
     note = (note or "").strip()
     if flag.status != FlagStatus.OPEN:
         raise Conflict(_("This flag has already been decided."))
     if confirmed and not note:
         raise ValidationFailed(_("Please note what you saw to confirm the flag."), fields={"note": "required"})
+    opened = evidence_opened(attempt, reviewer, now)
+    if not opened and attempt.status != AttemptStatus.IN_PROGRESS and evidence_held(attempt):
+        raise Conflict(_("Please watch the recording or a snapshot of this session before deciding the flag."))
     flag.status = FlagStatus.CONFIRMED if confirmed else FlagStatus.DISMISSED
     flag.reviewed_by_id, flag.reviewed_at, flag.note = reviewer.id, now, note[:2000]
     record_event(attempt, "flag_confirmed" if confirmed else "flag_dismissed", now, actor=reviewer,
-                 flag=flag.kind.value, flag_id=flag.id, note=note[:2000])
+                 flag=flag.kind.value, flag_id=flag.id, note=note[:2000], evidence_opened=opened,
+                 seconds_to_decision=max(0, round((now - flag.last_seen_at).total_seconds())))
     db.session.commit()
     return flag
 

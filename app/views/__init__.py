@@ -22,6 +22,7 @@ def register_blueprints(app: Flask) -> None:
         identity,
         lti,
         main,
+        oversight,
         privacy,
         proctor,
         rosters,
@@ -32,7 +33,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify,
-                   privacy, sso, saml, badges, account, lti, rosters):
+                   privacy, sso, saml, badges, account, lti, rosters, oversight):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)
     from app.views import engine_api

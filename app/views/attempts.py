@@ -41,9 +41,11 @@ bp = Blueprint("attempts", __name__)
 @role_required(Role.CANDIDATE)
 def exam(exam_id: int) -> str:
     """What the exam is, its rules, and the start button."""
+    from oversight.fria import detectors_in_use
+
     ex = get_exam_for(user(), exam_id)
     return render_template("attempts/exam.html", exam=ex, now=utcnow(), mine=exam_of_candidate(user(), ex, utcnow()),
-                           **_seb(ex))
+                           checks=detectors_in_use(ex), **_seb(ex))
 
 
 def _seb(ex: Exam) -> dict[str, Any]:

@@ -44,12 +44,14 @@ def privacy() -> str:
     """The privacy notice."""
     from flask_login import current_user
 
+    from oversight.detectors import DETECTORS
     from privacy.inventory import OUTBOX, RECORDS, STORED_FILES
     from privacy.settings import role_statement
 
     institution_id = current_user.institution_id if current_user.is_authenticated else None
     return render_template("privacy.html", version=current_app.config["PRIVACY_NOTICE_VERSION"], records=RECORDS,
-                           files=[*STORED_FILES, OUTBOX], controller=role_statement(institution_id))
+                           files=[*STORED_FILES, OUTBOX], controller=role_statement(institution_id),
+                           detectors=DETECTORS)
 
 
 @bp.get("/healthz")

@@ -22,6 +22,7 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     exam (answers, events, flags, chat, recording, snapshots), appealed, got a certificate."""
     from exams.models import Answer, Appeal, AppealStatus, Attempt, AttemptEvent, AttemptStatus, Certificate, ExtraTime
     from idcheck.models import IdCheck, IdCheckStatus
+    from oversight.models import DetectorRun
     from privacy.models import AccessLog, ProfileChange
     from proctoring.models import Accommodation, Flag, FlagKind, RecordingPlayback, SystemCheck
     from storage import vault
@@ -74,6 +75,9 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                   created_by_id=staff.id),
         AccessLog(at=now, actor_id=staff.id, subject_id=cand.id, what="recording", why="review",
                   attempt_id=att.id),
+        DetectorRun(at=now, attempt_id=att.id, detector="face_presence", flag_kind="no_face", model="BlazeFace",
+                    version="0.10.21", thresholds={"no_face_after_seconds": 3.0}, measure={"seconds": 5},
+                    outcome="raised", span_start=now - dt.timedelta(seconds=5), span_end=now),
     ])
     if certificate:
         db.session.add(Certificate(attempt_id=att.id, public_id=f"cert-{cand.id}", issued_at=now,
