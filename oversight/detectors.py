@@ -57,6 +57,8 @@ THRESHOLD_LABELS: dict[str, T] = {
     "clear_nod_degrees": T("Nicken, das als deutliche Bewegung gilt (Grad)", "nod that counts as a clear move "
                            "(degrees)"),
     "min_parallax": T("Mindestparallaxe eines Kopfes", "minimum parallax of a head"),
+    "min_light_change": T("Mindeständerung des Lichts im Gesicht bei einer Bewegung (gegen in 2D verformte Fotos)",
+                          "minimum change of the light on the face in a move (against photos warped in 2D)"),
     "max_faceless_share": T("Höchstanteil an Bildern ohne Gesicht", "maximum share of frames without a face"),
     "merge_gap_seconds": T("Sekunden, in denen gleiche Ereignisse einen Hinweis verlängern",
                            "seconds within which like events extend one flag"),
@@ -155,12 +157,14 @@ DETECTORS: tuple[Detector, ...] = (
     Detector(
         "browser_signals", T("Signale des Browsers", "Browser signals"),
         (FlagKind.TAB_HIDDEN, FlagKind.FULLSCREEN_EXIT, FlagKind.COPY_PASTE, FlagKind.SECOND_SCREEN,
-         FlagKind.MEDIA_LOST, FlagKind.SCREEN_STOPPED), True,
+         FlagKind.MEDIA_LOST, FlagKind.SCREEN_STOPPED, FlagKind.SEB_KEY_MISSING), True,
         "browser events (no model)", "aufsicht app/static", "aufsicht", "AGPL-3.0 (aufsicht)",
         {"merge_gap_seconds": MERGE_GAP.total_seconds()},
         T("Chromium und Firefox in den Browsertests", "Chromium and Firefox in the browser tests"),
         T("Tab verlassen, Vollbild verlassen, Kopieren/Einfügen, zweiter Bildschirm, Gerät oder Bildschirmfreigabe "
-          "verloren", "leaving the tab or fullscreen, copy/paste, a second screen, a lost device or screen share"),
+          "verloren, eine Anfrage ohne gültigen Safe-Exam-Browser-Schlüssel",
+          "leaving the tab or fullscreen, copy/paste, a second screen, a lost device or screen share, a request "
+          "without a valid Safe Exam Browser key"),
         T("warum es geschah (ein Absturz, eine Benachrichtigung, ein Versehen)",
           "why it happened (a crash, a notification, a slip)"),
         frozenset({"browser_event", "device_state"})),
@@ -186,14 +190,19 @@ DETECTORS: tuple[Detector, ...] = (
         f"mediapipe {package_version('mediapipe')}", "https://github.com/google-ai-edge/mediapipe", "Apache-2.0",
         {"challenge_steps": liveness.STEPS, "step_deadline_ms": liveness.STEP_MS,
          "clear_turn_degrees": liveness.CLEAR_DEG["yaw"], "clear_nod_degrees": liveness.CLEAR_DEG["pitch"],
-         "min_parallax": liveness.MIN_PARALLAX, "max_faceless_share": liveness.MAX_FACELESS},
-        T("die Fälschungssammlung bench/spoofs.py (Fotos, gekippte, gedrehte und gebogene Fotos, falsche Bewegungen)",
-          "the spoof set bench/spoofs.py (photos, tilted, turned and bent photos, wrong moves)"),
+         "min_parallax": liveness.MIN_PARALLAX, "max_faceless_share": liveness.MAX_FACELESS,
+         "min_light_change": liveness.MIN_LIGHT_CHANGE},
+        T("die Fälschungssammlung bench/spoofs.py (Fotos, gekippte, gedrehte und gebogene Fotos, in 2D verformte "
+          "Fotos, falsche Bewegungen) und 3D-Vergleichsköpfe unter einer festen Lampe",
+          "the spoof set bench/spoofs.py (photos, tilted, turned and bent photos, photos warped in 2D, wrong moves) "
+          "and 3D stand-in heads under a fixed lamp"),
         T("ob ein lebender Kopf einer zufälligen Folge von Bewegungen rechtzeitig folgt",
           "whether a live head follows a random sequence of moves in time"),
         T("Echtzeit-Deepfakes oder 3D-Darstellungen, die den Aufforderungen folgen; Masken in Personengestalt; "
-          "Zweifel gehen an eine Person", "real-time deepfakes or 3D renderings that follow the prompts; "
-          "person-shaped masks; doubts go to a person"),
+          "eine 2D-Verformung, die auch das Licht verändert; ein echter Kopf in völlig gleichmäßigem Licht geht an "
+          "eine Person; Zweifel gehen an eine Person", "real-time deepfakes or 3D renderings that follow the prompts; "
+          "person-shaped masks; a 2D warp that also animates the light; a real head in perfectly even light goes to a "
+          "person; doubts go to a person"),
         frozenset({"face_present", "face_similarity"}),
         T("Fälschungssammlung: 0 Fälschungen angenommen, die echte Vergleichsaufnahme bestanden",
           "spoof set: 0 spoofs accepted, the genuine stand-in passed")),
