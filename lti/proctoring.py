@@ -95,6 +95,29 @@ def checks(session: LtiProctoring) -> list[Check]:
     return result
 
 
+def verified_user(session: LtiProctoring) -> dict[str, Any] | None:
+    """The ``verified_user`` claim: the person's name, only when their identity is verified for the exam.
+
+    ``None`` (the claim is left out) for an exam without identity check, a check in review (even where the exam
+    may start during review), a check a proctor has not decided yet, and every other state: the platform is never
+    told that an identity was verified when nobody verified it.
+    """
+    from idcheck.models import IdCheckStatus
+    from idcheck.verification import check_for
+
+    exam = session.link.exam
+    if not exam.identity_check_required:
+        return None
+    check = check_for(session.user, exam)
+    if check is None or check.status != IdCheckStatus.VERIFIED:
+        return None
+    user = session.user
+    claim: dict[str, Any] = {"full_name": user.display_name}
+    if user.profile is not None:
+        claim.update({"given_name": user.profile.first_name, "family_name": user.profile.last_name})
+    return claim
+
+
 def start_assessment(session: LtiProctoring) -> tuple[str, str]:
     """The signed LtiStartAssessment and the platform's URL to post it to (only once every check passed)."""
     if session.status == "ended":
@@ -103,11 +126,6 @@ def start_assessment(session: LtiProctoring) -> tuple[str, str]:
     if missing:
         raise Conflict(" ".join(missing))
     platform = session.link.platform
-    user = session.user
-    profile = user.profile
-    verified_user: dict[str, Any] = {"full_name": user.display_name}
-    if profile is not None:
-        verified_user.update({"given_name": profile.first_name, "family_name": profile.last_name})
     now = int(time.time())
     claims = {
         "iss": platform.client_id, "aud": platform.issuer, "iat": now, "exp": now + 300,
@@ -115,8 +133,11 @@ def start_assessment(session: LtiProctoring) -> tuple[str, str]:
         LTI + "message_type": "LtiStartAssessment", LTI + "version": "1.3.0",
         LTI + "resource_link": {"id": session.link.resource_link_id},
         AP + "session_data": session.session_data, AP + "attempt_number": session.attempt_number,
-        AP + "verified_user": verified_user, AP + "end_assessment_return": True,
+        AP + "end_assessment_return": True,
     }
+    verified = verified_user(session)
+    if verified is not None:
+        claims[AP + "verified_user"] = verified
     token = sign(claims)
     if session.status == "checks":
         session.status = "assessment"
