@@ -227,6 +227,8 @@ def control(session: LtiProctoring, action: str, *, reason: str = "", extra_time
         detail = short_error(err)
         raise PlatformServiceFailed(_("%(p)s did not take the action: %(e)s", p=platform.name, e=detail)) from err
     session.last_control = {"action": action, "status": status, "at": utcnow().isoformat()}
+    if action == "terminate" and not (session.verdict or {}).get("event"):  # the platform has it already
+        session.verdict = {"event": "terminate", "reason": reason[:500], "at": utcnow().isoformat(), "sent": True}
     if status in ("terminated", "complete"):
         session.status = "ended"
         session.ended_at = utcnow()
@@ -268,7 +270,7 @@ def _tell_platform(user_id: int, exam_id: int, event: str, reason: str, severity
             except DomainError as err:
                 db.session.rollback()
                 log.warning("LTI proctoring %s: %s not taken by the platform: %s", session.id, action, err.message)
-        if event in VERDICTS and not (session.verdict or {}).get("event"):
+        if event in VERDICTS and (by_acs or not (session.verdict or {}).get("event")):
             # sent: True once the platform has it (by ACS now, or later with the grade passback's comment)
             session.verdict = {"event": event, "reason": reason[:500], "at": utcnow().isoformat(), "sent": by_acs}
             db.session.commit()

@@ -208,10 +208,17 @@ def test_proctoring_start_assessment_end_and_control(lms, make_exam, make_user, 
     assert actions[0]["attempt_number"] == 1 and actions[0]["reason_msg"] == "Verbindung abgebrochen"
     db.session.expire_all()
     assert db.session.get(LtiProctoring, session.id).last_control["status"] == "paused"
+    assert db.session.get(LtiProctoring, session.id).verdict is None  # a pause is no verdict
     other = make_user("proctor", inst)  # a proctor not assigned to the exam cannot act on it
     outsider = app.test_client()
     login(outsider, other)
     assert outsider.post(f"/lti/proctoring/{session.id}/control", data={"action": "pause"}).status_code == 404
+    # The proctor terminates: the platform has it by ACS, so no grade passback comment repeats it.
+    desk.post(f"/lti/proctoring/{session.id}/control", data={"action": "terminate", "reason": "Handy"})
+    assert platform.state()["acs"][-1]["action"] == "terminate"
+    db.session.expire_all()
+    verdict = db.session.get(LtiProctoring, session.id).verdict
+    assert verdict["event"] == "terminate" and verdict["sent"] is True
 
     # LtiEndAssessment ends the supervision.
     ended = launch(candidate, platform, kind="end", user="student-1", role="student", attempt="1",
@@ -350,7 +357,9 @@ def test_supervision_events_and_later_verdicts_reach_the_platform(lms, make_exam
     assert sent["action"] == "terminate" and "Eine andere Person" not in sent.get("reason_msg", "")
     db.session.expire_all()
     assert db.session.get(LtiProctoring, session.id).status == "ended"
-    assert db.session.get(LtiProctoring, session.id).verdict["sent"] is True
+    assert db.session.get(LtiProctoring, session.id).verdict == {
+        "event": "identity_rejected", "reason": "identity not confirmed", "sent": True,
+        "at": db.session.get(LtiProctoring, session.id).verdict["at"]}
     assert "identity_rejected" in {h.code for h in trust.holds(db.session.get(Attempt, attempt.id))}
 
     # A platform that offers no Assessment Control: the proctor's termination goes with the grade passback.
