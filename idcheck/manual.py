@@ -149,6 +149,10 @@ def decide_by_eye(app: Flask, check: IdCheck, proctor: User, confirmed: bool, re
     queue_identity_decided(locked)
     db.session.commit()
     media(app).close(session_of(locked))
+    if not confirmed:
+        from idcheck.verification import _tell_platform
+
+        _tell_platform(locked)
     return locked
 
 

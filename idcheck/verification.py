@@ -509,7 +509,16 @@ def decide(check: IdCheck, reviewer: User, verified: bool, reason: str, now: dt.
 
     queue_identity_decided(check)
     db.session.commit()
+    if not verified:
+        _tell_platform(check)
     return check
+
+
+def _tell_platform(check: IdCheck) -> None:
+    """A learning platform whose assessment runs under LTI Proctoring learns that the identity was rejected."""
+    from lti.proctoring import tell_platform
+
+    tell_platform(check.user_id, check.exam_id, "identity_rejected", "identity not confirmed", severity=1.0)
 
 
 def image_for_review(check: IdCheck, which: str) -> bytes:

@@ -133,6 +133,9 @@ class LtiProctoring(db.Model):  # type: ignore[name-defined]
     assessment_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_control: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A termination or identity rejection aufsicht decided for this attempt ({"event", "reason", "at", "sent"}):
+    # sent by Assessment Control, or else with the grade passback's comment.
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     link: Mapped[LtiLink] = relationship()
     user: Mapped[User] = relationship()

@@ -13,10 +13,13 @@ platform named; ``session_data`` is sent back unchanged so the platform can refu
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import time
 from typing import Any
 
+from flask import current_app, has_request_context
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -25,7 +28,7 @@ from exams.attempts import GateNotPassed
 from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
-from kernel.errors import Conflict, NotFound, ValidationFailed
+from kernel.errors import Conflict, DomainError, NotFound, ValidationFailed
 from lti.models import LtiEnrolment, LtiLink, LtiPlatform, LtiProctoring
 from lti.services import PlatformServiceFailed, access_token, platform_url, short_error
 from lti.tool import AP, LTI, Launch, LaunchRefused, candidate_for, enrol, link_for, sign
@@ -33,6 +36,11 @@ from lti.tool import AP, LTI, Launch, LaunchRefused, candidate_for, enrol, link_
 ACS_SCOPE = "https://purl.imsglobal.org/spec/lti-ap/scope/control.all"
 ACS_MEDIA = "application/vnd.ims.lti-ap.v1.control+json"
 ACTIONS = ("pause", "resume", "terminate", "update", "flag")
+#: What aufsicht's own supervision tells the platform: a proctor's pause or termination, a flag of the candidate's
+#: session (closing the supervision, losing the camera), and an identity rejected by a person.
+VERDICTS = ("terminate", "identity_rejected")
+
+log = logging.getLogger(__name__)
 
 
 def start_proctoring(launch: Launch) -> LtiProctoring:
@@ -95,6 +103,29 @@ def checks(session: LtiProctoring) -> list[Check]:
     return result
 
 
+def verified_user(session: LtiProctoring) -> dict[str, Any] | None:
+    """The ``verified_user`` claim: the person's name, only when their identity is verified for the exam.
+
+    ``None`` (the claim is left out) for an exam without identity check, a check in review (even where the exam
+    may start during review), a check a proctor has not decided yet, and every other state: the platform is never
+    told that an identity was verified when nobody verified it.
+    """
+    from idcheck.models import IdCheckStatus
+    from idcheck.verification import check_for
+
+    exam = session.link.exam
+    if not exam.identity_check_required:
+        return None
+    check = check_for(session.user, exam)
+    if check is None or check.status != IdCheckStatus.VERIFIED:
+        return None
+    user = session.user
+    claim: dict[str, Any] = {"full_name": user.display_name}
+    if user.profile is not None:
+        claim.update({"given_name": user.profile.first_name, "family_name": user.profile.last_name})
+    return claim
+
+
 def start_assessment(session: LtiProctoring) -> tuple[str, str]:
     """The signed LtiStartAssessment and the platform's URL to post it to (only once every check passed)."""
     if session.status == "ended":
@@ -103,11 +134,6 @@ def start_assessment(session: LtiProctoring) -> tuple[str, str]:
     if missing:
         raise Conflict(" ".join(missing))
     platform = session.link.platform
-    user = session.user
-    profile = user.profile
-    verified_user: dict[str, Any] = {"full_name": user.display_name}
-    if profile is not None:
-        verified_user.update({"given_name": profile.first_name, "family_name": profile.last_name})
     now = int(time.time())
     claims = {
         "iss": platform.client_id, "aud": platform.issuer, "iat": now, "exp": now + 300,
@@ -115,8 +141,11 @@ def start_assessment(session: LtiProctoring) -> tuple[str, str]:
         LTI + "message_type": "LtiStartAssessment", LTI + "version": "1.3.0",
         LTI + "resource_link": {"id": session.link.resource_link_id},
         AP + "session_data": session.session_data, AP + "attempt_number": session.attempt_number,
-        AP + "verified_user": verified_user, AP + "end_assessment_return": True,
+        AP + "end_assessment_return": True,
     }
+    verified = verified_user(session)
+    if verified is not None:
+        claims[AP + "verified_user"] = verified
     token = sign(claims)
     if session.status == "checks":
         session.status = "assessment"
@@ -198,9 +227,51 @@ def control(session: LtiProctoring, action: str, *, reason: str = "", extra_time
         detail = short_error(err)
         raise PlatformServiceFailed(_("%(p)s did not take the action: %(e)s", p=platform.name, e=detail)) from err
     session.last_control = {"action": action, "status": status, "at": utcnow().isoformat()}
+    if action == "terminate" and not (session.verdict or {}).get("event"):  # the platform has it already
+        session.verdict = {"event": "terminate", "reason": reason[:500], "at": utcnow().isoformat(), "sent": True}
     if status in ("terminated", "complete"):
         session.status = "ended"
         session.ended_at = utcnow()
     db.session.commit()
     return status
 
+
+
+def tell_platform(user_id: int, exam_id: int, event: str, reason: str = "", severity: float = 0.5) -> int:
+    """Tell the platform of every running proctored attempt of ``user_id`` at ``exam_id`` what aufsicht's own
+    supervision decided: ``pause``, ``terminate``, ``flag`` (a flag of the candidate's session) or
+    ``identity_rejected`` (a person rejected the identity).
+
+    It goes to the platform's Assessment Control Service where the launch offered the action (an identity
+    rejection is a ``terminate`` there). A termination or rejection the Assessment Control Service cannot take
+    (not offered, or the assessment had ended) is kept on the attempt and goes with the grade passback's comment
+    (``lti.services``). Never raises: the proctor's action stands whatever the platform answers; a failure is
+    logged and kept on the attempt for the exam office. Returns how many platform attempts took it by ACS.
+    """
+    if not has_request_context():  # a job or the CLI: the platform's messages in the default language
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            return _tell_platform(user_id, exam_id, event, reason, severity)
+    return _tell_platform(user_id, exam_id, event, reason, severity)
+
+
+def _tell_platform(user_id: int, exam_id: int, event: str, reason: str, severity: float) -> int:
+    action = "terminate" if event == "identity_rejected" else event
+    sessions = list(db.session.scalars(select(LtiProctoring).join(LtiLink).where(
+        LtiProctoring.user_id == user_id, LtiLink.exam_id == exam_id,
+        LtiProctoring.status != "checks").order_by(LtiProctoring.id)))
+    told = 0
+    for session in sessions:
+        by_acs = False
+        if session.status == "assessment" and session.acs_url and action in session.acs_actions:
+            try:
+                control(session, action, reason=reason, severity=severity)
+                by_acs = True
+                told += 1
+            except DomainError as err:
+                db.session.rollback()
+                log.warning("LTI proctoring %s: %s not taken by the platform: %s", session.id, action, err.message)
+        if event in VERDICTS and (by_acs or not (session.verdict or {}).get("event")):
+            # sent: True once the platform has it (by ACS now, or later with the grade passback's comment)
+            session.verdict = {"event": event, "reason": reason[:500], "at": utcnow().isoformat(), "sent": by_acs}
+            db.session.commit()
+    return told

@@ -20,7 +20,7 @@ from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import Conflict, DomainError
-from lti.models import LtiEnrolment, LtiLink, LtiPlatform
+from lti.models import LtiEnrolment, LtiLink, LtiPlatform, LtiProctoring
 from lti.tool import DL, LTI, Launch, LaunchRefused, candidate_for, enrol, exam_of_platform, sign
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -97,7 +97,7 @@ def deep_linking_response(context: dict[str, Any], exam_id: Any, launch_url: str
 # ------------------------------------------------------------------------------------------- access tokens
 
 
-_TOKENS: dict[tuple[int, str], tuple[float, str]] = {}
+_TOKENS: dict[tuple[int, str, str, str], tuple[float, str]] = {}
 _token_lock = threading.Lock()
 
 
@@ -105,7 +105,8 @@ def access_token(platform: LtiPlatform, scopes: list[str]) -> str:
     """A bearer token for ``scopes`` from the platform's token endpoint (cached until shortly before expiry)."""
     scope = " ".join(sorted(scopes))
     with _token_lock:
-        cached = _TOKENS.get((platform.id, scope))
+        key = (platform.id, platform.client_id, platform.auth_token_url, scope)  # a changed registration asks anew
+        cached = _TOKENS.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
     now = int(time.time())
@@ -128,7 +129,7 @@ def access_token(platform: LtiPlatform, scopes: list[str]) -> str:
         raise PlatformServiceFailed(_("%(p)s did not grant the access aufsicht asked for (%(s)s).",
                                       p=platform.name, s=" ".join(sorted(set(scopes) - granted))))
     with _token_lock:
-        _TOKENS[(platform.id, scope)] = (time.monotonic() + max(expires - 60, 0), token)
+        _TOKENS[key] = (time.monotonic() + max(expires - 60, 0), token)
     return token
 
 
@@ -215,6 +216,7 @@ class GradeReport:
     sent: int
     unchanged: int
     not_released: int
+    verdicts: int = 0  # terminations and identity rejections told in a score's comment (no score)
 
 
 def _scores_url(lineitem: str) -> str:
@@ -242,7 +244,10 @@ def _send_results(link: LtiLink) -> GradeReport:
     """Send every released result of the link's enrolled candidates to the platform's grade column (AGS 2.0).
 
     Only released results go (the chain of trust decided them); the score is the result in percent of 100,
-    ``FullyGraded``. A result sent before and unchanged is not sent again.
+    ``FullyGraded``. A result sent before and unchanged is not sent again. A termination or identity rejection
+    of the candidate's proctored attempt that the platform's Assessment Control Service did not take goes once
+    as a score without points, ``Failed``, with the reason in its comment (the result stays held by the chain
+    of trust).
     """
     if not link.lineitem_url:
         raise Conflict(_("The platform offers no grade column for this link (Assignment and Grade Services)."))
@@ -250,10 +255,20 @@ def _send_results(link: LtiLink) -> GradeReport:
         raise Conflict(_("The platform does not let aufsicht send scores for this link."))
     platform = link.platform
     scores_url = platform_url(platform, _scores_url(link.lineitem_url))
-    sent = unchanged = not_released = 0
+    sent = unchanged = not_released = verdicts = 0
     token: str | None = None
     enrolments = db.session.scalars(select(LtiEnrolment).where(LtiEnrolment.link_id == link.id))
     for enrolment in enrolments:
+        verdict = _untold_verdict(link, enrolment)
+        if verdict is not None:
+            token = token or access_token(platform, [SCORE_SCOPE])
+            _post_score(platform, scores_url, token, enrolment, {
+                "userId": enrolment.subject, "scoreMaximum": 100, "activityProgress": "Completed",
+                "gradingProgress": "Failed", "comment": _verdict_comment(verdict.verdict or {}),
+                "timestamp": _timestamp()})
+            verdict.verdict = {**(verdict.verdict or {}), "sent": True}
+            verdicts += 1
+            continue
         attempt = db.session.scalar(select(Attempt).where(Attempt.exam_id == link.exam_id,
                                                           Attempt.user_id == enrolment.user_id))
         if attempt is None or attempt.result_released_at is None or attempt.percent is None:
@@ -263,19 +278,44 @@ def _send_results(link: LtiLink) -> GradeReport:
             unchanged += 1
             continue
         token = token or access_token(platform, [SCORE_SCOPE])
-        score = {"userId": enrolment.subject, "scoreGiven": attempt.percent, "scoreMaximum": 100,
-                 "activityProgress": "Completed", "gradingProgress": "FullyGraded",
-                 "timestamp": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"}
-        try:
-            response = egress.fetch("POST", scores_url, json_body=score,
-                                    headers={"Authorization": f"Bearer {token}", "Content-Type": SCORE_MEDIA})
-            response.raise_for_status()
-        except egress.EgressError as err:
-            db.session.commit()  # what was sent stays recorded
-            raise PlatformServiceFailed(_("%(p)s did not take the result of %(n)s: %(e)s", p=platform.name,
-                                          n=enrolment.user.display_name, e=short_error(err))) from err
+        _post_score(platform, scores_url, token, enrolment, {
+            "userId": enrolment.subject, "scoreGiven": attempt.percent, "scoreMaximum": 100,
+            "activityProgress": "Completed", "gradingProgress": "FullyGraded", "timestamp": _timestamp()})
         enrolment.score_sent_at = utcnow()
         enrolment.score_sent_percent = attempt.percent
         sent += 1
     db.session.commit()
-    return GradeReport(sent=sent, unchanged=unchanged, not_released=not_released)
+    return GradeReport(sent=sent, unchanged=unchanged, not_released=not_released, verdicts=verdicts)
+
+
+def _timestamp() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _post_score(platform: LtiPlatform, scores_url: str, token: str, enrolment: LtiEnrolment,
+                score: dict[str, Any]) -> None:
+    try:
+        response = egress.fetch("POST", scores_url, json_body=score,
+                                headers={"Authorization": f"Bearer {token}", "Content-Type": SCORE_MEDIA})
+        response.raise_for_status()
+    except egress.EgressError as err:
+        db.session.commit()  # what was sent stays recorded
+        raise PlatformServiceFailed(_("%(p)s did not take the result of %(n)s: %(e)s", p=platform.name,
+                                      n=enrolment.user.display_name, e=short_error(err))) from err
+
+
+def _untold_verdict(link: LtiLink, enrolment: LtiEnrolment) -> LtiProctoring | None:
+    """The candidate's proctored attempt at the link's exam with a termination or rejection not yet told."""
+    for session in db.session.scalars(select(LtiProctoring).join(LtiLink).where(
+            LtiLink.exam_id == link.exam_id, LtiProctoring.user_id == enrolment.user_id).order_by(LtiProctoring.id)):
+        if isinstance(session.verdict, dict) and session.verdict.get("event") and not session.verdict.get("sent"):
+            return session
+    return None
+
+
+def _verdict_comment(verdict: dict[str, Any]) -> str:
+    """The comment for the platform's grade book (its teachers read it; English, as the platform's protocol)."""
+    what = ("aufsicht: the identity of the candidate was rejected; no result." if verdict.get("event") ==
+            "identity_rejected" else "aufsicht: the proctored attempt was terminated by the proctor; no result.")
+    reason = str(verdict.get("reason") or "")
+    return f"{what} {reason}".strip()[:1000]

@@ -83,6 +83,8 @@ def pause(attempt: Attempt, proctor: User, now: dt.datetime, reason: str = "") -
     if attempt.paused_at is None:
         attempt.paused_at = now
         record_event(attempt, "paused", now, actor=proctor, reason=reason[:MAX_MESSAGE])
+        db.session.commit()
+        _tell_platform(attempt, "pause", reason)
     db.session.commit()
 
 
@@ -111,6 +113,14 @@ def terminate(attempt: Attempt, proctor: User, reason: str, now: dt.datetime) ->
     """End the attempt with a reason; answers so far are kept and graded."""
     _open(attempt)
     terminate_attempt(attempt, proctor, _message(reason), now)
+    _tell_platform(attempt, "terminate", reason, severity=1.0)
+
+
+def _tell_platform(attempt: Attempt, event: str, reason: str, severity: float = 0.5) -> None:
+    """A learning platform that runs this candidate's assessment under LTI Proctoring learns of it (lti)."""
+    from lti.proctoring import tell_platform
+
+    tell_platform(attempt.user_id, attempt.exam_id, event, reason, severity)
 
 
 def call_started(attempt: Attempt, proctor: User, now: dt.datetime) -> None:

@@ -57,6 +57,9 @@ def raise_flag(attempt: Attempt, kind: FlagKind, now: dt.datetime, **detail: Any
         listener(flag, True)
     record_event(attempt, "flag", now, flag=kind.value, **detail)
     db.session.commit()
+    from lti.proctoring import tell_platform  # a platform's assessment under LTI Proctoring gets the flag too
+
+    tell_platform(attempt.user_id, attempt.exam_id, "flag", kind.value)
     return flag
 
 

@@ -208,10 +208,17 @@ def test_proctoring_start_assessment_end_and_control(lms, make_exam, make_user, 
     assert actions[0]["attempt_number"] == 1 and actions[0]["reason_msg"] == "Verbindung abgebrochen"
     db.session.expire_all()
     assert db.session.get(LtiProctoring, session.id).last_control["status"] == "paused"
+    assert db.session.get(LtiProctoring, session.id).verdict is None  # a pause is no verdict
     other = make_user("proctor", inst)  # a proctor not assigned to the exam cannot act on it
     outsider = app.test_client()
     login(outsider, other)
     assert outsider.post(f"/lti/proctoring/{session.id}/control", data={"action": "pause"}).status_code == 404
+    # The proctor terminates: the platform has it by ACS, so no grade passback comment repeats it.
+    desk.post(f"/lti/proctoring/{session.id}/control", data={"action": "terminate", "reason": "Handy"})
+    assert platform.state()["acs"][-1]["action"] == "terminate"
+    db.session.expire_all()
+    verdict = db.session.get(LtiProctoring, session.id).verdict
+    assert verdict["event"] == "terminate" and verdict["sent"] is True
 
     # LtiEndAssessment ends the supervision.
     ended = launch(candidate, platform, kind="end", user="student-1", role="student", attempt="1",
@@ -297,3 +304,77 @@ def test_launches_that_are_refused(lms, make_exam):
                                                        "target_link_uri": f"{base}/lti/launch"}, timeout=20)
     assert unknown.status_code == 400
     assert db.session.scalar(select(db.func.count()).select_from(LtiPlatform)) == 1
+
+
+def _started(platform: Platform, base: str, exam: Any, user: str, **query: str) -> tuple[LtiProctoring, Attempt]:
+    """A candidate launched by the platform, identity check in review, the assessment started; their exam attempt."""
+    candidate = requests.Session()
+    launch(candidate, platform, kind="proctoring", user=user, role="student", name="Lena Schmidt", attempt="1",
+           custom_aufsicht_exam=str(exam.id), **query)
+    session = db.session.scalar(select(LtiProctoring).order_by(LtiProctoring.id.desc()).limit(1))
+    candidate.post(f"{base}/candidate/profile", data=PROFILE, timeout=20)
+    db.session.add(IdCheck(user_id=session.user_id, exam_id=exam.id, status=IdCheckStatus.REVIEW, biometric=True))
+    db.session.add(SystemCheck(user_id=session.user_id, exam_id=exam.id))
+    now = clock.now()
+    attempt = Attempt(exam_id=exam.id, user_id=session.user_id, status=AttemptStatus.IN_PROGRESS, seed=1, layout={},
+                      started_at=now, deadline_at=now + dt.timedelta(hours=1))
+    db.session.add(attempt)
+    db.session.commit()
+    started = post_form(candidate, candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20))
+    assert started.status_code == 200 and "Assessment started" in started.text, started.text
+    return session, attempt
+
+
+def test_supervision_events_and_later_verdicts_reach_the_platform(lms, make_exam, make_user, app):
+    """Issue 28: flags, a proctor's pause and termination, an identity rejected later reach the platform."""
+    from exams import trust
+    from idcheck.verification import check_for, decide
+    from lti.services import send_results
+    from privacy.settings import update_settings
+    from proctoring import actions
+    from proctoring.flags import raise_flag
+    from proctoring.models import FlagKind
+
+    inst, platform, _registration, base = lms
+    update_settings(inst.id, role="processor", recording=True, biometric_matching=True, appeal_window_days=7,
+                    start_during_identity_review=True)
+    exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=True)
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    db.session.commit()
+
+    # Started while the identity is in review: the platform is not told it was verified.
+    session, attempt = _started(platform, base, exam, "student-1")
+    assert platform.state()["assessments"][0]["verified_user"] == {}
+    # The candidate's camera stops (a flag), the proctor pauses: both reach the Assessment Control Service.
+    raise_flag(attempt, FlagKind.MEDIA_LOST, clock.now())
+    actions.pause(attempt, proctor, clock.now(), reason="Kamera aus")
+    assert [(a["action"], a.get("reason_msg")) for a in platform.state()["acs"]] == [
+        ("flag", "media_lost"), ("pause", "Kamera aus")]
+    # A person rejects the identity later: the platform terminates the assessment; aufsicht holds its result.
+    decide(check_for(attempt.user, exam), proctor, False, "Eine andere Person", clock.now())
+    sent = platform.state()["acs"][-1]
+    assert sent["action"] == "terminate" and "Eine andere Person" not in sent.get("reason_msg", "")
+    db.session.expire_all()
+    assert db.session.get(LtiProctoring, session.id).status == "ended"
+    assert db.session.get(LtiProctoring, session.id).verdict == {
+        "event": "identity_rejected", "reason": "identity not confirmed", "sent": True,
+        "at": db.session.get(LtiProctoring, session.id).verdict["at"]}
+    assert "identity_rejected" in {h.code for h in trust.holds(db.session.get(Attempt, attempt.id))}
+
+    # A platform that offers no Assessment Control: the proctor's termination goes with the grade passback.
+    second, attempt2 = _started(platform, base, exam, "student-2", acs="no",
+                                rlid="block-v1:Uni+Exam101+type@lti+block@other")
+    assert second.acs_url is None
+    actions.terminate(attempt2, proctor, "Unerlaubte Hilfsmittel", clock.now())
+    assert len(platform.state()["acs"]) == 3  # nothing more went by ACS
+    link = db.session.get(LtiProctoring, second.id).link
+    link.lineitem_url = f"{platform.base}/lineitems/{link.resource_link_id}"
+    db.session.commit()
+    report = send_results(link)
+    assert report.verdicts == 1 and report.sent == 0
+    score = platform.state()["scores"][-1]
+    assert score["userId"] == "student-2" and "scoreGiven" not in score and score["gradingProgress"] == "Failed"
+    assert "terminated" in score["comment"] and "Unerlaubte Hilfsmittel" in score["comment"]
+    assert send_results(link).verdicts == 0 and len(platform.state()["scores"]) == 1  # told once
+    assert "terminated" in {h.code for h in trust.holds(db.session.get(Attempt, attempt2.id))}
