@@ -1,7 +1,7 @@
 """LTI proctoring: the termination or identity rejection aufsicht decided for a platform's attempt
 
 Revision ID: ltiproctor_0001_verdict
-Revises: liveness_virtual_camera
+Revises: aiact_0027_detector_run
 Create Date: 2026-12-07 07:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'ltiproctor_0001_verdict'
-down_revision = 'liveness_virtual_camera'
+down_revision = 'aiact_0027_detector_run'
 branch_labels = None
 depends_on = None
 
