@@ -72,6 +72,14 @@ CLOCK_LEEWAY = 60  # seconds of clock difference allowed on the validity window
 PENDING_SECONDS = 900  # a sign-in at the IdP must come back within 15 minutes
 MAX_RESPONSE_BYTES = 256 * 1024  # a SAML response (base64-decoded) larger than this is refused unread
 MAX_METADATA_BYTES = 4 * 1024 * 1024
+SESSION_DAYS = 31  # how long a sign-in's NameID and SessionIndex are kept for the IdP's single logout
+LOGOUT_MAX_AGE = 300  # an IdP's LogoutRequest older than this (plus the leeway) is refused
+# Signature algorithms accepted on an IdP's HTTP-Redirect LogoutRequest (never SHA-1).
+REDIRECT_SIG_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": hashes.SHA256,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
+}
 NO_PASSWORD = "!saml"  # noqa: S105 - password hash of accounts made here: it matches no password (argon2 refuses it)
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -155,6 +163,23 @@ class SamlAssertionSeen(db.Model):  # type: ignore[name-defined]
     issuer: Mapped[str] = mapped_column(String(500))
     assertion_id: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class SamlSession(db.Model):  # type: ignore[name-defined]
+    """A sign-in through an IdP, by the NameID and SessionIndex the IdP gave it: what its LogoutRequest names."""
+
+    __tablename__ = "saml_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("saml_provider.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))  # the IdP's entity id
+    name_id: Mapped[str] = mapped_column(String(500), index=True)
+    session_index: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # by the IdP's single logout
+
+    user: Mapped[User] = relationship()
 
 
 class SignInRefused(DomainError):
@@ -299,7 +324,7 @@ def _refresh_all() -> int:
 
 def delete_provider(provider: SamlProvider) -> None:
     """Remove an IdP connection; the accounts linked to it stay (they lose only this way of signing in)."""
-    for model in (SamlIdentity, SamlRequest):  # SQLite does not enforce ON DELETE CASCADE
+    for model in (SamlIdentity, SamlRequest, SamlSession):  # SQLite does not enforce ON DELETE CASCADE
         db.session.execute(delete(model).where(model.provider_id == provider.id))
     db.session.delete(provider)
     db.session.commit()
@@ -631,11 +656,23 @@ def _finish(provider: SamlProvider, saml_response: str, browser_token: str | Non
     _audit(provider, user, user.email, ip, True, None)
     name_id = response.name_id
     statements = getattr(assertion, "authn_statement", None) or []
-    return SignIn(user=user, provider=provider, created=created,
-                  name_id=str(getattr(name_id, "text", "") or "")[:500],
-                  name_id_format=str(getattr(name_id, "format", "") or "")[:200],
-                  session_index=statements[0].session_index if statements else None, next_url=next_url,
-                  second_factor_at_provider=provider.second_factor_at_provider)
+    result = SignIn(user=user, provider=provider, created=created,
+                    name_id=str(getattr(name_id, "text", "") or "")[:500],
+                    name_id_format=str(getattr(name_id, "format", "") or "")[:200],
+                    session_index=statements[0].session_index if statements else None, next_url=next_url,
+                    second_factor_at_provider=provider.second_factor_at_provider)
+    _remember_session(provider, result)
+    return result
+
+
+def _remember_session(provider: SamlProvider, result: SignIn) -> None:
+    """Keep the sign-in's NameID and SessionIndex, so the IdP's single logout can name it (kept SESSION_DAYS)."""
+    db.session.execute(delete(SamlSession).where(
+        SamlSession.created_at < utcnow() - dt.timedelta(days=SESSION_DAYS)))
+    db.session.add(SamlSession(provider_id=provider.id, user_id=result.user.id, issuer=provider.idp_entity_id[:500],
+                               name_id=result.name_id, session_index=(result.session_index or None) and
+                               str(result.session_index)[:255]))
+    db.session.commit()
 
 
 def _parse(client: Any, saml_response: str, request_id: str, binding: str) -> Any:
@@ -796,3 +833,149 @@ def logout_url(provider_id: int, name_id: str, name_id_format: str, session_inde
         info = client.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination, relay_state="", sign=True,
                                     sigalg=SIGN_ALG)
     return str(dict(info["headers"])["Location"])
+
+
+# ------------------------------------------------------------------------------------------- single logout from the IdP
+
+
+@dataclasses.dataclass(frozen=True)
+class LogoutAnswered:
+    """The IdP's LogoutRequest was accepted: the accounts whose sessions ended, and where the browser goes next."""
+
+    user_ids: list[int]
+    redirect_url: str  # the IdP's single logout URL with our signed LogoutResponse
+
+
+def _raw_query(query_string: bytes) -> dict[str, str]:
+    """The query's parameters as sent (still URL-encoded): the HTTP-Redirect signature covers those bytes."""
+    params: dict[str, str] = {}
+    for part in query_string.decode("ascii", "replace").split("&"):
+        name, _sep, value = part.partition("=")
+        params.setdefault(name, value)
+    return params
+
+
+def _signing_keys(metadata_xml: str) -> list[Any]:
+    """The public keys of the IdP's signing certificates in its metadata (KeyDescriptor use="signing" or unset)."""
+    root = parse_xml(metadata_xml, False)
+    keys = []
+    for descriptor in root.iter(f"{{{MD}}}IDPSSODescriptor"):
+        for key in descriptor.findall(f"{{{MD}}}KeyDescriptor"):
+            if key.get("use", "signing") != "signing":
+                continue
+            for cert in key.iter(f"{{{DS}}}X509Certificate"):
+                try:
+                    der = base64.b64decode("".join((cert.text or "").split()))
+                    keys.append(x509.load_der_x509_certificate(der).public_key())
+                except ValueError:
+                    continue
+    return keys
+
+
+def _verify_redirect(provider: SamlProvider, params: dict[str, str]) -> None:
+    """The HTTP-Redirect binding's signature over SAMLRequest, RelayState and SigAlg, by a key from the metadata."""
+    from urllib.parse import unquote_plus
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    if not params.get("Signature") or not params.get("SigAlg"):
+        raise SignInRefused(_("Logout refused: the IdP's logout request is not signed. Nothing was ended."))
+    algorithm = REDIRECT_SIG_HASHES.get(unquote_plus(params["SigAlg"]))
+    if algorithm is None:
+        raise SignInRefused(_("Logout refused: the IdP's logout request is signed with an algorithm aufsicht does "
+                              "not accept (RSA with SHA-256 or stronger). Nothing was ended."))
+    signed = "&".join(f"{k}={params[k]}" for k in ("SAMLRequest", "RelayState", "SigAlg") if k in params).encode()
+    try:
+        signature = base64.b64decode(unquote_plus(params["Signature"]), validate=False)
+    except ValueError:
+        signature = b""
+    for key in _signing_keys(provider.metadata_xml):
+        if not isinstance(key, rsa.RSAPublicKey):
+            continue
+        try:
+            key.verify(signature, signed, padding.PKCS1v15(), algorithm())
+            return
+        except InvalidSignature:
+            continue
+    raise SignInRefused(_("Logout refused: the IdP's logout request is not signed by the IdP's key from its "
+                          "metadata. Nothing was ended."))
+
+
+def _instant_of(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC).replace(tzinfo=None)
+    except ValueError:
+        raise SignInRefused(_("Logout refused: the IdP's logout request has an unreadable time. Nothing was "
+                              "ended.")) from None
+
+
+def answer_logout_request(provider_id: int, query_string: bytes, urls: SpUrls) -> LogoutAnswered:
+    """Check the IdP's LogoutRequest (HTTP-Redirect: signature, issuer, destination, age, good once), end the
+    sessions of the sign-ins it names (NameID, SessionIndex) and make our signed LogoutResponse.
+
+    Every check comes before anything is ended: a refused request ends nothing (SignInRefused says why).
+    """
+    import zlib
+    from urllib.parse import unquote_plus
+
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.samlp import logout_request_from_string
+
+    provider = get_provider(provider_id)
+    params = _raw_query(query_string)
+    _verify_redirect(provider, params)
+    try:
+        raw = zlib.decompressobj(-15).decompress(base64.b64decode(unquote_plus(params["SAMLRequest"])),
+                                                 MAX_RESPONSE_BYTES)
+    except (ValueError, zlib.error):
+        raise SignInRefused(_("Logout refused: the IdP's logout request cannot be read. Nothing was ended.")) \
+            from None
+    root = parse_xml(raw, True)
+    proto, assertion_ns = "urn:oasis:names:tc:SAML:2.0:protocol", "urn:oasis:names:tc:SAML:2.0:assertion"
+    issuer = root.findtext(f"{{{assertion_ns}}}Issuer", "").strip()
+    name_id = root.findtext(f"{{{assertion_ns}}}NameID", "").strip()
+    request_id = root.get("ID", "")
+    if root.tag != f"{{{proto}}}LogoutRequest" or not request_id or not name_id:
+        raise SignInRefused(_("Logout refused: this is not a logout request. Nothing was ended."))
+    if issuer != provider.idp_entity_id:
+        raise SignInRefused(_("Logout refused: the logout request comes from another IdP. Nothing was ended."))
+    if root.get("Destination") and root.get("Destination") != urls.slo:
+        raise SignInRefused(_("Logout refused: the logout request was sent to another address (Destination). "
+                              "Nothing was ended."))
+    now, leeway = utcnow(), dt.timedelta(seconds=CLOCK_LEEWAY)
+    issued, until = _instant_of(root.get("IssueInstant")), _instant_of(root.get("NotOnOrAfter"))
+    if issued is None or issued > now + leeway or issued < now - leeway - dt.timedelta(seconds=LOGOUT_MAX_AGE) \
+            or (until is not None and until < now - leeway):
+        raise SignInRefused(_("Logout refused: the IdP's logout request has expired. Nothing was ended."))
+    db.session.add(SamlAssertionSeen(issuer=issuer[:500], assertion_id=("logout:" + request_id)[:255],
+                                     expires_at=now + leeway * 2 + dt.timedelta(seconds=LOGOUT_MAX_AGE)))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise SignInRefused(_("Logout refused: this logout request was used before (replay). Nothing was "
+                              "ended.")) from None
+    indexes = [(e.text or "").strip() for e in root.findall(f"{{{proto}}}SessionIndex")]
+    query = select(SamlSession).where(SamlSession.provider_id == provider.id, SamlSession.issuer == issuer,
+                                      SamlSession.name_id == name_id, SamlSession.ended_at.is_(None))
+    if indexes:
+        query = query.where(SamlSession.session_index.in_(indexes))
+    ended: list[int] = []
+    for signed_in in db.session.scalars(query):
+        signed_in.ended_at = now
+        if signed_in.user_id not in ended:
+            signed_in.user.session_version += 1  # as our own logout: every session of the account ends
+            ended.append(signed_in.user_id)
+    db.session.commit()
+    log.info("SAML single logout from %s ended the sessions of %d account(s)", issuer, len(ended))
+    relay_state = unquote_plus(params["RelayState"]) if "RelayState" in params else ""
+    with _client(provider, urls) as client:
+        request = logout_request_from_string(raw.decode("utf-8"))
+        response = client.create_logout_response(request, bindings=[BINDING_HTTP_REDIRECT], sign=False)
+        destination = response.destination
+        info = client.apply_binding(BINDING_HTTP_REDIRECT, str(response), destination, relay_state, response=True,
+                                    sign=True, sigalg=SIGN_ALG)
+    return LogoutAnswered(user_ids=ended, redirect_url=str(dict(info["headers"])["Location"]))

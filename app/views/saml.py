@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
@@ -13,6 +13,7 @@ from accounts.saml import (
     SignIn,
     SignInRefused,
     SpUrls,
+    answer_logout_request,
     begin_sign_in,
     clean_provider_settings,
     delete_provider,
@@ -116,11 +117,22 @@ def logged_out() -> BaseResponse | str:
 
 
 @bp.route("/saml/<int:provider_id>/slo", methods=["GET", "POST"])
-@csrf.exempt  # the IdP's LogoutResponse comes back here
-def slo(provider_id: int) -> BaseResponse:
-    """Where the IdP sends the browser after its single logout: on to our login page (our session ended before)."""
+@csrf.exempt  # the IdP's LogoutRequest and LogoutResponse come here; the request's signature stands in for it
+def slo(provider_id: int) -> BaseResponse | tuple[str, int]:
+    """The IdP's single logout: a signed LogoutRequest (HTTP-Redirect) ends the sessions of the sign-in it names
+    and goes back with our signed LogoutResponse; anything else (the IdP's LogoutResponse after ours) only leads on
+    to the login page (our session ended before)."""
     get_provider(provider_id)
-    if current_user.is_authenticated:  # nothing here logs anyone out: that is our own logout's POST
+    if "SAMLRequest" in request.args:
+        try:
+            answered = answer_logout_request(provider_id, request.query_string, urls(provider_id))
+        except DomainError as err:
+            return render_template("sso/refused.html", error=err.message, title=_("Logout refused")), err.status
+        if answered.user_ids and (not current_user.is_authenticated or current_user.id in answered.user_ids):
+            logout_user()
+            session.pop(SIGNED_IN, None)
+        return redirect(answered.redirect_url)
+    if current_user.is_authenticated:  # nothing here logs anyone out without the IdP's signed request
         return redirect(url_for("main.index"))
     session.pop(SIGNED_IN, None)
     return redirect(url_for("auth.login"))
