@@ -843,7 +843,7 @@ class LogoutAnswered:
     """The IdP's LogoutRequest was accepted: the accounts whose sessions ended, and where the browser goes next."""
 
     user_ids: list[int]
-    redirect_url: str  # the IdP's single logout URL with our signed LogoutResponse
+    redirect_url: str | None  # the IdP's single logout URL with our signed LogoutResponse (None: it has none)
 
 
 def _raw_query(query_string: bytes) -> dict[str, str]:
@@ -973,9 +973,12 @@ def answer_logout_request(provider_id: int, query_string: bytes, urls: SpUrls) -
     log.info("SAML single logout from %s ended the sessions of %d account(s)", issuer, len(ended))
     relay_state = unquote_plus(params["RelayState"]) if "RelayState" in params else ""
     with _client(provider, urls) as client:
-        request = logout_request_from_string(raw.decode("utf-8"))
-        response = client.create_logout_response(request, bindings=[BINDING_HTTP_REDIRECT], sign=False)
-        destination = response.destination
-        info = client.apply_binding(BINDING_HTTP_REDIRECT, str(response), destination, relay_state, response=True,
-                                    sign=True, sigalg=SIGN_ALG)
+        try:
+            request = logout_request_from_string(raw.decode("utf-8", "replace"))
+            response = client.create_logout_response(request, bindings=[BINDING_HTTP_REDIRECT], sign=False)
+            info = client.apply_binding(BINDING_HTTP_REDIRECT, str(response), response.destination, relay_state,
+                                        response=True, sign=True, sigalg=SIGN_ALG)
+        except Exception as err:  # no single logout by redirect in the metadata: the sessions ended all the same
+            log.warning("SAML single logout from %s: no LogoutResponse sent (%s)", issuer, str(err)[:200])
+            return LogoutAnswered(user_ids=ended, redirect_url=None)
     return LogoutAnswered(user_ids=ended, redirect_url=str(dict(info["headers"])["Location"]))

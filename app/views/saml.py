@@ -131,7 +131,7 @@ def slo(provider_id: int) -> BaseResponse | tuple[str, int]:
         if answered.user_ids and (not current_user.is_authenticated or current_user.id in answered.user_ids):
             logout_user()
             session.pop(SIGNED_IN, None)
-        return redirect(answered.redirect_url)
+        return redirect(answered.redirect_url or url_for("auth.login"))
     if current_user.is_authenticated:  # nothing here logs anyone out without the IdP's signed request
         return redirect(url_for("main.index"))
     session.pop(SIGNED_IN, None)
