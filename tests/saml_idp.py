@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -306,12 +306,15 @@ def start_idp(folder: Path, users: dict[str, dict[str, list[str]]] | None = None
         thread.join(timeout=10)
 
 
-def walk(client: Any, idp: Idp, provider_id: int, username: str = "lena", next_url: str | None = None) -> Any:
+def walk(client: Any, idp: Idp, provider_id: int, username: str = "lena", next_url: str | None = None,
+         pick: str | None = None) -> Any:
     """Sign in by the HTTP messages a browser carries: our start, the IdP's login form (over HTTP), its response
-    posted to our ACS with the Flask test client. Returns our ACS's answer."""
+    posted to our ACS with the Flask test client; ``pick``: the IdP picked from a discovery connection's list.
+    Returns our ACS's answer."""
     import requests
 
-    start = client.get(f"/saml/{provider_id}/start" + (f"?next={next_url}" if next_url else ""))
+    query = urlencode({k: v for k, v in (("next", next_url), ("idp", pick)) if v})
+    start = client.get(f"/saml/{provider_id}/start" + (f"?{query}" if query else ""))
     assert start.status_code == 302, start.get_data(as_text=True)[:500]
     page = requests.get(start.headers["Location"], timeout=10)
     page.raise_for_status()
