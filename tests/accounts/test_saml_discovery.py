@@ -107,3 +107,29 @@ def test_the_picked_idps_single_logout_ends_the_session(app: Any, client: Any, i
     resp = app.test_client().get(sued.logout_request(sp, name_id, session_index).replace("http://aufsicht.test", ""))
     assert resp.status_code == 302 and resp.headers["Location"].startswith(sued.base + "/slo?SAMLResponse=")
     assert client.get("/candidate/profile").status_code == 302
+
+
+def test_the_exam_office_connects_the_whole_federation(app: Any, client: Any, idps: tuple[Idp, Idp],
+                                                       make_institution: Any, make_user: Any,
+                                                       tmp_path: Path) -> None:
+    """The settings form: aggregate URL, certificate and "every IdP": saved without picking one; an unsigned
+    aggregate is refused as before."""
+    from tests.conftest import csrf_from, login
+
+    nord, sued = idps
+    key = make_key(tmp_path, "federation")
+    inst = make_institution("Prüfungsamt Verbund", slug="verbund")
+    login(client, make_user("staff", inst))
+    page = client.get(f"/institutions/{inst.id}/saml").get_data(as_text=True)
+    form = {"csrf_token": csrf_from(page), "name": "DFN-AAI Test", "metadata_url": nord.base + "/federation.xml",
+            "federation_cert": key[1].read_text(), "discovery": "yes", "enabled": "yes"}
+    nord.aggregate = sign_aggregate(tmp_path, [entity(nord.metadata()), entity(sued.metadata())], None)
+    resp = client.post(f"/institutions/{inst.id}/saml", data=form)
+    assert resp.status_code == 400 and "nicht signiert" in resp.get_data(as_text=True)
+    nord.aggregate = sign_aggregate(tmp_path, [entity(nord.metadata()), entity(sued.metadata())], key)
+    resp = client.post(f"/institutions/{inst.id}/saml", data=form)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:1000]
+    prov = db.session.scalar(select(SamlProvider))
+    assert prov is not None and prov.discovery and not prov.second_factor_at_provider
+    login_page = app.test_client().get("/login").get_data(as_text=True)
+    assert "Mit Ihrer Heimateinrichtung anmelden (DFN-AAI Test)" in login_page
