@@ -72,6 +72,14 @@ CLOCK_LEEWAY = 60  # seconds of clock difference allowed on the validity window
 PENDING_SECONDS = 900  # a sign-in at the IdP must come back within 15 minutes
 MAX_RESPONSE_BYTES = 256 * 1024  # a SAML response (base64-decoded) larger than this is refused unread
 MAX_METADATA_BYTES = 4 * 1024 * 1024
+SESSION_DAYS = 31  # how long a sign-in's NameID and SessionIndex are kept for the IdP's single logout
+LOGOUT_MAX_AGE = 300  # an IdP's LogoutRequest older than this (plus the leeway) is refused
+# Signature algorithms accepted on an IdP's HTTP-Redirect LogoutRequest (never SHA-1).
+REDIRECT_SIG_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": hashes.SHA256,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384": hashes.SHA384,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": hashes.SHA512,
+}
 NO_PASSWORD = "!saml"  # noqa: S105 - password hash of accounts made here: it matches no password (argon2 refuses it)
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -106,6 +114,9 @@ class SamlProvider(db.Model):  # type: ignore[name-defined]
     # signing in through it are not asked for ours again.
     second_factor_at_provider: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set: the connection is a whole federation (``metadata_xml`` its verified aggregate): the login page offers one
+    # "Sign in with your home organisation" and the person picks any of its IdPs (``idp_entity_id`` is the URL then).
+    discovery: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Our service provider's key (AES-GCM under the storage master key ``key_id``) and its self-signed certificate.
     key_id: Mapped[str] = mapped_column(String(32))
     key_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
@@ -141,6 +152,7 @@ class SamlRequest(db.Model):  # type: ignore[name-defined]
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("saml_provider.id", ondelete="CASCADE"), index=True)
     browser: Mapped[str] = mapped_column(String(64))  # sha256 of the token in the browser's cookie
+    idp_entity_id: Mapped[str | None] = mapped_column(String(500))  # the IdP picked (a discovery connection's)
     next_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
@@ -155,6 +167,23 @@ class SamlAssertionSeen(db.Model):  # type: ignore[name-defined]
     issuer: Mapped[str] = mapped_column(String(500))
     assertion_id: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+
+
+class SamlSession(db.Model):  # type: ignore[name-defined]
+    """A sign-in through an IdP, by the NameID and SessionIndex the IdP gave it: what its LogoutRequest names."""
+
+    __tablename__ = "saml_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("saml_provider.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))  # the IdP's entity id
+    name_id: Mapped[str] = mapped_column(String(500), index=True)
+    session_index: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # by the IdP's single logout
+
+    user: Mapped[User] = relationship()
 
 
 class SignInRefused(DomainError):
@@ -186,6 +215,7 @@ class ProviderSettings:
     # ``idp_entity_id`` the institution's IdP in it.
     federation_cert: str | None = None
     idp_entity_id: str | None = None
+    discovery: bool = False  # with ``federation_cert``: every IdP of the federation, picked at sign-in
 
 
 def clean_provider_settings(form: dict[str, str], *, new: bool, by_admin: bool = False) -> ProviderSettings:
@@ -222,7 +252,8 @@ def clean_provider_settings(form: dict[str, str], *, new: bool, by_admin: bool =
                             enabled=f.get("enabled") == "yes",
                             second_factor_at_provider=(f.get("second_factor_at_provider") == "yes") if by_admin
                             else None, federation_cert=federation_cert,
-                            idp_entity_id=f.get("idp_entity_id") or None, **attrs)
+                            idp_entity_id=f.get("idp_entity_id") or None,
+                            discovery=bool(federation_cert) and f.get("discovery") == "yes", **attrs)
 
 
 def save_provider(institution: Institution, settings: ProviderSettings,
@@ -230,7 +261,10 @@ def save_provider(institution: Institution, settings: ProviderSettings,
     """Create or update an IdP connection after reading and checking its metadata (fetched through egress)."""
     field = "metadata_url" if settings.metadata_url else "metadata_xml"
     try:
-        if settings.metadata_url and settings.federation_cert:
+        if settings.metadata_url and settings.federation_cert and settings.discovery:
+            xml = ET.tostring(verify_aggregate(fetch_metadata(settings.metadata_url, max_bytes=MAX_AGGREGATE_BYTES),
+                                               settings.federation_cert), encoding="unicode")
+        elif settings.metadata_url and settings.federation_cert:
             field = "idp_entity_id"
             if not settings.idp_entity_id:
                 raise SignInRefused(_("Please choose the institution's IdP from the federation's list."))
@@ -243,7 +277,8 @@ def save_provider(institution: Institution, settings: ProviderSettings,
             xml = provider.metadata_xml
         else:
             raise SignInRefused(_("Please enter the IdP's metadata URL or paste its metadata file."))
-        entity_id = idp_entity_id(xml)
+        entity_id = settings.metadata_url[:500] if settings.discovery and settings.metadata_url \
+            else idp_entity_id(xml)
     except SignInRefused as err:
         raise ValidationFailed(err.message, fields={field: err.message}) from None
     if provider is None:
@@ -259,6 +294,7 @@ def save_provider(institution: Institution, settings: ProviderSettings,
         db.session.execute(delete(SamlIdentity).where(SamlIdentity.provider_id == provider.id))
         provider.second_factor_at_provider = False
     provider.idp_entity_id = entity_id
+    provider.discovery = settings.discovery
     provider.metadata_xml = xml
     if settings.metadata_url or settings.metadata_xml:
         provider.metadata_url = settings.metadata_url
@@ -299,7 +335,7 @@ def _refresh_all() -> int:
 
 def delete_provider(provider: SamlProvider) -> None:
     """Remove an IdP connection; the accounts linked to it stay (they lose only this way of signing in)."""
-    for model in (SamlIdentity, SamlRequest):  # SQLite does not enforce ON DELETE CASCADE
+    for model in (SamlIdentity, SamlRequest, SamlSession):  # SQLite does not enforce ON DELETE CASCADE
         db.session.execute(delete(model).where(model.provider_id == provider.id))
     db.session.delete(provider)
     db.session.commit()
@@ -330,11 +366,14 @@ def refresh_metadata(provider: SamlProvider) -> None:
     """Fetch the IdP's metadata again from its URL (key rollover); the entity id must stay the same."""
     if not provider.metadata_url:
         return
-    if provider.federation_cert:
+    if provider.federation_cert and provider.discovery:
+        xml = ET.tostring(verify_aggregate(fetch_metadata(provider.metadata_url, max_bytes=MAX_AGGREGATE_BYTES),
+                                           provider.federation_cert), encoding="unicode")
+    elif provider.federation_cert:
         xml = entity_from_aggregate(provider.metadata_url, provider.federation_cert, provider.idp_entity_id)
     else:
         xml = fetch_metadata(provider.metadata_url)
-    if idp_entity_id(xml) != provider.idp_entity_id:
+    if not provider.discovery and idp_entity_id(xml) != provider.idp_entity_id:
         raise SignInRefused(_("The IdP's metadata now names another entity id; the exam office must confirm it."))
     if xml != provider.metadata_xml:  # a run that finds the same copy changes nothing
         provider.metadata_xml = xml
@@ -438,7 +477,20 @@ def verify_aggregate(xml: str, cert_pem: str) -> Any:
 
 def federation_idps(url: str, cert_pem: str) -> list[tuple[str, str]]:
     """The IdPs in a federation's verified aggregate: (entity id, display name), by name (the discovery list)."""
+    return _idps_of(verify_aggregate(fetch_metadata(url, max_bytes=MAX_AGGREGATE_BYTES), cert_pem))
+
+
+def entity_from_aggregate(url: str, cert_pem: str, entity_id: str) -> str:
+    """The EntityDescriptor of ``entity_id`` from the federation's verified aggregate, as its own document."""
     root = verify_aggregate(fetch_metadata(url, max_bytes=MAX_AGGREGATE_BYTES), cert_pem)
+    for entity in root.iter(f"{{{MD}}}EntityDescriptor"):
+        if entity.get("entityID") == entity_id:
+            return ET.tostring(entity, encoding="unicode")
+    raise SignInRefused(_("The federation's metadata has no IdP with the entity id %(e)s.", e=entity_id[:200]))
+
+
+def _idps_of(root: Any) -> list[tuple[str, str]]:
+    """(entity id, display name) of the IdPs in an aggregate, by name (German names first)."""
     found = []
     for entity in root.iter(f"{{{MD}}}EntityDescriptor"):
         idp = entity.find(f"{{{MD}}}IDPSSODescriptor")
@@ -451,13 +503,26 @@ def federation_idps(url: str, cert_pem: str) -> list[tuple[str, str]]:
     return sorted(found, key=lambda item: item[1].lower())
 
 
-def entity_from_aggregate(url: str, cert_pem: str, entity_id: str) -> str:
-    """The EntityDescriptor of ``entity_id`` from the federation's verified aggregate, as its own document."""
-    root = verify_aggregate(fetch_metadata(url, max_bytes=MAX_AGGREGATE_BYTES), cert_pem)
-    for entity in root.iter(f"{{{MD}}}EntityDescriptor"):
-        if entity.get("entityID") == entity_id:
-            return ET.tostring(entity, encoding="unicode")
-    raise SignInRefused(_("The federation's metadata has no IdP with the entity id %(e)s.", e=entity_id[:200]))
+def discovery_list(provider: SamlProvider, query: str = "") -> list[tuple[str, str]]:
+    """The IdPs a discovery connection offers (its stored, verified aggregate), filtered by display name or entity
+    id containing ``query`` (case-insensitive)."""
+    if not provider.discovery:
+        raise NotFound()
+    wanted = query.strip().casefold()
+    return [(e, label) for e, label in _idps_of(parse_xml(provider.metadata_xml, False))
+            if not wanted or wanted in label.casefold() or wanted in e.casefold()]
+
+
+def idp_metadata(provider: SamlProvider, idp: str | None) -> tuple[str, str]:
+    """The IdP a sign-in goes to and its metadata: the connection's own, or for a discovery connection the picked
+    IdP's EntityDescriptor from the stored aggregate (verified when it was stored); SignInRefused if not in it."""
+    if not provider.discovery:
+        return provider.idp_entity_id, provider.metadata_xml
+    for entity in parse_xml(provider.metadata_xml, False).iter(f"{{{MD}}}EntityDescriptor"):
+        if idp and entity.get("entityID") == idp and entity.find(f"{{{MD}}}IDPSSODescriptor") is not None:
+            return idp, ET.tostring(entity, encoding="unicode")
+    raise SignInRefused(_("%(p)s has no IdP with the entity id %(e)s. Please pick your home organisation from the "
+                          "list.", p=provider.name, e=(idp or "")[:200]))
 
 
 def _new_key_pair(common_name: str) -> tuple[str, bytes, str]:
@@ -486,7 +551,7 @@ class SpUrls:
 
 
 @contextlib.contextmanager
-def _client(provider: SamlProvider, urls: SpUrls) -> Iterator[Any]:
+def _client(provider: SamlProvider, urls: SpUrls, metadata_xml: str | None = None) -> Iterator[Any]:
     """A pysaml2 client configured for this connection; the key lives in a private temporary folder meanwhile."""
     from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
     from saml2.client import Saml2Client
@@ -506,7 +571,7 @@ def _client(provider: SamlProvider, urls: SpUrls) -> Iterator[Any]:
             "key_file": str(key_file),
             "cert_file": str(cert_file),
             "encryption_keypairs": [{"key_file": str(key_file), "cert_file": str(cert_file)}],
-            "metadata": {"inline": [provider.metadata_xml]},
+            "metadata": {"inline": [metadata_xml or provider.metadata_xml]},
             "accepted_time_diff": CLOCK_LEEWAY,
             "allow_unknown_attributes": True,
             "service": {"sp": {
@@ -551,25 +616,30 @@ class SignIn:
     session_index: str | None
     second_factor_at_provider: bool
     next_url: str | None
+    issuer: str = ""  # the IdP's entity id (a discovery connection's picked IdP)
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def begin_sign_in(provider: SamlProvider, urls: SpUrls, next_url: str | None) -> tuple[str, str]:
-    """The IdP's URL with our signed AuthnRequest (HTTP-Redirect binding), and the browser token for the cookie."""
+def begin_sign_in(provider: SamlProvider, urls: SpUrls, next_url: str | None,
+                  idp: str | None = None) -> tuple[str, str]:
+    """The IdP's URL with our signed AuthnRequest (HTTP-Redirect binding), and the browser token for the cookie;
+    ``idp``: the IdP picked from a discovery connection's list."""
     from saml2 import BINDING_HTTP_REDIRECT
 
     token = secrets.token_urlsafe(32)
-    with _client(provider, urls) as client:
-        request_id, info = client.prepare_for_authenticate(entityid=provider.idp_entity_id,
+    issuer, metadata_xml = idp_metadata(provider, idp)
+    with _client(provider, urls, metadata_xml) as client:
+        request_id, info = client.prepare_for_authenticate(entityid=issuer,
                                                            binding=BINDING_HTTP_REDIRECT, relay_state="",
                                                            sign=True, sigalg=SIGN_ALG, digest_alg=DIGEST_ALG)
     url = dict(info["headers"])["Location"]
     cutoff = utcnow() - dt.timedelta(seconds=PENDING_SECONDS)
     db.session.execute(delete(SamlRequest).where(SamlRequest.created_at < cutoff))
-    db.session.add(SamlRequest(id=request_id, provider_id=provider.id, browser=_hash(token), next_url=next_url))
+    db.session.add(SamlRequest(id=request_id, provider_id=provider.id, browser=_hash(token), next_url=next_url,
+                               idp_entity_id=issuer if provider.discovery else None))
     db.session.commit()
     return url, token
 
@@ -586,14 +656,16 @@ def finish_sign_in(provider_id: int, saml_response: str, browser_token: str | No
                    ip: str) -> SignIn:
     """Check the IdP's HTTP-POST response, then find or make the account; every refusal is audited."""
     provider = get_provider(provider_id, enabled_only=True)
+    picked: list[str] = []  # the IdP of the request it answers (a discovery connection's), once known
     try:
-        return _finish(provider, saml_response, browser_token, urls, ip)
+        return _finish(provider, saml_response, browser_token, urls, ip, picked)
     except SignInRefused as err:
-        _audit(provider, None, "", ip, False, err.message[:200])
+        _audit(provider, None, "", ip, False, err.message[:200], picked[0] if picked else None)
         raise
 
 
-def _finish(provider: SamlProvider, saml_response: str, browser_token: str | None, urls: SpUrls, ip: str) -> SignIn:
+def _finish(provider: SamlProvider, saml_response: str, browser_token: str | None, urls: SpUrls, ip: str,
+            picked: list[str]) -> SignIn:
     from saml2 import BINDING_HTTP_POST
 
     try:
@@ -613,9 +685,11 @@ def _finish(provider: SamlProvider, saml_response: str, browser_token: str | Non
         raise SignInRefused(_("This sign-in was started in another browser. Please start again from the login "
                               "page."))
     next_url = pending.next_url
+    issuer, metadata_xml = idp_metadata(provider, pending.idp_entity_id)
+    picked.append(issuer)
     db.session.delete(pending)  # good once, whatever the outcome
     db.session.commit()
-    with _client(provider, urls) as client:
+    with _client(provider, urls, metadata_xml) as client:
         response = _parse(client, saml_response, request_id, BINDING_HTTP_POST)
     assertion = response.assertion
     if provider.want_encrypted and not getattr(response, "encrypted_assertion_ids", None) \
@@ -624,18 +698,33 @@ def _finish(provider: SamlProvider, saml_response: str, browser_token: str | Non
                               "encrypted assertions."))
     if response.response.destination and response.response.destination != urls.acs:
         raise SignInRefused(_("Sign-in refused: the response was sent to another address (Destination)."))
-    _once(provider, str(assertion.id), response.not_on_or_after)
+    _once(issuer, str(assertion.id), response.not_on_or_after)
     attributes = {str(k): [str(v) for v in vs] for k, vs in (response.ava or {}).items()}
     subject = _subject(provider, attributes)
+    if provider.discovery:  # one connection, many IdPs: the link is (IdP entity id, subject id)
+        subject = f"{hashlib.sha256(issuer.encode()).hexdigest()[:32]}:{subject}"[:255]
     user, created = link_account(provider, subject, attributes)
-    _audit(provider, user, user.email, ip, True, None)
+    _audit(provider, user, user.email, ip, True, None, issuer)
     name_id = response.name_id
     statements = getattr(assertion, "authn_statement", None) or []
-    return SignIn(user=user, provider=provider, created=created,
-                  name_id=str(getattr(name_id, "text", "") or "")[:500],
-                  name_id_format=str(getattr(name_id, "format", "") or "")[:200],
-                  session_index=statements[0].session_index if statements else None, next_url=next_url,
-                  second_factor_at_provider=provider.second_factor_at_provider)
+    result = SignIn(user=user, provider=provider, created=created,
+                    name_id=str(getattr(name_id, "text", "") or "")[:500],
+                    name_id_format=str(getattr(name_id, "format", "") or "")[:200],
+                    session_index=statements[0].session_index if statements else None, next_url=next_url,
+                    second_factor_at_provider=provider.second_factor_at_provider and not provider.discovery,
+                    issuer=issuer)
+    _remember_session(provider, result)
+    return result
+
+
+def _remember_session(provider: SamlProvider, result: SignIn) -> None:
+    """Keep the sign-in's NameID and SessionIndex, so the IdP's single logout can name it (kept SESSION_DAYS)."""
+    db.session.execute(delete(SamlSession).where(
+        SamlSession.created_at < utcnow() - dt.timedelta(days=SESSION_DAYS)))
+    db.session.add(SamlSession(provider_id=provider.id, user_id=result.user.id, issuer=result.issuer[:500],
+                               name_id=result.name_id, session_index=(result.session_index or None) and
+                               str(result.session_index)[:255]))
+    db.session.commit()
 
 
 def _parse(client: Any, saml_response: str, request_id: str, binding: str) -> Any:
@@ -690,7 +779,7 @@ def _explain(message: str) -> str:
     return _("Sign-in refused: the SAML response is malformed or fails a check (%(e)s).", e=message[:120])
 
 
-def _once(provider: SamlProvider, assertion_id: str, not_on_or_after: Any) -> None:
+def _once(issuer: str, assertion_id: str, not_on_or_after: Any) -> None:
     """Record the assertion's ID; a second use is a replay."""
     now = utcnow()
     try:
@@ -699,7 +788,7 @@ def _once(provider: SamlProvider, assertion_id: str, not_on_or_after: Any) -> No
         expires = now + dt.timedelta(hours=1)
     expires = max(expires, now) + dt.timedelta(seconds=CLOCK_LEEWAY)
     db.session.execute(delete(SamlAssertionSeen).where(SamlAssertionSeen.expires_at < now))
-    db.session.add(SamlAssertionSeen(issuer=provider.idp_entity_id[:500], assertion_id=assertion_id[:255],
+    db.session.add(SamlAssertionSeen(issuer=issuer[:500], assertion_id=assertion_id[:255],
                                      expires_at=expires))
     try:
         db.session.commit()
@@ -763,17 +852,19 @@ def link_account(provider: SamlProvider, subject: str, attributes: dict[str, lis
     return user, created
 
 
-def _audit(provider: SamlProvider, user: User | None, email: str, ip: str, success: bool, detail: str | None) -> None:
+def _audit(provider: SamlProvider, user: User | None, email: str, ip: str, success: bool, detail: str | None,
+           issuer: str | None = None) -> None:
     """The login audit names the IdP by its entity id (the provider column) and our name for it (the detail)."""
     db.session.rollback()
-    label = f"SAML {provider.name}: {provider.idp_entity_id}"
+    entity_id = issuer or provider.idp_entity_id
+    label = f"SAML {provider.name}: {entity_id}"
     db.session.add(LoginEvent(user_id=user.id if user else None, email=email[:254], ip=ip[:45], success=success,
-                              detail=detail if detail else label[:500], provider=provider.idp_entity_id[:100]))
+                              detail=detail if detail else label[:500], provider=entity_id[:100]))
     db.session.commit()
 
 
 def logout_url(provider_id: int, name_id: str, name_id_format: str, session_index: str | None,
-               urls: SpUrls) -> str | None:
+               urls: SpUrls, issuer: str | None = None) -> str | None:
     """The IdP's single logout URL with our signed LogoutRequest (HTTP-Redirect), where it offers one."""
     from saml2 import BINDING_HTTP_REDIRECT
     from saml2.saml import NAMEID_FORMAT_TRANSIENT, NameID
@@ -781,18 +872,177 @@ def logout_url(provider_id: int, name_id: str, name_id_format: str, session_inde
     provider = db.session.get(SamlProvider, provider_id)
     if provider is None or not name_id:
         return None
-    with _client(provider, urls) as client:
+    try:
+        entity_id, metadata_xml = idp_metadata(provider, issuer)
+    except SignInRefused:
+        return None
+    with _client(provider, urls, metadata_xml) as client:
         try:
-            slo = client.metadata.single_logout_service(provider.idp_entity_id, BINDING_HTTP_REDIRECT, "idpsso")
+            slo = client.metadata.single_logout_service(entity_id, BINDING_HTTP_REDIRECT, "idpsso")
         except Exception:
             return None
         if not slo:
             return None
         destination = slo[0]["location"]
         _req_id, request = client.create_logout_request(
-            destination, provider.idp_entity_id,
+            destination, entity_id,
             name_id=NameID(text=name_id, format=name_id_format or NAMEID_FORMAT_TRANSIENT),
             session_indexes=[session_index] if session_index else None, sign=False)
         info = client.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination, relay_state="", sign=True,
                                     sigalg=SIGN_ALG)
     return str(dict(info["headers"])["Location"])
+
+
+# ------------------------------------------------------------------------------------------- single logout from the IdP
+
+
+@dataclasses.dataclass(frozen=True)
+class LogoutAnswered:
+    """The IdP's LogoutRequest was accepted: the accounts whose sessions ended, and where the browser goes next."""
+
+    user_ids: list[int]
+    redirect_url: str | None  # the IdP's single logout URL with our signed LogoutResponse (None: it has none)
+
+
+def _raw_query(query_string: bytes) -> dict[str, str]:
+    """The query's parameters as sent (still URL-encoded): the HTTP-Redirect signature covers those bytes."""
+    params: dict[str, str] = {}
+    for part in query_string.decode("ascii", "replace").split("&"):
+        name, _sep, value = part.partition("=")
+        params.setdefault(name, value)
+    return params
+
+
+def _signing_keys(metadata_xml: str) -> list[Any]:
+    """The public keys of the IdP's signing certificates in its metadata (KeyDescriptor use="signing" or unset)."""
+    root = parse_xml(metadata_xml, False)
+    keys = []
+    for descriptor in root.iter(f"{{{MD}}}IDPSSODescriptor"):
+        for key in descriptor.findall(f"{{{MD}}}KeyDescriptor"):
+            if key.get("use", "signing") != "signing":
+                continue
+            for cert in key.iter(f"{{{DS}}}X509Certificate"):
+                try:
+                    der = base64.b64decode("".join((cert.text or "").split()))
+                    keys.append(x509.load_der_x509_certificate(der).public_key())
+                except ValueError:
+                    continue
+    return keys
+
+
+def _verify_redirect(metadata_xml: str, params: dict[str, str]) -> None:
+    """The HTTP-Redirect binding's signature over SAMLRequest, RelayState and SigAlg, by a key from the metadata."""
+    from urllib.parse import unquote_plus
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    if not params.get("Signature") or not params.get("SigAlg"):
+        raise SignInRefused(_("Logout refused: the IdP's logout request is not signed. Nothing was ended."))
+    algorithm = REDIRECT_SIG_HASHES.get(unquote_plus(params["SigAlg"]))
+    if algorithm is None:
+        raise SignInRefused(_("Logout refused: the IdP's logout request is signed with an algorithm aufsicht does "
+                              "not accept (RSA with SHA-256 or stronger). Nothing was ended."))
+    signed = "&".join(f"{k}={params[k]}" for k in ("SAMLRequest", "RelayState", "SigAlg") if k in params).encode()
+    try:
+        signature = base64.b64decode(unquote_plus(params["Signature"]), validate=False)
+    except ValueError:
+        signature = b""
+    for key in _signing_keys(metadata_xml):
+        if not isinstance(key, rsa.RSAPublicKey):
+            continue
+        try:
+            key.verify(signature, signed, padding.PKCS1v15(), algorithm())
+            return
+        except InvalidSignature:
+            continue
+    raise SignInRefused(_("Logout refused: the IdP's logout request is not signed by the IdP's key from its "
+                          "metadata. Nothing was ended."))
+
+
+def _instant_of(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC).replace(tzinfo=None)
+    except ValueError:
+        raise SignInRefused(_("Logout refused: the IdP's logout request has an unreadable time. Nothing was "
+                              "ended.")) from None
+
+
+def answer_logout_request(provider_id: int, query_string: bytes, urls: SpUrls) -> LogoutAnswered:
+    """Check the IdP's LogoutRequest (HTTP-Redirect: signature, issuer, destination, age, good once), end the
+    sessions of the sign-ins it names (NameID, SessionIndex) and make our signed LogoutResponse.
+
+    Every check comes before anything is ended: a refused request ends nothing (SignInRefused says why).
+    """
+    import zlib
+    from urllib.parse import unquote_plus
+
+    from saml2 import BINDING_HTTP_REDIRECT
+    from saml2.samlp import logout_request_from_string
+
+    provider = get_provider(provider_id)
+    params = _raw_query(query_string)
+    if not params.get("Signature") or not params.get("SigAlg"):  # before reading anything of it
+        raise SignInRefused(_("Logout refused: the IdP's logout request is not signed. Nothing was ended."))
+    try:
+        raw = zlib.decompressobj(-15).decompress(base64.b64decode(unquote_plus(params["SAMLRequest"])),
+                                                 MAX_RESPONSE_BYTES)
+    except (ValueError, zlib.error):
+        raise SignInRefused(_("Logout refused: the IdP's logout request cannot be read. Nothing was ended.")) \
+            from None
+    root = parse_xml(raw, True)
+    proto, assertion_ns = "urn:oasis:names:tc:SAML:2.0:protocol", "urn:oasis:names:tc:SAML:2.0:assertion"
+    issuer = root.findtext(f"{{{assertion_ns}}}Issuer", "").strip()
+    name_id = root.findtext(f"{{{assertion_ns}}}NameID", "").strip()
+    request_id = root.get("ID", "")
+    if root.tag != f"{{{proto}}}LogoutRequest" or not request_id or not name_id:
+        raise SignInRefused(_("Logout refused: this is not a logout request. Nothing was ended."))
+    try:
+        entity_id, metadata_xml = idp_metadata(provider, issuer)
+    except SignInRefused:
+        entity_id, metadata_xml = "", ""
+    if not entity_id or issuer != entity_id:
+        raise SignInRefused(_("Logout refused: the logout request comes from another IdP. Nothing was ended."))
+    _verify_redirect(metadata_xml, params)
+    if root.get("Destination") and root.get("Destination") != urls.slo:
+        raise SignInRefused(_("Logout refused: the logout request was sent to another address (Destination). "
+                              "Nothing was ended."))
+    now, leeway = utcnow(), dt.timedelta(seconds=CLOCK_LEEWAY)
+    issued, until = _instant_of(root.get("IssueInstant")), _instant_of(root.get("NotOnOrAfter"))
+    if issued is None or issued > now + leeway or issued < now - leeway - dt.timedelta(seconds=LOGOUT_MAX_AGE) \
+            or (until is not None and until < now - leeway):
+        raise SignInRefused(_("Logout refused: the IdP's logout request has expired. Nothing was ended."))
+    db.session.add(SamlAssertionSeen(issuer=issuer[:500], assertion_id=("logout:" + request_id)[:255],
+                                     expires_at=now + leeway * 2 + dt.timedelta(seconds=LOGOUT_MAX_AGE)))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise SignInRefused(_("Logout refused: this logout request was used before (replay). Nothing was "
+                              "ended.")) from None
+    indexes = [(e.text or "").strip() for e in root.findall(f"{{{proto}}}SessionIndex")]
+    query = select(SamlSession).where(SamlSession.provider_id == provider.id, SamlSession.issuer == issuer,
+                                      SamlSession.name_id == name_id, SamlSession.ended_at.is_(None))
+    if indexes:
+        query = query.where(SamlSession.session_index.in_(indexes))
+    ended: list[int] = []
+    for signed_in in db.session.scalars(query):
+        signed_in.ended_at = now
+        if signed_in.user_id not in ended:
+            signed_in.user.session_version += 1  # as our own logout: every session of the account ends
+            ended.append(signed_in.user_id)
+    db.session.commit()
+    log.info("SAML single logout from %s ended the sessions of %d account(s)", issuer, len(ended))
+    relay_state = unquote_plus(params["RelayState"]) if "RelayState" in params else ""
+    with _client(provider, urls, metadata_xml) as client:
+        try:
+            request = logout_request_from_string(raw.decode("utf-8", "replace"))
+            response = client.create_logout_response(request, bindings=[BINDING_HTTP_REDIRECT], sign=False)
+            info = client.apply_binding(BINDING_HTTP_REDIRECT, str(response), response.destination, relay_state,
+                                        response=True, sign=True, sigalg=SIGN_ALG)
+        except Exception as err:  # no single logout by redirect in the metadata: the sessions ended all the same
+            log.warning("SAML single logout from %s: no LogoutResponse sent (%s)", issuer, str(err)[:200])
+            return LogoutAnswered(user_ids=ended, redirect_url=None)
+    return LogoutAnswered(user_ids=ended, redirect_url=str(dict(info["headers"])["Location"]))

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import datetime as dt
 import html
+import re
 import secrets
 import subprocess
 import threading
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -183,12 +184,50 @@ class Idp:
         return out.stdout.decode()
 
     def _sp_encryption_cert(self) -> str:
-        import re
-
         found = re.search(r'use="encryption".*?<ns\d:X509Certificate>([^<]+)<', self.sp_metadata or "", re.S)
         assert found, "the SP's metadata has no encryption certificate"
         body = found.group(1).strip()
         return "-----BEGIN CERTIFICATE-----\n" + body + "\n-----END CERTIFICATE-----\n"
+
+    def issued(self) -> tuple[str, str]:
+        """The NameID and SessionIndex of the last response it issued (what its LogoutRequest names)."""
+        name_id = re.search(r"<(?:\w+:)?NameID[^>]*>([^<]+)<", self.last_response)
+        index = re.search(r'SessionIndex="([^"]+)"', self.last_response)
+        assert name_id and index, self.last_response[:500]
+        return name_id.group(1), index.group(1)
+
+    def logout_request(self, sp_entity_id: str, name_id: str, session_index: str | None, *,
+                       sign_with: tuple[Path, Path] | None = None, sign: bool = True,
+                       sigalg: str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                       issued: dt.datetime | None = None) -> str:
+        """The URL of the SP's single logout with this IdP's LogoutRequest (HTTP-Redirect), made by pysaml2's IdP and
+        signed over the query (by the IdP's key unless ``sign_with``; unsigned when ``sign`` is false)."""
+        import zlib
+        from urllib.parse import quote_plus
+
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from saml2 import BINDING_HTTP_REDIRECT
+        from saml2.saml import NAMEID_FORMAT_TRANSIENT, NameID
+
+        slo = self.server.metadata.single_logout_service(sp_entity_id, BINDING_HTTP_REDIRECT, "spsso")
+        destination = slo[0]["location"]
+        _rid, request = self.server.create_logout_request(
+            destination, sp_entity_id, name_id=NameID(text=name_id, format=NAMEID_FORMAT_TRANSIENT),
+            session_indexes=[session_index] if session_index else None, sign=False)
+        xml = str(request)
+        if issued is not None:
+            xml = re.sub(r'IssueInstant="[^"]+"', f'IssueInstant="{_instant(issued)}"', xml)
+        compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+        deflated = compressor.compress(xml.encode()) + compressor.flush()
+        query = f"SAMLRequest={quote_plus(base64.b64encode(deflated).decode())}&RelayState=rs1"
+        if sign:
+            query += f"&SigAlg={quote_plus(sigalg)}"
+            key_file = (sign_with or (self.key_file, self.cert_file))[0]
+            key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+            algorithm = hashes.SHA1() if sigalg.endswith("rsa-sha1") else hashes.SHA256()  # noqa: S303
+            signature = key.sign(query.encode(), padding.PKCS1v15(), algorithm)  # type: ignore[union-attr,call-arg]
+            query += f"&Signature={quote_plus(base64.b64encode(signature).decode())}"
+        return f"{destination}?{query}"
 
     # -------------------------------------------------------------------------------- the web side
 
@@ -267,14 +306,15 @@ def start_idp(folder: Path, users: dict[str, dict[str, list[str]]] | None = None
         thread.join(timeout=10)
 
 
-def walk(client: Any, idp: Idp, provider_id: int, username: str = "lena", next_url: str | None = None) -> Any:
+def walk(client: Any, idp: Idp, provider_id: int, username: str = "lena", next_url: str | None = None,
+         pick: str | None = None) -> Any:
     """Sign in by the HTTP messages a browser carries: our start, the IdP's login form (over HTTP), its response
-    posted to our ACS with the Flask test client. Returns our ACS's answer."""
-    import re
-
+    posted to our ACS with the Flask test client; ``pick``: the IdP picked from a discovery connection's list.
+    Returns our ACS's answer."""
     import requests
 
-    start = client.get(f"/saml/{provider_id}/start" + (f"?next={next_url}" if next_url else ""))
+    query = urlencode({k: v for k, v in (("next", next_url), ("idp", pick)) if v})
+    start = client.get(f"/saml/{provider_id}/start" + (f"?{query}" if query else ""))
     assert start.status_code == 302, start.get_data(as_text=True)[:500]
     page = requests.get(start.headers["Location"], timeout=10)
     page.raise_for_status()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from accounts.models import Role
@@ -13,9 +13,11 @@ from accounts.saml import (
     SignIn,
     SignInRefused,
     SpUrls,
+    answer_logout_request,
     begin_sign_in,
     clean_provider_settings,
     delete_provider,
+    discovery_list,
     federation_idps,
     finish_sign_in,
     get_provider,
@@ -55,10 +57,16 @@ def metadata(provider_id: int) -> Response:
 
 
 @bp.get("/saml/<int:provider_id>/start")
-def start(provider_id: int) -> BaseResponse:
+def start(provider_id: int) -> BaseResponse | tuple[str, int]:
     """Send the browser to the IdP with our signed AuthnRequest (HTTP-Redirect binding)."""
-    url, token = begin_sign_in(get_provider(provider_id, enabled_only=True), urls(provider_id),
-                               safe_next(request.args.get("next")))
+    provider = get_provider(provider_id, enabled_only=True)
+    if provider.discovery and not request.args.get("idp"):
+        return redirect(url_for("saml.discover", provider_id=provider_id, next=request.args.get("next")))
+    try:
+        url, token = begin_sign_in(provider, urls(provider_id), safe_next(request.args.get("next")),
+                                   request.args.get("idp"))
+    except DomainError as err:
+        return render_template("sso/refused.html", error=err.message), err.status
     resp = redirect(url)
     # SameSite=None (so Secure): the IdP's POST back is cross-site and must carry it. Browsers keep Secure cookies
     # on loopback over plain http too; elsewhere plain http (no deployment) gets Lax.
@@ -66,6 +74,15 @@ def start(provider_id: int) -> BaseResponse:
     resp.set_cookie(COOKIE, token, max_age=900, httponly=True, secure=secure, samesite="None" if secure else "Lax",
                     path=f"/saml/{provider_id}/")
     return resp
+
+
+@bp.get("/saml/<int:provider_id>/discover")
+def discover(provider_id: int) -> str:
+    """A federation's IdPs to pick the home organisation from, searchable by name or entity id."""
+    provider = get_provider(provider_id, enabled_only=True)
+    query = request.args.get("q", "")[:200]
+    return render_template("saml/discover.html", provider=provider, query=query,
+                           idps=discovery_list(provider, query), next=safe_next(request.args.get("next")))
 
 
 @bp.post("/saml/<int:provider_id>/acs")
@@ -87,7 +104,7 @@ def _log_in(result: SignIn) -> BaseResponse:
     administrator declared that this IdP asks for one; the profile asked once for a new candidate."""
     u = result.user
     session[SIGNED_IN] = {"p": result.provider.id, "u": u.id, "n": result.name_id, "f": result.name_id_format,
-                         "s": result.session_index}
+                         "s": result.session_index, "i": result.issuer}
     if second_factor_required(u) and not result.second_factor_at_provider:
         session[PENDING_LOGIN] = {"u": u.id, "v": u.session_version, "t": int(utcnow().timestamp()),
                                   "next": result.next_url}
@@ -109,18 +126,30 @@ def logged_out() -> BaseResponse | str:
     if not isinstance(signed_in, dict):
         return redirect(url_for("auth.login"))
     pid = int(signed_in.get("p", 0))
-    url = logout_url(pid, str(signed_in.get("n", "")), str(signed_in.get("f", "")), signed_in.get("s"), urls(pid))
+    url = logout_url(pid, str(signed_in.get("n", "")), str(signed_in.get("f", "")), signed_in.get("s"), urls(pid),
+                     signed_in.get("i"))
     if url is None:
         return redirect(url_for("auth.login"))
     return render_template("sso/logged_out.html", url=url)
 
 
 @bp.route("/saml/<int:provider_id>/slo", methods=["GET", "POST"])
-@csrf.exempt  # the IdP's LogoutResponse comes back here
-def slo(provider_id: int) -> BaseResponse:
-    """Where the IdP sends the browser after its single logout: on to our login page (our session ended before)."""
+@csrf.exempt  # the IdP's LogoutRequest and LogoutResponse come here; the request's signature stands in for it
+def slo(provider_id: int) -> BaseResponse | tuple[str, int]:
+    """The IdP's single logout: a signed LogoutRequest (HTTP-Redirect) ends the sessions of the sign-in it names
+    and goes back with our signed LogoutResponse; anything else (the IdP's LogoutResponse after ours) only leads on
+    to the login page (our session ended before)."""
     get_provider(provider_id)
-    if current_user.is_authenticated:  # nothing here logs anyone out: that is our own logout's POST
+    if "SAMLRequest" in request.args:
+        try:
+            answered = answer_logout_request(provider_id, request.query_string, urls(provider_id))
+        except DomainError as err:
+            return render_template("sso/refused.html", error=err.message, title=_("Logout refused")), err.status
+        if answered.user_ids and (not current_user.is_authenticated or current_user.id in answered.user_ids):
+            logout_user()
+            session.pop(SIGNED_IN, None)
+        return redirect(answered.redirect_url or url_for("auth.login"))
+    if current_user.is_authenticated:  # nothing here logs anyone out without the IdP's signed request
         return redirect(url_for("main.index"))
     session.pop(SIGNED_IN, None)
     return redirect(url_for("auth.login"))
@@ -140,7 +169,8 @@ def providers(institution_id: int) -> str | BaseResponse | tuple[str, int]:
         return render_template("saml/providers.html", **ctx)
     try:
         settings = clean_provider_settings(request.form.to_dict(), new=True, by_admin=user().role == Role.ADMIN)
-        if settings.federation_cert and settings.metadata_url and not settings.idp_entity_id:
+        if settings.federation_cert and settings.metadata_url and not settings.idp_entity_id \
+                and not settings.discovery:
             # the discovery list: the federation's IdPs, from its verified aggregate, to pick the institution's
             ctx.update(form=request.form, choices=federation_idps(settings.metadata_url, settings.federation_cert))
             return render_template("saml/providers.html", **ctx)

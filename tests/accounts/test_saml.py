@@ -185,3 +185,57 @@ def test_metadata_file_with_a_doctype_is_refused(client: Any, inst: Any, make_us
                                                               "metadata_xml": bomb})
     assert resp.status_code == 400 and "DOCTYPE" in resp.get_data(as_text=True)
     assert db.session.scalar(select(SamlProvider)) is None
+
+
+def _logout_response_of(idp: Idp, provider: SamlProvider, location: str) -> Any:
+    """The IdP's reading of our LogoutResponse at its SLO endpoint, once its redirect signature is our SP's key."""
+    import base64
+    from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from saml2 import BINDING_HTTP_REDIRECT
+
+    parts = urlsplit(location)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == idp.base + "/slo"
+    raw = dict(p.split("=", 1) for p in parts.query.split("&"))
+    assert unquote_plus(raw["SigAlg"]).endswith("rsa-sha256")
+    signed = "&".join(f"{k}={raw[k]}" for k in ("SAMLResponse", "RelayState", "SigAlg") if k in raw).encode()
+    key = x509.load_pem_x509_certificate(provider.cert_pem.encode()).public_key()
+    key.verify(base64.b64decode(unquote_plus(raw["Signature"])), signed, padding.PKCS1v15(),  # type: ignore[union-attr,call-arg]
+               hashes.SHA256())  # raises if not signed by our SP's key
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert query.get("RelayState") == "rs1"
+    return idp.server.parse_logout_request_response(query["SAMLResponse"], BINDING_HTTP_REDIRECT)
+
+
+def test_single_logout_from_the_idp_ends_the_sign_ins_sessions(app: Any, client: Any, idp: Idp,
+                                                               provider: SamlProvider) -> None:
+    """The IdP's signed LogoutRequest (HTTP-Redirect), carried by another browser even, ends the session of the sign-in
+    it names (NameID, SessionIndex); our signed LogoutResponse goes back to the IdP's SLO endpoint."""
+    walk(client, idp, provider.id)
+    assert client.get("/candidate/profile").status_code == 200
+    name_id, session_index = idp.issued()
+    sp = f"http://aufsicht.test/saml/{provider.id}/metadata"
+    other = app.test_client()
+    # Another sign-in's SessionIndex names nothing here: nothing ends, the IdP is still answered.
+    resp = other.get(idp.logout_request(sp, name_id, "_another-session").replace("http://aufsicht.test", ""))
+    assert resp.status_code == 302 and client.get("/candidate/profile").status_code == 200
+    resp = other.get(idp.logout_request(sp, name_id, session_index).replace("http://aufsicht.test", ""))
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:1000]
+    answer = _logout_response_of(idp, provider, resp.headers["Location"])
+    assert answer.response.status.status_code.value == "urn:oasis:names:tc:SAML:2.0:status:Success"
+    assert client.get("/candidate/profile").status_code == 302  # Lena's session has ended
+    lena = db.session.scalar(select(User).where(User.email == "lena.schmidt@uni-nord.example"))
+    assert lena is not None
+
+
+def test_single_logout_from_the_idp_in_the_same_browser_logs_it_out(client: Any, idp: Idp,
+                                                                      provider: SamlProvider) -> None:
+    walk(client, idp, provider.id)
+    name_id, session_index = idp.issued()
+    sp = f"http://aufsicht.test/saml/{provider.id}/metadata"
+    resp = client.get(idp.logout_request(sp, name_id, session_index).replace("http://aufsicht.test", ""))
+    assert resp.status_code == 302 and resp.headers["Location"].startswith(idp.base + "/slo?SAMLResponse=")
+    assert client.get("/candidate/profile").status_code == 302
