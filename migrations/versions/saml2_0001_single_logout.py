@@ -1,7 +1,7 @@
 """accounts: the sign-ins through a SAML IdP by NameID and SessionIndex, for the IdP's single logout
 
 Revision ID: saml2_0001
-Revises: saml_0001
+Revises: ltiproctor_0001_verdict
 Create Date: 2026-12-07 07:30:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = 'saml2_0001'
-down_revision = 'saml_0001'
+down_revision = 'ltiproctor_0001_verdict'
 branch_labels = None
 depends_on = None
 
