@@ -22,6 +22,8 @@ LABELS: dict[str, dict[str, LazyString]] = {
     "question_kind": {"single_choice": _l("single choice"), "multiple_choice": _l("multiple choice"),
                       "numeric": _l("numeric answer"), "free_text": _l("free text"),
                       "oral": _l("oral answer")},
+    "item_warning": {"negative_discrimination": _l("negative discrimination: strong candidates score worse here"),
+                     "option_unchosen": _l("an option nobody chose")},
     "appeal_status": {"open": _l("open"), "upheld": _l("upheld"), "rejected": _l("rejected")},
     "flag_kind": {**{k.value: v for k, v in FLAG_KIND_LABELS.items()},
                   **{f"{device}_lost": v for device, v in DEVICE_LOST_LABELS.items()}},

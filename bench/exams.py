@@ -3,9 +3,14 @@
 N simulated candidates (default 50) each log in, start an attempt and save one answer every
 2 seconds, against the app served as in production (gunicorn, several workers). Prints p95
 latency and achieved saves per second per database, checks that no saved answer was lost,
-and ends with one JSON line: p95_ms_sqlite, p95_ms_postgres, saves_per_s_sqlite, saves_per_s_postgres.
+and ends with one JSON line: p95_ms_sqlite, p95_ms_postgres, saves_per_s_sqlite, saves_per_s_postgres,
+item_analysis_s (and item_analysis_s_sqlite).
 
-    .venv/bin/python bench/exams.py [--candidates 50] [--seconds 30] [--workers 4]
+Item analysis row: 1,000 released attempts x 60 single-choice items are written as real Attempt and Answer
+rows, then ``items.statistics.item_analysis`` runs in a fresh process against the same database (loading
+included, as the office's page does it); the figure is the best of three runs, the CPU model is printed.
+
+    .venv/bin/python bench/exams.py [--candidates 50] [--seconds 30] [--workers 4] [--items-only]
 """
 
 from __future__ import annotations
@@ -142,6 +147,134 @@ with app.app_context():
     return sum(1 for aid, answers in expected.items() for q, v in answers.items() if held.get((aid, q)) != v)
 
 
+ITEM_ATTEMPTS, ITEM_COUNT = 1000, 60
+
+
+def seed_item_analysis(n: int = ITEM_ATTEMPTS, m: int = ITEM_COUNT) -> int:
+    """In the app context: an exam of ``m`` four-option items and ``n`` released attempts answering all of them.
+
+    Candidates answer like people of differing ability (a stronger one picks the right option more often), so
+    the correlations are not degenerate. Returns the exam id."""
+    import numpy as np
+    from sqlalchemy import insert
+
+    from accounts.models import Role, User
+    from accounts.services import create_institution
+    from exams.models import Answer, Attempt, AttemptStatus, Exam
+    from kernel.clock import utcnow
+    from kernel.db import db
+
+    rng = np.random.default_rng(42)
+    now = utcnow()
+    inst = create_institution("Item bench", f"item-bench-{secrets.token_hex(3)}")
+    questions = [{"id": f"q{j}", "type": "single_choice", "prompt": f"Frage {j}", "points": 1,
+                  "options": [{"id": o, "text": o.upper(), "correct": o == "a"} for o in "abcd"]} for j in range(m)]
+    exam = Exam(institution=inst, title="Item bench", description="", duration_minutes=60,
+                opens_at=now - dt.timedelta(days=2), closes_at=now - dt.timedelta(days=1), pass_mark_percent=50,
+                identity_check_required=False, proctoring_required=False, questions=questions)
+    db.session.add(exam)
+    db.session.flush()
+    db.session.execute(insert(User), [
+        {"email": f"item{i}@bench.example", "password_hash": "!", "role": Role.CANDIDATE,
+         "display_name": f"Kandidat {i}", "institution_id": inst.id} for i in range(n)])
+    user_ids = list(db.session.scalars(select_ids(User.id, User.institution_id == inst.id)))
+    db.session.execute(insert(Attempt), [
+        {"exam_id": exam.id, "user_id": uid, "status": AttemptStatus.SUBMITTED, "started_at": now,
+         "deadline_at": now, "ended_at": now, "seed": 0, "layout": {}, "result_released_at": now}
+        for uid in user_ids])
+    attempt_ids = list(db.session.scalars(select_ids(Attempt.id, Attempt.exam_id == exam.id)))
+    ability = rng.uniform(0.2, 0.95, size=n)
+    right = rng.random((n, m)) < ability[:, None]
+    wrong = rng.choice(["b", "c", "d"], size=(n, m))
+    db.session.execute(insert(Answer), [
+        {"attempt_id": aid, "question_id": f"q{j}", "value": "a" if right[i, j] else str(wrong[i, j]),
+         "saved_at": now} for i, aid in enumerate(attempt_ids) for j in range(m)])
+    db.session.commit()
+    return int(exam.id)
+
+
+def select_ids(column: Any, where: Any) -> Any:
+    """``SELECT column WHERE ... ORDER BY column`` (ids in insertion order)."""
+    from sqlalchemy import select
+
+    return select(column).where(where).order_by(column)
+
+
+def time_item_analysis(exam_id: int) -> float:
+    """In the app context: seconds of the best of three item analyses of the exam, loading included."""
+    from exams.models import Exam
+    from items.statistics import item_analysis
+    from kernel.db import db
+
+    best = float("inf")
+    for _ in range(3):
+        db.session.expire_all()
+        db.session.close()
+        t0 = time.perf_counter()
+        exam = db.session.get(Exam, exam_id)
+        assert exam is not None
+        result = item_analysis(exam)
+        best = min(best, time.perf_counter() - t0)
+        assert not result.suppressed and result.attempts == ITEM_ATTEMPTS and len(result.items) == ITEM_COUNT
+    return best
+
+
+def run_item_analysis(label: str, database_url: str | None) -> float:
+    """Seed and time the item analysis on a fresh database in a separate process (as the web app runs it)."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-items-{label}-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env["AUFSICHT_INSTANCE_PATH"] = tmp
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=REPO, env=env,
+                       check=True, capture_output=True)
+        out = subprocess.run([sys.executable, str(Path(__file__)), "--measure-item-analysis"], cwd=REPO, env=env,
+                             check=True, capture_output=True, text=True)
+        seconds = float(json.loads(out.stdout.strip().splitlines()[-1])["item_analysis_s"])
+        print(f"{label:9} item analysis {ITEM_ATTEMPTS} x {ITEM_COUNT}: {seconds:.3f} s", flush=True)
+        return seconds
+
+
+def measure_item_analysis_here() -> None:
+    """The child process: seed in one app context, time in a fresh one, print one JSON line."""
+    from app import create_app
+
+    app = create_app()
+    with app.app_context():
+        exam_id = seed_item_analysis()
+    with app.app_context():
+        print(json.dumps({"item_analysis_s": time_item_analysis(exam_id)}))
+
+
+def cpu_model() -> str:
+    """The CPU model as ``lscpu`` names it."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")),
+                "unknown")
+
+
+def fresh_postgres(base: str) -> tuple[Any, str, str]:
+    """A new database on the server ``base``: (admin engine, its name, its URL)."""
+    import sqlalchemy as sa
+
+    name = f"aufsicht_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return admin, name, sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres(admin: Any, name: str) -> None:
+    """Drop a database made by :func:`fresh_postgres`."""
+    import sqlalchemy as sa
+
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def run_one(label: str, database_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
     """Benchmark one database; returns its figures."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as tmp:
@@ -200,28 +333,40 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test",
                     help="server URL; a fresh database is created on it and dropped afterwards")
+    ap.add_argument("--items-only", action="store_true", help="only the item analysis row")
+    ap.add_argument("--measure-item-analysis", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    print(f"{args.candidates} candidates, one save each every {args.interval:g} s, {args.seconds:g} s, "
-          f"gunicorn {args.workers} workers x 8 threads, {os.cpu_count()} CPUs")
-    sqlite = run_one("sqlite", None, args)
-    import sqlalchemy as sa
-
+    if args.measure_item_analysis:
+        measure_item_analysis_here()
+        return
     from app.config import normalise_database_url
 
     base = normalise_database_url(args.postgres)
-    name = f"aufsicht_bench_{secrets.token_hex(4)}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} CPUs", flush=True)
+    items_sqlite = run_item_analysis("sqlite", None)
+    admin, name, url = fresh_postgres(base)
     try:
-        pg = run_one("postgres", sa.make_url(base).set(database=name).render_as_string(hide_password=False), args)
+        items_pg = run_item_analysis("postgres", url)
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_postgres(admin, name)
+    items = {"item_analysis_s": round(items_pg, 3), "item_analysis_s_sqlite": round(items_sqlite, 3),
+             "cpu": cpu_model()}
+    if args.items_only:
+        print(json.dumps({**items, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}))
+        return
+    print(f"{args.candidates} candidates, one save each every {args.interval:g} s, {args.seconds:g} s, "
+          f"gunicorn {args.workers} workers x 8 threads, {os.cpu_count()} CPUs")
+    sqlite = run_one("sqlite", None, args)
+    admin, name, url = fresh_postgres(base)
+    try:
+        pg = run_one("postgres", url, args)
+    finally:
+        drop_postgres(admin, name)
     print(json.dumps({
         "p95_ms_sqlite": round(sqlite["p95_ms"], 1), "p95_ms_postgres": round(pg["p95_ms"], 1),
         "saves_per_s_sqlite": round(sqlite["saves_per_s"], 1), "saves_per_s_postgres": round(pg["saves_per_s"], 1),
         "errors": sqlite["errors"] + pg["errors"], "lost_answers": sqlite["lost_answers"] + pg["lost_answers"],
+        **items,
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }))
 

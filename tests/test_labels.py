@@ -9,6 +9,7 @@ from accounts.validation import SALUTATIONS
 from app.labels import LABELS, label
 from exams.models import AppealStatus, AttemptStatus
 from exams.questions import QuestionKind
+from items.statistics import ItemWarning
 from proctoring.actions import CANDIDATE_NOTICES
 from proctoring.live import TIMELINE_EVENTS
 from proctoring.models import FlagKind, FlagStatus
@@ -23,7 +24,8 @@ EVENTS = {"started", "submitted", "submitted_at_deadline", "terminated", "result
 def test_every_value_has_a_label():
     tables = {"attempt_status": {s.value for s in AttemptStatus}, "appeal_status": {s.value for s in AppealStatus},
               "flag_kind": {k.value for k in FlagKind}, "flag_status": {s.value for s in FlagStatus},
-              "question_kind": {k.value for k in QuestionKind}, "salutation": set(SALUTATIONS),
+              "question_kind": {k.value for k in QuestionKind},
+              "item_warning": {w.value for w in ItemWarning}, "salutation": set(SALUTATIONS),
               "blob_category": set(RULES), "event": EVENTS, "boolean": {"True", "False"}}
     for table, values in tables.items():
         assert values - set(LABELS[table]) == set(), table

@@ -45,3 +45,6 @@ def register_blueprints(app: Flask) -> None:
     from app.views import lockdown
 
     app.register_blueprint(lockdown.bp)
+    from app.views import items
+
+    app.register_blueprint(items.bp)
