@@ -72,6 +72,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from oversight import runlog
 
     runlog.register()  # every detector run that raises a flag is logged (EU AI Act Art. 12)
+    from kernel import supervision
+    from lti.proctoring import tell_platform
+
+    supervision.listen(tell_platform)  # a platform's assessment under LTI Proctoring learns of flags and decisions
     app.extensions["aufsicht.jobs"] = make_runner(app)
 
     from app.errors import register_error_handlers

@@ -29,6 +29,7 @@ from accounts.services import current_consent, record_consent
 from exams.attempts import GateNotPassed, register_gate
 from exams.models import Exam, exam_proctor
 from idcheck.models import IdCheck, IdCheckStatus
+from kernel import supervision
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
@@ -515,10 +516,9 @@ def decide(check: IdCheck, reviewer: User, verified: bool, reason: str, now: dt.
 
 
 def _tell_platform(check: IdCheck) -> None:
-    """A learning platform whose assessment runs under LTI Proctoring learns that the identity was rejected."""
-    from lti.proctoring import tell_platform
-
-    tell_platform(check.user_id, check.exam_id, "identity_rejected", "identity not confirmed", severity=1.0)
+    """A learning platform whose assessment runs under LTI Proctoring learns that the identity was rejected (lti
+    listens)."""
+    supervision.announce(check.user_id, check.exam_id, "identity_rejected", "identity not confirmed", severity=1.0)
 
 
 def image_for_review(check: IdCheck, which: str) -> bytes:

@@ -203,6 +203,29 @@ RECORDS: list[Record] = [
         "sign_ins": _i("Zahl der Anmeldungen über den Anmeldedienst", "number of sign-ins through the provider",
                        P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
     }, ("id", "provider_id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("saml_identity", "user_id", {
+        "subject": _i("Kennung bei Ihrer Heimateinrichtung (SAML, etwa eduPersonPrincipalName oder subject-id)",
+                      "your identifier at your home organisation (SAML, such as eduPersonPrincipalName or subject-id)",
+                      P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "created_at": _i("Konto mit der Heimateinrichtung verbunden am", "account linked to the home organisation at",
+                         P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "last_login_at": _i("letzte Anmeldung über die Heimateinrichtung", "last sign-in through the home organisation",
+                            P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+        "sign_ins": _i("Zahl der Anmeldungen über die Heimateinrichtung", "number of sign-ins through the home "
+                       "organisation", P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
+    }, ("id", "provider_id", "user_id"), ACCOUNT, Erase.DELETE),
+    Record("saml_session", "user_id", {
+        "issuer": _i("Heimateinrichtung, über die Sie sich angemeldet haben (ihre Kennung)", "the home organisation "
+                     "you signed in through (its identifier)", P_SECURITY, CONTRACT, seen_by=(CANDIDATE, ADMIN)),
+        "name_id": _i("Kennung dieser Anmeldung bei der Heimateinrichtung (für die gemeinsame Abmeldung)",
+                      "this sign-in's identifier at the home organisation (for the single logout)", P_SECURITY,
+                      CONTRACT, seen_by=(CANDIDATE, ADMIN)),
+        "session_index": _i("Sitzungskennung der Heimateinrichtung", "the home organisation's session identifier",
+                            P_SECURITY, CONTRACT, seen_by=(CANDIDATE, ADMIN)),
+        "created_at": _i("Anmeldung am", "signed in at", P_SECURITY, CONTRACT, seen_by=(CANDIDATE, ADMIN)),
+        "ended_at": _i("von der Heimateinrichtung abgemeldet am", "signed out by the home organisation at",
+                       P_SECURITY, CONTRACT, seen_by=(CANDIDATE, ADMIN)),
+    }, ("id", "provider_id", "user_id"), T("31 Tage", "31 days"), Erase.DELETE),
     Record("lti_identity", "user_id", {
         "subject": _i("Kennung bei Ihrer Lernplattform (LTI „sub“)", "your identifier at the learning platform "
                       "(LTI \"sub\")", P_ACCOUNT, seen_by=(CANDIDATE, ADMIN)),
@@ -236,6 +259,9 @@ RECORDS: list[Record] = [
         "last_control": _i("letzte Aktion der Aufsicht an die Plattform (z. B. Pause, zusätzliche Zeit)",
                            "the proctor's last action sent to the platform (e.g. pause, extra time)", P_SUPERVISE,
                            INTEREST, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "verdict": _i("Abbruch oder abgelehnte Identität, die die Plattform noch erfährt (mit der Ergebnisübertragung)",
+                      "a termination or rejected identity the platform still has to learn (with the grade passback)",
+                      P_SUPERVISE, INTEREST, seen_by=(CANDIDATE, PROCTOR, STAFF)),
     }, ("id", "link_id", "user_id", "session_data", "start_assessment_url", "acs_url", "acs_actions"), WITH_ATTEMPT,
         Erase.DELETE),
     Record("attempt", "user_id", {
@@ -319,6 +345,9 @@ RECORDS: list[Record] = [
         "auto_decision": _i("Empfehlung des Abgleichs", "recommendation of the matching", P_IDENT, CONSENT_9),
         "distance": _i("Abstand der Gesichtsmerkmale", "face distance", P_IDENT, CONSENT_9),
         "liveness_passed": _i("Lebendigkeit bestanden", "liveness passed", P_IDENT, CONSENT_9),
+        "virtual_camera": _i("Name der Kamera, wenn er eine bekannte virtuelle Kamera nennt (ein Hinweis für die "
+                             "Person, die prüft; nie ein Grund zur Ablehnung)", "the camera's name when it names a "
+                             "known virtual camera (information for the reviewer; never a reason to refuse)", P_IDENT),
         "reason": _i("Grund der Empfehlung", "reason of the recommendation", P_IDENT),
         "document_check": _i("Prüfung der Ausweisnummer und MRZ", "check of ID number and MRZ", P_IDENT),
         "decision_reason": _i("Begründung der Entscheidung eines Menschen", "reason of the human decision", P_IDENT),
@@ -424,6 +453,12 @@ NOT_PERSONAL: dict[str, str] = {
     "lti_platform": "an organisation's learning platform (its addresses, client id and deployment ids)",
     "lti_link": "which course item of a learning platform opens which exam, and the platform's service addresses",
     "lti_login_state": "a launch in flight (random state and nonce, no person; deleted after an hour)",
+    "saml_provider": "an organisation's SAML identity provider or federation (metadata, attribute names, our SP keys "
+                     "sealed)",
+    "saml_request": "a SAML sign-in in flight (random id, a hash of the browser's cookie, the IdP picked, the page to "
+                    "return to; no person; used once within 15 minutes)",
+    "saml_assertion_seen": "ids of SAML assertions already used (replay protection; no person; deleted once they "
+                           "expire)",
     "alembic_version": "schema version",
     "media_assignment": "which media engine holds a live session (routing; deleted at hang-up)",
     "recording_playback": "which stored copy of a recording part the review player plays, where it starts and "

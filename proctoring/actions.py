@@ -16,6 +16,7 @@ from sqlalchemy import select
 from accounts.models import Role, User
 from exams.attempts import record_event, remaining_seconds, terminate_attempt
 from exams.models import Attempt, AttemptEvent, AttemptStatus, Exam, exam_proctor
+from kernel import supervision
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 
@@ -117,10 +118,8 @@ def terminate(attempt: Attempt, proctor: User, reason: str, now: dt.datetime) ->
 
 
 def _tell_platform(attempt: Attempt, event: str, reason: str, severity: float = 0.5) -> None:
-    """A learning platform that runs this candidate's assessment under LTI Proctoring learns of it (lti)."""
-    from lti.proctoring import tell_platform
-
-    tell_platform(attempt.user_id, attempt.exam_id, event, reason, severity)
+    """A learning platform that runs this candidate's assessment under LTI Proctoring learns of it (lti listens)."""
+    supervision.announce(attempt.user_id, attempt.exam_id, event, reason, severity)
 
 
 def call_started(attempt: Attempt, proctor: User, now: dt.datetime) -> None:

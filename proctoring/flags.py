@@ -17,6 +17,7 @@ from sqlalchemy import select
 from accounts.models import User
 from exams.attempts import record_event
 from exams.models import Attempt
+from kernel import supervision
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 from proctoring.models import Accommodation, Flag, FlagKind, FlagStatus
@@ -57,9 +58,7 @@ def raise_flag(attempt: Attempt, kind: FlagKind, now: dt.datetime, **detail: Any
         listener(flag, True)
     record_event(attempt, "flag", now, flag=kind.value, **detail)
     db.session.commit()
-    from lti.proctoring import tell_platform  # a platform's assessment under LTI Proctoring gets the flag too
-
-    tell_platform(attempt.user_id, attempt.exam_id, "flag", kind.value)
+    supervision.announce(attempt.user_id, attempt.exam_id, "flag", kind.value)  # e.g. a platform's assessment (lti)
     return flag
 
 

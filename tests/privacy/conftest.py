@@ -67,7 +67,7 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                 id_image_blob_id=id_img.id, template_blob_id=tmpl.id, challenge=["left", "right"],
                 auto_decision="match", distance=0.3, liveness_passed=True, reason="match",
                 document_check={"mrz_name": f"{last.upper()}<<{first.upper()}"}, decided_at=now,
-                decision_reason="passt"),
+                decision_reason="passt", virtual_camera="OBS Virtual Camera"),
         SystemCheck(user_id=cand.id, exam_id=exam.id, passed_at=now, detail={"camera": "ok"}),
         Accommodation(user_id=cand.id, exam_id=exam.id, flag_kind=FlagKind.NO_FACE, reason="Sehbehinderung",
                       created_by_id=staff.id),
@@ -102,6 +102,18 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                      last_login_at=now, sign_ins=2),
         LoginEvent(user_id=cand.id, email=email, ip="192.0.2.7", success=True, provider="Uni-Login"),
     ])
+    from accounts.saml import SamlIdentity, SamlProvider, SamlSession
+
+    idp = SamlProvider(institution_id=inst.id, name="Hochschule", idp_entity_id="https://idp.example.org/idp",
+                       metadata_xml="<EntityDescriptor/>", key_id="k", key_wrapped=b"sealed", cert_pem="-")
+    db.session.add(idp)
+    db.session.flush()
+    db.session.add_all([
+        SamlIdentity(provider_id=idp.id, subject=f"{first}@example.org", user_id=cand.id, last_login_at=now,
+                     sign_ins=1),
+        SamlSession(provider_id=idp.id, user_id=cand.id, issuer="https://idp.example.org/idp",
+                    name_id=f"name-{first}", session_index="s1", created_at=now, ended_at=now),
+    ])
     from accounts.models import AccountAction
 
     db.session.add(AccountAction(user_id=cand.id, actor_id=None, action="locked", detail="", at=now))
@@ -123,7 +135,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
         LtiProctoring(link_id=link.id, user_id=cand.id, attempt_number=1, session_data="s",
                       start_assessment_url="https://lms.example.org/start", status="ended",
                       assessment_started_at=now, ended_at=now, acs_actions=[],
-                      last_control={"action": "pause", "status": "paused"}),
+                      last_control={"action": "pause", "status": "paused"},
+                      verdict={"event": "terminate", "reason": "identity not confirmed"}),
     ])
     from accounts.models import Notice
     from exams.models import Enrolment, ExamSession
