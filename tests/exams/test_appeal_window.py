@@ -199,6 +199,15 @@ def test_no_appeal_form_once_the_window_has_ended(app, released, moment):
         file_appeal(released, "Zu spät", clock.now())
 
 
+def test_the_result_page_leads_to_the_sessions_flags_to_refer_to_in_an_appeal(app, released):
+    """AI Act Art. 26(11): the candidate reaches the flags of the session, with the decisions, from the result."""
+    page = result_page(app, released)
+    assert f'href="/candidate/attempts/{released.id}/flags"' in page and "refer to a notice by its number" in page
+    client = app.test_client()
+    login(client, released.user)
+    assert client.get(f"/candidate/attempts/{released.id}/flags").status_code == 200
+
+
 def test_a_certificate_sent_before_this_rule_ended_the_window_then(app, chain):  # noqa: F811
     """Results from before: the certificate went at release and the evidence with it; no appeal form is offered."""
     clock.freeze(RELEASED)
