@@ -1,7 +1,8 @@
 """Times on pages: stored in UTC, shown in the institution's time zone to the minute (Jinja filters).
 
 ``{{ value|localtime }}`` shows "14:05" today and "2026-12-24 14:05" on another day; ``localtime(seconds=True)``
-adds the seconds (timelines); ``{{ value|localdate }}`` shows the day. The zone is the logged-in person's
+adds the seconds (timelines); ``{{ value|localdate }}`` shows the day; ``{{ value|percent }}`` a percentage in the
+page's language ("60,0 %" in German, "60.0 %" in English). The zone is the logged-in person's
 institution's (Europe/Berlin for the admin and visitors); ``localdate(tz)`` names one (/verify shows the
 issuing institution's days to every visitor).
 """
@@ -9,8 +10,10 @@ issuing institution's days to every visitor).
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from flask import Flask, has_request_context
+from flask_babel import format_decimal
 from flask_login import current_user
 
 from kernel.clock import DEFAULT_TIMEZONE, to_local, utcnow
@@ -45,7 +48,15 @@ def localdate(value: dt.datetime | dt.date | None, tz: str | None = None) -> str
     return to_local(value, tz or viewer_timezone()).strftime("%Y-%m-%d")
 
 
+def percent(value: Decimal | float | int | None) -> str:
+    """A percentage with one decimal in the page's language and a space before the sign ("60,0 %")."""
+    if value is None:
+        return "–"
+    return f"{format_decimal(value, format='#,##0.0')} %"
+
+
 def register(app: Flask) -> None:
     """Make the filters available to every template."""
+    app.add_template_filter(percent, "percent")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")
