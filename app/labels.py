@@ -13,6 +13,7 @@ from flask import Flask
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
+from privacy.inventory import receipt_rule
 from proctoring.flag_labels import DEVICE_LOST_LABELS, FLAG_KIND_LABELS, FLAG_STATUS_LABELS
 from proctoring.timeline_labels import EVENT_LABELS
 
@@ -97,4 +98,5 @@ def register_labels(app: Flask) -> None:
     """Make ``label`` and ``unit`` Jinja filters and ``choices`` a global."""
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["unit"] = unit
+    app.jinja_env.globals["receipt_rule"] = receipt_rule
     app.jinja_env.globals["choices"] = choices
