@@ -42,3 +42,28 @@ def test_who_opened_my_files_in_german_words(app, client, make_institution, make
         assert english not in table, english
     assert "Standbilder der Webcam" in table and "Durchsicht des Prüfungsversuchs" in table
     assert "Aufsicht und Durchsicht des Prüfungsversuchs" in table and "Prüfung der Identitätsfeststellung" in table
+
+
+def test_verify_page_explains_in_german_without_english_details(app):
+    """Issue 30: /verify showed "Detail: the credential was altered or not signed by this key" and the mistyped
+    id's English reason on the German page."""
+    import base64
+    import json
+
+    from exams.credentials import new_certificate_id
+
+    anon = app.test_client()
+    good = new_certificate_id()
+    wrong = ("1" if good[0] != "1" else "2") + good[1:]
+    for typed, german in ((wrong, "Prüfzeichen"), ("ABC", "Zeichen, nicht"), ("UUUU" * 7, "nie vorkommen")):
+        page = anon.get("/verify", query_string={"id": typed}, headers=DE).get_data(as_text=True)
+        error = page.split('id="verify-error">', 1)[1].split("</p>", 1)[0]
+        assert german in error and "certificate id" not in error and "mistyped" not in error, typed
+        assert "must have" not in error and "never used" not in error
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "ES256", "kid": "k"}).encode()).rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(b'{"vc": {}}').rstrip(b"=").decode()
+    page = anon.post("/verify/upload", data={"credential_text": f"{header}.{body}.c2ln"}, headers=DE,
+                     ).get_data(as_text=True)
+    assert 'id="credential-status"' in page
+    assert 'id="credential-reason"' not in page and "Einzelheiten" not in page
+    assert "signed with" not in page and "not one of ours" not in page
