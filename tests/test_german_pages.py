@@ -67,3 +67,33 @@ def test_verify_page_explains_in_german_without_english_details(app):
     assert 'id="credential-status"' in page
     assert 'id="credential-reason"' not in page and "Einzelheiten" not in page
     assert "signed with" not in page and "not one of ours" not in page
+
+
+def test_live_view_state_is_words_not_the_raw_connection_state(app, make_institution, make_user, make_exam):
+    """Issue 30: the raw WebRTC state "connected" stood beside "Live ansehen"; the page carries the words and
+    proctor.js writes them, never ``pc.connectionState`` itself."""
+    import html
+    import json
+    import re
+    from pathlib import Path
+
+    from tests.conftest import start_exam
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=False)
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    from kernel.db import db
+
+    db.session.commit()
+    cand = app.test_client()
+    login(cand, make_user("candidate", inst))
+    attempt_id = start_exam(cand, exam.id)
+    client = app.test_client()
+    login(client, proctor)
+    page = client.get(f"/proctor/attempts/{attempt_id}", headers=DE).get_data(as_text=True)
+    assert "Live ansehen" in page
+    words = json.loads(html.unescape(re.search(r'id="watch-state"[^>]*data-words="([^"]*)"', page).group(1)))
+    assert words["connected"] == "verbunden" and words["failed"] == "keine Verbindung"
+    script = Path(app.root_path, "static/js/proctor.js").read_text()
+    assert not re.search(r"textContent\s*=\s*pc\.connectionState", script)
