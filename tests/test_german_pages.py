@@ -97,3 +97,38 @@ def test_live_view_state_is_words_not_the_raw_connection_state(app, make_institu
     assert words["connected"] == "verbunden" and words["failed"] == "keine Verbindung"
     script = Path(app.root_path, "static/js/proctor.js").read_text()
     assert not re.search(r"textContent\s*=\s*pc\.connectionState", script)
+
+
+def test_flag_decisions_on_the_live_timeline_have_their_words(app, make_institution, make_user, make_exam):
+    """Issue 30: a dismissed or confirmed flag showed on the attempt's live timeline without its label (a dash)."""
+    import re
+
+    from exams.models import Attempt
+    from kernel.clock import clock
+    from kernel.db import db
+    from proctoring.flags import raise_flag, resolve_flag
+    from proctoring.models import FlagKind
+    from tests.conftest import start_exam
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=False)
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    cand = app.test_client()
+    login(cand, make_user("candidate", inst))
+    attempt = db.session.get(Attempt, start_exam(cand, exam.id))
+    tab = raise_flag(attempt, FlagKind.TAB_HIDDEN, clock.now())
+    copy = raise_flag(attempt, FlagKind.COPY_PASTE, clock.now())
+    resolve_flag(tab.id, attempt, proctor, False, "", clock.now())
+    resolve_flag(copy.id, attempt, proctor, True, "Text eingefügt", clock.now())
+    client = app.test_client()
+    login(client, proctor)
+    page = client.get(f"/proctor/attempts/{attempt.id}", headers=DE).get_data(as_text=True)
+    timeline = page.split('<ol id="timeline">', 1)[1].split("</ol>", 1)[0]
+    dismissed = re.search(r'<li data-kind="flag_dismissed">(.*?)</li>', timeline).group(1)
+    confirmed = re.search(r'<li data-kind="flag_confirmed">(.*?)</li>', timeline).group(1)
+    assert "Hinweis verworfen" in dismissed and "Hinweis bestätigt" in confirmed
+    assert "Tab der Prüfung verlassen" in dismissed or "Prüfungsseite verlassen" in dismissed
+    for entry in (dismissed, confirmed):
+        assert not re.search(r"</time>\s*–", entry), entry
