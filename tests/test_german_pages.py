@@ -132,3 +132,23 @@ def test_flag_decisions_on_the_live_timeline_have_their_words(app, make_institut
     assert "Tab der Prüfung verlassen" in dismissed or "Prüfungsseite verlassen" in dismissed
     for entry in (dismissed, confirmed):
         assert not re.search(r"</time>\s*–", entry), entry
+
+
+def test_declining_biometric_consent_is_not_called_a_withdrawal(app, client, make_user):
+    """Issue 30: after declining biometric consent (never given) the home page said it was withdrawn."""
+    import re
+
+    cand = make_user("candidate")
+    login(client, cand)
+
+    def state() -> str:
+        page = client.get("/candidate/", headers=DE).get_data(as_text=True)
+        return re.search(r'<p id="biometrics-state"[^>]*>([^<]*)</p>', page).group(1)
+
+    declined = client.post("/candidate/consent/biometrics", data={"granted": "no"}, headers=DE,
+                           follow_redirects=True).get_data(as_text=True)
+    assert "widerrufen" not in declined
+    assert state() == "Sie haben die Einwilligung abgelehnt."
+    client.post("/candidate/consent/biometrics", data={"granted": "yes"})
+    client.post("/candidate/consent/biometrics", data={"granted": "no"})
+    assert "widerrufen" in state()
