@@ -252,3 +252,15 @@ def test_each_proctors_grid_shows_the_candidates_the_session_gave_them(app, rost
     assert {a.user_id for a in live_attempts(roster.staff)} == {roster.erika.id, roster.max.id}
     # a colleague's candidate is not on the grid, yet a proctor of the exam may still open it to stand in
     assert supervised_attempt(roster.proctor, attempts[roster.max.id]).user_id == roster.max.id
+
+
+def test_csv_box_is_empty_with_the_example_as_a_placeholder(client, roster):
+    """Issue 30: the CSV box was filled with example rows as content, so pressing "Enrol" sent them."""
+    import re
+
+    login(client, roster.staff)
+    page = client.get(f"/staff/exams/{roster.exam.id}/roster", headers={"Accept-Language": "de"}).get_data(
+        as_text=True)
+    box = re.search(r'<textarea id="roster-csv"([^>]*)>([^<]*)</textarea>', page, re.S)
+    assert box.group(2).strip() == ""
+    assert "erika.mustermann@example.org" in box.group(1) and 'placeholder="email,date' in box.group(1)
