@@ -143,4 +143,4 @@ def test_latest_actions_are_shown_in_the_platforms_local_time(admin, make_user):
     page = admin.client.get("/admin/", headers={"Accept-Language": "de"}).get_data(as_text=True)
     table = page.split('id="account-actions"', 1)[1]
     (when,) = re.findall(rf'<tr><td[^>]*>([^<]*)</td><td>{re.escape(staff.email)}</td>', table)
-    assert when == "2026-06-01 12:00"
+    assert when == "01.06.2026 12:00"  # German date format

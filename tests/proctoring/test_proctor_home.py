@@ -120,11 +120,11 @@ def test_todays_sessions_show_local_times_with_the_date_where_not_today(day):
     cell = re.search(rf'<tr data-exam="{exam.id}">.*?class="slots">(.*?)</td>', page, re.S).group(1)
     closes = to_local(exam.closes_at, "America/New_York")
     assert "UTC" not in cell
-    assert f"{closes:%Y-%m-%d %H:%M}" in cell  # not today: with the date, in the institution's zone
+    assert f"{closes:%d.%m.%Y %H:%M}" in cell  # not today: with the (German) date, in the institution's zone
     start = clock.now().replace(second=0, microsecond=0)
     db.session.add(ExamSession(exam_id=exam.id, starts_at=start, ends_at=start + dt.timedelta(minutes=1)))
     db.session.commit()
     page = day["proctor"].get("/proctor/").get_data(as_text=True)
     cell = re.search(rf'<tr data-exam="{exam.id}">.*?class="slots">(.*?)</td>', page, re.S).group(1)
     assert f"{to_local(start, 'America/New_York'):%H:%M}" in cell
-    assert f"{closes:%Y-%m-%d}" not in cell  # the sitting, not the exam's whole window
+    assert f"{closes:%d.%m.%Y}" not in cell  # the sitting, not the exam's whole window
