@@ -275,6 +275,19 @@ def current_consent(user: User, kind: str) -> ConsentRecord | None:
     )
 
 
+def consent_state(user: User, kind: str) -> str:
+    """Where ``user`` stands on a consent: "undecided" (never asked), "granted", "declined" (said no and never
+    yes) or "withdrawn" (said yes before, no now)."""
+    latest = current_consent(user, kind)
+    if latest is None:
+        return "undecided"
+    if latest.granted:
+        return "granted"
+    earlier_yes = db.session.scalar(select(ConsentRecord.id).where(
+        ConsentRecord.user_id == user.id, ConsentRecord.kind == kind, ConsentRecord.granted.is_(True)).limit(1))
+    return "withdrawn" if earlier_yes is not None else "declined"
+
+
 def get_institution_by_slug(slug: str) -> Institution:
     """The institution with this short name, or NotFound."""
     inst = db.session.scalar(select(Institution).where(Institution.slug == slug))

@@ -13,6 +13,7 @@ from flask import Flask
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
+from privacy.inventory import receipt_rule
 from proctoring.flag_labels import DEVICE_LOST_LABELS, FLAG_KIND_LABELS, FLAG_STATUS_LABELS
 from proctoring.timeline_labels import EVENT_LABELS
 
@@ -45,6 +46,12 @@ LABELS: dict[str, dict[str, LazyString]] = {
     "account_action": {"locked": _l("locked"), "unlocked": _l("unlocked"),
                        "second_factor_reset": _l("second factor reset"), "role_changed": _l("role changed")},
     "boolean": {"True": _l("yes"), "False": _l("no")},
+    # "Who opened my files" (privacy.rights.Access): what was opened, and why as the code recorded it.
+    "access_what": {"recording": _l("recording"), "snapshot": _l("webcam snapshots"), "chat": _l("chat messages"),
+                    "id_image": _l("photo of the ID document"), "selfie": _l("selfie")},
+    "access_why": {"review of the exam attempt": _l("review of the exam attempt"),
+                   "supervision and review of the exam attempt": _l("supervision and review of the exam attempt"),
+                   "identity review": _l("review of the identity check")},
     "exam_state": {"scheduled": _l("scheduled"), "running": _l("running"),
                    "in_progress": _l("taking it now"), "to_grade": _l("to grade"),
                    "to_release": _l("to release"), "appeals_open": _l("appeals open"), "done": _l("done"),
@@ -99,4 +106,5 @@ def register_labels(app: Flask) -> None:
     """Make ``label`` and ``unit`` Jinja filters and ``choices`` a global."""
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["unit"] = unit
+    app.jinja_env.globals["receipt_rule"] = receipt_rule
     app.jinja_env.globals["choices"] = choices

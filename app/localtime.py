@@ -1,16 +1,19 @@
 """Times on pages: stored in UTC, shown in the institution's time zone to the minute (Jinja filters).
 
-``{{ value|localtime }}`` shows "14:05" today and "2026-12-24 14:05" on another day; ``localtime(seconds=True)``
-adds the seconds (timelines); ``{{ value|localdate }}`` shows the day. The zone is the logged-in person's
-institution's (Europe/Berlin for the admin and visitors); ``localdate(tz)`` names one (/verify shows the
-issuing institution's days to every visitor).
+``{{ value|localtime }}`` shows "14:05" today and "24.12.2026 14:05" on another day (ISO "2026-12-24" on
+English pages); ``localtime(seconds=True)`` adds the seconds (timelines); ``{{ value|localdate }}`` shows
+the day; ``{{ value|percent }}`` a percentage in the page's language ("60,0 %" in German, "60.0 %" in
+English). The zone is the logged-in person's institution's (Europe/Berlin for the admin and visitors);
+``localdate(tz)`` names one (/verify shows the issuing institution's days to every visitor).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from flask import Flask, has_request_context
+from flask_babel import format_decimal, get_locale
 from flask_login import current_user
 
 from kernel.clock import DEFAULT_TIMEZONE, to_local, utcnow
@@ -24,6 +27,12 @@ def viewer_timezone() -> str:
     return inst.timezone if inst is not None and inst.timezone else DEFAULT_TIMEZONE
 
 
+def day_format() -> str:
+    """The date format of the page's language: "24.12.2026" in German, ISO "2026-12-24" otherwise."""
+    locale = get_locale() if has_request_context() else None
+    return "%d.%m.%Y" if locale is not None and locale.language == "de" else "%Y-%m-%d"
+
+
 def localtime(value: dt.datetime | None, seconds: bool = False) -> str:
     """A stored time in the viewer's zone, to the minute (or second); with the date where it is not today."""
     if value is None:
@@ -32,7 +41,7 @@ def localtime(value: dt.datetime | None, seconds: bool = False) -> str:
     local = to_local(value, tz)
     text = local.strftime("%H:%M:%S" if seconds else "%H:%M")
     if local.date() != to_local(utcnow(), tz).date():
-        text = f"{local:%Y-%m-%d} {text}"
+        text = f"{local.strftime(day_format())} {text}"
     return text
 
 
@@ -41,11 +50,19 @@ def localdate(value: dt.datetime | dt.date | None, tz: str | None = None) -> str
     if value is None:
         return "–"
     if not isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d")
-    return to_local(value, tz or viewer_timezone()).strftime("%Y-%m-%d")
+        return value.strftime(day_format())
+    return to_local(value, tz or viewer_timezone()).strftime(day_format())
+
+
+def percent(value: Decimal | float | int | None) -> str:
+    """A percentage with one decimal in the page's language and a space before the sign ("60,0 %")."""
+    if value is None:
+        return "–"
+    return f"{format_decimal(value, format='#,##0.0')} %"
 
 
 def register(app: Flask) -> None:
     """Make the filters available to every template."""
+    app.add_template_filter(percent, "percent")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")

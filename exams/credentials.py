@@ -84,8 +84,12 @@ class InvalidCertificateId(ValidationFailed):
 
     code = "certificate_id_invalid"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, problem: str = "", **params: str | int) -> None:
+        """``detail`` is the English for logs and the API; ``problem`` ("length", "characters", "check") and
+        ``params`` let a page say it in the reader's language."""
         super().__init__(f"This is not a valid certificate id: {detail}", fields={"certificate_id": detail})
+        self.problem = problem
+        self.params = params
 
 
 # --- base64url and canonical JSON ------------------------------------------------------------------------------
@@ -238,10 +242,12 @@ def normalize_certificate_id(text: str) -> str:
     """Canonical form of a typed certificate id (case, spaces, dashes, O/0, I/L/1 forgiven); checks the check char."""
     compact = "".join(c for c in text.upper() if c not in " -\t")
     if len(compact) != _ID_DATA_CHARS + 1:
-        raise InvalidCertificateId(f"it must have {_ID_DATA_CHARS + 1} characters, not {len(compact)}")
+        raise InvalidCertificateId(f"it must have {_ID_DATA_CHARS + 1} characters, not {len(compact)}", "length",
+                                   expected=_ID_DATA_CHARS + 1, got=len(compact))
     bad = sorted({c for c in compact if c not in _DECODE})
     if bad:
-        raise InvalidCertificateId(f"it contains characters that are never used: {''.join(bad)}")
+        raise InvalidCertificateId(f"it contains characters that are never used: {''.join(bad)}", "characters",
+                                   chars="".join(bad))
     codes = [_DECODE[c] for c in compact]
     # Validate: the Luhn sum including the check char (weight 1) must be 0 mod 32.
     total, factor = 0, 1
@@ -250,7 +256,7 @@ def normalize_certificate_id(text: str) -> str:
         total += addend // 32 + addend % 32
         factor = 3 - factor
     if total % 32:
-        raise InvalidCertificateId("a character is mistyped (the check character does not match)")
+        raise InvalidCertificateId("a character is mistyped (the check character does not match)", "check")
     text_id = "".join(_CROCKFORD[c] for c in codes)
     return "-".join(text_id[i : i + _ID_GROUP] for i in range(0, len(text_id), _ID_GROUP))
 

@@ -90,6 +90,12 @@ _REVIEW = {
     "clean": "The recording of the exam was reviewed: no issues found.",
     "findings": "The recording of the exam was reviewed: findings were noted and decided by the exam office.",
 }
+#: A review without a kept recording (snapshots, the timeline, the flags): it never claims a recording was watched.
+_REVIEW_UNRECORDED = {
+    "clean": "The supervised session was reviewed from its timeline and flags: no issues found.",
+    "findings": "The supervised session was reviewed from its timeline and flags: findings were noted and decided "
+                "by the exam office.",
+}
 
 
 def _day(moment: dt.datetime) -> str:
@@ -108,7 +114,8 @@ def evidence_items(facts: EvidenceFacts, verify_url: str) -> list[dict[str, Any]
         supervision = "Taken without online proctoring."
     if facts.seb:
         supervision += " Taken in Safe Exam Browser with the exam's configuration."
-    review = _REVIEW.get(facts.review_outcome or "", "The recording was not reviewed." if facts.recorded
+    reviews = _REVIEW if facts.recorded else _REVIEW_UNRECORDED
+    review = reviews.get(facts.review_outcome or "", "The recording was not reviewed." if facts.recorded
                          else "There was no recording to review.")
     return [
         {"id": verify_url, "type": ["Evidence"], "name": "Verification page", "genre": "Verification",

@@ -524,3 +524,15 @@ def record(table: str) -> Record:
         if rec.table == table:
             return rec
     raise KeyError(table)
+
+
+def receipt_rule(category: str, rule: str) -> str:
+    """The retention rule a deletion receipt names, in the page's language.
+
+    A receipt keeps storage's (English) rule text as it was applied; where it is the category's current rule, the
+    page shows it from this inventory in German or English; an older wording is shown as it was kept.
+    """
+    for files in STORED_FILES:
+        if files.category == category and RULES[category].description == rule:
+            return str(files.retention)
+    return rule

@@ -19,7 +19,7 @@ from sqlalchemy import Select, case, func, select
 
 from accounts.models import Role, User
 from exams.attempts import record_event
-from exams.models import Attempt, AttemptStatus, Exam, exam_proctor
+from exams.models import Attempt, AttemptStatus, Exam, ExamSession, exam_proctor
 from kernel.db import db
 from kernel.errors import Conflict, Gone, NotFound, ValidationFailed
 from proctoring.models import Flag, FlagStatus, RecordingPlayback
@@ -242,6 +242,8 @@ class TodaySession:
     in_progress: int
     waiting_identity: int
     open_flags: int
+    slots: list[tuple[dt.datetime, dt.datetime]] = dataclasses.field(default_factory=list)
+    """Today's sittings of the exam (start, end; stored UTC); empty where the exam has none."""
 
 
 def today_sessions(user: User, now: dt.datetime) -> list[TodaySession]:
@@ -269,5 +271,8 @@ def today_sessions(user: User, now: dt.datetime) -> list[TodaySession]:
                 IdCheck.exam_id == exam.id, IdCheck.status.in_([IdCheckStatus.MANUAL, IdCheckStatus.REVIEW]))) or 0,
             db.session.scalar(select(func.count()).select_from(Flag).where(
                 Flag.attempt_id.in_(running), Flag.status == FlagStatus.OPEN)) or 0,
+            [(s.starts_at, s.ends_at) for s in db.session.scalars(select(ExamSession).where(
+                ExamSession.exam_id == exam.id, ExamSession.starts_at < end, ExamSession.ends_at > start,
+            ).order_by(ExamSession.starts_at)).all()],
         ))
     return out

@@ -29,6 +29,8 @@ EVENT_LABELS: dict[str, LazyString] = {
     "time_added": _l("Time added"),
     "warning": _l("Warning to the candidate"),
     "flag": _l("Flag raised"),
+    "flag_confirmed": _l("Flag confirmed"),
+    "flag_dismissed": _l("Flag dismissed"),
     "chat_from_candidate": _l("Chat message from the candidate"),
     "chat_from_proctor": _l("Chat message from the proctor"),
     "call_started": _l("Call with the proctor started"),

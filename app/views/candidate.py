@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from accounts.models import Role
-from accounts.services import current_consent, record_consent
+from accounts.services import consent_state, current_consent, record_consent
 from app.access import role_required, user
 from exams.appeals import decided_appeals_of
 from exams.catalog import exams_for
@@ -28,7 +28,8 @@ def home() -> str:
 
     return render_template("candidate/home.html", me=me, profile=me.profile, exams=exams_for(me),
                            mine=exams_of_candidate(me, utcnow()),
-                           biometrics=current_consent(me, "biometrics"), receipts=receipts_for(user_id=me.id),
+                           biometrics=current_consent(me, "biometrics"),
+                           biometrics_state=consent_state(me, "biometrics"), receipts=receipts_for(user_id=me.id),
                            appeals=decided_appeals_of(me), reissuable=reissuable_certificates(me))
 
 
@@ -37,12 +38,16 @@ def home() -> str:
 def biometrics_consent() -> Response:
     """Give or withdraw consent to biometric processing (the non-biometric path stays open)."""
     granted = request.form.get("granted") == "yes"
+    was_granted = consent_state(user(), "biometrics") == "granted"
     if granted:
         record_consent(user(), "biometrics", current_app.config["PRIVACY_NOTICE_VERSION"], True)
     else:  # face templates and selfies are destroyed at once
         withdraw_biometric_consent(user(), utcnow())
-    flash(_("Your choice has been saved.") if granted else
-          _("Consent withdrawn. A proctor will compare your face with your ID during the exam instead."))
+    if granted or not was_granted:  # declining a consent never given is no withdrawal
+        flash(_("Your choice has been saved.") if granted else
+              _("Your choice has been saved. A proctor will compare your face with your ID during the exam."))
+    else:
+        flash(_("Consent withdrawn. A proctor will compare your face with your ID during the exam instead."))
     return redirect(url_for("candidate.home"))
 
 

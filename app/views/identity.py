@@ -11,10 +11,13 @@ from app.access import role_required, user
 from exams.catalog import get_exam_for
 from idcheck import cameras, live_check, manual
 from idcheck import verification as v
+from idcheck.document_labels import difference_words, document_rows
 from kernel.clock import utcnow
 from kernel.errors import NotFound, ValidationFailed
 
 bp = Blueprint("identity", __name__)
+bp.add_app_template_global(document_rows, "document_rows")
+bp.add_app_template_global(difference_words, "difference_words")
 MAX_FILE = 8 * 1024 * 1024
 
 

@@ -38,8 +38,9 @@ def _page(exam: Exam, *, problems: list[rosters.RosterProblem] | None = None, er
     return render_template("staff/roster.html", exam=exam, sessions=sessions, loads={s.id: rosters.load(s)
                                                                                      for s in sessions},
                            entries=entries, taken={e.id: rosters.attempts_taken(e.user, exam) for e in entries},
-                           proctors=proctors, problems=problems or [], error=error, csv_text=csv_text or CSV_EXAMPLE,
-                           default_capacity=DEFAULT_CAPACITY_PER_PROCTOR, timezone=exam.institution.timezone), status
+                           proctors=proctors, problems=problems or [], error=error, csv_text=csv_text,
+                           csv_example=CSV_EXAMPLE, default_capacity=DEFAULT_CAPACITY_PER_PROCTOR,
+                           timezone=exam.institution.timezone), status
 
 
 @bp.get("/<int:exam_id>/roster")

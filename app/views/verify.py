@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.extensions import csrf
@@ -24,12 +25,23 @@ def _limit() -> None:
     limit(f"verify:{request.remote_addr}", int(current_app.config["VERIFY_RATE_LIMIT_PER_MINUTE"]))
 
 
+def _id_problem(err: InvalidCertificateId) -> str:
+    """What is wrong with a typed certificate id, in the reader's language."""
+    if err.problem == "length":
+        return _("it must have %(expected)s characters, not %(got)s.", **err.params)
+    if err.problem == "characters":
+        return _("it contains characters that are never used: %(chars)s", **err.params)
+    if err.problem == "check":
+        return _("a character is mistyped (the check character does not match).")
+    return _("please check what you typed.")
+
+
 def _page(text: str) -> tuple[str, int]:
     _limit()
     try:
         result = lookup_certificate(text)
     except InvalidCertificateId as err:
-        return render_template("verify/verify.html", entered=text, error=err.message, result=None), 400
+        return render_template("verify/verify.html", entered=text, error=_id_problem(err), result=None), 400
     return render_template("verify/verify.html", entered=result.certificate_id, result=result), 200
 
 

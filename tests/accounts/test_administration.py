@@ -129,3 +129,18 @@ def test_institutions_are_created_and_edited(admin, make_institution):
     assert c.post("/admin/institutions", data={"name": "Ohne", "slug": ""}).status_code == 400
     db.session.expire_all()
     assert (inst.name, inst.slug) == ("VHS Köln", "vhs-koeln")
+
+
+def test_latest_actions_are_shown_in_the_platforms_local_time(admin, make_user):
+    """Issue 30: the administrator's audit showed raw UTC; now the platform's zone (Europe/Berlin), to the minute."""
+    import datetime as dt
+    import re
+
+    staff = make_user("staff")
+    db.session.add(AccountAction(user_id=staff.id, actor_id=admin.user.id, action="locked",
+                                 at=dt.datetime(2026, 6, 1, 10, 0)))  # 10:00 UTC is 12:00 in Berlin (summer time)
+    db.session.commit()
+    page = admin.client.get("/admin/", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    table = page.split('id="account-actions"', 1)[1]
+    (when,) = re.findall(rf'<tr><td[^>]*>([^<]*)</td><td>{re.escape(staff.email)}</td>', table)
+    assert when == "01.06.2026 12:00"  # German date format

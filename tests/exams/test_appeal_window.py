@@ -267,7 +267,8 @@ def test_the_office_home_lists_sessions_waiting_for_review_with_their_backstop(a
         assert found is not None, page
         return found.group(1)
 
-    backstop = format_local(RELEASED + 30 * DAY, "Europe/Berlin")
+    backstop = format_local(RELEASED + 30 * DAY, "Europe/Berlin")  # "2026-04-01 11:00"; the German page: 01.04.2026
+    backstop = f"{backstop[8:10]}.{backstop[5:7]}.{backstop[:4]}{backstop[10:]}"
     assert backstop in row() and f"/proctor/attempts/{waiting.id}/review" in row()
     clock.freeze(RELEASED + 31 * DAY)
     login(client, chain.staff)

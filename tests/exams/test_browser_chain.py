@@ -129,7 +129,7 @@ def test_flagged_session_is_released_only_after_review(chromium, live_server, fl
 
     runner().wait_all()  # type: ignore[attr-defined]
     assert handler.certificates == []
-    checked = (clock.now() - dt.timedelta(minutes=55)).date().isoformat()
+    checked = f"{(clock.now() - dt.timedelta(minutes=55)).date():%d.%m.%Y}"  # German date on the German page
     clock.advance(dt.timedelta(days=9))
     db.session.expire_all()
     assert send_unsent_certificates_job() == 1

@@ -76,7 +76,7 @@ def test_exam_office_enrols_two_candidates_from_csv_in_chromium(chromium, live_s
     WebDriverWait(d, 10).until(lambda drv: len(drv.find_elements(By.CSS_SELECTOR, "#roster tbody tr[data-email]")) == 2)
     rows = {r.get_attribute("data-email"): r.text for r in d.find_elements(By.CSS_SELECTOR, "#roster tr[data-email]")}
     assert set(rows) == {"erika@example.org", "max@example.org"}
-    assert f"{day:%Y-%m-%d} 09:00" in rows["erika@example.org"] and "Proctor Person" in rows["erika@example.org"]
+    assert f"{day:%d.%m.%Y} 09:00" in rows["erika@example.org"] and "Proctor Person" in rows["erika@example.org"]
     assert "2 Teilnehmende angemeldet" in d.page_source
     assert "(2 / 15)" in d.find_element(By.ID, "sessions").text  # one proctor, two of fifteen places taken
     _shot(d, tmp_path, "05-roster-enrolled")
@@ -91,7 +91,7 @@ def test_exam_office_enrols_two_candidates_from_csv_in_chromium(chromium, live_s
     log_in(c, live_server, erika.email, PASSWORD)
     WebDriverWait(c, 10).until(ec.url_contains("/candidate/"))
     mine = c.find_element(By.ID, "exams").text
-    assert exam.title in mine and f"{day:%Y-%m-%d} 09:00" in mine
+    assert exam.title in mine and f"{day:%d.%m.%Y} 09:00" in mine
     _shot(c, tmp_path, "06-candidate-home")
     c.find_element(By.LINK_TEXT, exam.title).click()
     WebDriverWait(c, 10).until(lambda drv: drv.find_elements(By.ID, "my-session"))

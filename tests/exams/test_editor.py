@@ -181,3 +181,19 @@ def test_repeated_ids_from_a_tampered_form_get_fresh_ones(client, staff):
     ids = [q["id"] for q in exam.questions]
     assert ids[0] == "x" and len(set(ids)) == 4
     assert len({o["id"] for o in exam.questions[1]["options"]}) == 3
+
+
+def test_german_preview_says_one_point_and_shows_an_oral_item_as_spoken(client, staff):
+    """Issue 30: "(1 Punkte)"; an oral item previewed as a text box with "free text is graded by hand"."""
+    form = _full_form()
+    form.update({"questions": "5", "q4-kind": "oral", "q4-prompt": "Erklären Sie die Rettungskette.",
+                 "q4-points": "5", "action": "preview"})
+    page = client.post("/staff/exams/compose", data=form, headers={"Accept-Language": "de"}).get_data(as_text=True)
+    editor, preview = page.split('id="preview"', 1)
+    assert "(1 Punkt)" in preview and "(1 Punkte)" not in preview and "(2 Punkte)" in preview
+    oral = re.search(r'<fieldset class="question" data-question="\w+" data-kind="oral">(.*?)</fieldset>',
+                     preview, re.S).group(1)
+    assert "<textarea" not in oral and "mündlich" in oral
+    oral_editor = re.search(r'id="question-4" data-kind="oral">(.*?)</fieldset>', editor, re.S).group(1)
+    assert "von Hand" not in oral_editor and "Freitext" not in oral_editor
+    assert "Prüfer" in oral_editor

@@ -99,6 +99,7 @@ def test_candidate_finds_result_certificate_and_appeal_deadline_at_home(app, cli
     assert shown is not None and shown.appeal_closes_at is not None
     assert shown.appeal_closes_at > clock.now() + dt.timedelta(days=7)  # the 7th day after the release counts
     deadline = format_local(shown.appeal_closes_at, attempt.exam.institution.timezone)
+    deadline = f"{deadline[8:10]}.{deadline[5:7]}.{deadline[:4]}{deadline[10:]}"  # a German date on the German page
     assert 'class="appeal-deadline"' in after and deadline in after
     # While appeals are taken the certificate is not the candidate's yet: the page says when it comes.
     assert 'class="to-certificate"' not in after and 'class="certificate-comes"' in after

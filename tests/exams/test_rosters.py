@@ -98,7 +98,7 @@ def test_csv_import_reports_every_problem_with_its_line_and_enrols_nobody(app, c
     assert entries["erika@example.org"].proctor_id == roster.proctor.id
     assert entries["max@example.org"].proctor_id == roster.proctor.id  # the session's proctor has room
     page = client.get(f"/staff/exams/{roster.exam.id}/roster").get_data(as_text=True)
-    assert "2026-12-24 09:00 – 2026-12-24 11:00" in page  # shown in Berlin time, as typed
+    assert "24.12.2026 09:00 – 24.12.2026 11:00" in page  # shown in Berlin time, German dates
 
 
 def test_a_header_without_email_and_an_empty_file_are_refused(app, roster):
@@ -191,13 +191,13 @@ def test_times_show_in_the_institutions_zone_without_microseconds(app, client, r
     db.session.commit()
     login(client, roster.staff)
     page = client.get(f"/staff/exams/{roster.exam.id}").get_data(as_text=True)
-    assert "2026-07-02 08:30 – 2026-07-03 18:00" in page  # summer time in Berlin: UTC+2
+    assert "02.07.2026 08:30 – 03.07.2026 18:00" in page  # summer time in Berlin: UTC+2
     assert "UTC" not in page and ".999999" not in page
     from accounts.services import set_timezone
 
     set_timezone(roster.inst, "Europe/London")
     page = client.get(f"/staff/exams/{roster.exam.id}").get_data(as_text=True)
-    assert "2026-07-02 07:30" in page
+    assert "02.07.2026 07:30" in page
 
 
 def test_an_unknown_time_zone_is_refused(client, roster):
@@ -252,3 +252,15 @@ def test_each_proctors_grid_shows_the_candidates_the_session_gave_them(app, rost
     assert {a.user_id for a in live_attempts(roster.staff)} == {roster.erika.id, roster.max.id}
     # a colleague's candidate is not on the grid, yet a proctor of the exam may still open it to stand in
     assert supervised_attempt(roster.proctor, attempts[roster.max.id]).user_id == roster.max.id
+
+
+def test_csv_box_is_empty_with_the_example_as_a_placeholder(client, roster):
+    """Issue 30: the CSV box was filled with example rows as content, so pressing "Enrol" sent them."""
+    import re
+
+    login(client, roster.staff)
+    page = client.get(f"/staff/exams/{roster.exam.id}/roster", headers={"Accept-Language": "de"}).get_data(
+        as_text=True)
+    box = re.search(r'<textarea id="roster-csv"([^>]*)>([^<]*)</textarea>', page, re.S)
+    assert box.group(2).strip() == ""
+    assert "erika.mustermann@example.org" in box.group(1) and 'placeholder="email,date' in box.group(1)

@@ -398,7 +398,8 @@ def test_verify_page_and_credential_say_what_was_checked(app, client, chain, run
     assert "supervised with recording; review: irregularities decided by the exam office" in en
     assert day in en and "Datenschutz" in en and "50.00 %" in en
     de = client.get(f"/verify/{cert.public_id}").get_data(as_text=True)
-    assert f"Identität am {checked} geprüft (automatisch)" in de
+    german_day = ".".join(reversed(checked.split("-")))  # German pages write dates as 07.12.2026
+    assert f"Identität am {german_day} geprüft (automatisch)" in de and checked not in de
     assert "mit Aufnahme beaufsichtigt; Durchsicht: Auffälligkeiten von der Prüfungsstelle entschieden" in de
     evidence = {e.get("genre"): e for e in _payload(cert.credential)["evidence"]}
     assert evidence["IdentityVerification"]["identityVerification"] == "automatic"

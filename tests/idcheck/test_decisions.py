@@ -262,3 +262,27 @@ def test_every_retention_rule_fits_its_deletion_receipt():
 
     limit = PurgeReceipt.__table__.c.rule.type.length
     assert all(len(rule.description) <= limit for rule in RULES.values()), limit
+
+
+def test_review_page_shows_the_document_step_in_german_words(setup, faces):
+    """Issue 30: the review page showed raw keys and English (``source typed``, ``given_names``,
+    ``photo_reason no_mrz``, "MRZ typed in, not read from the photo")."""
+    exam, cand, client, staff = setup
+    in_review(client, exam, faces)
+    check = the_check(cand)
+    check.document_check = {
+        "mrz": "TD1", "source": "typed", "document_number": "T22000129", "surname": "MUSTERMANN",
+        "given_names": "ERIKA", "birth_date": "1990-08-12", "expiry_date": "2020-01-31", "nationality": "D",
+        "differences": ["the ID document expired on 2020-01-31",
+                        "MRZ typed in, not read from the photo: a person compares it with the document"],
+        "photo_reason": "no_mrz"}
+    db.session.commit()
+    page = staff.get(f"/review/identity/{check.id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    fields = page.split('id="document-fields">', 1)[1].split("</dl>", 1)[0]
+    for raw in ("source", "typed", "given_names", "photo_reason", "no_mrz", "TD1", "MRZ typed in", "expired",
+                "1990-08-12", "2020-01-31"):
+        assert raw not in fields, raw
+    for words in ("vom Prüfling eingetippt", "Vornamen", "keine maschinenlesbaren Zeilen gefunden",
+                  "Personalausweis", "12.08.1990", "Der Ausweis ist am 31.01.2020 abgelaufen.",
+                  "Die maschinenlesbaren Zeilen wurden eingetippt", "Deutschland"):
+        assert words in fields, words

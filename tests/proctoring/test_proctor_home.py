@@ -104,3 +104,27 @@ def test_today_is_the_institutions_day_not_the_utc_day(app, make_institution, ma
     inst.timezone = "America/New_York"  # 18:30 on 1 December there
     db.session.commit()
     assert [s.exam.title for s in today_sessions(proctor, now)] == ["Gestern"]
+
+
+def test_todays_sessions_show_local_times_with_the_date_where_not_today(day):
+    """Issue 30: the window was shown as bare UTC hours ("08:00 – 09:00 UTC"), an exam open until January
+    looked closed; now the institution's time, with the date where it is not today, and today's sittings."""
+    from exams.models import ExamSession
+    from kernel.clock import to_local
+
+    inst, exam = day["inst"], day["exam"]
+    inst.timezone = "America/New_York"
+    exam.closes_at = clock.now() + dt.timedelta(days=40)
+    db.session.commit()
+    page = day["proctor"].get("/proctor/").get_data(as_text=True)
+    cell = re.search(rf'<tr data-exam="{exam.id}">.*?class="slots">(.*?)</td>', page, re.S).group(1)
+    closes = to_local(exam.closes_at, "America/New_York")
+    assert "UTC" not in cell
+    assert f"{closes:%d.%m.%Y %H:%M}" in cell  # not today: with the (German) date, in the institution's zone
+    start = clock.now().replace(second=0, microsecond=0)
+    db.session.add(ExamSession(exam_id=exam.id, starts_at=start, ends_at=start + dt.timedelta(minutes=1)))
+    db.session.commit()
+    page = day["proctor"].get("/proctor/").get_data(as_text=True)
+    cell = re.search(rf'<tr data-exam="{exam.id}">.*?class="slots">(.*?)</td>', page, re.S).group(1)
+    assert f"{to_local(start, 'America/New_York'):%H:%M}" in cell
+    assert f"{closes:%d.%m.%Y}" not in cell  # the sitting, not the exam's whole window

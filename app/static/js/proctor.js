@@ -230,7 +230,8 @@
       };
       var wasConnected = false;
       pc.onconnectionstatechange = function () {
-        state.textContent = pc.connectionState; state.dataset.state = pc.connectionState;
+        var words = JSON.parse(state.dataset.words || "{}");  // the state in words, never the raw value
+        state.textContent = words[pc.connectionState] || ""; state.dataset.state = pc.connectionState;
         if (pc.connectionState === "connected") { wasConnected = true; }
         if (pc.connectionState === "failed") {  // why, in words, never a silent wait
           window.aufsicht.whyFailed(pc, wasConnected).then(function (why) { state.textContent = why; });
