@@ -38,6 +38,7 @@ PUBLIC_WITH_IDS = {
     "badges.institution_did_document": "an issuer's did:web document: only the keys certificates are signed with",
     "badges.status_list": "an issuer's revocation list: one bit per certificate at a random position, no names",
     "badges.single_jwk": "one public key of the JWT form",
+    "oversight.download": "the AI Act technical documentation of the platform, the same for everyone (no tenant data)",
     "auth.verify_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
     "auth.password_reset": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
     "account.confirm_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
@@ -62,6 +63,7 @@ NEUTRAL = {
     "question_id": ["q1", "q2"],
     "which": ["id", "selfie"],
     "action": ["warn", "pause", "resume", "add-time", "terminate"],
+    "lang": ["de", "en"],
 }
 # A body that would make each action succeed if the access check were missing.
 FORM = {"reason": "x", "text": "Hallo", "message": "Hallo", "minutes": "5", "points": "0", "question_id": "q2",
