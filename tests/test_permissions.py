@@ -14,7 +14,7 @@ PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.hea
           "auth.choose_institution", "auth.register", "verify.form", "verify.certificate", "verify.well_known_jwks",
           "verify.api_credential", "main.openapi", "sso.start", "sso.callback", "sso.logged_out",
           # SAML: our SP metadata, the redirect to the IdP, the IdP's POST back and logout (tests/accounts/test_saml.py)
-          "saml.metadata", "saml.start", "saml.acs", "saml.logged_out", "saml.slo",
+          "saml.metadata", "saml.start", "saml.acs", "saml.logged_out", "saml.slo", "saml.discover",
           "verify.upload", "badges.platform_did_document", "badges.institution_did_document",
           "badges.status_list", "badges.single_jwk",
           # LTI 1.3: the learning platform's calls (state, nonce and signature protect them; tests/lti)

@@ -35,6 +35,7 @@ PUBLIC_WITH_IDS = {
     "saml.start": "the login page's 'Sign in with ...' link: sends the browser to that IdP, shows nothing",
     "saml.acs": "the IdP's POST back: a signed response for a request of this browser, else refused",
     "saml.slo": "the end of logout at the IdP: ends this browser's SAML session, shows nothing",
+    "saml.discover": "the login page's list of a federation's home organisations (public names from its metadata)",
     "badges.institution_did_document": "an issuer's did:web document: only the keys certificates are signed with",
     "badges.status_list": "an issuer's revocation list: one bit per certificate at a random position, no names",
     "badges.single_jwk": "one public key of the JWT form",
