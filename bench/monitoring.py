@@ -72,7 +72,7 @@ def main() -> None:
     if state0 is not None:
         state0.faces.ready()  # the workers' start (loading models) is not part of a candidate's cost
     for i, pipe in enumerate(pipes):
-        pipe.send(eng.answer(session_id(ids[i]), pipe.recv(), sink_factory(app, ids[i], users[i], inst_id)))
+        pipe.send(eng.answer(session_id(ids[i]), pipe.recv(), sink_factory(app, ids[i], users[i], inst_id), oral=True))
     checks = {"n": 0}
     state = live_state(app)
     assert state is not None

@@ -76,7 +76,7 @@ def run_ours(n: int, seconds: float, setup: dict[str, Any]) -> dict[str, float]:
         app.extensions.pop("aufsicht.media", None)
 
     out = _drive(n, seconds, lambda i, sdp: eng.answer(session_id(ids[i]), sdp,
-                                                       sink_factory(app, ids[i], users[i], inst)),
+                                                       sink_factory(app, ids[i], users[i], inst), oral=True),
                  lambda i: stat(i, "video_frames"), stop,
                  extra=lambda: {"decoded": sum(stat(i, "frames_decoded") for i in range(n)),
                                 "asked": sum(stat(i, "keyframes_requested") for i in range(n))},
