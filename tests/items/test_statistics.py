@@ -127,6 +127,7 @@ def test_the_office_reads_it_in_german_one_click_from_the_exam(client, analysed)
     assert "Köln: 0 %" in page and "Berlin (richtig): 60 %" in page
     assert "eine Option, die niemand gewählt hat" in page
     assert "option_unchosen" not in page and "single_choice" not in page
+    assert ">Nr.</th>" in page and ">No.<" not in page  # every column head in German
     assert 'id="score-histogram"' in page and 'id="difficulty-discrimination"' in page
     assert "<script" not in page.split("<main", 1)[-1].split("</main>", 1)[0]
 
