@@ -13,7 +13,8 @@ from kernel.db import db
 
 
 class DetectorRun(db.Model):  # type: ignore[name-defined]
-    """A detector run that raised a flag: which detector, model and version, at which thresholds, over which span.
+    """A detector run that raised or cleared a flag: which detector, model and version, at which thresholds, over
+    which span.
 
     Pseudonymised: the attempt's number is the only link to a person; no name, no image, no sound. Kept at least
     six months (``AIACT_LOG_RETENTION_DAYS``), then deleted by the row retention job; recordings keep their own rule.
@@ -29,6 +30,6 @@ class DetectorRun(db.Model):  # type: ignore[name-defined]
     version: Mapped[str] = mapped_column(String(200))
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     measure: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # numbers only (a distance, a count)
-    outcome: Mapped[str] = mapped_column(String(16))  # raised
+    outcome: Mapped[str] = mapped_column(String(16))  # raised | cleared (a run that saw the condition end)
     span_start: Mapped[dt.datetime] = mapped_column(DateTime)
     span_end: Mapped[dt.datetime] = mapped_column(DateTime)

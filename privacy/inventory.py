@@ -420,6 +420,15 @@ RECORDS: list[Record] = [
         keep_reason=T("Nachweis der Zugriffe auf Ihre Aufnahmen und Ausweisbilder",
                       "record of access to your recordings and ID images"), keep_years=3,
         age_days_config="ACCESS_LOG_RETENTION_DAYS", age_column="at"),
+    Record("evidence_view", "attempt", {
+        "at": _i("wann das Personal einen Teil der Aufnahme oder ein Standbild öffnete",
+                 "when staff opened a part of the recording or a snapshot", P_SUPERVISE, INTEREST, (STAFF,)),
+        "viewer_id": _i("wer (Konto des Personals)", "who (staff account)", P_SUPERVISE, INTEREST, (STAFF,)),
+        "span_start": _i("Beginn des geöffneten Abschnitts", "start of the stretch opened", P_SUPERVISE, INTEREST,
+                         (STAFF,)),
+        "span_end": _i("Ende des geöffneten Abschnitts", "end of the stretch opened", P_SUPERVISE, INTEREST,
+                       (STAFF,)),
+    }, ("id", "attempt_id", "blob_id"), WITH_ATTEMPT, Erase.DELETE),
     Record("detector_run", "attempt", {
         "at": _i("Zeitpunkt eines automatischen Hinweises", "time of an automated flag", P_AI_LOG, LEGAL_DUTY,
                  (STAFF,)),

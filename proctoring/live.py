@@ -44,6 +44,7 @@ class LiveState:
         self.no_face_since: dict[int, float] = {}
         self.no_face_confirmed: set[int] = set()  # no face even on the thorough pass, until one is seen
         self.identity_checked_at: dict[int, float] = {}
+        self.raised_by_video: dict[int, set[str]] = {}  # kinds the face detectors raised and have not seen end
         self.last_stored: dict[int, float] = {}
         self.faces = FacePool(processes)
         self.screens: dict[int, tuple[float, bytes]] = {}  # the latest thumbnail of the candidate's screen
@@ -198,6 +199,7 @@ def _face_flags(app: Flask, state: LiveState, attempt_id: int, frame_bgr: np.nda
         return  # no answer from the workers: this sample is skipped, the next one comes in a second
     boxes = seen.boxes
     raised: list[tuple[str, dict[str, Any]]] = []
+    ended: set[str] = set()  # kinds this observation examined and found absent
     if not boxes:
         state.no_face_since.setdefault(attempt_id, now)
         if seen.thorough:
@@ -207,17 +209,44 @@ def _face_flags(app: Flask, state: LiveState, attempt_id: int, frame_bgr: np.nda
     else:
         state.no_face_since.pop(attempt_id, None)
         state.no_face_confirmed.discard(attempt_id)
+        ended.add("no_face")
         main = (boxes[0][2] - boxes[0][0]) * (boxes[0][1] - boxes[0][3])
         others = [b for b in boxes[1:] if (b[2] - b[0]) * (b[1] - b[3]) >= SECOND_FACE_RATIO * main]
         if others:
             raised.append(("multiple_faces", {"faces": 1 + len(others)}))
-        elif template is not None and seen.encoding is not None:
+        else:
+            ended.add("multiple_faces")
+        if not others and template is not None and seen.encoding is not None:
             state.identity_checked_at[attempt_id] = now
             d = float(np.linalg.norm(np.frombuffer(template, dtype=np.float64) - seen.encoding))
             if d >= float(app.config.get("IDCHECK_NO_MATCH_MIN", 0.6)):
                 raised.append(("other_person", {"distance": round(d, 3)}))
+            else:
+                ended.add("other_person")
+    open_kinds = state.raised_by_video.setdefault(attempt_id, set())
+    cleared = sorted(open_kinds & ended)  # only a transition touches the database, not every observation
+    open_kinds.difference_update(ended)
+    open_kinds.update(kind for kind, _detail in raised)
     if raised:
         _raise(app, attempt_id, raised)
+    if cleared:
+        _clear(app, attempt_id, cleared)
+
+
+def _clear(app: Flask, attempt_id: int, kinds: list[str]) -> None:
+    """The face detectors saw the condition of ``kinds`` end: the detector-run log records the clearing run."""
+    from exams.models import Attempt
+    from kernel.clock import utcnow
+    from kernel.db import db
+    from proctoring.flags import clear_flag
+    from proctoring.models import FlagKind
+
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        if attempt is None:
+            return
+        for kind in kinds:
+            clear_flag(attempt, FlagKind(kind), utcnow())
 
 
 def _template(app: Flask, attempt_id: int) -> bytes | None:

@@ -107,3 +107,19 @@ class RecordingPlayback(db.Model):  # type: ignore[name-defined]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(200))
     made_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EvidenceView(db.Model):  # type: ignore[name-defined]
+    """Which stretch of an attempt's evidence a person opened: a recording part (the time it covers) or a snapshot
+    (its moment). A flag is decided after the exam only by someone whose views cover the flag's span (EU AI Act
+    Art. 14); one row per viewer and file, the first opening."""
+
+    __table_args__ = (UniqueConstraint("viewer_id", "blob_id", name="uq_evidence_view_viewer_blob"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    viewer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    blob_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    span_start: Mapped[dt.datetime] = mapped_column(DateTime)
+    span_end: Mapped[dt.datetime] = mapped_column(DateTime)

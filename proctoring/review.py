@@ -22,6 +22,7 @@ from exams.attempts import record_event
 from exams.models import Attempt, AttemptStatus, Exam, ExamSession, exam_proctor
 from kernel.db import db
 from kernel.errors import Conflict, Gone, NotFound, ValidationFailed
+from proctoring.flags import note_view
 from proctoring.models import Flag, FlagStatus, RecordingPlayback
 from storage import vault
 from storage.crypto import EncryptedReader
@@ -115,7 +116,7 @@ def log_access(attempt: Attempt, viewer: User, blob_id: int, now: dt.datetime) -
     """Audit: who opened the attempt's recording, when (one entry per viewer and ``ACCESS_LOG_WINDOW_SECONDS``,
     whatever range each request reads); whether this opening was logged anew."""
     from privacy.rights import Access, record_opening
-
+    note_view(attempt, viewer, blob_id, now)  # which stretch was opened: a flag is decided on its own span
     logged = record_opening(viewer, attempt.user_id, Access("recording", "review of the exam attempt"), now,
                             attempt_id=attempt.id)
     if logged:
@@ -167,6 +168,7 @@ def snapshot_bytes(attempt: Attempt, viewer: User, blob_id: int, now: dt.datetim
     if blob.state != BlobState.COMPLETE:
         raise Gone(pgettext("review", "This snapshot has been deleted under its retention rule."))
     data = vault.read(blob)
+    note_view(attempt, viewer, blob.id, now)
     record_opening(viewer, attempt.user_id, Access("snapshot", "review of the exam attempt"), now,
                    attempt_id=attempt.id)
     return data

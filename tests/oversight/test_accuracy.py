@@ -104,3 +104,17 @@ def test_another_institution_cannot_open_an_exams_figures(app, client, office, m
     login(client, stranger)
     assert client.get(f"/staff/oversight/exams/{office.exams[0].id}").status_code == 404
     assert client.get(f"/staff/oversight/exams/{office.exams[0].id}/report.pdf").status_code == 404
+
+
+def test_the_pdf_report_draws_a_bar_per_kind_in_proportion(app, client, office):
+    """Confirmed and dismissed parts of a kind's bar are as long as their counts (1 : 9 here), each labelled."""
+    import re
+
+    from tests.exams.test_lockdown import _drawn_text
+
+    office.flags(office.exams[1], FlagKind.OTHER_PERSON, confirmed=1, dismissed=9)
+    login(client, office.staff)
+    pdf = client.get(f"/staff/oversight/exams/{office.exams[1].id}/report.pdf").data
+    drawn = _drawn_text(pdf)
+    widths = [float(w) for w in re.findall(rb"[\d.]+ [\d.]+ ([\d.]+) -?[\d.]+ re B", drawn)]
+    assert len(widths) == 2 and abs(widths[1] / widths[0] - 9) < 0.01

@@ -94,3 +94,43 @@ def test_during_the_exam_the_proctor_decides_on_the_live_picture_and_it_is_repor
         resolve_flag(flag.id, att, chain.proctor, False, "", clock.now())
     event = db.session.scalar(select(AttemptEvent).where(AttemptEvent.kind == "flag_dismissed"))
     assert event.detail["evidence_opened"] is False  # counted as a decision without the evidence opened
+
+
+def test_the_opened_evidence_must_show_the_flags_own_span(app, chain):  # noqa: F811
+    """A part or snapshot from another stretch of the exam does not count; one within the flag's span does."""
+    from proctoring.review import snapshot_bytes, snapshots_of
+    from storage import vault
+    from storage.models import Blob
+
+    att = chain.attempt(identity=IdCheckStatus.VERIFIED)
+    early = recording_parts(att)[0]  # stored by the fixture now and complete at once: it shows the first moments
+    clock.advance(dt.timedelta(minutes=20))
+    flag = raise_flag(att, FlagKind.OTHER_PERSON, clock.now(), source="video")
+    clock.advance(dt.timedelta(seconds=5))
+    log_access(att, chain.proctor, early.id, clock.now())  # the reviewer opened the part from 20 minutes before
+    with app.test_request_context(), pytest.raises(Conflict):
+        resolve_flag(flag.id, att, chain.proctor, False, "", clock.now())
+    # a snapshot taken during the flag's span, opened by the same reviewer, shows it
+    vault.store("snapshot", b"\xff\xd8jpeg" * 20, attempt_id=att.id, user_id=att.user_id,
+                institution_id=db.session.get(Blob, early.id).institution_id)
+    late = snapshots_of(att)[-1]
+    assert late.created_at >= flag.started_at
+    with app.test_request_context():
+        snapshot_bytes(att, chain.proctor, late.id, clock.now())
+        clock.advance(dt.timedelta(seconds=5))
+        resolve_flag(flag.id, att, chain.proctor, False, "", clock.now())
+    event = db.session.scalar(select(AttemptEvent).where(AttemptEvent.attempt_id == att.id,
+                                                         AttemptEvent.kind == "flag_dismissed"))
+    assert event.detail["evidence_opened"] is True
+
+
+def test_a_part_recorded_over_the_flags_span_counts(app, chain):  # noqa: F811
+    att = chain.attempt(identity=IdCheckStatus.VERIFIED)
+    part = recording_parts(att)[0]
+    part.completed_at = clock.now() + dt.timedelta(minutes=30)  # the part ran on for half an hour
+    db.session.commit()
+    clock.advance(dt.timedelta(minutes=20))
+    flag = raise_flag(att, FlagKind.NO_FACE, clock.now(), source="video")
+    log_access(att, chain.proctor, part.id, clock.now())
+    with app.test_request_context():
+        resolve_flag(flag.id, att, chain.proctor, True, "the chair was empty", clock.now())

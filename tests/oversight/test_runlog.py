@@ -78,3 +78,19 @@ def test_the_log_is_in_the_privacy_inventory_with_purpose_and_legal_basis(app):
     assert rec.age_days_config == "AIACT_LOG_RETENTION_DAYS"
     assert "Art. 12" in rec.fields["detector"].purpose.en
     assert "Art. 6(1)(c)" in rec.fields["detector"].basis.en
+
+
+def test_a_run_that_cleared_a_flag_is_logged_once_and_the_flag_stays_for_a_person(app, attempt):
+    from proctoring.flags import clear_flag
+    from proctoring.models import FlagStatus
+
+    flag = raise_flag(attempt, FlagKind.NO_FACE, T0, source="video", seconds=5.0)
+    assert clear_flag(attempt, FlagKind.NO_FACE, T0 + dt.timedelta(seconds=2)) is flag
+    clear_flag(attempt, FlagKind.NO_FACE, T0 + dt.timedelta(seconds=3))  # a second look at the same end: no new run
+    raised, cleared = runs_of(attempt.id)
+    assert (raised.outcome, cleared.outcome) == ("raised", "cleared")
+    assert (cleared.flag_id, cleared.detector, cleared.model) == (flag.id, raised.detector, raised.model)
+    assert cleared.span_start == T0 and cleared.measure == {}
+    assert flag.status == FlagStatus.OPEN  # a detector clears the condition, never the flag: a person decides
+    assert clear_flag(attempt, FlagKind.VOICE, T0) is None  # nothing open of that kind: nothing logged
+    assert len(runs_of(attempt.id)) == 2

@@ -24,7 +24,7 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     from idcheck.models import IdCheck, IdCheckStatus
     from oversight.models import DetectorRun
     from privacy.models import AccessLog, ProfileChange
-    from proctoring.models import Accommodation, Flag, FlagKind, RecordingPlayback, SystemCheck
+    from proctoring.models import Accommodation, EvidenceView, Flag, FlagKind, RecordingPlayback, SystemCheck
     from storage import vault
     from storage.retention import purge_blob_now
 
@@ -78,6 +78,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
         DetectorRun(at=now, attempt_id=att.id, detector="face_presence", flag_kind="no_face", model="BlazeFace",
                     version="0.10.21", thresholds={"no_face_after_seconds": 3.0}, measure={"seconds": 5},
                     outcome="raised", span_start=now - dt.timedelta(seconds=5), span_end=now),
+        EvidenceView(attempt_id=att.id, viewer_id=staff.id, blob_id=id_img.id, at=now,
+                     span_start=now - dt.timedelta(minutes=5), span_end=now),
     ])
     if certificate:
         db.session.add(Certificate(attempt_id=att.id, public_id=f"cert-{cand.id}", issued_at=now,

@@ -177,3 +177,19 @@ def test_a_dead_worker_is_replaced(app, attempt):
         assert again is not None and len(again.boxes) == 1 and again.encoding is not None
     finally:
         pool.close()
+
+
+def test_the_face_coming_back_is_logged_as_the_run_that_cleared_the_flag(app, attempt, state):
+    from oversight.runlog import runs_of
+
+    sid = session_id(attempt.id)
+    blank = np.full((480, 640, 3), 60, np.uint8)
+    _on_frame(app, state, sid, blank, time.time())
+    state.no_face_since[attempt.id] -= 5
+    _on_frame(app, state, sid, blank, time.time())
+    assert kinds(attempt) == ["no_face"]
+    state.snapshots.pop(attempt.id, None)
+    _on_frame(app, state, sid, frame("obama.jpg"), time.time())  # the candidate is back
+    _on_frame(app, state, sid, frame("obama.jpg"), time.time())  # and stays: no second clearing run
+    db.session.rollback()
+    assert [(r.flag_kind, r.outcome) for r in runs_of(attempt.id)] == [("no_face", "raised"), ("no_face", "cleared")]
