@@ -180,8 +180,9 @@ DETECTORS: tuple[Detector, ...] = (
         {"room_scan_step_seconds": " / ".join(str(s.seconds) for s in roomscan.STEPS),
          "room_scan_total_seconds": roomscan.TOTAL_SECONDS,
          "room_scan_start_within_seconds": roomscan.START_WITHIN_SECONDS},
-        T("die Zeiten aus den Browsertests (ein Raumscan dauert dort etwa 15 Sekunden)",
-          "the times of the browser tests (a room scan takes about 15 seconds there)"),
+        T("nicht kalibriert: die Fristen sind von Hand gesetzt (etwa drei Minuten für die vier Schritte); mit echten "
+          "Kandidatinnen und Kandidaten nicht gemessen", "not calibrated: the limits are set by hand (about three "
+          "minutes for the four steps); not measured with real candidates"),
         T("dass ein Raumscan (vor dem Start oder auf Bitte der Aufsicht) nicht in der Frist abgeschlossen oder eine "
           "Bitte nicht rechtzeitig begonnen wurde", "that a room scan (before the start or asked for by a proctor) "
           "was not completed in time, or a request was not begun in time"),

@@ -79,6 +79,11 @@ class Scan:
     ended_at: dt.datetime | None = None
     completed: bool = False
 
+    def step_spans(self) -> list[tuple[str, dt.datetime, dt.datetime]]:
+        """Each step shown: its key, when it began (the scan's start or the step before) and when it was done."""
+        starts = [self.started_at, *(at for _key, at in self.steps)]
+        return [(key, starts[i], at) for i, (key, at) in enumerate(self.steps)]
+
 
 @dataclasses.dataclass
 class ScanState:

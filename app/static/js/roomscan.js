@@ -49,7 +49,7 @@
       if (box.dataset.state === "running") {
         live.textContent = d.msgDone;
         box.dataset.state = "done";
-        if (s.required && box.dataset.before === "yes") { window.location.reload(); return; }
+        if (s.required && box.dataset.before === "yes") { reveal(); }
         setTimeout(close, 1500);
       } else if (!box.hidden && box.dataset.state !== "done") { close(); }
       return;
@@ -80,7 +80,8 @@
     live.textContent = count.textContent + ": " + (li ? li.textContent.trim() : "");
     next.textContent = s.step + 1 === total ? d.msgFinish : d.msgNext;
     stepLeft = s.step_seconds_left; totalLeft = s.seconds_left; waitLeft = s.min_step_seconds;
-    next.disabled = true;
+    // aria-disabled, not disabled: the button keeps the keyboard's focus while the step is shown
+    next.setAttribute("aria-disabled", "true");
     open(next);
     next.focus();
     clearInterval(tickTimer);
@@ -91,7 +92,7 @@
   function tick(first) {
     if (!first) { stepLeft = Math.max(0, stepLeft - 1); totalLeft = Math.max(0, totalLeft - 1); waitLeft = Math.max(0, waitLeft - 1); }
     timer.textContent = fill(d.msgStepLeft, {s: stepLeft}) + " · " + fill(d.msgTotalLeft, {s: totalLeft});
-    next.disabled = waitLeft > 0 || busy;
+    next.setAttribute("aria-disabled", waitLeft > 0 || busy ? "true" : "false");
     next.dataset.wait = String(waitLeft);
     if (waitLeft > 0) { next.textContent = fill(d.msgWait, {s: waitLeft}); } else {
       next.textContent = state.step + 1 === state.steps.length ? d.msgFinish : d.msgNext;
@@ -101,6 +102,22 @@
       expired = true;
       setTimeout(refresh, 6000);
     }
+  }
+
+  // Before the start the server sent no questions: fetch them now into the form (not a reload: that would end
+  // fullscreen, which is flagged). exam.js listens on the form, so the new fields autosave like the others.
+  function reveal() {
+    fetch(window.location.href, {credentials: "same-origin"})
+      .then(function (r) { return r.text(); })
+      .then(function (html) {
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var form = document.getElementById("exam-form"), submit = document.getElementById("submit");
+        var fields = page.querySelectorAll("#exam-form fieldset.question");
+        if (!fields.length) { window.location.reload(); return; }
+        fields.forEach(function (fs) { form.insertBefore(document.importNode(fs, true), submit); });
+        var gate = document.getElementById("attempt-gate");
+        if (gate) { gate.remove(); }
+      });
   }
 
   function post(body) {
@@ -114,7 +131,7 @@
   }
   begin.addEventListener("click", function () { post({action: "begin"}); });
   next.addEventListener("click", function () {
-    if (!state || !state.running || next.disabled) { return; }
+    if (!state || !state.running || busy || next.getAttribute("aria-disabled") === "true") { return; }
     post({step: state.steps[state.step].key});
   });
 
@@ -127,6 +144,12 @@
       })
       .catch(function () {});
   }
+  // The fullscreen request (exam_watch.js) sits above the scan at the start: once it is answered, the keyboard's
+  // focus comes back to the scan's button.
+  document.addEventListener("fullscreenchange", function () {
+    if (box.hidden) { return; }
+    setTimeout(function () { (begin.hidden ? next : begin).focus(); }, 0);
+  });
   // The supervision's request arrives with the notices the exam page polls (exam.js).
   document.addEventListener("aufsicht:notice", function (ev) {
     if (ev.detail && ev.detail.kind === "room_scan_requested") { refresh(); }
