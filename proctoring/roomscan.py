@@ -140,8 +140,9 @@ def fold(required: bool, events: Iterable[Any]) -> ScanState:
         elif kind == "room_scan_started":
             state.running = Scan(e.at, str(detail.get("why", "before_start")))
             state.scans.append(state.running)
-        elif kind.startswith(STEP_EVENT) and state.running is not None:
-            state.running.steps.append((kind.removeprefix(STEP_EVENT), e.at))
+        elif kind.startswith(STEP_EVENT) and state.running is not None and len(state.running.steps) < len(STEPS):
+            if kind.removeprefix(STEP_EVENT) == STEPS[len(state.running.steps)].key:  # a repeat is not a step
+                state.running.steps.append((kind.removeprefix(STEP_EVENT), e.at))
         elif kind == "room_scan_completed":
             if state.running is not None:
                 state.running.ended_at, state.running.completed = e.at, True
@@ -190,6 +191,8 @@ def _not_completed(attempt: Attempt, now: dt.datetime, **detail: Any) -> None:
 
 
 def _open(attempt: Attempt) -> None:
+    # one change of an attempt's scan at a time (a double click must not record a step or give time back twice)
+    db.session.scalars(select(Attempt).where(Attempt.id == attempt.id).with_for_update()).one()
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise AttemptClosed(_("This attempt has ended."))
     if not attempt.exam.room_scan_required:
