@@ -92,6 +92,8 @@ SCHEMAS: dict[str, Any] = {
                        "screen": {"type": ["string", "null"], "enum": ["shared", "stopped", None],
                                   "description": "Exams that record the screen: whether the candidate shares it."},
                        "screen_url": {"type": ["string", "null"]},
+                       "room_scan": {"type": ["string", "null"],
+                                     "description": "A room scan running, requested or outstanding, in words."},
                        "flags": {"type": "array", "items": {
                            "type": "object", "required": ["id", "kind", "label", "started_at"],
                            "properties": {"id": {"type": "integer"}, "kind": {"type": "string"},
@@ -99,6 +101,19 @@ SCHEMAS: dict[str, Any] = {
                        "accommodation": {"type": ["object", "null"], "properties": {
                            "extra_minutes": {"type": "integer"}, "reason": {"type": "string"},
                            "silenced": {"type": "array", "items": {"type": "string"}}}}},
+    },
+    "RoomScan": {
+        "type": "object", "required": ["required", "due", "running", "step", "steps", "total_seconds"],
+        "properties": {"required": {"type": "boolean"},
+                       "due": {"type": ["string", "null"], "enum": ["before_start", "requested", None]},
+                       "running": {"type": "boolean"}, "step": {"type": "integer", "minimum": 0,
+                                                                "description": "Steps done in the running scan."},
+                       "steps": {"type": "array", "items": {"type": "object", "properties": {
+                           "key": {"type": "string"}, "seconds": {"type": "integer"}}}},
+                       "total_seconds": {"type": "integer"}, "min_step_seconds": {"type": "integer"},
+                       "step_seconds_left": {"type": ["integer", "null"]},
+                       "seconds_left": {"type": ["integer", "null"]},
+                       "proctor_state": {"type": ["string", "null"]}, "label": {"type": ["string", "null"]}},
     },
     "Verification": {
         "type": "object", "required": ["valid", "reason", "claims", "status"],
@@ -172,6 +187,14 @@ def describe() -> dict[str, Any]:
             params=[ATTEMPT, {"name": "question_id", "in": "path", "required": True, "schema": {"type": "string"}}])},
         "/api/attempts/{attempt_id}/submit": {"post": _op("Submit the attempt (idempotent).", _ref("AttemptState"),
                                                           params=[ATTEMPT])},
+        "/api/attempts/{attempt_id}/room-scan": {
+            "get": _op("The candidate's room scan: due, running, the step and the time left (server clock).",
+                       _ref("RoomScan"), params=[ATTEMPT]),
+            "post": _op("Begin the room scan, or report a step shown (in order; each shown for a few seconds).",
+                        _ref("RoomScan"), params=[ATTEMPT],
+                        body=_json({"type": "object", "properties": {
+                            "action": {"type": "string", "enum": ["begin"]},
+                            "step": {"type": "string", "enum": ["room", "desk", "floor", "screen_edges"]}}}))},
         "/api/attempts/{attempt_id}/chat": {
             "get": _op("The candidate's chat with the proctors.", _ref("ChatMessages"), params=[ATTEMPT, _after()]),
             "post": _op("Send a chat message to the proctors.", _ref("ChatMessage"), params=[ATTEMPT],
@@ -245,6 +268,12 @@ def describe() -> dict[str, Any]:
             "The proctor hangs up; the candidate's page is told.",
             {"type": "object", "required": ["ended"], "properties": {"ended": {"type": "boolean"}}},
             params=[ATTEMPT])},
+        "/api/proctor/attempts/{attempt_id}/room-scan": {
+            "get": _op("Whether the candidate's room scan runs, is asked for or outstanding (in words too).",
+                       _ref("RoomScan"), params=[ATTEMPT]),
+            "post": _op("Ask the candidate for a room scan now (exams with room scans; asking while one is due "
+                        "changes nothing).", _ref("RoomScan"), params=[ATTEMPT],
+                        body=_json({"type": "object"}))},
         "/api/proctor/attempts/{attempt_id}/chat": {
             "get": _op("The chat with one candidate.", _ref("ChatMessages"), params=[ATTEMPT, _after()]),
             "post": _op("Write to the candidate.", _ref("ChatMessage"), params=[ATTEMPT],

@@ -70,6 +70,24 @@ def register_gate(gate: Gate) -> Gate:
     return gate
 
 
+# Preconditions of answering inside a started attempt (the room scan before the start: proctoring.roomscan); each
+# raises GateNotPassed. The exam page shows no questions and the answer API refuses until all are passed.
+AttemptGate = Callable[[Attempt], None]
+ATTEMPT_GATES: list[AttemptGate] = []
+
+
+def register_attempt_gate(gate: AttemptGate) -> AttemptGate:
+    """Add a precondition that a started attempt must pass before its questions are shown and answered."""
+    ATTEMPT_GATES.append(gate)
+    return gate
+
+
+def check_attempt_gates(attempt: Attempt) -> None:
+    """Raise GateNotPassed while a precondition of answering this attempt is not met."""
+    for gate in ATTEMPT_GATES:
+        gate(attempt)
+
+
 def exam_spec(exam: Exam) -> ExamSpec:
     """The exam row as the domain spec used for grading and layout."""
     return exam_from_data({
@@ -79,7 +97,7 @@ def exam_spec(exam: Exam) -> ExamSpec:
         "pass_mark_percent": exam.pass_mark_percent, "minimum_age": exam.minimum_age,
         "identity_check_required": exam.identity_check_required, "proctoring_required": exam.proctoring_required,
         "shuffle_questions": exam.shuffle_questions, "shuffle_options": exam.shuffle_options,
-        "screen_capture": exam.screen_capture,
+        "screen_capture": exam.screen_capture, "room_scan_required": exam.room_scan_required,
         "seb_required": exam.seb_required, "seb_browser_exam_keys": list(exam.seb_browser_exam_keys or []),
         "questions": exam.questions,
     })
@@ -186,6 +204,7 @@ def save_answer(attempt: Attempt, question_id: str, value: Any, now: dt.datetime
         raise AttemptClosed(_("Time is up; answers given after the deadline are not accepted."))
     if attempt.paused_at is not None:
         raise AttemptPaused(_("The supervision has paused your exam. Your time is stopped; please wait."))
+    check_attempt_gates(attempt)
     spec = exam_spec(attempt.exam)
     question = spec.question(question_id)
     if question is None:

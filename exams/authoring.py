@@ -36,6 +36,7 @@ proctoring_required: true
 shuffle_questions: false
 shuffle_options: false
 screen_capture: false
+room_scan_required: false
 seb_required: false
 proctors: []
 questions:
@@ -90,6 +91,7 @@ def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:
     exam.shuffle_questions = spec.shuffle_questions
     exam.shuffle_options = spec.shuffle_options
     exam.screen_capture = spec.screen_capture
+    exam.room_scan_required = spec.room_scan_required
     exam.seb_required = spec.seb_required
     exam.seb_browser_exam_keys = list(spec.seb_browser_exam_keys)
     exam.questions = exam_to_data(spec)["questions"]

@@ -74,6 +74,7 @@ class ExamForm:
     shuffle_questions: bool = False
     shuffle_options: bool = False
     seb_required: bool = False  # Safe Exam Browser required (exams.lockdown)
+    room_scan_required: bool = False  # a room scan before the start and when a proctor asks
     seb_browser_exam_keys: str = ""  # as pasted: one Browser Exam Key per line
     proctors: list[str] = dataclasses.field(default_factory=list)
     questions: list[QuestionForm] = dataclasses.field(default_factory=list)
@@ -119,6 +120,7 @@ def form_from_spec(spec: ExamSpec, zone: ZoneInfo) -> ExamForm:
         identity_check_required=spec.identity_check_required, proctoring_required=spec.proctoring_required,
         shuffle_questions=spec.shuffle_questions, shuffle_options=spec.shuffle_options,
         seb_required=spec.seb_required, seb_browser_exam_keys="\n".join(spec.seb_browser_exam_keys),
+        room_scan_required=spec.room_scan_required,
         proctors=list(spec.proctors), questions=questions)
 
 
@@ -138,6 +140,7 @@ def read_form(get: Get, get_list: GetList) -> ExamForm:
         proctoring_required=get("proctoring_required") == "on",
         shuffle_questions=get("shuffle_questions") == "on", shuffle_options=get("shuffle_options") == "on",
         seb_required=get("seb_required") == "on", seb_browser_exam_keys=get("seb_browser_exam_keys").strip(),
+        room_scan_required=get("room_scan_required") == "on",
         proctors=[p for p in get_list("proctors") if p.strip()],
     )
     for qi in range(_count(get, "questions", MAX_QUESTIONS)):
@@ -313,6 +316,7 @@ def _data(form: ExamForm, zone: ZoneInfo, duration: int | None, mark: Decimal | 
         "pass_mark_percent": _plain(mark),
         "identity_check_required": form.identity_check_required, "proctoring_required": form.proctoring_required,
         "shuffle_questions": form.shuffle_questions, "shuffle_options": form.shuffle_options,
+        "room_scan_required": form.room_scan_required,
         "proctors": list(form.proctors), "questions": questions,
     }
     if age is not None:

@@ -56,6 +56,8 @@ class Exam(db.Model):  # type: ignore[name-defined]
     shuffle_options: Mapped[bool] = mapped_column(Boolean, default=False)
     # The candidate's whole screen is recorded beside the webcam (off unless the exam says so).
     screen_capture: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A room scan before the start and whenever a proctor asks (proctoring.roomscan; off unless the exam says so).
+    room_scan_required: Mapped[bool] = mapped_column(Boolean, default=False)
     # Safe Exam Browser required (exams.lockdown), and the Browser Exam Keys of the SEB builds the office allows.
     seb_required: Mapped[bool] = mapped_column(Boolean, default=False)
     seb_browser_exam_keys: Mapped[list[str]] = mapped_column(JSON, default=list)

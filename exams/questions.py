@@ -115,6 +115,7 @@ class ExamSpec:
     shuffle_questions: bool = False
     shuffle_options: bool = False
     screen_capture: bool = False
+    room_scan_required: bool = False  # a room scan before the start and when a proctor asks (proctoring.roomscan)
     seb_required: bool = False  # Safe Exam Browser required (exams.lockdown)
     seb_browser_exam_keys: tuple[str, ...] = ()
     proctors: tuple[str, ...] = ()

@@ -119,6 +119,7 @@ EXAM_SCHEMA: dict[str, Any] = {
         "shuffle_questions": {"type": "boolean"},
         "shuffle_options": {"type": "boolean"},
         "screen_capture": {"type": "boolean"},
+        "room_scan_required": {"type": "boolean"},
         # Safe Exam Browser (exams.lockdown): required, and the Browser Exam Keys of the SEB builds allowed.
         "seb_required": {"type": "boolean"},
         "seb_browser_exam_keys": {
@@ -466,6 +467,10 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
         # takes the place of the screen recording (README, "Lockdown with Safe Exam Browser").
         yield problem(("screen_capture",), "an exam in Safe Exam Browser does not record the screen (SEB's lockdown "
                                            "takes its place); set screen_capture to false or seb_required to false")
+    if data.get("room_scan_required") and data.get("proctoring_required") is False:
+        # the scan is shown on the recorded webcam (proctoring.roomscan): an unsupervised exam has none
+        yield problem(("room_scan_required",), "a room scan needs a supervised exam (the webcam is recorded); set "
+                                               "proctoring_required to true or room_scan_required to false")
     window = data["window"]
     moments: dict[str, dt.datetime] = {}
     for key in ("opens_at", "closes_at"):
@@ -552,6 +557,7 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
         shuffle_questions=data.get("shuffle_questions", False),
         shuffle_options=data.get("shuffle_options", False),
         screen_capture=data.get("screen_capture", False),
+        room_scan_required=data.get("room_scan_required", False),
         seb_required=data.get("seb_required", False),
         seb_browser_exam_keys=tuple(data.get("seb_browser_exam_keys", [])),
         proctors=tuple(data.get("proctors", [])),
@@ -619,6 +625,7 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
         "shuffle_questions": spec.shuffle_questions,
         "shuffle_options": spec.shuffle_options,
         "screen_capture": spec.screen_capture,
+        "room_scan_required": spec.room_scan_required,
         "seb_required": spec.seb_required,
         "seb_browser_exam_keys": list(spec.seb_browser_exam_keys),
         "proctors": list(spec.proctors),

@@ -21,7 +21,7 @@ from idcheck.facework import BLAZEFACE_MIN_CONFIDENCE
 from idcheck.matching import Thresholds
 from idcheck.quality import SECOND_FACE_RATIO
 from privacy.inventory import T
-from proctoring import voice
+from proctoring import roomscan, voice
 from proctoring.flags import MERGE_GAP
 from proctoring.live import NO_FACE_AFTER
 from proctoring.models import FlagKind
@@ -60,6 +60,11 @@ THRESHOLD_LABELS: dict[str, T] = {
     "min_light_change": T("Mindeständerung des Lichts im Gesicht bei einer Bewegung (gegen in 2D verformte Fotos)",
                           "minimum change of the light on the face in a move (against photos warped in 2D)"),
     "max_faceless_share": T("Höchstanteil an Bildern ohne Gesicht", "maximum share of frames without a face"),
+    "room_scan_step_seconds": T("Sekunden je Schritt des Raumscans (Raum / Tisch / Boden / Bildschirmränder)",
+                                "seconds per step of the room scan (room / desk / floor / screen edges)"),
+    "room_scan_total_seconds": T("Sekunden für den ganzen Raumscan", "seconds for the whole room scan"),
+    "room_scan_start_within_seconds": T("Sekunden, in denen ein angeforderter Raumscan beginnen muss",
+                                        "seconds within which a requested room scan must begin"),
     "merge_gap_seconds": T("Sekunden, in denen gleiche Ereignisse einen Hinweis verlängern",
                            "seconds within which like events extend one flag"),
 }
@@ -168,6 +173,23 @@ DETECTORS: tuple[Detector, ...] = (
         T("warum es geschah (ein Absturz, eine Benachrichtigung, ein Versehen)",
           "why it happened (a crash, a notification, a slip)"),
         frozenset({"browser_event", "device_state"})),
+    Detector(
+        "room_scan", T("Frist des Raumscans", "Time limit of the room scan"), (FlagKind.ROOM_SCAN_INCOMPLETE,), True,
+        "rule on the server's clock (no model, no picture analysed)", "aufsicht proctoring/roomscan.py", "aufsicht",
+        "AGPL-3.0 (aufsicht)",
+        {"room_scan_step_seconds": " / ".join(str(s.seconds) for s in roomscan.STEPS),
+         "room_scan_total_seconds": roomscan.TOTAL_SECONDS,
+         "room_scan_start_within_seconds": roomscan.START_WITHIN_SECONDS},
+        T("nicht kalibriert: die Fristen sind von Hand gesetzt (etwa drei Minuten für die vier Schritte); mit echten "
+          "Kandidatinnen und Kandidaten nicht gemessen", "not calibrated: the limits are set by hand (about three "
+          "minutes for the four steps); not measured with real candidates"),
+        T("dass ein Raumscan (vor dem Start oder auf Bitte der Aufsicht) nicht in der Frist abgeschlossen oder eine "
+          "Bitte nicht rechtzeitig begonnen wurde", "that a room scan (before the start or asked for by a proctor) "
+          "was not completed in time, or a request was not begun in time"),
+        T("was im Raum zu sehen ist: das beurteilt eine Person in der Aufnahme; warum es länger dauerte (Technik, "
+          "eine Behinderung)", "what the room shows: a person judges that in the recording; why it took longer "
+          "(technology, a disability)"),
+        frozenset({"browser_event"})),
     Detector(
         "face_match_idcheck", T("Gesichtsabgleich bei der Identitätsprüfung", "Face match at the identity check"),
         (), False,

@@ -481,11 +481,15 @@ MEDIA_DE = ("erst nach der Durchsicht, die die Prüfungsstelle verlangt, und wen
 
 STORED_FILES: list[StoredFiles] = [
     StoredFiles("recording", _i("Audio- und Videoaufnahme der Prüfung (Webcam und Mikrofon; bei Prüfungen mit "
-                                "Bildschirmaufnahme auch der ganze Bildschirm; bei mündlichen Prüfungen auch Bild und "
+                                "Bildschirmaufnahme auch der ganze Bildschirm; bei Prüfungen mit Raumscan auch "
+                                "der Raum, der Schreibtisch, der Boden um den Stuhl und die Bildschirmränder, wie die "
+                                "Kamera sie beim Raumscan zeigt; bei mündlichen Prüfungen auch Bild und "
                                 "Ton der Prüferin oder des Prüfers, zur Neubewertung der mündlichen Leistung; spricht "
                                 "die Aufsicht während der Prüfung mit Ihnen, auch deren Bild und Ton)",
                                 "audio and video recording of the exam (webcam and microphone; in exams that record "
-                                "the screen also the whole screen; in oral exams also the examiner's picture and "
+                                "the screen also the whole screen; in exams with a room scan also the room, the desk, "
+                                "the floor around the chair and the screen's edges as the camera shows them in the "
+                                "scan; in oral exams also the examiner's picture and "
                                 "sound, for re-evaluating the oral performance; when a proctor talks to you during "
                                 "the exam, also the proctor's picture and sound)",
                                 P_SUPERVISE, INTEREST, (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),

@@ -23,7 +23,7 @@ from kernel.errors import Conflict, NotFound, ValidationFailed
 MAX_MESSAGE = 500
 # Timeline entries the candidate's page shows (and polls for).
 CANDIDATE_NOTICES = ("warning", "paused", "resumed", "time_added", "terminated", "chat_from_proctor",
-                     "call_started", "call_ended")
+                     "call_started", "call_ended", "room_scan_requested")
 
 
 def supervised_attempt(user: User, attempt_id: int) -> Attempt:

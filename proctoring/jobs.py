@@ -11,6 +11,7 @@ from exams.models import Attempt
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.jobs import exclusive, job
+from proctoring import roomscan  # noqa: F401  (registers the room scan's gate on a started attempt)
 from proctoring.playback import make_playback, pending_parts
 from storage import vault
 from storage.errors import StorageUnavailable
@@ -35,6 +36,14 @@ def finish_cut_recordings() -> int:
         log.info("recording part %s of attempt %s was cut; %s", blob.id, blob.attempt_id,
                  "readable as far as it got" if readable else "nothing of it reached storage")
     return len(cut)
+
+
+@job("proctoring.expire_room_scans", every=dt.timedelta(minutes=1))
+def expire_room_scans() -> int:
+    """End room scans past their time limit (the candidate's page may be gone) with a flag; returns how many."""
+    from proctoring.roomscan import expire_all
+
+    return expire_all(utcnow())
 
 
 @job("proctoring.remux_recordings", every=dt.timedelta(minutes=1))

@@ -27,6 +27,7 @@ class FlagKind(enum.StrEnum):
     SCREEN_STOPPED = "screen_stopped"  # the candidate stopped sharing the screen (an exam that records it)
     MEDIA_LOST = "media_lost"  # the candidate's camera or microphone stopped mid-exam
     SEB_KEY_MISSING = "seb_key_missing"  # a request of a SEB attempt without a valid key (another browser)
+    ROOM_SCAN_INCOMPLETE = "room_scan_incomplete"  # a room scan not completed within its time limit (roomscan)
 
 
 class FlagStatus(enum.StrEnum):

@@ -11,6 +11,7 @@ from flask_babel.speaklater import LazyString
 
 from proctoring.flag_labels import FLAG_KIND_LABELS, FLAG_STATUS_LABELS
 from proctoring.models import FlagKind, FlagStatus
+from proctoring.roomscan_labels import ROOM_SCAN_EVENT_LABELS
 
 CONTEXT = "review"  # the catalogue's context for these words (short words like "confirmed" differ by page)
 
@@ -67,6 +68,7 @@ EVENT_LABELS: dict[str, LazyString] = {
     "screen_stopped": _l("Screen sharing stopped"),
     "screen_resumed": _l("Screen shared again"),
     "screen_refused": _l("Window or tab refused (the whole screen is required)"),
+    **ROOM_SCAN_EVENT_LABELS,
 }
 
 FLAG_LABELS: dict[FlagKind, LazyString] = FLAG_KIND_LABELS

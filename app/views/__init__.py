@@ -48,3 +48,6 @@ def register_blueprints(app: Flask) -> None:
     from app.views import items
 
     app.register_blueprint(items.bp)
+    from app.views import roomscan
+
+    app.register_blueprint(roomscan.bp)

@@ -18,6 +18,8 @@ from exams import lockdown
 from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
+    GateNotPassed,
+    check_attempt_gates,
     get_attempt_for,
     questions_for,
     remaining_seconds,
@@ -80,7 +82,12 @@ def take(attempt_id: int) -> str | Response:
         if attempt.status == AttemptStatus.IN_PROGRESS:
             submit_attempt(attempt, utcnow(), reason="submitted_at_deadline")
         return redirect(url_for("attempts.result", attempt_id=attempt.id))
-    return render_template("attempts/take.html", attempt=attempt, questions=questions_for(attempt),
+    try:  # a precondition inside the attempt (the room scan before the start) shows no question yet
+        check_attempt_gates(attempt)
+        questions, gate = questions_for(attempt), None
+    except GateNotPassed as err:
+        questions, gate = [], err.message
+    return render_template("attempts/take.html", attempt=attempt, questions=questions, gate=gate,
                            remaining=remaining_seconds(attempt, utcnow()))
 
 

@@ -23,7 +23,7 @@ from exams.models import Attempt
 from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
-from proctoring import accommodations, actions
+from proctoring import accommodations, actions, roomscan
 from proctoring import review as review_service
 from proctoring.flag_labels import flag_label, status_label
 from proctoring.flags import flag_of, flags_of, resolve_flag
@@ -275,11 +275,13 @@ def live_state() -> Response:
     screens = screen_states([a.id for a in attempts if a.exam.screen_capture])
     open_flags = _open_flags(ids)
     granted = accommodations.for_tile(attempts)
+    room_scans = roomscan.live_states(attempts)  # issue 29: "Room scan in progress" on the tile
     tiles = []
     for a in attempts:
         t = actions.tile(a, now, counts.get(a.id, 0))
         t["flags"] = open_flags.get(a.id, [])
         t["accommodation"] = granted.get(a.id)
+        t["room_scan"] = room_scans.get(a.id)
         at = live.get(a.id, {}).get("snapshot_at")
         t["connection"] = live.get(a.id, {}).get("state")
         t["recording"] = live.get(a.id, {}).get("recording")

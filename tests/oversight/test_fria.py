@@ -10,6 +10,8 @@ def test_the_template_names_the_detectors_the_exams_settings_run(app, make_exam)
     proctored = make_exam(identity_check_required=True, proctoring_required=True)
     assert {d.key for d in detectors_in_use(proctored)} == {
         "face_presence", "face_count", "face_match_live", "voice", "browser_signals", "face_match_idcheck", "liveness"}
+    scanned = make_exam(identity_check_required=False, proctoring_required=True, room_scan_required=True)
+    assert "room_scan" in {d.key for d in detectors_in_use(scanned)}
     unproctored = make_exam(identity_check_required=True, proctoring_required=False)
     assert {d.key for d in detectors_in_use(unproctored)} == {"face_match_idcheck", "liveness"}
 

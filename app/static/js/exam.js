@@ -177,6 +177,7 @@
         if (b.status && b.status !== "in_progress") { window.location.reload(); return; }
         (b.notices || []).forEach(function (n) {
           lastNotice = Math.max(lastNotice, n.id);
+          document.dispatchEvent(new CustomEvent("aufsicht:notice", {detail: n}));  // e.g. the room scan's request
           if (n.kind === "call_started" || n.kind === "call_ended") {
             callState(n.kind === "call_started", (n.detail || {}).proctor || "");
           }

@@ -58,6 +58,12 @@
               grid.dataset.labelFlags;
             li.appendChild(p);
             tileExtras(li, t);
+            if (t.room_scan) {  // issue 29: the candidate shows the room now (the snapshot above shows it too)
+              var scan = document.createElement("p");
+              scan.className = "room-scan-label";
+              scan.textContent = t.room_scan;
+              li.appendChild(scan);
+            }
             if (t.recording === "storage_failed") {  // the exam goes on; the recording has a gap until storage is back
               var alert = document.createElement("p");
               alert.className = "alert recording-failed";
