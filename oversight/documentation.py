@@ -53,12 +53,12 @@ _W = {
         "- Ein Hinweis wird erst bestätigt oder verworfen, nachdem die Aufnahme oder die Bilder seines Zeitraums "
         "geöffnet wurden.\n- Bestätigen verlangt eine Notiz, was gesehen wurde.\n- Das Prüfungsamt kann einen "
         "Hinweistyp für einzelne Personen als Nachteilsausgleich abschalten.\n- Jeder Lauf eines Detektors, der "
-        "einen Hinweis auslöste oder sein Ende sah, wird ohne Bild protokolliert (Detektor, Modell, Version, Schwelle, Zeitraum) und "
-        "nach sechs Monaten gelöscht.",
+        "einen Hinweis auslöste oder sein Ende sah, wird ohne Bild protokolliert (Detektor, Modell, Version, "
+        "Schwelle, Zeitraum) und nach sechs Monaten gelöscht.",
         "- A flag is confirmed or dismissed only after the recording or the pictures of its span were opened.\n"
         "- Confirming needs a note of what was seen.\n- The exam office can switch a flag type off per candidate "
-        "as an accommodation.\n- Every detector run that raised a flag or saw it end is logged without any image (detector, "
-        "model, version, threshold, time span) and deleted after six months."),
+        "as an accommodation.\n- Every detector run that raised a flag or saw it end is logged without any image "
+        "(detector, model, version, threshold, time span) and deleted after six months."),
 }
 
 
