@@ -111,7 +111,7 @@ YAML_CASES = [
     ("      - id: curiosity", "      - id: consent", 1, 'id: consent\n        text: "Curiosity',
      "questions[1].options[2].id",
      "duplicate option id"),
-    ("    type: free_text", "    type: essay", 1, "type: essay", "questions[4].type", "not one of"),
+    ("    type: free_text", "    type: poem", 1, "type: poem", "questions[4].type", "not one of"),
     ("    answer: 4\n", "", 1, "id: q-fine", "questions[2]", "missing required field 'answer'"),
     ("    answer: 72\n", "    answer: 72\n    options: []\n", 1, "options: []", "questions[3].options",
      "not allowed for this question type"),
@@ -174,7 +174,7 @@ def test_json_error_is_line_precise(old: str, new: str, occurrence: int, marker:
 def test_every_problem_is_reported_at_once() -> None:
     text = YAML_TEXT.replace("pass_mark_percent: 60", "pass_mark_percent: 160")
     text = text.replace("duration_minutes: 30", "duration_minutes: -5")
-    text = text.replace("    type: free_text", "    type: essay")
+    text = text.replace("    type: free_text", "    type: poem")
     with pytest.raises(ExamImportError) as info:
         load_exam(text, "yaml")
     err = info.value
