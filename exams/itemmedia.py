@@ -24,7 +24,8 @@ from kernel.db import db
 from kernel.errors import NotFound, ValidationFailed
 from storage import vault
 
-#: The largest file a candidate may hand in for one upload item, and the largest item image.
+#: The largest file a candidate may hand in for one upload item (the app's ANSWER_FILE_MAX_BYTES), and the
+#: largest item image.
 MAX_ANSWER_FILE = 10 * 1024 * 1024
 MAX_ITEM_IMAGE = 5 * 1024 * 1024
 _EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
@@ -106,7 +107,8 @@ def image_bytes(image: ItemImage) -> bytes:
     return vault.read(blob)
 
 
-def hand_in_file(attempt: Attempt, question_id: str, data: bytes, name: str, now: dt.datetime) -> Answer:
+def hand_in_file(attempt: Attempt, question_id: str, data: bytes, name: str, now: dt.datetime, *,
+                 max_bytes: int = MAX_ANSWER_FILE) -> Answer:
     """Store a candidate's file for an upload item (one per item: a new one replaces the old) as the answer."""
     from exams.attempts import save_answer  # the same checks (open, not paused, deadline) as every answer
 
@@ -117,8 +119,8 @@ def hand_in_file(attempt: Attempt, question_id: str, data: bytes, name: str, now
         raise NotFound(_("This exam has no such upload item."))
     if not data:
         raise ValidationFailed(_("The file is empty."), fields={"file": "empty"})
-    if len(data) > MAX_ANSWER_FILE:
-        raise ValidationFailed(_("The file is larger than %(n)d MB.", n=MAX_ANSWER_FILE // 2**20),
+    if len(data) > max_bytes:
+        raise ValidationFailed(_("The file is larger than %(n)s MB.", n=f"{max_bytes / 2**20:.3g}"),
                                fields={"file": "too large"})
     kind = sniff(data)
     if kind is None or (kind != "application/pdf" and _image_size(data) is None):

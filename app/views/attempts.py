@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -208,8 +208,10 @@ def hand_in(attempt_id: int, question_id: str) -> Response:
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed(_("Choose a file to hand in."), fields={"file": "missing"})
-    saved = hand_in_file(attempt, question_id, upload.read(itemmedia.MAX_ANSWER_FILE + 1), upload.filename or "",
-                         utcnow())
+    with upload.stream:  # a large upload is spooled to a temporary file: closed at once
+        limit = current_app.config["ANSWER_FILE_MAX_BYTES"]
+        data = upload.read(limit + 1)
+    saved = hand_in_file(attempt, question_id, data, upload.filename or "", utcnow(), max_bytes=limit)
     return jsonify({"question_id": question_id, "saved_at": saved.saved_at.isoformat() + "Z", **_state(attempt)})
 
 

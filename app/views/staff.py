@@ -193,7 +193,9 @@ def upload_item_image() -> Response:
     upload = request.files.get("image")
     if upload is None:
         raise ValidationFailed(_("Choose an image."), fields={"image": "missing"})
-    image = itemmedia.store_item_image(user(), upload.read(itemmedia.MAX_ITEM_IMAGE + 1))
+    with upload.stream:  # a large upload is spooled to a temporary file: closed at once
+        data = upload.read(itemmedia.MAX_ITEM_IMAGE + 1)
+    image = itemmedia.store_item_image(user(), data)
     flash(_("Image stored. Items name it as image: %(id)s", id=image.public_id))
     back = request.form.get("back", "")
     return redirect(back if back.startswith("/staff/") and "//" not in back else url_for("staff.new_exam"))
