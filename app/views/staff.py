@@ -117,7 +117,8 @@ def _proctor_emails() -> list[str]:
 def _compose(exam: Exam | None, form: ExamForm, preview_of: list[PreviewQuestion] | None = None,
              status: int = 200) -> tuple[str, int]:
     return render_template("staff/exam_form.html", exam=exam, form=form, preview=preview_of,
-                           proctors=_proctor_emails(), kinds=editor.KINDS, zone=str(_zone())), status
+                           proctors=_proctor_emails(), kinds=editor.KINDS, zone=str(_zone()),
+                           images=itemmedia.images_of(user().institution_id or 0)), status
 
 
 def _compose_post(exam: Exam | None) -> Response | tuple[str, int]:

@@ -147,3 +147,48 @@ def test_other_institution_sees_no_files(client, setup, make_user):
     assert client.get(f"/staff/answer-files/{handed.id}").status_code == 404
     assert client.get(f"/staff/item-images/{image.public_id}").status_code == 404
     assert client.get(f"/staff/attempts/{attempt_id}/images/spot").status_code == 404
+
+
+def test_the_form_editor_writes_every_new_type(client, setup):
+    exam, staff, _cand, image = setup
+    login(client, staff)
+    form = {
+        "title": "Deutsch A2", "duration_minutes": "45", "opens_at": "2027-03-01T09:00",
+        "closes_at": "2027-03-01T18:00", "pass_mark_percent": "50", "questions": "7",
+        "q0-kind": "gap_text", "q0-prompt": "Ergänzen Sie.", "q0-points": "2",
+        "q0-text": "Ich [komme|kam] aus Köln und wohne [*in|nach] München.",
+        "q1-kind": "matching", "q1-prompt": "Was passt?", "q1-points": "2",
+        "q1-pairs": "Hund = dog\nKatze = cat", "q1-distractors": "cow",
+        "q2-kind": "ordering", "q2-prompt": "Ordnen Sie.", "q2-points": "3", "q2-lines": "Montag\nDienstag\nMittwoch",
+        "q2-all_or_nothing": "on",
+        "q3-kind": "short_text", "q3-prompt": "Street?", "q3-points": "1", "q3-accepted": "Straße\ndie Straße",
+        "q4-kind": "hotspot", "q4-prompt": "Wo ist der Bahnhof?", "q4-points": "1", "q4-image": image.public_id,
+        "q4-image_alt": "Stadtplan", "q4-areas": "rect 0 0 100 80\n- circle 300 150 40",
+        "q5-kind": "upload", "q5-prompt": "Formular hochladen.", "q5-points": "2",
+        "q6-kind": "essay", "q6-prompt": "E-Mail schreiben.", "q6-points": "1", "q6-min_words": "30",
+        "q6-max_words": "80", "q6-rubric": "Inhalt: A1 = 1; A2 = 3\nSprache: A1 = 0; A2 = 2",
+        "action": "preview",
+    }
+    page = client.post("/staff/exams/compose", data=form).get_data(as_text=True)
+    assert 'id="preview"' in page and "q-q1-g1" in page and "move-up" in page, page[:3000]
+    resp = client.post("/staff/exams/compose", data={**form, "action": "save"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
+    saved = db.session.scalars(select(type(exam)).where(type(exam).title == "Deutsch A2")).one()
+    by_id = {q["id"]: q for q in saved.questions}
+    assert by_id["q1"]["text"] == "Ich {{g1}} aus Köln und wohne {{g2}} München."
+    assert by_id["q1"]["gaps"][0] == {"id": "g1", "accepted": ["komme", "kam"], "case_sensitive": False}
+    assert [o["correct"] for o in by_id["q1"]["gaps"][1]["options"]] == [True, False]
+    assert [p["match"] for p in by_id["q2"]["premises"]] == ["r1", "r2"] and len(by_id["q2"]["options"]) == 3
+    assert by_id["q3"]["scoring"] == "all_or_nothing"
+    assert by_id["q5"]["areas"][1] == {"shape": "circle", "x": 300, "y": 150, "r": 40, "correct": False}
+    assert by_id["q7"]["points"] == 5 and by_id["q7"]["rubric"][1]["levels"][1]["points"] == 2
+    # Opened again, the form shows the same items in the same syntax.
+    edit = client.get(f"/staff/exams/{saved.id}/compose").get_data(as_text=True)
+    assert "[komme|kam]" in edit and "[*in|nach]" in edit and "Hund = dog" in edit and "- circle 300 150 40" in edit
+    assert "Inhalt: A1 = 1; A2 = 3" in edit
+    # Each field gets its message.
+    bad = {**form, "q0-text": "Ohne Lücke.", "q1-pairs": "Hund dog", "q4-areas": "square 1 2",
+           "q6-rubric": "Inhalt A1", "action": "save"}
+    page = client.post("/staff/exams/compose", data=bad).get_data(as_text=True)
+    for field in ("q0-text", "q1-pairs", "q4-areas", "q6-rubric"):
+        assert f'id="{field}-error"' in page, field
