@@ -202,11 +202,11 @@ def upload_item_image() -> Response:
     return redirect(back if back.startswith("/staff/") and "//" not in back else url_for("staff.new_exam"))
 
 
-@bp.get("/item-images/<public_id>")
+@bp.get("/item-images/<image_id>")
 @role_required(Role.STAFF)
-def item_image(public_id: str) -> Response:
-    """An item image of the staff member's institution."""
-    image = itemmedia.item_image(public_id, user().institution_id or 0)
+def item_image(image_id: str) -> Response:
+    """An item image of the staff member's institution (``image_id``: its public id)."""
+    image = itemmedia.item_image(image_id, user().institution_id or 0)
     return Response(itemmedia.image_bytes(image), mimetype=image.content_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
