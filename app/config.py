@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
     # sends the check to a person); False accepts a photo without one (test suites with plain face photos).
     "IDCHECK_REQUIRE_MRZ": True,
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # The largest file a candidate may hand in for an upload item (exams.itemmedia); below MAX_CONTENT_LENGTH.
+    "ANSWER_FILE_MAX_BYTES": 10 * 1024 * 1024,
     # Storage: "local" (files under STORAGE_LOCAL_ROOT, default instance/blobs) or "s3".
     "STORAGE_BACKEND": "local",
     "STORAGE_LOCAL_ROOT": None,

@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select
 
 from accounts.models import Institution, Role, User
 from accounts.services import create_institution, create_user
@@ -82,9 +83,33 @@ def _todays_exam(inst: Institution, now: dt.datetime) -> Exam:
 
     spec = load_exam(DEMO_EXAM.read_text(encoding="utf-8"), "yaml")
     aware = now.replace(tzinfo=dt.UTC)
+    image = _consent_form_image(inst)
+    questions = tuple(dataclasses.replace(q, image=image) if q.image else q for q in spec.questions)
     spec = dataclasses.replace(spec, window=Window(aware - dt.timedelta(hours=1), aware + dt.timedelta(days=30)),
-                               proctors=("proctor@demo.example",), minimum_age=None)
+                               proctors=("proctor@demo.example",), minimum_age=None, questions=questions)
     return save_exam(inst, None, spec)
+
+
+def _consent_form_image(inst: Institution) -> str:
+    """The hotspot item's picture (a form with a consent box at the bottom left), drawn and stored as an item
+    image of the demo institution; its id replaces the placeholder in the demo exam file."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from exams.itemmedia import store_item_image
+
+    img = Image.new("RGB", (400, 320), "white")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((20, 20, 380, 60), outline="black", width=2)
+    draw.text((28, 32), "Name", fill="black")
+    draw.rectangle((20, 80, 380, 220), outline="black", width=2)
+    draw.rectangle((40, 260, 80, 290), outline="black", width=3)
+    draw.text((95, 268), "I consent", fill="black")
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    staff = db.session.scalars(select(User).where(User.institution_id == inst.id, User.role == Role.STAFF)).one()
+    return store_item_image(staff, out.getvalue()).public_id
 
 
 def _todays_session(exam: Exam, proctor: User, candidate: User, now: dt.datetime) -> None:

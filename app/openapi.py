@@ -175,7 +175,8 @@ def describe() -> dict[str, Any]:
         "type": "object", "required": ["question_id", "saved_at"],
         "properties": {"question_id": {"type": "string"}, "saved_at": {"type": "string"}}}]}
     answer_body = {"type": "object", "required": ["value"],
-                   "properties": {"value": {"description": "An option id, a list of them, text or a number."}}}
+                   "properties": {"value": {"description": "An option id, a list of them, text or a number; per "
+                                                           "item type the shapes in exams/itemtypes.py."}}}
     paths: dict[str, Any] = {
         "/api/openapi.json": {"get": _op("This description.", {"type": "object"}, errors=(), public=True)},
         "/api/attempts/{attempt_id}": {"get": _op("Status and remaining time by the server's clock.",
@@ -185,6 +186,13 @@ def describe() -> dict[str, Any]:
         "/api/attempts/{attempt_id}/answers/{question_id}": {"put": _op(
             "Autosave one answer.", saved, body=_json(answer_body),
             params=[ATTEMPT, {"name": "question_id", "in": "path", "required": True, "schema": {"type": "string"}}])},
+        "/api/attempts/{attempt_id}/files/{question_id}": {"post": _op(
+            "Hand in the file of an upload item (one PDF, PNG or JPEG, at most 10 MiB, the type judged by its "
+            "content); it replaces an earlier one.", saved, errors=UPLOAD_ERRORS,
+            params=[ATTEMPT, {"name": "question_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            body={"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}}})},
         "/api/attempts/{attempt_id}/submit": {"post": _op("Submit the attempt (idempotent).", _ref("AttemptState"),
                                                           params=[ATTEMPT])},
         "/api/attempts/{attempt_id}/room-scan": {

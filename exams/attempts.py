@@ -21,16 +21,16 @@ from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Role, User
 from accounts.services import require_verified_email
+from exams.itemanswers import candidate_parts, clean_answer
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, Enrolment, Exam, ExtraTime, extra_minutes
-from exams.questions import ExamSpec, QuestionKind, score_attempt, shuffled_order
+from exams.questions import ExamSpec, score_attempt, shuffled_order
 from exams.rules import meets_minimum_age
 from exams.schema import exam_from_data
 from kernel.clock import format_local
 from kernel.db import db
-from kernel.errors import Conflict, NotFound, ValidationFailed
+from kernel.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
-MAX_TEXT_ANSWER = 20_000
 # A save that arrives this long after the deadline is still refused: the page submits at zero.
 DEADLINE_GRACE = dt.timedelta(seconds=0)
 # A candidate may start this long before their session's time slot (camera set-up, identity check).
@@ -209,7 +209,7 @@ def save_answer(attempt: Attempt, question_id: str, value: Any, now: dt.datetime
     question = spec.question(question_id)
     if question is None:
         raise NotFound(_("This exam has no such question."))
-    value = _clean_answer(question.kind, value, {o.id for o in question.options})
+    value = clean_answer(question, value)
     answer = db.session.scalar(
         select(Answer).where(Answer.attempt_id == attempt.id, Answer.question_id == question_id)
     )
@@ -228,33 +228,6 @@ def save_answer(attempt: Attempt, question_id: str, value: Any, now: dt.datetime
     answer.saved_at = now
     db.session.commit()
     return answer
-
-
-def _clean_answer(kind: QuestionKind, value: Any, option_ids: set[str]) -> Any:
-    """Check the shape of an answer so that every stored answer can be graded."""
-    bad = ValidationFailed(_("This answer does not fit the question."), fields={"value": "wrong shape"})
-    if value is None:
-        return None
-    if kind == QuestionKind.SINGLE_CHOICE:
-        if not isinstance(value, str) or value not in option_ids:
-            raise bad
-    elif kind == QuestionKind.MULTIPLE_CHOICE:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v in option_ids for v in value):
-            raise bad
-        value = sorted(set(value))
-    elif kind == QuestionKind.NUMERIC:
-        if isinstance(value, bool) or not isinstance(value, str | int | float) or len(str(value)) > 64:
-            raise bad
-        value = str(value)
-    elif kind == QuestionKind.ORAL:
-        raise ValidationFailed(_("This item is answered in the call with the examiner."), fields={"value": "oral item"})
-    elif kind == QuestionKind.FREE_TEXT:
-        if not isinstance(value, str):
-            raise bad
-        if len(value) > MAX_TEXT_ANSWER:
-            raise ValidationFailed(_("Answers are limited to %(n)d characters.", n=MAX_TEXT_ANSWER),
-                                   fields={"value": "too long"})
-    return value
 
 
 def submit_attempt(attempt: Attempt, now: dt.datetime, *, reason: str = "submitted") -> Attempt:
@@ -332,6 +305,7 @@ class QuestionView:
     points: int
     options: list[tuple[str, str]]
     answer: Any
+    parts: dict[str, Any] = dataclasses.field(default_factory=dict)  # per item type, never a solution
 
 
 def questions_for(attempt: Attempt) -> list[QuestionView]:
@@ -347,5 +321,6 @@ def questions_for(attempt: Attempt) -> list[QuestionView]:
         by_id = {o.id: o.text for o in q.options}
         opt_order = attempt.layout.get("options", {}).get(qid) or list(by_id)
         views.append(QuestionView(q.id, q.kind.value, q.prompt, q.points,
-                                  [(oid, by_id[oid]) for oid in opt_order if oid in by_id], saved.get(qid)))
+                                  [(oid, by_id[oid]) for oid in opt_order if oid in by_id], saved.get(qid),
+                                  candidate_parts(q)))
     return views

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from accounts.models import Institution, Role, User
 from exams.attempts import exam_spec
-from exams.models import Attempt, Exam
+from exams.models import Attempt, Exam, ItemImage
 from exams.questions import ExamSpec
 from exams.schema import ExamImportError, Format, ImportProblem, dump_exam, exam_to_data, load_exam
 from kernel.db import db
@@ -73,9 +73,20 @@ def _proctors(institution: Institution, spec: ExamSpec, text: str) -> list[User]
                                           f"no proctor with the email {email} in this institution"))
         else:
             found.append(user)
+    problems += _missing_images(institution, spec, text)
     if problems:
         raise ExamImportError(problems)
     return found
+
+
+def _missing_images(institution: Institution, spec: ExamSpec, text: str) -> list[ImportProblem]:
+    """Hotspot items must name an image the institution stored (exams.itemmedia)."""
+    wanted = {q.image for q in spec.questions if q.image}
+    have = set(db.session.scalars(select(ItemImage.public_id).where(
+        ItemImage.institution_id == institution.id, ItemImage.public_id.in_(wanted)))) if wanted else set()
+    return [ImportProblem(_line_of(text, q.image), f"questions[{i}].image",
+                          f"no image {q.image} stored for this institution (upload it on the exam editor's page)")
+            for i, q in enumerate(spec.questions) if q.image and q.image not in have]
 
 
 def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 
+from exams.itemanswers import candidate_parts
+from exams.itemforms import CHECKBOXES, FIELDS, fields_from_spec, item_data
 from exams.lockdown import normalize_browser_exam_keys
 from exams.questions import ExamSpec, QuestionKind, shuffled_order
 from exams.schema import MAX_YEAR, MIN_YEAR, exam_from_data, schema_problems
@@ -56,6 +58,7 @@ class QuestionForm:
     answer: str = ""
     tolerance: str = "0"
     options: list[OptionForm] = dataclasses.field(default_factory=list)
+    item: dict[str, Any] = dataclasses.field(default_factory=dict)  # the fields of exams.itemforms, as typed
 
 
 @dataclasses.dataclass
@@ -109,7 +112,8 @@ def form_from_spec(spec: ExamSpec, zone: ZoneInfo) -> ExamForm:
     """The editor form filled in from an existing exam."""
     questions = [QuestionForm(kind=q.kind.value, id=q.id, prompt=q.prompt, points=str(q.points),
                               answer=_number_text(q.answer), tolerance=_number_text(q.tolerance),
-                              options=[OptionForm(o.id, o.text, o.correct) for o in q.options])
+                              options=[OptionForm(o.id, o.text, o.correct) for o in q.options]
+                              if q.kind.value in CHOICE else [], item=fields_from_spec(q))
                  for q in spec.questions]
     return ExamForm(
         title=spec.title, description=spec.description, duration_minutes=str(spec.duration_minutes),
@@ -151,6 +155,8 @@ def read_form(get: Get, get_list: GetList) -> ExamForm:
         question = QuestionForm(kind=kind, id=get(p + "id").strip(), prompt=get(p + "prompt").strip(),
                                 points=get(p + "points").strip(), answer=get(p + "answer").strip(),
                                 tolerance=get(p + "tolerance").strip())
+        for name in FIELDS.get(kind, ()):
+            question.item[name] = get(p + name) == "on" if name in CHECKBOXES else get(p + name).strip()
         if kind in CHOICE:
             single_correct = get(p + "correct")
             for oi in range(_count(get, p + "options", MAX_OPTIONS)):
@@ -291,6 +297,7 @@ def _check_question(q: QuestionForm, prefix: str, errors: dict[str, str]) -> Non
         tolerance = _decimal(q.tolerance or "0")
         if tolerance is None or tolerance < 0:
             errors[prefix + "tolerance"] = _("Enter the tolerance as a number of 0 or more.")
+    item_data(q.kind, q.item, prefix, errors)
 
 
 def _plain(value: Decimal) -> int | float:
@@ -309,6 +316,9 @@ def _data(form: ExamForm, zone: ZoneInfo, duration: int | None, mark: Decimal | 
         if q.kind == QuestionKind.NUMERIC.value:
             item["answer"] = _plain(_decimal(q.answer) or Decimal(0))
             item["tolerance"] = _plain(_decimal(q.tolerance or "0") or Decimal(0))
+        item.update(item_data(q.kind, q.item, "", {}))
+        if item.get("rubric"):  # an essay graded by its rubric gets the best levels' sum
+            item.pop("points")
         questions.append(item)
     data: dict[str, Any] = {
         "title": form.title, "description": form.description, "duration_minutes": duration,
@@ -333,6 +343,8 @@ class PreviewQuestion:
     prompt: str
     points: int
     options: list[tuple[str, str]]
+    parts: dict[str, Any] = dataclasses.field(default_factory=dict)  # exams.itemanswers.candidate_parts
+    answer: Any = None
 
 
 def preview(spec: ExamSpec, seed: str = "preview") -> list[PreviewQuestion]:
@@ -345,7 +357,8 @@ def preview(spec: ExamSpec, seed: str = "preview") -> list[PreviewQuestion]:
             continue
         texts = {o.id: o.text for o in q.options}
         out.append(PreviewQuestion(q.id, q.kind.value, q.prompt, q.points,
-                                   [(oid, texts[oid]) for oid in order.option_ids.get(qid, ())]))
+                                   [(oid, texts[oid]) for oid in order.option_ids.get(qid, ())],
+                                   candidate_parts(q)))
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -12,8 +13,9 @@ from sqlalchemy import select
 from accounts.models import Role, User
 from exams import trust
 from exams.attempts import exam_spec, record_event, regrade_attempt
+from exams.itemtypes import Criterion, word_count
 from exams.models import Answer, Attempt, AttemptStatus, Exam
-from exams.questions import QuestionKind
+from exams.questions import WRITTEN_MANUAL_KINDS, QuestionKind
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 
@@ -22,13 +24,20 @@ ENDED = (AttemptStatus.SUBMITTED, AttemptStatus.TERMINATED)
 
 @dataclasses.dataclass(frozen=True)
 class ManualItem:
-    """One free-text question of an attempt as the grader sees it."""
+    """One item graded by hand (free text, essay, upload) of an attempt as the grader sees it."""
 
     question_id: str
     prompt: str
     max_points: int
-    answer: str | None
+    answer: Any
     points: int | None
+    kind: str = "free_text"
+    note: str | None = None
+    rubric: tuple[Criterion, ...] = ()
+    levels: dict[str, str] = dataclasses.field(default_factory=dict)  # criterion id -> chosen level id
+    words: int | None = None  # essay: the words counted
+    min_words: int | None = None
+    max_words: int | None = None
 
 
 def get_attempt_for_staff(staff: User, attempt_id: int) -> Attempt:
@@ -61,10 +70,14 @@ def manual_items(attempt: Attempt) -> list[ManualItem]:
     rows = {a.question_id: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
     items = []
     for q in spec.questions:
-        if q.kind is QuestionKind.FREE_TEXT:
+        if q.kind in WRITTEN_MANUAL_KINDS:
             row = rows.get(q.id)
-            items.append(ManualItem(q.id, q.prompt, q.points, row.value if row else None,
-                                    row.manual_points if row else None))
+            value = row.value if row else None
+            items.append(ManualItem(q.id, q.prompt, q.points, value, row.manual_points if row else None,
+                                    q.kind.value, row.manual_note if row else None, q.rubric,
+                                    dict(row.rubric_levels or {}) if row else {},
+                                    word_count(value) if q.kind is QuestionKind.ESSAY and isinstance(value, str)
+                                    else None, q.min_words, q.max_words))
     return items
 
 
@@ -119,22 +132,45 @@ def grade_oral(attempt: Attempt, examiner: User, question_id: str, points: int, 
     return attempt
 
 
-def give_points(attempt: Attempt, grader: User, question_id: str, points: int, now: dt.datetime) -> Attempt:
-    """Store manual points (0..max) for one free-text answer and regrade the attempt."""
+def give_points(attempt: Attempt, grader: User, question_id: str, points: int | None, now: dt.datetime, *,
+                levels: dict[str, str] | None = None, note: str | None = None) -> Attempt:
+    """Store manual points (0..max) for one free-text, essay or upload answer and regrade the attempt.
+
+    An essay with a rubric takes ``levels`` (a level id per criterion) instead; its points are their sum. The
+    grader's ``note`` (why these points) is kept for the appeal."""
     if attempt.result_released_at is not None:
         raise Conflict(_("The result has been released; points can no longer be changed."))
     question = exam_spec(attempt.exam).question(question_id)
-    if question is None or question.kind is not QuestionKind.FREE_TEXT:
+    if question is None or question.kind not in WRITTEN_MANUAL_KINDS:
         raise NotFound(_("This exam has no such free-text question."))
+    chosen: dict[str, str] | None = None
+    if question.rubric:
+        chosen = {}
+        points = 0
+        for criterion in question.rubric:
+            level = next((lv for lv in criterion.levels if lv.id == (levels or {}).get(criterion.id)), None)
+            if level is None:
+                raise ValidationFailed(_("Choose a level for %(name)s.", name=criterion.name),
+                                       fields={f"level-{criterion.id}": "missing"})
+            chosen[criterion.id] = level.id
+            points += level.points
+    if points is None:
+        raise ValidationFailed(_("Enter the points as a whole number."), fields={"points": "not a number"})
     if not 0 <= points <= question.points:
         raise ValidationFailed(_("Points must be between 0 and %(n)d.", n=question.points),
                                fields={"points": "out of range"})
+    if note is not None and len(note.strip()) > 4000:
+        raise ValidationFailed(_("The note is limited to %(n)d characters.", n=4000), fields={"note": "too long"})
     row = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id,
                                                  Answer.question_id == question_id))
     if row is None:  # unanswered: graded as an empty answer
         row = Answer(attempt_id=attempt.id, question_id=question_id, value=None, saved_at=now)
         db.session.add(row)
     row.manual_points = points
+    if chosen is not None:
+        row.rubric_levels = chosen
+    if note is not None:
+        row.manual_note = note.strip() or None
     db.session.flush()
     regrade_attempt(attempt)
     record_event(attempt, "graded", now, actor=grader, question_id=question_id, points=points)

@@ -128,8 +128,44 @@ class Answer(db.Model):  # type: ignore[name-defined]
     saved_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # Points given by hand for free-text and oral questions (None until graded).
     manual_points: Mapped[int | None] = mapped_column(Integer)
-    # The examiner's note on an oral item (why these points), kept with the recording for re-evaluation.
+    # The grader's note on an oral, essay or upload item (why these points), kept for appeals.
     manual_note: Mapped[str | None] = mapped_column(Text)
+    # An essay graded by its rubric: the level chosen per criterion ({criterion id: level id}).
+    rubric_levels: Mapped[dict[str, str] | None] = mapped_column(JSON)
+
+
+class ItemImage(db.Model):  # type: ignore[name-defined]
+    """An image an item shows (a hotspot item's picture), stored encrypted; items name it by ``public_id``."""
+
+    __tablename__ = "item_image"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"), index=True)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"))
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AnswerFile(db.Model):  # type: ignore[name-defined]
+    """A file a candidate handed in for an upload item (PDF or image), stored encrypted; graders download it."""
+
+    __tablename__ = "answer_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"))
+    # Decided from the file's first bytes, never from its name: application/pdf, image/png or image/jpeg.
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    # The file name as the candidate's computer gave it, cut to 200 characters (shown to graders only).
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class AttemptEvent(db.Model):  # type: ignore[name-defined]

@@ -11,6 +11,8 @@ Scoring rules (shown to candidates and used in appeals, so they are kept simple)
 * free text: graded by hand; ``grade`` reports ``needs_manual=True`` with 0 points
   until a proctor's points are passed to :func:`score_attempt`. An empty free-text
   answer is 0 points and needs no manual grading.
+* gap text, matching, ordering, short text, hotspot, upload and essay: the rules in
+  :mod:`exams.itemtypes` (partial credit rounded down, folding of typed answers).
 
 Answers that are empty, of the wrong shape or name option ids that do not exist are
 graded as wrong (0 points) rather than raising: a stored answer must always be gradable.
@@ -28,6 +30,19 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
 
+from exams.itemtypes import (
+    Area,
+    Criterion,
+    Gap,
+    Premise,
+    gap_share,
+    hotspot_right,
+    matching_share,
+    ordering_layout,
+    ordering_share,
+    share_points,
+    short_text_right,
+)
 from kernel.errors import ValidationFailed
 
 __all__ = [
@@ -59,10 +74,19 @@ class QuestionKind(StrEnum):
     NUMERIC = "numeric"
     FREE_TEXT = "free_text"
     ORAL = "oral"  # answered in the call with the examiner; graded by the examiner with points and a note
+    GAP_TEXT = "gap_text"
+    MATCHING = "matching"
+    ORDERING = "ordering"
+    SHORT_TEXT = "short_text"
+    HOTSPOT = "hotspot"
+    UPLOAD = "upload"
+    ESSAY = "essay"
 
 
 #: Kinds a person grades by hand.
-MANUAL_KINDS = (QuestionKind.FREE_TEXT, QuestionKind.ORAL)
+MANUAL_KINDS = (QuestionKind.FREE_TEXT, QuestionKind.ORAL, QuestionKind.UPLOAD, QuestionKind.ESSAY)
+#: Kinds graded by hand in the grading page (oral items are graded by the examiner on the oral page).
+WRITTEN_MANUAL_KINDS = (QuestionKind.FREE_TEXT, QuestionKind.UPLOAD, QuestionKind.ESSAY)
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,18 @@ class QuestionSpec:
     options: tuple[Option, ...] = ()
     answer: Decimal | None = None  # numeric: the expected value
     tolerance: Decimal = Decimal(0)  # numeric: absolute tolerance, inclusive
+    text: str = ""  # gap text: the text with {{gap-id}} placeholders
+    gaps: tuple[Gap, ...] = ()  # gap text
+    premises: tuple[Premise, ...] = ()  # matching (the responses are ``options``)
+    all_or_nothing: bool = False  # ordering: no partial credit (``options`` are in the correct order)
+    accepted: tuple[str, ...] = ()  # short text: the accepted forms
+    case_sensitive: bool = False  # short text
+    image: str = ""  # hotspot: the item image's public id (exams.itemmedia)
+    image_alt: str = ""  # hotspot: the image described in words
+    areas: tuple[Area, ...] = ()  # hotspot
+    min_words: int | None = None  # essay
+    max_words: int | None = None  # essay
+    rubric: tuple[Criterion, ...] = ()  # essay: criteria and levels; the points are the best levels' sum
 
     def option(self, option_id: str) -> Option | None:
         """The option with this id, or None."""
@@ -212,7 +248,20 @@ def grade(question: QuestionSpec, answer: Answer) -> Grade:
         return Grade(full if abs(value - question.answer) <= question.tolerance else 0, full)
     if question.kind is QuestionKind.ORAL:  # performed in the call: the examiner always grades it
         return Grade(0, full, needs_manual=True)
-    # Free text: a human decides; an empty answer has nothing to read.
+    if question.kind is QuestionKind.GAP_TEXT:
+        return Grade(share_points(full, *gap_share(question.gaps, answer)), full)
+    if question.kind is QuestionKind.MATCHING:
+        return Grade(share_points(full, *matching_share(question.premises, answer)), full)
+    if question.kind is QuestionKind.ORDERING:
+        solution = [o.id for o in question.options]
+        return Grade(share_points(full, *ordering_share(solution, answer, question.all_or_nothing)), full)
+    if question.kind is QuestionKind.SHORT_TEXT:
+        return Grade(full if short_text_right(question.accepted, question.case_sensitive, answer) else 0, full)
+    if question.kind is QuestionKind.HOTSPOT:
+        return Grade(full if hotspot_right(question.areas, answer) else 0, full)
+    if question.kind is QuestionKind.UPLOAD:  # a file to read: graded by hand; no file, nothing to read
+        return Grade(0, full, needs_manual=isinstance(answer, Mapping) and bool(answer.get("file")))
+    # Free text and essay: a human decides; an empty answer has nothing to read.
     if not isinstance(answer, str) or not answer.strip():
         return Grade(0, full)
     return Grade(0, full, needs_manual=True)
@@ -273,6 +322,8 @@ def shuffled_order(spec: ExamSpec, seed: str | int | bytes) -> ShuffledOrder:
     option_ids: dict[str, tuple[str, ...]] = {}
     for q in spec.questions:
         oids = [o.id for o in q.options]
-        if oids:
+        if q.kind is QuestionKind.ORDERING:  # always shuffled: the authored order is the solution
+            option_ids[q.id] = ordering_layout(oids, _shuffle(oids, seed_text, f"options\x00{q.id}"))
+        elif oids:
             option_ids[q.id] = _shuffle(oids, seed_text, f"options\x00{q.id}") if spec.shuffle_options else tuple(oids)
     return ShuffledOrder(question_ids, option_ids)

@@ -25,6 +25,7 @@ from typing import Any, Literal, NamedTuple
 import jsonschema
 import yaml
 
+from exams.itemtypes import GAP_RE, Area, Criterion, Gap, Level, Premise
 from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Window
 from kernel.errors import ValidationFailed
 
@@ -63,6 +64,55 @@ _OPTION: dict[str, Any] = {
     },
 }
 
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 2000}
+_NUM = {"type": "number", "minimum": 0, "maximum": 100000}
+_GAP: dict[str, Any] = {
+    "type": "object", "required": ["id"], "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": _ID},
+        "accepted": {"type": "array", "minItems": 1, "maxItems": 50, "items": _TEXT},
+        "case_sensitive": {"type": "boolean"},
+        "options": {"type": "array", "minItems": 2, "maxItems": 26, "items": _OPTION},
+    },
+}
+_PREMISE: dict[str, Any] = {
+    "type": "object", "required": ["id", "text", "match"], "additionalProperties": False,
+    "properties": {"id": {"type": "string", "pattern": _ID}, "text": _TEXT,
+                   "match": {"type": "string", "pattern": _ID}},
+}
+_AREA: dict[str, Any] = {
+    "type": "object", "required": ["shape", "x", "y"], "additionalProperties": False,
+    "properties": {"shape": {"enum": ["rect", "circle"]}, "x": _NUM, "y": _NUM, "width": _NUM, "height": _NUM,
+                   "r": _NUM, "correct": {"type": "boolean"}},
+}
+_CRITERION: dict[str, Any] = {
+    "type": "object", "required": ["id", "name", "levels"], "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": _ID}, "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "levels": {"type": "array", "minItems": 2, "maxItems": 12, "items": {
+            "type": "object", "required": ["id", "label", "points"], "additionalProperties": False,
+            "properties": {"id": {"type": "string", "pattern": _ID},
+                           "label": {"type": "string", "minLength": 1, "maxLength": 500},
+                           "points": {"type": "integer", "minimum": 0, "maximum": 100}}}},
+    },
+}
+
+#: Which fields beyond id, type, prompt and points each question type takes (the others are refused).
+FIELDS_BY_TYPE: dict[str, set[str]] = {
+    "single_choice": {"options"}, "multiple_choice": {"options"},
+    "numeric": {"answer", "tolerance"},
+    "free_text": set(), "oral": set(),
+    "gap_text": {"text", "gaps"}, "matching": {"premises", "options"}, "ordering": {"options", "scoring"},
+    "short_text": {"accepted", "case_sensitive"}, "hotspot": {"image", "image_alt", "areas"},
+    "upload": set(), "essay": {"min_words", "max_words", "rubric"},
+}
+_REQUIRED_BY_TYPE: dict[str, list[str]] = {
+    "single_choice": ["options"], "multiple_choice": ["options"], "numeric": ["answer"],
+    "gap_text": ["text", "gaps"], "matching": ["premises", "options"], "ordering": ["options"],
+    "short_text": ["accepted"], "hotspot": ["image", "image_alt", "areas"],
+}
+_SPECIFIC = set().union(*FIELDS_BY_TYPE.values())
+
 _QUESTION: dict[str, Any] = {
     "type": "object",
     "required": ["id", "type", "prompt"],
@@ -75,20 +125,26 @@ _QUESTION: dict[str, Any] = {
         "options": {"type": "array", "minItems": 2, "maxItems": 26, "items": _OPTION},
         "answer": {"type": "number"},
         "tolerance": {"type": "number", "minimum": 0},
+        "text": {"type": "string", "minLength": 1, "maxLength": 20000},
+        "gaps": {"type": "array", "minItems": 1, "maxItems": 50, "items": _GAP},
+        "premises": {"type": "array", "minItems": 2, "maxItems": 26, "items": _PREMISE},
+        "scoring": {"enum": ["partial", "all_or_nothing"]},
+        "accepted": {"type": "array", "minItems": 1, "maxItems": 50, "items": _TEXT},
+        "case_sensitive": {"type": "boolean"},
+        "image": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
+        "image_alt": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "areas": {"type": "array", "minItems": 1, "maxItems": 50, "items": _AREA},
+        "min_words": {"type": "integer", "minimum": 0, "maximum": 100000},
+        "max_words": {"type": "integer", "minimum": 1, "maximum": 100000},
+        "rubric": {"type": "array", "minItems": 1, "maxItems": 20, "items": _CRITERION},
     },
     "allOf": [
         {
-            "if": {"required": ["type"], "properties": {"type": {"enum": sorted(_CHOICE)}}},
-            "then": {"required": ["options"], "properties": {"answer": _FORBIDDEN, "tolerance": _FORBIDDEN}},
-        },
-        {
-            "if": {"required": ["type"], "properties": {"type": {"const": "numeric"}}},
-            "then": {"required": ["answer"], "properties": {"options": _FORBIDDEN}},
-        },
-        {
-            "if": {"required": ["type"], "properties": {"type": {"enum": ["free_text", "oral"]}}},
-            "then": {"properties": {"options": _FORBIDDEN, "answer": _FORBIDDEN, "tolerance": _FORBIDDEN}},
-        },
+            "if": {"required": ["type"], "properties": {"type": {"const": kind}}},
+            "then": {"required": _REQUIRED_BY_TYPE.get(kind, []),
+                     "properties": {f: _FORBIDDEN for f in sorted(_SPECIFIC - allowed)}},
+        }
+        for kind, allowed in FIELDS_BY_TYPE.items()
     ],
 }
 
@@ -522,6 +578,77 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
                           f"a single choice question needs exactly one correct option, found {correct}")
         if question["type"] == "multiple_choice" and correct == 0:
             yield problem((*qpath, "options"), "a multiple choice question needs at least one correct option")
+        yield from _item_problems(question, qpath, problem)
+
+
+def _item_problems(question: dict[str, Any], qpath: Path, problem: Any) -> Iterator[ImportProblem]:
+    """Checks of the item types of exams.itemtypes that the schema cannot express."""
+    kind = question["type"]
+    if kind == "gap_text":
+        placed = GAP_RE.findall(question["text"])
+        ids = [g["id"] for g in question["gaps"]]
+        for gi, gap in enumerate(question["gaps"]):
+            gpath: Path = (*qpath, "gaps", gi)
+            if ids.count(gap["id"]) > 1 and ids.index(gap["id"]) != gi:
+                yield problem((*gpath, "id"), f"duplicate gap id {_short(gap['id'])}")
+            if placed.count(gap["id"]) != 1:
+                yield problem((*gpath, "id"), f"the text must hold {{{{{gap['id']}}}}} exactly once "
+                                              f"(found {placed.count(gap['id'])} times)")
+            if ("accepted" in gap) == ("options" in gap):
+                yield problem(gpath, "a gap has either accepted (typed) or options (drop-down), not both or neither")
+            elif "options" in gap:
+                if sum(1 for o in gap["options"] if o.get("correct", False)) != 1:
+                    yield problem((*gpath, "options"), "a drop-down gap needs exactly one correct option")
+                oids = [o["id"] for o in gap["options"]]
+                if len(set(oids)) != len(oids):
+                    yield problem((*gpath, "options"), "two options of the gap have the same id")
+        for gap_id in sorted(set(placed) - set(ids)):
+            yield problem((*qpath, "text"), f"{{{{{gap_id}}}}} has no gap in gaps")
+    if kind in ("matching", "ordering") and any("correct" in o for o in question["options"]):
+        where = "the premises say which response is right" if kind == "matching" else "their order is the solution"
+        yield problem((*qpath, "options"), f"options of a {kind} item take no correct flag ({where})")
+    if kind == "matching":
+        responses = {o["id"] for o in question["options"]}
+        pids: set[str] = set()
+        for pi, premise in enumerate(question["premises"]):
+            if premise["id"] in pids or premise["id"] in responses:
+                yield problem((*qpath, "premises", pi, "id"), f"duplicate id {_short(premise['id'])}")
+            pids.add(premise["id"])
+            if premise["match"] not in responses:
+                yield problem((*qpath, "premises", pi, "match"), f"{_short(premise['match'])} is not a response id")
+    if kind == "short_text" and not any(a.strip() for a in question["accepted"]):
+        yield problem((*qpath, "accepted"), "at least one accepted answer must have text")
+    if kind == "hotspot":
+        for ai, area in enumerate(question["areas"]):
+            needs = ("r",) if area["shape"] == "circle" else ("width", "height")
+            wrong = ("width", "height") if area["shape"] == "circle" else ("r",)
+            for key in needs:
+                if not area.get(key):
+                    yield problem((*qpath, "areas", ai), f"a {area['shape']} needs {key} (more than 0)")
+            for key in wrong:
+                if key in area:
+                    yield problem((*qpath, "areas", ai, key), f"a {area['shape']} takes no {key}")
+        if not any(a.get("correct", True) for a in question["areas"]):
+            yield problem((*qpath, "areas"), "a hotspot item needs at least one correct area")
+    if kind == "essay":
+        low, high = question.get("min_words"), question.get("max_words")
+        if low is not None and high is not None and low > high:
+            yield problem((*qpath, "min_words"), f"min_words ({low}) is more than max_words ({high})")
+        rubric = question.get("rubric")
+        if rubric:
+            best = sum(max(level["points"] for level in c["levels"]) for c in rubric)
+            if "points" in question and question["points"] != best:
+                yield problem((*qpath, "points"), f"the rubric gives at most {best} points; leave points out or "
+                                                  f"set it to {best}")
+            if best < 1:
+                yield problem((*qpath, "rubric"), "the rubric's best levels must give at least 1 point")
+            cids = [c["id"] for c in rubric]
+            if len(set(cids)) != len(cids):
+                yield problem((*qpath, "rubric"), "two criteria have the same id")
+            for ci, c in enumerate(rubric):
+                lids = [level["id"] for level in c["levels"]]
+                if len(set(lids)) != len(lids):
+                    yield problem((*qpath, "rubric", ci, "levels"), "two levels have the same id")
 
 
 def _number(value: int | float | Decimal) -> Decimal:
@@ -535,14 +662,40 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
     questions = []
     for q in data["questions"]:
         kind = QuestionKind(q["type"])
+        rubric = tuple(Criterion(c["id"], c["name"], tuple(Level(lv["id"], lv["label"], lv["points"])
+                                                          for lv in c["levels"])) for c in q.get("rubric", []))
+        if rubric:
+            default_points = sum(c.max_points for c in rubric)
+        elif kind is QuestionKind.GAP_TEXT:
+            default_points = len(q["gaps"])
+        elif kind is QuestionKind.MATCHING:
+            default_points = len(q["premises"])
+        else:
+            default_points = 1
         questions.append(QuestionSpec(
             id=q["id"],
             kind=kind,
             prompt=q["prompt"],
-            points=q.get("points", 1),
+            points=q.get("points", default_points),
             options=tuple(Option(o["id"], o["text"], o.get("correct", False)) for o in q.get("options", [])),
             answer=_number(q["answer"]) if kind is QuestionKind.NUMERIC else None,
             tolerance=_number(q.get("tolerance", 0)),
+            text=q.get("text", ""),
+            gaps=tuple(Gap(g["id"], tuple(g.get("accepted", [])),
+                           tuple((o["id"], o["text"], o.get("correct", False)) for o in g.get("options", [])),
+                           g.get("case_sensitive", False)) for g in q.get("gaps", [])),
+            premises=tuple(Premise(p["id"], p["text"], p["match"]) for p in q.get("premises", [])),
+            all_or_nothing=q.get("scoring") == "all_or_nothing",
+            accepted=tuple(q.get("accepted", [])),
+            case_sensitive=q.get("case_sensitive", False),
+            image=q.get("image", ""),
+            image_alt=q.get("image_alt", ""),
+            areas=tuple(Area(a["shape"], _number(a["x"]), _number(a["y"]), _number(a.get("width", 0)),
+                             _number(a.get("height", 0)), _number(a.get("r", 0)), a.get("correct", True))
+                        for a in q.get("areas", [])),
+            min_words=q.get("min_words"),
+            max_words=q.get("max_words"),
+            rubric=rubric,
         ))
     window = data["window"]
     return ExamSpec(
@@ -609,6 +762,7 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
         if q.kind is QuestionKind.NUMERIC and q.answer is not None:
             item["answer"] = _plain_number(q.answer)
             item["tolerance"] = _plain_number(q.tolerance)
+        item.update(_item_data(q))
         questions.append(item)
     data: dict[str, Any] = {
         "title": spec.title,
@@ -632,6 +786,50 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
         "questions": questions,
     })
     return data
+
+
+def _item_data(q: QuestionSpec) -> dict[str, Any]:
+    """The fields of the item types of exams.itemtypes in file layout."""
+    kind = q.kind
+    if kind is QuestionKind.GAP_TEXT:
+        gaps: list[dict[str, Any]] = []
+        for g in q.gaps:
+            if g.dropdown:
+                gaps.append({"id": g.id, "options": [{"id": i, "text": t, "correct": c} for i, t, c in g.options]})
+            else:
+                gaps.append({"id": g.id, "accepted": list(g.accepted), "case_sensitive": g.case_sensitive})
+        return {"text": q.text, "gaps": gaps}
+    if kind is QuestionKind.MATCHING:
+        return {"premises": [{"id": p.id, "text": p.text, "match": p.match} for p in q.premises],
+                "options": [{"id": o.id, "text": o.text} for o in q.options]}
+    if kind is QuestionKind.ORDERING:
+        return {"options": [{"id": o.id, "text": o.text} for o in q.options],
+                "scoring": "all_or_nothing" if q.all_or_nothing else "partial"}
+    if kind is QuestionKind.SHORT_TEXT:
+        return {"accepted": list(q.accepted), "case_sensitive": q.case_sensitive}
+    if kind is QuestionKind.HOTSPOT:
+        areas = []
+        for a in q.areas:
+            area: dict[str, Any] = {"shape": a.shape, "x": _plain_number(a.x), "y": _plain_number(a.y)}
+            if a.shape == "circle":
+                area["r"] = _plain_number(a.r)
+            else:
+                area.update(width=_plain_number(a.width), height=_plain_number(a.height))
+            area["correct"] = a.correct
+            areas.append(area)
+        return {"image": q.image, "image_alt": q.image_alt, "areas": areas}
+    if kind is QuestionKind.ESSAY:
+        out: dict[str, Any] = {}
+        if q.min_words is not None:
+            out["min_words"] = q.min_words
+        if q.max_words is not None:
+            out["max_words"] = q.max_words
+        if q.rubric:
+            out["rubric"] = [{"id": c.id, "name": c.name,
+                              "levels": [{"id": lv.id, "label": lv.label, "points": lv.points} for lv in c.levels]}
+                             for c in q.rubric]
+        return out
+    return {}
 
 
 class _YamlDumper(yaml.SafeDumper):

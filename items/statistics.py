@@ -183,7 +183,7 @@ def item_analysis(exam: Exam) -> ItemAnalysis:
             scores[i, j] = manual or 0
         else:
             scores[i, j] = grade(q, value).points
-        if (value is not None and value != "" and value != []) or (q.kind is QuestionKind.ORAL and manual is not None):
+        if (value is not None and value not in ("", [], {})) or (q.kind is QuestionKind.ORAL and manual is not None):
             answered[j] += 1
         if q.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
             for option_id in set(_chosen(value)):

@@ -284,10 +284,21 @@ RECORDS: list[Record] = [
     Record("answer", "attempt", {
         "value": _i("Ihre Antworten", "your answers", P_EXAM),
         "manual_points": _i("Bewertung von Hand", "manual grading", P_EXAM),
-        "manual_note": _i("Anmerkung der Prüferin oder des Prüfers zu einer mündlichen Aufgabe",
-                          "the examiner's note on an oral item", P_EXAM),
+        "manual_note": _i("Anmerkung der Prüferin oder des Prüfers zu einer mündlichen Aufgabe, einem Aufsatz "
+                          "oder einer hochgeladenen Datei", "the examiner's note on an oral item, an essay or a "
+                          "handed-in file", P_EXAM),
+        "rubric_levels": _i("Bewertung eines Aufsatzes nach Kriterien (gewählte Stufe je Kriterium)",
+                            "grading of an essay by its rubric (the level chosen per criterion)", P_EXAM),
         "saved_at": _i("Zeitpunkt des Speicherns", "time saved", P_EXAM),
     }, ("id", "attempt_id", "question_id"), WITH_ATTEMPT, Erase.DELETE),
+    Record("answer_file", "attempt", {
+        "name": _i("Name der hochgeladenen Datei", "name of the file you handed in", P_EXAM),
+        "content_type": _i("Art der hochgeladenen Datei (PDF oder Bild)", "kind of the file you handed in (PDF or "
+                           "image)", P_EXAM),
+        "size": _i("Größe der hochgeladenen Datei", "size of the file you handed in", P_EXAM),
+        "sha256": _i("Prüfsumme der hochgeladenen Datei", "checksum of the file you handed in", P_EXAM),
+        "uploaded_at": _i("Zeitpunkt des Hochladens", "time handed in", P_EXAM),
+    }, ("id", "attempt_id", "question_id", "blob_id"), WITH_ATTEMPT, Erase.DELETE),
     Record("attempt_event", "attempt", {
         "at": _i("Zeitpunkt eines Ereignisses", "time of an event", P_SUPERVISE, seen_by=ALL_STAFF),
         "kind": _i("Ereignis im Versuch (z. B. Verbindung, Warnung)", "attempt event (e.g. connection, warning)",
@@ -469,6 +480,8 @@ NOT_PERSONAL: dict[str, str] = {
     "saml_assertion_seen": "ids of SAML assertions already used (replay protection; no person; deleted once they "
                            "expire)",
     "alembic_version": "schema version",
+    "item_image": "an image an exam item shows (exam content of an organisation; who uploaded it is a staff "
+                  "account)",
     "media_assignment": "which media engine holds a live session (routing; deleted at hang-up)",
     "recording_playback": "which stored copy of a recording part the review player plays, where it starts and "
                           "how long it is (no content; the copy itself is the stored file category playback)",
@@ -511,6 +524,9 @@ STORED_FILES: list[StoredFiles] = [
                                     CONSENT_9, ()),
                 "mit den Daten der Prüfung (Prüfungsende plus Widerspruchsfrist) gelöscht, sofort beim Widerruf der "
                 "Einwilligung"),
+    StoredFiles("answer_file", _i("Dateien, die Sie als Antwort hochgeladen haben (PDF oder Bild)",
+                                  "files you handed in as an answer (PDF or image)", P_EXAM, CONTRACT,
+                                  (CANDIDATE, STAFF)), MEDIA_DE),
     StoredFiles("export", _i("Ihre Datenauskunft (ZIP)", "your data export (ZIP)", P_ACCOUNT, LEGAL_DUTY,
                              (CANDIDATE,)), "7 Tage nach der Erstellung gelöscht"),
 ]

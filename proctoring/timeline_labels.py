@@ -51,6 +51,7 @@ EVENT_LABELS: dict[str, LazyString] = {
     "second_screen": _l("Second screen detected"),
     "reviewed": _l("Review saved"),
     "graded": _l("Graded"),
+    "file_handed_in": _l("File handed in"),
     "grading_reopened": _l("Grading reopened"),
     "result_released": _l("Result released"),
     "appeal_filed": _l("Appeal filed"),

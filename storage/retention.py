@@ -46,6 +46,7 @@ RULES: dict[str, Rule] = {
     "snapshot": ATTEMPT_RULE,
     "chat": ATTEMPT_RULE,
     "playback": ATTEMPT_RULE,
+    "answer_file": ATTEMPT_RULE,  # a file a candidate handed in for an upload item (exams.itemmedia)
     "face_template": Rule("the verified face template is deleted with the exam's data (the exam's end plus the "
                           "appeal window), or at once when biometric consent is withdrawn", "retain_until"),
     "id_image": Rule("deleted right after the identity decision (or at the exam's end if the institution "
@@ -53,6 +54,8 @@ RULES: dict[str, Rule] = {
                      "retain_until"),
     "export": Rule("data export: deleted 7 days after it was made", "age", 7),
 }
+#: Item images (exams.itemmedia, category "item_image") are exam content, not about a person: no rule here, so
+#: nothing purges them; they go with their institution.
 #: Not a stored file but kept by the same clock: login audit entries, 7 days (accounts.services).
 LOGIN_AUDIT_RULE = "login audit entries: 7 days"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -14,7 +14,7 @@ from app.access import role_required, user
 from app.ids import id_arg
 from app.localtime import localtime
 from app.ratelimit import limit
-from exams import lockdown
+from exams import itemmedia, lockdown
 from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
@@ -29,6 +29,7 @@ from exams.attempts import (
 )
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt, request_certificate
+from exams.itemmedia import hand_in_file
 from exams.models import AppealStatus, Attempt, AttemptStatus, Exam
 from exams.rosters import exam_of_candidate
 from exams.trust import appeal_window
@@ -204,6 +205,30 @@ def answer(attempt_id: int, question_id: str) -> Response:
         raise ValidationFailed('Send a JSON object {"value": ...}.', fields={"value": "missing"})
     saved = save_answer(attempt, question_id, body["value"], utcnow())
     return jsonify({"question_id": question_id, "saved_at": saved.saved_at.isoformat() + "Z", **_state(attempt)})
+
+
+@bp.post("/api/attempts/<int:attempt_id>/files/<question_id>")
+@role_required(Role.CANDIDATE)
+def hand_in(attempt_id: int, question_id: str) -> Response:
+    """Hand in the file of an upload item (multipart field ``file``)."""
+    attempt = get_attempt_for(user(), attempt_id)
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed(_("Choose a file to hand in."), fields={"file": "missing"})
+    with upload.stream:  # a large upload is spooled to a temporary file: closed at once
+        limit = current_app.config["ANSWER_FILE_MAX_BYTES"]
+        data = upload.read(limit + 1)
+    saved = hand_in_file(attempt, question_id, data, upload.filename or "", utcnow(), max_bytes=limit)
+    return jsonify({"question_id": question_id, "saved_at": saved.saved_at.isoformat() + "Z", **_state(attempt)})
+
+
+@bp.get("/candidate/attempts/<int:attempt_id>/images/<question_id>")
+@role_required(Role.CANDIDATE)
+def item_image(attempt_id: int, question_id: str) -> Response:
+    """The image of a hotspot item of the candidate's own attempt."""
+    image = itemmedia.image_of_attempt(get_attempt_for(user(), attempt_id), question_id)
+    return Response(itemmedia.image_bytes(image), mimetype=image.content_type,
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
 @bp.post("/api/attempts/<int:attempt_id>/submit")

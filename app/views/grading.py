@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from accounts.models import Role
 from app.access import role_required, user
+from exams import itemmedia
 from exams.appeals import appeals_of, decide_appeal, get_appeal_for_staff, open_appeals
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt, get_certificate_for, revoke_certificate
@@ -23,6 +24,7 @@ from exams.grading import (
     release_all,
     release_result,
 )
+from exams.itemreview import answer_overview
 from exams.trust import Action, appeal_window, holds
 from kernel.clock import utcnow
 from kernel.errors import ValidationFailed
@@ -44,6 +46,7 @@ def attempt(attempt_id: int) -> str:
     a = get_attempt_for_staff(user(), attempt_id)
     held = holds(a, Action.RELEASE) if a.result_released_at is None else []
     return render_template("staff/attempt.html", attempt=a, items=manual_items(a), appeals=appeals_of(a),
+                           answers=answer_overview(a),
                            certificate=certificate_for_attempt(a), held=held, window=appeal_window(a), now=utcnow())
 
 
@@ -52,12 +55,34 @@ def attempt(attempt_id: int) -> str:
 def points(attempt_id: int) -> Response:
     """Give points to one free-text answer."""
     a = get_attempt_for_staff(user(), attempt_id)
+    levels = {k.removeprefix("level-"): v for k, v in request.form.items() if k.startswith("level-")}
     value = request.form.get("points", type=int)
-    if value is None:
+    if value is None and not levels:
         raise ValidationFailed(_("Enter the points as a whole number."), fields={"points": "not a number"})
-    give_points(a, user(), request.form.get("question_id", ""), value, utcnow())
+    give_points(a, user(), request.form.get("question_id", ""), value, utcnow(), levels=levels or None,
+                note=request.form.get("note"))
     flash(_("Points saved."))
     return redirect(url_for("grading.attempt", attempt_id=attempt_id))
+
+
+@bp.get("/answer-files/<int:file_id>")
+@role_required(Role.STAFF)
+def answer_file(file_id: int) -> Response:
+    """A file a candidate handed in, always as a download (never shown inline in our origin)."""
+    row = itemmedia.answer_file_for_staff(user(), file_id)
+    name = f"answer-{row.attempt_id}-{row.question_id}.{itemmedia.extension(row.content_type)}"
+    return Response(itemmedia.answer_file_bytes(row), mimetype=row.content_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'", "Cache-Control": "private, no-store"})
+
+
+@bp.get("/attempts/<int:attempt_id>/images/<question_id>")
+@role_required(Role.STAFF)
+def item_image(attempt_id: int, question_id: str) -> Response:
+    """The image of a hotspot item, for the grader's and the appeal's view of the answer."""
+    image = itemmedia.image_of_attempt(get_attempt_for_staff(user(), attempt_id), question_id)
+    return Response(itemmedia.image_bytes(image), mimetype=image.content_type,
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
 @bp.get("/attempts/<int:attempt_id>/release")

@@ -13,7 +13,7 @@ from accounts.models import Institution, Role, User
 from accounts.services import create_user
 from app.access import role_required, user
 from app.ids import id_arg
-from exams import editor
+from exams import editor, itemmedia
 from exams.authoring import TEMPLATE, authored_spec, create_exam, export_exam, has_attempts, save_exam, update_exam
 from exams.catalog import assign_proctor, exams_for, get_exam_for
 from exams.editor import ExamForm, PreviewQuestion
@@ -117,7 +117,8 @@ def _proctor_emails() -> list[str]:
 def _compose(exam: Exam | None, form: ExamForm, preview_of: list[PreviewQuestion] | None = None,
              status: int = 200) -> tuple[str, int]:
     return render_template("staff/exam_form.html", exam=exam, form=form, preview=preview_of,
-                           proctors=_proctor_emails(), kinds=editor.KINDS, zone=str(_zone())), status
+                           proctors=_proctor_emails(), kinds=editor.KINDS, zone=str(_zone()),
+                           images=itemmedia.images_of(user().institution_id or 0)), status
 
 
 def _compose_post(exam: Exam | None) -> Response | tuple[str, int]:
@@ -183,7 +184,31 @@ def _source() -> tuple[str, Format]:
 def _editor(exam: Exam | None, source: str, fmt: str, problems: list[ImportProblem] | None = None,
             error: str | None = None, status: int = 200) -> tuple[str, int]:
     return render_template("staff/exam_edit.html", exam=exam, source=source, fmt=fmt, problems=problems or [],
-                           error=error), status
+                           error=error, images=itemmedia.images_of(user().institution_id or 0)), status
+
+
+@bp.post("/item-images")
+@role_required(Role.STAFF)
+def upload_item_image() -> Response:
+    """Store an image for hotspot items (PNG or JPEG); the page shows the id an item names it by."""
+    upload = request.files.get("image")
+    if upload is None:
+        raise ValidationFailed(_("Choose an image."), fields={"image": "missing"})
+    with upload.stream:  # a large upload is spooled to a temporary file: closed at once
+        data = upload.read(itemmedia.MAX_ITEM_IMAGE + 1)
+    image = itemmedia.store_item_image(user(), data)
+    flash(_("Image stored. Items name it as image: %(id)s", id=image.public_id))
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/staff/") and "//" not in back else url_for("staff.new_exam"))
+
+
+@bp.get("/item-images/<image_id>")
+@role_required(Role.STAFF)
+def item_image(image_id: str) -> Response:
+    """An item image of the staff member's institution (``image_id``: its public id)."""
+    image = itemmedia.item_image(image_id, user().institution_id or 0)
+    return Response(itemmedia.image_bytes(image), mimetype=image.content_type,
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
 @bp.route("/exams/new", methods=["GET", "POST"])

@@ -45,9 +45,12 @@ def test_demo_yaml_imports() -> None:
     spec = load_exam(YAML_TEXT, "yaml")
     assert spec.title.startswith("Grundlagen")
     assert spec.window.opens_at == dt.datetime(2026, 1, 1, 7, tzinfo=dt.UTC)
-    assert spec.pass_mark_percent == 60 and spec.minimum_age == 16 and spec.max_points == 10
+    assert spec.pass_mark_percent == 60 and spec.minimum_age == 16 and spec.max_points == 23
     assert [q.kind for q in spec.questions] == [QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE,
-                                               QuestionKind.NUMERIC, QuestionKind.NUMERIC, QuestionKind.FREE_TEXT]
+                                               QuestionKind.NUMERIC, QuestionKind.NUMERIC, QuestionKind.FREE_TEXT,
+                                               QuestionKind.GAP_TEXT, QuestionKind.MATCHING, QuestionKind.ORDERING,
+                                               QuestionKind.SHORT_TEXT, QuestionKind.HOTSPOT, QuestionKind.UPLOAD,
+                                               QuestionKind.ESSAY]
     assert spec.questions[3].tolerance == Decimal("0.5")
     assert spec.proctors == ("proctor@example.org",)
 
@@ -111,7 +114,7 @@ YAML_CASES = [
     ("      - id: curiosity", "      - id: consent", 1, 'id: consent\n        text: "Curiosity',
      "questions[1].options[2].id",
      "duplicate option id"),
-    ("    type: free_text", "    type: essay", 1, "type: essay", "questions[4].type", "not one of"),
+    ("    type: free_text", "    type: poem", 1, "type: poem", "questions[4].type", "not one of"),
     ("    answer: 4\n", "", 1, "id: q-fine", "questions[2]", "missing required field 'answer'"),
     ("    answer: 72\n", "    answer: 72\n    options: []\n", 1, "options: []", "questions[3].options",
      "not allowed for this question type"),
@@ -174,7 +177,7 @@ def test_json_error_is_line_precise(old: str, new: str, occurrence: int, marker:
 def test_every_problem_is_reported_at_once() -> None:
     text = YAML_TEXT.replace("pass_mark_percent: 60", "pass_mark_percent: 160")
     text = text.replace("duration_minutes: 30", "duration_minutes: -5")
-    text = text.replace("    type: free_text", "    type: essay")
+    text = text.replace("    type: free_text", "    type: poem")
     with pytest.raises(ExamImportError) as info:
         load_exam(text, "yaml")
     err = info.value

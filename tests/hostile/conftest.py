@@ -63,6 +63,8 @@ class Tenant:
     flag: Any = None  # an open flag on the live attempt, waiting for a proctor's decision
     session: Any = None  # a session of the live exam, with the tenant's proctor
     enrolment: Any = None  # the candidate's place on the roster of the finished exam
+    answer_file: Any = None  # a file the candidate handed in for an upload item of the finished exam
+    item_image: Any = None  # an image of the institution's hotspot items
 
 
 @pytest.fixture
@@ -162,8 +164,25 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
         db.session.commit()
         enrolment = db.session.scalars(select(Enrolment).where(Enrolment.exam_id == exam_done.id,
                                                                Enrolment.user_id == candidate.id)).one()
+        import io
+
+        from PIL import Image
+
+        from exams.itemmedia import store_item_image
+        from exams.models import AnswerFile
+
+        handed = vault.store("answer_file", f"%PDF-1.4 {marker}".encode(), content_type="application/pdf",
+                             attempt_id=done.id, **owner)
+        answer_file = AnswerFile(attempt_id=done.id, question_id="q2", blob_id=handed.id,
+                                 content_type="application/pdf", size=handed.plaintext_size or 0,
+                                 name=f"{marker}.pdf", sha256="0" * 64)
+        db.session.add(answer_file)
+        db.session.commit()
+        picture = io.BytesIO()
+        Image.new("RGB", (8, 8), "white").save(picture, "PNG")
+        item_image = store_item_image(staff, picture.getvalue())
         return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
                       recording, int(message["id"]), export, change, provider, lti_platform, lti_link, lti_session,
-                      flag, session, enrolment)
+                      flag, session, enrolment, answer_file, item_image)
 
     return make

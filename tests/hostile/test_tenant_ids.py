@@ -95,6 +95,8 @@ def tenant_values(t: Tenant) -> dict[str, list[Any]]:
         "user_id": [t.staff.id, t.proctor.id, t.candidate.id],
         "flag_id": [t.flag.id],
         "enrolment_id": [t.enrolment.id],
+        "file_id": [t.answer_file.id],
+        "image_id": [t.item_image.public_id],
     }
 
 

@@ -20,7 +20,17 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                     certificate: bool = True) -> Any:
     """A candidate who registered, corrected a field, logged in, was identity-checked, took a supervised
     exam (answers, events, flags, chat, recording, snapshots), appealed, got a certificate."""
-    from exams.models import Answer, Appeal, AppealStatus, Attempt, AttemptEvent, AttemptStatus, Certificate, ExtraTime
+    from exams.models import (
+        Answer,
+        AnswerFile,
+        Appeal,
+        AppealStatus,
+        Attempt,
+        AttemptEvent,
+        AttemptStatus,
+        Certificate,
+        ExtraTime,
+    )
     from idcheck.models import IdCheck, IdCheckStatus
     from oversight.models import DetectorRun
     from privacy.models import AccessLog, ProfileChange
@@ -51,13 +61,17 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     vault.store("chat", b'{"text": "Hallo"}', content_type="application/json", attempt_id=att.id, **owner)
     id_img = vault.store("id_image", b"id photo", content_type="image/*", **owner)
     tmpl = vault.store("face_template", b"\0" * 1024, **owner)
+    handed = vault.store("answer_file", b"%PDF-1.4 " + last.encode(), content_type="application/pdf",
+                         attempt_id=att.id, **owner)
     purge_blob_now(gone, now, "test: an older snapshot")
     db.session.add_all([
         ProfileChange(user_id=cand.id, field="city", old_value="Bonn", new_value="Köln", changed_by_id=cand.id),
         ProfileChange(user_id=cand.id, field="last_name", old_value=last, new_value=f"{last}-Neu",
                       changed_by_id=cand.id, status="approved", decided_by_id=staff.id, decided_at=now),
         Answer(attempt_id=att.id, question_id="q4", value=f"Ich heiße {first}", saved_at=now, manual_points=3,
-               manual_note="Gut verständlich."),
+               manual_note="Gut verständlich.", rubric_levels={"content": "b1"}),
+        AnswerFile(attempt_id=att.id, question_id="q5", blob_id=handed.id, content_type="application/pdf", size=12,
+                   name=f"formular-{last}.pdf", sha256="0" * 64, uploaded_at=now),
         AttemptEvent(attempt_id=att.id, at=now, kind="warning", actor_id=staff.id, detail={"text": "Blick"}),
         Flag(attempt_id=att.id, kind=FlagKind.NO_FACE, started_at=now, last_seen_at=now, detail={"seconds": 5},
              reviewed_by_id=staff.id, reviewed_at=now, note="ok"),

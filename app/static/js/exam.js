@@ -23,9 +23,119 @@
     if (kind === "multiple_choice") {
       return Array.prototype.map.call(fieldset.querySelectorAll("input:checked"), function (i) { return i.value; });
     }
+    if (kind === "gap_text" || kind === "matching") {
+      var map = {};
+      fieldset.querySelectorAll(kind === "gap_text" ? "[data-gap]" : "[data-premise]").forEach(function (el) {
+        if (el.value !== "") { map[el.dataset.gap || el.dataset.premise] = el.value; }
+      });
+      return map;
+    }
+    if (kind === "ordering") {
+      return Array.prototype.map.call(fieldset.querySelectorAll("li[data-option]"), function (li) { return li.dataset.option; });
+    }
+    if (kind === "hotspot") {
+      var spot = fieldset.querySelector(".hotspot");
+      return spot.dataset.x === undefined ? null : {x: Number(spot.dataset.x), y: Number(spot.dataset.y)};
+    }
     var input = fieldset.querySelector("input, textarea");
     return input.value;
   }
+
+  // Item types (exams/itemtypes.py): ordering by buttons, hotspot by pointer or keys, file hand-in, word counter.
+  function changed(fs) { pending[fs.dataset.question] = valueOf(fs); remember(); flush(); }
+  form.querySelectorAll("ol.ordering").forEach(function (list) {
+    var said = list.parentNode.querySelector(".order-said");
+    list.addEventListener("click", function (ev) {
+      var btn = ev.target.closest("button");
+      if (!btn) { return; }
+      var li = btn.closest("li");
+      if (btn.classList.contains("move-up") && li.previousElementSibling) {
+        list.insertBefore(li, li.previousElementSibling);
+      } else if (btn.classList.contains("move-down") && li.nextElementSibling) {
+        list.insertBefore(li.nextElementSibling, li);
+      } else { return; }
+      btn.focus();
+      var place = Array.prototype.indexOf.call(list.children, li) + 1;
+      said.textContent = list.dataset.msgMoved.replace("{item}", li.querySelector(".order-text").textContent)
+        .replace("{n}", place);
+      changed(list.closest("fieldset"));
+    });
+  });
+  form.querySelectorAll(".hotspot").forEach(function (box) {
+    var img = box.querySelector("img"), marker = box.querySelector(".hotspot-marker");
+    var said = document.getElementById(box.getAttribute("aria-describedby").split(" ")[1]);
+    var cursor = null;
+    function show(x, y, chosen) {
+      if (!img.naturalWidth) { return; }
+      marker.hidden = false;
+      marker.style.left = (x * img.clientWidth / img.naturalWidth) + "px";
+      marker.style.top = (y * img.clientHeight / img.naturalHeight) + "px";
+      marker.className = "hotspot-marker" + (chosen ? " chosen" : "");
+    }
+    function choose(x, y) {
+      box.dataset.x = Math.round(x * 10) / 10; box.dataset.y = Math.round(y * 10) / 10;
+      show(x, y, true);
+      said.textContent = said.dataset.msgPoint.replace("{x}", Math.round(x)).replace("{y}", Math.round(y));
+      changed(box.closest("fieldset"));
+    }
+    function restore() {
+      if (box.dataset.x !== undefined) {
+        show(Number(box.dataset.x), Number(box.dataset.y), true);
+        said.textContent = said.dataset.msgPoint.replace("{x}", Math.round(box.dataset.x)).replace("{y}", Math.round(box.dataset.y));
+      } else { said.textContent = said.dataset.msgNone; }
+    }
+    if (img.complete) { restore(); } else { img.addEventListener("load", restore); }
+    img.addEventListener("click", function (ev) {
+      var r = img.getBoundingClientRect();
+      choose((ev.clientX - r.left) * img.naturalWidth / r.width, (ev.clientY - r.top) * img.naturalHeight / r.height);
+    });
+    box.addEventListener("keydown", function (ev) {
+      var moves = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]};
+      if (!cursor) {
+        cursor = box.dataset.x !== undefined ? [Number(box.dataset.x), Number(box.dataset.y)] : [img.naturalWidth / 2, img.naturalHeight / 2];
+      }
+      if (moves[ev.key]) {
+        ev.preventDefault();
+        var step = (ev.shiftKey ? 0.1 : 0.02) * Math.max(img.naturalWidth, img.naturalHeight);
+        cursor = [Math.min(img.naturalWidth, Math.max(0, cursor[0] + moves[ev.key][0] * step)),
+                  Math.min(img.naturalHeight, Math.max(0, cursor[1] + moves[ev.key][1] * step))];
+        show(cursor[0], cursor[1], false);
+      } else if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        choose(cursor[0], cursor[1]);
+      }
+    });
+  });
+  form.querySelectorAll("input[data-upload]").forEach(function (input) {
+    var said = input.parentNode.querySelector(".upload-said");
+    input.addEventListener("change", function () {
+      if (!input.files.length) { return; }
+      var body = new FormData();
+      body.append("file", input.files[0]);
+      said.textContent = said.dataset.msgSending;
+      window.aufsicht.send(input.dataset.upload, {method: "POST", body: body}).then(window.aufsicht.answer).then(function (r) {
+        if (r.ok) {
+          said.textContent = said.dataset.msgDone.replace("{name}", input.files[0].name);
+          var mark = form.querySelector('[data-saved-for="' + input.closest("fieldset").dataset.question + '"]');
+          if (mark) { mark.textContent = status.dataset.saved || "✓"; mark.className = "saved ok"; }
+        } else {
+          said.textContent = r.body.error ? r.body.error.message : status.dataset.msgError;
+        }
+      }).catch(function () { said.textContent = "⚠ " + status.dataset.msgOffline; });
+    });
+  });
+  function countWords(area) {
+    var out = document.getElementById(area.getAttribute("aria-describedby"));
+    var n = (area.value.match(/\S+/g) || []).length;
+    var text = out.dataset.msgCount.replace("{n}", n) + " (" + out.dataset.msgRange + ")";
+    if (out.dataset.min && n < Number(out.dataset.min)) { text += " – " + out.dataset.msgShort; }
+    if (out.dataset.max && n > Number(out.dataset.max)) { text += " – " + out.dataset.msgLong; }
+    out.textContent = text;
+  }
+  form.querySelectorAll("fieldset[data-kind=essay] textarea").forEach(function (area) {
+    countWords(area);
+    area.addEventListener("input", function () { countWords(area); });
+  });
 
   function remember() { localStorage.setItem(pendingKey, JSON.stringify(pending)); }
 
@@ -91,12 +201,12 @@
   var debounce = {};
   function onEdit(ev) {
     var fs = ev.target.closest("fieldset[data-question]");
-    if (!fs) { return; }
+    if (!fs || fs.dataset.kind === "upload" || fs.dataset.kind === "ordering" || fs.dataset.kind === "hotspot") { return; }
     var qid = fs.dataset.question;
     clearTimeout(debounce[qid]);
     debounce[qid] = setTimeout(function () {
       pending[qid] = valueOf(fs); remember(); flush();
-    }, ev.type === "input" && fs.dataset.kind === "free_text" ? 600 : 0);
+    }, ev.type === "input" && fs.dataset.kind !== "single_choice" && fs.dataset.kind !== "multiple_choice" ? 600 : 0);
   }
   // Submitting by hand asks once, in the page, and says what follows (at the deadline the page submits
   // without asking). Not window.confirm: the browser's own dialog ends fullscreen, which would be flagged.
@@ -116,7 +226,7 @@
   var paused = false;
   function setPaused(on) {
     paused = on;
-    form.querySelectorAll("input, textarea, button").forEach(function (el) { el.disabled = on; });
+    form.querySelectorAll("input, textarea, button, select").forEach(function (el) { el.disabled = on; });
     var banner = document.getElementById("paused-banner");
     if (on && !banner) {
       banner = document.createElement("p");
