@@ -14,8 +14,8 @@ from pathlib import Path
 import grimp
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ["app", "oversight", "items", "accounts", "exams", "idcheck", "lti", "proctoring", "privacy", "storage",
-            "kernel", "bench", "deploy"]
+PACKAGES = ["app", "oversight", "items", "results", "accounts", "exams", "idcheck", "lti", "proctoring", "privacy",
+            "storage", "kernel", "bench", "deploy"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

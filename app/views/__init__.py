@@ -48,3 +48,7 @@ def register_blueprints(app: Flask) -> None:
     from app.views import items
 
     app.register_blueprint(items.bp)
+    from app.views import institution_api, results
+
+    app.register_blueprint(results.bp)
+    app.register_blueprint(institution_api.bp)
