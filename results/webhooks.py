@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
@@ -277,13 +278,15 @@ def deliver(delivery_id: int, now: dt.datetime) -> str | None:
         headers = signed_headers(secret_of(endpoint), delivery.message_id, stamp, delivery.body)
         code: int | None = None
         error: str | None = None
-        try:
-            answer = egress.fetch("POST", endpoint.url, headers=headers, content=delivery.body.encode())
-            code = answer.status
-            if not 200 <= code < 300:
-                error = f"HTTP {code}"
-        except egress.EgressError as err:
-            code, error = err.http_status, str(err.detail)[:200]
+        # What failed is kept in the platform's language (a job has no reader's request).
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            try:
+                answer = egress.fetch("POST", endpoint.url, headers=headers, content=delivery.body.encode())
+                code = answer.status
+                if not 200 <= code < 300:
+                    error = f"HTTP {code}"
+            except egress.EgressError as err:
+                code, error = err.http_status, str(err.detail)[:200]
         delivery.attempts += 1
         delivery.last_attempt_at, delivery.response_code, delivery.last_error = now, code, error
         if error is None:
