@@ -12,7 +12,7 @@ from app.access import role_required, user
 from app.labels import label
 from exams.catalog import get_exam_for
 from kernel.clock import utcnow
-from kernel.errors import DomainError
+from kernel.errors import DomainError, NotFound
 from results import export, tokens, webhooks
 
 bp = Blueprint("results", __name__, url_prefix="/staff")
@@ -21,10 +21,12 @@ TYPES = {"csv": "text/csv; charset=utf-8",
          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-@bp.get("/exams/<int:exam_id>/results.<any(csv, xlsx):fmt>")
+@bp.get("/exams/<int:exam_id>/results.<fmt>")
 @role_required(Role.STAFF)
 def download(exam_id: int, fmt: str) -> Response:
-    """The exam's released results as a file; the download is entered in each candidate's access log."""
+    """The exam's released results as a file (csv or xlsx); the download is entered in each candidate's access log."""
+    if fmt not in TYPES:
+        raise NotFound()
     table = export.released_results(get_exam_for(user(), exam_id))
     export.log_reading(table, user(), export.WHY_DOWNLOAD, utcnow())
     data = export.to_csv(table, label, str(get_locale() or "de")) if fmt == "csv" else export.to_xlsx(table, label)
