@@ -39,7 +39,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.seen.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status = receiver.statuses[min(len(receiver.seen) - 1, len(receiver.statuses) - 1)]
