@@ -63,6 +63,9 @@ class Tenant:
     flag: Any = None  # an open flag on the live attempt, waiting for a proctor's decision
     session: Any = None  # a session of the live exam, with the tenant's proctor
     enrolment: Any = None  # the candidate's place on the roster of the finished exam
+    api_token: str = ""  # an API token of the institution (both scopes), and its row
+    token: Any = None
+    webhook: Any = None  # a webhook endpoint of the institution (a TEST-NET address: a delivery fails at once)
 
 
 @pytest.fixture
@@ -162,8 +165,18 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
         db.session.commit()
         enrolment = db.session.scalars(select(Enrolment).where(Enrolment.exam_id == exam_done.id,
                                                                Enrolment.user_id == candidate.id)).one()
+        from results.models import WebhookEndpoint
+        from results.tokens import create_token
+        from storage.vault import keyring
+
+        api = create_token(staff, f"System {marker}", ["results:read", "rosters:manage"], utcnow())
+        key_id, wrapped = keyring().wrap(b"whsec_c2VjcmV0")
+        webhook = WebhookEndpoint(institution_id=inst.id, url=f"https://192.0.2.1/hooks/{marker}",
+                                  events=["result.released"], secret_key_id=key_id, secret_wrapped=wrapped)
+        db.session.add(webhook)
+        db.session.commit()
         return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
                       recording, int(message["id"]), export, change, provider, lti_platform, lti_link, lti_session,
-                      flag, session, enrolment)
+                      flag, session, enrolment, api.token, api.row, webhook)
 
     return make
