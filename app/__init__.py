@@ -20,7 +20,7 @@ NO_STORE_PATHS = ("/account", "/candidate", "/proctor", "/staff", "/admin", "/lo
                   "/verify-email", "/institutions")
 # The domain modules that define jobs (``kernel.jobs`` learns them from here, see ``create_app``).
 JOB_MODULES = ["accounts.jobs", "exams.jobs", "storage.jobs", "idcheck.jobs", "privacy.jobs", "proctoring.jobs",
-               "lti.jobs", "accounts.saml"]
+               "lti.jobs", "accounts.saml", "results.jobs"]
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -76,6 +76,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lti.proctoring import tell_platform
 
     supervision.listen(tell_platform)  # a platform's assessment under LTI Proctoring learns of flags and decisions
+    from results import webhooks
+
+    webhooks.register()  # results released, certificates issued or revoked, appeals decided: signed webhooks
     app.extensions["aufsicht.jobs"] = make_runner(app)
 
     from app.errors import register_error_handlers
@@ -151,6 +154,7 @@ def _import_models() -> None:
     import lti.models  # noqa: F401  (LTI 1.3 platforms, links, enrolments, proctoring)
     import oversight.models  # noqa: F401  (the detector-run log)
     import proctoring.models  # noqa: F401
+    import results.models  # noqa: F401  (API tokens, webhook endpoints and deliveries)
     import storage.models  # noqa: F401
     from accounts import oidc  # noqa: F401  (OpenID providers and account links)
 

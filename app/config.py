@@ -145,6 +145,11 @@ DEFAULTS: dict[str, Any] = {
     # Staff access log: one entry per opening of a recording or chat; further reads by the same person of the
     # same attempt's recording (or chat) within this many seconds are covered by it (seeks, chat polling).
     "ACCESS_LOG_WINDOW_SECONDS": 600,
+    # Webhooks (results/webhooks.py): a failed try is repeated after the base, doubling each time (1, 2, 4, ...
+    # minutes), up to this many tries (about 8.5 hours); the delivery log is kept this many days.
+    "WEBHOOK_RETRY_BASE_SECONDS": 60,
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    "WEBHOOK_LOG_RETENTION_DAYS": 30,
     # Privacy notice version the candidate consents to.
     "PRIVACY_NOTICE_VERSION": "2026-11",
     # Certificates: absolute base URL printed in QR codes and credentials; verification rate limit per IP.

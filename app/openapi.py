@@ -3,7 +3,8 @@
 Served at ``/api/openapi.json``; ``tests/hostile/test_api_fuzz.py`` fuzzes every operation from
 it (schemathesis) and checks that each ``/api/`` route of the app is described here, so the
 description cannot drift from the code. Browser calls authenticate with the session cookie of a
-login and send the page's CSRF token in ``X-CSRFToken``; certificate verification is public.
+login and send the page's CSRF token in ``X-CSRFToken``; certificate verification is public; an
+institution's own systems call ``/api/v1/`` with an API token of the exam office (``Authorization: Bearer``).
 The media engines' internal API (``/engine/``) is not part of it: only web workers call that.
 """
 
@@ -115,6 +116,39 @@ SCHEMAS: dict[str, Any] = {
                        "seconds_left": {"type": ["integer", "null"]},
                        "proctor_state": {"type": ["string", "null"]}, "label": {"type": ["string", "null"]}},
     },
+    "InstitutionExam": {
+        "type": "object", "required": ["id", "title", "opens_at", "closes_at"],
+        "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
+                       "opens_at": {"type": "string", "format": "date-time"},
+                       "closes_at": {"type": "string", "format": "date-time"}},
+    },
+    "Result": {
+        "type": "object",
+        "required": ["attempt_id", "candidate", "points", "max_points", "percent", "passed", "items",
+                     "identity_method", "review", "certificate_id", "released_at"],
+        "properties": {
+            "attempt_id": {"type": "integer"},
+            "candidate": {"type": "object", "required": ["name", "email"],
+                          "properties": {"name": {"type": "string"}, "email": {"type": "string"}}},
+            "points": {"type": ["integer", "null"]}, "max_points": {"type": ["integer", "null"]},
+            "percent": {"type": "string", "description": "The score in percent with two decimals, e.g. \"85.00\"."},
+            "passed": {"type": ["boolean", "null"]},
+            "items": {"type": "object", "additionalProperties": {"type": ["integer", "null"]},
+                      "description": "Points per item id (null: an item the candidate was not given)."},
+            "identity_method": {"type": "string", "enum": ["automatic", "person", "not_checked"]},
+            "review": {"type": "string", "enum": ["clean", "findings", "not_reviewed"]},
+            "certificate_id": {"type": ["string", "null"]},
+            "released_at": {"type": "string", "format": "date-time"}},
+    },
+    "Enrolment": {
+        "type": "object", "required": ["id", "email", "name", "session", "attempts_allowed", "enrolled_at"],
+        "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"},
+                       "session": {"type": ["object", "null"], "required": ["id", "starts_at", "ends_at"],
+                                   "properties": {"id": {"type": "integer"}, "starts_at": {"type": "string"},
+                                                  "ends_at": {"type": "string"}}},
+                       "attempts_allowed": {"type": "integer"},
+                       "enrolled_at": {"type": ["string", "null"]}},
+    },
     "Verification": {
         "type": "object", "required": ["valid", "reason", "claims", "status"],
         "properties": {"valid": {"type": "boolean"}, "reason": {"type": ["string", "null"]},
@@ -156,6 +190,16 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {JSON: {"schema": schema}}
 
 
+def _token_op(summary: str, ok: dict[str, Any], scope: str | None, *, params: list[dict[str, Any]] | None = None,
+              body: dict[str, Any] | None = None, errors: tuple[str, ...] = ("401", "403", "404")) -> dict[str, Any]:
+    """An operation of the institution API: an API token as ``Authorization: Bearer``, no session."""
+    needs = f" Needs a token with the scope `{scope}`." if scope else " Any token of the institution."
+    op = _op(summary + needs, ok, params=params, body=body, errors=errors)
+    op["security"] = [{"bearer": []}]
+    return op
+
+
+INSTITUTION_EXAM = _id("exam_id", "An exam of the token's institution.")
 ATTEMPT = _id("attempt_id", "An attempt of the logged-in candidate (or one the proctor supervises).")
 EXAM = _id("exam_id", "An exam the logged-in candidate is registered for.")
 CHECK = _id("check_id", "An identity check waiting for the proctor (of an exam the proctor supervises).")
@@ -307,6 +351,36 @@ def describe() -> dict[str, Any]:
             body=_json({"type": "object", "properties": {
                 "message": {"type": "string"}, "reason": {"type": "string"},
                 "minutes": {"type": "integer", "minimum": 1, "maximum": 240}}}))},
+        "/api/v1/exams": {"get": _token_op(
+            "The exams of the token's institution.",
+            {"type": "object", "required": ["exams"],
+             "properties": {"exams": {"type": "array", "items": _ref("InstitutionExam")}}}, None,
+            errors=("401", "403"))},
+        "/api/v1/exams/{exam_id}/results": {"get": _token_op(
+            "The exam's released results (held, ungraded or reopened ones are left out and counted in "
+            "`unreleased`); each reading is entered in the candidates' staff access log.",
+            {"type": "object", "required": ["exam", "items", "unreleased", "results"],
+             "properties": {"exam": {"type": "object", "required": ["id", "title"],
+                                     "properties": {"id": {"type": "integer"}, "title": {"type": "string"}}},
+                            "items": {"type": "array", "items": {
+                                "type": "object", "required": ["id", "max_points"],
+                                "properties": {"id": {"type": "string"}, "max_points": {"type": "integer"}}}},
+                            "unreleased": {"type": "integer", "minimum": 0},
+                            "results": {"type": "array", "items": _ref("Result")}}},
+            "results:read", params=[INSTITUTION_EXAM])},
+        "/api/v1/exams/{exam_id}/roster": {
+            "get": _token_op("The exam's roster.", {
+                "type": "object", "required": ["exam_id", "enrolments"],
+                "properties": {"exam_id": {"type": "integer"},
+                               "enrolments": {"type": "array", "items": _ref("Enrolment")}}},
+                "rosters:manage", params=[INSTITUTION_EXAM]),
+            "post": _token_op(
+                "Enrol a registered candidate of the institution by email address, in a session of the exam if "
+                "given (a full session answers 409); enrolling again changes nothing.", _ref("Enrolment"),
+                "rosters:manage", params=[INSTITUTION_EXAM], errors=("400", "401", "403", "404", "409"),
+                body=_json({"type": "object", "required": ["email"], "properties": {
+                    "email": {"type": "string", "maxLength": 320},
+                    "session_id": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_ID}}}))},
         "/api/verify/credential": {"post": _op(
             "Check a signed certificate credential (public; no login): the EdDSA JWS, the Open Badges ES256 JWT or "
             "the Open Badges JSON-LD credential with its Data Integrity proof. For the last two, ``status`` is one of "
@@ -328,6 +402,10 @@ def describe() -> dict[str, Any]:
             "session": {"type": "apiKey", "in": "cookie", "name": "session",
                         "description": "The session cookie a login sets."},
             "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken",
-                     "description": "The page's CSRF token; needed on POST, PUT and DELETE."}}},
+                     "description": "The page's CSRF token; needed on POST, PUT and DELETE."},
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An institution API token (`afs_...`), made by the exam office on its page "
+                                      "*API and webhooks*, scoped (`results:read`, `rosters:manage`); for "
+                                      "`/api/v1/` only."}}},
         "security": [{"session": [], "csrf": []}],
     }

@@ -281,11 +281,19 @@ def close_expired_attempts(now: dt.datetime) -> int:
     return len(ids)
 
 
+#: Called in the entry's transaction for every timeline entry (``attempt, kind, now, detail``): a layer above
+#: learns of results released, certificates issued or revoked and appeals decided here (``results.webhooks``), as
+#: the domain does not import it. A listener adds to the session only; the caller's commit keeps or drops both.
+ON_EVENT: list[Callable[[Attempt, str, dt.datetime, dict[str, Any]], None]] = []
+
+
 def record_event(attempt: Attempt, kind: str, now: dt.datetime, actor: User | None = None, **detail: Any) -> None:
     """Append an entry to the attempt's timeline (caller commits)."""
     json.dumps(detail)  # fail early on values that cannot be stored
     db.session.add(AttemptEvent(attempt_id=attempt.id, at=now, kind=kind, actor_id=actor.id if actor else None,
                                 detail=detail))
+    for listener in ON_EVENT:
+        listener(attempt, kind, now, detail)
 
 
 def timeline(attempt: Attempt) -> Sequence[AttemptEvent]:

@@ -251,7 +251,7 @@ def reissue_certificate(cert: Certificate, reason: str, now: dt.datetime) -> Cer
     if cert.revoked_at is None:
         cert.revoked_at = now
         cert.revocation_reason = reason
-        record_event(attempt, "certificate_revoked", now, reason=reason)
+        record_event(attempt, "certificate_revoked", now, reason=reason, certificate_id=cert.public_id)
         db.session.commit()
     return issue_certificate(attempt, now) if will_issue else None
 
@@ -361,7 +361,8 @@ def revoke_certificate(cert: Certificate, staff: User, reason: str, now: dt.date
     if cert.revoked_at is None:
         cert.revoked_at = now
         cert.revocation_reason = reason
-        record_event(cert.attempt, "certificate_revoked", now, actor=staff, reason=reason)
+        record_event(cert.attempt, "certificate_revoked", now, actor=staff, reason=reason,
+                     certificate_id=cert.public_id)
         db.session.commit()
     return cert
 

@@ -242,8 +242,10 @@ class Response:
 
 
 def fetch(method: str, url: str, *, headers: Mapping[str, str] | None = None, data: Mapping[str, str] | None = None,
-          json_body: Any = None, policy: EgressPolicy | None = None) -> Response:
+          json_body: Any = None, content: bytes | None = None, policy: EgressPolicy | None = None) -> Response:
     """Send one request under the egress policy (the app's unless ``policy`` is given) and read its answer.
+
+    The body is a form (``data``), JSON (``json_body``) or bytes sent as they are (``content``: a signed body).
 
     Raises EgressRefused (scheme, address, redirect, size) or EgressError (cannot connect, too slow); an HTTP
     error status is returned as it is (``raise_for_status`` turns it into an EgressError).
@@ -258,6 +260,8 @@ def fetch(method: str, url: str, *, headers: Mapping[str, str] | None = None, da
     elif json_body is not None:
         body = json.dumps(json_body).encode()
         sent.setdefault("Content-Type", "application/json")
+    elif content is not None:
+        body = content
     sent["Host"] = target.host_header
     sent.setdefault("User-Agent", "aufsicht")
     timeout = urllib3.Timeout(connect=policy.timeout, read=policy.timeout)

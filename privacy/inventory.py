@@ -114,6 +114,9 @@ P_APPEAL = T("Bearbeitung Ihres Widerspruchs", "handling your appeal")
 P_SECURITY = T("Sicherheit der Anmeldung (Missbrauch erkennen)", "login security (detecting misuse)")
 P_AI_LOG = T("Protokoll der automatischen Hinweise (KI-Verordnung Art. 12, 19, 26 Abs. 6), ohne Bild",
              "log of the automated flags (EU AI Act Art. 12, 19, 26(6)), without any image")
+P_RESULTS_OUT = T("Mitteilung Ihres Ergebnisses, Zertifikats oder Widerspruchsbescheids an die Systeme der "
+                  "Prüfungsstelle (Webhook)", "telling the exam provider's own systems of your result, certificate or "
+                  "appeal decision (webhook)")
 P_ACCOUNTABILITY = T("Rechenschaft über Zugriffe, Einwilligungen und Löschungen",
                      "accountability for access, consents and deletions")
 
@@ -461,6 +464,22 @@ RECORDS: list[Record] = [
         "expires_at": _i("Download gültig bis", "download valid until", P_ACCOUNT, LEGAL_DUTY),
     }, ("id", "user_id", "token", "progress", "blob_id", "lang"), T("7 Tage", "7 days"), Erase.DELETE,
         secret=("token",), age_days_config="EXPORT_RETENTION_DAYS", age_column="created_at"),
+    Record("webhook_delivery", "attempt", {
+        "event": _i("Anlass der Mitteilung (Ergebnis, Zertifikat, Widerspruch)", "occasion of the message (result, "
+                    "certificate, appeal)", P_RESULTS_OUT, seen_by=(STAFF,)),
+        "body": _i("mitgeteilte Angaben (Name, E-Mail-Adresse, Prüfung, Ergebnis oder Zertifikatsnummer)",
+                   "what was sent (name, email address, exam, result or certificate number)", P_RESULTS_OUT,
+                   seen_by=(STAFF,)),
+        "created_at": _i("Mitteilung veranlasst am", "message queued at", P_RESULTS_OUT, seen_by=(STAFF,)),
+        "status": _i("Stand der Zustellung", "delivery status", P_RESULTS_OUT, seen_by=(STAFF,)),
+        "attempts": _i("Zahl der Zustellversuche", "number of delivery tries", P_RESULTS_OUT, seen_by=(STAFF,)),
+        "last_attempt_at": _i("letzter Zustellversuch am", "last try at", P_RESULTS_OUT, seen_by=(STAFF,)),
+        "response_code": _i("Antwort des empfangenden Systems (HTTP-Status)", "the receiving system's answer (HTTP "
+                            "status)", P_RESULTS_OUT, seen_by=(STAFF,)),
+        "last_error": _i("was bei der Zustellung fehlschlug", "what failed in the delivery", P_RESULTS_OUT,
+                         seen_by=(STAFF,)),
+    }, ("id", "endpoint_id", "attempt_id", "message_id", "next_attempt_at"), T("30 Tage", "30 days"), Erase.DELETE,
+        age_days_config="WEBHOOK_LOG_RETENTION_DAYS", age_column="created_at"),
 ]
 
 #: Tables that hold no personal data, with the reason.
@@ -479,6 +498,10 @@ NOT_PERSONAL: dict[str, str] = {
                     "return to; no person; used once within 15 minutes)",
     "saml_assertion_seen": "ids of SAML assertions already used (replay protection; no person; deleted once they "
                            "expire)",
+    "api_token": "an organisation's key for its own systems (a name, scopes, the SHA-256 of the token, when it was "
+                 "made, last used and revoked, and the number of the staff account that made or revoked it)",
+    "webhook_endpoint": "an organisation's system address for webhooks (URL, events, the sealed signing secret, the "
+                        "number of the staff account that added it)",
     "alembic_version": "schema version",
     "item_image": "an image an exam item shows (exam content of an organisation; who uploaded it is a staff "
                   "account)",

@@ -277,6 +277,27 @@ def _seed_session_tomorrow(make_user: Any, make_exam: Any, **_: Any) -> dict[str
     return {}
 
 
+def _webhook_delivery(make_user: Any, make_exam: Any) -> int:
+    """A released result whose webhook is due, for an endpoint where nothing listens (the try fails: noted once)."""
+    from exams.models import AttemptStatus
+    from results.models import WebhookDelivery, WebhookEndpoint
+
+    att = _attempt(make_user, make_exam, status=AttemptStatus.SUBMITTED, ended_at=utcnow(), result_released_at=utcnow())
+    endpoint = WebhookEndpoint(institution_id=att.exam.institution_id, url="http://127.0.0.1:9/hook",
+                               events=["result.released"], secret_key_id="k", secret_wrapped=b"s")
+    db.session.add(endpoint)
+    db.session.commit()
+    from storage.vault import keyring
+
+    endpoint.secret_key_id, endpoint.secret_wrapped = keyring().wrap(b"whsec_c2VjcmV0")
+    db.session.commit()
+    result = db.session.execute(sa.insert(WebhookDelivery.__table__).values(  # no ORM: its commit queues the job
+        endpoint_id=endpoint.id, attempt_id=att.id, event="result.released", message_id=f"msg_{att.id}", body="{}",
+        created_at=utcnow(), status="pending", attempts=0, next_attempt_at=utcnow()))
+    db.session.commit()
+    return int(result.inserted_primary_key[0])
+
+
 SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
     "lti.send_released_results": _seed_lti_unreachable,
     "accounts.send_notice": lambda make_user, **_: {"notice_id": _notice(make_user)},
@@ -297,6 +318,9 @@ SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
     "privacy.build_export": lambda make_user, **_: {"export_id": _export(make_user), "lang": "en"},
     "privacy.requeue_stalled_exports": lambda make_user, **_: (_export(make_user, stalled=True), {})[1],
     "idcheck.verify": lambda make_user, make_exam, **_: {"check_id": _check(make_user, make_exam)},
+    "results.deliver_webhook": lambda make_user, make_exam, **_: {"delivery_id": _webhook_delivery(make_user,
+                                                                                                   make_exam)},
+    "results.deliver_due_webhooks": lambda make_user, make_exam, **_: (_webhook_delivery(make_user, make_exam), {})[1],
     "idcheck.requeue_stalled": lambda make_user, make_exam, **_: (_check(make_user, make_exam, stalled=True), {})[1],
 }
 

@@ -13,6 +13,9 @@ from items.statistics import ItemWarning
 from proctoring.actions import CANDIDATE_NOTICES
 from proctoring.live import TIMELINE_EVENTS
 from proctoring.models import FlagKind, FlagStatus
+from results.export import ACCESS_WHAT, WHY_API, WHY_DOWNLOAD
+from results.tokens import Scope
+from results.webhooks import DeliveryStatus, Event
 from storage.retention import RULES
 
 EVENTS = {"started", "submitted", "submitted_at_deadline", "terminated", "result_released", "reviewed", "graded",
@@ -26,7 +29,12 @@ def test_every_value_has_a_label():
               "flag_kind": {k.value for k in FlagKind}, "flag_status": {s.value for s in FlagStatus},
               "question_kind": {k.value for k in QuestionKind},
               "item_warning": {w.value for w in ItemWarning}, "salutation": set(SALUTATIONS),
-              "blob_category": set(RULES), "event": EVENTS, "boolean": {"True", "False"}}
+              "blob_category": set(RULES), "event": EVENTS, "boolean": {"True", "False"},
+              "token_scope": {s.value for s in Scope}, "webhook_event": {e.value for e in Event},
+              "delivery_status": {s.value for s in DeliveryStatus}, "passed": {"True", "False"},
+              "identity_method": {"automatic", "person", "not_checked"},
+              "review": {"clean", "findings", "not_reviewed"}, "access_what": {ACCESS_WHAT},
+              "access_why": {WHY_DOWNLOAD, WHY_API}}
     for table, values in tables.items():
         assert values - set(LABELS[table]) == set(), table
 

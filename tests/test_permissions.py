@@ -28,6 +28,9 @@ PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.hea
 # The media engine's internal API: no user session; a bearer token, and absent from web processes
 # (tests/proctoring/test_media_engines.py checks both).
 ENGINE_API = "engine_api."
+# The institution API: no user session; an institution's API token as a bearer token (tests/results/test_api.py;
+# test_the_institution_api_takes_tokens_only below).
+TOKEN_API = "institution_api."
 # Routes for any logged-in user, whatever the role.
 ANY_USER = {"auth.logout", "auth.logout_all", "auth.resend_verification", "account.security", "account.password",
             "account.email", "account.recovery_codes"}
@@ -36,7 +39,7 @@ ANY_USER = {"auth.logout", "auth.logout_all", "auth.resend_verification", "accou
 def _protected(app: Flask) -> list[tuple[str, str, frozenset[Role]]]:
     rows = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC | ANY_USER or rule.endpoint.startswith(ENGINE_API):
+        if rule.endpoint in PUBLIC | ANY_USER or rule.endpoint.startswith((ENGINE_API, TOKEN_API)):
             continue
         view = app.view_functions[rule.endpoint]
         roles = getattr(view, "required_roles", None)
@@ -69,3 +72,17 @@ def test_permission_matrix(app, make_user, role):
             assert resp.status_code in (200, 302, 400, 404), (role, path, resp.status_code)
         else:
             assert resp.status_code == 403, (role, path, resp.status_code)
+
+
+@pytest.mark.parametrize("role", [None, *Role])
+def test_the_institution_api_takes_tokens_only(app, make_user, role):
+    """A session of any role is no API token: every route of the institution API answers 401."""
+    client = app.test_client()
+    if role is not None:
+        login(client, make_user(role.value))
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith(TOKEN_API)]
+    assert len(rules) >= 3
+    for rule in rules:
+        path = rule.rule.replace("<int:exam_id>", "1")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            assert client.open(path, method=method, json={}).status_code == 401, (role, method, path)

@@ -51,3 +51,8 @@ def register_blueprints(app: Flask) -> None:
     from app.views import roomscan
 
     app.register_blueprint(roomscan.bp)
+
+    from app.views import institution_api, results
+
+    app.register_blueprint(results.bp)
+    app.register_blueprint(institution_api.bp)

@@ -65,6 +65,9 @@ class Tenant:
     enrolment: Any = None  # the candidate's place on the roster of the finished exam
     answer_file: Any = None  # a file the candidate handed in for an upload item of the finished exam
     item_image: Any = None  # an image of the institution's hotspot items
+    api_token: str = ""  # an API token of the institution (both scopes), and its row
+    token: Any = None
+    webhook: Any = None  # a webhook endpoint of the institution (a TEST-NET address: a delivery fails at once)
 
 
 @pytest.fixture
@@ -181,8 +184,18 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
         picture = io.BytesIO()
         Image.new("RGB", (8, 8), "white").save(picture, "PNG")
         item_image = store_item_image(staff, picture.getvalue())
+        from results.models import WebhookEndpoint
+        from results.tokens import create_token
+        from storage.vault import keyring
+
+        api = create_token(staff, f"System {marker}", ["results:read", "rosters:manage"], utcnow())
+        key_id, wrapped = keyring().wrap(b"whsec_c2VjcmV0")
+        webhook = WebhookEndpoint(institution_id=inst.id, url=f"https://192.0.2.1/hooks/{marker}",
+                                  events=["result.released"], secret_key_id=key_id, secret_wrapped=wrapped)
+        db.session.add(webhook)
+        db.session.commit()
         return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
                       recording, int(message["id"]), export, change, provider, lti_platform, lti_link, lti_session,
-                      flag, session, enrolment, answer_file, item_image)
+                      flag, session, enrolment, answer_file, item_image, api.token, api.row, webhook)
 
     return make

@@ -78,8 +78,10 @@ def _check(got: dict[str, list[Any]]) -> set[str]:
                 json.loads(body)
                 assert resp.headers["X-Content-Type-Options"] == "nosniff", endpoint
                 continue
-            if resp.mimetype == "text/markdown":
-                # a document to save (the AI Act papers): an attachment no browser renders, the text as typed
+            if resp.mimetype in ("text/markdown", "text/csv",
+                                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"):
+                # a document to save (the AI Act papers, the results file): an attachment no browser renders, the
+                # text as typed (formulas are kept text: tests/results/test_export.py)
                 assert resp.headers["Content-Disposition"].startswith("attachment"), endpoint
                 assert resp.headers["X-Content-Type-Options"] == "nosniff", endpoint
                 continue

@@ -21,6 +21,7 @@ from idcheck.models import IdCheck
 from kernel.db import db
 from lti.models import LtiPlatform, LtiProctoring
 from proctoring.models import Flag
+from results.models import ApiToken, WebhookEndpoint
 from storage.models import Blob
 from tests.conftest import login
 from tests.hostile.conftest import Tenant
@@ -65,6 +66,7 @@ NEUTRAL = {
     "which": ["id", "selfie"],
     "action": ["warn", "pause", "resume", "add-time", "terminate"],
     "lang": ["de", "en"],
+    "fmt": ["csv", "xlsx"],
 }
 # A body that would make each action succeed if the access check were missing.
 FORM = {"reason": "x", "text": "Hallo", "message": "Hallo", "minutes": "5", "points": "0", "question_id": "q2",
@@ -97,6 +99,8 @@ def tenant_values(t: Tenant) -> dict[str, list[Any]]:
         "enrolment_id": [t.enrolment.id],
         "file_id": [t.answer_file.id],
         "image_id": [t.item_image.public_id],
+        "token_id": [t.token.id],
+        "endpoint_id": [t.webhook.id],
     }
 
 
@@ -130,12 +134,17 @@ def methods(rule: Rule) -> list[str]:
     return sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
 
 
-def send(client: FlaskClient, method: str, path: str) -> list[Any]:
+def send(client: FlaskClient, method: str, path: str, headers: dict[str, str] | None = None) -> list[Any]:
     """One GET, or a POST/PUT both as a form and as JSON."""
     if method == "GET":
-        return [client.get(path)]
-    return [client.open(path, method=method, data=FORM),
-            client.open(path, method=method, json={**FORM, "value": "Geändert", "sdp": "v=0"})]
+        return [client.get(path, headers=headers)]
+    return [client.open(path, method=method, data=FORM, headers=headers),
+            client.open(path, method=method, json={**FORM, "value": "Geändert", "sdp": "v=0"}, headers=headers)]
+
+
+def token_of(a: Tenant, rule: Rule) -> dict[str, str] | None:
+    """The institution API (bearer tokens, no session) is called with A's own API token (both scopes)."""
+    return {"Authorization": f"Bearer {a.api_token}"} if rule.endpoint.startswith("institution_api.") else None
 
 
 def fingerprint(t: Tenant) -> dict[str, Any]:
@@ -167,6 +176,10 @@ def fingerprint(t: Tenant) -> dict[str, Any]:
             select(ExtraTime).where(ExtraTime.exam_id.in_(exams)).order_by(ExtraTime.id))],
         "proctors": sorted(db.session.execute(select(exam_proctor.c.exam_id, exam_proctor.c.user_id)
                                               .where(exam_proctor.c.exam_id.in_(exams))).all()),
+        "tokens": [(r.id, r.revoked_at) for r in db.session.scalars(
+            select(ApiToken).where(ApiToken.institution_id == t.inst.id))],
+        "webhooks": [(w.id, w.disabled_at) for w in db.session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.institution_id == t.inst.id))],
         "lti": [(p.id, p.name, p.deployment_ids) for p in db.session.scalars(
             select(LtiPlatform).where(LtiPlatform.institution_id == t.inst.id))]
         + [(s.id, s.status, s.last_control) for s in db.session.scalars(
@@ -204,7 +217,7 @@ def test_foreign_ids_in_every_route_are_refused(app, tenants, role, make_user):
             continue
         for method in methods(rule):
             for path in paths(rule, a, b):
-                for resp in send(client, method, path):
+                for resp in send(client, method, path, token_of(a, rule)):
                     seen += 1
                     location = resp.headers.get("Location", "")
                     if resp.status_code == 302 and "/login" in location:
@@ -226,7 +239,7 @@ def test_own_ids_open_the_same_routes(app, tenants, role):
         if "GET" not in methods(rule):
             continue
         for path in paths(rule, a, b, foreign=False):
-            resp = client.get(path)
+            resp = client.get(path, headers=token_of(a, rule))
             assert resp.status_code < 500, (path, resp.status_code)
             assert not _leaks(resp, b, path), path
             if resp.status_code == 200:
@@ -234,7 +247,7 @@ def test_own_ids_open_the_same_routes(app, tenants, role):
     expected = {
         "staff": {"staff.exam", "grading.attempt", "proctor.attempt", "proctor.review", "proctor.recording",
                   "identity.review", "identity.image", "certificates.pdf", "proctor_api.chat", "sso.providers",
-                  "sso.edit_provider"},
+                  "sso.edit_provider", "results.download", "institution_api.results", "institution_api.roster"},
         "proctor": {"proctor.attempt", "proctor.review", "proctor.recording", "identity.review", "identity.image",
                     "proctor_api.chat"},
         "candidate": {"attempts.exam", "attempts.take", "attempts.result", "attempts.state", "attempts.chat",

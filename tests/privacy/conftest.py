@@ -167,6 +167,18 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     enrolment.session_id, enrolment.proctor_id = session.id, proctor.id
     db.session.add(Notice(user_id=cand.id, kind="enrolment", key=f"enrolment:{enrolment.id}", sent_at=now,
                           params={"enrolment_id": enrolment.id}))
+    from results.models import ApiToken, WebhookDelivery, WebhookEndpoint
+
+    hook = WebhookEndpoint(institution_id=inst.id, url=f"https://hooks.example.org/{cand.id}",
+                           events=["result.released"], secret_key_id="k", secret_wrapped=b"sealed",
+                           created_by_id=staff.id)
+    db.session.add_all([hook, ApiToken(institution_id=inst.id, name="Campus", scopes=["results:read"],
+                                       prefix="afs_x", token_hash=f"{cand.id:064d}", created_by_id=staff.id)])
+    db.session.flush()
+    db.session.execute(sa.insert(WebhookDelivery.__table__).values(  # no ORM: its commit would queue the delivery
+        endpoint_id=hook.id, attempt_id=att.id, event="result.released", message_id=f"msg_{cand.id}",
+        body=f'{{"candidate": {{"name": "{first} {last}"}}}}', created_at=now, status="failed", attempts=1,
+        last_attempt_at=now, response_code=500, last_error="HTTP 500"))
     db.session.commit()
     return type("Seeded", (), {"user": cand, "attempt": att, "exam": exam, "staff": staff, "inst": inst,
                                "blobs": [rec, snap, id_img, tmpl]})
