@@ -11,14 +11,17 @@ from selenium.webdriver.support.ui import WebDriverWait
 from storage import vault
 from tests.browser import chromium, confirm_submit, enter_fullscreen, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
-from tests.proctoring.conftest import probe, recordings, wait_parts_closed
+from tests.proctoring.conftest import PLANES, probe, recordings, use_plane, wait_parts_closed
 
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.parametrize("plane", PLANES)
 @pytest.mark.parametrize("run", [1, 2, 3])
-def test_chromium_webcam_is_recorded_with_video_every_time(run, app, chromium, live_server, fake_webcam,  # noqa: F811
-                                                           make_institution, make_user, make_exam):
+def test_chromium_webcam_is_recorded_with_video_every_time(run, plane, app, chromium, live_server,  # noqa: F811
+                                                           fake_webcam, make_institution, make_user,  # noqa: F811
+                                                           make_exam):
+    use_plane(app, plane)  # the system check's stream and the exam's both go to that plane
     inst = make_institution()
     exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
                      questions=[{"id": "q1", "type": "free_text", "prompt": "Erzählen Sie.", "points": 1}])
