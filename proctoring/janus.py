@@ -398,15 +398,19 @@ class WebmBlocks:
             self.audio_frames += 1
 
 
+_PT = {"video": 96, "audio": 111}  # the payload types Janus's forwarders rewrite each stream to
+
+
 def recorder_pipeline(video_port: int, audio_port: int, out_fd: int) -> list[str]:
     """The gst-launch-1.0 command line: RTP VP8 and Opus on two loopback ports -> WebM on ``out_fd``."""
-    rtp = "application/x-rtp,media={},clock-rate={},encoding-name={}"
+    # The payload types are the ones the forwarder writes (``_PT``): one per port, nothing for the jitter buffer to ask.
+    rtp = "caps=application/x-rtp,media={},clock-rate={},encoding-name={},payload={}"
     return [GST_LAUNCH, "-q", "-e",
             "webmmux", "name=mux", "streamable=true", "!", "fdsink", f"fd={out_fd}", "sync=false",
-            "udpsrc", "address=127.0.0.1", f"port={video_port}", f"caps={rtp.format('video', 90000, 'VP8')}",
+            "udpsrc", "address=127.0.0.1", f"port={video_port}", rtp.format("video", 90000, "VP8", _PT["video"]),
             "buffer-size=1048576", "!", "rtpjitterbuffer", "latency=300", "drop-on-latency=false", "!",
             "rtpvp8depay", "wait-for-keyframe=true", "!", "queue", "!", "mux.video_0",
-            "udpsrc", "address=127.0.0.1", f"port={audio_port}", f"caps={rtp.format('audio', 48000, 'OPUS')}",
+            "udpsrc", "address=127.0.0.1", f"port={audio_port}", rtp.format("audio", 48000, "OPUS", _PT["audio"]),
             "!", "rtpjitterbuffer", "latency=300", "!", "rtpopusdepay", "!", "opusparse", "!", "queue", "!",
             "mux.audio_0"]
 
@@ -622,13 +626,14 @@ class JanusEngine:
             first = {"audio": recorder.audio_port, "video": recorder.video_port}
             for kind, mid in kinds:
                 if kind in first:
-                    streams.append({"mid": mid, "port": first.pop(kind)})
+                    streams.append({"mid": mid, "port": first.pop(kind), "pt": _PT[kind]})
                 elif kind == "application" and session.data is None:
                     session.data = self._data_socket(session_id, session)
                     streams.append({"mid": mid, "port": session.data.getsockname()[1]})
-            forwarded = api.request(handle, {"request": "rtp_forward", "room": session_id, "publisher_id": session.publisher,
-                                 "host": "127.0.0.1", "host_family": "ipv4", "admin_key": self.server.admin_key,
-                                 "streams": streams})
+            forwarded = api.request(handle, {"request": "rtp_forward", "room": session_id,
+                                             "publisher_id": session.publisher, "host": "127.0.0.1",
+                                             "host_family": "ipv4", "admin_key": self.server.admin_key,
+                                             "streams": streams})
             log.debug("forwarders of %s: %s", session_id, forwarded)
         except JanusError as err:
             log.warning("Janus refused the offer of %s: %s", session_id, err)

@@ -39,7 +39,8 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, plane, app, chro
         lambda d: d.find_element(By.ID, "check-result").get_attribute("data-passed") == "yes"
         or d.find_element(By.ID, "check-connection").get_attribute("data-state") == "failed")
     for step in ("camera", "microphone", "connection"):
-        assert driver.find_element(By.ID, f"check-{step}").get_attribute("data-state") == "ok", step
+        found = driver.find_element(By.ID, f"check-{step}")
+        assert found.get_attribute("data-state") == "ok", (step, found.text)
     driver.find_element(By.ID, "to-exam").click()
     WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "start"))[0].click()
     status = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "media-status"))
@@ -57,7 +58,8 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, plane, app, chro
     info = probe(vault.read(blobs[0]))
     assert info["streams"] == [("audio", "opus"), ("video", "vp8")], info
     assert info["audio_packets"] > 300 and info["video_packets"] > 150, info
-    assert 9.0 <= info["duration"] <= 11.0, info
+    # 10 s of exam, plus the submit walk before the hang-up (on Janus its recorder ran 11.8 s once on a busy machine)
+    assert 9.0 <= info["duration"] <= 12.0, info
     # 640x480 as asked; Chromium's encoder may step down for a while (480x360, 320x240: its bandwidth estimate
     # ramping up, a busy machine): the picture keeps its shape and stays big enough to see a face.
     for size in (info["size"], info["decoded_size"]):
