@@ -409,9 +409,9 @@ def recorder_pipeline(video_port: int, audio_port: int, out_fd: int) -> list[str
             "webmmux", "name=mux", "streamable=true", "!", "fdsink", f"fd={out_fd}", "sync=false",
             "udpsrc", "address=127.0.0.1", f"port={video_port}", rtp.format("video", 90000, "VP8", _PT["video"]),
             "buffer-size=1048576", "!", "rtpjitterbuffer", "latency=300", "drop-on-latency=false", "!",
-            "rtpvp8depay", "wait-for-keyframe=true", "!", "queue", "!", "mux.video_0",
+            "rtpvp8depay", "wait-for-keyframe=true", "!", "mux.video_0",
             "udpsrc", "address=127.0.0.1", f"port={audio_port}", rtp.format("audio", 48000, "OPUS", _PT["audio"]),
-            "!", "rtpjitterbuffer", "latency=300", "!", "rtpopusdepay", "!", "opusparse", "!", "queue", "!",
+            "!", "rtpjitterbuffer", "latency=300", "!", "rtpopusdepay", "!", "opusparse", "!",
             "mux.audio_0"]
 
 
