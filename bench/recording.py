@@ -11,8 +11,11 @@ process's user+system time over the measuring window; frames recorded are compar
 Also prints the keyframes the engine asked for (one per picture it analyses) and what they cost in
 bitrate, and how busy the machine was. Last line: one JSON object with keys cpu_pct_per_stream,
 mem_mb_per_stream, cpu_ratio_vs_mediarecorder, max_streams, stream, config, keyframe_kbps_per_stream, ...
+The same run records the same streams on the Janus plane too (MEDIA_PLANE=janus, where Janus is installed), with
+Janus's and its recorders' CPU counted (psutil-free: /proc of their processes): janus_cpu_pct_per_stream,
+janus_vs_aiortc_cpu, and their recording-only counterparts; cpu_model names the machine's CPU.
 
-    .venv/bin/python bench/recording.py [--streams 2,4] [--seconds 15]
+    .venv/bin/python bench/recording.py [--streams 2,4] [--seconds 15] [--no-mediarecorder] [--no-janus]
 """
 
 from __future__ import annotations
