@@ -50,6 +50,42 @@ _LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 _LIB_ALTERNATIVES = (_LIB, Path("/usr/lib/aarch64-linux-gnu/janus"), Path("/usr/lib/janus"))
 _KEEP_PLUGINS = {"libjanus_videoroom.so"}
 _KEEP_TRANSPORTS = {"libjanus_http.so"}
+# The shell a helper process (Janus, a recorder) runs under: it waits for its stdin, a pipe only the engine holds,
+# to close (the engine ends the helper, or the engine died, even by kill -9), then signals the helper and waits.
+_WATCH = 'sig=$1; shift; "$@" & pid=$!; cat >/dev/null; kill -"$sig" "$pid" 2>/dev/null; wait "$pid"'
+
+
+def _watched(signal_name: str, command: list[str]) -> list[str]:
+    """``command`` under the watching shell: ``signal_name`` (TERM, INT) once the engine lets go of its stdin."""
+    return ["/bin/sh", "-c", _WATCH, "sh", signal_name, *command]
+
+
+def _child(proc: subprocess.Popen[bytes] | None, name: str) -> int | None:
+    """The process id of the watching shell's child called ``name``."""
+    if proc is None:
+        return None
+    try:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        return next(int(c) for c in children if Path(f"/proc/{c}/comm").read_text().strip() == name[:15])
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _let_go(proc: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+    """Close the watched helper's stdin (the shell signals it) and wait; kill it if it does not end."""
+    assert proc.stdin is not None  # noqa: S101
+    pid = _child(proc, name)
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait(5)
+
 
 
 class JanusUnavailable(Conflict):
@@ -174,10 +210,12 @@ class JanusServer:
             path.write_text(text)
             path.chmod(0o600)  # the API secret and the admin key
         log_path = Path(self.folder) / "janus.log"
-        self.proc = subprocess.Popen(  # noqa: S603 - a fixed binary with our own arguments
-            [JANUS, "-C", str(Path(self.folder) / "janus.jcfg"), "-F", self.folder, "-L", str(log_path),
-             "--disable-colors"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+        # Janus goes with its engine: a shell between them waits for its stdin, a pipe only this process holds, to
+        # close (stop(), or this process dying even by kill -9), then stops Janus.
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed binaries with our own arguments
+            _watched("TERM", [JANUS, "-C", str(Path(self.folder) / "janus.jcfg"), "-F", self.folder,
+                              "-L", str(log_path), "--disable-colors"]),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1.0, read=2.0))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -191,15 +229,14 @@ class JanusServer:
         self.stop()
         raise JanusUnavailable("Janus did not start: " + tail)
 
+    def pid(self) -> int | None:
+        """Janus's own process id (the watching shell's child)."""
+        return _child(self.proc, "janus")
+
     def stop(self) -> None:
         """Stop Janus and remove its configuration."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            _let_go(self.proc, "janus", 10)
         self.proc = None
         if self.folder:
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -434,9 +471,10 @@ class RtpRecorder:
         """Start the muxer; the ports are bound once this returns (give it a moment before RTP flows)."""
         read_fd, write_fd = os.pipe()
         try:
-            self.proc = subprocess.Popen(  # noqa: S603 - a fixed binary with our own arguments
-                recorder_pipeline(self.video_port, self.audio_port, write_fd), pass_fds=(write_fd,),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # SIGINT: with -e, gst-launch sends EOS through the pipeline, so the muxer writes out what it holds.
+            self.proc = subprocess.Popen(  # noqa: S603 - fixed binaries with our own arguments
+                _watched("INT", recorder_pipeline(self.video_port, self.audio_port, write_fd)),
+                pass_fds=(write_fd,), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True)
         finally:
             os.close(write_fd)
@@ -445,7 +483,8 @@ class RtpRecorder:
 
     def pids(self) -> list[int]:
         """The muxer's process id (for the benches' CPU count)."""
-        return [self.proc.pid] if self.proc is not None else []
+        pid = _child(self.proc, "gst-launch-1.0")
+        return [pid] if pid is not None else []
 
     def _read(self, fd: int) -> None:
         last_flush = time.monotonic()
@@ -476,12 +515,7 @@ class RtpRecorder:
     def close(self, timeout: float = 10.0) -> None:
         """End the part: EOS into the muxer (SIGINT with -e), read what it flushes, close the sink."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            _let_go(self.proc, "gst-launch-1.0", timeout)
         if self._reader is not None:
             self._reader.join(timeout)
         if self._sink is not None:
@@ -571,7 +605,8 @@ class JanusEngine:
 
     def pids(self) -> list[int]:
         """Janus's and every recorder's process id (the benches count their CPU)."""
-        out = [self.server.proc.pid] if self.server.proc is not None else []
+        janus = self.server.pid()
+        out = [janus] if janus is not None else []
         for s in list(self._sessions.values()):
             if s.recorder is not None:
                 out += s.recorder.pids()

@@ -121,3 +121,44 @@ def test_webm_blocks_are_counted_across_any_cut_of_the_stream():
         blocks.feed(data[i:i + 7])
     assert blocks.video_frames == 10 and blocks.audio_frames == 0
     assert blocks.keyframes >= 1 and keys[0][3:6] == b"\x9d\x01\x2a"  # a VP8 keyframe's start code
+
+
+def test_an_engine_killed_leaves_no_janus_and_no_recorder_behind(app):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from tests.conftest import REPO
+
+    use_plane(app, "janus")
+    script = textwrap.dedent("""
+        import sys, time
+        from proctoring.janus import JanusServer, RtpRecorder
+        from proctoring.sessions import DiscardSink
+        server = JanusServer()
+        server.start()
+        rec = RtpRecorder(DiscardSink)
+        rec.start()
+        time.sleep(0.5)
+        print(server.pid(), *rec.pids(), flush=True)
+        time.sleep(120)
+    """)
+    engine = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in engine.stdout.readline().split()]
+        assert len(pids) == 2, pids  # Janus and the recorder
+        assert all(Path(f"/proc/{p}").exists() for p in pids)
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(0.1)
+        left = [p for p in pids if Path(f"/proc/{p}").exists()
+                and Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] != "Z"]
+        assert left == [], left
+    finally:
+        engine.kill()
+        engine.wait(10)
+        engine.stdout.close()
