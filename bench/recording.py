@@ -318,6 +318,10 @@ def main() -> None:
                       "janus_recorded_pct": None if j is None else round(100 * j["recorded_ratio"]),
                       "janus_vs_aiortc_cpu": None if j is None else round(
                           j["cpu_pct_per_stream"] / max(o["cpu_pct_per_stream"], 1e-9), 2),
+                      # a starved engine records fewer frames for less CPU: also per frame recorded
+                      "janus_vs_aiortc_cpu_per_recorded_frame": None if j is None else round(
+                          (j["cpu_pct_per_stream"] / max(j["recorded_ratio"], 1e-9))
+                          / max(o["cpu_pct_per_stream"] / max(o["recorded_ratio"], 1e-9), 1e-9), 2),
                       "janus_vs_aiortc_cpu_recording_only": None if j is None else round(
                           jlighter[largest]["cpu_pct_per_stream"] / max(lighter[largest]["cpu_pct_per_stream"], 1e-9),
                           2),
