@@ -123,6 +123,16 @@ def _free_tcp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _bound(port: int) -> bool:
+    """Whether some process listens on UDP ``port`` of loopback (a bind without SO_REUSEADDR is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------------------------------- the Janus process
 
 
@@ -480,6 +490,12 @@ class RtpRecorder:
             os.close(write_fd)
         self._reader = threading.Thread(target=self._read, args=(read_fd,), name="janus-recorder", daemon=True)
         self._reader.start()
+        # RTP that comes before the muxer listens is lost, the first keyframe with it: wait until both ports are taken.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(_bound(p) for p in (self.video_port, self.audio_port)):
+            if self.proc.poll() is not None:
+                raise JanusUnavailable("The recorder did not start (GStreamer's plugins missing?).")
+            time.sleep(0.02)
 
     def pids(self) -> list[int]:
         """The muxer's process id (for the benches' CPU count)."""
@@ -774,6 +790,10 @@ class JanusEngine:
             gap = None if session.disconnected_at is None else time.monotonic() - session.disconnected_at
             session.state, session.connected_at, session.disconnected_at = "connected", time.monotonic(), None
             self._emit(session_id, {"type": "media_connected", "part": session.part, "gap_seconds": gap})
+            handle = session.handle
+            if handle is not None and self.api is not None:  # the recording starts with a keyframe: ask for one now
+                api = self.api
+                self._pool.submit(lambda: api.request(handle, {"request": "configure", "keyframe": True}))
         elif kind == "hangup":
             session.state, session.disconnected_at = "closed", time.monotonic()
             part = session.part
