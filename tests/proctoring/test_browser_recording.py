@@ -45,6 +45,7 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, plane, app, chro
     WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "start"))[0].click()
     status = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "media-status"))
     WebDriverWait(driver, 30).until(lambda d: status.get_attribute("data-state") == "connected")
+    connected_at = time.monotonic()
     attempt_id = int(driver.current_url.rstrip("/").split("/")[-1])
     enter_fullscreen(driver)
     time.sleep(10)
@@ -52,14 +53,15 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, plane, app, chro
     driver.find_element(By.ID, "submit").click()
     confirm_submit(driver)
     WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/result"))
+    walked = time.monotonic() - connected_at  # 10 s of exam plus the submit walk (longer on a busy machine)
     wait_parts_closed(attempt_id)
     blobs = recordings(attempt_id)
     assert len(blobs) == 1
     info = probe(vault.read(blobs[0]))
     assert info["streams"] == [("audio", "opus"), ("video", "vp8")], info
     assert info["audio_packets"] > 300 and info["video_packets"] > 150, info
-    # 10 s of exam, plus the submit walk before the hang-up (on Janus its recorder ran 11.8 s once on a busy machine)
-    assert 9.0 <= info["duration"] <= 12.0, info
+    # The whole exam and no more: from the connection to the result page (the hang-up comes with leaving the page).
+    assert 9.0 <= info["duration"] <= walked + 0.5, (info, walked)
     # 640x480 as asked; Chromium's encoder may step down for a while (480x360, 320x240: its bandwidth estimate
     # ramping up, a busy machine): the picture keeps its shape and stays big enough to see a face.
     for size in (info["size"], info["decoded_size"]):
