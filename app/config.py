@@ -110,6 +110,13 @@ DEFAULTS: dict[str, Any] = {
     # MEDIA_ENGINE_URL: an engine's own URL as MEDIA_ENGINES lists it (default: `media serve`'s scheme://host:port);
     # a grant names the engine it is for, and is used once.
     "MEDIA_ENGINES": [],
+    # The media plane: "aiortc" (the engine in Python, the default) or "janus" (Debian's Janus terminates WebRTC,
+    # our GStreamer recorders mux its forwarded RTP into the encrypted parts; proctoring/janus.py). With janus:
+    # MEDIA_JANUS_RTP_PORTS, the UDP range Janus's media uses ("20000-40000"; None: any); MEDIA_JANUS_NAT_1_1,
+    # the public address Janus offers where it sits behind 1:1 NAT.
+    "MEDIA_PLANE": "aiortc",
+    "MEDIA_JANUS_RTP_PORTS": None,
+    "MEDIA_JANUS_NAT_1_1": None,
     "MEDIA_GRANT_KEY": None,
     "MEDIA_GRANT_PUBLIC_KEYS": None,
     "MEDIA_ENGINE_CA_FILE": None,

@@ -10,8 +10,10 @@ CPU per candidate (% of one core) and by thread, the p95 age of the snapshots a 
 (sampled every 200 ms through the proctor API), the delay from the face leaving the picture to the
 no-face flag, the identity comparisons made, and how busy the machine was. Last line: one JSON object
 with keys cpu_pct_per_candidate, snapshot_age_ms_p95, flag_delay_s, identity_checks, stream, config.
+The same run then monitors the same candidates on the Janus plane (MEDIA_PLANE=janus, where Janus is installed;
+Janus's and the recorders' CPU counted with the server's): janus_cpu_pct_per_candidate, janus_vs_aiortc_cpu, ...
 
-    .venv/bin/python bench/monitoring.py [--candidates 4] [--seconds 20]
+    .venv/bin/python bench/monitoring.py [--candidates 4] [--seconds 20] [--no-janus]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -40,16 +43,51 @@ from bench.common import (  # noqa: E402  (after the path is set)
 
 
 def main() -> None:
-    """Run the monitoring benchmark."""
+    """Run the monitoring benchmark on the aiortc engine, then (where installed) on the Janus plane."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--no-janus", action="store_true", help="leave out the Janus plane")
     args = ap.parse_args()
     n = max(3, args.candidates)
     pictures = ["", "two_people.jpg"] + ["obama.jpg"] * (n - 2)
     for picture in set(pictures):
         browser_media(picture)  # encoded once, before anything is measured
-    setup = production_app(n)
+    from proctoring.janus import available
+
+    print(f"{n} candidates on {os.cpu_count()} CPUs ({cpu_model()}; senders share them)")
+    out = run_plane(n, args.seconds, pictures, {})
+    janus = None
+    if not args.no_janus and available():
+        # Janus leaves loopback out of its candidates: the senders reach it on the machine's other address.
+        janus = run_plane(n, args.seconds, pictures, {"MEDIA_PLANE": "janus", "MEDIA_HOST_ADDRESSES": None})
+        print(f"Janus plane / aiortc engine, CPU per candidate: {janus['cpu'] / max(out['cpu'], 1e-9):.2f} "
+              "(target: at most 0.5)")
+    print(json.dumps({"cpu_model": cpu_model(),
+                      "cpu_pct_per_candidate": round(out["cpu"], 1), "snapshot_age_ms_p95": out["p95"],
+                      "flag_delay_s": out["delay"], "identity_checks": out["checks"], "candidates": n,
+                      "janus_cpu_pct_per_candidate": None if janus is None else round(janus["cpu"], 1),
+                      "janus_helpers_pct_per_candidate": None if janus is None else round(janus["helpers"], 1),
+                      "janus_snapshot_age_ms_p95": None if janus is None else janus["p95"],
+                      "janus_flag_delay_s": None if janus is None else janus["delay"],
+                      "janus_vs_aiortc_cpu": None if janus is None else round(janus["cpu"] / max(out["cpu"], 1e-9), 2),
+                      "stream": f"{STREAM.split(':')[0]}, replayed", "config": "production (DEFAULTS)",
+                      "machine_busy_pct": out["machine"]["machine_busy_pct"],
+                      "others_pct": out["machine"]["others_pct_of_machine"]}))
+
+
+def cpu_model() -> str:
+    """The machine's CPU model (/proc/cpuinfo)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def run_plane(n: int, seconds: float, pictures: list[str], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Monitor ``n`` candidates on one media plane; prints its figures and returns them."""
+    plane = overrides.get("MEDIA_PLANE", "aiortc")
+    setup = production_app(n, overrides)
     app, ids, users, inst_id = setup["app"], setup["attempts"], setup["users"], setup["institution"]
     from sqlalchemy import select
 
@@ -58,12 +96,12 @@ def main() -> None:
     from proctoring.models import Flag, FlagKind
     from proctoring.sessions import session_id
 
-    switch = [None, None, args.seconds / 2] + [None] * (n - 3)
+    switch = [None, None, seconds / 2] + [None] * (n - 3)
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
     for i in range(n):
         parent, child = ctx.Pipe()
-        p = ctx.Process(target=replay_over_pipe, args=(child, pictures[i], args.seconds + 3, switch[i]))
+        p = ctx.Process(target=replay_over_pipe, args=(child, pictures[i], seconds + 3, switch[i]))
         p.start()
         pipes.append(parent)
         procs.append(p)
@@ -81,11 +119,13 @@ def main() -> None:
     time.sleep(2)
     face_pids = state.faces.pids()  # the face worker processes (PROCTORING_FACE_PROCESSES) count as the server
     assert face_pids or state.faces.processes == 0, "the face workers have not started"
-    f0 = proc_cpu_s(face_pids)
+    # On Janus: Janus's process and the recorders (gst-launch) count as the server too.
+    media_pids = list(eng.pids()) if hasattr(eng, "pids") else []
+    f0, m0 = proc_cpu_s(face_pids), proc_cpu_s(media_pids)
 
     def server_cpu_s() -> float:
         r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime + r.ru_stime + proc_cpu_s(face_pids)
+        return r.ru_utime + r.ru_stime + proc_cpu_s(face_pids) + proc_cpu_s(media_pids)
 
     c0 = server_cpu_s()
     th0 = thread_cpu_s()
@@ -93,7 +133,7 @@ def main() -> None:
     busy = BusyMeter(server_cpu_s, lambda: proc_cpu_s([p.pid for p in procs if p.pid]))
     t0 = time.monotonic()
     ages: list[int] = []
-    while time.monotonic() - t0 < args.seconds - 2:
+    while time.monotonic() - t0 < seconds - 2:
         for tile in client.get("/api/proctor/live").get_json()["attempts"]:
             if tile["snapshot_age_ms"] is not None:
                 ages.append(tile["snapshot_age_ms"])
@@ -102,7 +142,7 @@ def main() -> None:
                 checks["n"] += 1
                 checked0[aid] = at
         time.sleep(0.2)
-    c1, f1 = server_cpu_s(), proc_cpu_s(face_pids)
+    c1, f1, m1 = server_cpu_s(), proc_cpu_s(face_pids), proc_cpu_s(media_pids)
     th1 = thread_cpu_s()
     machine = busy.report()
     elapsed = time.monotonic() - t0
@@ -113,6 +153,7 @@ def main() -> None:
         no_face_flag = next((f for f in flags if f.attempt_id == ids[2] and f.kind == FlagKind.NO_FACE), None)
         by_kind = sorted({(f.attempt_id, f.kind.value) for f in flags})
     eng.stop()
+    app.extensions.pop("aufsicht.media", None)
     for p in procs:
         p.join(30)
     cpu = (c1 - c0) / elapsed / n * 100
@@ -124,7 +165,7 @@ def main() -> None:
 
         flag_at = calendar.timegm(no_face_flag.started_at.timetuple()) + no_face_flag.started_at.microsecond / 1e6
         delay = flag_at - switched[2]
-    print(f"{n} candidates on {os.cpu_count()} CPUs (senders share them), {elapsed:.0f} s measured")
+    print(f"== media plane: {plane} == {elapsed:.0f} s measured")
     print(f"stream per candidate: {STREAM}; pictures: {[p or 'nobody' for p in pictures]}, "
           "candidate 3 leaves half-way")
     print(f"configuration (production, app/config.py DEFAULTS): {config_line(app)}; a face template "
@@ -135,17 +176,17 @@ def main() -> None:
         f"{k} {100 * (v - th0.get(k, 0.0)) / elapsed / n:.1f}" for k, v in sorted(th1.items())))
     print(f"  of which the face worker processes ({len(face_pids)}): "
           f"{100 * (f1 - f0) / elapsed / n:.1f}")
+    helpers = 100 * (m1 - m0) / elapsed / n
+    if media_pids:
+        print(f"  of which Janus and the recorders ({len(media_pids)} processes): {helpers:.1f}")
     print(f"identity comparisons made: {checks['n']} in {elapsed:.0f} s ({n - 1} candidates show a face)")
     print(f"snapshot age seen by the proctor API: p95 {p95} ms over {len(ages)} samples")
     print(f"flags raised: {by_kind}")
     shown = None if delay is None else round(delay, 1)
     print(f"delay from the face leaving the picture to the no-face flag: {shown} s")
-    print(BusyMeter.line(machine))
-    print(json.dumps({"cpu_pct_per_candidate": round(cpu, 1), "snapshot_age_ms_p95": p95,
-                      "flag_delay_s": shown, "identity_checks": checks["n"], "candidates": n,
-                      "stream": f"{STREAM.split(':')[0]}, replayed", "config": "production (DEFAULTS)",
-                      "machine_busy_pct": machine["machine_busy_pct"],
-                      "others_pct": machine["others_pct_of_machine"]}))
+    print(BusyMeter.line(machine), flush=True)
+    return {"cpu": cpu, "p95": p95, "delay": shown, "checks": checks["n"], "machine": machine, "helpers": helpers}
+
 
 if __name__ == "__main__":
     main()

@@ -11,8 +11,11 @@ process's user+system time over the measuring window; frames recorded are compar
 Also prints the keyframes the engine asked for (one per picture it analyses) and what they cost in
 bitrate, and how busy the machine was. Last line: one JSON object with keys cpu_pct_per_stream,
 mem_mb_per_stream, cpu_ratio_vs_mediarecorder, max_streams, stream, config, keyframe_kbps_per_stream, ...
+The same run records the same streams on the Janus plane too (MEDIA_PLANE=janus, where Janus is installed), with
+Janus's and its recorders' CPU counted (psutil-free: /proc of their processes): janus_cpu_pct_per_stream,
+janus_vs_aiortc_cpu, and their recording-only counterparts; cpu_model names the machine's CPU.
 
-    .venv/bin/python bench/recording.py [--streams 2,4] [--seconds 15]
+    .venv/bin/python bench/recording.py [--streams 2,4] [--seconds 15] [--no-mediarecorder] [--no-janus]
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def cpu_s() -> float:
 
 
 def run_ours(n: int, seconds: float, setup: dict[str, Any]) -> dict[str, float]:
-    """Record n streams with the app's media engine (as production wires it)."""
+    """Record n streams with the app's media engine (as production wires it): the aiortc engine, or with
+    ``MEDIA_PLANE = "janus"`` Janus and our GStreamer recorders (their CPU counted with this process's)."""
     from proctoring.live import engine, sink_factory
     from proctoring.sessions import session_id
 
@@ -80,8 +84,24 @@ def run_ours(n: int, seconds: float, setup: dict[str, Any]) -> dict[str, float]:
                  lambda i: stat(i, "video_frames"), stop,
                  extra=lambda: {"decoded": sum(stat(i, "frames_decoded") for i in range(n)),
                                 "asked": sum(stat(i, "keyframes_requested") for i in range(n))},
-                 server_pids=lambda: _face_workers(app))
+                 server_pids=lambda: _face_workers(app) + _janus_pids(eng))
     return out
+
+
+def _janus_pids(eng: Any) -> list[int]:
+    """Janus's process and the recorders' (gst-launch) on the Janus plane; none on aiortc."""
+    return list(eng.pids()) if hasattr(eng, "pids") else []
+
+
+def cpu_model() -> str:
+    """The machine's CPU model (/proc/cpuinfo)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 def _warm_face_workers(app: Any) -> None:
@@ -169,12 +189,14 @@ def _drive(n: int, seconds: float, answer: Any, recorded: Any, stop: Any, extra:
 
     x0 = extra() if extra else {}
     th0 = thread_cpu_s()
+    own0, helpers0 = cpu_s(), proc_cpu_s(pids)
     c0, t0, f0 = server_cpu_s(), time.monotonic(), [recorded(i) for i in range(n)]
     busy = BusyMeter(server_cpu_s, lambda: proc_cpu_s([p.pid for p in procs if p.pid]))
     time.sleep(seconds)
     c1, t1, f1 = server_cpu_s(), time.monotonic(), [recorded(i) for i in range(n)]
     x1 = extra() if extra else {}
     th1 = thread_cpu_s()
+    own1, helpers1 = cpu_s(), proc_cpu_s(pids)
     machine = busy.report()
     mem = rss_mb() - mem0
     sent = [pipe.recv() for pipe in pipes]
@@ -191,6 +213,8 @@ def _drive(n: int, seconds: float, answer: Any, recorded: Any, stop: Any, extra:
            "machine_busy_pct": machine["machine_busy_pct"], "others_pct": machine["others_pct_of_machine"],
            "senders_pct": machine["senders_pct_of_machine"], "loadavg": machine["loadavg_1m"],
            "threads": {k: 100 * (v - th0.get(k, 0.0)) / (t1 - t0) / n for k, v in th1.items()},
+           "own_pct_per_stream": 100 * (own1 - own0) / (t1 - t0) / n,
+           "helpers_pct_per_stream": 100 * (helpers1 - helpers0) / (t1 - t0) / n,
            "per_stream_fps": [round((b - a) / (t1 - t0), 1) for a, b in zip(f0, f1, strict=True)]}
     if extra:
         out["decoded_per_s"] = (x1["decoded"] - x0["decoded"]) / (t1 - t0) / n
@@ -205,6 +229,8 @@ def _row(label: str, n: int, o: dict[str, float]) -> str:
     if "decoded_per_s" in o:
         line += (f"; decoded {o['decoded_per_s']:.2f} frames/s/stream, keyframes asked "
                  f"{o['asked_per_s']:.2f}/s, sent on request {o['keyframes_sent_per_s']:.2f}/s")
+    line += (f"\n    this process {o['own_pct_per_stream']:.1f}%, helper processes (face workers; Janus and the "
+             f"recorders on Janus) {o['helpers_pct_per_stream']:.1f}% of a core per stream")
     line += "\n    by thread, % of a core per stream: " + ", ".join(
         f"{k} {v:.1f}" for k, v in sorted(o["threads"].items()) if v >= 0.05)
     if min(o["per_stream_fps"]) < 0.95 * FPS:
@@ -219,6 +245,7 @@ def main() -> None:
     ap.add_argument("--streams", default="2,4")
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--no-mediarecorder", action="store_true")
+    ap.add_argument("--no-janus", action="store_true", help="leave out the Janus plane's rows")
     args = ap.parse_args()
     ns = [int(x) for x in args.streams.split(",")]
     media = browser_media("obama.jpg")
@@ -226,7 +253,14 @@ def main() -> None:
     fig = media_figures(media)
     prod = production_app(max(ns))
     light = production_app(max(ns), {"MEDIA_DECODE_VIDEO": False})
-    print(f"{os.cpu_count()} CPUs; each sender its own process; stream: {STREAM}")
+    from proctoring.janus import available
+
+    # Janus leaves loopback out of its candidates: on its plane the senders reach it on the machine's other address.
+    janus_on = not args.no_janus and available()
+    on_janus = {"MEDIA_PLANE": "janus", "MEDIA_HOST_ADDRESSES": None}
+    jprod = production_app(max(ns), on_janus) if janus_on else None
+    jlight = production_app(max(ns), {**on_janus, "MEDIA_DECODE_VIDEO": False}) if janus_on else None
+    print(f"{os.cpu_count()} CPUs ({cpu_model()}); each sender its own process; stream: {STREAM}")
     print(f"  replayed stream {fig['kbps']:.0f} kbps without keyframe requests; one keyframe "
           f"{fig['keyframe_bytes'] / 1000:.0f} kB, so one a second adds {fig['kbps_per_keyframe_a_second']:.0f} kbps")
     print(f"production configuration (app/config.py DEFAULTS): {config_line(prod['app'])}; "
@@ -241,6 +275,14 @@ def main() -> None:
         for n in ns:
             lighter[n] = run_ours(n, args.seconds, light)
             print(_row("ours, recording only (lighter)", n, lighter[n]), flush=True)
+        janus, jlighter = {}, {}
+        if jprod is not None and jlight is not None:
+            for n in ns:
+                janus[n] = run_ours(n, args.seconds, jprod)
+                print(_row("Janus plane, production config", n, janus[n]), flush=True)
+            for n in ns:
+                jlighter[n] = run_ours(n, args.seconds, jlight)
+                print(_row("Janus plane, recording only", n, jlighter[n]), flush=True)
         if not args.no_mediarecorder:
             for n in ns:
                 mr[n] = run_mediarecorder(n, args.seconds, Path(tmp))
@@ -262,7 +304,28 @@ def main() -> None:
         print(f"CPU-seconds per stream, MediaRecorder / ours (production configuration) at N={largest}: "
               f"{ratio:.1f}x; MediaRecorder recorded {100 * mr[largest]['recorded_ratio']:.0f}% of the frames, "
               f"ours {100 * o['recorded_ratio']:.0f}%: per frame recorded {per_frame:.1f}x")
-    print(json.dumps({"cpu_pct_per_stream": round(o["cpu_pct_per_stream"], 1),
+    j = janus.get(largest)
+    if j is not None:
+        print(f"Janus plane / aiortc engine, CPU per stream at N={largest}: production configuration "
+              f"{j['cpu_pct_per_stream'] / max(o['cpu_pct_per_stream'], 1e-9):.2f}, recording only "
+              f"{jlighter[largest]['cpu_pct_per_stream'] / max(lighter[largest]['cpu_pct_per_stream'], 1e-9):.2f} "
+              "(target: at most 0.25)")
+    print(json.dumps({"cpu_model": cpu_model(),
+                      "janus_cpu_pct_per_stream": None if j is None else round(j["cpu_pct_per_stream"], 2),
+                      "janus_cpu_pct_per_stream_recording_only":
+                          None if j is None else round(jlighter[largest]["cpu_pct_per_stream"], 2),
+                      "janus_helpers_pct_per_stream": None if j is None else round(j["helpers_pct_per_stream"], 2),
+                      "janus_recorded_pct": None if j is None else round(100 * j["recorded_ratio"]),
+                      "janus_vs_aiortc_cpu": None if j is None else round(
+                          j["cpu_pct_per_stream"] / max(o["cpu_pct_per_stream"], 1e-9), 2),
+                      # a starved engine records fewer frames for less CPU: also per frame recorded
+                      "janus_vs_aiortc_cpu_per_recorded_frame": None if j is None else round(
+                          (j["cpu_pct_per_stream"] / max(j["recorded_ratio"], 1e-9))
+                          / max(o["cpu_pct_per_stream"] / max(o["recorded_ratio"], 1e-9), 1e-9), 2),
+                      "janus_vs_aiortc_cpu_recording_only": None if j is None else round(
+                          jlighter[largest]["cpu_pct_per_stream"] / max(lighter[largest]["cpu_pct_per_stream"], 1e-9),
+                          2),
+                      "cpu_pct_per_stream": round(o["cpu_pct_per_stream"], 1),
                       "mem_mb_per_stream": round(o["mem_mb_per_stream"], 1),
                       "cpu_ratio_vs_mediarecorder": None if ratio is None else round(ratio, 1),
                       "cpu_ratio_vs_mediarecorder_per_recorded_frame":

@@ -84,8 +84,9 @@ class Stack:
     """The scaled-out platform; use as a context manager."""
 
     def __init__(self, *, web_workers: int = 4, engines: int = 2, job_workers: int = 2,
-                 database: str = "aufsicht_scaleout") -> None:
+                 database: str = "aufsicht_scaleout", plane: str = "aiortc") -> None:
         self.web_workers, self.n_engines, self.n_jobs = web_workers, engines, job_workers
+        self.plane = plane  # MEDIA_PLANE of the engines: "janus" gives each engine process its own Janus
         self.database = database
         self.dir = Path(tempfile.mkdtemp(prefix="aufsicht-scaleout-"))
         self.logs = Path(tempfile.mkdtemp(prefix="aufsicht-scaleout-logs-"))  # kept after stop
@@ -152,7 +153,9 @@ class Stack:
                     "AUFSICHT_STORAGE_MASTER_KEYS": json.dumps({"active": "k1", "keys": {"k1": key}}),
                     "AUFSICHT_MEDIA_ENGINES": json.dumps(self.engine_urls),
                     "AUFSICHT_MEDIA_GRANT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-                    "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]',
+                    # Janus leaves loopback out of its candidates: on its plane the machine's other addresses
+                    "AUFSICHT_MEDIA_HOST_ADDRESSES": '["127.0.0.1"]' if self.plane == "aiortc" else "null",
+                    "AUFSICHT_MEDIA_PLANE": json.dumps(self.plane),
                     "AUFSICHT_LOGIN_MAX_FAILURES": "1000",
                     "AUFSICHT_IDCHECK_REQUIRE_MRZ": "false",  # the load uploads plain face photos as ID photos
                     **self._seaweedfs()}
@@ -219,10 +222,11 @@ def main() -> None:
     ap.add_argument("--serve", action="store_true", help="start and keep serving (the only mode)")
     ap.add_argument("--web-workers", type=int, default=4)
     ap.add_argument("--engines", type=int, default=2)
+    ap.add_argument("--plane", choices=["aiortc", "janus"], default="aiortc", help="the engines' media plane")
     args = ap.parse_args()
     if not args.serve:
         ap.error("use --serve; the load test is bench/load.py")
-    with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
+    with Stack(web_workers=args.web_workers, engines=args.engines, plane=args.plane) as stack:
         print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.logs}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:

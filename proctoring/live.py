@@ -17,6 +17,7 @@ from flask import Flask
 
 from idcheck.facework import FacePool
 from proctoring.engine import MediaEngine
+from proctoring.janus import JanusEngine
 from proctoring.sessions import DiscardSink, attempt_of
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,18 @@ class LiveState:
         self.screens: dict[int, tuple[float, bytes]] = {}  # the latest thumbnail of the candidate's screen
 
 
-def engine(app: Flask) -> MediaEngine:
-    """The media engine of this process, created and started on first use."""
+def engine(app: Flask) -> MediaEngine | JanusEngine:
+    """The media engine of this process, created and started on first use: aiortc in this process, or Janus
+    (``MEDIA_PLANE = "janus"``, ``proctoring.janus``) with our recorders beside it."""
     eng = app.extensions.get("aufsicht.media")
     if eng is None:
         state = LiveState(max(0, int(app.config.get("PROCTORING_FACE_PROCESSES", 1))))
         app.extensions["aufsicht.live"] = state
         cfg = app.config
+        if cfg.get("MEDIA_PLANE", "aiortc") == "janus":
+            eng = _janus_engine(app, state)
+            app.extensions["aufsicht.media"] = eng
+            return eng
         eng = MediaEngine(
             ice_servers=cfg.get("MEDIA_ICE_SERVERS") or [],
             host_addresses=cfg.get("MEDIA_HOST_ADDRESSES"),
@@ -75,6 +81,26 @@ def engine(app: Flask) -> MediaEngine:
             state.faces.start()
         eng.start()
         app.extensions["aufsicht.media"] = eng
+    return eng
+
+
+def _janus_engine(app: Flask, state: LiveState) -> JanusEngine:
+    """The Janus plane: the same callbacks as the aiortc engine (snapshots, face flags, the page's events)."""
+    cfg = app.config
+    eng = JanusEngine(
+        host_addresses=cfg.get("MEDIA_HOST_ADDRESSES"),
+        decode_video=bool(cfg.get("MEDIA_DECODE_VIDEO", True)),
+        on_frame=lambda sid, frame, ts: _on_frame(app, state, sid, frame, ts),
+        on_event=lambda sid, event: _on_event(app, sid, event),
+        workers=max(1, int(cfg.get("MEDIA_ENGINE_WORKERS", 2))),
+        max_sessions=max(0, int(cfg.get("MEDIA_ENGINE_MAX_SESSIONS", 0))),
+        messages_per_minute=max(0, int(cfg.get("MEDIA_DATACHANNEL_MESSAGES_PER_MINUTE", 0))),
+        rtp_ports=cfg.get("MEDIA_JANUS_RTP_PORTS"), nat_1_1=cfg.get("MEDIA_JANUS_NAT_1_1"),
+    )
+    eng.on_stop = state.faces.close
+    if cfg.get("PROCTORING_FACE_FLAGS", True) and eng.decode_video:
+        state.faces.start()
+    eng.start()
     return eng
 
 

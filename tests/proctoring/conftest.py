@@ -30,6 +30,29 @@ def _stop_engine(app: Flask) -> Iterator[None]:
         eng.stop()
 
 
+#: The media planes the media tests run on (README "Media plane on Janus").
+PLANES = ["aiortc", "janus"]
+
+
+def use_plane(app: Flask, plane: str) -> None:
+    """Run this test's media on ``plane``: set before the first offer (the engine starts on it). Janus missing
+    (Debian packages janus, gstreamer1.0-tools, -plugins-good, -plugins-bad) skips, and fails under CI=true."""
+    if plane == "janus":
+        from proctoring.janus import available
+        from tests.conftest import need_service
+
+        if not available():
+            need_service("Janus", "install the Debian packages janus, gstreamer1.0-tools, gstreamer1.0-plugins-good "
+                         "and gstreamer1.0-plugins-bad")
+        from proctoring.ice import use_host_addresses
+
+        # Janus leaves loopback out of its candidates: the engine side and the stand-in browser of this process
+        # (aiortc, patched to loopback by an earlier test's engine) use the machine's other interfaces.
+        app.config["MEDIA_HOST_ADDRESSES"] = None
+        use_host_addresses(None)
+    app.config["MEDIA_PLANE"] = plane
+
+
 class PatternTrack:
     """A 640x480 video track whose picture changes every frame (so the encoder has work)."""
 

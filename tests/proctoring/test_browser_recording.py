@@ -11,14 +11,17 @@ from selenium.webdriver.support.ui import WebDriverWait
 from storage import vault
 from tests.browser import chromium, confirm_submit, enter_fullscreen, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
-from tests.proctoring.conftest import probe, recordings, wait_parts_closed
+from tests.proctoring.conftest import PLANES, probe, recordings, use_plane, wait_parts_closed
 
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.parametrize("plane", PLANES)
 @pytest.mark.parametrize("run", [1, 2, 3])
-def test_chromium_webcam_is_recorded_with_video_every_time(run, app, chromium, live_server, fake_webcam,  # noqa: F811
-                                                           make_institution, make_user, make_exam):
+def test_chromium_webcam_is_recorded_with_video_every_time(run, plane, app, chromium, live_server,  # noqa: F811
+                                                           fake_webcam, make_institution, make_user,  # noqa: F811
+                                                           make_exam):
+    use_plane(app, plane)  # the system check's stream and the exam's both go to that plane
     inst = make_institution()
     exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
                      questions=[{"id": "q1", "type": "free_text", "prompt": "Erzählen Sie.", "points": 1}])
@@ -36,11 +39,13 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, app, chromium, l
         lambda d: d.find_element(By.ID, "check-result").get_attribute("data-passed") == "yes"
         or d.find_element(By.ID, "check-connection").get_attribute("data-state") == "failed")
     for step in ("camera", "microphone", "connection"):
-        assert driver.find_element(By.ID, f"check-{step}").get_attribute("data-state") == "ok", step
+        found = driver.find_element(By.ID, f"check-{step}")
+        assert found.get_attribute("data-state") == "ok", (step, found.text)
     driver.find_element(By.ID, "to-exam").click()
     WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "start"))[0].click()
     status = WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "media-status"))
     WebDriverWait(driver, 30).until(lambda d: status.get_attribute("data-state") == "connected")
+    connected_at = time.monotonic()
     attempt_id = int(driver.current_url.rstrip("/").split("/")[-1])
     enter_fullscreen(driver)
     time.sleep(10)
@@ -48,13 +53,15 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, app, chromium, l
     driver.find_element(By.ID, "submit").click()
     confirm_submit(driver)
     WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/result"))
+    walked = time.monotonic() - connected_at  # 10 s of exam plus the submit walk (longer on a busy machine)
     wait_parts_closed(attempt_id)
     blobs = recordings(attempt_id)
     assert len(blobs) == 1
     info = probe(vault.read(blobs[0]))
     assert info["streams"] == [("audio", "opus"), ("video", "vp8")], info
     assert info["audio_packets"] > 300 and info["video_packets"] > 150, info
-    assert 9.0 <= info["duration"] <= 11.0, info
+    # The whole exam and no more: from the connection to the result page (the hang-up comes with leaving the page).
+    assert 9.0 <= info["duration"] <= walked + 0.5, (info, walked)
     # 640x480 as asked; Chromium's encoder may step down for a while (480x360, 320x240: its bandwidth estimate
     # ramping up, a busy machine): the picture keeps its shape and stays big enough to see a face.
     for size in (info["size"], info["decoded_size"]):

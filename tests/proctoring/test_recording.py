@@ -19,7 +19,7 @@ from proctoring.sdp import MAX_SDP_BYTES
 from storage import vault
 from storage.models import Blob, BlobState
 from tests.conftest import REPO, login, start_exam
-from tests.proctoring.conftest import aiortc_offer, probe, recordings, send_for
+from tests.proctoring.conftest import PLANES, aiortc_offer, probe, recordings, send_for, use_plane
 
 
 @pytest.fixture
@@ -37,7 +37,9 @@ def live(app, make_institution, make_user, make_exam):
     return {"client": client, "attempt_id": attempt_id, "exam": exam, "inst": inst}
 
 
-def test_recorded_without_reencoding_into_encrypted_storage(live):
+@pytest.mark.parametrize("plane", PLANES)
+def test_recorded_without_reencoding_into_encrypted_storage(app, live, plane):
+    use_plane(app, plane)
     send_for(live["client"], live["attempt_id"], 3.0, events=["tab_hidden"])
     blobs = recordings(live["attempt_id"])
     assert len(blobs) == 1
@@ -52,10 +54,14 @@ def test_recorded_without_reencoding_into_encrypted_storage(live):
     assert info["decoded_frames"] >= 60
     kinds = [e.kind for e in db.session.scalars(select(AttemptEvent).where(
         AttemptEvent.attempt_id == live["attempt_id"]))]
-    assert "media_connected" in kinds and "flag" in kinds  # tab_hidden arrived over the data channel
+    assert "media_connected" in kinds
+    if plane == "aiortc":  # the page's events over the data channel do not reach us through Janus yet (README)
+        assert "flag" in kinds  # tab_hidden arrived over the data channel
 
 
-def test_reconnect_continues_in_a_new_part(live):
+@pytest.mark.parametrize("plane", PLANES)
+def test_reconnect_continues_in_a_new_part(app, live, plane):
+    use_plane(app, plane)
     send_for(live["client"], live["attempt_id"], 1.5)
     send_for(live["client"], live["attempt_id"], 1.5)
     blobs = recordings(live["attempt_id"])

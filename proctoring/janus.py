@@ -1,0 +1,872 @@
+"""Janus as the media plane (``MEDIA_PLANE = "janus"``): the browser's WebRTC ends in Janus, we record.
+
+Janus (Debian package ``janus``) terminates ICE, DTLS and SRTP, reorders nothing and forwards each published
+stream's RTP (its RTP forwarder) to loopback ports of a recorder process of ours: ``gst-launch-1.0`` with
+GStreamer's jitter buffer, VP8/Opus depayloaders and WebM muxer, all per-packet work in C. The muxed WebM comes
+back on a pipe; Python only counts its blocks, picks a keyframe a second for snapshots and face flags, and writes
+the bytes into the same encrypted recording parts as the aiortc engine (``storage.vault``). Janus's own recorder
+(plaintext ``.mjr`` files) is never switched on, and no plaintext media touches a disk: RTP travels on loopback,
+WebM on a pipe.
+
+Janus's API listens on loopback only, with an API secret; the VideoRoom plugin takes API-created rooms only
+(its admin key), and RTP forwarders need that key too. The browser never talks to Janus's API: the web app
+brokers the offer and the answer as it does for the aiortc engine (``JanusEngine`` has the engine's facade).
+
+Not yet on Janus (``NotLive``): the proctor's live view, the oral call, the liveness capture and the screen's
+recording; see the README, "Media plane on Janus".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import urllib3
+
+from kernel.errors import Conflict
+from proctoring.sdp import check_offer
+
+log = logging.getLogger(__name__)
+
+JANUS = "/usr/bin/janus"
+GST_LAUNCH = "/usr/bin/gst-launch-1.0"
+_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+_LIB_ALTERNATIVES = (_LIB, Path("/usr/lib/aarch64-linux-gnu/janus"), Path("/usr/lib/janus"))
+_KEEP_PLUGINS = {"libjanus_videoroom.so"}
+_KEEP_TRANSPORTS = {"libjanus_http.so"}
+# The shell a helper process (Janus, a recorder) runs under: it waits for its stdin, a pipe only the engine holds,
+# to close (the engine ends the helper, or the engine died, even by kill -9), then signals the helper and waits.
+_WATCH = 'sig=$1; shift; "$@" & pid=$!; cat >/dev/null; kill -"$sig" "$pid" 2>/dev/null; wait "$pid"'
+
+
+def _watched(signal_name: str, command: list[str]) -> list[str]:
+    """``command`` under the watching shell: ``signal_name`` (TERM, INT) once the engine lets go of its stdin."""
+    return ["/bin/sh", "-c", _WATCH, "sh", signal_name, *command]
+
+
+def _child(proc: subprocess.Popen[bytes] | None, name: str) -> int | None:
+    """The process id of the watching shell's child called ``name``."""
+    if proc is None:
+        return None
+    try:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        return next(int(c) for c in children if Path(f"/proc/{c}/comm").read_text().strip() == name[:15])
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _let_go(proc: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+    """Close the watched helper's stdin (the shell signals it) and wait; kill it if it does not end."""
+    assert proc.stdin is not None  # noqa: S101
+    pid = _child(proc, name)
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait(5)
+
+
+
+class JanusUnavailable(Conflict):
+    """Janus or GStreamer is not installed, or Janus did not start."""
+
+    status = 503
+    code = "media_unavailable"
+
+
+class NotOnJanus(Conflict):
+    """A stream the Janus plane does not carry yet (the live view, the oral call, the liveness capture)."""
+
+    code = "not_live"
+
+
+def available() -> bool:
+    """Whether Janus and gst-launch are installed here."""
+    return os.access(JANUS, os.X_OK) and os.access(GST_LAUNCH, os.X_OK) and _libdir() is not None
+
+
+def _libdir() -> Path | None:
+    return next((p for p in _LIB_ALTERNATIVES if (p / "plugins" / "libjanus_videoroom.so").exists()), None)
+
+
+def free_udp_port() -> int:
+    """A UDP port on loopback that is free now (the recorder binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bound(port: int) -> bool:
+    """Whether some process listens on UDP ``port`` of loopback (a bind without SO_REUSEADDR is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------- the Janus process
+
+
+class JanusServer:
+    """One Janus process, configured in a temporary folder: HTTP API on loopback with an API secret, VideoRoom only.
+
+    ``host_addresses``: the addresses Janus offers to browsers (ICE ``ice_enforce_list``; None: every interface but
+    loopback, which Janus leaves out). ``rtp_ports``: the UDP range for media, "20000-40000" style (None: any)."""
+
+    def __init__(self, *, host_addresses: list[str] | None = None, rtp_ports: str | None = None,
+                 nat_1_1: str | None = None) -> None:
+        self.host_addresses = host_addresses
+        self.rtp_ports = rtp_ports
+        self.nat_1_1 = nat_1_1
+        self.secret = secrets.token_urlsafe(24)
+        self.admin_key = secrets.token_urlsafe(24)
+        self.port = 0
+        self.folder: str | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the Janus API."""
+        return f"http://127.0.0.1:{self.port}/janus"
+
+    def _configs(self, folder: str) -> dict[str, str]:
+        lib = _libdir()
+        if lib is None:
+            raise JanusUnavailable("Janus is not installed (Debian package janus).")
+        others = lambda sub, keep: ",".join(sorted(p.name for p in (lib / sub).glob("*.so")  # noqa: E731
+                                                   if p.name not in keep))
+        nat = []
+        # Janus leaves loopback out of its candidates; on a host whose browsers are local (tests, benches) the
+        # other interfaces are offered, which the browser reaches the same way.
+        wanted = [a for a in (self.host_addresses or []) if not a.startswith("127.") and a != "::1"]
+        if wanted:
+            nat.append(f'ice_enforce_list = "{",".join(wanted)}"')
+        if self.nat_1_1:
+            nat.append(f'nat_1_1_mapping = "{self.nat_1_1}"')
+        media = [f'rtp_port_range = "{self.rtp_ports}"'] if self.rtp_ports else []
+        return {
+            "janus.jcfg": "\n".join([
+                "general: {",
+                f'  configs_folder = "{folder}"',
+                f'  plugins_folder = "{lib / "plugins"}"',
+                f'  transports_folder = "{lib / "transports"}"',
+                f'  events_folder = "{lib / "events"}"',
+                f'  loggers_folder = "{lib / "loggers"}"',
+                "  debug_level = 3",
+                f'  api_secret = "{self.secret}"',
+                "  session_timeout = 60",
+                "  hide_dependencies = true",
+                "  server_name = \"aufsicht\"",
+                "}",
+                "certificates: {}",
+                "media: {", *media, "}",
+                "nat: {", *nat, "  ice_ignore_list = \"vmnet\"", "}",
+                f'plugins: {{ disable = "{others("plugins", _KEEP_PLUGINS)}" }}',
+                f'transports: {{ disable = "{others("transports", _KEEP_TRANSPORTS)}" }}',
+                "loggers: { disable = \"libjanus_jsonlog.so\" }",
+                "events: { broadcast = false }",
+            ]) + "\n",
+            "janus.transport.http.jcfg": "\n".join([
+                "general: {", "  json = \"compact\"", "  base_path = \"/janus\"", "  http = true",
+                f"  port = {self.port}", "  ip = \"127.0.0.1\"", "  https = false", "}",
+                "admin: { admin_http = false admin_https = false }",
+                "cors: {}",
+            ]) + "\n",
+            # No static rooms: each media session's room is created through the API with the admin key; Janus's
+            # recorder stays off (lock_record), RTP forwarders need the admin key.
+            "janus.plugin.videoroom.jcfg": "\n".join([
+                "general: {", f'  admin_key = "{self.admin_key}"', "  lock_rtp_forward = true",
+                "  string_ids = true", "}",
+            ]) + "\n",
+        }
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Write the configuration, start Janus and wait until its API answers."""
+        if not available():
+            raise JanusUnavailable("Janus or GStreamer is not installed (Debian packages janus, gstreamer1.0-*).")
+        self.folder = tempfile.mkdtemp(prefix="janus-")
+        self.port = _free_tcp_port()
+        for name, text in self._configs(self.folder).items():
+            path = Path(self.folder) / name
+            path.write_text(text)
+            path.chmod(0o600)  # the API secret and the admin key
+        log_path = Path(self.folder) / "janus.log"
+        # Janus goes with its engine: a shell between them waits for its stdin, a pipe only this process holds, to
+        # close (stop(), or this process dying even by kill -9), then stops Janus.
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed binaries with our own arguments
+            _watched("TERM", [JANUS, "-C", str(Path(self.folder) / "janus.jcfg"), "-F", self.folder,
+                              "-L", str(log_path), "--disable-colors"]),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1.0, read=2.0))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            with contextlib.suppress(urllib3.exceptions.HTTPError):
+                if http.request("GET", self.url + "/info").status == 200:
+                    return
+            time.sleep(0.1)
+        tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+        self.stop()
+        raise JanusUnavailable("Janus did not start: " + tail)
+
+    def pid(self) -> int | None:
+        """Janus's own process id (the watching shell's child)."""
+        return _child(self.proc, "janus")
+
+    def stop(self) -> None:
+        """Stop Janus and remove its configuration."""
+        if self.proc is not None and self.proc.poll() is None:
+            _let_go(self.proc, "janus", 10)
+        self.proc = None
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+# ---------------------------------------------------------------------------------------------- the Janus API
+
+
+class JanusError(Exception):
+    """Janus answered with an error."""
+
+
+class JanusApi:
+    """One Janus session over the HTTP API: requests, and a long-poll thread handing events to ``on_event``."""
+
+    def __init__(self, url: str, secret: str, on_event: Callable[[dict[str, Any]], None]) -> None:
+        self.url, self.secret, self.on_event = url, secret, on_event
+        self.http = urllib3.PoolManager(maxsize=8, retries=False, timeout=urllib3.Timeout(connect=2.0, read=40.0))
+        self.session: int | None = None
+        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def _post(self, path: str, body: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        body = {**body, "transaction": body.get("transaction") or uuid.uuid4().hex, "apisecret": self.secret}
+        resp = self.http.request("POST", self.url + path, body=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, timeout=timeout)
+        out: dict[str, Any] = json.loads(resp.data)
+        if out.get("janus") == "error":
+            raise JanusError(out.get("error", {}).get("reason", "error"))
+        return out
+
+    def open(self) -> None:
+        """Create the Janus session and start polling its events."""
+        self.session = int(self._post("", {"janus": "create"})["data"]["id"])
+        self._poller = threading.Thread(target=self._poll, name="janus-events", daemon=True)
+        self._poller.start()
+
+    def close(self) -> None:
+        """Destroy the session."""
+        self._closed.set()
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                self._post(f"/{self.session}", {"janus": "destroy"}, timeout=3)
+
+    def attach(self, plugin: str = "janus.plugin.videoroom") -> int:
+        """A new handle on ``plugin``."""
+        return int(self._post(f"/{self.session}", {"janus": "attach", "plugin": plugin})["data"]["id"])
+
+    def detach(self, handle: int) -> None:
+        """Drop a handle (its PeerConnection goes with it)."""
+        with contextlib.suppress(Exception):
+            self._post(f"/{self.session}/{handle}", {"janus": "detach"}, timeout=5)
+
+    def request(self, handle: int, body: dict[str, Any]) -> dict[str, Any]:
+        """A synchronous plugin request; returns the plugin's data (JanusError on a plugin error)."""
+        out = self._post(f"/{self.session}/{handle}", {"janus": "message", "body": body})
+        data: dict[str, Any] = out.get("plugindata", {}).get("data", {})
+        if "error" in data:
+            raise JanusError(str(data["error"]))
+        return data
+
+    def ask(self, handle: int, body: dict[str, Any], jsep: dict[str, Any] | None = None,
+            timeout: float = 15.0) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """An asynchronous plugin request: waits for its event; returns (plugin data, jsep)."""
+        transaction = uuid.uuid4().hex
+        done: tuple[threading.Event, list[dict[str, Any]]] = (threading.Event(), [])
+        with self._lock:
+            self._waiting[transaction] = done
+        try:
+            msg: dict[str, Any] = {"janus": "message", "body": body, "transaction": transaction}
+            if jsep is not None:
+                msg["jsep"] = jsep
+            self._post(f"/{self.session}/{handle}", msg)
+            if not done[0].wait(timeout):
+                raise JanusError("no answer from Janus")
+        finally:
+            with self._lock:
+                self._waiting.pop(transaction, None)
+        event = done[1][0]
+        data: dict[str, Any] = event.get("plugindata", {}).get("data", {})
+        if "error" in data:
+            raise JanusError(str(data["error"]))
+        return data, event.get("jsep")
+
+    def _poll(self) -> None:
+        while not self._closed.is_set():
+            try:
+                resp = self.http.request("GET", f"{self.url}/{self.session}",
+                                         fields={"apisecret": self.secret, "maxev": "20"})
+                got = json.loads(resp.data)
+            except Exception:  # Janus restarting or gone: try again shortly (stop() ends the loop)
+                if self._closed.wait(0.5):
+                    return
+                continue
+            for event in got if isinstance(got, list) else [got]:
+                transaction = event.get("transaction")
+                with self._lock:
+                    waiting = self._waiting.get(transaction) if transaction else None
+                if waiting is not None and event.get("janus") == "event":
+                    waiting[1].append(event)
+                    waiting[0].set()
+                elif event.get("janus") not in ("keepalive", "ack"):
+                    try:
+                        self.on_event(event)
+                    except Exception:
+                        log.exception("Janus event %s", event.get("janus"))
+
+
+# ---------------------------------------------------------------------------------------------- the recorder
+
+
+_SEGMENT, _CLUSTER, _TRACKS, _TRACK_ENTRY = 0x18538067, 0x1F43B675, 0x1654AE6B, 0xAE
+_MASTERS = {_SEGMENT, _CLUSTER, _TRACKS, _TRACK_ENTRY}
+_TRACK_NUMBER, _TRACK_TYPE, _SIMPLE_BLOCK = 0xD7, 0x83, 0xA3
+
+
+def _vint(buf: bytearray, pos: int, keep_marker: bool) -> tuple[int, int] | None:
+    """(value, length) of the EBML variable-size integer at ``pos``; None if incomplete; value -1: unknown size."""
+    if pos >= len(buf):
+        return None
+    first = buf[pos]
+    length = 1
+    while length <= 8 and not first & (0x80 >> (length - 1)):
+        length += 1
+    if length > 8:
+        raise ValueError("not EBML")
+    if pos + length > len(buf):
+        return None
+    value = first if keep_marker else first & (0xFF >> length)
+    for b in buf[pos + 1:pos + length]:
+        value = value << 8 | b
+    if not keep_marker and value == (1 << (7 * length)) - 1:
+        value = -1
+    return value, length
+
+
+class WebmBlocks:
+    """Reads the muxer's WebM stream as it comes: counts each track's frames and hands on video keyframes.
+
+    Only the elements on the way to a block are understood (Segment, Cluster, Tracks, TrackEntry, SimpleBlock);
+    everything else is skipped by its size. About 80 blocks a second per stream: Python's share stays small."""
+
+    def __init__(self, on_keyframe: Callable[[bytes], None] | None = None) -> None:
+        self.buf = bytearray()
+        self.types: dict[int, int] = {}  # track number -> 1 video, 2 audio
+        self._entry: dict[int, int] = {}
+        self.video_frames = 0
+        self.audio_frames = 0
+        self.keyframes = 0
+        self.on_keyframe = on_keyframe
+
+    def feed(self, data: bytes) -> None:
+        """Take the next bytes of the stream."""
+        buf = self.buf
+        buf += data
+        pos = 0
+        while True:
+            eid = _vint(buf, pos, keep_marker=True)
+            if eid is None:
+                break
+            size = _vint(buf, pos + eid[1], keep_marker=False)
+            if size is None:
+                break
+            head = eid[1] + size[1]
+            if eid[0] in _MASTERS:
+                if eid[0] == _TRACK_ENTRY:
+                    self._entry = {}
+                pos += head
+                continue
+            if size[0] < 0 or pos + head + size[0] > len(buf):
+                break
+            if eid[0] == _SIMPLE_BLOCK:
+                self._block(bytes(buf[pos + head:pos + head + size[0]]))
+            elif eid[0] in (_TRACK_NUMBER, _TRACK_TYPE):
+                self._entry[eid[0]] = int.from_bytes(buf[pos + head:pos + head + size[0]], "big")
+                if len(self._entry) == 2:
+                    self.types[self._entry[_TRACK_NUMBER]] = self._entry[_TRACK_TYPE]
+            pos += head + size[0]
+        del buf[:pos]
+
+    def _block(self, block: bytes) -> None:
+        track = _vint(bytearray(block[:8]), 0, keep_marker=False)
+        if track is None or len(block) < track[1] + 3:
+            return
+        kind = self.types.get(track[0])
+        if kind == 1:
+            self.video_frames += 1
+            if block[track[1] + 2] & 0x80:
+                self.keyframes += 1
+                if self.on_keyframe is not None:
+                    self.on_keyframe(block[track[1] + 3:])
+        elif kind == 2:
+            self.audio_frames += 1
+
+
+_PT = {"video": 96, "audio": 111}  # the payload types Janus's forwarders rewrite each stream to
+
+
+def recorder_pipeline(video_port: int, audio_port: int, out_fd: int) -> list[str]:
+    """The gst-launch-1.0 command line: RTP VP8 and Opus on two loopback ports -> WebM on ``out_fd``."""
+    # The payload types are the ones the forwarder writes (``_PT``): one per port, nothing for the jitter buffer to ask.
+    rtp = "caps=application/x-rtp,media={},clock-rate={},encoding-name={},payload={}"
+    return [GST_LAUNCH, "-q", "-e",
+            "webmmux", "name=mux", "streamable=true", "!", "fdsink", f"fd={out_fd}", "sync=false",
+            "udpsrc", "address=127.0.0.1", f"port={video_port}", rtp.format("video", 90000, "VP8", _PT["video"]),
+            "buffer-size=1048576", "!", "rtpjitterbuffer", "latency=300", "drop-on-latency=false", "!",
+            "rtpvp8depay", "wait-for-keyframe=true", "!", "mux.video_0",
+            "udpsrc", "address=127.0.0.1", f"port={audio_port}", rtp.format("audio", 48000, "OPUS", _PT["audio"]),
+            "!", "rtpjitterbuffer", "latency=300", "!", "rtpopusdepay", "!", "opusparse", "!",
+            "mux.audio_0"]
+
+
+class RtpRecorder:
+    """One recording part: a gst-launch process fed by Janus's RTP forwarder, its WebM written into ``open_sink()``.
+
+    The sink is opened when the first bytes arrive; ``status`` is "recording", "storage_failed" or None."""
+
+    def __init__(self, open_sink: Callable[[], Any], on_keyframe: Callable[[bytes], None] | None = None) -> None:
+        self.open_sink = open_sink
+        self.video_port, self.audio_port = free_udp_port(), free_udp_port()
+        self.blocks = WebmBlocks(on_keyframe)
+        self.size = 0
+        self.status: str | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._sink: Any = None
+
+    def start(self) -> None:
+        """Start the muxer; the ports are bound once this returns (give it a moment before RTP flows)."""
+        read_fd, write_fd = os.pipe()
+        try:
+            # SIGINT: with -e, gst-launch sends EOS through the pipeline, so the muxer writes out what it holds.
+            self.proc = subprocess.Popen(  # noqa: S603 - fixed binaries with our own arguments
+                _watched("INT", recorder_pipeline(self.video_port, self.audio_port, write_fd)),
+                pass_fds=(write_fd,), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+        finally:
+            os.close(write_fd)
+        self._reader = threading.Thread(target=self._read, args=(read_fd,), name="janus-recorder", daemon=True)
+        self._reader.start()
+        # RTP that comes before the muxer listens is lost, the first keyframe with it: wait until both ports are taken.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(_bound(p) for p in (self.video_port, self.audio_port)):
+            if self.proc.poll() is not None:
+                raise JanusUnavailable("The recorder did not start (GStreamer's plugins missing?).")
+            time.sleep(0.02)
+
+    def pids(self) -> list[int]:
+        """The muxer's process id (for the benches' CPU count)."""
+        pid = _child(self.proc, "gst-launch-1.0")
+        return [pid] if pid is not None else []
+
+    def _read(self, fd: int) -> None:
+        last_flush = time.monotonic()
+        with os.fdopen(fd, "rb", buffering=0) as pipe:
+            while True:
+                data = pipe.read(65536)
+                if not data:
+                    break
+                try:
+                    self.blocks.feed(data)
+                except ValueError:
+                    log.warning("recorder: not WebM")
+                if self.status == "storage_failed":
+                    continue
+                try:
+                    if self._sink is None:
+                        self._sink = self.open_sink()
+                        self.status = "recording"
+                    self._sink.write(data)
+                    self.size += len(data)
+                    if time.monotonic() - last_flush >= 1.0:  # a crash loses at most about the last second
+                        last_flush = time.monotonic()
+                        self._sink.flush()
+                except Exception:
+                    log.exception("recording part failed")
+                    self.status = "storage_failed"
+
+    def close(self, timeout: float = 10.0) -> None:
+        """End the part: EOS into the muxer (SIGINT with -e), read what it flushes, close the sink."""
+        if self.proc is not None and self.proc.poll() is None:
+            _let_go(self.proc, "gst-launch-1.0", timeout)
+        if self._reader is not None:
+            self._reader.join(timeout)
+        if self._sink is not None:
+            try:
+                self._sink.close()
+            except Exception:
+                log.exception("closing a recording part failed")
+                with contextlib.suppress(Exception):
+                    self._sink.finish_cut()
+            self._sink = None
+
+
+# ---------------------------------------------------------------------------------------------- the engine facade
+
+
+@dataclasses.dataclass
+class _Session:
+    part: int = 0
+    state: str = "new"
+    handle: int | None = None
+    publisher: str | None = None
+    recorder: RtpRecorder | None = None
+    data: socket.socket | None = None
+    connected_at: float | None = None
+    disconnected_at: float | None = None
+    last_frame_at: float = float("-inf")
+    frame_pending: bool = False
+    frames_decoded: int = 0
+
+
+def _mids(sdp: str) -> Iterator[tuple[str, str]]:
+    """(kind, mid) of each m-line of an SDP."""
+    kind = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            kind = line[2:].split(" ", 1)[0]
+        elif line.startswith("a=mid:") and kind is not None:
+            yield kind, line[6:].strip()
+            kind = None
+
+
+class JanusEngine:
+    """The media engine's facade (as ``proctoring.engine.MediaEngine``) over a Janus process and our recorders."""
+
+    def __init__(self, *, host_addresses: list[str] | None = None, decode_video: bool = True,
+                 frame_interval: float = 1.0, on_frame: Callable[[str, Any, float], None] | None = None,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None, workers: int = 2,
+                 max_sessions: int = 0, messages_per_minute: int = 0, rtp_ports: str | None = None,
+                 nat_1_1: str | None = None) -> None:
+        self.server = JanusServer(host_addresses=host_addresses, rtp_ports=rtp_ports, nat_1_1=nat_1_1)
+        self.decode_video, self.frame_interval = decode_video, frame_interval
+        self.on_frame, self.on_event = on_frame, on_event
+        self.on_stop: Callable[[], None] | None = None
+        self.max_sessions = max_sessions
+        self.messages_per_minute = messages_per_minute
+        self.api: JanusApi | None = None
+        self._sessions: dict[str, _Session] = {}
+        self._gone: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._by_handle: dict[int, str] = {}
+        self._lock = threading.RLock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="janus-work")
+        self._analysis = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="janus-analysis")
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        """Start Janus and open our API session (idempotent)."""
+        if self.api is not None:
+            return
+        self.server.start()
+        self.api = JanusApi(self.server.url, self.server.secret, self._on_janus)
+        self.api.open()
+
+    def stop(self) -> None:
+        """Close every session, stop Janus."""
+        for sid in list(self._sessions):
+            with contextlib.suppress(Exception):
+                self.close_session(sid)
+        if self.api is not None:
+            self.api.close()
+            self.api = None
+        self.server.stop()
+        self._pool.shutdown(wait=True)
+        self._analysis.shutdown(wait=True, cancel_futures=True)
+        if self.on_stop is not None:
+            self.on_stop()
+
+    def pids(self) -> list[int]:
+        """Janus's and every recorder's process id (the benches count their CPU)."""
+        janus = self.server.pid()
+        out = [janus] if janus is not None else []
+        for s in list(self._sessions.values()):
+            if s.recorder is not None:
+                out += s.recorder.pids()
+        return out
+
+    # -- the facade
+
+    def answer(self, session_id: str, offer_sdp: str, sink_factory: Callable[[str, int], Any], timeout: float = 20,
+               *, screen: bool = False, oral: bool = False) -> str:
+        """Publish the browser's offer into the session's room on Janus; returns Janus's answer SDP.
+
+        A new offer for a live session is a reconnect: the old publisher goes and a new recording part begins.
+        ``screen`` and ``oral`` are accepted; on Janus neither the screen nor the examiner's tracks are recorded."""
+        from proctoring.engine import EngineFull
+
+        sdp = check_offer(offer_sdp)
+        self.start()
+        api = self.api
+        assert api is not None  # noqa: S101
+        with self._lock:
+            if (self.max_sessions and session_id not in self._sessions
+                    and self.live_sessions() >= self.max_sessions):
+                raise EngineFull()
+            session = self._sessions.get(session_id)
+            if session is None:
+                part = self._gone.pop(session_id, (0, {}))[0]
+                session = self._sessions[session_id] = _Session(part=part)
+        self._hang_up(session_id, session)
+        session.part += 1
+        part = session.part
+        with contextlib.suppress(JanusError):  # a reconnect finds its room still there
+            api.request(self._control(), {"request": "create", "room": session_id, "admin_key": self.server.admin_key,
+                                          "publishers": 2, "audiocodec": "opus", "videocodec": "vp8",
+                                          "fir_freq": max(1, round(self.frame_interval)) if self._pictures() else 0,
+                                          "record": False, "lock_record": True, "permanent": False,
+                                          "notify_joining": False})
+        recorder = RtpRecorder(lambda: sink_factory(session_id, part), self._keyframe_handler(session_id, session))
+        recorder.start()
+        handle = api.attach()
+        session.handle, session.recorder, session.state = handle, recorder, "connecting"
+        with self._lock:
+            self._by_handle[handle] = session_id
+        kinds = list(_mids(sdp))
+        try:
+            data, jsep = api.ask(handle, {"request": "joinandconfigure", "room": session_id, "ptype": "publisher",
+                                          "display": "candidate", "audio": True, "video": True, "data": True},
+                                 {"type": "offer", "sdp": sdp}, timeout=timeout)
+            if jsep is None or jsep.get("type") != "answer":
+                raise JanusError("no answer SDP")
+            session.publisher = str(data.get("id"))
+            streams = []
+            first = {"audio": recorder.audio_port, "video": recorder.video_port}
+            for kind, mid in kinds:
+                if kind in first:
+                    streams.append({"mid": mid, "port": first.pop(kind), "pt": _PT[kind]})
+                elif kind == "application" and session.data is None:
+                    session.data = self._data_socket(session_id, session)
+                    streams.append({"mid": mid, "port": session.data.getsockname()[1]})
+            forwarded = api.request(handle, {"request": "rtp_forward", "room": session_id,
+                                             "publisher_id": session.publisher, "host": "127.0.0.1",
+                                             "host_family": "ipv4", "admin_key": self.server.admin_key,
+                                             "streams": streams})
+            log.debug("forwarders of %s: %s", session_id, forwarded)
+        except JanusError as err:
+            log.warning("Janus refused the offer of %s: %s", session_id, err)
+            self._hang_up(session_id, session)
+            from proctoring.sdp import BadOffer
+
+            raise BadOffer("The media server could not use this offer.") from None
+        return str(jsep["sdp"])
+
+    def join(self, session_id: str, examiner_id: str, offer_sdp: str, timeout: float = 20) -> str:
+        """The oral call is not on the Janus plane yet."""
+        raise NotOnJanus("The oral exam's call is not available on this media server yet.")
+
+    def watch(self, session_id: str, viewer_id: str, offer_sdp: str, timeout: float = 20) -> str:
+        """The proctor's live view is not on the Janus plane yet."""
+        raise NotOnJanus("The live view is not available on this media server yet.")
+
+    def capture(self, session_id: str, until: float, fps: float,
+                on_done: Callable[[list[tuple[int, bytes]]], None], timeout: float = 10) -> None:
+        """The liveness capture is not on the Janus plane yet."""
+        raise NotOnJanus("The live identity check is not available on this media server yet.")
+
+    def close_session(self, session_id: str, timeout: float = 10) -> None:
+        """Hang up and finish the recording part."""
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+        if session is None:
+            return
+        self._hang_up(session_id, session)
+        final = self._stats(session)
+        final.update(state="closed")
+        with self._lock:
+            self._gone[session_id] = (session.part, final)
+            while len(self._gone) > 1000:
+                del self._gone[next(iter(self._gone))]
+        if self.api is not None:
+            with contextlib.suppress(JanusError):
+                self.api.request(self._control(), {"request": "destroy", "room": session_id,
+                                                   "admin_key": self.server.admin_key})
+
+    def stats(self, session_id: str) -> dict[str, Any] | None:
+        """Connection state and recording counters of a session (None if unknown)."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            gone = self._gone.get(session_id)
+            return dict(gone[1]) if gone is not None else None
+        return self._stats(session)
+
+    def sessions(self) -> list[str]:
+        """Ids of the sessions held."""
+        return list(self._sessions)
+
+    def live_sessions(self) -> int:
+        """Sessions with a connection up or on its way."""
+        return sum(1 for s in list(self._sessions.values()) if s.handle is not None and s.state != "closed")
+
+    # -- inside
+
+    _control_handle: int | None = None
+
+    def _control(self) -> int:
+        """The handle that creates and destroys rooms."""
+        assert self.api is not None  # noqa: S101
+        if self._control_handle is None:
+            self._control_handle = self.api.attach()
+        return self._control_handle
+
+    def _pictures(self) -> bool:
+        return self.decode_video and self.on_frame is not None
+
+    def _stats(self, session: _Session) -> dict[str, Any]:
+        rec = session.recorder
+        return {"state": session.state, "part": session.part,
+                "video_frames": rec.blocks.video_frames if rec else 0,
+                "audio_frames": rec.blocks.audio_frames if rec else 0,
+                "size": rec.size if rec else None, "recording": rec.status if rec else None,
+                "frames_decoded": session.frames_decoded, "keyframes": rec.blocks.keyframes if rec else 0,
+                "keyframes_requested": 0, "screen_frames": 0,
+                "path": "direct" if session.state == "connected" else None, "plane": "janus"}
+
+    def _hang_up(self, session_id: str, session: _Session) -> None:
+        handle, recorder, data = session.handle, session.recorder, session.data
+        session.handle, session.data = None, None
+        if handle is not None:
+            with self._lock:
+                self._by_handle.pop(handle, None)
+            if self.api is not None:
+                self.api.detach(handle)
+        if data is not None:
+            data.close()
+        if recorder is not None:
+            recorder.close()
+
+    def _on_janus(self, event: dict[str, Any]) -> None:
+        """Janus's events: the PeerConnection is up (``webrtcup``) or gone (``hangup``)."""
+        with self._lock:
+            session_id = self._by_handle.get(event.get("sender", -1))
+            session = self._sessions.get(session_id) if session_id else None
+        if session is None or session_id is None:
+            return
+        kind = event.get("janus")
+        if kind == "webrtcup":
+            gap = None if session.disconnected_at is None else time.monotonic() - session.disconnected_at
+            session.state, session.connected_at, session.disconnected_at = "connected", time.monotonic(), None
+            self._emit(session_id, {"type": "media_connected", "part": session.part, "gap_seconds": gap})
+            handle = session.handle
+            if handle is not None and self.api is not None:  # the recording starts with a keyframe: ask for one now
+                api = self.api
+                self._pool.submit(lambda: api.request(handle, {"request": "configure", "keyframe": True}))
+        elif kind == "hangup":
+            session.state, session.disconnected_at = "closed", time.monotonic()
+            part = session.part
+
+            def finish() -> None:
+                with self._lock:
+                    if self._sessions.get(session_id) is not session or session.part != part:
+                        return  # a reconnect took over
+                self.close_session(session_id)
+                self._emit(session_id, {"type": "media_disconnected", "part": part})
+
+            self._pool.submit(finish)
+
+    def _emit(self, session_id: str, event: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self._pool.submit(self.on_event, session_id, {**event, "origin": "engine"})
+
+    def _data_socket(self, session_id: str, session: _Session) -> socket.socket:
+        """Where Janus forwards the data channel's messages (the page's events): one UDP socket on loopback."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(1.0)
+        minute: list[float] = [0.0, 0.0]  # [minute, messages in it]
+
+        def read() -> None:
+            while session.data is sock:
+                try:
+                    message = sock.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                now = int(time.time() // 60)
+                if minute[0] != now:
+                    minute[:] = [now, 0]
+                minute[1] += 1
+                if self.messages_per_minute and minute[1] > self.messages_per_minute:
+                    continue
+                try:
+                    event = json.loads(message)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and self.on_event is not None:  # the browser cannot claim to be us
+                    self._pool.submit(self.on_event, session_id, {**event, "origin": "browser"})
+
+        threading.Thread(target=read, name="janus-data", daemon=True).start()
+        return sock
+
+    def _keyframe_handler(self, session_id: str, session: _Session) -> Callable[[bytes], None] | None:
+        """Once a ``frame_interval``: decode the keyframe that came (Janus asks the browser for one as often) and
+        hand the picture to ``on_frame`` on the analysis pool; one at a time per session."""
+        if not self._pictures():
+            return None
+
+        def on_keyframe(frame: bytes) -> None:
+            now = time.monotonic()
+            if session.frame_pending or now - session.last_frame_at < self.frame_interval * 0.8:
+                return
+            session.frame_pending, session.last_frame_at = True, now
+            self._analysis.submit(self._deliver, session_id, session, frame)
+
+        return on_keyframe
+
+    def _deliver(self, session_id: str, session: _Session, frame: bytes) -> None:
+        import av
+
+        try:
+            codec = av.CodecContext.create("vp8", "r")
+            pictures = codec.decode(av.Packet(frame))
+            if pictures and self.on_frame is not None:
+                session.frames_decoded += 1
+                self.on_frame(session_id, pictures[0].to_ndarray(format="bgr24"), time.time())
+        except Exception:
+            log.exception("snapshot of %s", session_id)
+        finally:
+            session.frame_pending = False

@@ -1,0 +1,164 @@
+"""The Janus media plane: its API is closed to others, nothing plain reaches a disk, snapshots still come."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+import urllib3
+
+from proctoring.janus import JanusServer, WebmBlocks
+from proctoring.media import media
+from tests.proctoring.conftest import aiortc_offer, connect, probe, recordings, use_plane, wait_parts_closed
+from tests.proctoring.test_recording import live  # noqa: F401
+
+
+def _post(url: str, body: dict) -> dict:
+    resp = urllib3.request("POST", url, body=json.dumps({**body, "transaction": "t"}).encode(),
+                           headers={"Content-Type": "application/json"})
+    return json.loads(resp.data)
+
+
+def test_janus_api_is_on_loopback_and_wants_its_secret_and_admin_key(app):
+    use_plane(app, "janus")
+    server = JanusServer()
+    server.start()
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        refused = _post(server.url, {"janus": "create"})  # no API secret
+        assert refused["janus"] == "error" and refused["error"]["code"] == 403, refused
+        session = _post(server.url, {"janus": "create", "apisecret": server.secret})["data"]["id"]
+        handle = _post(f"{server.url}/{session}", {"janus": "attach", "plugin": "janus.plugin.videoroom",
+                                                   "apisecret": server.secret})["data"]["id"]
+        ask = lambda body: _post(f"{server.url}/{session}/{handle}",  # noqa: E731
+                                 {"janus": "message", "body": body, "apisecret": server.secret})
+        no_key = ask({"request": "create", "room": "x", "record": True})
+        assert "error" in no_key["plugindata"]["data"], no_key  # rooms only with the admin key
+        made = ask({"request": "create", "room": "y", "admin_key": server.admin_key, "record": False,
+                    "lock_record": True})
+        assert made["plugindata"]["data"]["videoroom"] == "created", made
+        forward = ask({"request": "rtp_forward", "room": "y", "publisher_id": "z", "host": "127.0.0.1",
+                       "streams": []})
+        assert "error" in forward["plugindata"]["data"], forward  # RTP forwarders only with the admin key
+        config = Path(server.folder or "") / "janus.jcfg"
+        assert config.stat().st_mode & 0o077 == 0  # the secrets are readable by Janus's user only
+        # The only other transport Janus could open is off: the WebSocket one and the admin API are disabled.
+        assert "libjanus_websockets.so" in config.read_text()
+    finally:
+        server.stop()
+
+
+def test_recorded_on_janus_with_snapshots_and_nothing_plain_on_disk(app, live):  # noqa: F811
+    use_plane(app, "janus")
+    app.config["PROCTORING_FACE_FLAGS"] = False  # snapshots still come: they feed the grid
+    client, attempt_id = live["client"], live["attempt_id"]
+
+    async def stream() -> tuple[bytes | None, list[str], list[str]]:
+        pc, _channel = await aiortc_offer()
+        await connect(client, attempt_id, pc)
+        await asyncio.sleep(3.0)
+        eng = app.extensions["aufsicht.media"]
+        janus_files = sorted(p.name for p in Path(eng.server.folder).iterdir())
+        written = []
+        for pid in eng.pids():  # Janus and the recorder: no file of theirs is open but their configuration
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("/") and not target.startswith(("/dev/", "/proc/")) \
+                        and not target.startswith(eng.server.folder):
+                    written.append(target)
+        jpeg = media(app).snapshot(attempt_id)
+        await pc.close()
+        return jpeg, janus_files, written
+
+    jpeg, janus_files, written = asyncio.run(stream())
+    wait_parts_closed(attempt_id)
+    assert jpeg is not None and jpeg[:2] == b"\xff\xd8"  # a keyframe decoded for the proctor's grid
+    assert janus_files == ["janus.jcfg", "janus.log", "janus.plugin.videoroom.jcfg", "janus.transport.http.jcfg"]
+    assert written == [], written
+    from storage import vault
+
+    blobs = recordings(attempt_id)
+    assert len(blobs) == 1
+    assert vault.backend().read_range(blobs[0].key, 0, 4) != b"\x1a\x45\xdf\xa3"  # encrypted at rest
+    info = probe(vault.read(blobs[0]))
+    assert info["streams"] == [("audio", "opus"), ("video", "vp8")] and info["decoded_frames"] >= 60, info
+
+
+def test_the_live_view_says_it_is_not_there_yet_on_janus(app, live):  # noqa: F811
+    use_plane(app, "janus")
+    eng_sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+    from proctoring.janus import NotOnJanus
+
+    with pytest.raises(NotOnJanus):
+        media(app).watch("attempt-1", "viewer", eng_sdp)
+
+
+def test_webm_blocks_are_counted_across_any_cut_of_the_stream():
+    import io
+
+    import av
+    import numpy as np
+
+    # A small WebM of 10 VP8 frames (the first a keyframe), made with PyAV in memory.
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="webm") as c:
+        v = c.add_stream("libvpx", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="rgb24")
+            for pkt in v.encode(frame):
+                c.mux(pkt)
+        for pkt in v.encode():
+            c.mux(pkt)
+    data = out.getvalue()
+    keys: list[bytes] = []
+    blocks = WebmBlocks(keys.append)
+    for i in range(0, len(data), 7):  # cut anywhere: elements arrive in pieces
+        blocks.feed(data[i:i + 7])
+    assert blocks.video_frames == 10 and blocks.audio_frames == 0
+    assert blocks.keyframes >= 1 and keys[0][3:6] == b"\x9d\x01\x2a"  # a VP8 keyframe's start code
+
+
+def test_an_engine_killed_leaves_no_janus_and_no_recorder_behind(app):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from tests.conftest import REPO
+
+    use_plane(app, "janus")
+    script = textwrap.dedent("""
+        import sys, time
+        from proctoring.janus import JanusServer, RtpRecorder
+        from proctoring.sessions import DiscardSink
+        server = JanusServer()
+        server.start()
+        rec = RtpRecorder(DiscardSink)
+        rec.start()
+        time.sleep(0.5)
+        print(server.pid(), *rec.pids(), flush=True)
+        time.sleep(120)
+    """)
+    engine = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in engine.stdout.readline().split()]
+        assert len(pids) == 2, pids  # Janus and the recorder
+        assert all(Path(f"/proc/{p}").exists() for p in pids)
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(0.1)
+        left = [p for p in pids if Path(f"/proc/{p}").exists()
+                and Path(f"/proc/{p}/stat").read_text().split(") ")[1][0] != "Z"]
+        assert left == [], left
+    finally:
+        engine.kill()
+        engine.wait(10)
+        engine.stdout.close()
