@@ -9,7 +9,7 @@ from accounts.models import Role
 from tests.conftest import login
 
 # Routes anyone may open; every other route must declare its roles with @role_required.
-PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.healthz", "oversight.documentation",
+PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.accessibility", "main.healthz", "oversight.documentation",
           "oversight.download", "auth.login",
           "auth.choose_institution", "auth.register", "verify.form", "verify.certificate", "verify.well_known_jwks",
           "verify.api_credential", "main.openapi", "sso.start", "sso.callback", "sso.logged_out",
