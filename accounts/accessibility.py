@@ -13,7 +13,6 @@ import datetime as dt
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import ValidationFailed
 
