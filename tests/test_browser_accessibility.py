@@ -204,8 +204,9 @@ def test_no_wcag_violation_on_any_page(lang, app, chromium, live_server, fake_we
                  f"/staff/exams/{exam.id}/compose", f"/staff/attempts/{past.id}"):
         s.get(live_server + path)
         crawl.check(s, f"staff-{path}", phone=True)
-    for href in crawl.links(s):  # one more click from the exam's page: roster, statistics, release
-        if "/staff/" in href:
+    for exam_id in (past.exam_id, exam.id):  # one more click from an exam's page: roster, item analysis, release
+        s.get(f"{live_server}/staff/exams/{exam_id}")
+        for href in crawl.links(s):
             s.get(href)
             if s.execute_script("return document.contentType") == "text/html":
                 crawl.check(s, f"staff-{urlsplit(href).path}", phone=True)
