@@ -147,6 +147,7 @@ def _loads(value: str) -> Any:
 
 def _import_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
+    import accounts.accessibility
     import accounts.models
     import accounts.saml  # noqa: F401  (SAML identity providers and account links)
     import exams.models  # noqa: F401

@@ -488,6 +488,8 @@ NOT_PERSONAL: dict[str, str] = {
     "exam": "what an exam provider publishes",
     "exam_session": "an exam's time slots and how many candidates a proctor watches",
     "institution_settings": "an organisation's choices",
+    "accessibility_statement": "the platform's accessibility statement (texts and a functional contact address, no "
+                               "person; who changed it is not kept)",
     "oidc_provider": "an organisation's sign-in provider (its address, client id and encrypted client secret)",
     "lti_platform": "an organisation's learning platform (its addresses, client id and deployment ids)",
     "lti_link": "which course item of a learning platform opens which exam, and the platform's service addresses",

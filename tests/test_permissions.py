@@ -10,7 +10,7 @@ from tests.conftest import login
 
 # Routes anyone may open; every other route must declare its roles with @role_required.
 PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.healthz", "oversight.documentation",
-          "oversight.download", "auth.login",
+          "main.accessibility", "oversight.download", "auth.login",
           "auth.choose_institution", "auth.register", "verify.form", "verify.certificate", "verify.well_known_jwks",
           "verify.api_credential", "main.openapi", "sso.start", "sso.callback", "sso.logged_out",
           # SAML: our SP metadata, the redirect to the IdP, the IdP's POST back and logout (tests/accounts/test_saml.py)

@@ -38,6 +38,27 @@ def home() -> str:
                            roles=administration.ASSIGNABLE)
 
 
+@bp.route("/accessibility", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def accessibility() -> str | Response:
+    """Edit the platform's accessibility statement; an empty text keeps the page's default."""
+    from accounts.accessibility import CONFORMANCE, current_statement, update_statement
+
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in ("conformance", "known_gaps_de", "known_gaps_en", "contact",
+                                                     "enforcement_de", "enforcement_en")}
+        try:
+            update_statement(**form, now=utcnow())
+        except ValidationFailed as err:
+            errors = err.fields
+        else:
+            flash(_("Saved."))
+            return redirect(url_for("admin.accessibility"))
+    return render_template("admin/accessibility.html", statement=current_statement(), states=CONFORMANCE,
+                           errors=errors)
+
+
 @bp.post("/institutions")
 @role_required(Role.ADMIN)
 def new_institution() -> Response:

@@ -1,4 +1,4 @@
-"""Landing page, role dispatch, language choice, health check, privacy notice."""
+"""Landing page, role dispatch, language choice, health check, privacy notice, accessibility statement."""
 
 from __future__ import annotations
 
@@ -52,6 +52,14 @@ def privacy() -> str:
     return render_template("privacy.html", version=current_app.config["PRIVACY_NOTICE_VERSION"], records=RECORDS,
                            files=[*STORED_FILES, OUTBOX], controller=role_statement(institution_id),
                            detectors=DETECTORS)
+
+
+@bp.get("/accessibility")
+def accessibility() -> str:
+    """The accessibility statement (Erklärung zur Barrierefreiheit), linked from every page's footer."""
+    from accounts.accessibility import current_statement
+
+    return render_template("accessibility.html", statement=current_statement())
 
 
 @bp.get("/healthz")

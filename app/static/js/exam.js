@@ -185,10 +185,28 @@
     if (typeof seconds === "number") { endsAt = Date.now() + seconds * 1000; }
   }
 
+  // The time said to screen readers at a few moments only (10, 5 and 1 minutes left), in a polite live region:
+  // once each, and not those already past when the page opened.
+  var announcer = document.getElementById("timer-announce");
+  var sayAt = announcer ? JSON.parse(announcer.dataset.at || "{}") : {};
+  var said = {};
+  Object.keys(sayAt).forEach(function (m) { if (Number(timer.dataset.remaining) <= m * 60) { said[m] = true; } });
+  function announce(left) {
+    var now = null;  // after a jump (the server's clock, a pause) only the most urgent moment crossed is said
+    Object.keys(sayAt).forEach(function (m) {
+      if (!said[m] && left <= m * 60 && left > 0) {
+        said[m] = true;
+        if (now === null || Number(m) < Number(now)) { now = m; }
+      }
+    });
+    if (now !== null) { announcer.textContent = sayAt[now]; }
+  }
+
   function tick() {
     if (paused) { return; }
     var left = Math.max(0, Math.round((endsAt - Date.now()) / 1000));
     timer.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    if (announcer) { announce(left); }
     if (left === 0 && !submitting) {
       submitting = true;
       flush();

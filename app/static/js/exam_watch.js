@@ -7,20 +7,53 @@
   var lost = document.getElementById("media-lost");
   if (!gate || !lost) { return; }
 
+  // --- overlays are modal ------------------------------------------------------------------------------
+  // While an overlay covers the exam, everything else on the page is inert: a keyboard user's Tab stays in the
+  // overlay (never on a control hidden beneath it) and a screen reader reads only the overlay. Its button gets
+  // focus; when the last overlay goes, focus returns to where it was (or to the start of the exam).
+  var open = [], before = null;
+  function modal(overlay, on) {
+    var wasOpen = open.length > 0;
+    open = open.filter(function (o) { return o !== overlay; });
+    if (on) { open.push(overlay); }
+    document.querySelectorAll("[data-overlay-inert]").forEach(function (el) {
+      el.removeAttribute("inert"); el.removeAttribute("data-overlay-inert");
+    });
+    var top = open[open.length - 1];
+    if (!top) {
+      if (wasOpen) {
+        var back = before && document.contains(before) && before !== document.body ? before : document.getElementById("main");
+        if (back) { back.focus({preventScroll: true}); }
+      }
+      return;
+    }
+    if (!wasOpen) { before = document.activeElement; }
+    for (var node = top; node && node !== document.body; node = node.parentNode) {
+      Array.prototype.forEach.call(node.parentNode.children, function (sib) {
+        if (sib !== node && sib.tagName !== "SCRIPT" && !sib.hasAttribute("inert")) {
+          sib.setAttribute("inert", ""); sib.setAttribute("data-overlay-inert", "");
+        }
+      });
+    }
+    var button = top.querySelector("button");
+    if (button) { button.focus(); }
+  }
+  function show(overlay, on) { overlay.hidden = !on; modal(overlay, on); }
+
   // --- fullscreen -------------------------------------------------------------------------------------
   var canFullscreen = document.fullscreenEnabled && document.documentElement.requestFullscreen;
   function askFullscreen(text) {
     if (!canFullscreen) { return; }  // e.g. iPhone Safari: nothing to ask for
     document.getElementById("fullscreen-text").textContent = text;
-    gate.hidden = false;
+    show(gate, true);
   }
   document.getElementById("enter-fullscreen").addEventListener("click", function () {
-    document.documentElement.requestFullscreen().then(function () { gate.hidden = true; }, function () {
-      gate.hidden = true;  // the browser refused (a policy): the exam goes on, the proctor sees no fullscreen
+    document.documentElement.requestFullscreen().then(function () { show(gate, false); }, function () {
+      show(gate, false);  // the browser refused (a policy): the exam goes on, the proctor sees no fullscreen
     });
   });
   document.addEventListener("fullscreenchange", function () {
-    if (document.fullscreenElement) { gate.hidden = true; } else { askFullscreen(gate.dataset.msgLeft); }
+    if (document.fullscreenElement) { show(gate, false); } else { askFullscreen(gate.dataset.msgLeft); }
   });
   if (!document.fullscreenElement) { askFullscreen(gate.dataset.msgStart); }
 
@@ -31,7 +64,7 @@
     if (media) { media.send(kind + "_lost"); }
     document.getElementById("media-lost-text").textContent =
       kind === "camera" ? lost.dataset.msgCamera : lost.dataset.msgMicrophone;
-    lost.hidden = false;
+    show(lost, true);
   }
   function watch(stream) {
     watched.forEach(function (w) { w.track.removeEventListener("ended", w.ended); });
@@ -55,7 +88,7 @@
       .then(function (s) {
         window.aufsicht.media.useStream(s);
         window.aufsicht.media.send("media_back");
-        lost.hidden = true;
+        show(lost, false);
       })
       .catch(function () { document.getElementById("media-lost-text").textContent = lost.dataset.msgFailed; });
   });

@@ -10,6 +10,14 @@
         .then(function (body) {
           var items = body.attempts || [];
           alerts(items);
+          // The grid is rebuilt every second: the element a keyboard user had focused is found again in the new
+          // tiles (same attempt, same control) and focused, so focus never falls back to the page's start.
+          var active = document.activeElement, keep = null, keepTile = null;
+          if (active && grid.contains(active) && active.dataset.focusKey) {
+            var tileOf = active.closest("li.tile");
+            keepTile = tileOf ? 'li.tile[data-attempt="' + tileOf.dataset.attempt + '"]' : null;
+            keep = keepTile ? keepTile + ' [data-focus-key="' + active.dataset.focusKey + '"]' : null;
+          }
           grid.textContent = "";
           if (!items.length) {
             var empty = document.createElement("li");
@@ -26,7 +34,7 @@
               alertNew.appendChild(document.createTextNode("\u26A0 " + grid.dataset.labelNewFlags + ": " + t.new_flags + " "));
               var talk = document.createElement("a");
               talk.href = "/proctor/attempts/" + t.attempt_id + "#oral-call";
-              talk.className = "talk-link";
+              talk.className = "talk-link"; talk.dataset.focusKey = "talk";
               talk.textContent = grid.dataset.labelTalk;
               alertNew.appendChild(talk);
               li.appendChild(alertNew);
@@ -39,7 +47,7 @@
             if (t.screen_url) {  // the shared screen beside the webcam; one click to it live
               var screenLink = document.createElement("a");
               screenLink.href = "/proctor/attempts/" + t.attempt_id + "#live-view";
-              screenLink.className = "screen-thumb";
+              screenLink.className = "screen-thumb"; screenLink.dataset.focusKey = "screen";
               var screenImg = document.createElement("img");
               screenImg.src = t.screen_url; screenImg.alt = grid.dataset.labelScreen + ": " + t.candidate;
               screenImg.width = 240; screenImg.height = 135;
@@ -48,7 +56,7 @@
             }
             var a = document.createElement("a");
             a.href = "/proctor/attempts/" + t.attempt_id;
-            a.textContent = t.candidate;
+            a.textContent = t.candidate; a.dataset.focusKey = "name";
             li.appendChild(a);
             var p = document.createElement("p");
             var left = t.remaining_seconds;
@@ -67,7 +75,7 @@
             if (t.recording === "storage_failed") {  // the exam goes on; the recording has a gap until storage is back
               var alert = document.createElement("p");
               alert.className = "alert recording-failed";
-              alert.setAttribute("role", "alert");
+              sayOnce(alert, t.attempt_id + ":recording");
               alert.textContent = grid.dataset.labelRecordingFailed;
               li.appendChild(alert);
               li.className += " alerted";
@@ -75,18 +83,27 @@
             if (t.screen === "stopped") {  // an exam that records the screen: the candidate is not sharing it
               var screenAlert = document.createElement("p");
               screenAlert.className = "alert screen-stopped";
-              screenAlert.setAttribute("role", "alert");
+              sayOnce(screenAlert, t.attempt_id + ":screen");
               screenAlert.textContent = grid.dataset.labelScreenStopped;
               li.appendChild(screenAlert);
               li.className += " alerted";
             }
             grid.appendChild(li);
           });
+          if (keep) {  // the same control, or (a flag just decided is gone) the candidate's name on the same tile
+            var again = grid.querySelector(keep) || grid.querySelector(keepTile + ' [data-focus-key="name"]');
+            if (again) { again.focus({preventScroll: true}); }
+          }
         })
         .catch(function () { document.getElementById("live-status").textContent = "⚠"; });
     };
     refresh();
     setInterval(refresh, 1000);
+  }
+  // An alert on a tile is announced to screen readers once, when it appears, not at every rebuild of the grid.
+  var announced = {};
+  function sayOnce(el, key) {
+    if (!announced[key]) { el.setAttribute("role", "alert"); announced[key] = true; }
   }
   // Counts over the grid, and a sound (if the proctor turned it on) when a flag appears that was not there before.
   var seenFlags = null;
@@ -99,7 +116,8 @@
     var needing = items.filter(function (t) { return t.new_flags; }).length;
     var summary = document.getElementById("grid-summary");
     summary.dataset.alerts = needing;
-    summary.textContent = items.length + " " + grid.dataset.labelSummary + " \u00B7 " + needing + " " + grid.dataset.labelSummaryAlerts;
+    var said = items.length + " " + grid.dataset.labelSummary + " \u00B7 " + needing + " " + grid.dataset.labelSummaryAlerts;
+    if (summary.textContent !== said) { summary.textContent = said; }  // a live region: changes only
     var ids = {}, fresh = false;
     items.forEach(function (t) { (t.flags || []).forEach(function (f) { ids[f.id] = true; if (seenFlags && !seenFlags[f.id]) { fresh = true; } }); });
     seenFlags = ids;
@@ -144,6 +162,8 @@
       item.appendChild(document.createTextNode(f.label + " (" + grid.dataset.labelSince + " " + since + ") "));
       var b = document.createElement("button");
       b.type = "button"; b.className = "decide-flag"; b.textContent = grid.dataset.labelDecide;
+      b.dataset.focusKey = "flag-" + f.id;
+      b.setAttribute("aria-label", grid.dataset.labelDecide + ": " + f.label + " – " + t.candidate);
       b.addEventListener("click", function () { openFlagDialog(t, f); });
       item.appendChild(b);
       ul.appendChild(item);
@@ -160,6 +180,15 @@
     document.getElementById("flag-dialog-error").textContent = "";
     flagDialog.showModal();
   }
+  // When the dialog closes, focus goes back to the tile it came from (the button that opened it was replaced by
+  // the grid's rebuild meanwhile): its next flag's button, or the candidate's name.
+  function focusTile() {
+    if (!flagTarget) { return; }
+    var tile = grid.querySelector('li.tile[data-attempt="' + flagTarget.attempt + '"]');
+    var to = tile && (tile.querySelector('[data-focus-key="flag-' + flagTarget.flag + '"]') ||
+                      tile.querySelector("button.decide-flag") || tile.querySelector('[data-focus-key="name"]'));
+    if (to) { to.focus(); }
+  }
   if (flagDialog) {
     ["flag-confirm", "flag-dismiss"].forEach(function (id) {
       document.getElementById(id).addEventListener("click", function (ev) {
@@ -168,12 +197,13 @@
         window.aufsicht.postJson(url, {decision: ev.target.dataset.decision,
                                        note: document.getElementById("flag-dialog-note").value})
           .then(function (r) {
-            if (r.ok) { flagDialog.close(); flagTarget = null; return; }
+            if (r.ok) { flagDialog.close(); return; }
             document.getElementById("flag-dialog-error").textContent = window.aufsicht.message(r);
           });
       });
     });
     document.getElementById("flag-cancel").addEventListener("click", function () { flagDialog.close(); });
+    flagDialog.addEventListener("close", function () { setTimeout(function () { focusTile(); flagTarget = null; }, 0); });
   }
   // Candidates waiting for the identity check by a proctor, refreshed every two seconds as they arrive.
   var queue = document.getElementById("manual-queue");
@@ -183,6 +213,9 @@
         .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
         .then(function (body) {
           var items = body.checks || [];
+          var focused = document.activeElement && queue.contains(document.activeElement)
+            ? document.activeElement.closest("li[data-check]") : null;
+          var keepCheck = focused ? focused.dataset.check : null;
           queue.textContent = "";
           if (!items.length) {
             var empty = document.createElement("li");
@@ -202,6 +235,7 @@
               since.toLocaleTimeString(document.documentElement.lang || [], {hour: "2-digit", minute: "2-digit"}) + " · " +
               (c.connected ? queue.dataset.labelConnected : queue.dataset.labelNotConnected)));
             queue.appendChild(li);
+            if (keepCheck && String(c.check_id) === keepCheck) { a.focus({preventScroll: true}); }
           });
           document.getElementById("manual-queue-status").textContent = "";
         })
