@@ -79,7 +79,7 @@ def exam_spec(exam: Exam) -> ExamSpec:
         "pass_mark_percent": exam.pass_mark_percent, "minimum_age": exam.minimum_age,
         "identity_check_required": exam.identity_check_required, "proctoring_required": exam.proctoring_required,
         "shuffle_questions": exam.shuffle_questions, "shuffle_options": exam.shuffle_options,
-        "screen_capture": exam.screen_capture,
+        "screen_capture": exam.screen_capture, "second_camera": exam.second_camera,
         "seb_required": exam.seb_required, "seb_browser_exam_keys": list(exam.seb_browser_exam_keys or []),
         "questions": exam.questions,
     })

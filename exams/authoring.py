@@ -37,6 +37,7 @@ shuffle_questions: false
 shuffle_options: false
 screen_capture: false
 seb_required: false
+second_camera: false
 proctors: []
 questions:
   - id: q1
@@ -91,6 +92,7 @@ def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:
     exam.shuffle_options = spec.shuffle_options
     exam.screen_capture = spec.screen_capture
     exam.seb_required = spec.seb_required
+    exam.second_camera = spec.second_camera
     exam.seb_browser_exam_keys = list(spec.seb_browser_exam_keys)
     exam.questions = exam_to_data(spec)["questions"]
     exam.proctors = list(proctors)

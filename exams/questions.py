@@ -116,6 +116,7 @@ class ExamSpec:
     shuffle_options: bool = False
     screen_capture: bool = False
     seb_required: bool = False  # Safe Exam Browser required (exams.lockdown)
+    second_camera: bool = False  # a phone as the second camera (proctoring.phone)
     seb_browser_exam_keys: tuple[str, ...] = ()
     proctors: tuple[str, ...] = ()
 

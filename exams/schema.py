@@ -119,6 +119,7 @@ EXAM_SCHEMA: dict[str, Any] = {
         "shuffle_questions": {"type": "boolean"},
         "shuffle_options": {"type": "boolean"},
         "screen_capture": {"type": "boolean"},
+        "second_camera": {"type": "boolean"},  # a phone beside the candidate (proctoring.phone)
         # Safe Exam Browser (exams.lockdown): required, and the Browser Exam Keys of the SEB builds allowed.
         "seb_required": {"type": "boolean"},
         "seb_browser_exam_keys": {
@@ -466,6 +467,10 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
         # takes the place of the screen recording (README, "Lockdown with Safe Exam Browser").
         yield problem(("screen_capture",), "an exam in Safe Exam Browser does not record the screen (SEB's lockdown "
                                            "takes its place); set screen_capture to false or seb_required to false")
+    if data.get("second_camera") and data.get("proctoring_required") is False:
+        # The phone's stream goes to the media engine with the webcam's: without supervision there is none.
+        yield problem(("second_camera",), "a second camera needs a supervised exam; set proctoring_required to true "
+                                          "or second_camera to false")
     window = data["window"]
     moments: dict[str, dt.datetime] = {}
     for key in ("opens_at", "closes_at"):
@@ -553,6 +558,7 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
         shuffle_options=data.get("shuffle_options", False),
         screen_capture=data.get("screen_capture", False),
         seb_required=data.get("seb_required", False),
+        second_camera=data.get("second_camera", False),
         seb_browser_exam_keys=tuple(data.get("seb_browser_exam_keys", [])),
         proctors=tuple(data.get("proctors", [])),
         questions=tuple(questions),
@@ -620,6 +626,7 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
         "shuffle_options": spec.shuffle_options,
         "screen_capture": spec.screen_capture,
         "seb_required": spec.seb_required,
+        "second_camera": spec.second_camera,
         "seb_browser_exam_keys": list(spec.seb_browser_exam_keys),
         "proctors": list(spec.proctors),
         "questions": questions,

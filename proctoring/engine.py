@@ -457,6 +457,8 @@ class MediaEngine:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             if screen and sum(1 for t in pc.getTransceivers() if t.kind == "video") >= 2:
                 recorder.set_layout(SCREEN_LAYOUT)
+            elif not oral and not _sends_audio(sdp):  # a camera without a microphone (the phone as second camera)
+                recorder.set_layout(VIDEO_ONLY)
             if oral:
                 session.oral = OralCall.for_candidate(pc, session, loop)
             for transceiver in pc.getTransceivers():
@@ -751,6 +753,23 @@ class MediaEngine:
         if session is not None:
             await self._hang_up(session)
             session.state = "closed"
+
+
+#: The track of a part from a browser that sends a camera and no microphone (the phone as the second camera).
+VIDEO_ONLY = ("video",)
+
+
+def _sends_audio(sdp: str) -> bool:
+    """Whether an offer's audio section sends (an inactive or receive-only one, or none, does not)."""
+    section = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            if section == "audio":
+                return True
+            section = "audio" if line.startswith("m=audio") and line.split()[1:2] != ["0"] else "other"
+        elif section == "audio" and line in ("a=inactive", "a=recvonly"):
+            section = "silent"
+    return section == "audio"
 
 
 def _video_codec(sdp: str) -> str | None:

@@ -17,7 +17,7 @@ from flask import Flask
 
 from idcheck.facework import FacePool
 from proctoring.engine import MediaEngine
-from proctoring.sessions import DiscardSink, attempt_of
+from proctoring.sessions import PHONE_CATEGORY, DiscardSink, attempt_of, phone_attempt_of
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class LiveState:
         self.last_stored: dict[int, float] = {}
         self.faces = FacePool(processes)
         self.screens: dict[int, tuple[float, bytes]] = {}  # the latest thumbnail of the candidate's screen
+        self.phones: dict[int, tuple[float, bytes]] = {}  # the latest picture of the phone, the second camera
 
 
 def engine(app: Flask) -> MediaEngine:
@@ -85,20 +86,28 @@ def live_state(app: Flask) -> LiveState | None:
 def sink_factory(app: Flask, attempt_id: int, user_id: int, institution_id: int) -> Any:
     """A factory of encrypted recording parts for one attempt (called on the engine's worker pool)."""
 
-    def make(_session: str, part: int) -> Any:
+    def make(session: str, part: int) -> Any:
         from privacy.settings import settings_for
         from storage import vault
 
+        # The phone as the second camera records as a stream kind of its own, owned like the webcam's parts.
+        category = PHONE_CATEGORY if phone_attempt_of(session) is not None else "recording"
         with app.app_context():
             if not settings_for(institution_id).recording:
                 return DiscardSink()  # the institution switched recording off: live supervision only
-            return vault.open_writer("recording", content_type="video/webm", begin=True, attempt_id=attempt_id,
+            return vault.open_writer(category, content_type="video/webm", begin=True, attempt_id=attempt_id,
                                      user_id=user_id, institution_id=institution_id)
 
     return make
 
 
 def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
+    phone_of = phone_attempt_of(session)
+    if phone_of is not None:  # the attempt's phone: its own events and flag (proctoring.phone)
+        from proctoring.phone_events import on_engine_event
+
+        on_engine_event(app, phone_of, event)
+        return
     attempt_id = attempt_of(session)
     kind = str(event.get("type", ""))[:40]
     origin = str(event.get("origin", ""))
@@ -147,8 +156,22 @@ def _on_screen_frame(state: LiveState, session: str, frame: np.ndarray) -> None:
             state.screens[attempt_id] = (time.time(), jpeg.tobytes())
 
 
+def _on_phone_frame(state: LiveState, attempt_id: int, frame: np.ndarray) -> None:
+    """The phone's picture, kept as the tile's second camera (the recording holds the video itself)."""
+    height, width = frame.shape[:2]
+    small = cv2.resize(frame, (320, max(2, round(320 * height / max(1, width)))), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    if ok:
+        with state.lock:
+            state.phones[attempt_id] = (time.time(), jpeg.tobytes())
+
+
 def _on_frame(app: Flask, state: LiveState, session: str, frame: np.ndarray, ts: float) -> None:
     """One sampled frame: keep a JPEG snapshot for the grid, check faces, store a snapshot now and then."""
+    phone_of = phone_attempt_of(session)
+    if phone_of is not None:  # the phone's picture: the grid's second camera only (no face checks, not stored)
+        _on_phone_frame(state, phone_of, frame)
+        return
     attempt_id = attempt_of(session)
     if attempt_id is None:
         return

@@ -27,6 +27,7 @@ class FlagKind(enum.StrEnum):
     SCREEN_STOPPED = "screen_stopped"  # the candidate stopped sharing the screen (an exam that records it)
     MEDIA_LOST = "media_lost"  # the candidate's camera or microphone stopped mid-exam
     SEB_KEY_MISSING = "seb_key_missing"  # a request of a SEB attempt without a valid key (another browser)
+    PHONE_LOST = "phone_lost"  # the phone paired as the second camera stopped sending (proctoring.phone)
 
 
 class FlagStatus(enum.StrEnum):
@@ -107,3 +108,22 @@ class RecordingPlayback(db.Model):  # type: ignore[name-defined]
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(200))
     made_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PhonePairing(db.Model):  # type: ignore[name-defined]
+    """A phone paired as the second camera of one candidate's sitting of one exam (proctoring.phone).
+
+    The QR code carries a random token (only its hash is kept): short-lived, single use. Using it issues the
+    phone a device credential of its own (hash kept); a later pairing of the same sitting replaces this one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"))
+    # The attempt the phone records into: the one in progress when the code was made, or the one started later.
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    device_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    replaced_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # another phone took over this sitting

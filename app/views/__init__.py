@@ -48,3 +48,6 @@ def register_blueprints(app: Flask) -> None:
     from app.views import items
 
     app.register_blueprint(items.bp)
+    from app.views import phone
+
+    app.register_blueprint(phone.bp)
