@@ -27,7 +27,7 @@ from proctoring.models import Flag, FlagKind, SystemCheck
 from storage import vault
 from storage.models import BlobState
 from tests.browser import chromium, confirm_submit, enter_fullscreen, fake_webcam, live_server, log_in  # noqa: F401
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, login, totp_code
 from tests.proctoring.conftest import recordings
 from tests.proctoring.test_screen import decoded_frames, ffprobe_streams
 
@@ -174,3 +174,30 @@ def test_phone_pairs_by_qr_gates_the_start_streams_into_the_recording_and_its_st
     assert 'id="phone-source"' in review and 'data-source="phone"' in review
     copy = proctor_client.get(f"/proctor/attempts/{attempt_id}/recordings/{parts[0].id}")
     assert copy.status_code == 200 and copy.data[:4] == b"\x1a\x45\xdf\xa3"  # WebM
+
+    # In the review, by clicking from the login page: the phone plays beside the webcam, on the same clock.
+    p = chromium()
+    log_in(p, live_server, proctor.email, PASSWORD, code=lambda: totp_code(proctor))
+    WebDriverWait(p, 10).until(lambda d: d.find_elements(By.ID, "to-session-reviews"))
+    p.find_element(By.ID, "to-session-reviews").click()
+    WebDriverWait(p, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, f'tr[data-attempt="{attempt_id}"]')
+                               ).find_element(By.TAG_NAME, "a").click()
+    WebDriverWait(p, 10).until(lambda d: d.find_elements(By.ID, "player"))
+    camera, second = p.find_element(By.ID, "playback-1"), p.find_element(By.ID, "phone-1")
+    assert "Handy" in p.find_element(By.ID, "phone-source").text
+    for v in (camera, second):
+        WebDriverWait(p, 20).until(lambda d, v=v: d.execute_script("return arguments[0].readyState >= 1", v))
+    # A moment both cover (the phone joins the attempt's recording a few seconds after the webcam).
+    at = p.execute_script("return Date.parse(arguments[0].dataset.started) + 2000", second)
+    p.execute_script("window.aufsichtReview.seekTo(arguments[0]);", at)
+    offset = ("return (Date.parse(arguments[0].dataset.started) + arguments[0].currentTime * 1000)"
+              " - (Date.parse(arguments[1].dataset.started) + arguments[1].currentTime * 1000)")
+    WebDriverWait(p, 20).until(lambda d: abs(d.execute_script(offset, camera, second)) < 100)
+    p.execute_script("arguments[0].muted = true; arguments[0].play();", camera)
+    WebDriverWait(p, 15).until(lambda d: d.execute_script(
+        "return !arguments[1].paused && arguments[1].currentTime > 3", camera, second))
+    assert abs(p.execute_script(offset, camera, second)) < 600  # the phone follows the webcam within 0.6 s
+    assert p.execute_script("return arguments[0].videoWidth", second) >= 320  # its picture decodes
+    p.save_screenshot(str(tmp_path / "review-webcam-and-phone.png"))
+    p.execute_script("arguments[0].pause();", camera)
+    WebDriverWait(p, 5).until(lambda d: d.execute_script("return arguments[0].paused", second))

@@ -65,7 +65,7 @@ def _path(link: str) -> str:
 
 
 def test_a_link_works_once_and_a_new_scan_replaces_the_earlier_phone(app, sitting):
-    exam, cand, client = sitting
+    exam, _cand, client = sitting
     link = _link(client, exam.id)
     phone = app.test_client()
     resp = phone.get(_path(link))
@@ -184,3 +184,34 @@ def test_the_exam_file_and_the_pages_say_so(app, sitting):
     assert list(schema_problems(data)) == []
     assert exam_to_data(exam_from_data(data))["second_camera"] is True
     assert [p.path for p in schema_problems({**data, "proctoring_required": False})] == ["second_camera"]
+
+
+def test_the_phone_recording_goes_with_the_webcam_recording_and_is_in_the_export(app, make_user, make_exam):
+    """Same rule, same moment: the phone's part is crypto-shredded when the webcam's part is (the appeal window's
+    end), with a receipt; before that the candidate's data export holds it."""
+    from exams.trust import appeal_window
+    from privacy.export import _files  # the export's own choice of files
+    from storage.models import Blob, BlobState, PurgeReceipt
+    from storage.retention import purge_expired
+
+    exam = make_exam(second_camera=True)
+    cand = make_user("candidate", exam.institution)
+    now = clock.now()
+    att = Attempt(exam=exam, user=cand, started_at=now - dt.timedelta(hours=1), deadline_at=now, ended_at=now,
+                  status=AttemptStatus.SUBMITTED, seed=1, layout={}, result_released_at=now)
+    db.session.add(att)
+    db.session.commit()
+    owner = {"attempt_id": att.id, "user_id": cand.id, "institution_id": exam.institution_id}
+    webcam = vault.store("recording", b"webcam" * 100, content_type="video/webm", **owner)
+    phone = vault.store("phone_recording", b"phone" * 100, content_type="video/webm", **owner)
+    assert phone.wrapped_key and vault.read(phone) == b"phone" * 100
+    assert {b.id for b in _files(cand.id)} >= {webcam.id, phone.id}
+    clock.freeze(appeal_window(att).closes_at - dt.timedelta(minutes=1))
+    assert purge_expired(clock.now()).shredded == 0
+    clock.advance(dt.timedelta(minutes=2))
+    assert purge_expired(clock.now()).shredded == 2
+    db.session.expire_all()
+    assert {db.session.get(Blob, b.id).state for b in (webcam, phone)} == {BlobState.PURGED}
+    receipt = db.session.scalar(select(PurgeReceipt).where(PurgeReceipt.blob_id == phone.id))
+    assert receipt is not None and receipt.rule == db.session.scalar(
+        select(PurgeReceipt.rule).where(PurgeReceipt.blob_id == webcam.id))
