@@ -33,6 +33,7 @@ TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "
                    "engine": {"media_connected", "media_disconnected", "voice_activity", "recording_failed",
                               "recording_resumed", "call_lost"}}
 NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
+PHONE_PICTURE_SECONDS = 5.0  # the tile's picture of the phone, the second camera
 
 
 class LiveState:
@@ -71,6 +72,9 @@ def engine(app: Flask) -> MediaEngine:
             on_screen_frame=lambda sid, frame, _ts: _on_screen_frame(state, sid, frame),
         )
         eng.on_stop = state.faces.close
+        # The phone as the second camera: a picture for the proctor's tile every few seconds is enough (no face
+        # checks run on it), which spares decoding a keyframe of its 720p video each second.
+        eng.picture_interval = lambda sid: PHONE_PICTURE_SECONDS if sid.startswith(("phone-", "phonecheck-")) else None
         if cfg.get("PROCTORING_FACE_FLAGS", True) and eng.decode_video:
             state.faces.start()
         eng.start()

@@ -57,12 +57,18 @@ def _phone_parts(attempt_id: int) -> list:
     return vault.blobs_of(attempt_id=attempt_id, category="phone_recording")
 
 
-def _qr_link(driver) -> str:
+def _qr_link(driver, folder) -> str:
     """The link the QR code on the page encodes, read from its picture as a phone's camera app would."""
     img = WebDriverWait(driver, 15).until(lambda d: d.find_element(By.ID, "phone-qr") if d.find_element(
         By.ID, "phone-qr").get_attribute("src") else None)
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return arguments[0].complete && "
+                                                               "arguments[0].naturalWidth > 0", img))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", img)  # a picture of it whole
     png = np.frombuffer(img.screenshot_as_png, np.uint8)
     picture = cv2.imdecode(png, cv2.IMREAD_COLOR)
+    cv2.imwrite(str(folder / "qr-code.png"), picture)
+    # The page around the code is its quiet zone (the element's picture ends at the code's own small margin).
+    picture = cv2.copyMakeBorder(picture, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=(255, 255, 255))
     text, _points, _ = cv2.QRCodeDetector().detectAndDecode(picture)
     assert text, "the QR code did not decode"
     return str(text)
@@ -92,7 +98,7 @@ def test_phone_pairs_by_qr_gates_the_start_streams_into_the_recording_and_its_st
     assert "/candidate/attempts/" not in laptop.current_url
 
     # The phone scans the code: the link is read from the QR picture, as the phone's camera app reads it.
-    link = _qr_link(laptop)
+    link = _qr_link(laptop, tmp_path)
     assert link == laptop.find_element(By.ID, "phone-pairing").get_attribute("data-link")
     assert link.startswith(live_server + "/phone/pair/")
     laptop.save_screenshot(str(tmp_path / "exam-page-qr.png"))
