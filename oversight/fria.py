@@ -70,6 +70,9 @@ def detectors_in_use(exam: Exam) -> list[Detector]:
             if exam.proctoring_required and current_app.config.get("PROCTORING_FACE_FLAGS", True) and (
                     d.key != "face_match_live" or exam.identity_check_required):
                 out.append(d)
+        elif d.key == "phone_camera":  # the phone as the second camera (proctoring.phone)
+            if exam.proctoring_required and exam.second_camera:
+                out.append(d)
         elif exam.proctoring_required:
             out.append(d)
     return out
