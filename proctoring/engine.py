@@ -449,6 +449,10 @@ class MediaEngine:
                     # and so does its entry (a browser that never comes back leaves nothing behind).
                     if session.pc is pc and self._sessions.get(session_id) is session:
                         await self._hang_up(session)
+                        # Closed meanwhile (a hang-up, the engine stopping: seen in bench/recording.py's phone row
+                        # as a KeyError here): then _close has removed it already.
+                        if self._sessions.get(session_id) is not session:
+                            return
                         final = self.stats(session_id) or {}
                         del self._sessions[session_id]
                         self._gone.pop(session_id, None)
