@@ -95,6 +95,9 @@ SCHEMAS: dict[str, Any] = {
                        "screen_url": {"type": ["string", "null"]},
                        "room_scan": {"type": ["string", "null"],
                                      "description": "A room scan running, requested or outstanding, in words."},
+                       "phone": {"type": "string", "enum": ["streaming", "stopped"],
+                                 "description": "Exams with a second camera: whether the paired phone sends."},
+                       "phone_url": {"type": ["string", "null"]},
                        "flags": {"type": "array", "items": {
                            "type": "object", "required": ["id", "kind", "label", "started_at"],
                            "properties": {"id": {"type": "integer"}, "kind": {"type": "string"},
@@ -309,6 +312,21 @@ def describe() -> dict[str, Any]:
         "/api/proctor/attempts/{attempt_id}/screen": {"get": _op(
             "The latest thumbnail of a live candidate's shared screen (exams that record it).",
             {"type": "string", "format": "binary"}, params=[ATTEMPT], ok_type="image/jpeg", errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/phone": {"get": _op(
+            "The latest picture of a live candidate's phone, the second camera (exams that require one).",
+            {"type": "string", "format": "binary"}, params=[ATTEMPT], ok_type="image/jpeg", errors=MEDIA_ERRORS)},
+        "/api/exams/{exam_id}/phone/pairing": {"post": _op(
+            "A new single-use pairing link for the candidate's phone as the second camera (valid a few minutes), "
+            "with its QR code as an SVG data URI; 409 where the exam needs no phone.",
+            {"type": "object", "required": ["qr", "link", "expires_in"],
+             "properties": {"qr": {"type": "string"}, "link": {"type": "string"},
+                            "expires_in": {"type": "integer"}}}, params=[EXAM])},
+        "/api/exams/{exam_id}/phone": {"get": _op(
+            "Whether a phone is paired as the second camera and the media engine receives its camera now.",
+            {"type": "object", "required": ["required", "paired", "used", "streaming"],
+             "properties": {"required": {"type": "boolean"}, "paired": {"type": "boolean"},
+                            "used": {"type": "integer", "description": "Pairing codes used so far."},
+                            "streaming": {"type": "boolean"}}}, params=[EXAM], errors=MEDIA_ERRORS)},
         "/api/proctor/attempts/{attempt_id}/oral/offer": {"post": _op(
             "The examiner joins an oral exam with camera and microphone (the media engine forwards both ways).",
             _ref("SdpAnswer"), params=[ATTEMPT], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},

@@ -104,6 +104,125 @@ def cpu_model() -> str:
     return "unknown"
 
 
+# ---------------------------------------------------------------------- the phone as the second camera (issue 29)
+
+PHONE_W, PHONE_H, PHONE_BITRATE = 1280, 720, 2_000_000
+PHONE_STREAM = (f"{PHONE_W}x{PHONE_H}@{FPS} VP8 ~{PHONE_BITRATE / 1e6:g} Mbps, no audio (as the phone page sends "
+                "it: the camera at its ideal 1280x720, no microphone, the answer's b=AS:2000 caps it at 2 Mbps): "
+                "the suite's moving face scaled to 720p, encoded once ahead, keyframes on request")
+
+
+def phone_media() -> dict[str, Any]:
+    """The encoded stream of a phone camera: ``bench.common``'s moving face at 1280x720 (cached on disk)."""
+    import hashlib
+    import pickle
+    from fractions import Fraction
+
+    import av
+    import cv2
+
+    from bench.common import LOOP_SECONDS, _moving_face
+
+    tag = hashlib.sha256(f"phone{PHONE_STREAM}v1".encode()).hexdigest()[:12]
+    cache = Path(tempfile.gettempdir()) / f"aufsicht-bench-phone-{tag}.pickle"
+    if cache.exists():
+        with open(cache, "rb") as fh:
+            return dict(pickle.load(fh))  # noqa: S301 - our own file
+    n = LOOP_SECONDS * FPS
+    frames = [cv2.resize(f, (PHONE_W, PHONE_H), interpolation=cv2.INTER_LINEAR)
+              for f in _moving_face(REPO / "tests" / "data" / "faces" / "obama.jpg", n)]
+
+    def encode(gop: int, rate: int, imgs: list[Any]) -> list[bytes]:
+        enc = av.CodecContext.create("libvpx", "w")
+        enc.width, enc.height, enc.pix_fmt = PHONE_W, PHONE_H, "yuv420p"
+        enc.time_base, enc.framerate = Fraction(1, FPS), Fraction(FPS)
+        enc.bit_rate = rate
+        enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "error-resilient": "1",
+                       "g": str(gop)}
+        got: list[bytes] = []
+        for i, img in enumerate(imgs):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            got += [bytes(p) for p in enc.encode(frame)]
+        return got + [bytes(p) for p in enc.encode(None)]
+
+    packets = encode(100000, PHONE_BITRATE, frames + frames)  # the second loop: rate control has settled
+    key = encode(1, len(packets[0]) * 8 * FPS, frames)[:n]
+    media = {"inter": packets[n:2 * n], "key": key, "opus": b"", "photo": "obama.jpg"}
+    with open(cache, "wb") as fh:
+        pickle.dump(media, fh)
+    return media
+
+
+def replay_phone_over_pipe(conn: Any, seconds: float) -> None:
+    """In a sender process (the phone page): the 720p camera, an audio section that sends nothing, the events
+    channel; reports what it sent like ``replay_over_pipe``."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from bench.common import browser_tracks
+
+    video, _audio = browser_tracks(phone_media())
+
+    async def run() -> None:
+        pc = RTCPeerConnection()
+        video.sender = pc.addTrack(video)
+        pc.addTransceiver("audio", direction="inactive")
+        pc.createDataChannel("events")
+        await pc.setLocalDescription(await pc.createOffer())
+        conn.send(pc.localDescription.sdp)
+        answer = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        t0 = time.monotonic()
+        await asyncio.sleep(seconds)
+        conn.send({"frames": video.sent, "keyframes": video.keyframes, "bytes": video.bytes,
+                   "seconds": time.monotonic() - t0})
+        await pc.close()
+
+    asyncio.run(run())
+
+
+def run_with_phone(n: int, seconds: float, setup: dict[str, Any]) -> dict[str, float]:
+    """n candidates each with webcam (``attempt-<id>``) and phone (``phone-<id>``, recorded as its own stream
+    kind), as production wires both; CPU per candidate."""
+    from proctoring.live import engine, sink_factory
+    from proctoring.sessions import phone_session_id, session_id
+
+    app = setup["app"]
+    eng = engine(app)
+    _warm_face_workers(app)
+    ids, users, inst = setup["attempts"][:n], setup["users"][:n], setup["institution"]
+    sessions = [session_id(a) for a in ids] + [phone_session_id(a) for a in ids]
+    owners = [(a, u) for a, u in zip(ids, users, strict=True)] * 2
+    before = {i: eng.stats(s) or {} for i, s in enumerate(sessions)}
+
+    def stat(i: int, key: str) -> int:
+        return int((eng.stats(sessions[i]) or {}).get(key, 0)) - int(before[i].get(key, 0))
+
+    def stop() -> None:
+        eng.stop()
+        app.extensions.pop("aufsicht.media", None)
+
+    def answer(i: int, sdp: str) -> str:
+        aid, uid = owners[i]
+        return str(eng.answer(sessions[i], sdp, sink_factory(app, aid, uid, inst), oral=i < n))
+
+    senders = [(replay_over_pipe, ("obama.jpg", seconds + 4))] * n + [(replay_phone_over_pipe, (seconds + 4,))] * n
+    out = _drive(2 * n, seconds, answer, lambda i: stat(i, "video_frames"), stop,
+                 server_pids=lambda: _face_workers(app), senders=senders)
+    out["cpu_pct_per_candidate"] = out["cpu_pct_per_stream"] * 2
+    out["cpu_s_per_candidate"] = out["cpu_s_per_stream"] * 2
+    out["phone_kbps"] = out["kbps_sent_per_stream"]  # both kinds averaged; the phone's alone is printed apart
+    return out
+
+
+def _per_frame_ratio(alone: dict[str, Any], both: dict[str, Any]) -> float:
+    """Webcam + phone against webcam alone with each at the full frame rate, from the CPU per frame recorded
+    (for a machine so busy that the senders could not send every frame)."""
+    per_frame_alone = alone["cpu_s_per_stream"] / max(alone["recorded_ratio"], 1e-9)
+    per_frame_both = both["cpu_s_per_stream"] / max(both["recorded_ratio"], 1e-9)  # the two kinds averaged
+    return 2 * per_frame_both / max(per_frame_alone, 1e-9)
+
+
 def _warm_face_workers(app: Any) -> None:
     """Wait until the face workers have loaded their models: their start is not part of a stream's cost."""
     from proctoring.live import live_state
@@ -169,12 +288,15 @@ def run_mediarecorder(n: int, seconds: float, tmp: Path) -> dict[str, float]:
 
 
 def _drive(n: int, seconds: float, answer: Any, recorded: Any, stop: Any, extra: Any = None,
-           server_pids: Any = list) -> dict[str, float]:
+           server_pids: Any = list, senders: Any = None) -> dict[str, float]:
+    """``senders``: per pipe, the sender process's function and its arguments after the pipe (default: the
+    replayed webcam)."""
     ctx = mp.get_context("spawn")
     pipes, procs = [], []
-    for _ in range(n):
+    for i in range(n):
         parent, child = ctx.Pipe()
-        p = ctx.Process(target=replay_over_pipe, args=(child, "obama.jpg", seconds + 4))
+        target, args = senders[i] if senders else (replay_over_pipe, ("obama.jpg", seconds + 4))
+        p = ctx.Process(target=target, args=(child, *args))
         p.start()
         pipes.append(parent)
         procs.append(p)
@@ -246,6 +368,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--no-mediarecorder", action="store_true")
     ap.add_argument("--no-janus", action="store_true", help="leave out the Janus plane's rows")
+    ap.add_argument("--phone-only", action="store_true",
+                    help="only the phone row: webcam alone and webcam + phone side by side")
     args = ap.parse_args()
     ns = [int(x) for x in args.streams.split(",")]
     media = browser_media("obama.jpg")
@@ -267,23 +391,36 @@ def main() -> None:
           "a face template per candidate; SQLite, encrypted local storage")
     print(f"lighter extra row: {config_line(light['app'])} (recording only: no snapshots, no flags)")
     print(f"{args.seconds:g} s measured per run")
-    ours, lighter, mr = {}, {}, {}
+    ours, lighter, mr, phone = {}, {}, {}, {}
+    pmedia = phone_media()
+    pfig = media_figures(pmedia)
+    print(f"phone row: {PHONE_STREAM}; replayed {pfig['kbps']:.0f} kbps")
     with tempfile.TemporaryDirectory() as tmp:
+        # The phone row: webcam alone and webcam + phone, one after the other in this run, at the same N.
         for n in ns:
             ours[n] = run_ours(n, args.seconds, prod)
             print(_row("ours, production configuration", n, ours[n]), flush=True)
-        for n in ns:
+            phone[n] = run_with_phone(n, args.seconds, prod)
+            print(_row("ours, webcam + phone (per stream)", 2 * n, phone[n]), flush=True)
+            print(f"  webcam + phone N={n} candidates: {phone[n]['cpu_pct_per_candidate']:.1f}% of a core per "
+                  f"candidate against webcam alone {ours[n]['cpu_pct_per_stream']:.1f}%: "
+                  f"{phone[n]['cpu_s_per_candidate'] / max(ours[n]['cpu_s_per_stream'], 1e-9):.2f}x "
+                  f"(target <= 1.6x); per frame recorded, both at {FPS} fps: {_per_frame_ratio(ours[n], phone[n]):.2f}x"
+                  + ("" if min(ours[n]["recorded_ratio"], phone[n]["recorded_ratio"]) >= 0.95 else
+                     "  [the senders were starved: fewer frames than sent at 30 fps, the per-frame figure is the "
+                     "fairer one]"), flush=True)
+        for n in ns if not args.phone_only else []:
             lighter[n] = run_ours(n, args.seconds, light)
             print(_row("ours, recording only (lighter)", n, lighter[n]), flush=True)
         janus, jlighter = {}, {}
-        if jprod is not None and jlight is not None:
+        if jprod is not None and jlight is not None and not args.phone_only:
             for n in ns:
                 janus[n] = run_ours(n, args.seconds, jprod)
                 print(_row("Janus plane, production config", n, janus[n]), flush=True)
             for n in ns:
                 jlighter[n] = run_ours(n, args.seconds, jlight)
                 print(_row("Janus plane, recording only", n, jlighter[n]), flush=True)
-        if not args.no_mediarecorder:
+        if not args.no_mediarecorder and not args.phone_only:
             for n in ns:
                 mr[n] = run_mediarecorder(n, args.seconds, Path(tmp))
                 print(_row("aiortc MediaRecorder", n, mr[n]), flush=True)
@@ -332,7 +469,14 @@ def main() -> None:
                           None if per_frame is None else round(per_frame, 1),
                       "max_streams": max(ok) if ok else 0, "streams": largest,
                       "stream": f"{STREAM.split(':')[0]}, replayed", "config": "production (DEFAULTS)",
-                      "cpu_pct_per_stream_recording_only": round(lighter[largest]["cpu_pct_per_stream"], 1),
+                      "cpu_pct_per_stream_recording_only":
+                          round(lighter[largest]["cpu_pct_per_stream"], 1) if lighter else None,
+                      "phone_cpu_pct_per_candidate": round(phone[largest]["cpu_pct_per_candidate"], 1),
+                      "phone_cost_ratio": round(phone[largest]["cpu_s_per_candidate"]
+                                                / max(o["cpu_s_per_stream"], 1e-9), 2),
+                      "phone_cost_ratio_per_recorded_frame": round(_per_frame_ratio(o, phone[largest]), 2),
+                      "phone_stream": f"{PHONE_W}x{PHONE_H}@{FPS} VP8, replayed",
+                      "phone_recorded_pct": round(100 * phone[largest]["recorded_ratio"]),
                       "mediarecorder_recorded_pct": round(100 * mr[largest]["recorded_ratio"]) if mr else None,
                       "keyframe_kbps_per_stream": round(extra_kbps), "stream_kbps": round(fig["kbps"]),
                       "decoded_frames_per_s": round(o.get("decoded_per_s", 0), 2),

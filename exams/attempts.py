@@ -98,6 +98,7 @@ def exam_spec(exam: Exam) -> ExamSpec:
         "identity_check_required": exam.identity_check_required, "proctoring_required": exam.proctoring_required,
         "shuffle_questions": exam.shuffle_questions, "shuffle_options": exam.shuffle_options,
         "screen_capture": exam.screen_capture, "room_scan_required": exam.room_scan_required,
+        "second_camera": exam.second_camera,
         "seb_required": exam.seb_required, "seb_browser_exam_keys": list(exam.seb_browser_exam_keys or []),
         "questions": exam.questions,
     })

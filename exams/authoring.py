@@ -38,6 +38,7 @@ shuffle_options: false
 screen_capture: false
 room_scan_required: false
 seb_required: false
+second_camera: false
 proctors: []
 questions:
   - id: q1
@@ -104,6 +105,7 @@ def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:
     exam.screen_capture = spec.screen_capture
     exam.room_scan_required = spec.room_scan_required
     exam.seb_required = spec.seb_required
+    exam.second_camera = spec.second_camera
     exam.seb_browser_exam_keys = list(spec.seb_browser_exam_keys)
     exam.questions = exam_to_data(spec)["questions"]
     exam.proctors = list(proctors)

@@ -78,6 +78,7 @@ class ExamForm:
     shuffle_options: bool = False
     seb_required: bool = False  # Safe Exam Browser required (exams.lockdown)
     room_scan_required: bool = False  # a room scan before the start and when a proctor asks
+    second_camera: bool = False  # a phone as the second camera (proctoring.phone)
     seb_browser_exam_keys: str = ""  # as pasted: one Browser Exam Key per line
     proctors: list[str] = dataclasses.field(default_factory=list)
     questions: list[QuestionForm] = dataclasses.field(default_factory=list)
@@ -125,6 +126,7 @@ def form_from_spec(spec: ExamSpec, zone: ZoneInfo) -> ExamForm:
         shuffle_questions=spec.shuffle_questions, shuffle_options=spec.shuffle_options,
         seb_required=spec.seb_required, seb_browser_exam_keys="\n".join(spec.seb_browser_exam_keys),
         room_scan_required=spec.room_scan_required,
+        second_camera=spec.second_camera,
         proctors=list(spec.proctors), questions=questions)
 
 
@@ -145,6 +147,7 @@ def read_form(get: Get, get_list: GetList) -> ExamForm:
         shuffle_questions=get("shuffle_questions") == "on", shuffle_options=get("shuffle_options") == "on",
         seb_required=get("seb_required") == "on", seb_browser_exam_keys=get("seb_browser_exam_keys").strip(),
         room_scan_required=get("room_scan_required") == "on",
+        second_camera=get("second_camera") == "on",
         proctors=[p for p in get_list("proctors") if p.strip()],
     )
     for qi in range(_count(get, "questions", MAX_QUESTIONS)):
@@ -259,6 +262,7 @@ def check(form: ExamForm, zone: ZoneInfo, known_proctors: Sequence[str]) -> Exam
         return None
     data = _data(form, zone, duration, mark, age)
     data["seb_required"], data["seb_browser_exam_keys"] = form.seb_required, bek
+    data["second_camera"] = form.second_camera
     leftover = list(schema_problems(data))  # the exam-file rules; the checks above should leave nothing
     if leftover:
         errors["form"] = "; ".join(f"{p.path}: {p.message}" for p in leftover)

@@ -61,6 +61,8 @@ class Exam(db.Model):  # type: ignore[name-defined]
     # Safe Exam Browser required (exams.lockdown), and the Browser Exam Keys of the SEB builds the office allows.
     seb_required: Mapped[bool] = mapped_column(Boolean, default=False)
     seb_browser_exam_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A phone as the second camera (desk, hands, screen), paired by QR code (proctoring.phone); off by default.
+    second_camera: Mapped[bool] = mapped_column(Boolean, default=False)
 
     @property
     def oral(self) -> bool:

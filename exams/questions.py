@@ -153,6 +153,7 @@ class ExamSpec:
     screen_capture: bool = False
     room_scan_required: bool = False  # a room scan before the start and when a proctor asks (proctoring.roomscan)
     seb_required: bool = False  # Safe Exam Browser required (exams.lockdown)
+    second_camera: bool = False  # a phone as the second camera (proctoring.phone)
     seb_browser_exam_keys: tuple[str, ...] = ()
     proctors: tuple[str, ...] = ()
 

@@ -176,6 +176,7 @@ EXAM_SCHEMA: dict[str, Any] = {
         "shuffle_options": {"type": "boolean"},
         "screen_capture": {"type": "boolean"},
         "room_scan_required": {"type": "boolean"},
+        "second_camera": {"type": "boolean"},  # a phone beside the candidate (proctoring.phone)
         # Safe Exam Browser (exams.lockdown): required, and the Browser Exam Keys of the SEB builds allowed.
         "seb_required": {"type": "boolean"},
         "seb_browser_exam_keys": {
@@ -527,6 +528,10 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
         # the scan is shown on the recorded webcam (proctoring.roomscan): an unsupervised exam has none
         yield problem(("room_scan_required",), "a room scan needs a supervised exam (the webcam is recorded); set "
                                                "proctoring_required to true or room_scan_required to false")
+    if data.get("second_camera") and data.get("proctoring_required") is False:
+        # The phone's stream goes to the media engine with the webcam's: without supervision there is none.
+        yield problem(("second_camera",), "a second camera needs a supervised exam; set proctoring_required to true "
+                                          "or second_camera to false")
     window = data["window"]
     moments: dict[str, dt.datetime] = {}
     for key in ("opens_at", "closes_at"):
@@ -712,6 +717,7 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
         screen_capture=data.get("screen_capture", False),
         room_scan_required=data.get("room_scan_required", False),
         seb_required=data.get("seb_required", False),
+        second_camera=data.get("second_camera", False),
         seb_browser_exam_keys=tuple(data.get("seb_browser_exam_keys", [])),
         proctors=tuple(data.get("proctors", [])),
         questions=tuple(questions),
@@ -781,6 +787,7 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
         "screen_capture": spec.screen_capture,
         "room_scan_required": spec.room_scan_required,
         "seb_required": spec.seb_required,
+        "second_camera": spec.second_camera,
         "seb_browser_exam_keys": list(spec.seb_browser_exam_keys),
         "proctors": list(spec.proctors),
         "questions": questions,

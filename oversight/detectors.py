@@ -191,6 +191,19 @@ DETECTORS: tuple[Detector, ...] = (
           "(technology, a disability)"),
         frozenset({"browser_event"})),
     Detector(
+        "phone_camera", T("Zweite Kamera (Handy)", "Second camera (phone)"), (FlagKind.PHONE_LOST,), True,
+        "the media engine's connection state and the phone page's camera event (no model)",
+        "aufsicht proctoring/phone.py", "aufsicht", "AGPL-3.0 (aufsicht)",
+        {"merge_gap_seconds": MERGE_GAP.total_seconds()},
+        T("Chromium mit Handy-Emulation und künstlicher Kamera in den Browsertests",
+          "Chromium with mobile emulation and a fake camera in the browser tests"),
+        T("dass das als zweite Kamera gekoppelte Handy während der Prüfung kein Bild mehr sendet (Verbindung "
+          "beendet oder Kamera gestoppt)", "that the phone paired as the second camera stops sending its picture "
+          "during the exam (connection ended or camera stopped)"),
+        T("was das Handy zeigt, warum es aufhörte (Akku, Netz, ein Anruf), ob es richtig aufgestellt ist",
+          "what the phone shows, why it stopped (battery, network, a call), whether it is placed as asked"),
+        frozenset({"device_state"})),
+    Detector(
         "face_match_idcheck", T("Gesichtsabgleich bei der Identitätsprüfung", "Face match at the identity check"),
         (), False,
         "dlib ResNet face encoder (face_recognition_models)",

@@ -73,6 +73,9 @@ def detectors_in_use(exam: Exam) -> list[Detector]:
         elif d.key == "room_scan":  # only where the exam asks for room scans
             if exam.proctoring_required and exam.room_scan_required:
                 out.append(d)
+        elif d.key == "phone_camera":  # the phone as the second camera (proctoring.phone)
+            if exam.proctoring_required and exam.second_camera:
+                out.append(d)
         elif exam.proctoring_required:
             out.append(d)
     return out

@@ -375,6 +375,14 @@ RECORDS: list[Record] = [
         "detail": _i("Ergebnis der Technikprüfung (Kamera, Mikrofon, Verbindung)", "system check result (camera, "
                      "microphone, connection)", P_EXAM),
     }, ("id", "user_id", "exam_id"), ACCOUNT, Erase.DELETE),
+    Record("phone_pairing", "user_id", {
+        "created_at": _i("Kopplungscode für das Handy als zweite Kamera erstellt am", "pairing code for the phone as "
+                         "the second camera made at", P_SUPERVISE),
+        "expires_at": _i("Kopplungscode gültig bis", "pairing code valid until", P_SUPERVISE),
+        "used_at": _i("Handy gekoppelt am", "phone paired at", P_SUPERVISE, seen_by=(CANDIDATE, PROCTOR, STAFF)),
+        "replaced_at": _i("durch ein anderes Handy ersetzt am", "replaced by another phone at", P_SUPERVISE),
+    }, ("id", "user_id", "exam_id", "attempt_id", "token_hash", "device_hash"), ACCOUNT, Erase.DELETE,
+        secret=("token_hash", "device_hash")),
     Record("accommodation", "user_id", {
         "flag_kind": _i("abgeschalteter Hinweis (Nachteilsausgleich)", "silenced flag (accommodation)", P_SUPERVISE),
         "reason": _i("Grund des Nachteilsausgleichs", "reason of the accommodation", P_SUPERVISE,
@@ -536,6 +544,11 @@ STORED_FILES: list[StoredFiles] = [
                                "so that the review can seek in it)", P_SUPERVISE, INTEREST,
                                (CANDIDATE, PROCTOR, STAFF)),
                 MEDIA_DE),
+    StoredFiles("phone_recording", _i("Videoaufnahme der zweiten Kamera (Ihr Handy neben Ihnen: Tisch, Hände und "
+                                      "Bildschirm; ohne Ton), bei Prüfungen, die eine zweite Kamera verlangen",
+                                      "video recording of the second camera (your phone beside you: desk, hands and "
+                                      "screen; no sound), in exams that require a second camera",
+                                      P_SUPERVISE, INTEREST, (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),
     StoredFiles("snapshot", _i("Standbilder der Webcam", "webcam snapshots", P_SUPERVISE, INTEREST,
                                (CANDIDATE, PROCTOR, STAFF)), MEDIA_DE),
     StoredFiles("chat", _i("Chat mit der Aufsicht", "chat with the proctor", P_SUPERVISE, CONTRACT,

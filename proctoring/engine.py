@@ -115,6 +115,7 @@ class _Session:
     keyframe_lead: float = 0.0  # how long before a picture is due its keyframe is asked for (the answer's delay)
     frames_decoded: int = 0
     captures: int = 0  # liveness captures under way (proctoring.liveness_capture): every frame is decoded
+    frame_interval: float = 1.0  # seconds between pictures for analysis (MediaEngine.picture_interval)
 
 
 class _VideoGate:
@@ -150,9 +151,9 @@ class _VideoGate:
         else:
             wanted = self._key
             if wanted and self._asked_at > s.last_frame_at:  # learn how long the browser takes to answer
-                s.keyframe_lead = min(eng.frame_interval / 2, 0.7 * s.keyframe_lead + 0.3 * (now - self._asked_at))
+                s.keyframe_lead = min(s.frame_interval / 2, 0.7 * s.keyframe_lead + 0.3 * (now - self._asked_at))
             if not wanted:
-                self._ask(now, eng.frame_interval)
+                self._ask(now, s.frame_interval)
         self._synced = wanted and (self._synced or self._key)
         if wanted:
             s.frames_decoded += 1
@@ -191,6 +192,9 @@ class MediaEngine:
         self.host_addresses = host_addresses
         self.decode_video = decode_video
         self.frame_interval = frame_interval
+        # Per session, the seconds between pictures for analysis when not ``frame_interval`` (by session id; the
+        # phone as the second camera needs only the tile's picture now and then: proctoring.live).
+        self.picture_interval: Callable[[str], float | None] = lambda _sid: None
         self.on_frame = on_frame
         self.on_event = on_event
         self.on_stop: Callable[[], None] | None = None  # called last by stop(): the caller's workers close
@@ -343,6 +347,7 @@ class MediaEngine:
             part, left, _stats = self._gone.pop(session_id)
             self._sessions[session_id] = _Session(part=part, disconnected_at=left)
         session = self._sessions.setdefault(session_id, _Session())
+        session.frame_interval = self.picture_interval(session_id) or self.frame_interval
         if session.pc is not None:
             await self._hang_up(session)
         session.part += 1
@@ -444,6 +449,10 @@ class MediaEngine:
                     # and so does its entry (a browser that never comes back leaves nothing behind).
                     if session.pc is pc and self._sessions.get(session_id) is session:
                         await self._hang_up(session)
+                        # Closed meanwhile (a hang-up, the engine stopping: seen in bench/recording.py's phone row
+                        # as a KeyError here): then _close has removed it already.
+                        if self._sessions.get(session_id) is not session:
+                            return
                         final = self.stats(session_id) or {}
                         del self._sessions[session_id]
                         self._gone.pop(session_id, None)
@@ -457,6 +466,8 @@ class MediaEngine:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             if screen and sum(1 for t in pc.getTransceivers() if t.kind == "video") >= 2:
                 recorder.set_layout(SCREEN_LAYOUT)
+            elif not oral and not _sends_audio(sdp):  # a camera without a microphone (the phone as second camera)
+                recorder.set_layout(VIDEO_ONLY)
             if oral:
                 session.oral = OralCall.for_candidate(pc, session, loop)
             for transceiver in pc.getTransceivers():
@@ -659,7 +670,8 @@ class MediaEngine:
     def _picture_due(self, session: _Session, now: float) -> bool:
         """Whether analysis takes the next picture: none pending, and about ``frame_interval`` since the last
         (less the delay of a keyframe request, so that pictures come about every ``frame_interval``)."""
-        return not session.frame_pending and now - session.last_frame_at >= self.frame_interval - session.keyframe_lead
+        return (not session.frame_pending
+                and now - session.last_frame_at >= session.frame_interval - session.keyframe_lead)
 
     def _recording_status(self, session_id: str, part: int, status: str) -> None:
         """Tell the platform that recording failed (storage unreachable or full) or resumed."""
@@ -751,6 +763,23 @@ class MediaEngine:
         if session is not None:
             await self._hang_up(session)
             session.state = "closed"
+
+
+#: The track of a part from a browser that sends a camera and no microphone (the phone as the second camera).
+VIDEO_ONLY = ("video",)
+
+
+def _sends_audio(sdp: str) -> bool:
+    """Whether an offer's audio section sends (an inactive or receive-only one, or none, does not)."""
+    section = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            if section == "audio":
+                return True
+            section = "audio" if line.startswith("m=audio") and line.split()[1:2] != ["0"] else "other"
+        elif section == "audio" and line in ("a=inactive", "a=recvonly"):
+            section = "silent"
+    return section == "audio"
 
 
 def _video_codec(sdp: str) -> str | None:

@@ -23,6 +23,7 @@ FLAG_KIND_LABELS: dict[FlagKind, LazyString] = {
     FlagKind.SCREEN_STOPPED: _l("Stopped sharing the screen"),
     FlagKind.SEB_KEY_MISSING: _l("Exam opened outside Safe Exam Browser"),
     FlagKind.ROOM_SCAN_INCOMPLETE: _l("Room scan not completed in time"),
+    FlagKind.PHONE_LOST: _l("Phone camera stopped"),
 }
 
 # A lost device says which one (the browser reports camera_lost or microphone_lost).

@@ -18,7 +18,7 @@ from flask import Flask
 from idcheck.facework import FacePool
 from proctoring.engine import MediaEngine
 from proctoring.janus import JanusEngine
-from proctoring.sessions import DiscardSink, attempt_of
+from proctoring.sessions import PHONE_CATEGORY, DiscardSink, attempt_of, phone_attempt_of
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "
                    "engine": {"media_connected", "media_disconnected", "voice_activity", "recording_failed",
                               "recording_resumed", "call_lost"}}
 NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
+PHONE_PICTURE_SECONDS = 5.0  # the tile's picture of the phone, the second camera
 
 
 class LiveState:
@@ -49,6 +50,7 @@ class LiveState:
         self.last_stored: dict[int, float] = {}
         self.faces = FacePool(processes)
         self.screens: dict[int, tuple[float, bytes]] = {}  # the latest thumbnail of the candidate's screen
+        self.phones: dict[int, tuple[float, bytes]] = {}  # the latest picture of the phone, the second camera
 
 
 def engine(app: Flask) -> MediaEngine | JanusEngine:
@@ -77,6 +79,9 @@ def engine(app: Flask) -> MediaEngine | JanusEngine:
             on_screen_frame=lambda sid, frame, _ts: _on_screen_frame(state, sid, frame),
         )
         eng.on_stop = state.faces.close
+        # The phone as the second camera: a picture for the proctor's tile every few seconds is enough (no face
+        # checks run on it), which spares decoding a keyframe of its 720p video each second.
+        eng.picture_interval = lambda sid: PHONE_PICTURE_SECONDS if sid.startswith(("phone-", "phonecheck-")) else None
         if cfg.get("PROCTORING_FACE_FLAGS", True) and eng.decode_video:
             state.faces.start()
         eng.start()
@@ -112,20 +117,28 @@ def live_state(app: Flask) -> LiveState | None:
 def sink_factory(app: Flask, attempt_id: int, user_id: int, institution_id: int) -> Any:
     """A factory of encrypted recording parts for one attempt (called on the engine's worker pool)."""
 
-    def make(_session: str, part: int) -> Any:
+    def make(session: str, part: int) -> Any:
         from privacy.settings import settings_for
         from storage import vault
 
+        # The phone as the second camera records as a stream kind of its own, owned like the webcam's parts.
+        category = PHONE_CATEGORY if phone_attempt_of(session) is not None else "recording"
         with app.app_context():
             if not settings_for(institution_id).recording:
                 return DiscardSink()  # the institution switched recording off: live supervision only
-            return vault.open_writer("recording", content_type="video/webm", begin=True, attempt_id=attempt_id,
+            return vault.open_writer(category, content_type="video/webm", begin=True, attempt_id=attempt_id,
                                      user_id=user_id, institution_id=institution_id)
 
     return make
 
 
 def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
+    phone_of = phone_attempt_of(session)
+    if phone_of is not None:  # the attempt's phone: its own events and flag (proctoring.phone)
+        from proctoring.phone_events import on_engine_event
+
+        on_engine_event(app, phone_of, event)
+        return
     attempt_id = attempt_of(session)
     kind = str(event.get("type", ""))[:40]
     origin = str(event.get("origin", ""))
@@ -174,8 +187,22 @@ def _on_screen_frame(state: LiveState, session: str, frame: np.ndarray) -> None:
             state.screens[attempt_id] = (time.time(), jpeg.tobytes())
 
 
+def _on_phone_frame(state: LiveState, attempt_id: int, frame: np.ndarray) -> None:
+    """The phone's picture, kept as the tile's second camera (the recording holds the video itself)."""
+    height, width = frame.shape[:2]
+    small = cv2.resize(frame, (320, max(2, round(320 * height / max(1, width)))), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    if ok:
+        with state.lock:
+            state.phones[attempt_id] = (time.time(), jpeg.tobytes())
+
+
 def _on_frame(app: Flask, state: LiveState, session: str, frame: np.ndarray, ts: float) -> None:
     """One sampled frame: keep a JPEG snapshot for the grid, check faces, store a snapshot now and then."""
+    phone_of = phone_attempt_of(session)
+    if phone_of is not None:  # the phone's picture: the grid's second camera only (no face checks, not stored)
+        _on_phone_frame(state, phone_of, frame)
+        return
     attempt_id = attempt_of(session)
     if attempt_id is None:
         return

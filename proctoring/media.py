@@ -33,7 +33,7 @@ from proctoring import grants
 from proctoring.engine import EngineFull, TranscodeFull
 from proctoring.models import MediaAssignment
 from proctoring.sdp import BadOffer
-from proctoring.sessions import DiscardSink, attempt_of, session_id
+from proctoring.sessions import DiscardSink, attempt_of, phone_session_id, session_id
 
 
 class MediaUnavailable(DomainError):
@@ -81,6 +81,9 @@ class MediaService(Protocol):
 
     def screen_snapshot(self, attempt_id: int) -> bytes | None:
         """The latest JPEG thumbnail of a live attempt's shared screen."""
+
+    def phone_snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest JPEG of a live attempt's phone, the second camera."""
 
 
 class LocalMedia:
@@ -166,6 +169,17 @@ class LocalMedia:
             return None
         with state.lock:
             snap = state.screens.get(attempt_id)
+        return snap[1] if snap else None
+
+    def phone_snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest picture of the attempt's phone held here."""
+        from proctoring.live import live_state
+
+        state = live_state(self.app)
+        if state is None:
+            return None
+        with state.lock:
+            snap = state.phones.get(attempt_id)
         return snap[1] if snap else None
 
 
@@ -363,6 +377,16 @@ class RemoteMedia:
             return None
         resp = self._request(engine, "GET", f"/engine/attempts/{attempt_id}/screen",
                              grants.Grant("snapshot", session_id(attempt_id), attempt=attempt_id,
+                                          attempts=(attempt_id,)))
+        return resp.data if resp.status == 200 else None
+
+    def phone_snapshot(self, attempt_id: int) -> bytes | None:
+        """The latest picture of the attempt's phone from the engine that holds the phone's session."""
+        engine = self._assigned(phone_session_id(attempt_id))
+        if engine is None:
+            return None
+        resp = self._request(engine, "GET", f"/engine/attempts/{attempt_id}/phone",
+                             grants.Grant("snapshot", phone_session_id(attempt_id), attempt=attempt_id,
                                           attempts=(attempt_id,)))
         return resp.data if resp.status == 200 else None
 

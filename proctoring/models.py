@@ -28,6 +28,7 @@ class FlagKind(enum.StrEnum):
     MEDIA_LOST = "media_lost"  # the candidate's camera or microphone stopped mid-exam
     SEB_KEY_MISSING = "seb_key_missing"  # a request of a SEB attempt without a valid key (another browser)
     ROOM_SCAN_INCOMPLETE = "room_scan_incomplete"  # a room scan not completed within its time limit (roomscan)
+    PHONE_LOST = "phone_lost"  # the phone paired as the second camera stopped sending (proctoring.phone)
 
 
 class FlagStatus(enum.StrEnum):
@@ -124,3 +125,22 @@ class EvidenceView(db.Model):  # type: ignore[name-defined]
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     span_start: Mapped[dt.datetime] = mapped_column(DateTime)
     span_end: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class PhonePairing(db.Model):  # type: ignore[name-defined]
+    """A phone paired as the second camera of one candidate's sitting of one exam (proctoring.phone).
+
+    The QR code carries a random token (only its hash is kept): short-lived, single use. Using it issues the
+    phone a device credential of its own (hash kept); a later pairing of the same sitting replaces this one."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id", ondelete="CASCADE"))
+    # The attempt the phone records into: the one in progress when the code was made, or the one started later.
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    device_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    replaced_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # another phone took over this sitting

@@ -325,7 +325,7 @@ def pending_parts(limit: int = 50) -> list[Blob]:
     """Finished recording parts (closed, or finished up after a cut) without a playback copy yet."""
     done = select(RecordingPlayback.part_id)
     return list(db.session.scalars(select(Blob).where(
-        Blob.category == "recording", Blob.id.not_in(done),
+        Blob.category.in_(["recording", "phone_recording"]), Blob.id.not_in(done),  # the phone: proctoring.phone
         Blob.state.in_([BlobState.COMPLETE, BlobState.CUT]),
     ).order_by(Blob.id).limit(limit)))
 

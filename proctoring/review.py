@@ -39,10 +39,17 @@ def recording_parts(attempt: Attempt) -> Sequence[Blob]:
     ).all()
 
 
+def phone_parts(attempt: Attempt) -> Sequence[Blob]:
+    """The attempt's parts of the phone's camera (the second camera, proctoring.phone) in order."""
+    return db.session.scalars(
+        select(Blob).where(Blob.attempt_id == attempt.id, Blob.category == "phone_recording").order_by(Blob.id)
+    ).all()
+
+
 def recording_part(attempt: Attempt, blob_id: int) -> Blob:
-    """One part of this attempt's recording; Gone once purged."""
+    """One part of this attempt's recording (the webcam's or the phone's); Gone once purged."""
     blob = db.session.get(Blob, blob_id)
-    if blob is None or blob.attempt_id != attempt.id or blob.category != "recording":
+    if blob is None or blob.attempt_id != attempt.id or blob.category not in ("recording", "phone_recording"):
         raise NotFound()
     if blob.state in (BlobState.PURGED, BlobState.PURGING):
         raise Gone(_("This recording has been deleted under its retention rule."))
@@ -84,6 +91,14 @@ def parts_for_review(attempt: Attempt) -> list[Part]:
 
     return [Part(b, playback_of(b) if b.state not in (BlobState.PURGED, BlobState.PURGING) else None)
             for b in recording_parts(attempt)]
+
+
+def phone_parts_for_review(attempt: Attempt) -> list[Part]:
+    """The phone's parts, each with its playback copy where one is ready (played beside the webcam)."""
+    from proctoring.playback import playback_of
+
+    return [Part(b, playback_of(b) if b.state not in (BlobState.PURGED, BlobState.PURGING) else None)
+            for b in phone_parts(attempt)]
 
 
 def open_for_playback(attempt: Attempt, viewer: User, part: Blob, now: dt.datetime,

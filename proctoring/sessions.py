@@ -28,6 +28,26 @@ def identity_session_id(user_id: int, exam_id: int) -> str:
     return f"identity-{user_id}-{exam_id}"
 
 
+#: Blob category of the phone's recording parts (storage.retention: the attempt's rule, as the webcam's parts).
+PHONE_CATEGORY = "phone_recording"
+
+
+def phone_session_id(attempt_id: int) -> str:
+    """The media session of an attempt's second camera, the paired phone (recorded; proctoring.phone)."""
+    return f"phone-{attempt_id}"
+
+
+def phone_attempt_of(session: str) -> int | None:
+    """The attempt id of a phone's media session id."""
+    prefix, _, num = session.partition("-")
+    return int(num) if prefix == "phone" and num.isdigit() else None
+
+
+def phone_check_session_id(user_id: int, exam_id: int) -> str:
+    """The media session of a paired phone before the exam starts (nothing kept; the start gate reads it)."""
+    return f"phonecheck-{user_id}-{exam_id}"
+
+
 class DiscardSink:
     """The connection test's stream goes nowhere: nothing is written anywhere."""
 

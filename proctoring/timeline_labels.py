@@ -39,6 +39,8 @@ EVENT_LABELS: dict[str, LazyString] = {
     "call_lost": _l("Call with the proctor lost"),
     "media_connected": _l("Camera and microphone connected"),
     "media_disconnected": _l("Camera and microphone disconnected"),
+    "phone_connected": _l("Phone camera connected"),
+    "phone_lost": _l("Phone camera stopped"),
     "voice_activity": _l("Voices heard"),
     "recording_failed": _l("Recording interrupted (storage unavailable)"),
     "recording_resumed": _l("Recording resumed"),

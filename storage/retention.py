@@ -47,6 +47,7 @@ RULES: dict[str, Rule] = {
     "chat": ATTEMPT_RULE,
     "playback": ATTEMPT_RULE,
     "answer_file": ATTEMPT_RULE,  # a file a candidate handed in for an upload item (exams.itemmedia)
+    "phone_recording": ATTEMPT_RULE,  # the phone as the second camera: kept exactly as the webcam's parts
     "face_template": Rule("the verified face template is deleted with the exam's data (the exam's end plus the "
                           "appeal window), or at once when biometric consent is withdrawn", "retain_until"),
     "id_image": Rule("deleted right after the identity decision (or at the exam's end if the institution "

@@ -60,6 +60,12 @@ def live_server(app: Flask) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+#: Chromium's mobile emulation of a phone (a Pixel 7: its CSS screen, pixel ratio, touch and Chrome's user agent).
+MOBILE = {"deviceMetrics": {"width": 412, "height": 915, "pixelRatio": 2.625, "touch": True, "mobile": True},
+          "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+                       "Chrome/120.0.0.0 Mobile Safari/537.36"}
+
+
 @pytest.fixture
 def chromium() -> Iterator[Callable[..., Any]]:
     """Factory of headless Chromium drivers; ``chromium(video=Path, audio=Path)`` feeds a fake webcam."""
@@ -72,12 +78,14 @@ def chromium() -> Iterator[Callable[..., Any]]:
     profiles: list[str] = []
 
     def make(video: Path | None = None, audio: Path | None = None, lang: str = "de",
-             fake_device: str = "", hide_local_addresses: bool = False) -> Any:
+             fake_device: str = "", hide_local_addresses: bool = False, mobile: bool = False) -> Any:
         """``fake_device``: options of Chromium's fake capture, e.g. ``display-media-type=window`` makes
         ``getDisplayMedia`` answer with a window (default: a whole monitor, ``displaySurface`` "monitor").
         ``hide_local_addresses``: Chromium as people have it, offering mDNS names (``<uuid>.local``) instead of
         its addresses on a page without camera permission (``--use-fake-ui-for-media-stream`` grants every page
-        that permission, which turns the hiding off: it is left out, so such a browser must not ask for it)."""
+        that permission, which turns the hiding off: it is left out, so such a browser must not ask for it).
+        ``mobile``: a phone, by chromedriver's mobile emulation (``MOBILE``: a Pixel 7's screen, touch and user
+        agent), as the phone paired as the second camera."""
         profile = tempfile.mkdtemp(prefix="chromium-")
         profiles.append(profile)
         opts = webdriver.ChromeOptions()
@@ -90,6 +98,8 @@ def chromium() -> Iterator[Callable[..., Any]]:
                      "--window-size=1280,900", f"--user-data-dir={profile}", f"--lang={lang}"):
             opts.add_argument(flag)
         opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
+        if mobile:
+            opts.add_experimental_option("mobileEmulation", MOBILE)
         if video is not None:
             opts.add_argument(f"--use-file-for-fake-video-capture={video}")
         if audio is not None:

@@ -24,7 +24,10 @@ PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.hea
           "auth.password_reset", "account.confirm_email",
           # the exam's Safe Exam Browser settings: SEB downloads them without a login (an unguessable token in the
           # address; tests/exams/test_lockdown.py)
-          "lockdown.seb_file"}
+          "lockdown.seb_file",
+          # the phone as the second camera: no login on the phone; the single-use pairing link, then the device
+          # credential it issued (tests/proctoring/test_phone.py)
+          "phone.pair", "phone.camera", "phone.state", "phone.offer"}
 # The media engine's internal API: no user session; a bearer token, and absent from web processes
 # (tests/proctoring/test_media_engines.py checks both).
 ENGINE_API = "engine_api."

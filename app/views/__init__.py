@@ -56,3 +56,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(results.bp)
     app.register_blueprint(institution_api.bp)
+
+    from app.views import phone
+
+    app.register_blueprint(phone.bp)

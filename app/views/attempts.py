@@ -277,6 +277,11 @@ def end_media(attempt_id: int) -> None:
     # An engine that is gone already left the part readable up to its last full segment.
     with contextlib.suppress(MediaUnavailable):
         media().close(session_id(attempt_id))
+    from flask import current_app
+
+    from proctoring.phone import end_phone
+
+    end_phone(current_app._get_current_object(), attempt_id)  # type: ignore[attr-defined]
 
 
 @bp.get("/candidate/attempts/<int:attempt_id>/result")

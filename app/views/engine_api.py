@@ -22,7 +22,7 @@ from proctoring import grants
 from proctoring.grants import Grant, GrantRefused
 from proctoring.media import LocalMedia, grant_public_keys
 from proctoring.sdp import BadOffer
-from proctoring.sessions import attempt_of, session_id
+from proctoring.sessions import attempt_of, phone_attempt_of, phone_session_id, session_id
 
 bp = Blueprint("engine_api", __name__, url_prefix="/engine")
 csrf.exempt(bp)
@@ -79,11 +79,11 @@ def offer(session: str) -> Response:
     grant = _grant(("record", "check"), session)
     if grant.purpose == "record":
         if grant.attempt is None or grant.user is None or grant.institution is None \
-                or session != session_id(grant.attempt):
+                or session not in (session_id(grant.attempt), phone_session_id(grant.attempt)):
             raise GrantRefused("The media grant does not name this recording.")
         recording: tuple[int, int, int] | None = (grant.attempt, grant.user, grant.institution)
     else:
-        if attempt_of(session) is not None:  # an exam's stream is always recorded
+        if attempt_of(session) is not None or phone_attempt_of(session) is not None:  # an exam's is always recorded
             raise GrantRefused("An exam's stream needs a recording grant.")
         recording = None
     body = _body()
@@ -167,6 +167,19 @@ def screen_snapshot(attempt_id: int) -> Response:
     if attempt_id not in _grant("snapshot").attempts:
         raise GrantRefused("The media grant is for another attempt.")
     data = _local().screen_snapshot(attempt_id)
+    if data is None:
+        abort(404)
+    resp = make_response(data)
+    resp.headers["Content-Type"] = "image/jpeg"
+    return resp
+
+
+@bp.get("/attempts/<int:attempt_id>/phone")
+def phone_snapshot(attempt_id: int) -> Response:
+    """The latest picture of an attempt's phone (the second camera) held here, if the grant names it."""
+    if attempt_id not in _grant("snapshot").attempts:
+        raise GrantRefused("The media grant is for another attempt.")
+    data = _local().phone_snapshot(attempt_id)
     if data is None:
         abort(404)
     resp = make_response(data)

@@ -30,6 +30,7 @@ from proctoring.flags import flag_of, flags_of, resolve_flag
 from proctoring.media import media as media_service
 from proctoring.media import snapshot_age_ms
 from proctoring.models import Flag, FlagStatus
+from proctoring.phone_events import phone_states
 from proctoring.screen import screen_states
 from proctoring.sessions import session_id
 
@@ -100,6 +101,7 @@ def review(attempt_id: int) -> str:
 
     return render_template("proctor/review.html", attempt=att, entries=entries, flags=flags_of(att),
                            parts=review_service.parts_for_review(att), local=local, tz_name=tz_name,
+                           phone_parts=review_service.phone_parts_for_review(att),
                            oral_items=oral_items(att) if att.exam.oral else [],
                            status_label=labels.status_label(att.status.value),
                            outcome_label=labels.outcome_label(att.review_outcome))
@@ -273,6 +275,7 @@ def live_state() -> Response:
     counts = {attempt_id: n for attempt_id, n in rows}
     live = media_service().live(ids)
     screens = screen_states([a.id for a in attempts if a.exam.screen_capture])
+    phones = phone_states([a.id for a in attempts if a.exam.second_camera])
     open_flags = _open_flags(ids)
     granted = accommodations.for_tile(attempts)
     room_scans = roomscan.live_states(attempts)  # issue 29: "Room scan in progress" on the tile
@@ -289,6 +292,10 @@ def live_state() -> Response:
         t["screen"] = screens.get(a.id, "stopped") if a.exam.screen_capture else None  # issue 19
         t["screen_url"] = (url_for("proctor_api.screen_snapshot", attempt_id=a.id, t=int(time.time()))
                            if a.exam.screen_capture and t["screen"] == "shared" else None)
+        if a.exam.second_camera:  # the phone, the second camera (issue 29): its state and picture
+            t["phone"] = phones.get(a.id, "stopped")
+            t["phone_url"] = (url_for("proctor_api.phone_snapshot", attempt_id=a.id, t=int(time.time()))
+                              if t["phone"] == "streaming" else None)
         t["snapshot_url"] = None if at is None else url_for("proctor_api.snapshot", attempt_id=a.id,
                                                             t=int(at * 1000))
         tiles.append(t)
@@ -303,6 +310,17 @@ def screen_snapshot(attempt_id: int) -> Response:
     snap = media_service().screen_snapshot(att.id)
     if snap is None:
         raise NotFound("No picture of the screen yet.")
+    return _jpeg(snap)
+
+
+@api.get("/attempts/<int:attempt_id>/phone")
+@role_required(*SUPERVISORS)
+def phone_snapshot(attempt_id: int) -> Response:
+    """The latest picture of a live candidate's phone, the second camera (JPEG, never cached)."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    snap = media_service().phone_snapshot(att.id)
+    if snap is None:
+        raise NotFound("No picture of the phone yet.")
     return _jpeg(snap)
 
 

@@ -44,12 +44,14 @@ PUBLIC_WITH_IDS = {
     "auth.verify_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
     "auth.password_reset": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
     "account.confirm_email": "a mailed link; its signed token names the account (tests/accounts/test_recovery.py)",
+    "phone.pair": "the QR code's pairing link: a random single-use token, no id; anything else is refused in words "
+                  "(tests/proctoring/test_phone.py)",
 }
 # The media engine's internal API: not served by web processes at all (404), grant-protected in engines
 # (tests/proctoring/test_media_engines.py).
 PUBLIC_WITH_IDS.update({r: "media engine internal API" for r in (
     "engine_api.offer", "engine_api.watch", "engine_api.stats", "engine_api.close", "engine_api.snapshot",
-    "engine_api.liveness", "engine_api.join", "engine_api.screen_snapshot")})
+    "engine_api.liveness", "engine_api.join", "engine_api.screen_snapshot", "engine_api.phone_snapshot")})
 # Routes where an id of the person's own institution is theirs to use whatever exams they are assigned to (the
 # unassigned proctor of B below); another institution's id answers 404 (the other rows of the test).
 OWN_INSTITUTION = {

@@ -34,7 +34,15 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
     from idcheck.models import IdCheck, IdCheckStatus
     from oversight.models import DetectorRun
     from privacy.models import AccessLog, ProfileChange
-    from proctoring.models import Accommodation, EvidenceView, Flag, FlagKind, RecordingPlayback, SystemCheck
+    from proctoring.models import (
+        Accommodation,
+        EvidenceView,
+        Flag,
+        FlagKind,
+        PhonePairing,
+        RecordingPlayback,
+        SystemCheck,
+    )
     from storage import vault
     from storage.retention import purge_blob_now
 
@@ -56,6 +64,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                        **owner)
     db.session.add(RecordingPlayback(part_id=rec.id, copy_id=copy.id, state="ready", duration_ms=1000,
                                      started_at=now - dt.timedelta(hours=2)))
+    vault.store("phone_recording", b"webm phone " + last.encode(), content_type="video/webm", attempt_id=att.id,
+                **owner)
     snap = vault.store("snapshot", b"jpeg", content_type="image/jpeg", attempt_id=att.id, **owner)
     gone = vault.store("snapshot", b"old jpeg", content_type="image/jpeg", attempt_id=att.id, **owner)
     vault.store("chat", b'{"text": "Hallo"}', content_type="application/json", attempt_id=att.id, **owner)
@@ -83,6 +93,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                 document_check={"mrz_name": f"{last.upper()}<<{first.upper()}"}, decided_at=now,
                 decision_reason="passt", virtual_camera="OBS Virtual Camera"),
         SystemCheck(user_id=cand.id, exam_id=exam.id, passed_at=now, detail={"camera": "ok"}),
+        PhonePairing(user_id=cand.id, exam_id=exam.id, attempt_id=att.id, token_hash=f"t{cand.id}".ljust(64, "0"),
+                     device_hash=f"d{cand.id}".ljust(64, "0"), created_at=now, expires_at=now, used_at=now),
         Accommodation(user_id=cand.id, exam_id=exam.id, flag_kind=FlagKind.NO_FACE, reason="Sehbehinderung",
                       created_by_id=staff.id),
         ExtraTime(exam_id=exam.id, user_id=cand.id, extra_minutes=15, extra_percent=0, reason="Legasthenie",

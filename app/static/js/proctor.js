@@ -54,6 +54,13 @@
               screenLink.appendChild(screenImg);
               li.appendChild(screenLink);
             }
+            if (t.phone_url) {  // the phone, the second camera, beside the webcam (issue 29)
+              var phoneImg = document.createElement("img");
+              phoneImg.className = "phone-thumb";
+              phoneImg.src = t.phone_url; phoneImg.alt = grid.dataset.labelPhone + ": " + t.candidate;
+              phoneImg.width = 135; phoneImg.height = 240;
+              li.appendChild(phoneImg);
+            }
             var a = document.createElement("a");
             a.href = "/proctor/attempts/" + t.attempt_id;
             a.textContent = t.candidate; a.dataset.focusKey = "name";
@@ -86,6 +93,14 @@
               sayOnce(screenAlert, t.attempt_id + ":screen");
               screenAlert.textContent = grid.dataset.labelScreenStopped;
               li.appendChild(screenAlert);
+              li.className += " alerted";
+            }
+            if (t.phone === "stopped") {  // an exam with a second camera: the phone sends nothing
+              var phoneAlert = document.createElement("p");
+              phoneAlert.className = "alert phone-stopped";
+              phoneAlert.setAttribute("role", "alert");
+              phoneAlert.textContent = grid.dataset.labelPhoneStopped;
+              li.appendChild(phoneAlert);
               li.className += " alerted";
             }
             grid.appendChild(li);
