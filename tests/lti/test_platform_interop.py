@@ -23,7 +23,7 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
 from accounts.models import LoginEvent
-from exams.models import Attempt, AttemptStatus
+from exams.models import Attempt, AttemptEvent, AttemptStatus
 from idcheck.models import IdCheck, IdCheckStatus
 from kernel.clock import clock
 from kernel.db import db
@@ -32,8 +32,20 @@ from lti.models import LtiEnrolment, LtiIdentity, LtiLink, LtiPlatform, LtiProct
 from proctoring.models import SystemCheck
 from tests.browser import live_server  # noqa: F401  (fixture)
 from tests.conftest import login
-from tests.lti_peer import CLIENT_ID, DEPLOYMENT_ID, RESOURCE_LINK, Platform, form_of, launch, post_form, start_platform
+from tests.lti_peer import (
+    CLIENT_ID,
+    DEPLOYMENT_ID,
+    RESOURCE_LINK,
+    Platform,
+    camera,
+    form_of,
+    launch,
+    post_form,
+    start_platform,
+    wait_live,
+)
 
+NOT_LIVE = "Das Aufsichtsfenster ist noch nicht verbunden"  # the refusal, in the default language (German)
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 MEMBERS = [
@@ -179,6 +191,26 @@ def test_proctoring_start_assessment_end_and_control(lms, make_exam, make_user, 
     db.session.commit()
     page = candidate.get(checks_url, timeout=20).text
     assert page.count('data-passed="yes"') == 2 and 'id="lti-start"' in page
+    assert 'id="lti-supervision-open"' in page and 'data-live="no"' in page
+
+    # Both checks passed, but no supervision runs yet: LtiStartAssessment is refused and never sent.
+    refused = candidate.post(f"{checks_url}/start", timeout=20)
+    assert refused.url == checks_url and NOT_LIVE in refused.text and not platform.state()["assessments"]
+    # The supervision window opens an attempt of the exam (no questions: the platform's assessment is the exam) ...
+    window = candidate.post(f"{checks_url}/supervision", timeout=20)
+    assert window.url == f"{checks_url}/supervision" and 'data-window="supervision"' in window.text
+    db.session.expire_all()
+    attempt = db.session.get(LtiProctoring, session.id).attempt
+    assert attempt.status == AttemptStatus.IN_PROGRESS and attempt.layout["questions"] == []
+    # ... but until its camera is connected and recording, the start is still refused.
+    refused = candidate.post(f"{checks_url}/start", timeout=20)
+    assert NOT_LIVE in refused.text and not platform.state()["assessments"]
+    stream = camera(candidate, base, attempt.id)
+    stream.__enter__()
+    assert wait_live(candidate, base, session.id)
+    from tests.proctoring.conftest import recordings
+
+    assert recordings(attempt.id), "live means a recording part has started"
 
     # LtiStartAssessment: the platform checks our signature, its session_data, the attempt and the link.
     handoff = candidate.post(f"{checks_url}/start", timeout=20)
@@ -208,6 +240,11 @@ def test_proctoring_start_assessment_end_and_control(lms, make_exam, make_user, 
     assert actions[0]["attempt_number"] == 1 and actions[0]["reason_msg"] == "Verbindung abgebrochen"
     db.session.expire_all()
     assert db.session.get(LtiProctoring, session.id).last_control["status"] == "paused"
+    # Both are taken on aufsicht's supervision attempt too (its timeline, the grid, the candidate's window).
+    supervised = db.session.get(Attempt, attempt.id)
+    assert supervised.paused_at is not None
+    assert {"time_added", "paused"} <= {e.kind for e in db.session.scalars(
+        select(AttemptEvent).where(AttemptEvent.attempt_id == attempt.id))}
     assert db.session.get(LtiProctoring, session.id).verdict is None  # a pause is no verdict
     other = make_user("proctor", inst)  # a proctor not assigned to the exam cannot act on it
     outsider = app.test_client()
@@ -219,6 +256,9 @@ def test_proctoring_start_assessment_end_and_control(lms, make_exam, make_user, 
     db.session.expire_all()
     verdict = db.session.get(LtiProctoring, session.id).verdict
     assert verdict["event"] == "terminate" and verdict["sent"] is True
+    # aufsicht's own attempt is terminated with it (the chain of trust holds its result); the recording ends.
+    assert db.session.get(Attempt, attempt.id).status == AttemptStatus.TERMINATED
+    stream.__exit__(None, None, None)
 
     # LtiEndAssessment ends the supervision.
     ended = launch(candidate, platform, kind="end", user="student-1", role="student", attempt="1",
@@ -240,7 +280,11 @@ def test_a_tampered_start_assessment_is_refused_by_the_platform(lms, make_exam, 
     session.session_data = "not-the-platforms"
     db.session.commit()
     candidate.post(f"{base}/candidate/profile", data=PROFILE, timeout=20)
-    handoff = candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20)
+    candidate.post(f"{base}/lti/proctoring/{session.id}/supervision", timeout=20)
+    db.session.expire_all()
+    with camera(candidate, base, db.session.get(LtiProctoring, session.id).attempt_id):
+        assert wait_live(candidate, base, session.id)
+        handoff = candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20)
     answer = post_form(candidate, handoff)
     assert answer.status_code == 400 and "InvalidClaimValue" in answer.text
     assert not platform.state()["assessments"]
@@ -320,7 +364,13 @@ def _started(platform: Platform, base: str, exam: Any, user: str, **query: str) 
                       started_at=now, deadline_at=now + dt.timedelta(hours=1))
     db.session.add(attempt)
     db.session.commit()
-    started = post_form(candidate, candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20))
+    # The supervision window's camera session is this attempt (one already in progress is the one supervised).
+    candidate.post(f"{base}/lti/proctoring/{session.id}/supervision", timeout=20)
+    db.session.expire_all()
+    assert db.session.get(LtiProctoring, session.id).attempt_id == attempt.id
+    with camera(candidate, base, attempt.id):
+        assert wait_live(candidate, base, session.id)
+        started = post_form(candidate, candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20))
     assert started.status_code == 200 and "Assessment started" in started.text, started.text
     return session, attempt
 

@@ -5,24 +5,26 @@
   "use strict";
   var gate = document.getElementById("fullscreen-gate");
   var lost = document.getElementById("media-lost");
-  if (!gate || !lost) { return; }
+  if (!lost) { return; }
 
-  // --- fullscreen -------------------------------------------------------------------------------------
-  var canFullscreen = document.fullscreenEnabled && document.documentElement.requestFullscreen;
+  // --- fullscreen (not asked in a platform assessment's supervision window, which has no #fullscreen-gate) -----
+  var canFullscreen = gate && document.fullscreenEnabled && document.documentElement.requestFullscreen;
   function askFullscreen(text) {
     if (!canFullscreen) { return; }  // e.g. iPhone Safari: nothing to ask for
     document.getElementById("fullscreen-text").textContent = text;
     gate.hidden = false;
   }
-  document.getElementById("enter-fullscreen").addEventListener("click", function () {
-    document.documentElement.requestFullscreen().then(function () { gate.hidden = true; }, function () {
-      gate.hidden = true;  // the browser refused (a policy): the exam goes on, the proctor sees no fullscreen
+  if (gate) {
+    document.getElementById("enter-fullscreen").addEventListener("click", function () {
+      document.documentElement.requestFullscreen().then(function () { gate.hidden = true; }, function () {
+        gate.hidden = true;  // the browser refused (a policy): the exam goes on, the proctor sees no fullscreen
+      });
     });
-  });
-  document.addEventListener("fullscreenchange", function () {
-    if (document.fullscreenElement) { gate.hidden = true; } else { askFullscreen(gate.dataset.msgLeft); }
-  });
-  if (!document.fullscreenElement) { askFullscreen(gate.dataset.msgStart); }
+    document.addEventListener("fullscreenchange", function () {
+      if (document.fullscreenElement) { gate.hidden = true; } else { askFullscreen(gate.dataset.msgLeft); }
+    });
+    if (!document.fullscreenElement) { askFullscreen(gate.dataset.msgStart); }
+  }
 
   // --- camera and microphone lost ----------------------------------------------------------------------
   var watched = [];
