@@ -47,7 +47,7 @@ def _refused(err: DomainError) -> tuple[str, int]:
 
 def _autopost(action: str, fields: dict[str, str]) -> Response:
     """A page that posts ``fields`` to the platform at once (a button where scripts are off)."""
-    resp = Response(render_template("lti/autopost.html", action=action, fields=fields))
+    resp = Response(render_template("lti/autopost.html", action=action, fields=fields), mimetype="text/html")
     parts = urlsplit(action)
     resp.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'self'; "

@@ -82,6 +82,7 @@ def _deep_link(platform: Platform, exam_id: int) -> dict[str, Any]:
     answer = teacher.post(urljoin(picker.url, action), data={**fields, "exam_id": str(exam_id)}, timeout=20)
     assert answer.status_code == 200 and "data-autopost" in answer.text, answer.text[:1500]
     assert f"form-action 'self' {platform.base}" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["Content-Type"].startswith("text/html")  # a browser posts it (not shown as text)
     saved = post_form(teacher, answer)
     assert saved.status_code == 200 and "Content saved" in saved.text, saved.text
     account = teacher.get(urljoin(picker.url, "/account/security"), allow_redirects=False, timeout=20)
@@ -428,3 +429,81 @@ def test_supervision_events_and_later_verdicts_reach_the_platform(lms, make_exam
     assert "terminated" in score["comment"] and "Unerlaubte Hilfsmittel" in score["comment"]
     assert send_results(link).verdicts == 0 and len(platform.state()["scores"]) == 1  # told once
     assert "terminated" in {h.code for h in trust.holds(db.session.get(Attempt, attempt2.id))}
+
+
+def test_closing_the_supervision_window_is_a_flag_and_the_end_stops_the_recording(lms, make_exam, make_user, app):
+    """Issue 28 point 5: a closed supervision window is a flag on aufsicht's attempt and reaches the platform's
+    Assessment Control Service; LtiEndAssessment submits the supervision attempt and its recording part ends."""
+    from proctoring.models import Flag, FlagKind
+    from storage import vault
+    from tests.proctoring.conftest import probe, recordings, wait_parts_closed
+
+    inst, platform, _registration, base = lms
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True)
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    candidate = requests.Session()
+    launch(candidate, platform, kind="proctoring", user="student-4", role="student", name="Lena Schmidt",
+           attempt="1", custom_aufsicht_exam=str(exam.id))
+    session = db.session.scalar(select(LtiProctoring))
+    candidate.post(f"{base}/candidate/profile", data=PROFILE, timeout=20)
+    checks_url = f"{base}/lti/proctoring/{session.id}"
+    # The supervision window cannot open before the checks pass (here: the system check).
+    assert candidate.post(f"{checks_url}/supervision", timeout=20).url == checks_url
+    db.session.expire_all()
+    assert db.session.get(LtiProctoring, session.id).attempt_id is None
+    db.session.add(SystemCheck(user_id=session.user_id, exam_id=exam.id))
+    db.session.commit()
+    candidate.post(f"{checks_url}/supervision", timeout=20)
+    db.session.expire_all()
+    attempt_id = db.session.get(LtiProctoring, session.id).attempt_id
+    # Closing the window before the assessment started is a flag on the attempt, but nothing for the platform yet.
+    with camera(candidate, base, attempt_id):
+        assert wait_live(candidate, base, session.id)
+        started = post_form(candidate, candidate.post(f"{checks_url}/start", timeout=20))
+        assert started.status_code == 200 and "Assessment started" in started.text
+        # The proctor sees the candidate on the same live grid as an exam's.
+        desk = app.test_client()
+        login(desk, proctor)
+        tiles = desk.get("/api/proctor/live").get_json()["attempts"]
+        assert [t["candidate"] for t in tiles if t["attempt_id"] == attempt_id] == ["Lena Schmidt"]
+        # The candidate closes the supervision window: its page tells the server on the way out.
+        closed = candidate.post(f"{base}/api/lti/proctoring/{session.id}/closed", timeout=20)
+        assert closed.json() == {"flagged": True}
+    flag = db.session.scalar(select(Flag).where(Flag.attempt_id == attempt_id))
+    assert flag.kind == FlagKind.MEDIA_LOST and flag.detail["device"] == "window"
+    assert [(a["action"], a.get("reason_msg")) for a in platform.state()["acs"]] == [("flag", "media_lost")]
+    page = desk.get(f"/proctor/attempts/{attempt_id}")
+    assert page.status_code == 200 and "Aufsichtsfenster geschlossen" in page.get_data(as_text=True)
+    # Another user cannot flag or read this supervision.
+    other = requests.Session()
+    launch(other, platform, kind="proctoring", user="student-5", role="student", attempt="1",
+           custom_aufsicht_exam=str(exam.id))
+    assert other.post(f"{base}/api/lti/proctoring/{session.id}/closed", timeout=20).status_code == 404
+
+    # The candidate reopens it (the camera again), then the platform ends the assessment.
+    candidate.post(f"{checks_url}/supervision", timeout=20)
+    with camera(candidate, base, attempt_id):
+        assert wait_live(candidate, base, session.id)
+        ended = launch(candidate, platform, kind="end", user="student-4", role="student", attempt="1",
+                       custom_aufsicht_exam=str(exam.id))
+        assert ended.status_code == 200 and 'id="lti-ended"' in ended.text
+        db.session.expire_all()
+        attempt = db.session.get(Attempt, attempt_id)
+        assert attempt.status == AttemptStatus.SUBMITTED
+        assert db.session.scalar(select(AttemptEvent.kind).where(AttemptEvent.attempt_id == attempt_id).order_by(
+            AttemptEvent.id.desc()).limit(1)) == "supervision_ended"
+        wait_parts_closed(attempt_id)  # hung up by the tool although the candidate's camera still sends
+        assert not wait_live(candidate, base, session.id, timeout=1)
+        # Closing the window after the end is no flag.
+        assert candidate.post(f"{base}/api/lti/proctoring/{session.id}/closed", timeout=20).json() == {
+            "flagged": False}
+    # Each opening of the window recorded its own encrypted part; each decrypts to WebM with the camera's video.
+    parts = recordings(attempt_id)
+    assert len(parts) == 2
+    for part in parts:
+        info = probe(vault.read(part))
+        assert ("video", "vp8") in info["streams"] and info["decoded_frames"] > 10, info
+    # No result of ours goes to the platform for a supervision (the platform grades its own assessment).
+    assert platform.state()["scores"] == []
