@@ -16,8 +16,10 @@ def app_config() -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def _stop_engine(app: Flask) -> Iterator[None]:
+def _stop_engine(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Stop the media engine a test's app started (tests without the ``app`` fixture make apps of their own)."""
+    app: Flask | None = request.getfixturevalue("app") if "app" in request.fixturenames else None
     yield
-    eng = app.extensions.get("aufsicht.media")
+    eng = app.extensions.get("aufsicht.media") if app is not None else None
     if eng is not None:
         eng.stop()
