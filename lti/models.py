@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Institution, User
-from exams.models import Exam
+from exams.models import Attempt, Exam
 from kernel.clock import utcnow
 from kernel.db import db
 
@@ -136,6 +136,10 @@ class LtiProctoring(db.Model):  # type: ignore[name-defined]
     # A termination or identity rejection aufsicht decided for this attempt ({"event", "reason", "at", "sent"}):
     # sent by Assessment Control, or else with the grade passback's comment.
     verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The exam attempt that holds the supervision of the platform's assessment (camera, screen, recording,
+    # flags, chat, timeline): the linked exam's, so retention, purge and export are an attempt's.
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempt.id", ondelete="SET NULL"), index=True)
 
     link: Mapped[LtiLink] = relationship()
     user: Mapped[User] = relationship()
+    attempt: Mapped[Attempt | None] = relationship()

@@ -1,18 +1,24 @@
 """1EdTech LTI Proctoring Services 1.0: aufsicht as the proctoring tool of an assessment platform.
 
 The flow: the platform launches ``LtiStartProctoring``; the candidate passes our identity check and system check
-for the exam the link stands for; we send ``LtiStartAssessment`` (signed with the tool's key, the platform's
-``session_data`` and attempt number echoed) to the platform's start URL; the platform later launches
-``LtiEndAssessment`` and the supervision ends. Proctor actions reach the platform through its Assessment
+for the exam the link stands for and opens the supervision window, whose recorded camera session (and screen,
+where the exam records it) is an exam attempt of that exam (``open_supervision``: the grid, flags, chat, actions,
+recording, retention and purge are an attempt's); once that session is live and recording we send
+``LtiStartAssessment`` (signed with the tool's key, the platform's ``session_data`` and attempt number echoed) to
+the platform's start URL; the platform later launches ``LtiEndAssessment`` and the supervision ends (the attempt
+is submitted, its recording part finished). Proctor actions reach the platform through its Assessment
 Control Service where the launch offered one, and only the actions it lists.
 
-Safety rule: the assessment starts only after both checks pass, for the same account, link and attempt the
-platform named; ``session_data`` is sent back unchanged so the platform can refuse a start it did not ask for.
+Safety rule: the assessment starts only after both checks pass and the supervision is live and recording, for the
+same account, link and attempt the platform named; ``session_data`` is sent back unchanged so the platform can
+refuse a start it did not ask for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime as dt
 import logging
 import secrets
 import time
@@ -24,7 +30,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import User
-from exams.attempts import GateNotPassed
+from exams.attempts import GateNotPassed, extra_minutes_for, record_event, submit_attempt, terminate_attempt
+from exams.models import Attempt, AttemptStatus
 from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
@@ -133,6 +140,10 @@ def start_assessment(session: LtiProctoring) -> tuple[str, str]:
     missing = [c.message for c in checks(session) if not c.passed]
     if missing:
         raise Conflict(" ".join(missing))
+    if not supervision_live(session):
+        raise Conflict(_("The supervision window is not live yet. Open it, allow camera and microphone (and share "
+                         "your screen where asked), and start the assessment once it says that the supervision "
+                         "is connected."))
     platform = session.link.platform
     now = int(time.time())
     claims = {
@@ -150,8 +161,124 @@ def start_assessment(session: LtiProctoring) -> tuple[str, str]:
     if session.status == "checks":
         session.status = "assessment"
         session.assessment_started_at = utcnow()
+        if session.attempt is not None:
+            record_event(session.attempt, "assessment_started", session.assessment_started_at,
+                         platform=platform.name, attempt_number=session.attempt_number)
     db.session.commit()
     return session.start_assessment_url, token
+
+
+# ------------------------------------------------------------------------------------------- the supervision window
+
+
+def open_supervision(session: LtiProctoring, now: dt.datetime) -> Attempt:
+    """The exam attempt that holds the supervision window's camera session, started once both checks pass.
+
+    It is an attempt of the link's exam (a candidate's attempt already in progress there is used), so the proctor's
+    grid, flags, chat, actions, the encrypted recording and its retention, purge and export are an attempt's. Its
+    layout holds no questions: the platform's assessment is the exam, the attempt only its supervision.
+    """
+    if session.status == "ended":
+        raise Conflict(_("This proctored attempt has ended."))
+    attempt = session.attempt
+    if attempt is not None:
+        if attempt.status != AttemptStatus.IN_PROGRESS:
+            raise Conflict(_("The supervision of this assessment has ended."))
+        return attempt
+    missing = [c.message for c in checks(session) if not c.passed]
+    if missing:
+        raise Conflict(" ".join(missing))
+    exam, user = session.link.exam, session.user
+    attempt = db.session.scalar(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id,
+                                                      Attempt.status == AttemptStatus.IN_PROGRESS))
+    if attempt is None:
+        attempt = Attempt(exam=exam, user=user, started_at=now, seed=0,
+                          deadline_at=now + dt.timedelta(minutes=exam.duration_minutes + extra_minutes_for(user, exam)),
+                          layout={"questions": [], "options": {}, "supervision": "lti"})
+        db.session.add(attempt)
+        db.session.flush()
+    record_event(attempt, "supervision_started", now, platform=session.link.platform.name,
+                 attempt_number=session.attempt_number)
+    session.attempt_id = attempt.id
+    db.session.commit()
+    return attempt
+
+
+def supervision_live(session: LtiProctoring) -> bool:
+    """Whether the supervision window's session is live and recording: the engine holds its media connection and
+    its recording part has started (an encrypted part exists, where the institution records)."""
+    from privacy.settings import settings_for
+    from proctoring.media import MediaUnavailable, media
+    from storage import vault
+
+    attempt = session.attempt
+    if attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
+        return False
+    try:
+        live = media().live([attempt.id]).get(attempt.id) or {}
+    except MediaUnavailable:
+        return False
+    if live.get("state") != "connected" or live.get("recording") != "recording":
+        return False
+    if not settings_for(attempt.exam.institution_id).recording:
+        return True  # the institution switched recording off: live supervision only
+    return bool(vault.blobs_of(attempt_id=attempt.id, category="recording"))
+
+
+def supervision_closed(session: LtiProctoring, now: dt.datetime) -> bool:
+    """The candidate closed the supervision window while the supervision runs: a flag (camera lost, the window),
+    which reaches the platform like every flag. Returns whether a flag was raised."""
+    from proctoring.flags import raise_flag
+    from proctoring.models import FlagKind
+
+    attempt = session.attempt
+    if session.status == "ended" or attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
+        return False
+    return raise_flag(attempt, FlagKind.MEDIA_LOST, now, source="browser", device="window") is not None
+
+
+def _end_supervision(session: LtiProctoring, now: dt.datetime) -> None:
+    """The supervision attempt ends with the platform's assessment: submitted, its media session hung up (the
+    recording part is finished)."""
+    attempt = session.attempt
+    if attempt is None:
+        return
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        submit_attempt(attempt, now, reason="supervision_ended")
+    _hang_up(attempt)
+
+
+def _hang_up(attempt: Attempt) -> None:
+    from proctoring.media import MediaUnavailable, media
+    from proctoring.sessions import session_id
+
+    with contextlib.suppress(MediaUnavailable):  # an engine that is gone left the part readable
+        media().close(session_id(attempt.id))
+
+
+def _on_attempt(session: LtiProctoring, action: str, proctor: User, reason: str, extra_time: int,
+                now: dt.datetime) -> None:
+    """A proctor's action from the platform assessments page, taken on aufsicht's supervision attempt too (on
+    its timeline, the grid and the candidate's window; a termination ends the recording). Not announced again:
+    the platform has it already."""
+    attempt = session.attempt
+    if attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
+        return
+    if action == "pause" and attempt.paused_at is None:
+        attempt.paused_at = now
+        record_event(attempt, "paused", now, actor=proctor, reason=reason[:500], via="platform")
+    elif action == "resume" and attempt.paused_at is not None:
+        paused_for = now - attempt.paused_at
+        attempt.deadline_at += paused_for
+        attempt.paused_at = None
+        record_event(attempt, "resumed", now, actor=proctor, paused_seconds=int(paused_for.total_seconds()))
+    elif action == "update":
+        attempt.deadline_at += dt.timedelta(seconds=extra_time)
+        record_event(attempt, "time_added", now, actor=proctor, minutes=-(-extra_time // 60), reason=reason[:500])
+    elif action == "terminate":
+        terminate_attempt(attempt, proctor, reason[:500] or _("Terminated at the learning platform"), now)
+        _hang_up(attempt)
+    db.session.commit()
 
 
 def end_assessment(launch: Launch) -> LtiProctoring:
@@ -171,6 +298,7 @@ def end_assessment(launch: Launch) -> LtiProctoring:
         session.status = "ended"
         session.ended_at = utcnow()
     db.session.commit()
+    _end_supervision(session, utcnow())
     return session
 
 
@@ -192,8 +320,11 @@ def open_sessions_for_proctor(proctor: User) -> list[LtiProctoring]:
 
 
 def control(session: LtiProctoring, action: str, *, reason: str = "", extra_time: int = 0,
-            severity: float = 0.5) -> str:
-    """Send a proctor's action to the platform's Assessment Control Service; returns the platform's status."""
+            severity: float = 0.5, proctor: User | None = None) -> str:
+    """Send a proctor's action to the platform's Assessment Control Service; returns the platform's status.
+
+    ``proctor``: a person acting on the platform assessments page; their pause, resume, extra time or termination
+    is then taken on aufsicht's supervision attempt too (``None``: aufsicht's own supervision decided it)."""
     if not session.acs_url:
         raise Conflict(_("The platform offers no assessment control for this attempt."))
     if action not in ACTIONS or action not in session.acs_actions:
@@ -233,6 +364,8 @@ def control(session: LtiProctoring, action: str, *, reason: str = "", extra_time
         session.status = "ended"
         session.ended_at = utcnow()
     db.session.commit()
+    if proctor is not None:
+        _on_attempt(session, action, proctor, reason, extra_time, utcnow())
     return status
 
 

@@ -269,8 +269,11 @@ def _send_results(link: LtiLink) -> GradeReport:
             verdict.verdict = {**(verdict.verdict or {}), "sent": True}
             verdicts += 1
             continue
+        # A supervision of the platform's own assessment (lti.proctoring) has no result of ours: the platform grades.
+        supervisions = select(LtiProctoring.attempt_id).where(LtiProctoring.attempt_id.is_not(None))
         attempt = db.session.scalar(select(Attempt).where(Attempt.exam_id == link.exam_id,
-                                                          Attempt.user_id == enrolment.user_id))
+                                                          Attempt.user_id == enrolment.user_id,
+                                                          Attempt.id.not_in(supervisions)))
         if attempt is None or attempt.result_released_at is None or attempt.percent is None:
             not_released += 1
             continue

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Institution, LoginEvent, Role, User
 from accounts.oidc import NO_PASSWORD
-from exams.models import Exam
+from exams.models import Enrolment, Exam
 from kernel import egress
 from kernel.clock import utcnow
 from kernel.db import db
@@ -576,12 +576,18 @@ def link_for(launch: Launch) -> LtiLink:
 
 
 def enrol(link: LtiLink, user: User, subject: str, source: str) -> LtiEnrolment:
-    """Record that ``user`` takes the link's exam (idempotent)."""
+    """Record that ``user`` takes the link's exam (idempotent), and put them on the exam's roster: only enrolled
+    candidates open the exam's pages, its identity check and system check among them (no mail: the platform told
+    them already)."""
     enrolment = db.session.scalar(select(LtiEnrolment).where(LtiEnrolment.link_id == link.id,
                                                              LtiEnrolment.user_id == user.id))
     if enrolment is None:
         enrolment = LtiEnrolment(link_id=link.id, user_id=user.id, subject=subject[:255], source=source)
         db.session.add(enrolment)
+        db.session.flush()
+    if db.session.scalar(select(Enrolment.id).where(Enrolment.exam_id == link.exam_id,
+                                                    Enrolment.user_id == user.id)) is None:
+        db.session.add(Enrolment(exam_id=link.exam_id, user_id=user.id, attempts_allowed=1, enrolled_at=utcnow()))
         db.session.flush()
     return enrolment
 

@@ -265,7 +265,8 @@ RECORDS: list[Record] = [
         "verdict": _i("Abbruch oder abgelehnte Identität, die die Plattform noch erfährt (mit der Ergebnisübertragung)",
                       "a termination or rejected identity the platform still has to learn (with the grade passback)",
                       P_SUPERVISE, INTEREST, seen_by=(CANDIDATE, PROCTOR, STAFF)),
-    }, ("id", "link_id", "user_id", "session_data", "start_assessment_url", "acs_url", "acs_actions"), WITH_ATTEMPT,
+    }, ("id", "link_id", "user_id", "session_data", "start_assessment_url", "acs_url", "acs_actions", "attempt_id"),
+        WITH_ATTEMPT,
         Erase.DELETE),
     Record("attempt", "user_id", {
         "started_at": _i("Beginn des Versuchs", "start of the attempt", P_EXAM, seen_by=(CANDIDATE, PROCTOR, STAFF)),

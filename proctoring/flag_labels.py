@@ -30,6 +30,7 @@ FLAG_KIND_LABELS: dict[FlagKind, LazyString] = {
 DEVICE_LOST_LABELS: dict[str, LazyString] = {
     "camera": _l("Camera lost"),
     "microphone": _l("Microphone lost"),
+    "window": _l("Supervision window closed"),  # a platform assessment's supervision window (lti)
 }
 
 FLAG_STATUS_LABELS: dict[FlagStatus, LazyString] = {

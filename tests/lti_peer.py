@@ -121,3 +121,47 @@ def post_form(browser: requests.Session, page: requests.Response) -> requests.Re
     """Submit the page's LTI form as the browser would (the auto-posting pages)."""
     action, fields = form_of(page.text)
     return browser.post(urljoin(page.url, action), data=fields, timeout=20)
+
+
+@contextlib.contextmanager
+def camera(browser: requests.Session, base: str, attempt_id: int) -> Iterator[None]:
+    """A candidate's camera and microphone (an aiortc peer standing in for the browser) streaming to the
+    supervision attempt through the real signalling endpoint until the block ends; the part then closes."""
+    import asyncio
+    import threading
+
+    from aiortc import RTCSessionDescription
+
+    from tests.proctoring.conftest import aiortc_offer
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def connect() -> Any:
+        pc, _channel = await aiortc_offer()
+        answer = await loop.run_in_executor(None, lambda: browser.post(
+            f"{base}/api/attempts/{attempt_id}/media/offer", json={"type": "offer", "sdp": pc.localDescription.sdp},
+            timeout=30))
+        assert answer.status_code == 200, answer.text[:500]
+        await pc.setRemoteDescription(RTCSessionDescription(**answer.json()))
+        return pc
+
+    pc = asyncio.run_coroutine_threadsafe(connect(), loop).result(40)
+    try:
+        yield
+    finally:
+        asyncio.run_coroutine_threadsafe(pc.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def wait_live(browser: requests.Session, base: str, session_id: int, timeout: float = 30) -> bool:
+    """Whether the tool says the supervision of ``session_id`` is live and recording, within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if browser.get(f"{base}/api/lti/proctoring/{session_id}", timeout=10).json().get("live") is True:
+            return True
+        time.sleep(0.3)
+    return False

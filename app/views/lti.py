@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -20,6 +20,8 @@ from accounts.oidc import needs_profile
 from app.access import role_required, same_institution, user
 from app.extensions import csrf
 from app.oidc_session import AFTER_PROFILE
+from exams.models import AttemptStatus
+from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import DomainError, NotFound, ValidationFailed
 from lti import proctoring, services, tool
@@ -45,7 +47,7 @@ def _refused(err: DomainError) -> tuple[str, int]:
 
 def _autopost(action: str, fields: dict[str, str]) -> Response:
     """A page that posts ``fields`` to the platform at once (a button where scripts are off)."""
-    resp = Response(render_template("lti/autopost.html", action=action, fields=fields))
+    resp = Response(render_template("lti/autopost.html", action=action, fields=fields), mimetype="text/html")
     parts = urlsplit(action)
     resp.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
@@ -144,7 +146,49 @@ def jwks() -> Response:
 def checks(session_id: int) -> str:
     """Identity check and system check for the platform's proctored assessment, then the start."""
     proctored = proctoring.get_session(session_id, user())
-    return render_template("lti/checks.html", session=proctored, checks=proctoring.checks(proctored))
+    return render_template("lti/checks.html", session=proctored, checks=proctoring.checks(proctored),
+                           live=proctoring.supervision_live(proctored))
+
+
+@bp.post("/lti/proctoring/<int:session_id>/supervision")
+@role_required(Role.CANDIDATE)
+def open_supervision(session_id: int) -> Response:
+    """Both checks passed: start the supervision (its own window, which stays open beside the assessment)."""
+    proctored = proctoring.get_session(session_id, user())
+    try:
+        proctoring.open_supervision(proctored, utcnow())
+    except DomainError as err:
+        flash(err.message)
+        return redirect(url_for("lti.checks", session_id=proctored.id))
+    return redirect(url_for("lti.supervision", session_id=proctored.id))
+
+
+@bp.get("/lti/proctoring/<int:session_id>/supervision")
+@role_required(Role.CANDIDATE)
+def supervision(session_id: int) -> Response | str:
+    """The supervision window: camera, microphone (and screen where the exam records it), notices and chat."""
+    proctored = proctoring.get_session(session_id, user())
+    if proctored.attempt is None:
+        return redirect(url_for("lti.checks", session_id=proctored.id))
+    return render_template("lti/supervision.html", session=proctored, attempt=proctored.attempt,
+                           running=proctored.attempt.status == AttemptStatus.IN_PROGRESS
+                           and proctored.status != "ended")
+
+
+@bp.get("/api/lti/proctoring/<int:session_id>")
+@role_required(Role.CANDIDATE)
+def supervision_state(session_id: int) -> Response:
+    """Whether the supervision is live and recording (the checks page enables the start with it)."""
+    proctored = proctoring.get_session(session_id, user())
+    return jsonify({"status": proctored.status, "live": proctoring.supervision_live(proctored)})
+
+
+@bp.post("/api/lti/proctoring/<int:session_id>/closed")
+@role_required(Role.CANDIDATE)
+def supervision_closed(session_id: int) -> Response:
+    """The candidate's browser says the supervision window is closing: a flag while the supervision runs."""
+    proctored = proctoring.get_session(session_id, user())
+    return jsonify({"flagged": proctoring.supervision_closed(proctored, utcnow())})
 
 
 @bp.post("/lti/proctoring/<int:session_id>/start")
@@ -175,7 +219,7 @@ def control(session_id: int) -> Response:
         extra = -1
     try:
         status = proctoring.control(proctored, request.form.get("action", ""), reason=request.form.get("reason", ""),
-                                    extra_time=extra)
+                                    extra_time=extra, proctor=me)
         flash(_("The platform took the action; the assessment is now: %(s)s",
                 s=STATUS_LABELS().get(status, status or _("unknown"))))
     except DomainError as err:

@@ -23,7 +23,7 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
 from accounts.models import LoginEvent
-from exams.models import Attempt, AttemptStatus
+from exams.models import Attempt, AttemptEvent, AttemptStatus
 from idcheck.models import IdCheck, IdCheckStatus
 from kernel.clock import clock
 from kernel.db import db
@@ -32,8 +32,20 @@ from lti.models import LtiEnrolment, LtiIdentity, LtiLink, LtiPlatform, LtiProct
 from proctoring.models import SystemCheck
 from tests.browser import live_server  # noqa: F401  (fixture)
 from tests.conftest import login
-from tests.lti_peer import CLIENT_ID, DEPLOYMENT_ID, RESOURCE_LINK, Platform, form_of, launch, post_form, start_platform
+from tests.lti_peer import (
+    CLIENT_ID,
+    DEPLOYMENT_ID,
+    RESOURCE_LINK,
+    Platform,
+    camera,
+    form_of,
+    launch,
+    post_form,
+    start_platform,
+    wait_live,
+)
 
+NOT_LIVE = "Das Aufsichtsfenster ist noch nicht verbunden"  # the refusal, in the default language (German)
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 MEMBERS = [
@@ -70,6 +82,7 @@ def _deep_link(platform: Platform, exam_id: int) -> dict[str, Any]:
     answer = teacher.post(urljoin(picker.url, action), data={**fields, "exam_id": str(exam_id)}, timeout=20)
     assert answer.status_code == 200 and "data-autopost" in answer.text, answer.text[:1500]
     assert f"form-action 'self' {platform.base}" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["Content-Type"].startswith("text/html")  # a browser posts it (not shown as text)
     saved = post_form(teacher, answer)
     assert saved.status_code == 200 and "Content saved" in saved.text, saved.text
     account = teacher.get(urljoin(picker.url, "/account/security"), allow_redirects=False, timeout=20)
@@ -179,6 +192,26 @@ def test_proctoring_start_assessment_end_and_control(lms, make_exam, make_user, 
     db.session.commit()
     page = candidate.get(checks_url, timeout=20).text
     assert page.count('data-passed="yes"') == 2 and 'id="lti-start"' in page
+    assert 'id="lti-supervision-open"' in page and 'data-live="no"' in page
+
+    # Both checks passed, but no supervision runs yet: LtiStartAssessment is refused and never sent.
+    refused = candidate.post(f"{checks_url}/start", timeout=20)
+    assert refused.url == checks_url and NOT_LIVE in refused.text and not platform.state()["assessments"]
+    # The supervision window opens an attempt of the exam (no questions: the platform's assessment is the exam) ...
+    window = candidate.post(f"{checks_url}/supervision", timeout=20)
+    assert window.url == f"{checks_url}/supervision" and 'data-window="supervision"' in window.text
+    db.session.expire_all()
+    attempt = db.session.get(LtiProctoring, session.id).attempt
+    assert attempt.status == AttemptStatus.IN_PROGRESS and attempt.layout["questions"] == []
+    # ... but until its camera is connected and recording, the start is still refused.
+    refused = candidate.post(f"{checks_url}/start", timeout=20)
+    assert NOT_LIVE in refused.text and not platform.state()["assessments"]
+    stream = camera(candidate, base, attempt.id)
+    stream.__enter__()
+    assert wait_live(candidate, base, session.id)
+    from tests.proctoring.conftest import recordings
+
+    assert recordings(attempt.id), "live means a recording part has started"
 
     # LtiStartAssessment: the platform checks our signature, its session_data, the attempt and the link.
     handoff = candidate.post(f"{checks_url}/start", timeout=20)
@@ -208,6 +241,11 @@ def test_proctoring_start_assessment_end_and_control(lms, make_exam, make_user, 
     assert actions[0]["attempt_number"] == 1 and actions[0]["reason_msg"] == "Verbindung abgebrochen"
     db.session.expire_all()
     assert db.session.get(LtiProctoring, session.id).last_control["status"] == "paused"
+    # Both are taken on aufsicht's supervision attempt too (its timeline, the grid, the candidate's window).
+    supervised = db.session.get(Attempt, attempt.id)
+    assert supervised.paused_at is not None
+    assert {"time_added", "paused"} <= {e.kind for e in db.session.scalars(
+        select(AttemptEvent).where(AttemptEvent.attempt_id == attempt.id))}
     assert db.session.get(LtiProctoring, session.id).verdict is None  # a pause is no verdict
     other = make_user("proctor", inst)  # a proctor not assigned to the exam cannot act on it
     outsider = app.test_client()
@@ -219,6 +257,9 @@ def test_proctoring_start_assessment_end_and_control(lms, make_exam, make_user, 
     db.session.expire_all()
     verdict = db.session.get(LtiProctoring, session.id).verdict
     assert verdict["event"] == "terminate" and verdict["sent"] is True
+    # aufsicht's own attempt is terminated with it (the chain of trust holds its result); the recording ends.
+    assert db.session.get(Attempt, attempt.id).status == AttemptStatus.TERMINATED
+    stream.__exit__(None, None, None)
 
     # LtiEndAssessment ends the supervision.
     ended = launch(candidate, platform, kind="end", user="student-1", role="student", attempt="1",
@@ -240,7 +281,11 @@ def test_a_tampered_start_assessment_is_refused_by_the_platform(lms, make_exam, 
     session.session_data = "not-the-platforms"
     db.session.commit()
     candidate.post(f"{base}/candidate/profile", data=PROFILE, timeout=20)
-    handoff = candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20)
+    candidate.post(f"{base}/lti/proctoring/{session.id}/supervision", timeout=20)
+    db.session.expire_all()
+    with camera(candidate, base, db.session.get(LtiProctoring, session.id).attempt_id):
+        assert wait_live(candidate, base, session.id)
+        handoff = candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20)
     answer = post_form(candidate, handoff)
     assert answer.status_code == 400 and "InvalidClaimValue" in answer.text
     assert not platform.state()["assessments"]
@@ -320,7 +365,13 @@ def _started(platform: Platform, base: str, exam: Any, user: str, **query: str) 
                       started_at=now, deadline_at=now + dt.timedelta(hours=1))
     db.session.add(attempt)
     db.session.commit()
-    started = post_form(candidate, candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20))
+    # The supervision window's camera session is this attempt (one already in progress is the one supervised).
+    candidate.post(f"{base}/lti/proctoring/{session.id}/supervision", timeout=20)
+    db.session.expire_all()
+    assert db.session.get(LtiProctoring, session.id).attempt_id == attempt.id
+    with camera(candidate, base, attempt.id):
+        assert wait_live(candidate, base, session.id)
+        started = post_form(candidate, candidate.post(f"{base}/lti/proctoring/{session.id}/start", timeout=20))
     assert started.status_code == 200 and "Assessment started" in started.text, started.text
     return session, attempt
 
@@ -378,3 +429,81 @@ def test_supervision_events_and_later_verdicts_reach_the_platform(lms, make_exam
     assert "terminated" in score["comment"] and "Unerlaubte Hilfsmittel" in score["comment"]
     assert send_results(link).verdicts == 0 and len(platform.state()["scores"]) == 1  # told once
     assert "terminated" in {h.code for h in trust.holds(db.session.get(Attempt, attempt2.id))}
+
+
+def test_closing_the_supervision_window_is_a_flag_and_the_end_stops_the_recording(lms, make_exam, make_user, app):
+    """Issue 28 point 5: a closed supervision window is a flag on aufsicht's attempt and reaches the platform's
+    Assessment Control Service; LtiEndAssessment submits the supervision attempt and its recording part ends."""
+    from proctoring.models import Flag, FlagKind
+    from storage import vault
+    from tests.proctoring.conftest import probe, recordings, wait_parts_closed
+
+    inst, platform, _registration, base = lms
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True)
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    candidate = requests.Session()
+    launch(candidate, platform, kind="proctoring", user="student-4", role="student", name="Lena Schmidt",
+           attempt="1", custom_aufsicht_exam=str(exam.id))
+    session = db.session.scalar(select(LtiProctoring))
+    candidate.post(f"{base}/candidate/profile", data=PROFILE, timeout=20)
+    checks_url = f"{base}/lti/proctoring/{session.id}"
+    # The supervision window cannot open before the checks pass (here: the system check).
+    assert candidate.post(f"{checks_url}/supervision", timeout=20).url == checks_url
+    db.session.expire_all()
+    assert db.session.get(LtiProctoring, session.id).attempt_id is None
+    db.session.add(SystemCheck(user_id=session.user_id, exam_id=exam.id))
+    db.session.commit()
+    candidate.post(f"{checks_url}/supervision", timeout=20)
+    db.session.expire_all()
+    attempt_id = db.session.get(LtiProctoring, session.id).attempt_id
+    # Closing the window before the assessment started is a flag on the attempt, but nothing for the platform yet.
+    with camera(candidate, base, attempt_id):
+        assert wait_live(candidate, base, session.id)
+        started = post_form(candidate, candidate.post(f"{checks_url}/start", timeout=20))
+        assert started.status_code == 200 and "Assessment started" in started.text
+        # The proctor sees the candidate on the same live grid as an exam's.
+        desk = app.test_client()
+        login(desk, proctor)
+        tiles = desk.get("/api/proctor/live").get_json()["attempts"]
+        assert [t["candidate"] for t in tiles if t["attempt_id"] == attempt_id] == ["Lena Schmidt"]
+        # The candidate closes the supervision window: its page tells the server on the way out.
+        closed = candidate.post(f"{base}/api/lti/proctoring/{session.id}/closed", timeout=20)
+        assert closed.json() == {"flagged": True}
+    flag = db.session.scalar(select(Flag).where(Flag.attempt_id == attempt_id))
+    assert flag.kind == FlagKind.MEDIA_LOST and flag.detail["device"] == "window"
+    assert [(a["action"], a.get("reason_msg")) for a in platform.state()["acs"]] == [("flag", "media_lost")]
+    page = desk.get(f"/proctor/attempts/{attempt_id}")
+    assert page.status_code == 200 and "Aufsichtsfenster geschlossen" in page.get_data(as_text=True)
+    # Another user cannot flag or read this supervision.
+    other = requests.Session()
+    launch(other, platform, kind="proctoring", user="student-5", role="student", attempt="1",
+           custom_aufsicht_exam=str(exam.id))
+    assert other.post(f"{base}/api/lti/proctoring/{session.id}/closed", timeout=20).status_code == 404
+
+    # The candidate reopens it (the camera again), then the platform ends the assessment.
+    candidate.post(f"{checks_url}/supervision", timeout=20)
+    with camera(candidate, base, attempt_id):
+        assert wait_live(candidate, base, session.id)
+        ended = launch(candidate, platform, kind="end", user="student-4", role="student", attempt="1",
+                       custom_aufsicht_exam=str(exam.id))
+        assert ended.status_code == 200 and 'id="lti-ended"' in ended.text
+        db.session.expire_all()
+        attempt = db.session.get(Attempt, attempt_id)
+        assert attempt.status == AttemptStatus.SUBMITTED
+        assert db.session.scalar(select(AttemptEvent.kind).where(AttemptEvent.attempt_id == attempt_id).order_by(
+            AttemptEvent.id.desc()).limit(1)) == "supervision_ended"
+        wait_parts_closed(attempt_id)  # hung up by the tool although the candidate's camera still sends
+        assert not wait_live(candidate, base, session.id, timeout=1)
+        # Closing the window after the end is no flag.
+        assert candidate.post(f"{base}/api/lti/proctoring/{session.id}/closed", timeout=20).json() == {
+            "flagged": False}
+    # Each opening of the window recorded its own encrypted part; each decrypts to WebM with the camera's video.
+    parts = recordings(attempt_id)
+    assert len(parts) == 2
+    for part in parts:
+        info = probe(vault.read(part))
+        assert ("video", "vp8") in info["streams"] and info["decoded_frames"] > 10, info
+    # No result of ours goes to the platform for a supervision (the platform grades its own assessment).
+    assert platform.state()["scores"] == []

@@ -164,7 +164,7 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                       start_assessment_url="https://lms.example.org/start", status="ended",
                       assessment_started_at=now, ended_at=now, acs_actions=[],
                       last_control={"action": "pause", "status": "paused"},
-                      verdict={"event": "terminate", "reason": "identity not confirmed"}),
+                      verdict={"event": "terminate", "reason": "identity not confirmed"}, attempt_id=att.id),
     ])
     from accounts.models import Notice
     from exams.models import Enrolment, ExamSession

@@ -5,7 +5,7 @@
   "use strict";
   var gate = document.getElementById("fullscreen-gate");
   var lost = document.getElementById("media-lost");
-  if (!gate || !lost) { return; }
+  if (!lost) { return; }
 
   // --- overlays are modal ------------------------------------------------------------------------------
   // While an overlay covers the exam, everything else on the page is inert: a keyboard user's Tab stays in the
@@ -40,22 +40,24 @@
   }
   function show(overlay, on) { overlay.hidden = !on; modal(overlay, on); }
 
-  // --- fullscreen -------------------------------------------------------------------------------------
-  var canFullscreen = document.fullscreenEnabled && document.documentElement.requestFullscreen;
+  // --- fullscreen (not asked in a platform assessment's supervision window, which has no #fullscreen-gate) -----
+  var canFullscreen = gate && document.fullscreenEnabled && document.documentElement.requestFullscreen;
   function askFullscreen(text) {
     if (!canFullscreen) { return; }  // e.g. iPhone Safari: nothing to ask for
     document.getElementById("fullscreen-text").textContent = text;
     show(gate, true);
   }
-  document.getElementById("enter-fullscreen").addEventListener("click", function () {
-    document.documentElement.requestFullscreen().then(function () { show(gate, false); }, function () {
-      show(gate, false);  // the browser refused (a policy): the exam goes on, the proctor sees no fullscreen
+  if (gate) {
+    document.getElementById("enter-fullscreen").addEventListener("click", function () {
+      document.documentElement.requestFullscreen().then(function () { show(gate, false); }, function () {
+        show(gate, false);  // the browser refused (a policy): the exam goes on, the proctor sees no fullscreen
+      });
     });
-  });
-  document.addEventListener("fullscreenchange", function () {
-    if (document.fullscreenElement) { show(gate, false); } else { askFullscreen(gate.dataset.msgLeft); }
-  });
-  if (!document.fullscreenElement) { askFullscreen(gate.dataset.msgStart); }
+    document.addEventListener("fullscreenchange", function () {
+      if (document.fullscreenElement) { show(gate, false); } else { askFullscreen(gate.dataset.msgLeft); }
+    });
+    if (!document.fullscreenElement) { askFullscreen(gate.dataset.msgStart); }
+  }
 
   // --- camera and microphone lost ----------------------------------------------------------------------
   var watched = [];

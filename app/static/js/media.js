@@ -86,11 +86,14 @@
   }
 
   // Leaving the page (submitting, the result page) hides the tab and ends fullscreen: not something to flag.
+  // A platform assessment's supervision window sits beside the assessment: the candidate works in the other
+  // window, so its own visibility and fullscreen say nothing.
+  var beside = root.dataset.window === "supervision";
   document.addEventListener("visibilitychange", function () {
-    if (!closing) { send(document.hidden ? "tab_hidden" : "tab_visible"); }
+    if (!closing && !beside) { send(document.hidden ? "tab_hidden" : "tab_visible"); }
   });
   document.addEventListener("fullscreenchange", function () {
-    if (!document.fullscreenElement && !closing) { send("fullscreen_exit"); }
+    if (!document.fullscreenElement && !closing && !beside) { send("fullscreen_exit"); }
   });
   document.addEventListener("copy", function () { send("copy"); });
   document.addEventListener("paste", function () { send("paste"); });
