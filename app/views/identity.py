@@ -8,16 +8,26 @@ from werkzeug.wrappers import Response as WResponse
 from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
+from app.localtime import viewer_timezone
 from exams.catalog import get_exam_for
 from idcheck import cameras, live_check, manual
 from idcheck import verification as v
 from idcheck.document_labels import difference_words, document_rows
+from idcheck.reason_words import reason_words
 from kernel.clock import utcnow
 from kernel.errors import NotFound, ValidationFailed
 
 bp = Blueprint("identity", __name__)
 bp.add_app_template_global(document_rows, "document_rows")
 bp.add_app_template_global(difference_words, "difference_words")
+
+
+@bp.app_template_global("machine_notes")
+def machine_notes(reason: str | None) -> list[str]:
+    """The automatic check's notes (``IdCheck.reason``) in the reader's words, times in the viewer's zone."""
+    return reason_words(reason, viewer_timezone())
+
+
 MAX_FILE = 8 * 1024 * 1024
 
 

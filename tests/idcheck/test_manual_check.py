@@ -127,5 +127,5 @@ def test_consent_withdrawn_during_review_goes_to_the_proctor_with_the_automatic_
     p = app.test_client()
     login(p, proctor)
     notes = p.get(f"/proctor/identity/{check.id}").get_data(as_text=True).split('id="manual-notes"')[1][:200]
-    assert "faces differ" in notes  # the proctor knows the automatic result was doubtful
+    assert "Gesichter unterscheiden sich" in notes  # the proctor knows the automatic result was doubtful (in words)
     assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409
