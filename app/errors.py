@@ -84,8 +84,8 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(err, ServiceUnavailable):
             _without_user()
         message = err.message
-        if message == err.default_message() and err.status in HTTP_MESSAGES:
-            message = str(HTTP_MESSAGES[err.status])  # "Not found." is the English default; ours is in the UI language
+        if message == err.default_message() and err.status in HTTP_MESSAGES and not wants_json():
+            message = str(HTTP_MESSAGES[err.status])  # a page in the UI language, not "Not found."
         resp = make_response(*error_response(err.status, err.code, message, extra))
         if isinstance(err, ServiceUnavailable):
             resp.headers["Retry-After"] = str(err.retry_after)

@@ -52,6 +52,9 @@ def test_review_blocks_the_start_unless_the_institution_allows_it(setup, faces):
     assert resp.status_code == 409 and "Eine Person prüft Ihre Identität" in resp.get_data(as_text=True)
     page = client.get(f"/candidate/exams/{exam.id}/identity").get_data(as_text=True)
     assert "Die Prüfung kann beginnen, sobald entschieden ist" in page
+    # issue 30: with a person, the page offered upload, camera and switching still; it only says what happens now
+    for control in ('id="doc-file"', 'id="selfie-start"', 'id="switch-manual"', 'id="consent-no"'):
+        assert control not in page, control
     update_settings(exam.institution_id, role="processor", recording=True, biometric_matching=True,
                     appeal_window_days=7, start_during_identity_review=True)
     assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302  # the institution's choice
