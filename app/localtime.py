@@ -62,8 +62,14 @@ def percent(value: Decimal | float | int | None) -> str:
     return f"{format_decimal(value, format='#,##0' if isinstance(value, int) else '#,##0.0')} %"
 
 
+def number(value: Decimal | float | int | None) -> str:
+    """A number in the page's language ("3,14" in German), as precise as it is."""
+    return "–" if value is None else format_decimal(value)
+
+
 def register(app: Flask) -> None:
     """Make the filters available to every template."""
+    app.add_template_filter(number, "number")
     app.add_template_filter(percent, "percent")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from accounts.models import Role, User
 from exams import trust
 from exams.attempts import exam_spec, record_event, regrade_attempt
 from exams.models import Answer, Attempt, AttemptStatus, Exam
-from exams.questions import QuestionKind
+from exams.questions import QuestionKind, grade
 from kernel.db import db
 from kernel.errors import Conflict, NotFound, ValidationFailed
 
@@ -66,6 +67,48 @@ def manual_items(attempt: Attempt) -> list[ManualItem]:
             items.append(ManualItem(q.id, q.prompt, q.points, row.value if row else None,
                                     row.manual_points if row else None))
     return items
+
+
+@dataclasses.dataclass(frozen=True)
+class SheetItem:
+    """One question of an attempt as the exam office checks an appeal: what was answered, what is correct, points."""
+
+    number: int
+    question_id: str
+    kind: QuestionKind
+    prompt: str
+    answer: list[str]  # the chosen options' texts, the number or the text given; empty: no answer
+    correct: list[str]  # the correct options' texts; empty: not a choice question
+    expected: Decimal | None  # numeric: the expected number
+    tolerance: Decimal | None  # numeric: how far from the expected number still counts
+    points: int | None  # None: a person has not given points yet
+    max_points: int
+
+
+def answer_sheet(attempt: Attempt) -> list[SheetItem]:
+    """Every question of the attempt in the exam's order, with the answer, the correct answer and the points."""
+    spec = exam_spec(attempt.exam)
+    rows = {a.question_id: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
+    sheet = []
+    for number, q in enumerate(spec.questions, start=1):
+        row = rows.get(q.id)
+        value = row.value if row else None
+        if q.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
+            chosen = [value] if isinstance(value, str) else list(value or [])
+            answer = [o.text for o in q.options if o.id in chosen]
+            correct = [o.text for o in q.options if o.correct]
+        elif q.kind is QuestionKind.NUMERIC:
+            answer = [str(value)] if value not in (None, "") else []
+            correct = []
+        else:
+            answer = [str(value)] if isinstance(value, str) and value.strip() else []
+            correct = []
+        result = grade(q, value)
+        points = (row.manual_points if row else None) if result.needs_manual else result.points
+        numeric = q.kind is QuestionKind.NUMERIC
+        sheet.append(SheetItem(number, q.id, q.kind, q.prompt, answer, correct, q.answer if numeric else None,
+                               q.tolerance if numeric and q.tolerance else None, points, q.points))
+    return sheet
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ from exams.appeals import appeals_of, decide_appeal, get_appeal_for_staff, open_
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt, get_certificate_for, revoke_certificate
 from exams.grading import (
+    answer_sheet,
     get_attempt_for_staff,
     give_points,
     grading_queue,
@@ -44,6 +45,7 @@ def attempt(attempt_id: int) -> str:
     a = get_attempt_for_staff(user(), attempt_id)
     held = holds(a, Action.RELEASE) if a.result_released_at is None else []
     return render_template("staff/attempt.html", attempt=a, items=manual_items(a), appeals=appeals_of(a),
+                           sheet=answer_sheet(a),
                            certificate=certificate_for_attempt(a), held=held, window=appeal_window(a), now=utcnow())
 
 
