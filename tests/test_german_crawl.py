@@ -109,9 +109,11 @@ def problems(text: _Text, enum_values: set[str], english: list[str]) -> list[str
     return found
 
 
-def crawl(client, start: str, enum_values: set[str], english: list[str]) -> tuple[dict[str, list[str]], set[str]]:
-    """Follow same-origin links from ``start`` (GET only, at most MAX_PAGES); problems per page, pages seen."""
-    seen, queue, report = {start}, deque([start]), {}
+def crawl(client, start: str, enum_values: set[str], english: list[str],
+          also: tuple[str, ...] = ()) -> tuple[dict[str, list[str]], set[str]]:
+    """Follow same-origin links from ``start`` and ``also`` (pages only scripts link to), GET only, at most
+    MAX_PAGES; problems per page, pages seen."""
+    seen, queue, report = {start, *also}, deque([start, *also]), {}
     while queue and len(seen) <= MAX_PAGES:
         path = queue.popleft()
         resp = client.get(path, headers=DE)
@@ -140,6 +142,51 @@ def crawl(client, start: str, enum_values: set[str], english: list[str]) -> tupl
     return report, seen
 
 
+def _exam_day(app, exam_id: int) -> int:
+    """Today's demo exam under way, through the services: Clara's identity confirmed by the proctor, her attempt
+    running with a flag dismissed and one open; Ben's identity check with a person, the machine's notes and the
+    document step's fields kept (the pages that show these are crawled too)."""
+    import sqlalchemy as sa
+
+    from accounts.models import User
+    from exams.attempts import start_attempt
+    from exams.models import Exam
+    from exams.rosters import enrol
+    from idcheck.document import TYPED
+    from idcheck.manual import decide_by_eye
+    from idcheck.models import IdCheck, IdCheckStatus
+    from idcheck.verification import choose_manual_check
+    from kernel.clock import clock
+    from kernel.db import db
+    from proctoring.flags import raise_flag, resolve_flag
+    from proctoring.models import FlagKind, SystemCheck
+
+    exam = db.session.get(Exam, exam_id)
+    clara = db.session.scalar(sa.select(User).where(User.email == "candidate@demo.example"))
+    ben = db.session.scalar(sa.select(User).where(User.email == "ben@demo.example"))
+    proctor = db.session.scalar(sa.select(User).where(User.email == "proctor@demo.example"))
+    now = clock.now()
+    check = choose_manual_check(clara, exam, now, declined=False)
+    decide_by_eye(app, check, proctor, True, "Gesicht und Ausweis im Live-Bild verglichen.", now)
+    db.session.add(SystemCheck(user_id=clara.id, exam_id=exam.id, passed_at=now, detail={"demo": "no camera"}))
+    db.session.commit()
+    attempt = start_attempt(clara, exam, now)
+    dismissed = raise_flag(attempt, FlagKind.TAB_HIDDEN, now)
+    resolve_flag(dismissed.id, attempt, proctor, False, "", now)
+    raise_flag(attempt, FlagKind.MULTIPLE_FACES, now)
+    enrol(exam, ben)
+    db.session.add(IdCheck(
+        user_id=ben.id, exam_id=exam.id, status=IdCheckStatus.REVIEW, biometric=True, auto_decision="no_match",
+        distance=0.71, liveness_passed=False,
+        reason="faces differ: a person will review; ID document: " + TYPED + "; liveness: step 1 (up): no clear "
+               "movement up within the deadline",
+        document_check={"mrz": "TD1", "source": "typed", "surname": "BEISPIEL", "given_names": "BEN",
+                        "birth_date": "1995-05-17", "expiry_date": "2031-01-31", "nationality": "D",
+                        "photo_reason": "no_mrz", "differences": [TYPED]}))
+    db.session.commit()
+    return attempt.id
+
+
 @pytest.fixture
 def demo(app):
     """The demo's data, with its people's password and second factor known to the test."""
@@ -154,6 +201,7 @@ def demo(app):
 
     with app.test_request_context():  # as the CLI: the services' messages need a request's locale
         made = seed(clock.now())
+        running = _exam_day(app, made.exam_id)
     people = {}
     for user in db.session.scalars(sa.select(User)).all():
         user.password_hash = hash_password(PASSWORD)
@@ -161,21 +209,27 @@ def demo(app):
             user.totp_secret = seal_secret(user, TOTP_SECRET)
         people[user.email] = user
     db.session.commit()
-    return made, people
+    return made, people, running
 
 
 @pytest.mark.parametrize("email", ["candidate@demo.example", "proctor@demo.example", "staff@demo.example",
                                    "admin@demo.example", None])
 def test_every_page_of_the_demo_in_german_words(app, demo, email):
     """Every page a role reaches by links from its home shows German words and dates, no codes or UTC."""
-    made, people = demo
+    made, people, running = demo
     client = app.test_client()
+    # Pages the grid's and the exam page's scripts open (no plain link leads there): today's running attempt and
+    # last week's reviewed one (1).
+    also = {"candidate@demo.example": (f"/candidate/attempts/{running}",),
+            "proctor@demo.example": (f"/proctor/attempts/{running}", "/proctor/attempts/1/review"),
+            "staff@demo.example": ("/proctor/attempts/1/review",)}.get(email or "", ())
     if email is None:  # a visitor: the login page, the privacy notice, the demo certificate
         start = f"/verify/{made.certificate_id}"
     else:
         start = login(client, people[email], headers=DE).headers["Location"]
         start = urlsplit(start).path
-    report, seen = crawl(client, start, _enum_values(), _english_sentences())
+    report, seen = crawl(client, start, _enum_values(), _english_sentences(), also)
+    assert all(client.get(path, headers=DE).status_code == 200 for path in also), also
     assert len(seen) >= (3 if email is None else 8), sorted(seen)
     assert not report, "\n".join(f"{path}:\n  " + "\n  ".join(found) for path, found in sorted(report.items()))
 
