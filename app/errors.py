@@ -83,7 +83,10 @@ def register_error_handlers(app: Flask) -> None:
             extra = {"fields": err.fields}
         if isinstance(err, ServiceUnavailable):
             _without_user()
-        resp = make_response(*error_response(err.status, err.code, err.message, extra))
+        message = err.message
+        if message == err.default_message() and err.status in HTTP_MESSAGES and not wants_json():
+            message = str(HTTP_MESSAGES[err.status])  # a page in the UI language, not "Not found."
+        resp = make_response(*error_response(err.status, err.code, message, extra))
         if isinstance(err, ServiceUnavailable):
             resp.headers["Retry-After"] = str(err.retry_after)
         return resp

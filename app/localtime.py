@@ -55,14 +55,21 @@ def localdate(value: dt.datetime | dt.date | None, tz: str | None = None) -> str
 
 
 def percent(value: Decimal | float | int | None) -> str:
-    """A percentage with one decimal in the page's language and a space before the sign ("60,0 %")."""
+    """A percentage in the page's language with a space before the sign: one decimal for a decimal ("60,0 %"),
+    a whole number as it is ("67 %", an attempt's score)."""
     if value is None:
         return "–"
-    return f"{format_decimal(value, format='#,##0.0')} %"
+    return f"{format_decimal(value, format='#,##0' if isinstance(value, int) else '#,##0.0')} %"
+
+
+def number(value: Decimal | float | int | None) -> str:
+    """A number in the page's language ("3,14" in German), as precise as it is."""
+    return "–" if value is None else format_decimal(value)
 
 
 def register(app: Flask) -> None:
     """Make the filters available to every template."""
+    app.add_template_filter(number, "number")
     app.add_template_filter(percent, "percent")
     app.add_template_filter(localtime, "localtime")
     app.add_template_filter(localdate, "localdate")

@@ -28,7 +28,7 @@ from exams.rules import meets_minimum_age
 from exams.schema import exam_from_data
 from kernel.clock import format_local
 from kernel.db import db
-from kernel.errors import Conflict, NotFound
+from kernel.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger(__name__)
 # A save that arrives this long after the deadline is still refused: the page submits at zero.
@@ -113,18 +113,7 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
                                                        Attempt.status == AttemptStatus.IN_PROGRESS))
     if existing is not None:
         return existing
-    _check_roster(candidate, exam, now)
-    if not exam.opens_at <= now < exam.closes_at:
-        tz = exam.institution.timezone
-        raise Conflict(_("This exam is not open now. It is open from %(a)s to %(b)s.",
-                         a=format_local(exam.opens_at, tz), b=format_local(exam.closes_at, tz)))
-    profile = candidate.profile
-    if profile is None:  # signed in through an OpenID provider and not yet asked (app/views/sso.py)
-        raise Conflict(_("Please complete your profile first (address, phone, date of birth, ID number)."))
-    if not meets_minimum_age(profile.date_of_birth, now.date(), exam.minimum_age):
-        raise Conflict(_("This exam requires a minimum age of %(n)d years.", n=exam.minimum_age or 0))
-    for gate in GATES:
-        gate(candidate, exam)
+    _check_start(candidate, exam, now)
     spec = exam_spec(exam)
     seed = secrets.randbelow(2**31)
     order = shuffled_order(spec, seed)
@@ -146,6 +135,49 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
         record_event(attempt, "extra_time_applied", now, minutes=extra)
     db.session.commit()
     return attempt
+
+
+def _check_start(candidate: User, exam: Exam, now: dt.datetime) -> None:
+    """Raise what keeps a new attempt from starting now: roster, window, profile, age, then every gate."""
+    _check_roster(candidate, exam, now)
+    if not exam.opens_at <= now < exam.closes_at:
+        tz = exam.institution.timezone
+        raise Conflict(_("This exam is not open now. It is open from %(a)s to %(b)s.",
+                         a=format_local(exam.opens_at, tz), b=format_local(exam.closes_at, tz)))
+    profile = candidate.profile
+    if profile is None:  # signed in through an OpenID provider and not yet asked (app/views/sso.py)
+        raise Conflict(_("Please complete your profile first (address, phone, date of birth, ID number)."))
+    if not meets_minimum_age(profile.date_of_birth, now.date(), exam.minimum_age):
+        raise Conflict(_("This exam requires a minimum age of %(n)d years.", n=exam.minimum_age or 0))
+    for gate in GATES:
+        gate(candidate, exam)
+
+
+@dataclasses.dataclass(frozen=True)
+class StartState:
+    """What the exam page says before the start: the gates not passed yet and why a start would be refused."""
+
+    open_gates: frozenset[str]  # GateNotPassed.gate of each precondition not met ("identity", "proctoring", ...)
+    refusal: str | None  # the message a start now would answer; None: it would start (or resume)
+
+
+def start_state(candidate: User, exam: Exam, now: dt.datetime) -> StartState:
+    """Whether ``start_attempt`` would start now and, if not, why; each gate asked on its own (nothing changes)."""
+    open_gates = set()
+    for gate in GATES:
+        try:
+            gate(candidate, exam)
+        except GateNotPassed as err:
+            open_gates.add(err.gate)
+    if db.session.scalar(select(Attempt.id).where(Attempt.exam_id == exam.id, Attempt.user_id == candidate.id,
+                                                  Attempt.status == AttemptStatus.IN_PROGRESS)) is not None:
+        return StartState(frozenset(open_gates), None)
+    try:
+        require_verified_email(candidate)
+        _check_start(candidate, exam, now)
+    except DomainError as err:
+        return StartState(frozenset(open_gates), err.message)
+    return StartState(frozenset(open_gates), None)
 
 
 def extra_minutes_for(candidate: User, exam: Exam) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import Role, User
@@ -34,7 +35,10 @@ def get_exam_for(user: User, exam_id: int) -> Exam:
         raise NotFound()
     if user.role == Role.CANDIDATE and db.session.scalar(
             select(Enrolment.id).where(Enrolment.exam_id == exam.id, Enrolment.user_id == user.id)) is None:
-        raise NotFound()
+        # a link to an exam of their own institution: say why (another institution's stays a plain "not found")
+        raise NotFound(_("You are not enrolled in this exam, so it is not open to you. The exam office of "
+                         "%(institution)s enrols candidates: please ask them if you should take it.",
+                         institution=exam.institution.name), code="not_enrolled")
     return exam
 
 

@@ -379,7 +379,9 @@ class Verification:
     holder_name: str = ""
     exam_title: str = ""
     completed_on: dt.date | None = None
-    result: str = ""
+    result: str = ""  # as issued, e.g. "85.00 %" (the API's form)
+    score_percent: Decimal | None = None  # the same number, for the page to write in the reader's format
+    issuer_name: str = ""  # the institution that issued it (named in the signed credential too)
     proctored: bool = False
     review_outcome: str | None = None
     revoked_at: dt.datetime | None = None
@@ -406,7 +408,8 @@ def lookup_certificate(text: str) -> Verification:
     return Verification(
         "revoked" if cert.revoked_at else "valid", public_id, holder_name=stated_holder(cert),
         exam_title=attempt.exam.title, completed_on=stated_completed_on(cert),
-        result=f"{stated_score(cert)} %", proctored=proctored,
+        result=f"{stated_score(cert)} %", score_percent=Decimal(stated_score(cert)),
+        issuer_name=attempt.exam.institution.name, proctored=proctored,
         review_outcome=cert.review if cert.review is not None else attempt.review_outcome,
         revoked_at=cert.revoked_at, revocation_reason=cert.revocation_reason,
         identity_method=cert.identity_method, identity_verified_at=cert.identity_verified_at,

@@ -13,67 +13,66 @@ from proctoring.flag_labels import FLAG_KIND_LABELS, FLAG_STATUS_LABELS
 from proctoring.models import FlagKind, FlagStatus
 from proctoring.roomscan_labels import ROOM_SCAN_EVENT_LABELS
 
-CONTEXT = "review"  # the catalogue's context for these words (short words like "confirmed" differ by page)
-
-
-def _l(text: str) -> LazyString:
-    return lazy_pgettext(CONTEXT, text)
+# The catalogue's context for these words (short words like "confirmed" differ by page); written out as a literal
+# in each call, so that pybabel (and tests/test_catalogue.py) extract each word with its context.
+CONTEXT = "review"
 
 
 EVENT_LABELS: dict[str, LazyString] = {
-    "started": _l("Exam started"),
-    "submitted": _l("Submitted"),
-    "submitted_at_deadline": _l("Submitted at the deadline"),
-    "supervision_started": _l("Supervision of a learning platform's assessment started"),
-    "assessment_started": _l("Assessment started at the learning platform"),
-    "supervision_ended": _l("Supervision ended by the learning platform"),
-    "terminated": _l("Terminated by the proctor"),
-    "paused": _l("Paused"),
-    "resumed": _l("Resumed"),
-    "time_added": _l("Time added"),
-    "warning": _l("Warning to the candidate"),
-    "flag": _l("Flag raised"),
-    "flag_confirmed": _l("Flag confirmed"),
-    "flag_dismissed": _l("Flag dismissed"),
-    "chat_from_candidate": _l("Chat message from the candidate"),
-    "chat_from_proctor": _l("Chat message from the proctor"),
-    "call_started": _l("Call with the proctor started"),
-    "call_ended": _l("Call with the proctor ended"),
-    "call_lost": _l("Call with the proctor lost"),
-    "media_connected": _l("Camera and microphone connected"),
-    "media_disconnected": _l("Camera and microphone disconnected"),
-    "phone_connected": _l("Phone camera connected"),
-    "phone_lost": _l("Phone camera stopped"),
-    "voice_activity": _l("Voices heard"),
-    "recording_failed": _l("Recording interrupted (storage unavailable)"),
-    "recording_resumed": _l("Recording resumed"),
-    "recording_viewed": _l("Recording opened for review"),
-    "tab_hidden": _l("Left the exam tab"),
-    "tab_visible": _l("Back in the exam tab"),
-    "fullscreen_exit": _l("Left full screen"),
-    "copy": _l("Copied text"),
-    "paste": _l("Pasted text"),
-    "second_screen": _l("Second screen detected"),
-    "reviewed": _l("Review saved"),
-    "graded": _l("Graded"),
-    "file_handed_in": _l("File handed in"),
-    "grading_reopened": _l("Grading reopened"),
-    "result_released": _l("Result released"),
-    "appeal_filed": _l("Appeal filed"),
-    "appeal_decided": _l("Appeal decided"),
-    "appeal_decision_sent": _l("Appeal decision sent"),
-    "certificate_issued": _l("Certificate issued"),
-    "certificate_held": _l("Certificate held back"),
-    "certificate_sent": _l("Certificate sent"),
-    "certificate_requested": _l("Certificate asked for before the appeal window closed (ends the window)"),
-    "certificate_revoked": _l("Certificate revoked"),
-    "media_back": _l("Camera and microphone back"),
-    "camera_lost": _l("Camera lost"),
-    "microphone_lost": _l("Microphone lost"),
-    "screen_shared": _l("Screen shared"),
-    "screen_stopped": _l("Screen sharing stopped"),
-    "screen_resumed": _l("Screen shared again"),
-    "screen_refused": _l("Window or tab refused (the whole screen is required)"),
+    "started": lazy_pgettext("review", "Exam started"),
+    "submitted": lazy_pgettext("review", "Submitted"),
+    "submitted_at_deadline": lazy_pgettext("review", "Submitted at the deadline"),
+    "supervision_started": lazy_pgettext("review", "Supervision of a learning platform's assessment started"),
+    "assessment_started": lazy_pgettext("review", "Assessment started at the learning platform"),
+    "supervision_ended": lazy_pgettext("review", "Supervision ended by the learning platform"),
+    "terminated": lazy_pgettext("review", "Terminated by the proctor"),
+    "paused": lazy_pgettext("review", "Paused"),
+    "resumed": lazy_pgettext("review", "Resumed"),
+    "time_added": lazy_pgettext("review", "Time added"),
+    "warning": lazy_pgettext("review", "Warning to the candidate"),
+    "flag": lazy_pgettext("review", "Flag raised"),
+    "flag_confirmed": lazy_pgettext("review", "Flag confirmed"),
+    "flag_dismissed": lazy_pgettext("review", "Flag dismissed"),
+    "chat_from_candidate": lazy_pgettext("review", "Chat message from the candidate"),
+    "chat_from_proctor": lazy_pgettext("review", "Chat message from the proctor"),
+    "call_started": lazy_pgettext("review", "Call with the proctor started"),
+    "call_ended": lazy_pgettext("review", "Call with the proctor ended"),
+    "call_lost": lazy_pgettext("review", "Call with the proctor lost"),
+    "media_connected": lazy_pgettext("review", "Camera and microphone connected"),
+    "media_disconnected": lazy_pgettext("review", "Camera and microphone disconnected"),
+    "phone_connected": lazy_pgettext("review", "Phone camera connected"),
+    "phone_lost": lazy_pgettext("review", "Phone camera stopped"),
+    "voice_activity": lazy_pgettext("review", "Voices heard"),
+    "recording_failed": lazy_pgettext("review", "Recording interrupted (storage unavailable)"),
+    "recording_resumed": lazy_pgettext("review", "Recording resumed"),
+    "recording_viewed": lazy_pgettext("review", "Recording opened for review"),
+    "tab_hidden": lazy_pgettext("review", "Left the exam tab"),
+    "tab_visible": lazy_pgettext("review", "Back in the exam tab"),
+    "fullscreen_exit": lazy_pgettext("review", "Left full screen"),
+    "copy": lazy_pgettext("review", "Copied text"),
+    "paste": lazy_pgettext("review", "Pasted text"),
+    "second_screen": lazy_pgettext("review", "Second screen detected"),
+    "reviewed": lazy_pgettext("review", "Review saved"),
+    "graded": lazy_pgettext("review", "Graded"),
+    "file_handed_in": lazy_pgettext("review", "File handed in"),
+    "grading_reopened": lazy_pgettext("review", "Grading reopened"),
+    "result_released": lazy_pgettext("review", "Result released"),
+    "appeal_filed": lazy_pgettext("review", "Appeal filed"),
+    "appeal_decided": lazy_pgettext("review", "Appeal decided"),
+    "appeal_decision_sent": lazy_pgettext("review", "Appeal decision sent"),
+    "certificate_issued": lazy_pgettext("review", "Certificate issued"),
+    "certificate_held": lazy_pgettext("review", "Certificate held back"),
+    "certificate_sent": lazy_pgettext("review", "Certificate sent"),
+    "certificate_requested": lazy_pgettext(
+        "review", "Certificate asked for before the appeal window closed (ends the window)"),
+    "certificate_revoked": lazy_pgettext("review", "Certificate revoked"),
+    "media_back": lazy_pgettext("review", "Camera and microphone back"),
+    "camera_lost": lazy_pgettext("review", "Camera lost"),
+    "microphone_lost": lazy_pgettext("review", "Microphone lost"),
+    "screen_shared": lazy_pgettext("review", "Screen shared"),
+    "screen_stopped": lazy_pgettext("review", "Screen sharing stopped"),
+    "screen_resumed": lazy_pgettext("review", "Screen shared again"),
+    "screen_refused": lazy_pgettext("review", "Window or tab refused (the whole screen is required)"),
     **ROOM_SCAN_EVENT_LABELS,
 }
 
@@ -82,32 +81,32 @@ FLAG_STATE_LABELS: dict[FlagStatus, LazyString] = FLAG_STATUS_LABELS
 
 
 STATUS_LABELS: dict[str, LazyString] = {
-    "in_progress": _l("in progress"),
-    "submitted": _l("submitted"),
-    "terminated": _l("terminated"),
+    "in_progress": lazy_pgettext("review", "in progress"),
+    "submitted": lazy_pgettext("review", "submitted"),
+    "terminated": lazy_pgettext("review", "terminated"),
 }
 
 OUTCOME_LABELS: dict[str | None, LazyString] = {
-    None: _l("not reviewed"),
-    "clean": _l("clean: no findings"),
-    "findings": _l("findings"),
+    None: lazy_pgettext("review", "not reviewed"),
+    "clean": lazy_pgettext("review", "clean: no findings"),
+    "findings": lazy_pgettext("review", "findings"),
 }
 
 
 def status_label(status: str) -> str:
     """The words for an attempt's status."""
-    return str(STATUS_LABELS.get(str(status), _l("unknown")))
+    return str(STATUS_LABELS.get(str(status), lazy_pgettext("review", "unknown")))
 
 
 def outcome_label(outcome: str | None) -> str:
     """The words for a review outcome."""
-    return str(OUTCOME_LABELS.get(outcome, _l("unknown")))
+    return str(OUTCOME_LABELS.get(outcome, lazy_pgettext("review", "unknown")))
 
 
 def event_label(kind: str) -> str:
     """The words for a timeline event kind (an unknown kind, say from a newer engine, reads as "Event")."""
     label = EVENT_LABELS.get(kind)
-    return str(label) if label is not None else str(_l("Event"))
+    return str(label) if label is not None else str(lazy_pgettext("review", "Event"))
 
 
 def flag_label(kind: FlagKind | str) -> str:
@@ -115,7 +114,7 @@ def flag_label(kind: FlagKind | str) -> str:
     try:
         return str(FLAG_LABELS[FlagKind(kind)])
     except (ValueError, KeyError):
-        return str(_l("Flag"))
+        return str(lazy_pgettext("review", "Flag"))
 
 
 def flag_state_label(status: FlagStatus) -> str:

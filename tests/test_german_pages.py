@@ -152,3 +152,54 @@ def test_declining_biometric_consent_is_not_called_a_withdrawal(app, client, mak
     client.post("/candidate/consent/biometrics", data={"granted": "yes"})
     client.post("/candidate/consent/biometrics", data={"granted": "no"})
     assert "widerrufen" in state()
+
+
+def test_exam_page_shows_which_steps_are_done_and_why_start_is_refused(app, client, make_institution, make_user,
+                                                                     make_exam):
+    """Issue 30: the exam page did not say which steps (identity, system check) were done nor why Start was refused."""
+    import re
+
+    from kernel.clock import clock
+    from kernel.db import db
+    from proctoring.models import SystemCheck
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=True)
+    cand = make_user("candidate", inst)
+    login(client, cand)
+
+    def page() -> str:
+        return client.get(f"/candidate/exams/{exam.id}", headers=DE).get_data(as_text=True)
+
+    first = page()
+    assert re.search(r'id="identity-step">noch offen<', first) and re.search(r'id="system-check-step">noch offen<',
+                                                                              first)
+    blocked = re.search(r'<p id="start-blocked">([^<]*)</p>', first).group(1)
+    # the first gate not passed (the gates' order is the order their packages were imported in)
+    assert "Die Prüfung kann noch nicht beginnen:" in blocked and ("Systemcheck" in blocked
+                                                                 or "Identitätsprüfung" in blocked)
+    db.session.add(SystemCheck(user_id=cand.id, exam_id=exam.id, passed_at=clock.now(), detail={}))
+    db.session.commit()
+    second = page()
+    assert re.search(r'id="system-check-step">abgeschlossen<', second)
+    assert re.search(r'id="identity-step">noch offen<', second)
+    assert "Identitätsprüfung" in re.search(r'<p id="start-blocked">([^<]*)</p>', second).group(1)
+    refused = client.post(f"/candidate/exams/{exam.id}/start", headers=DE)
+    assert refused.status_code == 409 and 'id="start-error"' in refused.get_data(as_text=True)
+    assert 'id="start-blocked"' not in refused.get_data(as_text=True)  # said once, as the refusal
+
+
+def test_an_exam_not_enrolled_in_says_so_in_words(app, client, make_institution, make_user, make_exam):
+    """Issue 30: a candidate following a link to an exam of their institution that they are not enrolled in got a
+    bare 404 ("Not found."); the page says why and whom to ask. Another institution's exam stays plain not found."""
+    inst = make_institution("Sprachschule Nord")
+    mine = make_exam(institution=inst, enrol_all=False)
+    theirs = make_exam(institution=make_institution())
+    login(client, make_user("candidate", inst))
+    resp = client.get(f"/candidate/exams/{mine.id}", headers=DE)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 404 and "nicht angemeldet" in page and "Sprachschule Nord" in page
+    other = client.get(f"/candidate/exams/{theirs.id}", headers=DE)
+    body = other.get_data(as_text=True)
+    assert other.status_code == 404 and "nicht angemeldet" not in body and "Not found" not in body
+    assert "Diese Seite existiert nicht, oder sie ist nicht für Sie bestimmt." in body

@@ -25,6 +25,7 @@ from exams.attempts import (
     remaining_seconds,
     save_answer,
     start_attempt,
+    start_state,
     submit_attempt,
 )
 from exams.catalog import get_exam_for
@@ -48,7 +49,7 @@ def exam(exam_id: int) -> str:
 
     ex = get_exam_for(user(), exam_id)
     return render_template("attempts/exam.html", exam=ex, now=utcnow(), mine=exam_of_candidate(user(), ex, utcnow()),
-                           checks=detectors_in_use(ex), **_seb(ex))
+                           checks=detectors_in_use(ex), ready=start_state(user(), ex, utcnow()), **_seb(ex))
 
 
 def _seb(ex: Exam) -> dict[str, Any]:
@@ -69,7 +70,8 @@ def start(exam_id: int) -> Response | tuple[str, int]:
         attempt = start_attempt(user(), ex, utcnow())
     except DomainError as err:
         return render_template("attempts/exam.html", exam=ex, now=utcnow(), error=err.message,
-                               mine=exam_of_candidate(user(), ex, utcnow()), **_seb(ex)), err.status
+                               mine=exam_of_candidate(user(), ex, utcnow()), ready=start_state(user(), ex, utcnow()),
+                               **_seb(ex)), err.status
     lockdown.opened_in_seb(attempt)  # a SEB exam's start carried a valid key (app.views.lockdown checked it)
     return redirect(url_for("attempts.take", attempt_id=attempt.id))
 

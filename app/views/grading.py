@@ -178,9 +178,18 @@ def decide(appeal_id: int) -> Response:
 
 @bp.post("/certificates/<public_id>/revoke")
 @role_required(Role.STAFF)
-def revoke(public_id: str) -> Response:
-    """Revoke a certificate with a reason."""
+def revoke(public_id: str) -> Response | tuple[str, int]:
+    """Revoke a certificate with a reason, after asking once (it cannot be undone)."""
     cert = get_certificate_for(user(), public_id)
-    revoke_certificate(cert, user(), request.form.get("reason", ""), utcnow())
+    reason = request.form.get("reason", "")
+    if request.form.get("confirm") != "yes" and reason.strip() and cert.revoked_at is None:
+        return render_template(
+            "confirm.html", title=_("Revoke this certificate for good?"),
+            consequences=[_("Anyone who checks it (on the verification page, by QR code or its signed file) is told "
+                            "at once that it is revoked, with your reason: %(reason)s", reason=reason.strip()),
+                          _("A revocation cannot be undone: the candidate would need a new certificate.")],
+            action=url_for("grading.revoke", public_id=cert.public_id), fields={"reason": reason},
+            button=_("Revoke certificate"), back=url_for("grading.attempt", attempt_id=cert.attempt_id)), 200
+    revoke_certificate(cert, user(), reason, utcnow())
     flash(_("Certificate revoked."))
     return redirect(url_for("grading.attempt", attempt_id=cert.attempt_id))

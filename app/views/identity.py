@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WResponse
 
 from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
+from app.localtime import viewer_timezone
 from exams.catalog import get_exam_for
 from idcheck import cameras, live_check, manual
 from idcheck import verification as v
 from idcheck.document_labels import difference_words, document_rows
+from idcheck.reason_words import reason_words
 from kernel.clock import utcnow
 from kernel.errors import NotFound, ValidationFailed
 
 bp = Blueprint("identity", __name__)
 bp.add_app_template_global(document_rows, "document_rows")
 bp.add_app_template_global(difference_words, "difference_words")
+
+
+@bp.app_template_global("machine_notes")
+def machine_notes(reason: str | None) -> list[str]:
+    """The automatic check's notes (``IdCheck.reason``) in the reader's words, times in the viewer's zone."""
+    return reason_words(reason, viewer_timezone())
+
+
 MAX_FILE = 8 * 1024 * 1024
 
 
@@ -173,8 +195,19 @@ def image(check_id: int, which: str) -> Response:
 def decide(check_id: int) -> WResponse:
     """Verify or reject, with a reason."""
     check = v.reviewable_check(user(), check_id)
-    v.decide(check, user(), request.form.get("verified") == "yes", request.form.get("reason", ""), utcnow())
+    verified = request.form.get("verified") == "yes"
+    v.decide(check, user(), verified, request.form.get("reason", ""), utcnow())
+    _decided(check, verified)
     return redirect(url_for("identity.queue"))
+
+
+def _decided(check: v.IdCheck, confirmed: bool) -> None:
+    """Say what was decided, for whom, and what follows (the queue the person returns to shows it once)."""
+    name = check.user.display_name
+    if confirmed:
+        flash(_("Identity of %(name)s confirmed: the exam can start.", name=name))
+    else:
+        flash(_("Identity of %(name)s not confirmed: the exam cannot start.", name=name))
 
 
 @bp.post("/review/identity/<int:check_id>/reopen")
@@ -236,6 +269,8 @@ def manual_call(check_id: int) -> Response:
 def manual_decide(check_id: int) -> WResponse:
     """Identity confirmed or not confirmed, with a reason."""
     check = manual.supervised_check(user(), check_id)
+    confirmed = request.form.get("confirmed") == "yes"
     manual.decide_by_eye(current_app._get_current_object(), check, user(),  # type: ignore[attr-defined]
-                         request.form.get("confirmed") == "yes", request.form.get("reason", ""), utcnow())
+                         confirmed, request.form.get("reason", ""), utcnow())
+    _decided(check, confirmed)
     return redirect(url_for("identity.manual_queue"))

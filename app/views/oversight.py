@@ -108,11 +108,15 @@ def my_flags(attempt_id: int) -> str:
     """After the exam, the candidate sees the flags of their session, what each check can notice, and the decisions."""
     from exams.attempts import get_attempt_for
     from exams.models import AttemptStatus
+    from exams.trust import appeal_window
+    from kernel.clock import utcnow
     from oversight.detectors import detector_for
     from proctoring.flags import flags_of
 
     attempt = get_attempt_for(user(), attempt_id)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         abort(404)
+    window = appeal_window(attempt)  # an appeal is mentioned only while one can be filed
     return render_template("oversight/my_flags.html", attempt=attempt,
-                           rows=[(f, detector_for(f.kind)) for f in flags_of(attempt)])
+                           rows=[(f, detector_for(f.kind)) for f in flags_of(attempt)],
+                           appeal_until=window.closes_at if window is not None and window.is_open(utcnow()) else None)

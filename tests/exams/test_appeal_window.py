@@ -273,3 +273,16 @@ def test_the_office_home_lists_sessions_waiting_for_review_with_their_backstop(a
     clock.freeze(RELEASED + 31 * DAY)
     login(client, chain.staff)
     assert "bleibt bis zur Durchsicht erhalten" in row()
+
+
+def test_the_flags_page_mentions_an_appeal_only_while_one_can_be_filed(app, released):
+    """Issue 30: a past appeal deadline was still announced: the flags page invited the candidate to refer to a flag
+    in an appeal after the window had closed."""
+    client = app.test_client()
+    login(client, released.user)
+    url = f"/candidate/attempts/{released.id}/flags"
+    page = client.get(url, headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert 'id="appeal-hint"' in page and "Widerspruch" in page
+    clock.freeze(CLOSES + DAY)
+    page = client.get(url, headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert 'id="appeal-hint"' not in page and "Widerspruch" not in page

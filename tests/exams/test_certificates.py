@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import stat
 import time
@@ -105,7 +106,7 @@ def test_verify_page_valid_normalised_unknown_and_bad_check_char(app, cert):
 def test_revoked_shows_at_once(app, client, cert):
     url = f"/staff/certificates/{cert.public_id}/revoke"
     assert client.post(url, data={"reason": " "}).status_code == 400
-    assert client.post(url, data={"reason": "Täuschung nachgewiesen."}).status_code == 302
+    assert client.post(url, data={"reason": "Täuschung nachgewiesen.", "confirm": "yes"}).status_code == 302
     page = app.test_client().get(f"/verify/{cert.public_id}").get_data(as_text=True)
     assert 'data-status="revoked"' in page and "Täuschung nachgewiesen." in page
     body = client.post("/api/verify/credential", json={"credential": cert.credential}).json
@@ -169,3 +170,30 @@ def test_verification_is_rate_limited_per_ip(app, cert):
     resp = anon.post("/api/verify/credential", json={"credential": "x"}, environ_base={"REMOTE_ADDR": ip})
     assert resp.status_code == 429 and resp.json["error"]["code"] == "too_many_requests"
     assert anon.get(f"/verify/{cert.public_id}", environ_base={"REMOTE_ADDR": "10.255.0.1"}).status_code == 200
+
+
+def test_revoking_asks_once_before_it_happens(app, client, cert):
+    """Issue 30: revoking a certificate asked nothing; the form's post shows what follows and revokes only once
+    confirmed (cancel leads back to the attempt)."""
+    page = client.get(f"/staff/attempts/{cert.attempt_id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    form = page.split('id="revoke-reason"', 1)[0].rsplit("<form", 1)[1]
+    url = re.search(r'action="([^"]+)"', form).group(1)
+    asked = client.post(url, data={"reason": "Täuschung nachgewiesen."}, headers={"Accept-Language": "de"})
+    body = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "endgültig" in body and "Täuschung nachgewiesen." in body
+    assert f'href="/staff/attempts/{cert.attempt_id}" id="cancel-link"' in body
+    db.session.expire_all()
+    assert db.session.get(Certificate, cert.id).revoked_at is None
+    assert app.test_client().get(f"/verify/{cert.public_id}").get_data(as_text=True).count('data-status="valid"') == 1
+    hidden = dict(re.findall(r'<input type="hidden" name="(reason|confirm)" value="([^"]*)"', body))
+    assert client.post(url, data=hidden).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Certificate, cert.id).revocation_reason == "Täuschung nachgewiesen."
+
+
+def test_verify_page_names_the_issuer_and_the_result_in_german(app, cert):
+    """Issue 30: /verify showed "100.00 %" on a German page and never named the institution that issued it."""
+    page = app.test_client().get(f"/verify/{cert.public_id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert re.search(r'id="verify-issuer">Sprachschule Süd<', page)
+    result = re.search(r'id="verify-result">([^<]*)<', page).group(1)
+    assert re.fullmatch(r"\d+,\d % – bestanden", result), result

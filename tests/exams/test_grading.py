@@ -203,3 +203,21 @@ def test_new_posts_with_bad_input_are_clear_client_errors(app, client, office, s
         assert cand.post(f"/candidate/attempts/{attempt.id}/appeal", data=data).status_code in (400, 409)
     assert app.test_client().post("/api/verify/credential", data=b"\xff\xfe", content_type="text/plain").json[
         "valid"] is False
+
+
+def test_the_attempt_page_shows_every_answer_with_the_correct_one_and_points(app, client, office, submitted):
+    """Issue 30: the page where the exam office decides an appeal showed only the free-text answers; an appeal about an
+    automatically scored question could not be checked there. Now every question: answer, correct or not, points."""
+    import re
+
+    attempt = submitted({"q1": "b", "q2": ["p2", "p3"], "q3": "3,2"})
+    login(client, office.staff)
+    page = client.get(f"/staff/attempts/{attempt.id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    table = page.split('<table id="all-answers"', 1)[1].split("</table>", 1)[0]
+    rows = {qid: re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+            for qid, body in re.findall(r'<tr data-question="(\w+)">(.*?)</tr>', table, re.DOTALL)}
+    assert list(rows) == ["q1", "q2", "q3", "q4"]
+    assert "Hauptstadt?" in rows["q1"] and "Bonn" in rows["q1"] and "0 / 2" in rows["q1"]
+    assert "2 / 2" in rows["q2"]
+    assert "3,2" in rows["q3"] and "0 / 1" in rows["q3"]
+    assert "Erklären Sie." in rows["q4"]

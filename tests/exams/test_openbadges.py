@@ -191,7 +191,8 @@ def test_revoking_sets_the_bit_in_the_signed_status_list_with_http_caching(app, 
     assert listed["issuer"] == credential["issuer"]["id"]
     assert client.get(path, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
 
-    assert client.post(f"/staff/certificates/{cert.public_id}/revoke", data={"reason": "Täuschung"}).status_code == 302
+    assert client.post(f"/staff/certificates/{cert.public_id}/revoke",
+                       data={"reason": "Täuschung", "confirm": "yes"}).status_code == 302
     again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
     revoked_list = json.loads(again.get_data(as_text=True))
@@ -275,7 +276,8 @@ def test_verify_page_checks_uploaded_credentials(app, client, office, cert):
     assert api["valid"] is True and api["status"] == "valid" and api["form"] == "jsonld"
     assert anon.post("/api/verify/credential", json={"credential": es256.strip()}).json["form"] == "jwt-es256"
 
-    assert client.post(f"/staff/certificates/{cert.public_id}/revoke", data={"reason": "Täuschung"}).status_code == 302
+    assert client.post(f"/staff/certificates/{cert.public_id}/revoke",
+                       data={"reason": "Täuschung", "confirm": "yes"}).status_code == 302
     for content in (credential_text, es256, jws):
         page = _upload(anon, content)
         assert 'data-status="revoked"' in page and "Täuschung" in page
@@ -415,7 +417,8 @@ def test_the_status_list_is_signed_when_it_changes_and_served_with_validators(ap
     assert client.get(path, headers={"If-None-Match": '"other"',
                                      "If-Modified-Since": first.headers["Last-Modified"]}).status_code == 200
 
-    assert client.post(f"/staff/certificates/{cert.public_id}/revoke", data={"reason": "Täuschung"}).status_code == 302
+    assert client.post(f"/staff/certificates/{cert.public_id}/revoke",
+                       data={"reason": "Täuschung", "confirm": "yes"}).status_code == 302
     changed = client.get(path, headers={"If-Modified-Since": first.headers["Last-Modified"]})
     assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
     assert cache.signed == signed + 1  # signed once for the change

@@ -71,7 +71,8 @@ def two_certs(app, client, office, submitted, make_user):
 
     good = db.session.scalar(select(Certificate).where(Certificate.attempt_id == first.id))
     bad = db.session.scalar(select(Certificate).where(Certificate.attempt_id == second.id))
-    assert client.post(f"/staff/certificates/{bad.public_id}/revoke", data={"reason": "Täuschung"}).status_code == 302
+    assert client.post(f"/staff/certificates/{bad.public_id}/revoke",
+                       data={"reason": "Täuschung", "confirm": "yes"}).status_code == 302
     return good, bad
 
 

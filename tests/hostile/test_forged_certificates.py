@@ -122,7 +122,7 @@ def test_replayed_credential_of_a_revoked_certificate(app, issued):
     staff = app.test_client()
     login(staff, issued.staff)
     assert staff.post(f"/staff/certificates/{issued.cert.public_id}/revoke",
-                      data={"reason": "Täuschung"}).status_code == 302
+                      data={"reason": "Täuschung", "confirm": "yes"}).status_code == 302
     anon = app.test_client()
     for _ in range(2):  # a replay is refused every time, not only the first
         body = check(anon, issued.cert.credential)

@@ -120,7 +120,7 @@ def test_candidate_pages_show_script_as_text(app, evil):
 def test_public_verify_page_shows_script_as_text(app, evil):
     t, _waiting = evil
     staff = _client(app, t.staff)
-    staff.post(f"/staff/certificates/{t.cert.public_id}/revoke", data={"reason": SCRIPT})
+    staff.post(f"/staff/certificates/{t.cert.public_id}/revoke", data={"reason": SCRIPT, "confirm": "yes"})
     for client in (app.test_client(), staff):
         for url in (f"/verify/{t.cert.public_id}", f"/verify?id={t.cert.public_id}"):
             body = client.get(url).get_data(as_text=True)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from idcheck.document import TYPED
 from idcheck.models import IdCheck, IdCheckStatus
 from idcheck.verification import begin_live_challenge
 from kernel.clock import utcnow
@@ -51,6 +52,9 @@ def test_review_blocks_the_start_unless_the_institution_allows_it(setup, faces):
     assert resp.status_code == 409 and "Eine Person prüft Ihre Identität" in resp.get_data(as_text=True)
     page = client.get(f"/candidate/exams/{exam.id}/identity").get_data(as_text=True)
     assert "Die Prüfung kann beginnen, sobald entschieden ist" in page
+    # issue 30: with a person, the page offered upload, camera and switching still; it only says what happens now
+    for control in ('id="doc-file"', 'id="selfie-start"', 'id="switch-manual"', 'id="consent-no"'):
+        assert control not in page, control
     update_settings(exam.institution_id, role="processor", recording=True, biometric_matching=True,
                     appeal_window_days=7, start_during_identity_review=True)
     assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 302  # the institution's choice
@@ -286,3 +290,33 @@ def test_review_page_shows_the_document_step_in_german_words(setup, faces):
                   "Personalausweis", "12.08.1990", "Der Ausweis ist am 31.01.2020 abgelaufen.",
                   "Die maschinenlesbaren Zeilen wurden eingetippt", "Deutschland"):
         assert words in fields, words
+
+
+def test_review_page_shows_the_machine_notes_in_german_words(setup, faces):
+    """Issue 30: "Hinweise" on the review page showed the job runner's English notes (``faces differ: a person will
+    review; liveness: step 2 (left): first clear movement went right``); each note is in German words now."""
+    exam, cand, client, staff = setup
+    in_review(client, exam, faces)
+    check = the_check(cand)
+    page = staff.get(f"/review/identity/{check.id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    notes = page.split('id="machine-notes">', 1)[1].split("</dd>", 1)[0]
+    assert "faces differ" not in notes and "Gesichter unterscheiden sich" in notes  # the real run's note
+    check.reason = ("selfie: too_dark: Too dark. Please turn on a light or move to a brighter place.; no retakes left; "
+                    "ID document: the ID document expired on 2020-01-31, " + TYPED + "; liveness: step 2 (left): "
+                    "first clear movement went right")
+    db.session.commit()
+    page = staff.get(f"/review/identity/{check.id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    notes = page.split('id="machine-notes">', 1)[1].split("</dd>", 1)[0]
+    for english in ("selfie:", "too_dark", "Too dark", "retakes", "ID document", "expired", "MRZ typed in",
+                    "liveness", "step 2", "(left)", "went right", "2020-01-31"):
+        assert english not in notes, english
+    for words in ("Selfie: zu dunkel", "keine Wiederholung mehr möglich", "Der Ausweis ist am 31.01.2020 abgelaufen.",
+                  "Die maschinenlesbaren Zeilen wurden eingetippt", "Kopfbewegungen: Bewegung 2 (nach links): die "
+                  "erste deutliche Bewegung ging nach rechts"):
+        assert words in notes, words
+    check.reason = "reopened by Stefan Staff 2026-12-01 08:05: Neuer Versuch; bitte (rejected 2026-11-30 17:00: Foto)"
+    db.session.commit()
+    page = staff.get(f"/review/identity/{check.id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    notes = page.split('id="machine-notes">', 1)[1].split("</dd>", 1)[0]
+    assert notes == ("wieder geöffnet von Stefan Staff am 01.12.2026 09:05: Neuer Versuch; bitte (abgelehnt am "
+                     "30.11.2026 18:00: Foto)")

@@ -85,7 +85,9 @@ def test_other_person_goes_to_review_and_a_person_decides(app, setup, faces, mak
 
     assert [(a.what, a.why) for a in access_log_of(cand.id)] == [("id_image", "identity review")]  # audited
     assert staff.post(f"/review/identity/{check.id}/decide", data={"verified": "no", "reason": ""}).status_code == 400
-    staff.post(f"/review/identity/{check.id}/decide", data={"verified": "no", "reason": "Andere Person"})
+    decided = staff.post(f"/review/identity/{check.id}/decide", data={"verified": "no", "reason": "Andere Person"})
+    queue = staff.get(decided.headers["Location"], headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "nicht bestätigt: Die Prüfung kann nicht beginnen." in queue  # issue 30: the decision is confirmed
     state = client.get(f"/api/identity/{exam.id}").json
     assert state["status"] == "rejected" and state["decision_reason"] == "Andere Person"
     assert staff.get(f"/review/identity/{check.id}/image/id").status_code == 404  # images are gone

@@ -48,6 +48,9 @@ def test_confirmed_by_the_proctor_unlocks_the_exam(waiting):
     assert p.post(f"/proctor/identity/{check.id}/decide", data={"confirmed": "yes", "reason": ""}).status_code == 400
     resp = p.post(f"/proctor/identity/{check.id}/decide", data={"confirmed": "yes", "reason": "Ausweis passt"})
     assert resp.status_code == 302
+    # issue 30: the queue the proctor returns to confirms the decision, naming the candidate
+    queue = p.get(resp.headers["Location"], headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert f"Identität von {_cand.display_name} bestätigt: Die Prüfung kann beginnen." in queue
     db.session.expire_all()
     check = db.session.get(IdCheck, check.id)
     assert check.status == IdCheckStatus.VERIFIED and check.decided_by_id == proctor.id
@@ -61,7 +64,9 @@ def test_confirmed_by_the_proctor_unlocks_the_exam(waiting):
 
 def test_not_confirmed_blocks_the_exam_for_good(waiting):
     exam, _cand, client, proctor, p, check = waiting
-    p.post(f"/proctor/identity/{check.id}/decide", data={"confirmed": "no", "reason": "Gesicht passt nicht"})
+    resp = p.post(f"/proctor/identity/{check.id}/decide", data={"confirmed": "no", "reason": "Gesicht passt nicht"})
+    queue = p.get(resp.headers["Location"], headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert f"Identität von {_cand.display_name} nicht bestätigt: Die Prüfung kann nicht beginnen." in queue
     db.session.expire_all()
     check = db.session.get(IdCheck, check.id)
     assert check.status == IdCheckStatus.REJECTED and check.decided_by_id == proctor.id and not check.biometric
@@ -127,5 +132,5 @@ def test_consent_withdrawn_during_review_goes_to_the_proctor_with_the_automatic_
     p = app.test_client()
     login(p, proctor)
     notes = p.get(f"/proctor/identity/{check.id}").get_data(as_text=True).split('id="manual-notes"')[1][:200]
-    assert "faces differ" in notes  # the proctor knows the automatic result was doubtful
+    assert "Gesichter unterscheiden sich" in notes  # the proctor knows the automatic result was doubtful (in words)
     assert client.post(f"/candidate/exams/{exam.id}/start").status_code == 409
