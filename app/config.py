@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_AUDIT_RETENTION_DAYS": 7,
     # Privacy (privacy/inventory.py): staff access log, data exports, inactive accounts.
     "ACCESS_LOG_RETENTION_DAYS": 3 * 365,
+    "IDCHECK_CHAT_RETENTION_DAYS": 1,  # chat of a check by a proctor left undecided (idcheck.chat)
     "AIACT_LOG_RETENTION_DAYS": 183,  # the detector-run log: at least six months (EU AI Act Art. 19, 26(6))
     "EXPORT_RETENTION_DAYS": 7,
     "INACTIVE_ACCOUNT_DAYS": 2 * 365,

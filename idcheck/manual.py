@@ -144,8 +144,10 @@ def decide_by_eye(app: Flask, check: IdCheck, proctor: User, confirmed: bool, re
     locked.status = IdCheckStatus.VERIFIED if confirmed else IdCheckStatus.REJECTED
     locked.decided_by_id, locked.decided_at = proctor.id, now
     locked.biometric, locked.decision_reason = False, reason[:2000]
+    from idcheck.chat import forget
     from idcheck.mails import queue_identity_decided
 
+    forget(locked.id)  # the chat served the comparison; nothing of it is kept
     queue_identity_decided(locked)
     db.session.commit()
     media(app).close(session_of(locked))

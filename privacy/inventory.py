@@ -371,6 +371,15 @@ RECORDS: list[Record] = [
         "updated_at": _i("geändert am", "changed at", P_IDENT),
     }, ("id", "user_id", "exam_id", "id_image_blob_id", "selfie_blob_id", "frames_blob_id", "template_blob_id",
         "decided_by_id"), ID_CHECK, Erase.DELETE),
+    Record("id_check_message", "user_id", {
+        "text": _i("Chat mit der Aufsicht bei der Prüfung durch eine Person", "chat with the proctor in the check by a "
+                   "person", P_IDENT),
+        "at": _i("Zeitpunkt der Nachricht", "time of the message", P_IDENT),
+        "from_proctor": _i("von der Aufsicht oder von Ihnen", "from the proctor or from you", P_IDENT),
+        "sender_id": _i("wer schrieb (Konto)", "who wrote (account)", P_IDENT),
+    }, ("id", "check_id", "user_id"), T("bis die Aufsicht entschieden hat (höchstens einen Tag)",
+                                        "until the proctor has decided (at most one day)"), Erase.DELETE,
+        age_days_config="IDCHECK_CHAT_RETENTION_DAYS", age_column="at"),
     Record("system_check", "user_id", {
         "passed_at": _i("Technikprüfung bestanden am", "system check passed at", P_EXAM),
         "detail": _i("Ergebnis der Technikprüfung (Kamera, Mikrofon, Verbindung)", "system check result (camera, "

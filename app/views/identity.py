@@ -20,7 +20,9 @@ from werkzeug.wrappers import Response as WResponse
 from accounts.models import Role
 from accounts.services import current_consent, record_consent
 from app.access import role_required, user
+from app.ids import id_arg
 from app.localtime import viewer_timezone
+from app.ratelimit import limit
 from exams.catalog import get_exam_for
 from idcheck import cameras, live_check, manual
 from idcheck import verification as v
@@ -92,6 +94,33 @@ def live_offer(exam_id: int) -> Response:
     sdp = body.get("sdp") if isinstance(body, dict) else None
     return jsonify({"type": "answer", "sdp": manual.connect(current_app._get_current_object(),  # type: ignore[attr-defined]
                                                             check, sdp)})
+
+
+@bp.route("/api/identity/<int:exam_id>/chat", methods=["GET", "POST"])
+@role_required(Role.CANDIDATE)
+def chat(exam_id: int) -> Response:
+    """The candidate's side of the chat in the check by a proctor: read (``?after=``) or send ``{"text": ...}``."""
+    check = manual.waiting_check(user(), get_exam_for(user(), exam_id))
+    return _chat(check, from_proctor=False)
+
+
+@bp.route("/api/proctor/identity/<int:check_id>/chat", methods=["GET", "POST"])
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_chat(check_id: int) -> Response:
+    """The proctor's side of the chat in the check by a proctor (only the exam's proctors and office)."""
+    return _chat(manual.supervised_check(user(), check_id), from_proctor=True)
+
+
+def _chat(check: v.IdCheck, *, from_proctor: bool) -> Response:
+    from idcheck import chat as chat_service
+
+    if request.method == "POST":
+        limit(f"idchat:{user().id}:{check.id}", int(current_app.config["CHAT_MESSAGES_PER_MINUTE"]),
+              message=_("You are sending messages very fast. Please wait a minute."))
+        body = request.get_json(silent=True)
+        text = body.get("text") if isinstance(body, dict) else None
+        return jsonify(chat_service.send(check, user(), str(text or ""), utcnow(), from_proctor=from_proctor))
+    return jsonify({"messages": chat_service.messages(check, request.args.get("after", default=0, type=id_arg) or 0)})
 
 
 @bp.get("/api/identity/<int:exam_id>")

@@ -84,6 +84,15 @@ def test_manual_check_in_chromium(app, chromium, live_server, fake_webcam, tmp_p
     shot(c, tmp_path, "candidate-talks-with-proctor")
     p.find_element(By.ID, "call-end").click()
 
+    # ... and they write to each other beside it (a candidate who cannot hear or speak)
+    p.find_element(By.ID, "chat-text").send_keys("Bitte halten Sie den Ausweis neben Ihr Gesicht.")
+    p.find_element(By.CSS_SELECTOR, "#chat-form button").click()
+    WebDriverWait(c, 15).until(lambda d: "neben Ihr Gesicht" in d.find_element(By.ID, "chat-log").text)
+    c.find_element(By.ID, "chat-text").send_keys("Einen Moment bitte.")
+    c.find_element(By.CSS_SELECTOR, "#chat-form button").click()
+    WebDriverWait(p, 15).until(lambda d: "Einen Moment bitte." in d.find_element(By.ID, "chat-log").text)
+    shot(p, tmp_path, "proctor-chat-with-candidate")
+
     p.find_element(By.ID, "reason").send_keys("Gesicht und Ausweis stimmen überein")
     p.find_element(By.ID, "confirm-identity").click()
     WebDriverWait(p, 10).until(lambda d: d.current_url.endswith("/proctor/identity"))

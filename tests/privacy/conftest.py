@@ -31,7 +31,7 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
         Certificate,
         ExtraTime,
     )
-    from idcheck.models import IdCheck, IdCheckStatus
+    from idcheck.models import IdCheck, IdCheckMessage, IdCheckStatus
     from oversight.models import DetectorRun
     from privacy.models import AccessLog, ProfileChange
     from proctoring.models import (
@@ -94,7 +94,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                 decision_reason="passt", virtual_camera="OBS Virtual Camera"),
         SystemCheck(user_id=cand.id, exam_id=exam.id, passed_at=now, detail={"camera": "ok"}),
         PhonePairing(user_id=cand.id, exam_id=exam.id, attempt_id=att.id, token_hash=f"t{cand.id}".ljust(64, "0"),
-                     device_hash=f"d{cand.id}".ljust(64, "0"), created_at=now, expires_at=now, used_at=now),
+                     device_hash=f"d{cand.id}".ljust(64, "0"), created_at=now, expires_at=now, used_at=now,
+                     replaced_at=now),
         Accommodation(user_id=cand.id, exam_id=exam.id, flag_kind=FlagKind.NO_FACE, reason="Sehbehinderung",
                       created_by_id=staff.id),
         ExtraTime(exam_id=exam.id, user_id=cand.id, extra_minutes=15, extra_percent=0, reason="Legasthenie",
@@ -107,6 +108,10 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
         EvidenceView(attempt_id=att.id, viewer_id=staff.id, blob_id=id_img.id, at=now,
                      span_start=now - dt.timedelta(minutes=5), span_end=now),
     ])
+    db.session.flush()
+    check = db.session.scalars(sa.select(IdCheck).where(IdCheck.user_id == cand.id)).first()
+    db.session.add(IdCheckMessage(check_id=check.id, user_id=cand.id, sender_id=cand.id, at=now,
+                                  text=f"Ich höre nichts, {first}"))
     if certificate:
         db.session.add(Certificate(attempt_id=att.id, public_id=f"cert-{cand.id}", issued_at=now,
                                    credential=f'{{"name": "{first} {last}"}}', sent_at=now, revoked_at=now,
