@@ -206,6 +206,7 @@ INSTITUTION_EXAM = _id("exam_id", "An exam of the token's institution.")
 ATTEMPT = _id("attempt_id", "An attempt of the logged-in candidate (or one the proctor supervises).")
 EXAM = _id("exam_id", "An exam the logged-in candidate is registered for.")
 CHECK = _id("check_id", "An identity check waiting for the proctor (of an exam the proctor supervises).")
+LTI_SESSION = _id("session_id", "The logged-in candidate's supervision of a learning platform's assessment.")
 UPLOAD_ERRORS = ("400", "401", "403", "404", "409", "413", "422", "429")
 MEDIA_ERRORS = ("400", "401", "403", "404", "409", "429", "503")
 
@@ -300,6 +301,26 @@ def describe() -> dict[str, Any]:
         "/api/proctor/identity/{check_id}/live/offer": {"post": _op(
             "Watch a waiting candidate live for the identity check (the media engine relays the camera).",
             _ref("SdpAnswer"), params=[CHECK], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/identity/{check_id}/chat": {
+            "get": _op("The chat with a candidate waiting for the check by a proctor (deleted at the decision).",
+                       _ref("ChatMessages"), params=[CHECK, _after()]),
+            "post": _op("Write to the waiting candidate.", _ref("ChatMessage"), params=[CHECK],
+                        body=_json(_ref("ChatText")))},
+        "/api/identity/{exam_id}/chat": {
+            "get": _op("The candidate's chat with the proctor of the check by a proctor (deleted at the decision).",
+                       _ref("ChatMessages"), params=[EXAM, _after()]),
+            "post": _op("Write to the proctor of the check by a proctor.", _ref("ChatMessage"), params=[EXAM],
+                        body=_json(_ref("ChatText")))},
+        "/api/lti/proctoring/{session_id}": {"get": _op(
+            "Whether the supervision of a learning platform's assessment is live and recording (the checks page "
+            "enables the start with it).",
+            {"type": "object", "required": ["status", "live"],
+             "properties": {"status": {"type": "string", "enum": ["checks", "assessment", "ended"]},
+                            "live": {"type": "boolean"}}}, params=[LTI_SESSION])},
+        "/api/lti/proctoring/{session_id}/closed": {"post": _op(
+            "The supervision window is closing: a flag while the supervision runs.",
+            {"type": "object", "required": ["flagged"], "properties": {"flagged": {"type": "boolean"}}},
+            params=[LTI_SESSION])},
         "/api/proctor/identity/{check_id}/call/offer": {"post": _op(
             "The proctor talks to a candidate waiting for the check by a proctor (camera and microphone both ways; "
             "nothing is recorded).", _ref("SdpAnswer"), params=[CHECK], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},

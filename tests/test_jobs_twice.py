@@ -298,6 +298,24 @@ def _webhook_delivery(make_user: Any, make_exam: Any) -> int:
     return int(result.inserted_primary_key[0])
 
 
+def _seed_room_scan_overrun(make_user: Any, make_exam: Any, **_: Any) -> dict[str, Any]:
+    """A room scan begun before the start ten minutes ago and never completed (the candidate's page is gone)."""
+    from exams.attempts import record_event
+    from exams.models import Attempt, AttemptStatus
+
+    exam = make_exam(questions=QUESTIONS, identity_check_required=False, proctoring_required=True,
+                     room_scan_required=True)
+    now = utcnow()
+    att = Attempt(exam=exam, user=make_user("candidate", exam.institution), status=AttemptStatus.IN_PROGRESS,
+                  started_at=now - dt.timedelta(minutes=11), deadline_at=now + dt.timedelta(hours=1), seed=1,
+                  layout={})
+    db.session.add(att)
+    db.session.commit()
+    record_event(att, "room_scan_started", now - dt.timedelta(minutes=10), why="before_start")
+    db.session.commit()
+    return {}
+
+
 SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
     "lti.send_released_results": _seed_lti_unreachable,
     "accounts.send_notice": lambda make_user, **_: {"notice_id": _notice(make_user)},
@@ -308,6 +326,7 @@ SEEDS: dict[str, Callable[..., dict[str, Any]]] = {
     "accounts.purge_login_events": _seed_login_events,
     "accounts.purge_expired_link_mails": _seed_expired_link_mail,
     "exams.close_expired_attempts": _seed_expired_attempt,
+    "proctoring.expire_room_scans": _seed_room_scan_overrun,
     "exams.send_certificate": _seed_certificate,
     "exams.send_unsent_certificates": _seed_unsent_certificate,
     "exams.send_appeal_decision": _seed_appeal_decision,

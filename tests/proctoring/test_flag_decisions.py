@@ -118,7 +118,7 @@ def test_every_flag_type_and_state_has_words_in_both_languages(app):
     from proctoring.flag_labels import DEVICE_LOST_LABELS, FLAG_KIND_LABELS, FLAG_STATUS_LABELS
 
     for table, values in ((FLAG_KIND_LABELS, list(FlagKind)), (FLAG_STATUS_LABELS, list(FlagStatus)),
-                          (DEVICE_LOST_LABELS, ["camera", "microphone"])):
+                          (DEVICE_LOST_LABELS, ["camera", "microphone", "window"])):
         assert set(table) == set(values)
         with app.test_request_context():
             for value in values:
