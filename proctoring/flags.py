@@ -130,8 +130,14 @@ def note_view(attempt: Attempt, viewer: User, blob_id: int, now: dt.datetime) ->
         if ready is not None and ready.started_at is not None:
             start = ready.started_at
     end = blob.completed_at or now if blob.category == "recording" else start
-    db.session.add(EvidenceView(attempt_id=attempt.id, viewer_id=viewer.id, blob_id=blob_id, at=now,
-                                span_start=start, span_end=max(start, end)))
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with db.session.begin_nested():  # the player's range requests come in parallel: the first one writes it
+            db.session.add(EvidenceView(attempt_id=attempt.id, viewer_id=viewer.id, blob_id=blob_id, at=now,
+                                        span_start=start, span_end=max(start, end)))
+    except IntegrityError:
+        pass  # another request of the same player noted this file a moment ago
     db.session.commit()
 
 
