@@ -41,12 +41,15 @@ def oral(app, make_institution, make_user, make_exam):
             "exam": exam, "examiner": examiner}
 
 
-async def _frames(track: Any, seconds: float) -> int:
-    """Frames aiortc decodes from a received track within ``seconds``."""
+async def _frames(track: Any, want: int, seconds: float = 10.0) -> int:
+    """Frames aiortc decodes from a received track, up to ``want`` of them, within ``seconds``.
+
+    Stops at ``want`` so that a loaded machine (a CI host running other work) only makes the wait longer, not the
+    count smaller: the assertion is about the media flowing, not about the frame rate."""
     n = 0
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
-    while loop.time() < end:
+    while n < want and loop.time() < end:
         try:
             await asyncio.wait_for(track.recv(), timeout=max(0.05, end - loop.time()))
         except Exception:  # a timeout, or the track ended
@@ -88,13 +91,13 @@ def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(or
         assert exam_pc.connectionState == "connected"
         assert set(from_examiner) == {"video", "audio"} and set(from_candidate) == {"video", "audio"}
         got["candidate_sees"], got["examiner_sees"], got["candidate_hears"], got["examiner_hears"] = \
-            await asyncio.gather(_frames(from_examiner["video"], 3.0), _frames(from_candidate["video"], 3.0),
-                                 _frames(from_examiner["audio"], 3.0), _frames(from_candidate["audio"], 3.0))
+            await asyncio.gather(_frames(from_examiner["video"], 90), _frames(from_candidate["video"], 90),
+                                 _frames(from_examiner["audio"], 150), _frames(from_candidate["audio"], 150))
         await exam_pc.close()
         await cand.close()
 
     asyncio.run(run())
-    assert got["candidate_sees"] >= 30 and got["examiner_sees"] >= 30, got  # 30 fps for 3 s, after a keyframe
+    assert got["candidate_sees"] >= 30 and got["examiner_sees"] >= 30, got  # 3 s at 30 fps asked for, 1 s at least
     assert got["candidate_hears"] >= 50 and got["examiner_hears"] >= 50, got  # 20 ms audio frames
     wait_parts_closed(aid)
     parts = recordings(aid)

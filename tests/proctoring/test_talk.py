@@ -72,8 +72,8 @@ def test_a_proctor_talks_to_a_candidate_of_an_ordinary_exam_and_the_call_is_reco
             await asyncio.sleep(0.1)
         assert proctor_pc.connectionState == "connected"
         got["candidate_sees"], got["proctor_sees"], got["candidate_hears"], got["proctor_hears"] = \
-            await asyncio.gather(_frames(from_proctor["video"], 3.0), _frames(from_candidate["video"], 3.0),
-                                 _frames(from_proctor["audio"], 3.0), _frames(from_candidate["audio"], 3.0))
+            await asyncio.gather(_frames(from_proctor["video"], 30), _frames(from_candidate["video"], 30),
+                                 _frames(from_proctor["audio"], 50), _frames(from_candidate["audio"], 50))
         got["notices"] = (await loop.run_in_executor(None, lambda: client.get(
             f"/api/attempts/{aid}/notices").get_json()))["notices"]
         await loop.run_in_executor(None, lambda: pc_client.post(f"/api/proctor/attempts/{aid}/call/end", json={}))
