@@ -20,9 +20,24 @@ from kernel.db import db
 from kernel.errors import Conflict, DomainError, Forbidden, NotFound, TooManyRequests, ValidationFailed
 
 log = logging.getLogger(__name__)
-_hasher = PasswordHasher()
+#: Argon2id's cost as (passes, memory in KiB, lanes): RFC 9106's second recommended option, argon2-cffi's default.
+DEFAULT_HASH_COST = (3, 65536, 4)
+_hasher = PasswordHasher(*DEFAULT_HASH_COST)
 # Verified against when the email is unknown, so timing does not reveal which emails exist.
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def set_hash_cost(cost: tuple[int, int, int]) -> None:
+    """Hash new passwords with Argon2id at ``cost`` (passes, KiB, lanes); the app sets ``PASSWORD_HASH_COST``.
+
+    A stored hash of another cost still verifies and is rehashed at the next login. The test suite lowers the
+    cost (a login there is one of some 3,000); production keeps the default.
+    """
+    global _hasher, _DUMMY_HASH
+    if (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism) == tuple(cost):
+        return
+    _hasher = PasswordHasher(*cost)
+    _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
 class LoginFailed(DomainError):

@@ -48,6 +48,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         app.config["SECRET_KEY"] = ensure_secret(app.instance_path, "secret_key")
 
+    from accounts.services import set_hash_cost
+
+    set_hash_cost(_hash_cost(app.config["PASSWORD_HASH_COST"]))
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -136,6 +139,18 @@ class RequestJSONProvider(DefaultJSONProvider):
                 except UnicodeEncodeError:
                     raise ValueError("JSON string with a lone surrogate") from None
         return value
+
+
+def _hash_cost(value: Any) -> tuple[int, int, int]:
+    """``PASSWORD_HASH_COST`` as (passes, KiB, lanes): a list of three numbers or "3,65536,4"."""
+    parts = value.split(",") if isinstance(value, str) else value
+    try:
+        passes, kib, lanes = (int(p) for p in parts)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"PASSWORD_HASH_COST must be three whole numbers (passes, KiB, lanes), not {value!r}") from err
+    if passes < 1 or lanes < 1 or kib < 8 * lanes:
+        raise ValueError(f"PASSWORD_HASH_COST {value!r} is below Argon2's minimum (1 pass, 8 KiB per lane)")
+    return passes, kib, lanes
 
 
 def _loads(value: str) -> Any:

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "JOB_DB_RETRY_SECONDS": 60,
     # Periods of periodic jobs in seconds by name, overriding the registered ones (the outage drill shortens them).
     "JOB_PERIODS": {},
+    # Argon2id cost of password hashes: passes, memory in KiB, lanes (RFC 9106's second recommended option).
+    "PASSWORD_HASH_COST": [3, 65536, 4],
     # Sessions and cookies (set AUFSICHT_SESSION_COOKIE_SECURE=true behind TLS).
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -22,6 +22,10 @@ from kernel.db import db
 from kernel.jobs import InProcessRunner
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Password hashes at Argon2's lowest cost in the suite (the servers its browser tests start inherit it): some
+# 3,000 hashes and logins at production cost (64 MiB, 3 passes) took 0.3-0.8 s each on a 2-core host.
+# tests/accounts/test_password_cost.py holds the production default.
+os.environ["AUFSICHT_PASSWORD_HASH_COST"] = "[1, 8, 1]"
 
 _compile_builder = Rule._compile_builder
 
