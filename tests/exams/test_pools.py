@@ -346,3 +346,21 @@ def test_an_exam_may_consist_of_drawn_items_only_but_not_of_nothing():
     assert load_exam(only_drawn, "yaml").max_points == 3
     found = problems_of(only_drawn.split("pool:")[0])
     assert found == ["line 5: questions: an exam needs at least one question (in questions, or drawn from a pool)"]
+
+
+def test_option_shuffling_works_on_the_drawn_items(app, pooled):
+    many = [choice(f"s{i}", "grammar", "medium") | {"options": [{"id": o, "text": o.upper(), "correct": o == "a"}
+                                                               for o in "abcdefgh"]} for i in range(6)]
+    pooled.exam.pool, pooled.exam.draws, pooled.exam.shuffle_options = many, [{"count": 3, "topic": "grammar"}], True
+    db.session.commit()
+    with app.test_request_context():
+        attempts = [start_attempt(pooled.make_candidate(), pooled.exam, utcnow()) for _ in range(4)]
+    orders = set()
+    for attempt in attempts:
+        drawn = attempt.layout["drawn"]
+        assert sorted(attempt.layout["options"]) == sorted(drawn)  # an order for each drawn item, none for others
+        for view in questions_for(attempt):
+            if view.id in drawn:
+                assert sorted(oid for oid, _ in view.options) == list("abcdefgh")
+                orders.add(tuple(oid for oid, _ in view.options))
+    assert len(orders) > 1  # unshuffled, all twelve would be "abcdefgh"
