@@ -364,3 +364,22 @@ def test_option_shuffling_works_on_the_drawn_items(app, pooled):
                 assert sorted(oid for oid, _ in view.options) == list("abcdefgh")
                 orders.add(tuple(oid for oid, _ in view.options))
     assert len(orders) > 1  # unshuffled, all twelve would be "abcdefgh"
+
+
+def test_an_upheld_appeal_regrades_the_same_drawn_items(client, app, pooled):
+    from exams.appeals import decide_appeal, file_appeal
+    from exams.attempts import regrade_attempt
+
+    attempt = _released(app, pooled, 1)[0]
+    drawn, seed = list(attempt.layout["drawn"]), attempt.seed
+    with app.test_request_context():
+        appeal = file_appeal(attempt, "Die Vokabelfrage war mehrdeutig.", utcnow())
+        decide_appeal(appeal, pooled.staff, "upheld", "Wir prüfen neu.", utcnow())
+        regrade_attempt(attempt)
+        db.session.commit()
+    db.session.refresh(attempt)
+    assert (attempt.layout["drawn"], attempt.seed, attempt.max_points) == (drawn, seed, 7)
+    login(client, pooled.staff)
+    review = client.get(f"/staff/attempts/{attempt.id}").get_data(as_text=True)
+    assert ", ".join(drawn) in review and all(f"Frage {d}?" in review for d in drawn)
+    assert not any(f"Frage {q['id']}?" in review for q in POOL if q["id"] not in drawn)
