@@ -23,7 +23,7 @@ from accounts.models import Role, User
 from accounts.services import require_verified_email
 from exams.itemanswers import candidate_parts, clean_answer
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, Enrolment, Exam, ExtraTime, extra_minutes
-from exams.questions import ExamSpec, score_attempt, shuffled_order
+from exams.questions import ExamSpec, attempt_items, draw_items, score_attempt, shuffled_order
 from exams.rules import meets_minimum_age
 from exams.schema import exam_from_data
 from kernel.clock import format_local
@@ -100,8 +100,21 @@ def exam_spec(exam: Exam) -> ExamSpec:
         "screen_capture": exam.screen_capture, "room_scan_required": exam.room_scan_required,
         "second_camera": exam.second_camera,
         "seb_required": exam.seb_required, "seb_browser_exam_keys": list(exam.seb_browser_exam_keys or []),
-        "questions": exam.questions,
+        "questions": exam.questions, "pool": exam.pool or [], "draw": exam.draws or [],
     })
+
+
+def attempt_spec(attempt: Attempt) -> ExamSpec:
+    """The exam as this attempt has it: its questions and the pool items drawn for it at the start, nothing else.
+
+    Everything about one attempt (the page, answers, grading, its maximum, review and appeal) goes through this, so a
+    candidate's pool items are exactly the stored draw; an attempt of an exam without a pool gets every question."""
+    return attempt_items(exam_spec(attempt.exam), drawn_items(attempt))
+
+
+def drawn_items(attempt: Attempt) -> list[str]:
+    """The pool item ids drawn for this attempt at its start (empty for an exam without a pool)."""
+    return list((attempt.layout or {}).get("drawn") or [])
 
 
 def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
@@ -114,15 +127,12 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
     if existing is not None:
         return existing
     _check_start(candidate, exam, now)
-    spec = exam_spec(exam)
     seed = secrets.randbelow(2**31)
-    order = shuffled_order(spec, seed)
+    layout = new_layout(exam_spec(exam), seed)
     extra = extra_minutes_for(candidate, exam)
     attempt = Attempt(
         exam=exam, user=candidate, started_at=now,
-        deadline_at=now + dt.timedelta(minutes=exam.duration_minutes + extra),
-        seed=seed, layout={"questions": list(order.question_ids),
-                           "options": {k: list(v) for k, v in order.option_ids.items()}},
+        deadline_at=now + dt.timedelta(minutes=exam.duration_minutes + extra), seed=seed, layout=layout,
     )
     db.session.add(attempt)
     try:
@@ -135,6 +145,18 @@ def start_attempt(candidate: User, exam: Exam, now: dt.datetime) -> Attempt:
         record_event(attempt, "extra_time_applied", now, minutes=extra)
     db.session.commit()
     return attempt
+
+
+def new_layout(spec: ExamSpec, seed: int) -> dict[str, Any]:
+    """An attempt's layout from its seed: the pool items drawn (stored, so the draw never changes), the question
+    order and the option order per question."""
+    drawn = draw_items(spec, seed)
+    order = shuffled_order(attempt_items(spec, drawn), seed)
+    layout: dict[str, Any] = {"questions": list(order.question_ids),
+                              "options": {k: list(v) for k, v in order.option_ids.items()}}
+    if spec.draws:
+        layout["drawn"] = list(drawn)
+    return layout
 
 
 def _check_start(candidate: User, exam: Exam, now: dt.datetime) -> None:
@@ -238,9 +260,8 @@ def save_answer(attempt: Attempt, question_id: str, value: Any, now: dt.datetime
     if attempt.paused_at is not None:
         raise AttemptPaused(_("The supervision has paused your exam. Your time is stopped; please wait."))
     check_attempt_gates(attempt)
-    spec = exam_spec(attempt.exam)
-    question = spec.question(question_id)
-    if question is None:
+    question = attempt_spec(attempt).question(question_id)
+    if question is None:  # not in the exam, or a pool item not drawn for this attempt: the same answer for both
         raise NotFound(_("This exam has no such question."))
     value = clean_answer(question, value)
     answer = db.session.scalar(
@@ -278,9 +299,12 @@ def submit_attempt(attempt: Attempt, now: dt.datetime, *, reason: str = "submitt
 
 
 def regrade_attempt(attempt: Attempt) -> None:
-    """Recompute points, percent and pass from the saved answers and manual points (caller commits)."""
-    spec = exam_spec(attempt.exam)
-    rows = db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id)).all()
+    """Recompute points, percent and pass from the saved answers and manual points (caller commits).
+
+    Only the attempt's own items count (its questions and its drawn pool items), and its maximum is theirs."""
+    spec = attempt_spec(attempt)
+    rows = [a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id)).all()
+            if spec.question(a.question_id) is not None]
     manual = {a.question_id: a.manual_points for a in rows if a.manual_points is not None}
     result = score_attempt(spec, {a.question_id: a.value for a in rows}, manual)
     attempt.points, attempt.max_points = result.points, result.max_points
@@ -351,7 +375,7 @@ class QuestionView:
 
 def questions_for(attempt: Attempt) -> list[QuestionView]:
     """The attempt's questions in its fixed order, with the saved answers, never revealing solutions."""
-    spec = exam_spec(attempt.exam)
+    spec = attempt_spec(attempt)
     saved = answers_of(attempt)
     order = attempt.layout.get("questions") or [q.id for q in spec.questions]
     views = []

@@ -82,12 +82,13 @@ def _proctors(institution: Institution, spec: ExamSpec, text: str) -> list[User]
 
 def _missing_images(institution: Institution, spec: ExamSpec, text: str) -> list[ImportProblem]:
     """Hotspot items must name an image the institution stored (exams.itemmedia)."""
-    wanted = {q.image for q in spec.questions if q.image}
+    wanted = {q.image for q in spec.items if q.image}
     have = set(db.session.scalars(select(ItemImage.public_id).where(
         ItemImage.institution_id == institution.id, ItemImage.public_id.in_(wanted)))) if wanted else set()
-    return [ImportProblem(_line_of(text, q.image), f"questions[{i}].image",
+    return [ImportProblem(_line_of(text, q.image), f"{where}[{i}].image",
                           f"no image {q.image} stored for this institution (upload it on the exam editor's page)")
-            for i, q in enumerate(spec.questions) if q.image and q.image not in have]
+            for where, items in (("questions", spec.questions), ("pool", spec.pool))
+            for i, q in enumerate(items) if q.image and q.image not in have]
 
 
 def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:
@@ -107,8 +108,15 @@ def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:
     exam.seb_required = spec.seb_required
     exam.second_camera = spec.second_camera
     exam.seb_browser_exam_keys = list(spec.seb_browser_exam_keys)
-    exam.questions = exam_to_data(spec)["questions"]
+    data = exam_to_data(spec)
+    exam.questions = data["questions"]
+    exam.pool, exam.draws = data.get("pool", []), data.get("draw", [])
     exam.proctors = list(proctors)
+
+
+def pool_in_file_only() -> str:
+    """Why the form-based editor does not change an exam with a pool."""
+    return _("This exam draws items from a pool, which the form does not show; change it in its exam file.")
 
 
 def has_attempts(exam: Exam) -> bool:
@@ -143,6 +151,8 @@ def save_exam(institution: Institution, exam: Exam | None, spec: ExamSpec) -> Ex
     """
     if exam is not None and has_attempts(exam):
         raise Conflict(_("Candidates have already started this exam; it can no longer be changed."))
+    if exam is not None and exam.pool and not spec.pool:  # the form has no pool: saving it would drop the pool
+        raise Conflict(pool_in_file_only())
     proctors = _proctors(institution, spec, "")
     if exam is None:
         exam = Exam(institution=institution)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from accounts.models import Role, User
 from exams import trust
-from exams.attempts import exam_spec, record_event, regrade_attempt
+from exams.attempts import attempt_spec, record_event, regrade_attempt
 from exams.itemtypes import Criterion, word_count
 from exams.models import Answer, Attempt, AttemptStatus, Exam
 from exams.questions import WRITTEN_MANUAL_KINDS, QuestionKind
@@ -66,7 +66,7 @@ def releasable(staff: User, exam: Exam) -> Sequence[Attempt]:
 
 def manual_items(attempt: Attempt) -> list[ManualItem]:
     """The attempt's free-text questions with the candidate's answers and any points given."""
-    spec = exam_spec(attempt.exam)
+    spec = attempt_spec(attempt)
     rows = {a.question_id: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
     items = []
     for q in spec.questions:
@@ -94,7 +94,7 @@ class OralItem:
 
 def oral_items(attempt: Attempt) -> list[OralItem]:
     """The attempt's oral items with the points and notes given so far."""
-    spec = exam_spec(attempt.exam)
+    spec = attempt_spec(attempt)
     rows = {a.question_id: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
     return [OralItem(q.id, q.prompt, q.points, rows[q.id].manual_points if q.id in rows else None,
                      rows[q.id].manual_note if q.id in rows else None)
@@ -110,7 +110,7 @@ def grade_oral(attempt: Attempt, examiner: User, question_id: str, points: int, 
         raise Conflict(_("The oral exam is still going on; grade it once it has ended."))
     if attempt.result_released_at is not None:
         raise Conflict(_("The result has been released; points can no longer be changed."))
-    question = exam_spec(attempt.exam).question(question_id)
+    question = attempt_spec(attempt).question(question_id)
     if question is None or question.kind is not QuestionKind.ORAL:
         raise NotFound(_("This exam has no such oral item."))
     if not 0 <= points <= question.points:
@@ -140,7 +140,7 @@ def give_points(attempt: Attempt, grader: User, question_id: str, points: int | 
     grader's ``note`` (why these points) is kept for the appeal."""
     if attempt.result_released_at is not None:
         raise Conflict(_("The result has been released; points can no longer be changed."))
-    question = exam_spec(attempt.exam).question(question_id)
+    question = attempt_spec(attempt).question(question_id)
     if question is None or question.kind not in WRITTEN_MANUAL_KINDS:
         raise NotFound(_("This exam has no such free-text question."))
     chosen: dict[str, str] | None = None

@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
 from accounts.models import Role, User
-from exams.attempts import AttemptClosed, exam_spec, record_event
+from exams.attempts import AttemptClosed, attempt_spec, record_event
 from exams.models import Answer, AnswerFile, Attempt, AttemptStatus, Exam, ItemImage
 from exams.questions import QuestionKind
 from kernel.db import db
@@ -91,7 +91,7 @@ def item_image(public_id: str, institution_id: int) -> ItemImage:
 
 def image_of_attempt(attempt: Attempt, question_id: str) -> ItemImage:
     """The image a hotspot item of the attempt's exam shows."""
-    question = exam_spec(attempt.exam).question(question_id)
+    question = attempt_spec(attempt).question(question_id)
     if question is None or question.kind is not QuestionKind.HOTSPOT:
         raise NotFound()
     return item_image(question.image, attempt.exam.institution_id)
@@ -114,7 +114,7 @@ def hand_in_file(attempt: Attempt, question_id: str, data: bytes, name: str, now
 
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise AttemptClosed(_("This attempt has ended; answers can no longer be changed."))
-    question = exam_spec(attempt.exam).question(question_id)
+    question = attempt_spec(attempt).question(question_id)
     if question is None or question.kind is not QuestionKind.UPLOAD:
         raise NotFound(_("This exam has no such upload item."))
     if not data:

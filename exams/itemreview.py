@@ -11,7 +11,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from exams.attempts import exam_spec
+from exams.attempts import attempt_spec
 from exams.itemtypes import fold, hotspot_right
 from exams.models import Answer, Attempt
 from exams.questions import MANUAL_KINDS, QuestionKind, QuestionSpec, grade
@@ -95,7 +95,7 @@ def _lines(q: QuestionSpec, value: Any) -> list[AnswerLine]:
 
 def answer_overview(attempt: Attempt) -> list[AnswerRow]:
     """Every item of the attempt (in the exam's order) with the answer in words and its points."""
-    spec = exam_spec(attempt.exam)
+    spec = attempt_spec(attempt)
     rows = {a.question_id: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
     out = []
     for q in spec.questions:

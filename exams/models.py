@@ -69,6 +69,9 @@ class Exam(db.Model):  # type: ignore[name-defined]
         """An oral exam: it has items the candidate answers in a call with the examiner."""
         return any(isinstance(q, dict) and q.get("type") == "oral" for q in self.questions or [])
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Items drawn per attempt (file layout) and the rules that draw them; each attempt's draw is in its layout.
+    pool: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    draws: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     institution: Mapped[Institution] = relationship()
@@ -99,7 +102,8 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     # Set while a proctor has paused the attempt; resuming moves the deadline by the paused time.
     paused_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     seed: Mapped[int] = mapped_column(Integer)
-    # Order of question ids (and option ids per question) fixed at start, so a reload shows the same exam.
+    # Order of question ids (and option ids per question) fixed at start, so a reload shows the same exam; with
+    # a pool also "drawn": the pool item ids drawn for this attempt from ``seed`` (exams.questions.draw_items).
     layout: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Time added by a proctor, and paused time, move the deadline; both are stored in deadline_at.
     points: Mapped[int | None] = mapped_column(Integer)

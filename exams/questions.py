@@ -25,7 +25,7 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
@@ -47,6 +47,7 @@ from kernel.errors import ValidationFailed
 
 __all__ = [
     "Answer",
+    "DrawRule",
     "ExamSpec",
     "Grade",
     "Option",
@@ -55,8 +56,11 @@ __all__ = [
     "Result",
     "ShuffledOrder",
     "Window",
+    "attempt_items",
+    "draw_items",
     "grade",
     "parse_number",
+    "rule_items",
     "score_attempt",
     "shuffled_order",
 ]
@@ -121,6 +125,8 @@ class QuestionSpec:
     min_words: int | None = None  # essay
     max_words: int | None = None  # essay
     rubric: tuple[Criterion, ...] = ()  # essay: criteria and levels; the points are the best levels' sum
+    topic: str = ""  # what the item tests ("grammar"); a draw rule picks pool items by it
+    difficulty: str = ""  # "easy", "medium" or "hard" (or empty); a draw rule picks pool items by it
 
     def option(self, option_id: str) -> Option | None:
         """The option with this id, or None."""
@@ -133,6 +139,23 @@ class Window:
 
     opens_at: dt.datetime
     closes_at: dt.datetime
+
+
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+@dataclass(frozen=True)
+class DrawRule:
+    """Draw ``count`` items per attempt from the pool items of this topic and difficulty (empty: any)."""
+
+    count: int
+    topic: str = ""
+    difficulty: str = ""
+
+    def takes(self, item: QuestionSpec) -> bool:
+        """Whether this rule draws from ``item`` (every given criterion matches)."""
+        return (not self.topic or item.topic == self.topic) and (not self.difficulty
+                                                                  or item.difficulty == self.difficulty)
 
 
 @dataclass(frozen=True)
@@ -156,15 +179,27 @@ class ExamSpec:
     second_camera: bool = False  # a phone as the second camera (proctoring.phone)
     seb_browser_exam_keys: tuple[str, ...] = ()
     proctors: tuple[str, ...] = ()
+    # Items drawn per attempt (a few of them each) by the draw rules; ``questions`` every candidate gets.
+    pool: tuple[QuestionSpec, ...] = ()
+    draws: tuple[DrawRule, ...] = ()
+
+    @property
+    def items(self) -> tuple[QuestionSpec, ...]:
+        """Every item of the exam: the questions all candidates get, then the pool."""
+        return self.questions + self.pool
 
     @property
     def max_points(self) -> int:
-        """Sum of all questions' points."""
-        return sum(q.points for q in self.questions)
+        """The points an attempt can reach: its questions' and, per draw rule, the drawn items' (equal per rule)."""
+        drawn = 0
+        for rule in self.draws:
+            taken = rule_items(self, rule)
+            drawn += rule.count * (taken[0].points if taken else 0)
+        return sum(q.points for q in self.questions) + drawn
 
     def question(self, question_id: str) -> QuestionSpec | None:
-        """The question with this id, or None."""
-        return next((q for q in self.questions if q.id == question_id), None)
+        """The item with this id (a question or a pool item), or None."""
+        return next((q for q in self.items if q.id == question_id), None)
 
 
 @dataclass(frozen=True)
@@ -328,3 +363,27 @@ def shuffled_order(spec: ExamSpec, seed: str | int | bytes) -> ShuffledOrder:
         elif oids:
             option_ids[q.id] = _shuffle(oids, seed_text, f"options\x00{q.id}") if spec.shuffle_options else tuple(oids)
     return ShuffledOrder(question_ids, option_ids)
+
+
+def rule_items(spec: ExamSpec, rule: DrawRule) -> tuple[QuestionSpec, ...]:
+    """The pool items ``rule`` draws from, in the file's order."""
+    return tuple(q for q in spec.pool if rule.takes(q))
+
+
+def draw_items(spec: ExamSpec, seed: str | int | bytes) -> tuple[str, ...]:
+    """The pool item ids the attempt with this seed gets: per rule ``count`` of its items, in the file's order.
+
+    The same seed gives the same draw in every process (a keyed hash, like the option shuffling), so a draw can
+    always be checked again from the stored seed; the attempt stores the ids themselves all the same."""
+    seed_text = seed.hex() if isinstance(seed, bytes) else str(seed)
+    chosen: set[str] = set()
+    for index, rule in enumerate(spec.draws):
+        ids = [q.id for q in rule_items(spec, rule) if q.id not in chosen]
+        chosen.update(_shuffle(ids, seed_text, f"draw\x00{index}")[:rule.count])
+    return tuple(q.id for q in spec.pool if q.id in chosen)
+
+
+def attempt_items(spec: ExamSpec, drawn: Sequence[str]) -> ExamSpec:
+    """The exam as one attempt has it: its questions plus the pool items drawn for it (no pool left to draw)."""
+    wanted = set(drawn)
+    return replace(spec, questions=spec.questions + tuple(q for q in spec.pool if q.id in wanted), pool=(), draws=())

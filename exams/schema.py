@@ -26,7 +26,7 @@ import jsonschema
 import yaml
 
 from exams.itemtypes import GAP_RE, Area, Criterion, Gap, Level, Premise
-from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Window
+from exams.questions import DIFFICULTIES, DrawRule, ExamSpec, Option, QuestionKind, QuestionSpec, Window
 from kernel.errors import ValidationFailed
 
 __all__ = [
@@ -112,6 +112,12 @@ _REQUIRED_BY_TYPE: dict[str, list[str]] = {
     "short_text": ["accepted"], "hotspot": ["image", "image_alt", "areas"],
 }
 _SPECIFIC = set().union(*FIELDS_BY_TYPE.values())
+_TOPIC = {"type": "string", "minLength": 1, "maxLength": 100}
+_DRAW_RULE: dict[str, Any] = {
+    "type": "object", "required": ["count"], "additionalProperties": False,
+    "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 500}, "topic": _TOPIC,
+                   "difficulty": {"enum": list(DIFFICULTIES)}},
+}
 
 _QUESTION: dict[str, Any] = {
     "type": "object",
@@ -137,6 +143,8 @@ _QUESTION: dict[str, Any] = {
         "min_words": {"type": "integer", "minimum": 0, "maximum": 100000},
         "max_words": {"type": "integer", "minimum": 1, "maximum": 100000},
         "rubric": {"type": "array", "minItems": 1, "maxItems": 20, "items": _CRITERION},
+        "topic": _TOPIC,
+        "difficulty": {"enum": list(DIFFICULTIES)},
     },
     "allOf": [
         {
@@ -188,7 +196,11 @@ EXAM_SCHEMA: dict[str, Any] = {
             "maxItems": 100,
             "items": {"type": "string", "maxLength": 254, "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
         },
-        "questions": {"type": "array", "minItems": 1, "maxItems": 500, "items": _QUESTION},
+        # Every candidate gets these; may be empty when a pool's draw gives the items (checked below).
+        "questions": {"type": "array", "maxItems": 500, "items": _QUESTION},
+        # Items drawn per attempt (exams.questions.draw_items): the pool, and the rules that draw from it.
+        "pool": {"type": "array", "maxItems": 2000, "items": _QUESTION},
+        "draw": {"type": "array", "maxItems": 100, "items": _DRAW_RULE},
     },
 }
 
@@ -556,13 +568,12 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
             yield problem(("proctors", index), f"{email} is listed twice (first at proctors[{first_index}])")
         seen_proctors.setdefault(email.lower(), index)
 
-    seen_questions: dict[str, int] = {}
-    for qi, question in enumerate(data["questions"]):
-        qpath: Path = ("questions", qi)
+    seen_questions: dict[str, Path] = {}
+    for qpath, question in _all_items(data):
         if question["id"] in seen_questions:
-            first = _line_of(lines, ("questions", seen_questions[question["id"]], "id"))
+            first = _line_of(lines, (*seen_questions[question["id"]], "id"))
             yield problem((*qpath, "id"), f"duplicate question id {_short(question['id'])} (first on line {first})")
-        seen_questions.setdefault(question["id"], qi)
+        seen_questions.setdefault(question["id"], qpath)
         options = question.get("options", [])
         seen_ids: dict[str, int] = {}
         seen_texts: dict[str, int] = {}
@@ -584,6 +595,61 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
         if question["type"] == "multiple_choice" and correct == 0:
             yield problem((*qpath, "options"), "a multiple choice question needs at least one correct option")
         yield from _item_problems(question, qpath, problem)
+    yield from _draw_problems(data, problem)
+
+
+def _all_items(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every item of the file with its path: the questions, then the pool."""
+    for key in ("questions", "pool"):
+        for index, item in enumerate(data.get(key, [])):
+            yield (key, index), item
+
+
+def _draw_problems(data: dict[str, Any], problem: Any) -> Iterator[ImportProblem]:
+    """The pool and its draw rules: every pool item drawn by exactly one rule, each rule possible, equal points."""
+    pool, rules = data.get("pool", []), data.get("draw", [])
+    if not data["questions"] and not rules:
+        yield problem(("questions",), "an exam needs at least one question (in questions, or drawn from a pool)")
+    if pool and not rules:
+        yield problem(("pool",), "a pool needs draw rules (draw: [{count: 2, topic: ..., difficulty: ...}])")
+    taken_by: dict[int, int] = {}
+    for ri, rule in enumerate(rules):
+        rpath: Path = ("draw", ri)
+        what = ", ".join(f"{k} {rule[k]!r}" for k in ("topic", "difficulty") if k in rule) or "any topic"
+        matching = [pi for pi, item in enumerate(pool)
+                    if all(item.get(k) == rule[k] for k in ("topic", "difficulty") if k in rule)]
+        if len(matching) < rule["count"]:
+            yield problem((*rpath, "count"), f"draws {rule['count']} items of {what}, but the pool has only "
+                                             f"{len(matching)} such items")
+        for pi in matching:
+            if pi in taken_by:
+                yield problem(("pool", pi), f"item {_short(pool[pi]['id'])} is drawn by draw[{taken_by[pi]}] and "
+                                            f"draw[{ri}]; give the rules topics or difficulties that do not overlap")
+            taken_by.setdefault(pi, ri)
+        points = {_item_points(pool[pi]) for pi in matching}
+        if len(points) > 1:
+            found = ", ".join(f"{pool[pi]['id']}: {_item_points(pool[pi])}" for pi in matching)
+            yield problem(rpath, f"the items a rule draws from must carry equal points, so every candidate can "
+                                 f"reach the same maximum ({found})")
+    for pi, item in enumerate(pool):
+        if rules and pi not in taken_by:
+            yield problem(("pool", pi), f"no draw rule takes item {_short(item['id'])} (check its topic and "
+                                        f"difficulty)")
+        if item["type"] == "oral":
+            yield problem(("pool", pi, "type"), "oral items are asked in the call and cannot be drawn from a pool")
+
+
+def _item_points(item: dict[str, Any]) -> int:
+    """An item's points as :func:`exam_from_data` sets them (its default where the file leaves them out)."""
+    if "points" in item:
+        return int(item["points"])
+    if item.get("rubric"):
+        return sum(max(level["points"] for level in c["levels"]) for c in item["rubric"])
+    if item["type"] == "gap_text":
+        return len(item["gaps"])
+    if item["type"] == "matching":
+        return len(item["premises"])
+    return 1
 
 
 def _item_problems(question: dict[str, Any], qpath: Path, problem: Any) -> Iterator[ImportProblem]:
@@ -662,46 +728,43 @@ def _number(value: int | float | Decimal) -> Decimal:
     return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
 
 
+def _item_from_data(q: dict[str, Any]) -> QuestionSpec:
+    """One validated item as its spec."""
+    kind = QuestionKind(q["type"])
+    rubric = tuple(Criterion(c["id"], c["name"], tuple(Level(lv["id"], lv["label"], lv["points"])
+                                                      for lv in c["levels"])) for c in q.get("rubric", []))
+    return QuestionSpec(
+        id=q["id"],
+        kind=kind,
+        prompt=q["prompt"],
+        points=_item_points(q),
+        options=tuple(Option(o["id"], o["text"], o.get("correct", False)) for o in q.get("options", [])),
+        answer=_number(q["answer"]) if kind is QuestionKind.NUMERIC else None,
+        tolerance=_number(q.get("tolerance", 0)),
+        text=q.get("text", ""),
+        gaps=tuple(Gap(g["id"], tuple(g.get("accepted", [])),
+                       tuple((o["id"], o["text"], o.get("correct", False)) for o in g.get("options", [])),
+                       g.get("case_sensitive", False)) for g in q.get("gaps", [])),
+        premises=tuple(Premise(p["id"], p["text"], p["match"]) for p in q.get("premises", [])),
+        all_or_nothing=q.get("scoring") == "all_or_nothing",
+        accepted=tuple(q.get("accepted", [])),
+        case_sensitive=q.get("case_sensitive", False),
+        image=q.get("image", ""),
+        image_alt=q.get("image_alt", ""),
+        areas=tuple(Area(a["shape"], _number(a["x"]), _number(a["y"]), _number(a.get("width", 0)),
+                         _number(a.get("height", 0)), _number(a.get("r", 0)), a.get("correct", True))
+                    for a in q.get("areas", [])),
+        min_words=q.get("min_words"),
+        max_words=q.get("max_words"),
+        rubric=rubric,
+        topic=q.get("topic", ""),
+        difficulty=q.get("difficulty", ""),
+    )
+
+
 def exam_from_data(data: dict[str, Any]) -> ExamSpec:
     """Build an ExamSpec from data that has passed validation (use :func:`load_exam` for files)."""
-    questions = []
-    for q in data["questions"]:
-        kind = QuestionKind(q["type"])
-        rubric = tuple(Criterion(c["id"], c["name"], tuple(Level(lv["id"], lv["label"], lv["points"])
-                                                          for lv in c["levels"])) for c in q.get("rubric", []))
-        if rubric:
-            default_points = sum(c.max_points for c in rubric)
-        elif kind is QuestionKind.GAP_TEXT:
-            default_points = len(q["gaps"])
-        elif kind is QuestionKind.MATCHING:
-            default_points = len(q["premises"])
-        else:
-            default_points = 1
-        questions.append(QuestionSpec(
-            id=q["id"],
-            kind=kind,
-            prompt=q["prompt"],
-            points=q.get("points", default_points),
-            options=tuple(Option(o["id"], o["text"], o.get("correct", False)) for o in q.get("options", [])),
-            answer=_number(q["answer"]) if kind is QuestionKind.NUMERIC else None,
-            tolerance=_number(q.get("tolerance", 0)),
-            text=q.get("text", ""),
-            gaps=tuple(Gap(g["id"], tuple(g.get("accepted", [])),
-                           tuple((o["id"], o["text"], o.get("correct", False)) for o in g.get("options", [])),
-                           g.get("case_sensitive", False)) for g in q.get("gaps", [])),
-            premises=tuple(Premise(p["id"], p["text"], p["match"]) for p in q.get("premises", [])),
-            all_or_nothing=q.get("scoring") == "all_or_nothing",
-            accepted=tuple(q.get("accepted", [])),
-            case_sensitive=q.get("case_sensitive", False),
-            image=q.get("image", ""),
-            image_alt=q.get("image_alt", ""),
-            areas=tuple(Area(a["shape"], _number(a["x"]), _number(a["y"]), _number(a.get("width", 0)),
-                             _number(a.get("height", 0)), _number(a.get("r", 0)), a.get("correct", True))
-                        for a in q.get("areas", [])),
-            min_words=q.get("min_words"),
-            max_words=q.get("max_words"),
-            rubric=rubric,
-        ))
+    questions = [_item_from_data(q) for q in data["questions"]]
     window = data["window"]
     return ExamSpec(
         title=data["title"],
@@ -721,6 +784,8 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
         seb_browser_exam_keys=tuple(data.get("seb_browser_exam_keys", [])),
         proctors=tuple(data.get("proctors", [])),
         questions=tuple(questions),
+        pool=tuple(_item_from_data(q) for q in data.get("pool") or []),
+        draws=tuple(DrawRule(r["count"], r.get("topic", ""), r.get("difficulty", "")) for r in data.get("draw") or []),
     )
 
 
@@ -760,16 +825,7 @@ def _plain_number(value: Decimal) -> int | float:
 
 def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
     """The exam as plain data in file layout (the inverse of :func:`exam_from_data`)."""
-    questions: list[dict[str, Any]] = []
-    for q in spec.questions:
-        item: dict[str, Any] = {"id": q.id, "type": q.kind.value, "prompt": q.prompt, "points": q.points}
-        if q.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
-            item["options"] = [{"id": o.id, "text": o.text, "correct": o.correct} for o in q.options]
-        if q.kind is QuestionKind.NUMERIC and q.answer is not None:
-            item["answer"] = _plain_number(q.answer)
-            item["tolerance"] = _plain_number(q.tolerance)
-        item.update(_item_data(q))
-        questions.append(item)
+    questions = [_item_to_data(q) for q in spec.questions]
     data: dict[str, Any] = {
         "title": spec.title,
         "description": spec.description,
@@ -792,7 +848,27 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
         "proctors": list(spec.proctors),
         "questions": questions,
     })
+    if spec.pool or spec.draws:
+        data["pool"] = [_item_to_data(q) for q in spec.pool]
+        data["draw"] = [{"count": r.count, **({"topic": r.topic} if r.topic else {}),
+                         **({"difficulty": r.difficulty} if r.difficulty else {})} for r in spec.draws]
     return data
+
+
+def _item_to_data(q: QuestionSpec) -> dict[str, Any]:
+    """One item in file layout."""
+    item: dict[str, Any] = {"id": q.id, "type": q.kind.value, "prompt": q.prompt, "points": q.points}
+    if q.topic:
+        item["topic"] = q.topic
+    if q.difficulty:
+        item["difficulty"] = q.difficulty
+    if q.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
+        item["options"] = [{"id": o.id, "text": o.text, "correct": o.correct} for o in q.options]
+    if q.kind is QuestionKind.NUMERIC and q.answer is not None:
+        item["answer"] = _plain_number(q.answer)
+        item["tolerance"] = _plain_number(q.tolerance)
+    item.update(_item_data(q))
+    return item
 
 
 def _item_data(q: QuestionSpec) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class ItemStatistics:
     unanswered_share: float | None
     warnings: tuple[ItemWarning, ...]
     unchosen: tuple[str, ...] = ()
+    given: int | None = None  # how many of the attempts got the item (pool items are drawn per attempt)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,34 +117,48 @@ def corrected_item_total(scores: np.ndarray) -> list[float | None]:
 
 
 def analyse(exam_id: int, questions: Sequence[QuestionSpec], scores: np.ndarray,
-            choices: Sequence[Mapping[str, int]], answered: Sequence[int], min_group: int) -> ItemAnalysis:
-    """The item analysis of a score matrix (attempts x ``questions``), with per item option counts and answers."""
+            choices: Sequence[Mapping[str, int]], answered: Sequence[int], min_group: int,
+            given: np.ndarray | None = None) -> ItemAnalysis:
+    """The item analysis of a score matrix (attempts x ``questions``), with per item option counts and answers.
+
+    ``given`` (attempts x questions, boolean) says which attempt got which item (pool items are drawn per attempt;
+    None: every attempt got every item). An item counts over the attempts that got it only, and its figures are
+    left out where fewer than ``min_group`` got it; alpha is taken over the items every attempt got."""
     n = int(scores.shape[0])
     if n < min_group:
         return ItemAnalysis(exam_id, n, min_group, suppressed=True)
+    mask = np.ones(scores.shape, dtype=bool) if given is None else given.astype(bool)
     max_points = np.array([max(q.points, 1) for q in questions], dtype=float)
-    difficulty = scores.mean(axis=0) / max_points if len(questions) else np.zeros(0)
-    discrimination = corrected_item_total(scores)
+    totals = (scores * mask).sum(axis=1)
     items = []
     for j, q in enumerate(questions):
+        rows = mask[:, j]
+        got = int(rows.sum())
+        if got < min_group:  # the statistics rule holds per item too
+            items.append(ItemStatistics(q.id, q.prompt, q.kind, q.points, None, None, (), None, (), (), got))
+            continue
+        column = scores[rows, j]
+        discrimination = _corr(column, totals[rows] - column)
         options: tuple[OptionShare, ...] = ()
         unchosen: tuple[str, ...] = ()
         warnings: list[ItemWarning] = []
-        if discrimination[j] is not None and discrimination[j] < 0:  # type: ignore[operator]
+        if discrimination is not None and discrimination < 0:
             warnings.append(ItemWarning.NEGATIVE_DISCRIMINATION)
         if q.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
-            options = tuple(OptionShare(o.id, o.text, o.correct, choices[j].get(o.id, 0), choices[j].get(o.id, 0) / n)
-                            for o in q.options)
+            options = tuple(OptionShare(o.id, o.text, o.correct, choices[j].get(o.id, 0),
+                                        choices[j].get(o.id, 0) / got) for o in q.options)
             unchosen = tuple(o.option_id for o in options if o.count == 0)
             if unchosen:
                 warnings.append(ItemWarning.OPTION_UNCHOSEN)
-        items.append(ItemStatistics(q.id, q.prompt, q.kind, q.points, float(difficulty[j]), discrimination[j], options,
-                                    (n - answered[j]) / n, tuple(warnings), unchosen))
-    total_max = float(max_points.sum()) or 1.0
-    percents = scores.sum(axis=1) / total_max * 100.0
+        items.append(ItemStatistics(q.id, q.prompt, q.kind, q.points, float(column.mean() / max_points[j]),
+                                    discrimination, options, (got - answered[j]) / got, tuple(warnings), unchosen,
+                                    got))
+    attempt_max = (mask * max_points).sum(axis=1)
+    percents = totals / np.where(attempt_max > 0, attempt_max, 1.0) * 100.0
     bins = np.minimum((percents // (100 / HISTOGRAM_BINS)).astype(int), HISTOGRAM_BINS - 1)
     histogram = tuple(int(c) for c in np.bincount(bins, minlength=HISTOGRAM_BINS))
-    return ItemAnalysis(exam_id, n, min_group, suppressed=False, alpha=cronbach_alpha(scores),
+    common = mask.all(axis=0)
+    return ItemAnalysis(exam_id, n, min_group, suppressed=False, alpha=cronbach_alpha(scores[:, common]),
                         mean_percent=float(percents.mean()), items=tuple(items), histogram=histogram)
 
 
@@ -161,12 +176,23 @@ def item_analysis(exam: Exam) -> ItemAnalysis:
     released = (select(Attempt.id).where(Attempt.exam_id == exam.id, Attempt.status.in_(ENDED),
                                          Attempt.result_released_at.is_not(None)).order_by(Attempt.id))
     attempt_ids = list(db.session.scalars(released))
-    questions = [q for q in exam_spec(exam).questions]
+    spec = exam_spec(exam)
+    questions = list(spec.items)
     n, m = len(attempt_ids), len(questions)
     if n < min_group:
         return ItemAnalysis(exam.id, n, min_group, suppressed=True)
     row_of = {a: i for i, a in enumerate(attempt_ids)}
     col_of = {q.id: j for j, q in enumerate(questions)}
+    given = np.ones((n, m), dtype=bool)
+    pool_ids = {q.id for q in spec.pool}
+    pool = [j for j, q in enumerate(questions) if q.id in pool_ids]
+    if pool:  # each attempt got only the pool items drawn for it (stored in its layout at the start)
+        given[:, pool] = False
+        for attempt_id, layout in db.session.execute(select(Attempt.id, Attempt.layout)
+                                                     .where(Attempt.id.in_(attempt_ids))):
+            for item_id in (layout or {}).get("drawn") or []:
+                if item_id in col_of:
+                    given[row_of[attempt_id], col_of[item_id]] = True
     scores = np.zeros((n, m), dtype=float)
     choices: list[dict[str, int]] = [{} for _ in questions]
     answered = [0] * m
@@ -175,7 +201,7 @@ def item_analysis(exam: Exam) -> ItemAnalysis:
         .where(Answer.attempt_id.in_(released.scalar_subquery())))
     for attempt_id, question_id, value, manual in rows:
         j = col_of.get(question_id)
-        if j is None:
+        if j is None or not given[row_of[attempt_id], j]:
             continue
         q = questions[j]
         i = row_of[attempt_id]
@@ -188,4 +214,4 @@ def item_analysis(exam: Exam) -> ItemAnalysis:
         if q.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
             for option_id in set(_chosen(value)):
                 choices[j][option_id] = choices[j].get(option_id, 0) + 1
-    return analyse(exam.id, questions, scores, choices, answered, min_group)
+    return analyse(exam.id, questions, scores, choices, answered, min_group, given)

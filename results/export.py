@@ -89,7 +89,7 @@ def item_points(questions: Sequence[QuestionSpec], answers: dict[str, Any], manu
 
 def released_results(exam: Exam) -> ResultsTable:
     """The released results of ``exam`` (already access-checked), oldest attempt first."""
-    questions = tuple(exam_spec(exam).questions)
+    questions = exam_spec(exam).items  # every item, the pool too; an item the attempt did not get stays empty
     attempts = db.session.scalars(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status.in_(ENDED))
                                   .order_by(Attempt.id)).all()
     released = [a for a in attempts if a.result_released_at is not None]

@@ -38,7 +38,8 @@ def analysis(exam_id: int) -> str:
         plots = (score_histogram(result.histogram, _("Score distribution"), _("Share of the points"),
                                  _("Candidates")),
                  difficulty_discrimination([(f"{n}. {i.prompt[:40]}", i.difficulty or 0.0, i.discrimination,
-                                             bool(i.warnings)) for n, i in enumerate(result.items, 1)],
+                                             bool(i.warnings)) for n, i in enumerate(result.items, 1)
+                                           if i.difficulty is not None],
                                            _("Difficulty against discrimination"), _("Difficulty (share solved)"),
                                            _("Discrimination"), decimal))
     return render_template("staff/items.html", exam=exam, result=result, plots=plots, decimal=decimal,

@@ -14,7 +14,16 @@ from accounts.services import create_user
 from app.access import role_required, user
 from app.ids import id_arg
 from exams import editor, itemmedia
-from exams.authoring import TEMPLATE, authored_spec, create_exam, export_exam, has_attempts, save_exam, update_exam
+from exams.authoring import (
+    TEMPLATE,
+    authored_spec,
+    create_exam,
+    export_exam,
+    has_attempts,
+    pool_in_file_only,
+    save_exam,
+    update_exam,
+)
 from exams.catalog import assign_proctor, exams_for, get_exam_for
 from exams.editor import ExamForm, PreviewQuestion
 from exams.grading import exam_attempts, held_for, held_results
@@ -155,6 +164,9 @@ def compose_exam() -> Response | tuple[str, int]:
 def compose_edit(exam_id: int) -> Response | tuple[str, int]:
     """Change an exam in the form-based editor (refused once candidates have started it)."""
     ex = get_exam_for(user(), exam_id)
+    if ex.pool:
+        flash(pool_in_file_only())
+        return redirect(url_for("staff.edit_exam", exam_id=ex.id))
     if request.method == "GET":
         return _compose(ex, editor.form_from_spec(authored_spec(ex), _zone()))
     return _compose_post(ex)
