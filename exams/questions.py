@@ -54,6 +54,7 @@ __all__ = [
     "QuestionSpec",
     "Result",
     "ShuffledOrder",
+    "Stimulus",
     "Window",
     "grade",
     "parse_number",
@@ -99,6 +100,17 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Stimulus:
+    """What an item shows or plays before its question: an image, audio or video the institution stored
+    (``exams.itemmedia``), described in words; ``plays`` limits how often audio or video may be played."""
+
+    id: str
+    alt: str
+    transcript: str = ""  # shown to staff (preview, grading), never to the candidate during the attempt
+    plays: int | None = None
+
+
+@dataclass(frozen=True)
 class QuestionSpec:
     """One question. Fields that do not apply to its kind stay at their defaults."""
 
@@ -121,6 +133,7 @@ class QuestionSpec:
     min_words: int | None = None  # essay
     max_words: int | None = None  # essay
     rubric: tuple[Criterion, ...] = ()  # essay: criteria and levels; the points are the best levels' sum
+    media: Stimulus | None = None  # any kind: an image, audio or video shown with the prompt
 
     def option(self, option_id: str) -> Option | None:
         """The option with this id, or None."""

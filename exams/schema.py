@@ -26,7 +26,7 @@ import jsonschema
 import yaml
 
 from exams.itemtypes import GAP_RE, Area, Criterion, Gap, Level, Premise
-from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Window
+from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Stimulus, Window
 from kernel.errors import ValidationFailed
 
 __all__ = [
@@ -85,6 +85,13 @@ _AREA: dict[str, Any] = {
     "properties": {"shape": {"enum": ["rect", "circle"]}, "x": _NUM, "y": _NUM, "width": _NUM, "height": _NUM,
                    "r": _NUM, "correct": {"type": "boolean"}},
 }
+_MEDIA: dict[str, Any] = {
+    "type": "object", "required": ["id", "alt"], "additionalProperties": False,
+    "properties": {"id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
+                   "alt": {"type": "string", "minLength": 1, "maxLength": 2000},
+                   "transcript": {"type": "string", "maxLength": 20000},
+                   "plays": {"type": "integer", "minimum": 1, "maximum": 20}},
+}
 _CRITERION: dict[str, Any] = {
     "type": "object", "required": ["id", "name", "levels"], "additionalProperties": False,
     "properties": {
@@ -137,6 +144,7 @@ _QUESTION: dict[str, Any] = {
         "min_words": {"type": "integer", "minimum": 0, "maximum": 100000},
         "max_words": {"type": "integer", "minimum": 1, "maximum": 100000},
         "rubric": {"type": "array", "minItems": 1, "maxItems": 20, "items": _CRITERION},
+        "media": _MEDIA,  # any type: an image, audio or video shown with the prompt (exams.itemmedia)
     },
     "allOf": [
         {
@@ -701,6 +709,8 @@ def exam_from_data(data: dict[str, Any]) -> ExamSpec:
             min_words=q.get("min_words"),
             max_words=q.get("max_words"),
             rubric=rubric,
+            media=Stimulus(q["media"]["id"], q["media"]["alt"], q["media"].get("transcript", ""),
+                           q["media"].get("plays")) if q.get("media") else None,
         ))
     window = data["window"]
     return ExamSpec(
@@ -769,6 +779,13 @@ def exam_to_data(spec: ExamSpec) -> dict[str, Any]:
             item["answer"] = _plain_number(q.answer)
             item["tolerance"] = _plain_number(q.tolerance)
         item.update(_item_data(q))
+        if q.media is not None:
+            media: dict[str, Any] = {"id": q.media.id, "alt": q.media.alt}
+            if q.media.transcript:
+                media["transcript"] = q.media.transcript
+            if q.media.plays is not None:
+                media["plays"] = q.media.plays
+            item["media"] = media
         questions.append(item)
     data: dict[str, Any] = {
         "title": spec.title,
