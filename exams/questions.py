@@ -106,7 +106,7 @@ class Stimulus:
 
     id: str
     alt: str
-    transcript: str = ""  # shown to staff (preview, grading), never to the candidate during the attempt
+    transcript: str = ""  # shown to staff (the grading page), never to the candidate
     plays: int | None = None
 
 

@@ -174,6 +174,33 @@ def stimuli_for(attempt: Attempt) -> dict[str, StimulusView]:
     return out
 
 
+@dataclass(frozen=True)
+class StimulusReview:
+    """A stimulus as the grader sees it: the file, its words, the transcript and how often the candidate played it."""
+
+    public_id: str
+    kind: str
+    alt: str
+    transcript: str
+    plays: int | None
+    used: int
+
+
+def review_of(attempt: Attempt) -> dict[str, StimulusReview]:
+    """The stimuli of the attempt's items by question id, for staff (after the exam as during it)."""
+    out = {}
+    for q in exam_spec(attempt.exam).questions:
+        if q.media is None:
+            continue
+        try:
+            found = stimulus_file(q.media.id, attempt.exam.institution_id)
+        except NotFound:
+            continue
+        out[q.id] = StimulusReview(found.public_id, found.kind, q.media.alt, q.media.transcript, q.media.plays,
+                                   _plays_used(attempt.id, q.id))
+    return out
+
+
 def _running(attempt: Attempt, now: dt.datetime) -> None:
     if attempt.status != AttemptStatus.IN_PROGRESS or remaining_seconds(attempt, now) <= 0:
         raise NotFound(_("This exam has ended; its media can no longer be played."))

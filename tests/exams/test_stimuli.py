@@ -168,6 +168,9 @@ def test_a_ticket_ends_with_its_time_and_with_the_attempt(app, client, office):
     client.post("/logout")
     login(client, office.staff)  # the office still hears it after the exam
     assert client.get(f"/staff/item-media/{office.media.public_id}").data == wav()
+    review = client.get(f"/staff/attempts/{attempt_id}").get_data(as_text=True)
+    assert "Transkript: Der Zug fährt nach Köln." in review and "Abgespielt: 1 von 2 Wiedergaben." in review
+    assert f'src="/staff/item-media/{office.media.public_id}"' in review
 
 
 def test_another_candidate_gets_nothing(client, office, make_user):
