@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
-from exams.attempts import exam_spec, record_event, remaining_seconds
+from exams.attempts import AttemptPaused, exam_spec, record_event, remaining_seconds
 from exams.models import Attempt, AttemptStatus, ItemImage, ItemMedia, MediaPlay
 from kernel.db import db
 from kernel.errors import Conflict, Gone, NotFound, ValidationFailed
@@ -232,12 +232,15 @@ def _sha(ticket: str) -> str:
 
 
 def grant_play(attempt: Attempt, question_id: str, now: dt.datetime) -> Play:
-    """Grant the next play of an item's limited audio or video, or refuse it once the limit is reached.
+    """Grant the next play of an item's limited audio or video, or refuse it once the limit is reached (or while
+    the supervision has paused the attempt).
 
     Race-safe: the play's number is unique per attempt and item, so of two requests for the last play one
     inserts it and the other finds the limit reached.
     """
     _running(attempt, now)
+    if attempt.paused_at is not None:  # a play would run while the candidate may not work: none is spent
+        raise AttemptPaused(_("The supervision has paused your exam. Your time is stopped; please wait."))
     stimulus, allowed = _stimulus_of(attempt, question_id)
     if allowed is None or stimulus.kind == "image":
         raise NotFound(_("This item's media has no play limit; it needs no ticket."))

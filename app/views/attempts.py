@@ -245,7 +245,7 @@ def stimulus(attempt_id: int, question_id: str) -> Response:
     found = stimuli.open_for_candidate(attempt, question_id, request.args.get("play"), utcnow())
     reader = stimuli.open_file(found.stimulus)
     start, stop, partial = byte_range(request.range, reader.plaintext_size)
-    if found.play_id is not None:
+    if found.play_id is not None and request.method != "HEAD":  # HEAD sends no bytes: nothing to count
         stimuli.charge_play(found.play_id, stop - start)
     return stream_inline(reader, found.stimulus.content_type, start, stop, partial)
 

@@ -156,6 +156,12 @@ def test_a_ticket_ends_with_its_time_and_with_the_attempt(app, client, office):
     url = client.post(f"/api/attempts/{attempt_id}/media/listen/plays").json["url"]
     ticket = url.split("play=")[1]
     attempt = db.session.get(Attempt, attempt_id)
+    attempt.paused_at = utcnow()  # the supervision pauses the exam: no play is spent meanwhile
+    db.session.commit()
+    paused = client.post(f"/api/attempts/{attempt_id}/media/listen/plays")
+    assert paused.status_code == 409 and paused.json["error"]["code"] == "attempt_paused"
+    attempt.paused_at = None
+    db.session.commit()
     later = utcnow() + dt.timedelta(seconds=stimuli.PLAY_SECONDS + 1)
     with app.test_request_context(), pytest.raises(stimuli.PlayEnded):
         stimuli.open_for_candidate(attempt, "listen", ticket, later)
