@@ -80,6 +80,7 @@ LABELS: dict[str, dict[str, LazyString]] = {
         "terminated": _l("terminated by the proctor"), "paused": _l("paused by the proctor"), "resumed": _l("resumed"),
         "warning": _l("warning from the proctor"), "time_added": _l("time added"), "proctor_note": _l("proctor's note"),
         "flag": _l("flag raised"), "graded": _l("points given"), "file_handed_in": _l("file handed in"),
+        "media_played": _l("recording played (limited plays)"),
         "grading_reopened": _l("grading reopened"),
         "reviewed": _l("session reviewed"), "recording_viewed": _l("recording viewed"),
         "result_released": _l("result released"), "appeal_filed": _l("appeal filed"),

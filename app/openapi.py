@@ -241,6 +241,14 @@ def describe() -> dict[str, Any]:
             body={"multipart/form-data": {"schema": {
                 "type": "object", "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary"}}}}})},
+        "/api/attempts/{attempt_id}/media/{question_id}/plays": {"post": _op(
+            "Start the next play of an item's limited audio or video: the URL that streams this play only (with "
+            "ranges; a newer play, the attempt's end or 20 minutes end it), and the plays allowed and left; 409 "
+            "`plays_used_up` once every play is used.",
+            {"type": "object", "required": ["url", "play", "plays", "left"], "properties": {
+                "url": {"type": "string"}, "play": {"type": "integer"}, "plays": {"type": "integer"},
+                "left": {"type": "integer"}}},
+            params=[ATTEMPT, {"name": "question_id", "in": "path", "required": True, "schema": {"type": "string"}}])},
         "/api/attempts/{attempt_id}/submit": {"post": _op("Submit the attempt (idempotent).", _ref("AttemptState"),
                                                           params=[ATTEMPT])},
         "/api/attempts/{attempt_id}/room-scan": {

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from accounts.models import Institution, Role, User
 from exams.attempts import exam_spec
-from exams.models import Attempt, Exam, ItemImage
+from exams.models import Attempt, Exam, ItemImage, ItemMedia
 from exams.questions import ExamSpec
 from exams.schema import ExamImportError, Format, ImportProblem, dump_exam, exam_to_data, load_exam
 from kernel.db import db
@@ -75,6 +75,7 @@ def _proctors(institution: Institution, spec: ExamSpec, text: str) -> list[User]
         else:
             found.append(user)
     problems += _missing_images(institution, spec, text)
+    problems += _missing_media(institution, spec, text)
     if problems:
         raise ExamImportError(problems)
     return found
@@ -89,6 +90,30 @@ def _missing_images(institution: Institution, spec: ExamSpec, text: str) -> list
                           f"no image {q.image} stored for this institution (upload it on the exam editor's page)")
             for where, items in (("questions", spec.questions), ("pool", spec.pool))
             for i, q in enumerate(items) if q.image and q.image not in have]
+
+
+def _missing_media(institution: Institution, spec: ExamSpec, text: str) -> list[ImportProblem]:
+    """A stimulus (``media``) must name an image, audio or video the institution stored; only audio and video
+    can have a play limit."""
+    wanted = {q.media.id for q in spec.questions if q.media is not None}
+    if not wanted:
+        return []
+    sounds = set(db.session.scalars(select(ItemMedia.public_id).where(
+        ItemMedia.institution_id == institution.id, ItemMedia.public_id.in_(wanted))))
+    images = set(db.session.scalars(select(ItemImage.public_id).where(
+        ItemImage.institution_id == institution.id, ItemImage.public_id.in_(wanted))))
+    problems = []
+    for i, q in enumerate(spec.questions):
+        if q.media is None:
+            continue
+        if q.media.id not in sounds | images:
+            problems.append(ImportProblem(_line_of(text, q.media.id), f"questions[{i}].media.id",
+                                          f"no image, audio or video {q.media.id} stored for this institution "
+                                          "(upload it on the exam editor's page)"))
+        elif q.media.plays is not None and q.media.id in images:
+            problems.append(ImportProblem(_line_of(text, q.media.id), f"questions[{i}].media.plays",
+                                          "an image has no play limit; plays is for audio and video"))
+    return problems
 
 
 def _apply(exam: Exam, spec: ExamSpec, proctors: Sequence[User]) -> None:

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from exams.itemanswers import candidate_parts
 from exams.itemforms import CHECKBOXES, FIELDS, fields_from_spec, item_data
 from exams.lockdown import normalize_browser_exam_keys
-from exams.questions import ExamSpec, QuestionKind, shuffled_order
+from exams.questions import ExamSpec, QuestionKind, Stimulus, shuffled_order
 from exams.schema import MAX_YEAR, MIN_YEAR, exam_from_data, schema_problems
 
 CHOICE = (QuestionKind.SINGLE_CHOICE.value, QuestionKind.MULTIPLE_CHOICE.value)
@@ -59,6 +59,8 @@ class QuestionForm:
     tolerance: str = "0"
     options: list[OptionForm] = dataclasses.field(default_factory=list)
     item: dict[str, Any] = dataclasses.field(default_factory=dict)  # the fields of exams.itemforms, as typed
+    # The stimulus (any kind): media_id, media_alt, media_transcript, media_plays, as typed.
+    media: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -114,7 +116,8 @@ def form_from_spec(spec: ExamSpec, zone: ZoneInfo) -> ExamForm:
     questions = [QuestionForm(kind=q.kind.value, id=q.id, prompt=q.prompt, points=str(q.points),
                               answer=_number_text(q.answer), tolerance=_number_text(q.tolerance),
                               options=[OptionForm(o.id, o.text, o.correct) for o in q.options]
-                              if q.kind.value in CHOICE else [], item=fields_from_spec(q))
+                              if q.kind.value in CHOICE else [], item=fields_from_spec(q),
+                              media=_media_fields(q.media))
                  for q in spec.questions]
     return ExamForm(
         title=spec.title, description=spec.description, duration_minutes=str(spec.duration_minutes),
@@ -160,6 +163,7 @@ def read_form(get: Get, get_list: GetList) -> ExamForm:
                                 tolerance=get(p + "tolerance").strip())
         for name in FIELDS.get(kind, ()):
             question.item[name] = get(p + name) == "on" if name in CHECKBOXES else get(p + name).strip()
+        question.media = {name: get(p + name).strip() for name in MEDIA_FIELDS if get(p + name).strip()}
         if kind in CHOICE:
             single_correct = get(p + "correct")
             for oi in range(_count(get, p + "options", MAX_OPTIONS)):
@@ -302,6 +306,37 @@ def _check_question(q: QuestionForm, prefix: str, errors: dict[str, str]) -> Non
         if tolerance is None or tolerance < 0:
             errors[prefix + "tolerance"] = _("Enter the tolerance as a number of 0 or more.")
     item_data(q.kind, q.item, prefix, errors)
+    _media_data(q.media, prefix, errors)
+
+
+MEDIA_FIELDS = ("media_id", "media_alt", "media_transcript", "media_plays")
+
+
+def _media_fields(media: Stimulus | None) -> dict[str, str]:
+    if media is None:
+        return {}
+    plays = "" if media.plays is None else str(media.plays)
+    return {"media_id": media.id, "media_alt": media.alt, "media_transcript": media.transcript, "media_plays": plays}
+
+
+def _media_data(fields: dict[str, str], prefix: str, errors: dict[str, str]) -> dict[str, Any] | None:
+    """The item's ``media`` in file layout from the form's fields (None without one); problems into ``errors``."""
+    media_id = fields.get("media_id", "")
+    if not media_id:
+        return None
+    out: dict[str, Any] = {"id": media_id, "alt": fields.get("media_alt", "")}
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", media_id):
+        errors[prefix + "media_id"] = _("Choose an image, audio or video stored for your institution.")
+    if not out["alt"] or len(out["alt"]) > 2000:
+        errors[prefix + "media_alt"] = _("Describe the image, audio or video in words (at most 2000 characters).")
+    if fields.get("media_transcript"):
+        out["transcript"] = fields["media_transcript"][:20000]
+    if fields.get("media_plays"):
+        plays = _whole(fields["media_plays"], 1, 20)
+        if plays is None:
+            errors[prefix + "media_plays"] = _("Enter how often it may be played (1 to 20), or leave it empty.")
+        out["plays"] = plays or 1
+    return out
 
 
 def _plain(value: Decimal) -> int | float:
@@ -321,6 +356,9 @@ def _data(form: ExamForm, zone: ZoneInfo, duration: int | None, mark: Decimal | 
             item["answer"] = _plain(_decimal(q.answer) or Decimal(0))
             item["tolerance"] = _plain(_decimal(q.tolerance or "0") or Decimal(0))
         item.update(item_data(q.kind, q.item, "", {}))
+        media = _media_data(q.media, "", {})
+        if media is not None:
+            item["media"] = media
         if item.get("rubric"):  # an essay graded by its rubric gets the best levels' sum
             item.pop("points")
         questions.append(item)
@@ -349,6 +387,7 @@ class PreviewQuestion:
     options: list[tuple[str, str]]
     parts: dict[str, Any] = dataclasses.field(default_factory=dict)  # exams.itemanswers.candidate_parts
     answer: Any = None
+    media: Stimulus | None = None
 
 
 def preview(spec: ExamSpec, seed: str = "preview") -> list[PreviewQuestion]:
@@ -362,7 +401,7 @@ def preview(spec: ExamSpec, seed: str = "preview") -> list[PreviewQuestion]:
         texts = {o.id: o.text for o in q.options}
         out.append(PreviewQuestion(q.id, q.kind.value, q.prompt, q.points,
                                    [(oid, texts[oid]) for oid in order.option_ids.get(qid, ())],
-                                   candidate_parts(q)))
+                                   candidate_parts(q), media=q.media))
     return out
 
 

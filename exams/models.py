@@ -156,6 +156,43 @@ class ItemImage(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class ItemMedia(db.Model):  # type: ignore[name-defined]
+    """Audio or video an item plays as its stimulus, stored encrypted; items name it by ``public_id``."""
+
+    __tablename__ = "item_media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"), index=True)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"))
+    # Decided from the file's first bytes, never from its name (exams.itemmedia.sniff_media).
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MediaPlay(db.Model):  # type: ignore[name-defined]
+    """One play of an item's limited audio or video in an attempt: the ticket its stream needs.
+
+    ``number`` counts the plays of the attempt's item from 1; the unique constraint makes two requests racing
+    for the last play end with one play, not two. Only the SHA-256 of the ticket is kept.
+    """
+
+    __tablename__ = "media_play"
+    __table_args__ = (UniqueConstraint("attempt_id", "question_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)
+    ticket_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    bytes_served: Mapped[int] = mapped_column(Integer, default=0)
+    byte_budget: Mapped[int] = mapped_column(Integer)
+
+
 class AnswerFile(db.Model):  # type: ignore[name-defined]
     """A file a candidate handed in for an upload item (PDF or image), stored encrypted; graders download it."""
 

@@ -55,6 +55,7 @@ __all__ = [
     "QuestionSpec",
     "Result",
     "ShuffledOrder",
+    "Stimulus",
     "Window",
     "attempt_items",
     "draw_items",
@@ -103,6 +104,17 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Stimulus:
+    """What an item shows or plays before its question: an image, audio or video the institution stored
+    (``exams.itemmedia``), described in words; ``plays`` limits how often audio or video may be played."""
+
+    id: str
+    alt: str
+    transcript: str = ""  # shown to staff (the grading page), never to the candidate
+    plays: int | None = None
+
+
+@dataclass(frozen=True)
 class QuestionSpec:
     """One question. Fields that do not apply to its kind stay at their defaults."""
 
@@ -127,6 +139,7 @@ class QuestionSpec:
     rubric: tuple[Criterion, ...] = ()  # essay: criteria and levels; the points are the best levels' sum
     topic: str = ""  # what the item tests ("grammar"); a draw rule picks pool items by it
     difficulty: str = ""  # "easy", "medium" or "hard" (or empty); a draw rule picks pool items by it
+    media: Stimulus | None = None  # any kind: an image, audio or video shown with the prompt
 
     def option(self, option_id: str) -> Option | None:
         """The option with this id, or None."""

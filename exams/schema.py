@@ -26,7 +26,7 @@ import jsonschema
 import yaml
 
 from exams.itemtypes import GAP_RE, Area, Criterion, Gap, Level, Premise
-from exams.questions import DIFFICULTIES, DrawRule, ExamSpec, Option, QuestionKind, QuestionSpec, Window
+from exams.questions import DIFFICULTIES, DrawRule, ExamSpec, Option, QuestionKind, QuestionSpec, Stimulus, Window
 from kernel.errors import ValidationFailed
 
 __all__ = [
@@ -84,6 +84,13 @@ _AREA: dict[str, Any] = {
     "type": "object", "required": ["shape", "x", "y"], "additionalProperties": False,
     "properties": {"shape": {"enum": ["rect", "circle"]}, "x": _NUM, "y": _NUM, "width": _NUM, "height": _NUM,
                    "r": _NUM, "correct": {"type": "boolean"}},
+}
+_MEDIA: dict[str, Any] = {
+    "type": "object", "required": ["id", "alt"], "additionalProperties": False,
+    "properties": {"id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
+                   "alt": {"type": "string", "minLength": 1, "maxLength": 2000},
+                   "transcript": {"type": "string", "maxLength": 20000},
+                   "plays": {"type": "integer", "minimum": 1, "maximum": 20}},
 }
 _CRITERION: dict[str, Any] = {
     "type": "object", "required": ["id", "name", "levels"], "additionalProperties": False,
@@ -145,6 +152,7 @@ _QUESTION: dict[str, Any] = {
         "rubric": {"type": "array", "minItems": 1, "maxItems": 20, "items": _CRITERION},
         "topic": _TOPIC,
         "difficulty": {"enum": list(DIFFICULTIES)},
+        "media": _MEDIA,  # any type: an image, audio or video shown with the prompt (exams.itemmedia)
     },
     "allOf": [
         {
@@ -759,6 +767,8 @@ def _item_from_data(q: dict[str, Any]) -> QuestionSpec:
         rubric=rubric,
         topic=q.get("topic", ""),
         difficulty=q.get("difficulty", ""),
+        media=Stimulus(q["media"]["id"], q["media"]["alt"], q["media"].get("transcript", ""),
+                       q["media"].get("plays")) if q.get("media") else None,
     )
 
 
@@ -868,6 +878,13 @@ def _item_to_data(q: QuestionSpec) -> dict[str, Any]:
         item["answer"] = _plain_number(q.answer)
         item["tolerance"] = _plain_number(q.tolerance)
     item.update(_item_data(q))
+    if q.media is not None:
+        media: dict[str, Any] = {"id": q.media.id, "alt": q.media.alt}
+        if q.media.transcript:
+            media["transcript"] = q.media.transcript
+        if q.media.plays is not None:
+            media["plays"] = q.media.plays
+        item["media"] = media
     return item
 
 

@@ -303,6 +303,14 @@ RECORDS: list[Record] = [
         "sha256": _i("Prüfsumme der hochgeladenen Datei", "checksum of the file you handed in", P_EXAM),
         "uploaded_at": _i("Zeitpunkt des Hochladens", "time handed in", P_EXAM),
     }, ("id", "attempt_id", "question_id", "blob_id"), WITH_ATTEMPT, Erase.DELETE),
+    Record("media_play", "attempt", {
+        "number": _i("wie oft Sie eine Aufnahme einer Aufgabe abgespielt haben (bei begrenzten Wiedergaben)",
+                     "how often you played the recording of an item (where plays are limited)", P_EXAM),
+        "issued_at": _i("Zeitpunkt einer Wiedergabe", "time of a play", P_EXAM),
+        "expires_at": _i("Ende der Gültigkeit einer Wiedergabe", "when a play stops streaming", P_EXAM),
+        "bytes_served": _i("übertragene Menge einer Wiedergabe", "amount streamed in a play", P_EXAM),
+    }, ("id", "attempt_id", "question_id", "ticket_sha256", "byte_budget"), WITH_ATTEMPT, Erase.DELETE,
+        secret=("ticket_sha256",)),
     Record("attempt_event", "attempt", {
         "at": _i("Zeitpunkt eines Ereignisses", "time of an event", P_SUPERVISE, seen_by=ALL_STAFF),
         "kind": _i("Ereignis im Versuch (z. B. Verbindung, Warnung)", "attempt event (e.g. connection, warning)",
@@ -524,6 +532,8 @@ NOT_PERSONAL: dict[str, str] = {
                         "number of the staff account that added it)",
     "alembic_version": "schema version",
     "item_image": "an image an exam item shows (exam content of an organisation; who uploaded it is a staff "
+                  "account)",
+    "item_media": "audio or video an exam item plays (exam content of an organisation; who uploaded it is a staff "
                   "account)",
     "media_assignment": "which media engine holds a live session (routing; deleted at hang-up)",
     "recording_playback": "which stored copy of a recording part the review player plays, where it starts and "

@@ -55,7 +55,8 @@ RULES: dict[str, Rule] = {
                      "retain_until"),
     "export": Rule("data export: deleted 7 days after it was made", "age", 7),
 }
-#: Item images (exams.itemmedia, category "item_image") are exam content, not about a person: no rule here, so
+#: Item images (exams.itemmedia, category "item_image") and item audio and video (exams.stimuli, category
+#: "item_media") are exam content, not about a person: no rule here, so
 #: nothing purges them; they go with their institution.
 #: Not a stored file but kept by the same clock: login audit entries, 7 days (accounts.services).
 LOGIN_AUDIT_RULE = "login audit entries: 7 days"

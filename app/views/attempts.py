@@ -14,7 +14,8 @@ from app.access import role_required, user
 from app.ids import id_arg
 from app.localtime import localtime
 from app.ratelimit import limit
-from exams import itemmedia, lockdown
+from app.streaming import byte_range, stream_inline
+from exams import itemmedia, lockdown, stimuli
 from exams.appeals import appeal_open, appeals_of, file_appeal
 from exams.attempts import (
     AttemptClosed,
@@ -91,6 +92,7 @@ def take(attempt_id: int) -> str | Response:
     except GateNotPassed as err:
         questions, gate = [], err.message
     return render_template("attempts/take.html", attempt=attempt, questions=questions, gate=gate,
+                           stimuli=stimuli.stimuli_for(attempt) if questions else {},
                            remaining=remaining_seconds(attempt, utcnow()))
 
 
@@ -231,6 +233,34 @@ def item_image(attempt_id: int, question_id: str) -> Response:
     image = itemmedia.image_of_attempt(get_attempt_for(user(), attempt_id), question_id)
     return Response(itemmedia.image_bytes(image), mimetype=image.content_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/candidate/attempts/<int:attempt_id>/media/<question_id>")
+@role_required(Role.CANDIDATE)
+def stimulus(attempt_id: int, question_id: str) -> Response:
+    """The image, audio or video of an item of the candidate's running attempt, with ranges for seeking; a
+    limited one only with the ticket of its current play (``?play=``), each byte counted against that play."""
+    attempt = get_attempt_for(user(), attempt_id)
+    check_attempt_gates(attempt)  # nothing of the exam before its preconditions (the room scan) are met
+    found = stimuli.open_for_candidate(attempt, question_id, request.args.get("play"), utcnow())
+    reader = stimuli.open_file(found.stimulus)
+    start, stop, partial = byte_range(request.range, reader.plaintext_size)
+    if found.play_id is not None and request.method != "HEAD":  # HEAD sends no bytes: nothing to count
+        stimuli.charge_play(found.play_id, stop - start)
+    return stream_inline(reader, found.stimulus.content_type, start, stop, partial)
+
+
+@bp.post("/api/attempts/<int:attempt_id>/media/<question_id>/plays")
+@role_required(Role.CANDIDATE)
+def play(attempt_id: int, question_id: str) -> Response:
+    """Start the next play of an item's limited audio or video: its URL, and the plays allowed and left
+    (409 ``plays_used_up`` once all are used)."""
+    attempt = get_attempt_for(user(), attempt_id)
+    check_attempt_gates(attempt)
+    granted = stimuli.grant_play(attempt, question_id, utcnow())
+    return jsonify({"url": url_for("attempts.stimulus", attempt_id=attempt_id, question_id=question_id,
+                                   play=granted.ticket),
+                    "play": granted.number, "plays": granted.allowed, "left": granted.left})
 
 
 @bp.post("/api/attempts/<int:attempt_id>/submit")

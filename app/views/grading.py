@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from accounts.models import Role
 from app.access import role_required, user
-from exams import itemmedia
+from exams import itemmedia, stimuli
 from exams.appeals import appeals_of, decide_appeal, get_appeal_for_staff, open_appeals
 from exams.catalog import get_exam_for
 from exams.certificates import certificate_for_attempt, get_certificate_for, revoke_certificate
@@ -46,7 +46,7 @@ def attempt(attempt_id: int) -> str:
     a = get_attempt_for_staff(user(), attempt_id)
     held = holds(a, Action.RELEASE) if a.result_released_at is None else []
     return render_template("staff/attempt.html", attempt=a, items=manual_items(a), appeals=appeals_of(a),
-                           answers=answer_overview(a),
+                           answers=answer_overview(a), stimuli=stimuli.review_of(a),
                            certificate=certificate_for_attempt(a), held=held, window=appeal_window(a), now=utcnow())
 
 

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wrappers import Response
 from werkzeug.wrappers import Response as WResponse
 
 from accounts.models import Role
 from app.access import role_required, user
 from app.ids import id_arg
+from app.streaming import byte_range
 from exams.attempts import timeline
 from exams.catalog import exams_for
 from exams.models import Attempt
@@ -126,16 +126,7 @@ def recording(attempt_id: int, blob_id: int) -> Response:
     reader = review_service.open_for_playback(att, user(), blob, utcnow(),
                                               screen=request.args.get("track") == "screen")
     size = reader.plaintext_size
-    rng = request.range
-    # One byte range is served as asked (a suffix range "-N" too); other units or several ranges get it all.
-    partial = rng is not None and rng.units == "bytes" and len(rng.ranges) == 1
-    start, stop = 0, size
-    if partial:
-        first, end = rng.ranges[0]  # type: ignore[union-attr]
-        start = max(0, size + first) if first < 0 else first  # a suffix longer than the part is all of it
-        stop = size if end is None else min(end, size)
-        if start >= stop:
-            raise RequestedRangeNotSatisfiable(length=size)
+    start, stop, partial = byte_range(request.range, size)
     resp = Response(reader.iter_range(start, stop - start), 206 if partial else 200, mimetype="video/webm",
                     direct_passthrough=True)
     resp.headers["Content-Length"] = str(stop - start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -13,7 +14,8 @@ from accounts.models import Institution, Role, User
 from accounts.services import create_user
 from app.access import role_required, user
 from app.ids import id_arg
-from exams import editor, itemmedia
+from app.streaming import byte_range, stream_inline
+from exams import editor, itemmedia, stimuli
 from exams.authoring import (
     TEMPLATE,
     authored_spec,
@@ -127,7 +129,16 @@ def _compose(exam: Exam | None, form: ExamForm, preview_of: list[PreviewQuestion
              status: int = 200) -> tuple[str, int]:
     return render_template("staff/exam_form.html", exam=exam, form=form, preview=preview_of,
                            proctors=_proctor_emails(), kinds=editor.KINDS, zone=str(_zone()),
-                           images=itemmedia.images_of(user().institution_id or 0)), status
+                           images=itemmedia.images_of(user().institution_id or 0), **_media_lists()), status
+
+
+def _media_lists() -> dict[str, Any]:
+    """The institution's audio and video, and the kind of every stimulus it can name (for the preview)."""
+    inst = user().institution_id or 0
+    media = stimuli.media_of(inst)
+    kinds = {m.public_id: stimuli.kind_of(m.content_type) for m in media}
+    kinds.update({im.public_id: "image" for im in itemmedia.images_of(inst)})
+    return {"media": media, "media_kinds": kinds}
 
 
 def _compose_post(exam: Exam | None) -> Response | tuple[str, int]:
@@ -196,7 +207,8 @@ def _source() -> tuple[str, Format]:
 def _editor(exam: Exam | None, source: str, fmt: str, problems: list[ImportProblem] | None = None,
             error: str | None = None, status: int = 200) -> tuple[str, int]:
     return render_template("staff/exam_edit.html", exam=exam, source=source, fmt=fmt, problems=problems or [],
-                           error=error, images=itemmedia.images_of(user().institution_id or 0)), status
+                           error=error, images=itemmedia.images_of(user().institution_id or 0),
+                           **_media_lists()), status
 
 
 @bp.post("/item-images")
@@ -221,6 +233,32 @@ def item_image(image_id: str) -> Response:
     image = itemmedia.item_image(image_id, user().institution_id or 0)
     return Response(itemmedia.image_bytes(image), mimetype=image.content_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@bp.post("/item-media")
+@role_required(Role.STAFF)
+def upload_item_media() -> Response:
+    """Store audio or video for items (type by content); the page shows the id an item names it by."""
+    upload = request.files.get("media")
+    if upload is None:
+        raise ValidationFailed(_("Choose an audio or video file."), fields={"media": "missing"})
+    with upload.stream:  # a large upload is spooled to a temporary file: closed at once
+        data = upload.read(stimuli.MAX_ITEM_MEDIA + 1)
+    media = stimuli.store_item_media(user(), data)
+    flash(_("Stored. Items name it as media: {id: %(id)s, alt: …}", id=media.public_id))
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/staff/") and "//" not in back else url_for("staff.new_exam"))
+
+
+@bp.get("/item-media/<media_id>")
+@role_required(Role.STAFF)
+def item_media(media_id: str) -> Response:
+    """An image, audio or video of the staff member's institution by its public id, with ranges for seeking
+    (staff may hear it any time; candidates only in their running attempt)."""
+    found = stimuli.stimulus_file(media_id, user().institution_id or 0)
+    reader = stimuli.open_file(found)
+    start, stop, partial = byte_range(request.range, reader.plaintext_size)
+    return stream_inline(reader, found.content_type, start, stop, partial)
 
 
 @bp.route("/exams/new", methods=["GET", "POST"])

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Window
+from exams.questions import ExamSpec, Option, QuestionKind, QuestionSpec, Stimulus, Window
 from exams.schema import dump_exam, load_exam
 
 YAML_DEMO = (Path(__file__).resolve().parents[2] / "exams" / "examples" / "demo-exam.yaml").read_text(encoding="utf-8")
@@ -34,8 +34,17 @@ def options(draw: st.DrawFn, single: bool) -> tuple[Option, ...]:
     return tuple(Option(i, t, c) for i, t, c in zip(option_ids, labels, flags, strict=True))
 
 
+media = st.none() | st.builds(Stimulus, st.from_regex(r"[A-Za-z0-9_-]{16,24}", fullmatch=True), texts,
+                              st.text(max_size=40), st.none() | st.integers(1, 20))
+
+
 @st.composite
 def question(draw: st.DrawFn, qid: str) -> QuestionSpec:
+    return dataclasses.replace(draw(bare_question(qid)), media=draw(media))
+
+
+@st.composite
+def bare_question(draw: st.DrawFn, qid: str) -> QuestionSpec:
     # The item types of exams.itemtypes have their own round trip (tests/exams/test_itemtypes.py).
     kind = draw(st.sampled_from([QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE, QuestionKind.NUMERIC,
                                  QuestionKind.FREE_TEXT, QuestionKind.ORAL]))

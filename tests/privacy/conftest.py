@@ -30,6 +30,7 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
         AttemptStatus,
         Certificate,
         ExtraTime,
+        MediaPlay,
     )
     from idcheck.models import IdCheck, IdCheckMessage, IdCheckStatus
     from oversight.models import DetectorRun
@@ -82,6 +83,8 @@ def seed_everything(app: Any, make_user: Any, make_exam: Any, make_institution: 
                manual_note="Gut verständlich.", rubric_levels={"content": "b1"}),
         AnswerFile(attempt_id=att.id, question_id="q5", blob_id=handed.id, content_type="application/pdf", size=12,
                    name=f"formular-{last}.pdf", sha256="0" * 64, uploaded_at=now),
+        MediaPlay(attempt_id=att.id, question_id="q6", number=1, ticket_sha256=f"p{att.id}".ljust(64, "0"),
+                  issued_at=now, expires_at=now, bytes_served=100, byte_budget=1000),
         AttemptEvent(attempt_id=att.id, at=now, kind="warning", actor_id=staff.id, detail={"text": "Blick"}),
         Flag(attempt_id=att.id, kind=FlagKind.NO_FACE, started_at=now, last_seen_at=now, detail={"seconds": 5},
              reviewed_by_id=staff.id, reviewed_at=now, note="ok"),
