@@ -22,6 +22,7 @@ from lxml import etree
 from exams.itemmedia import MAX_ITEM_IMAGE, image_size, sniff
 from exams.itemtypes import fold
 from exams.schema import schema_problems
+from qti import canvas
 from qti.safety import Package, PackageError, open_package, parse_xml
 from qti.writer import ID_PREFIX
 
@@ -43,6 +44,8 @@ _BLOCK = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre", "bl
           "dt", "dd", "figure", "figcaption"}
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_SPACES = re.compile(r"\s+")
+_FEEDBACK = ("qti-feedback-inline", "qti-feedback-block", "qti-modal-feedback", "qti-rubric-block")
 _WORDS = re.compile(r"^aufsicht-(min|max)-words-(\d{1,6})$")
 
 
@@ -101,6 +104,11 @@ def _aufsicht_id(value: str) -> str:
     return value
 
 
+def plain_text(node: etree._Element) -> str:
+    """The readable text of an HTML element: blocks on their own lines, runs of space as one."""
+    return _text(node)
+
+
 def _text(node: etree._Element, skip: tuple[str, ...] = ()) -> str:
     """The readable text of an element: blocks on their own lines, runs of space as one."""
     parts: list[str] = []
@@ -115,19 +123,20 @@ def _text(node: etree._Element, skip: tuple[str, ...] = ()) -> str:
         if block:
             parts.append("\n")
         if el.text:
-            parts.append(el.text)
+            parts.append(_SPACES.sub(" ", el.text))
         for child in el:
             walk(child)
         if block:
             parts.append("\n")
         if el.tail:
-            parts.append(el.tail)
+            parts.append(_SPACES.sub(" ", el.tail))
 
     if node.text:
-        parts.append(node.text)
+        parts.append(_SPACES.sub(" ", node.text))
     for child in node:
         walk(child)
-    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in "".join(parts).split("\n")]
+    # Line breaks in the XML source are white space, as in HTML; lines come from blocks.
+    lines = [line.strip() for line in "".join(parts).split("\n")]
     return "\n".join(line for line in lines if line)
 
 
@@ -187,7 +196,7 @@ def _decl(decls: dict[str, _Declaration], interaction: etree._Element) -> _Decla
 
 
 def _options(parent: etree._Element, tag: str) -> list[dict[str, Any]]:
-    return [{"id": _aufsicht_id(c.get("identifier", "")), "text": _text(c) or c.get("identifier", "")}
+    return [{"id": _aufsicht_id(c.get("identifier", "")), "text": _text(c, _FEEDBACK) or c.get("identifier", "")}
             for c in parent.iter(tag)]
 
 
@@ -200,8 +209,8 @@ def _prompt(body: etree._Element, interaction: etree._Element | None) -> str:
     mine = body.find("div[@class='aufsicht-prompt']")
     if mine is not None:
         return _ours(mine)
-    text = _text(body, skip=("qti-rubric-block", "qti-modal-feedback", "qti-feedback-block", "qti-feedback-inline",
-                             "qti-simple-choice", "qti-simple-match-set", "qti-inline-choice"))
+    text = _text(body, skip=(*_FEEDBACK, "qti-simple-choice", "qti-simple-match-set", "qti-inline-choice",
+                             "qti-hotspot-choice"))
     return text or (interaction.get("title", "") if interaction is not None else "")
 
 
@@ -324,8 +333,16 @@ def _hotspot(item_path: str, package: Package, decl: _Declaration, interaction: 
         raise _ItemError(f"the image {src!r} is not a PNG or JPEG image (aufsicht stores only these)")
     if len(data) > MAX_ITEM_IMAGE:
         raise _ItemError(f"the image {src!r} is larger than {MAX_ITEM_IMAGE // 2**20} MB")
+    if interaction.tag == "qti-hotspot-interaction":
+        if interaction.get("max-choices", "1") != "1":
+            raise _ItemError("a hotspot interaction with several choices: aufsicht's hotspot takes one point")
+        right = set(decl.correct) or {k for k, v, _c in decl.mapping if v > 0}
+        marked = [(c.get("shape", ""), c.get("coords", ""), 1.0 if c.get("identifier") in right else 0.0)
+                  for c in interaction.iter("qti-hotspot-choice")]
+    else:
+        marked = decl.areas
     areas = []
-    for shape, coords, value in decl.areas:
+    for shape, coords, value in marked:
         numbers = _coords(coords)
         if shape == "rect" and len(numbers) == 4:
             x1, y1, x2, y2 = numbers
@@ -337,7 +354,7 @@ def _hotspot(item_path: str, package: Package, decl: _Declaration, interaction: 
         else:
             raise _ItemError(f"a {shape or 'shapeless'} area: aufsicht knows rectangles and circles only")
     if not areas:
-        raise _ItemError("the hotspot item has no area mapping (no area is right)")
+        raise _ItemError("the hotspot item has no areas (no area mapping, no hotspot choices)")
     public_id = secrets.token_urlsafe(18)
     images[public_id] = data
     return {"type": "hotspot", "image": public_id, "image_alt": alt or "Bild", "areas": areas}
@@ -377,6 +394,7 @@ def _essay(body: etree._Element, interaction: etree._Element) -> dict[str, Any]:
 
 _BLOCK_INTERACTIONS = {
     "qti-choice-interaction", "qti-order-interaction", "qti-match-interaction", "qti-select-point-interaction",
+    "qti-hotspot-interaction",
     "qti-extended-text-interaction", "qti-upload-interaction",
 }
 
@@ -416,7 +434,7 @@ def _item(item_path: str, root: etree._Element, package: Package, images: dict[s
                 raise _ItemError(f"the correct value {first.correct[0][:40]!r} is not a number") from None
             question = {"type": "numeric", "answer": _plain(answer), "tolerance": _tolerance(root),
                         "prompt": _prompt(body, inline[0])}
-        elif alone and "aufsicht-gap-text" not in {el.get("class") for el in body}:
+        elif alone and _on_its_own(inline[0]):
             accepted, case_sensitive = _typed(first)
             question = {"type": "short_text", "accepted": accepted, "case_sensitive": case_sensitive,
                         "prompt": _prompt(body, inline[0])}
@@ -432,18 +450,19 @@ def _item(item_path: str, root: etree._Element, package: Package, images: dict[s
             question = _matching(decl, interaction)
         elif tag == "qti-order-interaction" and decl is not None:
             question = _ordering(decl, interaction)
-        elif tag == "qti-select-point-interaction" and decl is not None:
+        elif tag in ("qti-select-point-interaction", "qti-hotspot-interaction") and decl is not None:
             question = _hotspot(item_path, package, decl, interaction, images)
         elif tag == "qti-upload-interaction":
             question = {"type": "upload"}
         else:
             question = _essay(body, interaction)
-        for node in body.iter("qti-prompt"):
-            node.tag = "p"  # a prompt inside the interaction is part of the question's text
+        inner = "\n".join(_text(node) for node in interaction.iter("qti-prompt"))
         holder = interaction.getparent()
         if holder is not None:
             holder.remove(interaction)
-        question["prompt"] = _prompt(body, None)
+        outer = _prompt(body, None)
+        # The question may stand before the interaction, in its prompt, or in both (then once).
+        question["prompt"] = outer if inner in outer else "\n".join(t for t in (outer, inner) if t)
     points = _points(root)
     if points is not None and not question.get("rubric"):
         question["points"] = points
@@ -451,6 +470,14 @@ def _item(item_path: str, root: etree._Element, package: Package, images: dict[s
     ident = ident if ident and root.get("identifier", "").endswith(ident) else _aufsicht_id(root.get("identifier", ""))
     question["prompt"] = question.get("prompt") or root.get("title", "") or ident
     return {"id": ident, **question}
+
+
+def _on_its_own(interaction: etree._Element) -> bool:
+    """Whether a text entry stands in a block of its own (a short answer) rather than inside a sentence (a gap)."""
+    parent = interaction.getparent()
+    return parent is not None and len(parent) == 1 and not (parent.text or "").strip() \
+        and not (interaction.tail or "").strip() \
+        and not any(a.get("class") == "aufsicht-gap-text" for a in interaction.iterancestors())
 
 
 def _tolerance(root: etree._Element) -> int | float:
@@ -461,8 +488,8 @@ def _tolerance(root: etree._Element) -> int | float:
     return 0
 
 
-def _manifest_items(package: Package) -> tuple[list[tuple[str, str]], str, list[Problem]]:
-    """(resource identifier, item path) in test order, the test's title, and problems of the package."""
+def _manifest_items(package: Package) -> tuple[list[tuple[str, str]], list[str], str, list[Problem]]:
+    """(resource identifier, item path) in test order, QTI 1.2 files, the test's title, and problems."""
     data = package.read("imsmanifest.xml")
     if data is None:
         raise PackageError("the package has no imsmanifest.xml (is it a QTI content package?)")
@@ -470,6 +497,7 @@ def _manifest_items(package: Package) -> tuple[list[tuple[str, str]], str, list[
     problems: list[Problem] = []
     items: list[tuple[str, str]] = []
     tests: list[str] = []
+    canvas: list[str] = []
     for res in manifest.iter():
         if _local(res.tag) != "resource":
             continue
@@ -480,9 +508,9 @@ def _manifest_items(package: Package) -> tuple[list[tuple[str, str]], str, list[
             items.append((res.get("identifier", path), path))
         elif kind.startswith(("imsqti_test", "imsqti_assessment")):
             tests.append(path)
-        elif kind.startswith("imsqti_xmlv1p2") or kind.startswith("imsqti_xml"):
-            problems.append(Problem(href or res.get("identifier", ""),
-                                    "QTI 1.2 (e.g. Canvas, text2qti): aufsicht reads QTI 2.x and 3.0 packages"))
+        elif kind.startswith("imsqti_xmlv1p2"):
+            first = next((f.get("href", "") for f in res if _local(f.tag) == "file" and f.get("href")), "")
+            canvas.append(posixpath.normpath(posixpath.join(base, href or first)))
     title = ""
     if tests:
         order, title = _test_order(package, tests[0])
@@ -491,7 +519,7 @@ def _manifest_items(package: Package) -> tuple[list[tuple[str, str]], str, list[
         ordered.sort(key=lambda pair: order.index(pair[1]))
         items = ordered + [(i, p) for i, p in items if p not in order]
         problems += [Problem(p, "the test names an item the manifest does not list") for p in order if p not in known]
-    return items, title, problems
+    return items, canvas, title, problems
 
 
 def _test_order(package: Package, path: str) -> tuple[list[str], str]:
@@ -511,13 +539,15 @@ def read_package(data: bytes) -> ReadResult:
     result = ReadResult()
     try:
         package = open_package(data)
-        items, result.title, result.problems = _manifest_items(package)
+        items, canvas_files, result.title, result.problems = _manifest_items(package)
     except PackageError as err:
         result.problems.append(Problem("", str(err)))
         return result
-    if not items and not result.problems:
-        result.problems.append(Problem("", "the package lists no items"))
     labels: list[str] = []
+    for path in canvas_files:
+        _read_canvas(package, path, result, labels)
+    if not items and not result.problems and not result.questions:
+        result.problems.append(Problem("", "the package lists no items"))
     for resource_id, path in items:
         label = path or resource_id
         content = package.read(path)
@@ -537,12 +567,58 @@ def read_package(data: bytes) -> ReadResult:
             continue
         if not _ID_RE.match(question["id"]):
             question["id"] = f"q{len(result.questions) + 1}"
+        _fit_ids(question)
         result.questions.append(question)
         labels.append(f"{label} ({question['id']})")
     _unique_ids(result.questions)
     if result.questions and not result.problems:
         result.problems += _schema(result.questions, labels)
     return result
+
+
+def _read_canvas(package: Package, path: str, result: ReadResult, labels: list[str]) -> None:
+    """The items of one QTI 1.2 file (Canvas, text2qti) into ``result``."""
+    content = package.read(path)
+    if content is None:
+        result.problems.append(Problem(path, "the file is not in the package"))
+        return
+    try:
+        title, found = canvas.read_items(parse_xml(content, path), path)
+    except PackageError as err:
+        result.problems.append(Problem(path, str(err)))
+        return
+    result.title, result.version = result.title or title, result.version or "1.2"
+    for label, question, reason in found:
+        if question is None:
+            result.problems.append(Problem(label, reason))
+            continue
+        question["id"] = f"q{len(result.questions) + 1}"
+        _fit_ids(question)
+        result.questions.append(question)
+        labels.append(label)
+
+
+def _fit_ids(question: dict[str, Any]) -> None:
+    """Give options, premises and gaps whose ids aufsicht cannot take (too long, odd characters) short ones."""
+    renamed: dict[str, str] = {}
+
+    def fit(value: str, prefix: str) -> str:
+        if _ID_RE.match(value):
+            return value
+        renamed.setdefault(value, f"{prefix}{len(renamed) + 1}")
+        return renamed[value]
+
+    for option in question.get("options", []):
+        option["id"] = fit(option["id"], "o")
+    for premise in question.get("premises", []):
+        premise["id"], premise["match"] = fit(premise["id"], "p"), fit(premise["match"], "o")
+    for gap in question.get("gaps", []):
+        old = gap["id"]
+        gap["id"] = fit(old, "g")
+        if gap["id"] != old:
+            question["text"] = question["text"].replace("{{" + old + "}}", "{{" + gap["id"] + "}}")
+        for option in gap.get("options", []):
+            option["id"] = fit(option["id"], "o")
 
 
 def _unique_ids(questions: list[dict[str, Any]]) -> None:

@@ -105,3 +105,11 @@ def test_export_data_matches_the_exam_file_layout() -> None:
         if question["type"] == "hotspot":
             question["image"] = "img_0123456789abcdef"
     assert exam_from_data(data).questions == spec.questions
+
+
+def test_a_gap_text_of_one_typed_gap_on_its_own_line_stays_a_gap_text() -> None:
+    data = exam_data()
+    data["questions"] = [{"id": "solo", "type": "gap_text", "prompt": "Schreiben Sie.", "text": "{{g}}\nEnde",
+                          "gaps": [{"id": "g", "accepted": ["eins"]}]}]
+    spec = exam_from_data(data)
+    assert _back(export_package(spec, {}).package) == list(spec.questions)
