@@ -15,6 +15,7 @@ import posixpath
 import re
 import secrets
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -432,7 +433,7 @@ def _item(item_path: str, root: etree._Element, package: Package, images: dict[s
                 answer = float(first.correct[0])
             except ValueError:
                 raise _ItemError(f"the correct value {first.correct[0][:40]!r} is not a number") from None
-            question = {"type": "numeric", "answer": _plain(answer), "tolerance": _tolerance(root),
+            question = {"type": "numeric", "answer": _plain(answer), "tolerance": _tolerance(root, first.correct[0]),
                         "prompt": _prompt(body, inline[0])}
         elif alone and _on_its_own(inline[0]):
             accepted, case_sensitive = _typed(first)
@@ -480,11 +481,19 @@ def _on_its_own(interaction: etree._Element) -> bool:
         and not any(a.get("class") == "aufsicht-gap-text" for a in interaction.iterancestors())
 
 
-def _tolerance(root: etree._Element) -> int | float:
+def _tolerance(root: etree._Element, answer: str) -> int | float:
+    """The absolute tolerance: qti-equal's, or the bounds of ``answer - t <= RESPONSE <= answer + t`` (ours)."""
     for equal in root.iter("qti-equal"):
         if equal.get("tolerance-mode") == "absolute":
             values = _coords(equal.get("tolerance", "0").replace(" ", ","))
             return _plain(max(values) if values else 0)
+    for compare in root.iter("qti-gte", "qti-lte"):
+        bound = compare.find("qti-base-value")
+        if compare.find("qti-variable") is not None and bound is not None:
+            try:
+                return _plain(float(abs(Decimal(answer) - Decimal((bound.text or "").strip()))))
+            except ArithmeticError:
+                raise _ItemError("a numeric bound is not a number") from None
     return 0
 
 

@@ -313,11 +313,15 @@ def _processing(item: etree._Element, q: QuestionSpec) -> None:
     if kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
         _match_correct(rp, points)
     elif kind is QuestionKind.NUMERIC:
+        # answer - tolerance <= RESPONSE <= answer + tolerance, the bounds computed here exactly: players differ
+        # in qti-equal's tolerance modes (Cito's ignores them), never in qti-gte and qti-lte.
         branch = _if_then_points(rp)
-        tol = _num(q.tolerance)
-        equal = _el(branch, "qti-equal", tolerance_mode="absolute", tolerance=f"{tol} {tol}")
-        _el(equal, "qti-variable", identifier="RESPONSE")
-        _el(equal, "qti-correct", identifier="RESPONSE")
+        both = _el(branch, "qti-and")
+        answer = q.answer or Decimal(0)
+        for operator, bound in (("qti-gte", answer - q.tolerance), ("qti-lte", answer + q.tolerance)):
+            compare = _el(both, operator)
+            _el(compare, "qti-variable", identifier="RESPONSE")
+            _el(compare, "qti-base-value", _num(bound), base_type="float")
         _finish_if(branch, points)
     elif kind is QuestionKind.SHORT_TEXT:
         _mapped_above_zero(rp, points)
