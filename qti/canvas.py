@@ -13,6 +13,7 @@ from typing import Any
 from lxml import etree, html
 
 from qti.safety import PackageError
+from qti.text import text_of
 
 __all__ = ["NS", "read_items"]
 
@@ -34,15 +35,13 @@ def _find(node: etree._Element, name: str) -> list[etree._Element]:
 
 def _html_text(text: str) -> str:
     """The readable text of Canvas's HTML (an HTML parser: no entities, no network, scripts are only text)."""
-    from qti.reader import plain_text
-
     if not text.strip():
         return ""
     try:
         fragment = html.fragment_fromstring(text, create_parent="div")
     except (etree.ParserError, ValueError):
         return text.strip()
-    return plain_text(fragment)
+    return text_of(fragment)
 
 
 def _material(node: etree._Element) -> str:

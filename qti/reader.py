@@ -25,6 +25,7 @@ from exams.itemtypes import fold
 from exams.schema import schema_problems
 from qti import canvas
 from qti.safety import Package, PackageError, open_package, parse_xml
+from qti.text import text_of as _text
 from qti.writer import ID_PREFIX
 
 __all__ = ["Problem", "ReadResult", "read_package"]
@@ -41,11 +42,8 @@ _HTML = {"p", "div", "span", "img", "table", "tbody", "thead", "tfoot", "tr", "t
          "acronym", "address", "big", "small", "tt", "kbd", "samp", "var", "dfn", "label", "math", "audio", "video",
          "source", "picture", "figure", "figcaption", "section", "article", "aside", "header", "footer", "nav",
          "bdo", "bdi", "ruby", "rt", "rp", "mark", "s", "wbr", "track"}
-_BLOCK = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "pre", "blockquote", "br", "table", "ul", "ol",
-          "dt", "dd", "figure", "figcaption"}
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-_SPACES = re.compile(r"\s+")
 _FEEDBACK = ("qti-feedback-inline", "qti-feedback-block", "qti-modal-feedback", "qti-rubric-block")
 _WORDS = re.compile(r"^aufsicht-(min|max)-words-(\d{1,6})$")
 
@@ -103,42 +101,6 @@ def _aufsicht_id(value: str) -> str:
     if value.startswith(ID_PREFIX) and value[len(ID_PREFIX):][:1].isdigit():
         return value[len(ID_PREFIX):]
     return value
-
-
-def plain_text(node: etree._Element) -> str:
-    """The readable text of an HTML element: blocks on their own lines, runs of space as one."""
-    return _text(node)
-
-
-def _text(node: etree._Element, skip: tuple[str, ...] = ()) -> str:
-    """The readable text of an element: blocks on their own lines, runs of space as one."""
-    parts: list[str] = []
-
-    def walk(el: etree._Element) -> None:
-        name = el.tag if isinstance(el.tag, str) else ""
-        if name in skip:
-            if el.tail:
-                parts.append(el.tail)
-            return
-        block = name in _BLOCK
-        if block:
-            parts.append("\n")
-        if el.text:
-            parts.append(_SPACES.sub(" ", el.text))
-        for child in el:
-            walk(child)
-        if block:
-            parts.append("\n")
-        if el.tail:
-            parts.append(_SPACES.sub(" ", el.tail))
-
-    if node.text:
-        parts.append(_SPACES.sub(" ", node.text))
-    for child in node:
-        walk(child)
-    # Line breaks in the XML source are white space, as in HTML; lines come from blocks.
-    lines = [line.strip() for line in "".join(parts).split("\n")]
-    return "\n".join(line for line in lines if line)
 
 
 @dataclass
