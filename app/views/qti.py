@@ -21,6 +21,7 @@ def import_package() -> Response | tuple[str, int]:
     """Upload a QTI 3.0 or 2.x content package; it becomes a new exam, or nothing and every problem is shown."""
     if request.method == "GET":
         return render_template("staff/qti_import.html", problems=[]), 200
+    request.max_content_length = MAX_PACKAGE + 1024 * 1024  # a package may be larger than other uploads
     upload = request.files.get("package")
     if upload is None or not upload.filename:
         raise ValidationFailed(_("Choose a QTI package (.zip)."), fields={"package": "missing"})
