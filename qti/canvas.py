@@ -8,6 +8,7 @@ tolerance from the range), short answer, essay and file upload. Every other type
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lxml import etree, html
@@ -73,9 +74,12 @@ def _scoring_values(item: etree._Element) -> list[str]:
 
 def _number(text: str) -> float:
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise CanvasItemError(f"{text[:40]!r} is not a number") from None
+    if not math.isfinite(number):
+        raise CanvasItemError(f"{text[:40]!r} is not a finite number")
+    return number
 
 
 def _plain(value: float) -> int | float:

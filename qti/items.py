@@ -7,6 +7,7 @@ the reason, which the reader lists for the item.
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 import secrets
@@ -28,6 +29,17 @@ __all__ = ["ID_RE", "ItemError", "map_item"]
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FEEDBACK = ("qti-feedback-inline", "qti-feedback-block", "qti-modal-feedback", "qti-rubric-block")
 _WORDS = re.compile(r"^aufsicht-(min|max)-words-(\d{1,6})$")
+
+
+def _finite(text: str, what: str) -> float:
+    """A number from the item's text; anything else (also inf and nan) is the item's problem."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise ItemError(f"{what} {text[:40]!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ItemError(f"{what} {text[:40]!r} is not a finite number")
+    return number
 
 
 class ItemError(Exception):
@@ -56,14 +68,15 @@ def _declarations(item: etree._Element) -> dict[str, _Declaration]:
         mapping = []
         for entry in decl.iter("qti-map-entry"):
             try:
-                mapping.append((entry.get("map-key", ""), float(entry.get("mapped-value", "0")),
+                mapping.append((entry.get("map-key", ""), _finite(entry.get("mapped-value", "0"), "a mapped value"),
                                 entry.get("case-sensitive", "true") == "true"))
             except ValueError:
                 raise ItemError("a mapping value is not a number") from None
         areas = []
         for entry in decl.iter("qti-area-map-entry"):
             try:
-                areas.append((entry.get("shape", ""), entry.get("coords", ""), float(entry.get("mapped-value", "0"))))
+                areas.append((entry.get("shape", ""), entry.get("coords", ""),
+                              _finite(entry.get("mapped-value", "0"), "an area's value")))
             except ValueError:
                 raise ItemError("an area's value is not a number") from None
         correct = [(v.text or "").strip() for v in decl.iterfind("qti-correct-response/qti-value")]
@@ -80,7 +93,7 @@ def _points(item: etree._Element) -> int | None:
         if value is None or not (value.text or "").strip():
             return None
         try:
-            number = float((value.text or "").strip())
+            number = _finite((value.text or "").strip(), "MAXSCORE")
         except ValueError:
             raise ItemError("MAXSCORE is not a number") from None
         if number != int(number) or not 1 <= number <= 1000:
@@ -210,7 +223,7 @@ def _ordering(decl: _Declaration, interaction: etree._Element) -> dict[str, Any]
 
 def _coords(text: str) -> list[float]:
     try:
-        return [float(c) for c in text.replace(" ", "").split(",") if c]
+        return [_finite(c, "a coordinate") for c in text.replace(" ", "").split(",") if c]
     except ValueError:
         raise ItemError(f"the area coordinates {text[:40]!r} are not numbers") from None
 
@@ -330,7 +343,7 @@ def map_item(item_path: str, root: etree._Element, package: Package, images: dic
             if len(first.correct) != 1:
                 raise ItemError("a numeric entry needs one correct value")
             try:
-                answer = float(first.correct[0])
+                answer = _finite(first.correct[0], "the correct value")
             except ValueError:
                 raise ItemError(f"the correct value {first.correct[0][:40]!r} is not a number") from None
             question = {"type": "numeric", "answer": _plain(answer), "tolerance": _tolerance(root, first.correct[0]),

@@ -82,7 +82,7 @@ def test_a_broken_item_is_named_with_its_reason_and_nothing_comes_in() -> None:
     assert "graphic gap match interaction has no aufsicht item type" in result.problems[1].message
 
 
-@pytest.mark.parametrize("points", ["0", "1.5", "abc"])
+@pytest.mark.parametrize("points", ["0", "1.5", "abc", "nan", "inf", "1e999", "-3"])
 def test_points_aufsicht_cannot_give_are_a_problem(points: str) -> None:
     package = export_package(exam_from_data({**exam_data(), "questions": exam_data()["questions"][:1]}), {}).package
     source = zipfile.ZipFile(io.BytesIO(package))
