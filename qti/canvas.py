@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from flask_babel import gettext as _
 from lxml import etree, html
 
 from qti.safety import PackageError
@@ -76,9 +77,9 @@ def _number(text: str) -> float:
     try:
         number = float(text)
     except ValueError:
-        raise CanvasItemError(f"{text[:40]!r} is not a number") from None
+        raise CanvasItemError(_("%(value)s is not a number", value=repr(text[:40]))) from None
     if not math.isfinite(number):
-        raise CanvasItemError(f"{text[:40]!r} is not a finite number")
+        raise CanvasItemError(_("%(value)s is not a finite number", value=repr(text[:40])))
     return number
 
 
@@ -91,7 +92,7 @@ def _item(item: etree._Element) -> dict[str, Any]:
     kind = meta.get("question_type", "")
     presentation = next(iter(_find(item, "presentation")), None)
     if presentation is None:
-        raise CanvasItemError("the item has no presentation")
+        raise CanvasItemError(_("the item has no presentation"))
     prompt_parts = [c for c in presentation if _local(c) == "material"]
     prompt = "\n".join(_material(m) for m in prompt_parts)
     question: dict[str, Any] = {"prompt": prompt}
@@ -100,7 +101,7 @@ def _item(item: etree._Element) -> dict[str, Any]:
         options = [{"id": label.get("ident", ""), "text": _material(label) or label.get("ident", ""),
                     "correct": label.get("ident", "") in right} for label in _find(presentation, "response_label")]
         if not any(o["correct"] for o in options):
-            raise CanvasItemError("no option is marked correct")
+            raise CanvasItemError(_("no option is marked correct"))
         question.update(type="single_choice" if kind in _SINGLE else "multiple_choice", options=options)
     elif kind == "numerical_question":
         exact = [_number(v) for v in _scoring_values(item)]
@@ -112,12 +113,12 @@ def _item(item: etree._Element) -> dict[str, Any]:
         elif low and high:
             answer, tolerance = (low[0] + high[0]) / 2, (high[0] - low[0]) / 2
         else:
-            raise CanvasItemError("a numerical item without an answer or a closed range")
+            raise CanvasItemError(_("a numerical item without an answer or a closed range"))
         question.update(type="numeric", answer=_plain(answer), tolerance=_plain(max(tolerance, 0.0)))
     elif kind == "short_answer_question":
         accepted = [v for v in _scoring_values(item) if v]
         if not accepted:
-            raise CanvasItemError("a short answer without an accepted answer")
+            raise CanvasItemError(_("a short answer without an accepted answer"))
         question.update(type="short_text", accepted=accepted)
     elif kind == "essay_question":
         question["type"] = "essay"
@@ -125,12 +126,13 @@ def _item(item: etree._Element) -> dict[str, Any]:
         question["type"] = "upload"
     else:
         name = kind.replace("_question", "").replace("_", " ") or "untyped"
-        raise CanvasItemError(f"a Canvas {name} item has no aufsicht item type here")
+        raise CanvasItemError(_("a Canvas %(type)s item has no aufsicht item type here", type=name))
     points = meta.get("points_possible")
     if points:
         value = _number(points)
         if value != int(value) or not 1 <= value <= 1000:
-            raise CanvasItemError(f"the item is worth {value:g} points; aufsicht gives whole points from 1 to 1000")
+            raise CanvasItemError(_("the item is worth %(points)s points; aufsicht gives whole points from 1 to 1000",
+                                    points=f"{value:g}"))
         question["points"] = int(value)
     return question
 
@@ -138,7 +140,7 @@ def _item(item: etree._Element) -> dict[str, Any]:
 def read_items(root: etree._Element, path: str) -> tuple[str, list[tuple[str, dict[str, Any] | None, str]]]:
     """The assessment's title and, per item, (label, question data or None, the reason it cannot come in)."""
     if etree.QName(root).namespace != NS or _local(root) != "questestinterop":
-        raise PackageError(f"{path}: not a QTI 1.2 assessment")
+        raise PackageError(_("%(file)s: not a QTI 1.2 assessment", file=path))
     assessment = next(iter(_find(root, "assessment")), None)
     title = assessment.get("title", "") if assessment is not None else ""
     out: list[tuple[str, dict[str, Any] | None, str]] = []

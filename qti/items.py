@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
 from lxml import etree
 
 from exams.itemmedia import MAX_ITEM_IMAGE, image_size, sniff
@@ -36,9 +37,9 @@ def _finite(text: str, what: str) -> float:
     try:
         number = float(text)
     except ValueError:
-        raise ItemError(f"{what} {text[:40]!r} is not a number") from None
+        raise ItemError(_("%(what)s %(value)s is not a number", what=what, value=repr(text[:40]))) from None
     if not math.isfinite(number):
-        raise ItemError(f"{what} {text[:40]!r} is not a finite number")
+        raise ItemError(_("%(what)s %(value)s is not a finite number", what=what, value=repr(text[:40])))
     return number
 
 
@@ -68,17 +69,17 @@ def _declarations(item: etree._Element) -> dict[str, _Declaration]:
         mapping = []
         for entry in decl.iter("qti-map-entry"):
             try:
-                mapping.append((entry.get("map-key", ""), _finite(entry.get("mapped-value", "0"), "a mapped value"),
+                mapping.append((entry.get("map-key", ""), _finite(entry.get("mapped-value", "0"), _("a mapped value")),
                                 entry.get("case-sensitive", "true") == "true"))
             except ValueError:
-                raise ItemError("a mapping value is not a number") from None
+                raise ItemError(_("a mapping value is not a number")) from None
         areas = []
         for entry in decl.iter("qti-area-map-entry"):
             try:
                 areas.append((entry.get("shape", ""), entry.get("coords", ""),
-                              _finite(entry.get("mapped-value", "0"), "an area's value")))
+                              _finite(entry.get("mapped-value", "0"), _("an area's value"))))
             except ValueError:
-                raise ItemError("an area's value is not a number") from None
+                raise ItemError(_("an area's value is not a number")) from None
         correct = [(v.text or "").strip() for v in decl.iterfind("qti-correct-response/qti-value")]
         out[decl.get("identifier", "")] = _Declaration(decl.get("cardinality", "single"), decl.get("base-type", ""),
                                                        correct, mapping, areas)
@@ -93,11 +94,12 @@ def _points(item: etree._Element) -> int | None:
         if value is None or not (value.text or "").strip():
             return None
         try:
-            number = _finite((value.text or "").strip(), "MAXSCORE")
+            number = _finite((value.text or "").strip(), _("MAXSCORE"))
         except ValueError:
-            raise ItemError("MAXSCORE is not a number") from None
+            raise ItemError(_("MAXSCORE is not a number")) from None
         if number != int(number) or not 1 <= number <= 1000:
-            raise ItemError(f"the item is worth {number:g} points; aufsicht gives whole points from 1 to 1000")
+            raise ItemError(_("the item is worth %(points)s points; aufsicht gives whole points from 1 to 1000",
+                              points=f"{number:g}"))
         return int(number)
     return None
 
@@ -105,7 +107,7 @@ def _points(item: etree._Element) -> int | None:
 def _decl(decls: dict[str, _Declaration], interaction: etree._Element) -> _Declaration:
     ident = interaction.get("response-identifier", "")
     if ident not in decls:
-        raise ItemError(f"the interaction's response {ident!r} is not declared")
+        raise ItemError(_("the interaction's response %(id)s is not declared", id=repr(ident)))
     return decls[ident]
 
 
@@ -136,7 +138,7 @@ def _typed(decl: _Declaration) -> tuple[list[str], bool]:
         if form and fold(form, case_sensitive) not in {fold(u, case_sensitive) for u in unique}:
             unique.append(form)
     if not unique:
-        raise ItemError("a typed answer has no accepted form (no correct response, no mapping)")
+        raise ItemError(_("a typed answer has no accepted form (no correct response, no mapping)"))
     return unique, case_sensitive
 
 
@@ -148,9 +150,9 @@ def _choices(decl: _Declaration, interaction: etree._Element) -> dict[str, Any]:
         option["correct"] = option["id"] in {_aufsicht_id(r) for r in right}
     correct = sum(o["correct"] for o in options)
     if correct == 0:
-        raise ItemError("no option is marked correct")
+        raise ItemError(_("no option is marked correct"))
     if single and correct != 1:
-        raise ItemError("a single-choice item has more than one correct option")
+        raise ItemError(_("a single-choice item has more than one correct option"))
     return {"type": "single_choice" if single else "multiple_choice", "options": options}
 
 
@@ -162,7 +164,7 @@ def _gap_text(item: etree._Element, body: etree._Element, decls: dict[str, _Decl
         while holder is not None and holder.getparent() is not body:
             holder = holder.getparent()
         if holder is None:
-            raise ItemError("a gap is not inside the item body's text")
+            raise ItemError(_("a gap is not inside the item body's text"))
         if holder not in holders:
             holders.append(holder)
     gaps: list[dict[str, Any]] = []
@@ -193,7 +195,7 @@ def _gap_text(item: etree._Element, body: etree._Element, decls: dict[str, _Decl
 def _matching(decl: _Declaration, interaction: etree._Element) -> dict[str, Any]:
     sets = interaction.findall("qti-simple-match-set")
     if len(sets) != 2:
-        raise ItemError("a match interaction needs two sets")
+        raise ItemError(_("a match interaction needs two sets"))
     premises = _options(sets[0], "qti-simple-associable-choice")
     responses = _options(sets[1], "qti-simple-associable-choice")
     pairs = decl.correct or [k for k, v, _c in decl.mapping if v > 0]
@@ -202,11 +204,12 @@ def _matching(decl: _Declaration, interaction: etree._Element) -> dict[str, Any]
         left, _sep, right = pair.partition(" ")
         left, right = _aufsicht_id(left), _aufsicht_id(right.strip())
         if left in matches and matches[left] != right:
-            raise ItemError(f"{left!r} has more than one right partner; aufsicht matches each premise once")
+            raise ItemError(_("%(id)s has more than one right partner; aufsicht matches each premise once",
+                              id=repr(left)))
         matches[left] = right
     for premise in premises:
         if premise["id"] not in matches:
-            raise ItemError(f"the premise {premise['id']!r} has no right partner")
+            raise ItemError(_("the premise %(id)s has no right partner", id=repr(premise["id"])))
         premise["match"] = matches[premise["id"]]
     return {"type": "matching", "premises": premises, "options": responses}
 
@@ -215,7 +218,7 @@ def _ordering(decl: _Declaration, interaction: etree._Element) -> dict[str, Any]
     options = {o["id"]: o for o in _options(interaction, "qti-simple-choice")}
     order = [_aufsicht_id(v) for v in decl.correct]
     if sorted(order) != sorted(options):
-        raise ItemError("the correct order does not name every option once (aufsicht orders all options)")
+        raise ItemError(_("the correct order does not name every option once (aufsicht orders all options)"))
     partial = "aufsicht-partial" in interaction.get("class", "").split()
     return {"type": "ordering", "options": [options[o] for o in order],
             "scoring": "partial" if partial else "all_or_nothing"}
@@ -223,9 +226,9 @@ def _ordering(decl: _Declaration, interaction: etree._Element) -> dict[str, Any]
 
 def _coords(text: str) -> list[float]:
     try:
-        return [_finite(c, "a coordinate") for c in text.replace(" ", "").split(",") if c]
+        return [_finite(c, _("a coordinate")) for c in text.replace(" ", "").split(",") if c]
     except ValueError:
-        raise ItemError(f"the area coordinates {text[:40]!r} are not numbers") from None
+        raise ItemError(_("the area coordinates %(value)s are not numbers", value=repr(text[:40]))) from None
 
 
 def _hotspot(item_path: str, package: Package, decl: _Declaration, interaction: etree._Element,
@@ -238,18 +241,18 @@ def _hotspot(item_path: str, package: Package, decl: _Declaration, interaction: 
         src = picture.get("data", "") if picture is not None else ""
         alt = _text(picture) if picture is not None else ""
     if not src:
-        raise ItemError("the hotspot interaction shows no image")
+        raise ItemError(_("the hotspot interaction shows no image"))
     path = posixpath.normpath(posixpath.join(posixpath.dirname(item_path), src))
     data = package.read(path)
     if data is None:
-        raise ItemError(f"the image {src!r} is not in the package")
+        raise ItemError(_("the image %(file)s is not in the package", file=repr(src)))
     if sniff(data) not in ("image/png", "image/jpeg") or image_size(data) is None:
-        raise ItemError(f"the image {src!r} is not a PNG or JPEG image (aufsicht stores only these)")
+        raise ItemError(_("the image %(file)s is not a PNG or JPEG image (aufsicht stores only these)", file=repr(src)))
     if len(data) > MAX_ITEM_IMAGE:
-        raise ItemError(f"the image {src!r} is larger than {MAX_ITEM_IMAGE // 2**20} MB")
+        raise ItemError(_("the image %(file)s is larger than %(n)d MB", file=repr(src), n=MAX_ITEM_IMAGE // 2**20))
     if interaction.tag == "qti-hotspot-interaction":
         if interaction.get("max-choices", "1") != "1":
-            raise ItemError("a hotspot interaction with several choices: aufsicht's hotspot takes one point")
+            raise ItemError(_("a hotspot interaction with several choices: aufsicht's hotspot takes one point"))
         right = set(decl.correct) or {k for k, v, _c in decl.mapping if v > 0}
         marked = [(c.get("shape", ""), c.get("coords", ""), 1.0 if c.get("identifier") in right else 0.0)
                   for c in interaction.iter("qti-hotspot-choice")]
@@ -266,9 +269,10 @@ def _hotspot(item_path: str, package: Package, decl: _Declaration, interaction: 
             areas.append({"shape": "circle", "x": _plain(numbers[0]), "y": _plain(numbers[1]),
                           "r": _plain(numbers[2]), "correct": value > 0})
         else:
-            raise ItemError(f"a {shape or 'shapeless'} area: aufsicht knows rectangles and circles only")
+            raise ItemError(_("a %(shape)s area: aufsicht knows rectangles and circles only",
+                              shape=shape or "shapeless"))
     if not areas:
-        raise ItemError("the hotspot item has no areas (no area mapping, no hotspot choices)")
+        raise ItemError(_("the hotspot item has no areas (no area mapping, no hotspot choices)"))
     public_id = secrets.token_urlsafe(18)
     images[public_id] = data
     return {"type": "hotspot", "image": public_id, "image_alt": alt or "Bild", "areas": areas}
@@ -299,7 +303,7 @@ def _essay(body: etree._Element, interaction: etree._Element) -> dict[str, Any]:
                     levels.append({"id": cell.get("label", ""), "label": _text(label) if label is not None else "",
                                    "points": int((points.text or "") if points is not None else "")})
                 except ValueError:
-                    raise ItemError("a rubric level's points are not a whole number") from None
+                    raise ItemError(_("a rubric level's points are not a whole number")) from None
             rubric.append({"id": row.get("label", ""), "name": _text(head) if head is not None else "",
                            "levels": levels})
         out["rubric"] = rubric
@@ -315,37 +319,38 @@ _BLOCK_INTERACTIONS = {
 
 def map_item(item_path: str, root: etree._Element, package: Package, images: dict[str, bytes]) -> dict[str, Any]:
     if root.tag != "qti-assessment-item":
-        raise ItemError(f"not an assessment item but {root.tag!r}")
+        raise ItemError(_("not an assessment item but %(tag)s", tag=repr(root.tag)))
     if root.get("adaptive") == "true":
-        raise ItemError("an adaptive item (several attempts with feedback) has no aufsicht type")
+        raise ItemError(_("an adaptive item (several attempts with feedback) has no aufsicht type"))
     if root.find("qti-template-declaration") is not None:
-        raise ItemError("template variables (items that vary per candidate) are not supported")
+        raise ItemError(_("template variables (items that vary per candidate) are not supported"))
     body = root.find("qti-item-body")
     if body is None:
-        raise ItemError("the item has no body")
+        raise ItemError(_("the item has no body"))
     decls = _declarations(root)
     interactions = [el for el in body.iter() if isinstance(el.tag, str) and el.tag.endswith("-interaction")]
     if not interactions:
-        raise ItemError("the item has no interaction (an information page); aufsicht items ask something")
+        raise ItemError(_("the item has no interaction (an information page); aufsicht items ask something"))
     inline = [i for i in interactions if i.tag in ("qti-text-entry-interaction", "qti-inline-choice-interaction")]
     block = [i for i in interactions if i not in inline]
     unknown = [i.tag for i in block if i.tag not in _BLOCK_INTERACTIONS]
     if unknown:
         name = unknown[0].removeprefix("qti-").replace("-", " ")
-        raise ItemError(f"the {name} has no aufsicht item type")
+        raise ItemError(_("the %(interaction)s has no aufsicht item type", interaction=name))
     if len(block) > 1 or (block and inline):
-        raise ItemError(f"{len(interactions)} interactions in one item; an aufsicht item holds one")
+        raise ItemError(_("%(n)d interactions in one item; an aufsicht item holds one", n=len(interactions)))
     question: dict[str, Any]
     if inline:
         first = _decl(decls, inline[0])
         alone = len(inline) == 1 and inline[0].tag == "qti-text-entry-interaction"
         if alone and first.base_type in ("float", "integer"):
             if len(first.correct) != 1:
-                raise ItemError("a numeric entry needs one correct value")
+                raise ItemError(_("a numeric entry needs one correct value"))
             try:
-                answer = _finite(first.correct[0], "the correct value")
+                answer = _finite(first.correct[0], _("the correct value"))
             except ValueError:
-                raise ItemError(f"the correct value {first.correct[0][:40]!r} is not a number") from None
+                raise ItemError(_("the correct value %(value)s is not a number",
+                                  value=repr(first.correct[0][:40]))) from None
             question = {"type": "numeric", "answer": _plain(answer), "tolerance": _tolerance(root, first.correct[0]),
                         "prompt": _prompt(body, inline[0])}
         elif alone and _on_its_own(inline[0]):
@@ -406,7 +411,7 @@ def _tolerance(root: etree._Element, answer: str) -> int | float:
             try:
                 return _plain(float(abs(Decimal(answer) - Decimal((bound.text or "").strip()))))
             except ArithmeticError:
-                raise ItemError("a numeric bound is not a number") from None
+                raise ItemError(_("a numeric bound is not a number")) from None
     return 0
 
 

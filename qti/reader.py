@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from lxml import etree
 
 from exams.schema import schema_problems
@@ -88,7 +89,7 @@ def _manifest_items(package: Package) -> tuple[list[tuple[str, str]], list[str],
     """(resource identifier, item path) in test order, QTI 1.2 files, the test's title, and problems."""
     data = package.read("imsmanifest.xml")
     if data is None:
-        raise PackageError("the package has no imsmanifest.xml (is it a QTI content package?)")
+        raise PackageError(_("the package has no imsmanifest.xml (is it a QTI content package?)"))
     manifest = parse_xml(data, "imsmanifest.xml")
     problems: list[Problem] = []
     items: list[tuple[str, str]] = []
@@ -114,14 +115,15 @@ def _manifest_items(package: Package) -> tuple[list[tuple[str, str]], list[str],
         ordered = [(i, p) for i, p in items if p in order]
         ordered.sort(key=lambda pair: order.index(pair[1]))
         items = ordered + [(i, p) for i, p in items if p not in order]
-        problems += [Problem(p, "the test names an item the manifest does not list") for p in order if p not in known]
+        problems += [Problem(p, _("the test names an item the manifest does not list"))
+                     for p in order if p not in known]
     return items, canvas, title, problems
 
 
 def _test_order(package: Package, path: str) -> tuple[list[str], str]:
     data = package.read(path)
     if data is None:
-        raise PackageError(f"the test {path} is not in the package")
+        raise PackageError(_("the test %(file)s is not in the package", file=path))
     root = parse_xml(data, path)
     order = []
     for ref in root.iter():
@@ -143,18 +145,18 @@ def read_package(data: bytes) -> ReadResult:
     for path in canvas_files:
         _read_canvas(package, path, result, labels)
     if not items and not result.problems and not result.questions:
-        result.problems.append(Problem("", "the package lists no items"))
+        result.problems.append(Problem("", _("the package lists no items")))
     for resource_id, path in items:
         label = path or resource_id
         content = package.read(path)
         if content is None:
-            result.problems.append(Problem(label, "the file is not in the package"))
+            result.problems.append(Problem(label, _("the file is not in the package")))
             continue
         try:
             root = parse_xml(content, path)
             namespace = etree.QName(root).namespace or ""
             if namespace not in _QTI_NAMESPACES:
-                raise ItemError(f"not a QTI 2.x or 3.0 item (namespace {namespace or 'none'!r})")
+                raise ItemError(_("not a QTI 2.x or 3.0 item (namespace %(ns)s)", ns=repr(namespace or "none")))
             result.version = result.version or _QTI_NAMESPACES[namespace]
             _modernise(root)
             question = map_item(path, root, package, result.images)
@@ -176,7 +178,7 @@ def _read_canvas(package: Package, path: str, result: ReadResult, labels: list[s
     """The items of one QTI 1.2 file (Canvas, text2qti) into ``result``."""
     content = package.read(path)
     if content is None:
-        result.problems.append(Problem(path, "the file is not in the package"))
+        result.problems.append(Problem(path, _("the file is not in the package")))
         return
     try:
         title, found = canvas.read_items(parse_xml(content, path), path)

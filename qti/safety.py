@@ -12,6 +12,7 @@ import io
 import posixpath
 import zipfile
 
+from flask_babel import gettext as _
 from lxml import etree
 
 __all__ = ["MAX_ENTRIES", "MAX_FILE", "MAX_TOTAL", "Package", "PackageError", "open_package", "parse_xml"]
@@ -40,7 +41,7 @@ class Package:
 def _clean_name(name: str) -> str:
     normalised = posixpath.normpath(name.replace("\\", "/"))
     if name.startswith(("/", "\\")) or normalised.startswith("..") or ":" in normalised.split("/")[0]:
-        raise PackageError(f"the package holds a file outside its folder: {name[:200]!r}")
+        raise PackageError(_("the package holds a file outside its folder: %(file)s", file=repr(name[:200])))
     return normalised
 
 
@@ -49,27 +50,27 @@ def open_package(data: bytes) -> Package:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise PackageError(f"not a zip file ({err})") from None
+        raise PackageError(_("not a zip file (%(error)s)", error=err)) from None
     with archive:
         entries = [i for i in archive.infolist() if not i.is_dir()]
         if len(entries) > MAX_ENTRIES:
-            raise PackageError(f"the package holds more than {MAX_ENTRIES} files")
+            raise PackageError(_("the package holds more than %(n)d files", n=MAX_ENTRIES))
         files: dict[str, bytes] = {}
         total = 0
         for info in entries:
             name = _clean_name(info.filename)
             if info.file_size > MAX_FILE:
-                raise PackageError(f"{name}: larger than {MAX_FILE // 2**20} MB")
+                raise PackageError(_("%(file)s: larger than %(n)d MB", file=name, n=MAX_FILE // 2**20))
             try:
                 with archive.open(info) as handle:
                     content = handle.read(MAX_FILE + 1)
             except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, ValueError) as err:
-                raise PackageError(f"{name}: cannot be unpacked ({err})") from None
+                raise PackageError(_("%(file)s: cannot be unpacked (%(error)s)", file=name, error=err)) from None
             if len(content) > MAX_FILE:  # the header lied about the size
-                raise PackageError(f"{name}: larger than {MAX_FILE // 2**20} MB")
+                raise PackageError(_("%(file)s: larger than %(n)d MB", file=name, n=MAX_FILE // 2**20))
             total += len(content)
             if total > MAX_TOTAL:
-                raise PackageError(f"the package is larger than {MAX_TOTAL // 2**20} MB unpacked")
+                raise PackageError(_("the package is larger than %(n)d MB unpacked", n=MAX_TOTAL // 2**20))
             files[name] = content
     return Package(files)
 
@@ -81,13 +82,13 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 def parse_xml(data: bytes, name: str) -> etree._Element:
     """Parse XML without a document type declaration; raises PackageError naming the file."""
     if len(data) > MAX_XML:
-        raise PackageError(f"{name}: XML larger than {MAX_XML // 2**20} MB")
+        raise PackageError(_("%(file)s: XML larger than %(n)d MB", file=name, n=MAX_XML // 2**20))
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise PackageError(f"{name}: XML with a document type declaration (entities) is refused")
+        raise PackageError(_("%(file)s: XML with a document type declaration (entities) is refused", file=name))
     try:
         root = etree.fromstring(data, _PARSER)  # no DTD (checked above), no entities, no network
     except etree.XMLSyntaxError as err:
-        raise PackageError(f"{name}: not well-formed XML ({err})") from None
+        raise PackageError(_("%(file)s: not well-formed XML (%(error)s)", file=name, error=err)) from None
     if root.getroottree().docinfo.internalDTD is not None:  # UTF-16 text hides it from the byte check
-        raise PackageError(f"{name}: XML with a document type declaration is refused")
+        raise PackageError(_("%(file)s: XML with a document type declaration (entities) is refused", file=name))
     return root

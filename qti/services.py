@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import Institution, User
@@ -60,7 +61,7 @@ def export_exam_package(exam: Exam) -> ExportResult:
     if missing:  # authoring refuses such exams; a deleted image is the only way here
         spec = dataclasses.replace(spec, questions=tuple(q for q in spec.questions if q not in missing))
     result = export_package(spec, media)
-    result.skipped += [(q.id, "its image is no longer stored") for q in missing]
+    result.skipped += [(q.id, _("its image is no longer stored")) for q in missing]
     return result
 
 
@@ -77,7 +78,7 @@ def _exam_data(read: ReadResult, now: dt.datetime) -> dict[str, Any]:
 def import_exam_package(institution: Institution, staff: User | None, data: bytes) -> Exam:
     """Create an exam from a QTI 2.x or 3.0 package, all or nothing; raises QtiImportError with every problem."""
     if len(data) > MAX_PACKAGE:
-        raise QtiImportError([Problem("", f"the package is larger than {MAX_PACKAGE // 2**20} MB")])
+        raise QtiImportError([Problem("", _("the package is larger than %(n)d MB", n=MAX_PACKAGE // 2**20))])
     read = read_package(data)
     if read.problems:
         raise QtiImportError(read.problems)

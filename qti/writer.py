@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from lxml import etree
 
 from exams.itemtypes import GAP_RE, fold
@@ -388,7 +389,7 @@ def export_package(spec: ExamSpec, media: Mapping[str, Media]) -> ExportResult:
     files: dict[str, bytes] = {}
     for q in spec.questions:
         if q.kind is QuestionKind.ORAL:
-            skipped.append((q.id, "an oral item is answered live to an examiner; QTI has no interaction for it"))
+            skipped.append((q.id, _("an oral item is answered live to an examiner; QTI has no interaction for it")))
             continue
         xml, media_hrefs = item_xml(q, media)
         href = f"items/{qti_id(q.id)}.xml"

@@ -53,8 +53,8 @@ def test_a_canvas_matching_item_is_named_and_nothing_comes_in(app, make_institut
     data = (TOOLS / "qti-package-maker/qti12-aufsicht_sample.zip").read_bytes()
     result = read_package(data)
     assert len(result.questions) == 4
-    assert [p.message for p in result.problems] == ["a Canvas matching item has no aufsicht item type here"]
-    assert "#3" in result.problems[0].item
+    assert len(result.problems) == 1 and "#3" in result.problems[0].item
+    assert "matching" in result.problems[0].message  # in German here: the app's default language
     with pytest.raises(QtiImportError) as raised:
         import_exam_package(make_institution(), None, data)
     assert raised.value.problems == result.problems
