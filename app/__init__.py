@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask.json.provider import DefaultJSONProvider
 
 from app import config as config_module
@@ -178,6 +178,8 @@ def _import_models() -> None:
 def _select_locale() -> str | None:
     from flask import current_app
 
+    if not has_request_context():  # the CLI and jobs: the default language (e.g. a QTI import's reasons)
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     langs: list[str] = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in langs:

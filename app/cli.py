@@ -41,6 +41,9 @@ def register_cli(app: Flask) -> None:
     from oversight.cli import oversight_cli
 
     app.cli.add_command(oversight_cli)
+    from qti.cli import qti_cli
+
+    app.cli.add_command(qti_cli)
 
 
 @click.command("seed-demo")

@@ -42,7 +42,8 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _image_size(data: bytes) -> tuple[int, int] | None:
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG or JPEG that decodes; None for anything else."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.verify()
@@ -59,18 +60,29 @@ def extension(content_type: str) -> str:
 
 def store_item_image(staff: User, data: bytes) -> ItemImage:
     """Store an image (PNG or JPEG) for the staff member's institution's items; its public id names it in items."""
+    image = add_item_image(staff.institution_id or 0, data, secrets.token_urlsafe(18), staff.id)
+    db.session.commit()
+    return image
+
+
+def add_item_image(institution_id: int, data: bytes, public_id: str, created_by_id: int | None) -> ItemImage:
+    """Add an item image to the session without committing it (an import commits its images with its exam).
+
+    The vault commits the image's blob row on its own; a caller that must store all or nothing checks every
+    image first (:func:`image_size`, :data:`MAX_ITEM_IMAGE`).
+    """
     if len(data) > MAX_ITEM_IMAGE:
         raise ValidationFailed(_("The image is larger than %(n)d MB.", n=MAX_ITEM_IMAGE // 2**20),
                                fields={"image": "too large"})
     kind = sniff(data)
-    size = _image_size(data) if kind in ("image/png", "image/jpeg") else None
+    size = image_size(data) if kind in ("image/png", "image/jpeg") else None
     if kind is None or size is None:
         raise ValidationFailed(_("Item images must be PNG or JPEG files."), fields={"image": "not an image"})
-    blob = vault.store("item_image", data, content_type=kind, institution_id=staff.institution_id)
-    image = ItemImage(public_id=secrets.token_urlsafe(18), institution_id=staff.institution_id, blob_id=blob.id,
-                      content_type=kind, width=size[0], height=size[1], created_by_id=staff.id)
+    blob = vault.store("item_image", data, content_type=kind, institution_id=institution_id)
+    image = ItemImage(public_id=public_id, institution_id=institution_id, blob_id=blob.id,
+                      content_type=kind, width=size[0], height=size[1], created_by_id=created_by_id)
     db.session.add(image)
-    db.session.commit()
+    db.session.flush()
     return image
 
 
@@ -123,7 +135,7 @@ def hand_in_file(attempt: Attempt, question_id: str, data: bytes, name: str, now
         raise ValidationFailed(_("The file is larger than %(n)s MB.", n=f"{max_bytes / 2**20:.3g}"),
                                fields={"file": "too large"})
     kind = sniff(data)
-    if kind is None or (kind != "application/pdf" and _image_size(data) is None):
+    if kind is None or (kind != "application/pdf" and image_size(data) is None):
         raise ValidationFailed(_("Hand in a PDF or an image (PNG or JPEG). This file is neither, whatever its "
                                  "name says."), fields={"file": "wrong type"})
     save_answer(attempt, question_id, None, now)  # refuses a closed, paused or late attempt before storing

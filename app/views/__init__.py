@@ -60,3 +60,6 @@ def register_blueprints(app: Flask) -> None:
     from app.views import phone
 
     app.register_blueprint(phone.bp)
+    from app.views import qti
+
+    app.register_blueprint(qti.bp)
