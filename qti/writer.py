@@ -387,9 +387,15 @@ def export_package(spec: ExamSpec, media: Mapping[str, Media]) -> ExportResult:
     skipped: list[tuple[str, str]] = []
     items: list[tuple[str, str, list[str]]] = []
     files: dict[str, bytes] = {}
+    skipped += [(q.id, _("a pool item (drawn per candidate) is not exported yet: the package holds the questions "
+                         "every candidate gets")) for q in spec.pool]
     for q in spec.questions:
         if q.kind is QuestionKind.ORAL:
             skipped.append((q.id, _("an oral item is answered live to an examiner; QTI has no interaction for it")))
+            continue
+        if q.media is not None:
+            skipped.append((q.id, _("its stimulus (audio, video or image) is not exported yet, and the item is not "
+                                    "whole without it")))
             continue
         xml, media_hrefs = item_xml(q, media)
         href = f"items/{qti_id(q.id)}.xml"

@@ -52,6 +52,25 @@ def test_oral_items_are_named_not_dropped() -> None:
     assert len(read_package(result.package).questions) == len(data["questions"]) - 1
 
 
+def test_pool_items_and_items_with_a_stimulus_are_named_not_dropped() -> None:
+    data = exam_data()
+    data["pool"] = [{"id": "p1", "type": "short_text", "topic": "t", "prompt": "Plural von Haus?",
+                     "accepted": ["Häuser"]}]
+    data["draw"] = [{"count": 1, "topic": "t"}]
+    spec = exam_from_data(data)
+    listening = dataclasses.replace(spec.questions[0], id="hear", media=_stimulus())
+    spec = dataclasses.replace(spec, questions=(*spec.questions, listening))
+    result = export_package(spec, media())
+    assert sorted(item for item, _why in result.skipped) == ["hear", "p1"]
+    assert len(read_package(result.package).questions) == len(data["questions"])
+
+
+def _stimulus():  # type: ignore[no-untyped-def]
+    from exams.questions import Stimulus
+
+    return Stimulus("aud_0123456789abcdef", "Ein Gespräch am Bahnhof", "", 2)
+
+
 def test_the_same_answers_score_the_same_after_the_round_trip() -> None:
     spec = exam()
     back = {q.id: q for q in _back(export_package(spec, media()).package)}
