@@ -68,6 +68,7 @@ class Tenant:
     api_token: str = ""  # an API token of the institution (both scopes), and its row
     token: Any = None
     webhook: Any = None  # a webhook endpoint of the institution (a TEST-NET address: a delivery fails at once)
+    item_media: Any = None  # a recording (a WAV tone) the institution's items may play
 
 
 @pytest.fixture
@@ -196,6 +197,25 @@ def make_tenant(app: Flask, make_institution: Callable[..., Any], make_user: Cal
         db.session.commit()
         return Tenant(marker, inst, staff, proctor, candidate, exam_done, exam_live, done, live, cert, appeal, check,
                       recording, int(message["id"]), export, change, provider, lti_platform, lti_link, lti_session,
-                      flag, session, enrolment, answer_file, item_image, api.token, api.row, webhook)
+                      flag, session, enrolment, answer_file, item_image, api.token, api.row, webhook,
+                      _item_media(staff))
 
     return make
+
+
+def _item_media(staff: Any) -> Any:
+    """A short WAV tone stored as the institution's item media (exams.stimuli)."""
+    import io
+    import wave
+
+    from exams.stimuli import store_item_media
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x10" * 800)
+    media = store_item_media(staff, out.getvalue())
+    db.session.commit()
+    return media

@@ -103,6 +103,7 @@ def tenant_values(t: Tenant) -> dict[str, list[Any]]:
         "image_id": [t.item_image.public_id],
         "token_id": [t.token.id],
         "endpoint_id": [t.webhook.id],
+        "media_id": [t.item_media.public_id],
     }
 
 
