@@ -23,6 +23,7 @@ from kernel.jobs import runner
 from proctoring.models import SystemCheck
 from proctoring.review import parts_for_review
 from storage import vault
+from tests.a11y import violations
 from tests.browser import chromium, confirm_submit, enter_fullscreen, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD, totp_code
 from tests.proctoring.conftest import probe, recordings, wait_parts_closed
@@ -70,11 +71,13 @@ def test_a_spoken_answer_is_recorded_and_graded(app, chromium, live_server, fake
     WebDriverWait(c, 5).until(lambda d: said.text == "Die Vorbereitung hat begonnen: 3 Sekunden.")
     assert box.find_element(By.CSS_SELECTOR, ".spoken-clock").text.startswith("Vorbereitung: noch")
     assert not start.is_displayed()
+    assert c.execute_script("return document.activeElement.id") == "spoken-talk"  # focus not lost to the page
     rec = box.find_element(By.CSS_SELECTOR, ".spoken-recording")
     WebDriverWait(c, 10).until(lambda d: rec.is_displayed())
     assert said.text.startswith("Die Aufnahme läuft.")
     c.execute_script("arguments[0].scrollIntoView()", box)
     c.save_screenshot(str(tmp_path / "1-candidate-recording.png"))
+    assert violations(c) == []
     WebDriverWait(c, 15).until(lambda d: said.text == "Ihre Antwort wurde aufgenommen." and not rec.is_displayed())
     assert not start.is_displayed()  # once: the item allows no retry
     c.save_screenshot(str(tmp_path / "2-candidate-recorded.png"))
@@ -123,6 +126,7 @@ def test_a_spoken_answer_is_recorded_and_graded(app, chromium, live_server, fake
                                < 1.0)
     g.execute_script("document.getElementById('spoken-player').scrollIntoView()")
     g.save_screenshot(str(tmp_path / "3-grader-player-at-the-answer.png"))
+    assert violations(g) == []
     section = g.find_element(By.ID, "grade-talk")
     section.find_element(By.CSS_SELECTOR, 'input[name="level-range"][value="a2"]').click()
     section.find_element(By.CSS_SELECTOR, 'input[name="level-pron"][value="p1"]').click()

@@ -6,6 +6,7 @@ the grader's note kept; an exam with a spoken item must be supervised."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import threading
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from exams.attempts import timeline
 from exams.models import Answer, Attempt
-from exams.schema import ExamImportError, load_exam
+from exams.schema import ExamImportError, dump_exam, load_exam
 from kernel.clock import clock
 from kernel.db import db
 from proctoring.models import SystemCheck
@@ -214,6 +215,11 @@ def test_import_needs_a_supervised_exam_and_checks_the_rubric():
     spec = load_exam(base + item, "yaml")
     q = spec.questions[0]
     assert (q.kind.value, q.preparation_seconds, q.answer_seconds, q.retry, q.points) == ("spoken", 10, 30, False, 1)
+    assert load_exam(dump_exam(spec, "yaml"), "yaml") == spec  # the export writes it back
+    rated = load_exam(base + item.replace("}", ", retry: true, rubric: [{id: c, name: Aussprache, levels: [{id: a, "
+                                               "label: A, points: 0}, {id: b, label: B, points: 2}]}]}"), "yaml")
+    assert rated.questions[0].retry and rated.questions[0].points == 2
+    assert load_exam(dump_exam(rated, "json"), "json") == rated
     with pytest.raises(ExamImportError) as err:
         load_exam(base + "proctoring_required: false\n" + item, "yaml")
     assert "spoken answer is recorded" in str(err.value) and "line 7" in str(err.value)
@@ -249,6 +255,9 @@ def test_the_editor_writes_a_spoken_item_and_reads_it_back(client, make_institut
     assert [c["name"] for c in item["rubric"]] == ["Aussprache", "Wortschatz"]
     edit = client.get(f"/staff/exams/{exam.id}/compose").get_data(as_text=True)
     assert 'value="45"' in edit and "Wortschatz: A2 = 1; B1 = 3" in edit
+    preview = client.post("/staff/exams/compose", data={**form, "action": "preview"}).get_data(as_text=True)
+    assert 'id="spoken-q5"' in preview and "45 Sekunden lang" in preview  # shown as on the exam page, not usable
+    assert re.search(r'<button type="button" class="spoken-start"[^>]*disabled', preview)
     unsupervised = {**form, "proctoring_required": ""}
     refused = client.post("/staff/exams/compose", data=unsupervised)
     assert refused.status_code == 400 and len(_exams()) == 1, refused.get_data(as_text=True)

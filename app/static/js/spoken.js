@@ -46,7 +46,9 @@
     function show(s) {
       error.textContent = "";
       d.take = String(s.take);
+      var hadFocus = document.activeElement === button;
       button.hidden = !s.can_start;
+      if (hadFocus && button.hidden) { box.focus(); }  // the pressed button goes: focus stays with the item
       button.textContent = s.take > 0 ? d.msgRetry : d.msgStart;
       done.hidden = s.phase !== "done";
       if (s.phase === "preparing" || s.phase === "recording") {
