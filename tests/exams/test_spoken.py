@@ -191,6 +191,9 @@ def test_graded_by_hand_with_the_rubric_and_the_note_kept(app, sitting):
     assert f"/proctor/attempts/{aid}/recordings/{sitting['part'].id}" in page
     span = stored(aid, "talk")
     assert f'data-at="{span["started"][:-5]}' in page  # the button seeks the player to the answer's start
+    review = staff.get(f"/proctor/attempts/{aid}/review").get_data(as_text=True)  # the review lists it too
+    assert 'id="spoken-answers"' in review and f'data-at="{span["started"][:-5]}' in review
+    assert "Mündliche Antwort: Vorbereitung begonnen" in review  # on the timeline
     # without a level per criterion: refused; with them: their sum
     resp = staff.post(f"/staff/attempts/{aid}/points", data={"question_id": "talk", "level-range": "b1"})
     assert resp.status_code == 400
