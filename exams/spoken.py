@@ -36,13 +36,16 @@ from exams.attempts import (
     check_attempt_gates,
     record_event,
 )
-from exams.models import Answer, Attempt, AttemptStatus
+from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus
 from exams.questions import QuestionKind, QuestionSpec
 from kernel.db import db
 from kernel.errors import Conflict, NotFound
 from storage.models import Blob, BlobState
 
 EVENT = "spoken_started"
+#: Timeline entries (from the media engine or the candidate's browser) after which a take may not be wholly in the
+#: recording: the grader is told, and decides (the take is not given back by itself).
+INTERRUPTIONS = ("media_disconnected", "microphone_lost", "camera_lost", "recording_failed")
 
 
 class MediaNotLive(Conflict):
@@ -214,3 +217,10 @@ def spans_for_review(attempt: Attempt) -> dict[str, Span]:
         if span is not None:
             out[row.question_id] = span
     return out
+
+
+def interrupted(attempt: Attempt, span: Span) -> bool:
+    """Whether the camera, microphone or recording was lost during the take (preparation included)."""
+    return db.session.scalar(select(AttemptEvent.id).where(
+        AttemptEvent.attempt_id == attempt.id, AttemptEvent.kind.in_(INTERRUPTIONS),
+        AttemptEvent.at >= span.prepared_from, AttemptEvent.at <= span.ends).limit(1)) is not None

@@ -17,6 +17,7 @@ bp = Blueprint("spoken", __name__)
 # the grader's page plays the attempt's recording at each spoken answer's span (as the review does for a room scan)
 bp.add_app_template_global(spoken.spans_for_review, "spoken_spans_of")
 bp.add_app_template_global(parts_for_review, "recording_parts_of")
+bp.add_app_template_global(spoken.interrupted, "spoken_interrupted")
 
 
 @bp.route("/api/attempts/<int:attempt_id>/spoken/<question_id>", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from exams.attempts import timeline
+from exams.attempts import record_event, timeline
 from exams.models import Answer, Attempt
 from exams.schema import ExamImportError, dump_exam, load_exam
 from kernel.clock import clock
@@ -181,6 +181,11 @@ def test_graded_by_hand_with_the_rubric_and_the_note_kept(app, sitting):
     client.put(f"/api/attempts/{aid}/answers/q1", json={"value": "a"})
     assert client.post(url(sitting, "talk"), json={"action": "start"}).status_code == 200
     clock.advance(dt.timedelta(seconds=90))
+    assert client.post(url(sitting, "again"), json={"action": "start"}).status_code == 200
+    clock.advance(dt.timedelta(seconds=5))  # the microphone is lost during the second answer
+    record_event(db.session.get(Attempt, aid), "microphone_lost", clock.now())
+    db.session.commit()
+    clock.advance(dt.timedelta(seconds=15))
     assert client.post(f"/api/attempts/{aid}/submit").status_code == 200
     attempt = db.session.get(Attempt, aid)
     assert attempt.pending_manual and attempt.max_points == 1 + 5 + 2
@@ -207,7 +212,11 @@ def test_graded_by_hand_with_the_rubric_and_the_note_kept(app, sitting):
     attempt = db.session.get(Attempt, aid)
     assert (attempt.points, attempt.max_points, attempt.pending_manual) == (5, 8, False)
     page = staff.get(f"/staff/attempts/{aid}").get_data(as_text=True)
-    assert "Gut verständlich." in page and "(keine Antwort)" in page  # "again" was never spoken
+    assert "Gut verständlich." in page
+    warned = re.findall(r'<section class="grade-item" id="grade-(\w+)".*?</section>', page, re.S)
+    assert warned == ["talk", "again"]
+    assert page.count("spoken-interrupted") == 1 and page.index("spoken-interrupted") > page.index('id="grade-again"')
+    assert "Teile davon können fehlen" in page
 
 
 def test_import_needs_a_supervised_exam_and_checks_the_rubric():
