@@ -119,6 +119,18 @@ SCHEMAS: dict[str, Any] = {
                        "seconds_left": {"type": ["integer", "null"]},
                        "proctor_state": {"type": ["string", "null"]}, "label": {"type": ["string", "null"]}},
     },
+    "SpokenAnswer": {
+        "type": "object", "required": ["question_id", "phase", "can_start", "take", "takes_allowed"],
+        "properties": {"question_id": {"type": "string"},
+                       "phase": {"type": "string", "enum": ["ready", "preparing", "recording", "done"]},
+                       "can_start": {"type": "boolean"}, "take": {"type": "integer", "minimum": 0},
+                       "takes_allowed": {"type": "integer", "minimum": 1, "maximum": 2},
+                       "preparation_seconds": {"type": "integer"}, "answer_seconds": {"type": "integer"},
+                       "seconds_to_answer": {"type": ["number", "null"],
+                                             "description": "Until the recorded answer begins (server clock)."},
+                       "seconds_left": {"type": ["number", "null"], "description": "Until the answer ends."},
+                       "started": {"type": ["string", "null"]}, "ends": {"type": ["string", "null"]}},
+    },
     "InstitutionExam": {
         "type": "object", "required": ["id", "title", "opens_at", "closes_at"],
         "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
@@ -259,6 +271,17 @@ def describe() -> dict[str, Any]:
                         body=_json({"type": "object", "properties": {
                             "action": {"type": "string", "enum": ["begin"]},
                             "step": {"type": "string", "enum": ["room", "desk", "floor", "screen_edges"]}}}))},
+        "/api/attempts/{attempt_id}/spoken/{question_id}": {
+            "get": _op("A spoken item: its phase and the seconds left by the server's clock.", _ref("SpokenAnswer"),
+                       params=[ATTEMPT, {"name": "question_id", "in": "path", "required": True,
+                                         "schema": {"type": "string"}}]),
+            "post": _op("Start a take of a spoken item: preparation now, then the answer is recorded (once, or twice "
+                        "where the item allows a retry; 409 media_not_live while the camera and microphone are not "
+                        "recorded).", _ref("SpokenAnswer"),
+                        params=[ATTEMPT, {"name": "question_id", "in": "path", "required": True,
+                                          "schema": {"type": "string"}}],
+                        body=_json({"type": "object", "required": ["action"],
+                                    "properties": {"action": {"type": "string", "enum": ["start"]}}}))},
         "/api/attempts/{attempt_id}/chat": {
             "get": _op("The candidate's chat with the proctors.", _ref("ChatMessages"), params=[ATTEMPT, _after()]),
             "post": _op("Send a chat message to the proctors.", _ref("ChatMessage"), params=[ATTEMPT],

@@ -26,6 +26,10 @@ def _bad(message: str, why: str = "wrong shape") -> ValidationFailed:
 
 def clean_answer(question: QuestionSpec, value: Any) -> Any:
     """The answer in its stored form, or ValidationFailed saying what does not fit."""
+    if question.kind is QuestionKind.SPOKEN:
+        # Its span of the recording is set by the server alone (exams.spoken); not even clearing it goes through
+        # here, or a candidate could clear a take and so start another one.
+        raise _bad(_("A spoken answer is recorded with its start button, not sent as a typed answer."), "spoken item")
     if value is None:
         return None
     kind = question.kind
@@ -137,4 +141,7 @@ def candidate_parts(question: QuestionSpec) -> dict[str, Any]:
     if kind is QuestionKind.ESSAY:
         return {"min_words": question.min_words, "max_words": question.max_words,
                 "rubric": [(c.name, [lv.label for lv in c.levels]) for c in question.rubric]}
+    if kind is QuestionKind.SPOKEN:
+        return {"preparation_seconds": question.preparation_seconds, "answer_seconds": question.answer_seconds,
+                "retry": question.retry, "rubric": [(c.name, [lv.label for lv in c.levels]) for c in question.rubric]}
     return {}

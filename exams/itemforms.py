@@ -10,6 +10,7 @@ Each type is a few text fields that people can type without knowing the exam fil
 * hotspot: the image (one of the institution's item images), its description, and the areas one per line in image
   pixels: ``rect X Y WIDTH HEIGHT`` or ``circle X Y R``; a leading ``-`` marks a wrong area.
 * essay: least and most words, and the rubric one criterion per line: ``Inhalt: A1 = 1; A2 = 3``.
+* spoken: seconds to prepare and to answer, whether one retry is allowed, and a rubric as for essays.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "gap_text": ("text",), "matching": ("pairs", "distractors"), "ordering": ("lines", "all_or_nothing"),
     "short_text": ("accepted", "case_sensitive"), "hotspot": ("image", "image_alt", "areas"), "upload": (),
     "essay": ("min_words", "max_words", "rubric"),
+    "spoken": ("preparation_seconds", "answer_seconds", "retry", "rubric"),
 }
-CHECKBOXES = ("all_or_nothing", "case_sensitive")
+CHECKBOXES = ("all_or_nothing", "case_sensitive", "retry")
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _NUM = r"(\d+(?:[.,]\d+)?)"
 _AREA = re.compile(rf"^(-?)\s*(rect|circle)\s+{_NUM}\s+{_NUM}\s+{_NUM}(?:\s+{_NUM})?$", re.IGNORECASE)
@@ -69,11 +71,13 @@ def fields_from_spec(q: QuestionSpec) -> dict[str, Any]:
             numbers = " ".join(format(v.normalize(), "f") for v in (a.x, a.y, *sizes))
             areas.append(f"{'' if a.correct else '- '}{a.shape} {numbers}")
         return {"image": q.image, "image_alt": q.image_alt, "areas": "\n".join(areas)}
+    rubric = "\n".join(f"{c.name}: " + "; ".join(f"{lv.label} = {lv.points}" for lv in c.levels) for c in q.rubric)
     if kind is QuestionKind.ESSAY:
         return {"min_words": "" if q.min_words is None else str(q.min_words),
-                "max_words": "" if q.max_words is None else str(q.max_words),
-                "rubric": "\n".join(f"{c.name}: " + "; ".join(f"{lv.label} = {lv.points}" for lv in c.levels)
-                                    for c in q.rubric)}
+                "max_words": "" if q.max_words is None else str(q.max_words), "rubric": rubric}
+    if kind is QuestionKind.SPOKEN:
+        return {"preparation_seconds": str(q.preparation_seconds), "answer_seconds": str(q.answer_seconds),
+                "retry": q.retry, "rubric": rubric}
     return {}
 
 
@@ -100,6 +104,8 @@ def item_data(kind: str, fields: dict[str, Any], prefix: str, errors: dict[str, 
         return _hotspot(fields, prefix, errors)
     if kind == "essay":
         return _essay(fields, prefix, errors)
+    if kind == "spoken":
+        return _spoken(fields, prefix, errors)
     return {}
 
 
@@ -184,8 +190,32 @@ def _essay(fields: dict[str, Any], prefix: str, errors: dict[str, str]) -> dict[
         errors[prefix + "max_words"] = _("The most words must not be fewer than the least.")
     if out.get("max_words") == 0:
         errors[prefix + "max_words"] = _("Enter a whole number of words, or leave it empty.")
+    rubric = _rubric(str(fields.get("rubric", "")), prefix, errors)
+    if rubric:
+        out["rubric"] = rubric
+    return out
+
+
+def _spoken(fields: dict[str, Any], prefix: str, errors: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"retry": bool(fields.get("retry"))}
+    for key, low, default in (("preparation_seconds", 0, 30), ("answer_seconds", 5, 60)):
+        text = str(fields.get(key, "")).strip()
+        if not text:
+            out[key] = default
+        elif not text.isdigit() or not low <= int(text) <= 1800:
+            errors[prefix + key] = _("Enter a whole number of seconds from %(low)d to %(high)d.", low=low, high=1800)
+            out[key] = default
+        else:
+            out[key] = int(text)
+    rubric = _rubric(str(fields.get("rubric", "")), prefix, errors)
+    if rubric:
+        out["rubric"] = rubric
+    return out
+
+
+def _rubric(text: str, prefix: str, errors: dict[str, str]) -> list[dict[str, Any]]:
     rubric = []
-    for ci, line in enumerate(_lines(str(fields.get("rubric", ""))), start=1):
+    for ci, line in enumerate(_lines(text), start=1):
         name, sep, rest = line.partition(":")
         levels = []
         for li, part in enumerate([p.strip() for p in rest.split(";") if p.strip()], start=1):
@@ -199,6 +229,4 @@ def _essay(fields: dict[str, Any], prefix: str, errors: dict[str, str]) -> dict[
                                           "points” with at least two levels.", n=ci)
             continue
         rubric.append({"id": f"c{ci}", "name": name.strip(), "levels": levels})
-    if rubric:
-        out["rubric"] = rubric
-    return out
+    return rubric

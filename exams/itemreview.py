@@ -15,6 +15,7 @@ from exams.attempts import attempt_spec
 from exams.itemtypes import fold, hotspot_right
 from exams.models import Answer, Attempt
 from exams.questions import MANUAL_KINDS, QuestionKind, QuestionSpec, grade
+from exams.spoken import span_of
 from kernel.db import db
 
 
@@ -90,6 +91,11 @@ def _lines(q: QuestionSpec, value: Any) -> list[AnswerLine]:
                            grade(q, value).points == q.points, str(q.answer))]
     if q.kind is QuestionKind.ORAL:
         return []
+    if q.kind is QuestionKind.SPOKEN:
+        span = span_of(value)
+        return [AnswerLine(_("Recorded"), _none() if span is None else
+                           _("take %(take)d, %(seconds)d seconds (in the recording)", take=span.take,
+                             seconds=int((span.ends - span.started).total_seconds())))]
     return [AnswerLine(_("Answer"), value if isinstance(value, str) and value else _none())]
 
 

@@ -12,6 +12,7 @@ short_text     ``"text"``                                    textEntry (one resp
 hotspot        ``{"x": 120, "y": 48}`` (image pixels)         selectPoint (areas: areaMapping rect/circle)
 upload         ``{"file": id, "name", "size", "type"}``      upload (set only by the upload endpoint)
 essay          ``"text"``                                    extendedText (rubric as a scoring rubric)
+spoken         ``{"started", "ends", "prepared_from", ...}``  (none in QTI 3.0 core: exported as a rubric block)
 =============  ==========================================  ================================================
 
 Partial credit (points are whole numbers, so every share is rounded **down**; nothing is ever negative):
@@ -23,7 +24,9 @@ Partial credit (points are whole numbers, so every share is rounded **down**; no
   ``scoring: all_or_nothing``: full points only for exactly the right order.
 * short text: full points when the folded answer equals one folded accepted form, else 0.
 * hotspot: full points when the point lies inside (or on the edge of) a correct area, else 0.
-* upload and essay: graded by hand; an essay with a rubric gets the sum of the chosen level per criterion.
+* upload, essay and spoken: graded by hand; an essay or spoken answer with a rubric gets the sum of the chosen
+  level per criterion. A spoken answer is a span of the attempt's encrypted recording that only the server sets
+  (``exams.spoken``); the answer API never writes it.
 
 Folding (short text and typed gaps): Unicode NFC, ä/ö/ü -> ae/oe/ue and ß -> ss (also capitals and ẞ), runs of
 white space to one space, trimmed, and case folded unless the item says ``case_sensitive: true``.

@@ -11,7 +11,7 @@ Scoring rules (shown to candidates and used in appeals, so they are kept simple)
 * free text: graded by hand; ``grade`` reports ``needs_manual=True`` with 0 points
   until a proctor's points are passed to :func:`score_attempt`. An empty free-text
   answer is 0 points and needs no manual grading.
-* gap text, matching, ordering, short text, hotspot, upload and essay: the rules in
+* gap text, matching, ordering, short text, hotspot, upload, essay and spoken: the rules in
   :mod:`exams.itemtypes` (partial credit rounded down, folding of typed answers).
 
 Answers that are empty, of the wrong shape or name option ids that do not exist are
@@ -86,12 +86,15 @@ class QuestionKind(StrEnum):
     HOTSPOT = "hotspot"
     UPLOAD = "upload"
     ESSAY = "essay"
+    SPOKEN = "spoken"  # recorded through the media engine in a span the server sets (exams.spoken)
 
 
 #: Kinds a person grades by hand.
-MANUAL_KINDS = (QuestionKind.FREE_TEXT, QuestionKind.ORAL, QuestionKind.UPLOAD, QuestionKind.ESSAY)
-#: Kinds graded by hand in the grading page (oral items are graded by the examiner on the oral page).
-WRITTEN_MANUAL_KINDS = (QuestionKind.FREE_TEXT, QuestionKind.UPLOAD, QuestionKind.ESSAY)
+MANUAL_KINDS = (QuestionKind.FREE_TEXT, QuestionKind.ORAL, QuestionKind.UPLOAD, QuestionKind.ESSAY,
+                QuestionKind.SPOKEN)
+#: Kinds graded by hand in the grading page (oral items are graded by the examiner on the oral page; a spoken
+#: answer is graded there too, with the player at its span of the recording).
+WRITTEN_MANUAL_KINDS = (QuestionKind.FREE_TEXT, QuestionKind.UPLOAD, QuestionKind.ESSAY, QuestionKind.SPOKEN)
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,10 @@ class QuestionSpec:
     areas: tuple[Area, ...] = ()  # hotspot
     min_words: int | None = None  # essay
     max_words: int | None = None  # essay
-    rubric: tuple[Criterion, ...] = ()  # essay: criteria and levels; the points are the best levels' sum
+    rubric: tuple[Criterion, ...] = ()  # essay, spoken: criteria and levels; the points are the best levels' sum
+    preparation_seconds: int = 0  # spoken: time to prepare before the answer is recorded
+    answer_seconds: int = 0  # spoken: the length of the recorded answer
+    retry: bool = False  # spoken: one more take allowed (the last take counts)
     topic: str = ""  # what the item tests ("grammar"); a draw rule picks pool items by it
     difficulty: str = ""  # "easy", "medium" or "hard" (or empty); a draw rule picks pool items by it
     media: Stimulus | None = None  # any kind: an image, audio or video shown with the prompt
@@ -310,6 +316,8 @@ def grade(question: QuestionSpec, answer: Answer) -> Grade:
         return Grade(full if hotspot_right(question.areas, answer) else 0, full)
     if question.kind is QuestionKind.UPLOAD:  # a file to read: graded by hand; no file, nothing to read
         return Grade(0, full, needs_manual=isinstance(answer, Mapping) and bool(answer.get("file")))
+    if question.kind is QuestionKind.SPOKEN:  # a span of the recording to hear: graded by hand; none, nothing to hear
+        return Grade(0, full, needs_manual=isinstance(answer, Mapping) and bool(answer.get("started")))
     # Free text and essay: a human decides; an empty answer has nothing to read.
     if not isinstance(answer, str) or not answer.strip():
         return Grade(0, full)

@@ -112,11 +112,12 @@ FIELDS_BY_TYPE: dict[str, set[str]] = {
     "gap_text": {"text", "gaps"}, "matching": {"premises", "options"}, "ordering": {"options", "scoring"},
     "short_text": {"accepted", "case_sensitive"}, "hotspot": {"image", "image_alt", "areas"},
     "upload": set(), "essay": {"min_words", "max_words", "rubric"},
+    "spoken": {"preparation_seconds", "answer_seconds", "retry", "rubric"},
 }
 _REQUIRED_BY_TYPE: dict[str, list[str]] = {
     "single_choice": ["options"], "multiple_choice": ["options"], "numeric": ["answer"],
     "gap_text": ["text", "gaps"], "matching": ["premises", "options"], "ordering": ["options"],
-    "short_text": ["accepted"], "hotspot": ["image", "image_alt", "areas"],
+    "short_text": ["accepted"], "hotspot": ["image", "image_alt", "areas"], "spoken": ["answer_seconds"],
 }
 _SPECIFIC = set().union(*FIELDS_BY_TYPE.values())
 _TOPIC = {"type": "string", "minLength": 1, "maxLength": 100}
@@ -150,6 +151,9 @@ _QUESTION: dict[str, Any] = {
         "min_words": {"type": "integer", "minimum": 0, "maximum": 100000},
         "max_words": {"type": "integer", "minimum": 1, "maximum": 100000},
         "rubric": {"type": "array", "minItems": 1, "maxItems": 20, "items": _CRITERION},
+        "preparation_seconds": {"type": "integer", "minimum": 0, "maximum": 1800},
+        "answer_seconds": {"type": "integer", "minimum": 5, "maximum": 1800},
+        "retry": {"type": "boolean"},
         "topic": _TOPIC,
         "difficulty": {"enum": list(DIFFICULTIES)},
         "media": _MEDIA,  # any type: an image, audio or video shown with the prompt (exams.itemmedia)
@@ -548,6 +552,12 @@ def _semantic_problems(data: dict[str, Any], lines: dict[Path, int]) -> Iterator
         # the scan is shown on the recorded webcam (proctoring.roomscan): an unsupervised exam has none
         yield problem(("room_scan_required",), "a room scan needs a supervised exam (the webcam is recorded); set "
                                                "proctoring_required to true or room_scan_required to false")
+    if data.get("proctoring_required") is False:
+        # a spoken answer is a span of the webcam's recording (exams.spoken): an unsupervised exam records nothing
+        for spath, item in _all_items(data):
+            if item.get("type") == "spoken":
+                yield problem((*spath, "type"), "a spoken answer is recorded by the supervision's media engine; "
+                                                "set proctoring_required to true or remove the spoken item")
     if data.get("second_camera") and data.get("proctoring_required") is False:
         # The phone's stream goes to the media engine with the webcam's: without supervision there is none.
         yield problem(("second_camera",), "a second camera needs a supervised exam; set proctoring_required to true "
@@ -713,6 +723,7 @@ def _item_problems(question: dict[str, Any], qpath: Path, problem: Any) -> Itera
         low, high = question.get("min_words"), question.get("max_words")
         if low is not None and high is not None and low > high:
             yield problem((*qpath, "min_words"), f"min_words ({low}) is more than max_words ({high})")
+    if kind in ("essay", "spoken"):
         rubric = question.get("rubric")
         if rubric:
             best = sum(max(level["points"] for level in c["levels"]) for c in rubric)
@@ -765,6 +776,9 @@ def _item_from_data(q: dict[str, Any]) -> QuestionSpec:
         min_words=q.get("min_words"),
         max_words=q.get("max_words"),
         rubric=rubric,
+        preparation_seconds=q.get("preparation_seconds", 0),
+        answer_seconds=q.get("answer_seconds", 0),
+        retry=q.get("retry", False),
         topic=q.get("topic", ""),
         difficulty=q.get("difficulty", ""),
         media=Stimulus(q["media"]["id"], q["media"]["alt"], q["media"].get("transcript", ""),
@@ -918,8 +932,10 @@ def _item_data(q: QuestionSpec) -> dict[str, Any]:
             area["correct"] = a.correct
             areas.append(area)
         return {"image": q.image, "image_alt": q.image_alt, "areas": areas}
-    if kind is QuestionKind.ESSAY:
+    if kind in (QuestionKind.ESSAY, QuestionKind.SPOKEN):
         out: dict[str, Any] = {}
+        if kind is QuestionKind.SPOKEN:
+            out.update(preparation_seconds=q.preparation_seconds, answer_seconds=q.answer_seconds, retry=q.retry)
         if q.min_words is not None:
             out["min_words"] = q.min_words
         if q.max_words is not None:

@@ -55,6 +55,7 @@ EVENT_LABELS: dict[str, LazyString] = {
     "reviewed": lazy_pgettext("review", "Review saved"),
     "graded": lazy_pgettext("review", "Graded"),
     "file_handed_in": lazy_pgettext("review", "File handed in"),
+    "spoken_started": lazy_pgettext("review", "Spoken answer: preparation began (the answer follows)"),
     "grading_reopened": lazy_pgettext("review", "Grading reopened"),
     "result_released": lazy_pgettext("review", "Result released"),
     "appeal_filed": lazy_pgettext("review", "Appeal filed"),

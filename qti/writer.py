@@ -393,6 +393,10 @@ def export_package(spec: ExamSpec, media: Mapping[str, Media]) -> ExportResult:
         if q.kind is QuestionKind.ORAL:
             skipped.append((q.id, _("an oral item is answered live to an examiner; QTI has no interaction for it")))
             continue
+        if q.kind is QuestionKind.SPOKEN:
+            skipped.append((q.id, _("a spoken answer is a span of the exam's recording; QTI has no interaction for "
+                                    "it")))
+            continue
         if q.media is not None:
             skipped.append((q.id, _("its stimulus (audio, video or image) is not exported yet, and the item is not "
                                     "whole without it")))

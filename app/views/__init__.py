@@ -51,6 +51,9 @@ def register_blueprints(app: Flask) -> None:
     from app.views import roomscan
 
     app.register_blueprint(roomscan.bp)
+    from app.views import spoken
+
+    app.register_blueprint(spoken.bp)
 
     from app.views import institution_api, results
 

@@ -92,7 +92,8 @@ def _check(got: dict[str, list[Any]]) -> set[str]:
             if resp.status_code == 200 and resp.mimetype != "text/html":
                 # downloads and media: never something a browser would render as a page
                 assert resp.mimetype in ("application/pdf", "application/jwt", "image/jpeg", "image/png", "video/webm",
-                                         "audio/wav", "audio/ogg", "audio/mpeg", "audio/mp4", "video/mp4", "text/css", "text/javascript", "application/javascript",
+                                         "audio/wav", "audio/ogg", "audio/mpeg", "audio/mp4", "video/mp4", "text/css",
+                                         "text/javascript", "application/javascript",
                                          "application/yaml", "application/zip", "application/ld+json",
                                          "application/did+ld+json"), (endpoint, resp.mimetype)
     return shown

@@ -29,7 +29,7 @@ def test_every_item_type_comes_back_unchanged() -> None:
     assert result.skipped == []
     back = _back(result.package)
     assert [q.kind for q in back] == [q.kind for q in spec.questions]
-    assert len({q.kind for q in back}) == len(QuestionKind) - 1  # every type but oral
+    assert len({q.kind for q in back}) == len(QuestionKind) - 2  # every type but oral and spoken
     for before, after in zip(spec.questions, back, strict=True):
         if after.kind is QuestionKind.HOTSPOT:
             assert after.image != before.image  # stored anew under a fresh id
@@ -47,9 +47,11 @@ def test_the_package_holds_manifest_items_test_and_image() -> None:
 def test_oral_items_are_named_not_dropped() -> None:
     data = exam_data()
     data["questions"].append({"id": "talk", "type": "oral", "prompt": "Stellen Sie sich vor."})
+    data["questions"].append({"id": "say", "type": "spoken", "prompt": "Beschreiben Sie das Bild.",
+                              "answer_seconds": 60})
     result = export_package(exam_from_data(data), media())
-    assert [item for item, _why in result.skipped] == ["talk"]
-    assert len(read_package(result.package).questions) == len(data["questions"]) - 1
+    assert [item for item, _why in result.skipped] == ["talk", "say"]
+    assert len(read_package(result.package).questions) == len(data["questions"]) - 2
 
 
 def test_pool_items_and_items_with_a_stimulus_are_named_not_dropped() -> None:
