@@ -4,13 +4,24 @@ N simulated candidates (default 50) each log in, start an attempt and save one a
 2 seconds, against the app served as in production (gunicorn, several workers). Prints p95
 latency and achieved saves per second per database, checks that no saved answer was lost,
 and ends with one JSON line: p95_ms_sqlite, p95_ms_postgres, saves_per_s_sqlite, saves_per_s_postgres,
-item_analysis_s (and item_analysis_s_sqlite).
+item_analysis_s (and item_analysis_s_sqlite), and the rows of the 60-item exam with media (issue 32):
+page_load_p95_ms and p95_ms_media60 (PostgreSQL, the production database).
+
+Exam of 60 items with media (``--exam media60``, run after the 20-item rows on PostgreSQL): the item types a
+language exam has (listening items with a recording played at most twice, hotspot and picture items, gap text,
+matching, ordering, short text, choice, numeric, an essay), the pictures and recording stored encrypted as the
+office uploads them. Each candidate loads the exam page as a browser does at the start and once more half-way
+(a reload), under the load of the others: the HTML and every picture, script and style sheet it names, one after
+the other on one connection (a browser fetches them six at a time, so this is an upper bound), and plays one
+listening item (the play's ticket, then the recording streamed whole). Saves cycle over all 60 items with answers
+of each item's shape.
 
 Item analysis row: 1,000 released attempts x 60 single-choice items are written as real Attempt and Answer
 rows, then ``items.statistics.item_analysis`` runs in a fresh process against the same database (loading
 included, as the office's page does it); the figure is the best of three runs, the CPU model is printed.
 
     .venv/bin/python bench/exams.py [--candidates 50] [--seconds 30] [--workers 4] [--items-only]
+                                    [--exam both|simple|media60]
 """
 
 from __future__ import annotations
@@ -47,6 +58,120 @@ QUESTIONS = [
 ]
 
 
+def media_items() -> list[dict[str, Any]]:
+    """60 items as a German language exam has them; ``@audio`` and ``@image`` stand for the stored files."""
+    items: list[dict[str, Any]] = []
+    choice = [{"id": "a", "text": "am Bahnhof", "correct": True}, {"id": "b", "text": "am Flughafen"},
+              {"id": "c", "text": "im Hotel"}]
+    for i in range(10):
+        items.append({"id": f"h{i}", "type": "single_choice", "prompt": f"Hören: Wo ist die Person? ({i})",
+                      "options": choice, "media": {"id": "@audio", "alt": "Durchsage am Bahnhof", "plays": 2,
+                                                   "transcript": "Der Zug nach Köln fährt heute von Gleis 5."}})
+    for i in range(5):
+        items.append({"id": f"s{i}", "type": "hotspot", "prompt": "Klicken Sie auf den Bahnhof.", "image": "@image",
+                      "image_alt": "Stadtplan mit Bahnhof oben links",
+                      "areas": [{"shape": "rect", "x": 0, "y": 0, "width": 200, "height": 150, "correct": True}]})
+    for i in range(5):
+        items.append({"id": f"p{i}", "type": "single_choice", "prompt": "Was zeigt das Bild?", "options": choice,
+                      "media": {"id": "@image", "alt": "Stadtplan mit Bahnhof oben links"}})
+    for i in range(10):
+        items.append({"id": f"g{i}", "type": "gap_text", "prompt": "Ergänzen Sie.",
+                      "text": "Ich {{g1}} aus Köln und wohne {{g2}} München.",
+                      "gaps": [{"id": "g1", "accepted": ["komme"]},
+                               {"id": "g2", "options": [{"id": "in", "text": "in", "correct": True},
+                                                        {"id": "nach", "text": "nach"}]}]})
+    for i in range(5):
+        items.append({"id": f"m{i}", "type": "matching", "prompt": "Was passt zusammen?", "points": 3,
+                      "premises": [{"id": "p1", "text": "Hund", "match": "dog"},
+                                   {"id": "p2", "text": "Katze", "match": "cat"},
+                                   {"id": "p3", "text": "Maus", "match": "mouse"}],
+                      "options": [{"id": "cat", "text": "cat"}, {"id": "dog", "text": "dog"},
+                                  {"id": "mouse", "text": "mouse"}, {"id": "cow", "text": "cow"}]})
+    for i in range(5):
+        items.append({"id": f"o{i}", "type": "ordering", "prompt": "Ordnen Sie die Wochentage.", "points": 3,
+                      "options": [{"id": "mo", "text": "Montag"}, {"id": "di", "text": "Dienstag"},
+                                  {"id": "mi", "text": "Mittwoch"}, {"id": "do", "text": "Donnerstag"}]})
+    for i in range(10):
+        items.append({"id": f"t{i}", "type": "short_text", "prompt": "Wo fahren die Züge ab?",
+                      "accepted": ["Bahnhof", "am Bahnhof"]})
+    for i in range(5):
+        items.append({"id": f"c{i}", "type": "multiple_choice", "prompt": "Was ist richtig?",
+                      "options": [{"id": "a", "text": "A", "correct": True}, {"id": "b", "text": "B"},
+                                  {"id": "c", "text": "C", "correct": True}]})
+    for i in range(4):
+        items.append({"id": f"n{i}", "type": "numeric", "prompt": "Wie viel ist 3 + 4?", "answer": 7})
+    items.append({"id": "e0", "type": "essay", "prompt": "Schreiben Sie eine E-Mail.", "min_words": 5,
+                  "max_words": 200})
+    assert len(items) == 60
+    return items
+
+
+ANSWERS: dict[str, Any] = {
+    "single_choice": "a", "multiple_choice": ["a", "c"], "numeric": "7", "short_text": "am Bahnhof",
+    "gap_text": {"g1": "komme", "g2": "in"}, "matching": {"p1": "dog", "p2": "cat", "p3": "mouse"},
+    "ordering": ["mo", "di", "mi", "do"], "hotspot": {"x": 40, "y": 30},
+    "essay": "Liebe Frau Müller, ich komme am Montag um neun Uhr zum Termin. Viele Grüße",
+}
+"""An answer of each item type's shape, as the exam page sends it."""
+
+
+def media_files() -> tuple[bytes, bytes]:
+    """The recording (20 s of a 16 kHz mono WAV tone, 640 KB, like a short announcement) and a 1024x768 PNG."""
+    import io
+    import math
+    import wave
+
+    from PIL import Image, ImageDraw
+
+    rate = 16000
+    samples = b"".join(int(8000 * math.sin(2 * math.pi * 440 * t / rate)).to_bytes(2, "little", signed=True)
+                       for t in range(rate * 20))
+    sound = io.BytesIO()
+    with wave.open(sound, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples)
+    picture = Image.new("RGB", (1024, 768), "white")
+    draw = ImageDraw.Draw(picture)
+    for k in range(0, 1024, 32):  # a street grid: a PNG of realistic size, not a blank one
+        draw.line([(k, 0), (1023 - k // 2, 767)], fill=(k % 255, 90, 160), width=3)
+    draw.rectangle([0, 0, 200, 150], fill=(200, 40, 40))
+    png = io.BytesIO()
+    picture.save(png, "PNG")
+    return sound.getvalue(), png.getvalue()
+
+
+def attach_media(env: dict[str, str], exam_id: int) -> None:
+    """Store the recording and the picture as the exam office uploads them and point the exam's items at them."""
+    code = f"""
+import json, secrets, sys
+sys.path.insert(0, {str(REPO)!r})
+from sqlalchemy.orm.attributes import flag_modified
+from app import create_app
+from kernel.db import db
+from accounts.models import Role
+from accounts.services import create_user
+from exams.models import Exam
+from exams.itemmedia import store_item_image
+from exams.stimuli import store_item_media
+from bench.exams import media_files
+app = create_app()
+with app.app_context():
+    exam = db.session.get(Exam, {exam_id})
+    staff = create_user(f"office-{{secrets.token_hex(3)}}@bench.example", "x" * 16, Role.STAFF, "Office",
+                        exam.institution)
+    sound, png = media_files()
+    audio = store_item_media(staff, sound).public_id
+    image = store_item_image(staff, png).public_id
+    text = json.dumps(exam.questions).replace('"@audio"', json.dumps(audio)).replace('"@image"', json.dumps(image))
+    exam.questions = json.loads(text)
+    flag_modified(exam, "questions")
+    db.session.commit()
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True, capture_output=True, text=True)
+
+
 def free_port() -> int:
     """An unused TCP port on loopback."""
     with socket.socket() as s:
@@ -54,25 +179,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(env: dict[str, str], n: int) -> int:
-    """Migrate a fresh database and seed one exam and ``n`` candidates; returns the exam id."""
+def prepare(env: dict[str, str], n: int, questions: list[dict[str, Any]]) -> int:
+    """Migrate a fresh database and seed one exam of ``questions`` (with its media) and ``n`` candidates;
+    returns the exam id."""
     subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], cwd=REPO, env=env,
                    check=True, capture_output=True)
-    return seed_exam(env, n, name="Bench", password=PASSWORD, questions=QUESTIONS, identity=False,
-                     proctoring=False, last_name="Candidate")
+    exam_id = seed_exam(env, n, name="Bench", password=PASSWORD, questions=questions, identity=False,
+                        proctoring=False, last_name="Candidate")
+    if any('"@audio"' in json.dumps(q) or '"@image"' in json.dumps(q) for q in questions):
+        attach_media(env, exam_id)
+    return exam_id
 
 
 class Candidate:
     """One simulated candidate with a keep-alive connection and a session cookie."""
 
-    def __init__(self, port: int, email: str) -> None:
+    def __init__(self, port: int, email: str, items: list[dict[str, Any]] | None = None) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookie = ""
         self.email = email
         self.csrf = ""
+        self.items = items or QUESTIONS
+        self.media = items is not None  # the 60-item exam: page loads and a listening play are measured too
         self.latencies: list[float] = []
+        self.page_loads: list[float] = []
+        self.plays: list[float] = []
         self.errors = 0
-        self.sent: dict[str, str] = {}
+        self.sent: dict[str, Any] = {}
 
     def request(
         self, method: str, path: str, body: bytes | None = None, ctype: str | None = None
@@ -106,12 +239,54 @@ class Candidate:
         assert status == 302, (status, body[:300])
         return int(headers["Location"].rstrip("/").split("/")[-1])
 
+    def load_page(self, attempt_id: int) -> None:
+        """The exam page as a browser loads it: the HTML, then each picture, script and style sheet it names (one
+        after the other on this connection); the seconds go to ``page_loads``."""
+        t0 = time.perf_counter()
+        status, _, page = self.request("GET", f"/candidate/attempts/{attempt_id}")
+        ok = status == 200
+        names = set(re.findall(rb'<(?:img|script)[^>]+src="(/[^"]+)"', page))
+        names |= set(re.findall(rb'<link[^>]+href="(/[^"]+\.css[^"]*)"', page))
+        for name in sorted(names):
+            status, _, _ = self.request("GET", name.decode().replace("&amp;", "&"))
+            ok = ok and status == 200
+        self.page_loads.append(time.perf_counter() - t0)
+        if not ok or not names:
+            self.errors += 1
+
+    def play_listening(self, attempt_id: int) -> None:
+        """One play of a listening item: the ticket, then the recording streamed whole."""
+        item = random.choice([q["id"] for q in self.items if (q.get("media") or {}).get("plays")])
+        t0 = time.perf_counter()
+        status, _, body = self.request("POST", f"/api/attempts/{attempt_id}/media/{item}/plays", b"{}",
+                                       "application/json")
+        sound = b""
+        if status == 200:
+            status, _, sound = self.request("GET", json.loads(body)["url"])
+        self.plays.append(time.perf_counter() - t0)
+        if status != 200 or len(sound) < 640_000:  # the whole recording, not a refusal
+            self.errors += 1
+
+    def answer(self) -> tuple[str, Any]:
+        """A random item and an answer of its shape."""
+        if not self.media:
+            return f"q{random.randrange(len(QUESTIONS))}", random.choice(["a", "b"])
+        item = random.choice(self.items)
+        return item["id"], ANSWERS[item["type"]]
+
     def run(self, attempt_id: int, until: float, interval: float) -> None:
-        """Save one answer every ``interval`` seconds until ``until``."""
+        """Save one answer every ``interval`` seconds until ``until`` (with media: load the page at the start and
+        half-way, and play one listening item)."""
+        reload_at = time.monotonic() + (until - time.monotonic()) / 2
+        if self.media:
+            self.load_page(attempt_id)
+            self.play_listening(attempt_id)
         time.sleep(random.uniform(0, interval))
         while time.monotonic() < until:
-            qid = f"q{random.randrange(len(QUESTIONS))}"
-            value = random.choice(["a", "b"])
+            if self.media and time.monotonic() > reload_at:
+                reload_at = float("inf")
+                self.load_page(attempt_id)
+            qid, value = self.answer()
             t0 = time.perf_counter()
             status = 0
             for _try in range(2):  # a browser, too, reopens a keep-alive connection the server closed
@@ -275,14 +450,15 @@ def drop_postgres(admin: Any, name: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def run_one(label: str, database_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    """Benchmark one database; returns its figures."""
+def run_one(label: str, database_url: str | None, args: argparse.Namespace,
+            items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Benchmark one database (with ``items``: the exam of those items and their media); returns its figures."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env["AUFSICHT_INSTANCE_PATH"] = tmp
         if database_url:
             env["DATABASE_URL"] = database_url
-        exam_id = prepare(env, args.candidates)
+        exam_id = prepare(env, args.candidates, items or QUESTIONS)
         port = free_port()
         server = subprocess.Popen(
             [str(REPO / ".venv/bin/gunicorn"), "-w", str(args.workers), "-k", "gthread", "--threads", "8",
@@ -299,7 +475,7 @@ def run_one(label: str, database_url: str | None, args: argparse.Namespace) -> d
                     if time.monotonic() > deadline:
                         raise RuntimeError("gunicorn did not start") from None
                     time.sleep(0.2)
-            cands = [Candidate(port, f"c{i}@bench.example") for i in range(args.candidates)]
+            cands = [Candidate(port, f"c{i}@bench.example", items) for i in range(args.candidates)]
             attempt_ids = [c.login_and_start(exam_id) for c in cands]
             start = time.monotonic()
             until = start + args.seconds
@@ -321,6 +497,15 @@ def run_one(label: str, database_url: str | None, args: argparse.Namespace) -> d
                    "p95_ms": p95, "errors": errors, "lost_answers": lost}
         print(f"{label:9} {figures['saves']:6d} saves  {figures['saves_per_s']:6.1f}/s  "
               f"p50 {figures['p50_ms']:6.1f} ms  p95 {p95:6.1f} ms  errors {errors}  lost {lost}", flush=True)
+        if items is not None:
+            loads = sorted(x for c in cands for x in c.page_loads)
+            plays = sorted(x for c in cands for x in c.plays)
+            figures["page_load_p95_ms"] = loads[int(0.95 * (len(loads) - 1))] * 1000
+            figures["page_load_p50_ms"] = statistics.median(loads) * 1000
+            figures["play_p95_ms"] = plays[int(0.95 * (len(plays) - 1))] * 1000
+            print(f"{label:9} exam page with its pictures, scripts and styles: {len(loads)} loads, p50 "
+                  f"{figures['page_load_p50_ms']:.0f} ms, p95 {figures['page_load_p95_ms']:.0f} ms; a listening "
+                  f"play (ticket + 640 KB streamed): p95 {figures['play_p95_ms']:.0f} ms", flush=True)
         return figures
 
 
@@ -334,6 +519,8 @@ def main() -> None:
     ap.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test",
                     help="server URL; a fresh database is created on it and dropped afterwards")
     ap.add_argument("--items-only", action="store_true", help="only the item analysis row")
+    ap.add_argument("--exam", choices=["both", "simple", "media60"], default="both",
+                    help="the 20-item rows, the 60-item exam with media (PostgreSQL), or both")
     ap.add_argument("--measure-item-analysis", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure_item_analysis:
@@ -356,19 +543,33 @@ def main() -> None:
         return
     print(f"{args.candidates} candidates, one save each every {args.interval:g} s, {args.seconds:g} s, "
           f"gunicorn {args.workers} workers x 8 threads, {os.cpu_count()} CPUs")
-    sqlite = run_one("sqlite", None, args)
-    admin, name, url = fresh_postgres(base)
-    try:
-        pg = run_one("postgres", url, args)
-    finally:
-        drop_postgres(admin, name)
-    print(json.dumps({
-        "p95_ms_sqlite": round(sqlite["p95_ms"], 1), "p95_ms_postgres": round(pg["p95_ms"], 1),
-        "saves_per_s_sqlite": round(sqlite["saves_per_s"], 1), "saves_per_s_postgres": round(pg["saves_per_s"], 1),
-        "errors": sqlite["errors"] + pg["errors"], "lost_answers": sqlite["lost_answers"] + pg["lost_answers"],
-        **items,
-        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }))
+    rows: dict[str, Any] = {}
+    errors = lost = 0
+    if args.exam in ("both", "simple"):
+        sqlite = run_one("sqlite", None, args)
+        admin, name, url = fresh_postgres(base)
+        try:
+            pg = run_one("postgres", url, args)
+        finally:
+            drop_postgres(admin, name)
+        rows |= {"p95_ms_sqlite": round(sqlite["p95_ms"], 1), "p95_ms_postgres": round(pg["p95_ms"], 1),
+                 "saves_per_s_sqlite": round(sqlite["saves_per_s"], 1),
+                 "saves_per_s_postgres": round(pg["saves_per_s"], 1)}
+        errors += sqlite["errors"] + pg["errors"]
+        lost += sqlite["lost_answers"] + pg["lost_answers"]
+    if args.exam in ("both", "media60"):
+        print("60 items with media (10 listening items played at most twice, 10 pictures), on PostgreSQL")
+        admin, name, url = fresh_postgres(base)
+        try:
+            media = run_one("media60", url, args, media_items())
+        finally:
+            drop_postgres(admin, name)
+        rows |= {"page_load_p95_ms": round(media["page_load_p95_ms"], 1),
+                 "p95_ms_media60": round(media["p95_ms"], 1), "play_p95_ms": round(media["play_p95_ms"], 1)}
+        errors += media["errors"]
+        lost += media["lost_answers"]
+    print(json.dumps({**rows, "errors": errors, "lost_answers": lost, **items,
+                      "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}))
 
 
 if __name__ == "__main__":
