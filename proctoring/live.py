@@ -18,7 +18,7 @@ from flask import Flask
 from idcheck.facework import FacePool
 from proctoring.engine import MediaEngine
 from proctoring.janus import JanusEngine
-from proctoring.page_events import apply_event
+from proctoring.page_events import apply_event, reportable
 from proctoring.sessions import PHONE_CATEGORY, DiscardSink, attempt_of, phone_attempt_of
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,8 @@ def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
         on_engine_event(app, phone_of, event)
         return
     attempt_id = attempt_of(session)
-    if attempt_id is None:
+    origin = str(event.get("origin", ""))
+    if attempt_id is None or not reportable(event, origin):  # junk over the data channel costs no database work
         return
     from exams.models import Attempt
     from kernel.clock import utcnow
@@ -139,7 +140,7 @@ def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
     with app.app_context():
         attempt = db.session.get(Attempt, attempt_id)
         if attempt is not None:
-            apply_event(attempt, event, str(event.get("origin", "")), utcnow())
+            apply_event(attempt, event, origin, utcnow())
 
 
 def _on_screen_frame(state: LiveState, session: str, frame: np.ndarray) -> None:

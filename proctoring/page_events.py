@@ -32,13 +32,19 @@ TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "
 PAGE_EVENTS = frozenset(TIMELINE_EVENTS["browser"])
 
 
+def reportable(event: dict[str, Any], origin: str) -> bool:
+    """Whether ``origin`` may report the kind of ``event`` at all (checked before any database work)."""
+    kind = event.get("type")
+    return isinstance(kind, str) and kind in TIMELINE_EVENTS.get(origin, set())
+
+
 def apply_event(attempt: Attempt, event: dict[str, Any], origin: str, now: dt.datetime) -> bool:
     """Record one event of ``origin`` (``"browser"`` or ``"engine"``) for a running attempt at the server's time
     ``now``: its timeline entry and, for the kinds in ``EVENT_FLAGS``, its flag. Returns False (nothing stored)
     for a kind ``origin`` may not report or an attempt that is not running; commits."""
-    kind = str(event.get("type", ""))[:40]
-    if kind not in TIMELINE_EVENTS.get(origin, set()) or attempt.status != AttemptStatus.IN_PROGRESS:
+    if not reportable(event, origin) or attempt.status != AttemptStatus.IN_PROGRESS:
         return False
+    kind = str(event["type"])
     if kind == "call_lost":  # the proctor's connection ended without "Hang up" (a closed tab, a lost network)
         from proctoring.actions import call_lost
 

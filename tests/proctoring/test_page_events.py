@@ -163,3 +163,56 @@ def test_the_page_says_where_its_events_go(app, make_institution, make_user, mak
     assert f'data-events-url="/api/attempts/{aid}/events"' in page and 'data-events-channel="yes"' in page
     app.config["MEDIA_PLANE"] = "janus"  # only the page is rendered: no engine starts
     assert 'data-events-channel="no"' in client.get(f"/candidate/attempts/{aid}").get_data(as_text=True)
+
+
+def test_the_phone_page_says_its_camera_stopped_over_http(app, make_institution, make_user, make_exam):
+    """The phone's ``camera_lost`` where its data channel does not carry it: the same flag and entry as over it."""
+    import re
+
+    from proctoring.live import _on_event
+    from proctoring.sessions import phone_session_id
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True, second_camera=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    attempts, phones = [], []
+    for seed in (1, 2):
+        cand = make_user("candidate", inst)
+        client = app.test_client()
+        login(client, cand)
+        phone = app.test_client()
+        waiting_link = client.post(f"/api/exams/{exam.id}/phone/pairing").get_json()["link"]
+        assert phone.get(re.sub(r"^https?://[^/]+", "", waiting_link)).status_code == 302
+        lost = phone.post("/phone/events", json={"type": "camera_lost"})  # before the exam: nothing to flag
+        assert lost.status_code == 200 and lost.json == {"recorded": 0}
+        attempt = Attempt(exam=exam, user=cand, started_at=utcnow(), deadline_at=utcnow() + dt.timedelta(hours=1),
+                          seed=seed, layout={"questions": ["q1"], "options": {}})
+        db.session.add(attempt)
+        db.session.commit()
+        link = client.post(f"/api/exams/{exam.id}/phone/pairing").get_json()["link"]
+        assert phone.get(re.sub(r"^https?://[^/]+", "", link)).status_code == 302
+        assert phone.get("/phone/state").get_json()["state"] == "exam"
+        attempts.append(attempt.id)
+        phones.append(phone)
+    _on_event(app, phone_session_id(attempts[0]), {"type": "camera_lost", "origin": "browser"})
+    resp = phones[1].post("/phone/events", json={"type": "camera_lost", "at": "2000-01-01T00:00:00Z"})
+    assert resp.status_code == 200 and resp.json == {"recorded": 1}
+    db.session.expire_all()
+    assert _outcome(attempts[0]) == _outcome(attempts[1])
+    assert _outcome(attempts[1])["flags"] == [("phone_lost", {"source": "browser"}, "open")]
+    for bad in ({"type": "media_connected"}, {"type": "tab_hidden"}, {"type": ["camera_lost"]}, []):
+        refused = phones[1].post("/phone/events", json=bad)
+        assert refused.status_code == 400
+    assert app.test_client().post("/phone/events", json={"type": "camera_lost"}).status_code == 410  # no pairing
+    db.session.expire_all()
+    assert _outcome(attempts[0]) == _outcome(attempts[1])
+
+
+@pytest.mark.parametrize("junk", [{"type": ["tab_hidden"]}, {"type": {"a": 1}}, {"type": None}, {},
+                                  {"type": "media_connected"}, {"type": "tab_hidden" * 10}])
+def test_junk_over_the_data_channel_records_nothing(app, running, junk):
+    from proctoring.live import _on_event
+
+    a = running[0]
+    _on_event(app, session_id(a["attempt_id"]), {**junk, "origin": "browser"})
+    assert _outcome(a["attempt_id"]) == {"timeline": [], "flags": []}
