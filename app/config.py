@@ -139,6 +139,10 @@ DEFAULTS: dict[str, Any] = {
     # and attempt a minute; registrations per client address an hour; decoded pixels per identity job.
     "MEDIA_OFFERS_PER_MINUTE": 20,
     "MEDIA_DATACHANNEL_MESSAGES_PER_MINUTE": 120,
+    # The page's events over HTTP (POST /api/attempts/<id>/events, every plane): events per attempt a minute
+    # (past it a 429; the page keeps them and sends them again), events in one request at most.
+    "PAGE_EVENTS_PER_MINUTE": 120,
+    "PAGE_EVENTS_PER_REQUEST": 20,
     "MEDIA_ENGINE_MAX_TRANSCODES": 4,
     "EXPORTS_PER_DAY": 3,
     "CHAT_MESSAGES_PER_MINUTE": 20,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.ids import MAX_ID
+from proctoring.page_events import PAGE_EVENTS as PAGE_EVENT_KINDS
 
 JSON = "application/json"
 ERROR_STATUSES = {
@@ -50,6 +51,14 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["type", "sdp"],
         "properties": {"type": {"type": "string", "enum": ["answer"]}, "sdp": {"type": "string"}},
     },
+    "PageEvents": {
+        "type": "object", "required": ["events"],
+        "properties": {"events": {"type": "array", "minItems": 1, "maxItems": 20, "items": {
+            "type": "object", "required": ["type"],
+            "properties": {"type": {"type": "string", "enum": sorted(PAGE_EVENT_KINDS)},
+                           "at": {"type": "string", "description": "The page's clock (kept by the page; not used)."},
+                           "surface": {"type": "string", "enum": ["window", "browser", "unknown"],
+                                       "description": "What a refused screen share chose."}}}}}},
     "ChatText": {"type": "object", "required": ["text"],
                  "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 1000}}},
     "ChatMessage": {
@@ -289,6 +298,15 @@ def describe() -> dict[str, Any]:
         "/api/attempts/{attempt_id}/media/offer": {"post": _op(
             "WebRTC signalling: the webcam stream to record.", _ref("SdpAnswer"), params=[ATTEMPT],
             body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/attempts/{attempt_id}/events": {"post": _op(
+            "The exam page's events (tab hidden, fullscreen left, copy, paste, ...) on planes whose data channel "
+            "does not carry them, or while it is closed: recorded in order, at the server's time of arrival (the "
+            "page's ``at`` is not used), with the same timeline entries and flags as over the data channel. "
+            "One unknown event refuses the whole request; 409 once the attempt has ended; 429 past the events a "
+            "minute (send them again later).",
+            {"type": "object", "required": ["recorded"], "properties": {"recorded": {"type": "integer"}}},
+            params=[ATTEMPT], body=_json(_ref("PageEvents")),
+            errors=("400", "401", "403", "404", "409", "413", "429"))},
         "/api/exams/{exam_id}/system-check/offer": {"post": _op(
             "WebRTC signalling for the camera and connection test (nothing recorded).", _ref("SdpAnswer"),
             params=[EXAM], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},

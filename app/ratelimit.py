@@ -18,8 +18,9 @@ _lock = threading.Lock()
 _counts: dict[tuple[str, int, int], int] = {}  # (key, window length, window) -> count
 
 
-def hit(key: str, per_minute: int, window_seconds: int = 60) -> bool:
-    """Count one request for ``key`` in the current window (a minute); False when the limit is exceeded."""
+def hit(key: str, per_minute: int, window_seconds: int = 60, cost: int = 1) -> bool:
+    """Count one request (or ``cost`` units, such as events in one batch) for ``key`` in the current window (a
+    minute); False when the limit is exceeded."""
     window = int(time.time() // window_seconds)
     url = current_app.config.get("REDIS_URL")
     if url:
@@ -33,7 +34,7 @@ def hit(key: str, per_minute: int, window_seconds: int = 60) -> bool:
         scale = "" if window_seconds == 60 else f"w{window_seconds}:"
         name = f"aufsicht:rl:{key}:{scale}{window}"
         pipe = redis.pipeline()
-        pipe.incr(name)
+        pipe.incrby(name, cost)
         pipe.expire(name, 2 * window_seconds)
         count = int(pipe.execute()[0])
     else:
@@ -41,14 +42,14 @@ def hit(key: str, per_minute: int, window_seconds: int = 60) -> bool:
             for old in [k for k in _counts if k[1] == window_seconds and k[2] < window]:
                 del _counts[old]
             slot = (key, window_seconds, window)
-            count = _counts[slot] = _counts.get(slot, 0) + 1
+            count = _counts[slot] = _counts.get(slot, 0) + cost
     return count <= per_minute
 
 
-def limit(key: str, per_minute: int, window_seconds: int = 60, message: str | None = None) -> None:
+def limit(key: str, per_minute: int, window_seconds: int = 60, message: str | None = None, cost: int = 1) -> None:
     """Raise TooManyRequests when ``key`` has been used more than ``per_minute`` times this minute (or in
-    ``window_seconds``), with ``message`` if given."""
-    if not hit(key, per_minute, window_seconds):
+    ``window_seconds``; a use counts ``cost``), with ``message`` if given."""
+    if not hit(key, per_minute, window_seconds, cost):
         if message is not None:
             raise TooManyRequests(message)
         if has_request_context():

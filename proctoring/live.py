@@ -18,21 +18,11 @@ from flask import Flask
 from idcheck.facework import FacePool
 from proctoring.engine import MediaEngine
 from proctoring.janus import JanusEngine
+from proctoring.page_events import apply_event, reportable
 from proctoring.sessions import PHONE_CATEGORY, DiscardSink, attempt_of, phone_attempt_of
 
 log = logging.getLogger(__name__)
 
-# Browser events that raise an advisory flag (the rest only go on the timeline).
-EVENT_FLAGS = {"tab_hidden": "tab_hidden", "fullscreen_exit": "fullscreen_exit", "copy": "copy_paste",
-               "paste": "copy_paste", "second_screen": "second_screen", "voice_activity": "voice",
-               "screen_stopped": "screen_stopped", "camera_lost": "media_lost", "microphone_lost": "media_lost"}
-# The screen's own events (exams that record it): shared, stopped (a flag), shared again, a window or tab refused.
-SCREEN_EVENTS = {"screen_shared", "screen_stopped", "screen_resumed", "screen_refused"}
-# Who may report what: the browser over the data channel, or the engine itself.
-TIMELINE_EVENTS = {"browser": {"tab_hidden", "tab_visible", "fullscreen_exit", "copy", "paste", "second_screen",
-                               "camera_lost", "microphone_lost", "media_back", *SCREEN_EVENTS},
-                   "engine": {"media_connected", "media_disconnected", "voice_activity", "recording_failed",
-                              "recording_resumed", "call_lost"}}
 NO_FACE_AFTER = 3.0  # seconds without a face before the flag is raised
 PHONE_PICTURE_SECONDS = 5.0  # the tile's picture of the phone, the second camera
 
@@ -140,39 +130,17 @@ def _on_event(app: Flask, session: str, event: dict[str, Any]) -> None:
         on_engine_event(app, phone_of, event)
         return
     attempt_id = attempt_of(session)
-    kind = str(event.get("type", ""))[:40]
     origin = str(event.get("origin", ""))
-    if attempt_id is None or kind not in TIMELINE_EVENTS.get(origin, set()):
+    if attempt_id is None or not reportable(event, origin):  # junk over the data channel costs no database work
         return
-    from exams.attempts import record_event
-    from exams.models import Attempt, AttemptStatus
+    from exams.models import Attempt
     from kernel.clock import utcnow
     from kernel.db import db
-    from proctoring.flags import raise_flag
-    from proctoring.models import FlagKind
 
     with app.app_context():
         attempt = db.session.get(Attempt, attempt_id)
-        if attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
-            return
-        now = utcnow()
-        if kind == "call_lost":  # the proctor's connection ended without "Hang up" (a closed tab, a lost network)
-            from proctoring.actions import call_lost
-
-            call_lost(attempt, now)
-            return
-        detail: dict[str, Any] = {k: v for k, v in event.items()
-                                  if k in ("part", "gap_seconds") and isinstance(v, int | float)}
-        if event.get("surface") in ("window", "browser", "unknown"):  # what a refused screen share chose
-            detail["surface"] = event["surface"]
-        if kind in EVENT_FLAGS:
-            # Which device was lost (camera or microphone) is what the proctor needs to know about a media_lost flag.
-            device = {"device": kind.removesuffix("_lost")} if kind.endswith("_lost") else {}
-            raise_flag(attempt, FlagKind(EVENT_FLAGS[kind]), now, source="audio" if origin == "engine" else origin,
-                       **device)
-        if kind not in EVENT_FLAGS or kind in SCREEN_EVENTS:  # the screen's state is read from its own events
-            record_event(attempt, kind, now, **detail)
-            db.session.commit()
+        if attempt is not None:
+            apply_event(attempt, event, origin, utcnow())
 
 
 def _on_screen_frame(state: LiveState, session: str, frame: np.ndarray) -> None:

@@ -18,9 +18,14 @@ from proctoring.models import FlagKind
 CONNECTED, LOST = "phone_connected", "phone_lost"
 
 
-def on_engine_event(app: Flask, attempt_id: int, event: dict[str, Any]) -> None:
+#: What the phone's page itself may report (over its data channel, or ``POST /phone/events``).
+PHONE_PAGE_EVENTS = frozenset({"camera_lost"})
+
+
+def on_engine_event(app: Flask, attempt_id: int, event: dict[str, Any]) -> bool:
     """An event of an attempt's phone session: the engine's connect and disconnect, or the phone's page saying
-    its camera stopped. Losing the phone during the attempt raises the ``phone_lost`` flag."""
+    its camera stopped (over the data channel or HTTP: the same meaning). Losing the phone during the attempt
+    raises the ``phone_lost`` flag. Returns whether anything was recorded."""
     from kernel.clock import utcnow
     from proctoring.flags import raise_flag
 
@@ -28,16 +33,17 @@ def on_engine_event(app: Flask, attempt_id: int, event: dict[str, Any]) -> None:
     lost = (origin == "engine" and kind == "media_disconnected") or (origin == "browser" and kind == "camera_lost")
     connected = origin == "engine" and kind == "media_connected"
     if not (lost or connected):
-        return
+        return False
     with app.app_context():
         attempt = db.session.get(Attempt, attempt_id)
         if attempt is None or attempt.status != AttemptStatus.IN_PROGRESS:
-            return
+            return False
         now = utcnow()
         if lost:
             raise_flag(attempt, FlagKind.PHONE_LOST, now, source=origin)
         record_event(attempt, LOST if lost else CONNECTED, now)
         db.session.commit()
+    return True
 
 
 def phone_states(attempt_ids: list[int]) -> dict[int, str]:

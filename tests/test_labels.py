@@ -11,8 +11,8 @@ from exams.models import AppealStatus, AttemptStatus
 from exams.questions import QuestionKind
 from items.statistics import ItemWarning
 from proctoring.actions import CANDIDATE_NOTICES
-from proctoring.live import TIMELINE_EVENTS
 from proctoring.models import FlagKind, FlagStatus
+from proctoring.page_events import TIMELINE_EVENTS
 from results.export import ACCESS_WHAT, WHY_API, WHY_DOWNLOAD
 from results.tokens import Scope
 from results.webhooks import DeliveryStatus, Event

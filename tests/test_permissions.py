@@ -26,8 +26,8 @@ PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.hea
           # address; tests/exams/test_lockdown.py)
           "lockdown.seb_file",
           # the phone as the second camera: no login on the phone; the single-use pairing link, then the device
-          # credential it issued (tests/proctoring/test_phone.py)
-          "phone.pair", "phone.camera", "phone.state", "phone.offer"}
+          # credential it issued (tests/proctoring/test_phone.py, test_page_events.py)
+          "phone.pair", "phone.camera", "phone.state", "phone.offer", "phone.events"}
 # The media engine's internal API: no user session; a bearer token, and absent from web processes
 # (tests/proctoring/test_media_engines.py checks both).
 ENGINE_API = "engine_api."

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from accounts.models import Role
@@ -197,6 +198,48 @@ def media_offer(attempt_id: int) -> Response:
                                # every supervised session can take a proctor's call (issue 29), not only orals
                                screen=attempt.exam.screen_capture, oral=True)
     return jsonify({"type": "answer", "sdp": answer_sdp})
+
+
+#: The largest body of the page's events (20 events of a few dozen bytes each fit many times over).
+PAGE_EVENTS_MAX_BYTES = 8192
+
+
+@bp.post("/api/attempts/<int:attempt_id>/events")
+@role_required(Role.CANDIDATE)
+def page_events(attempt_id: int) -> Response:
+    """The exam page's events (tab hidden, fullscreen left, copy, ...) where the data channel does not carry them:
+    ``{"events": [{"type": ..., "at": ...}]}`` in the page's order, each stamped with the server's time on arrival
+    (the page's ``at`` is not used). The same meaning as over the data channel (``proctoring.page_events``)."""
+    from proctoring.page_events import PAGE_EVENTS, apply_event
+
+    request.max_content_length = PAGE_EVENTS_MAX_BYTES  # a longer body is never read (a chunked one: cut off)
+    if (request.content_length or 0) > PAGE_EVENTS_MAX_BYTES:
+        raise RequestEntityTooLarge()
+    attempt = get_attempt_for(user(), attempt_id)
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise AttemptClosed(_("This attempt has ended."))
+    events = _page_events_of(request.get_json(silent=True), PAGE_EVENTS,
+                             int(current_app.config["PAGE_EVENTS_PER_REQUEST"]))
+    limit(f"pageevents:{attempt.id}", int(current_app.config["PAGE_EVENTS_PER_MINUTE"]), cost=len(events),
+          message=_("Too many events from this page. They are sent again in a minute."))
+    recorded = sum(apply_event(attempt, event, "browser", utcnow()) for event in events)
+    return jsonify({"recorded": recorded})
+
+
+def _page_events_of(body: object, kinds: frozenset[str], most: int) -> list[dict[str, Any]]:
+    """The events of a request body, checked whole before any is recorded (one bad event refuses all)."""
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not 1 <= len(events) <= most:
+        raise ValidationFailed(_('Send a JSON object {"events": [...]} with 1 to %(n)d events.', n=most),
+                               fields={"events": "invalid"})
+    out = []
+    for event in events:
+        kind = event.get("type") if isinstance(event, dict) else None
+        if not isinstance(kind, str) or kind not in kinds:
+            raise ValidationFailed(_("Unknown event."), fields={"events": "unknown"})
+        surface = event.get("surface")
+        out.append({"type": kind, **({"surface": surface} if isinstance(surface, str) else {})})
+    return out
 
 
 @bp.put("/api/attempts/<int:attempt_id>/answers/<question_id>")

@@ -7,14 +7,17 @@ to ``/phone``); see ``proctoring.phone``.
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from accounts.models import Role
 from app.access import role_required, user
 from app.qr import qr_svg
+from app.ratelimit import limit
 from app.views.attempts import limit_offers
 from exams.catalog import get_exam_for
 from kernel.clock import utcnow
+from kernel.errors import ValidationFailed
 from proctoring import phone as phone_service
 from proctoring.phone import PairingRefused
 
@@ -96,6 +99,28 @@ def offer() -> Response | tuple[Response, int]:
     except PairingRefused as err:
         return _refused_json(err)
     return jsonify({"type": "answer", "sdp": answer})
+
+
+@bp.post("/phone/events")
+def events() -> Response | tuple[Response, int]:
+    """The phone's page says its camera stopped (``{"type": "camera_lost"}``) where its data channel does not carry
+    it (Janus, or the channel closed): the same ``phone_lost`` flag as over the data channel, at the server's time."""
+    from proctoring.phone_events import PHONE_PAGE_EVENTS, on_engine_event
+
+    request.max_content_length = 1024
+    try:
+        found = phone_service.phone_state(phone_service.device_pairing(request.cookies.get(COOKIE)))
+    except PairingRefused as err:
+        return _refused_json(err)
+    body = request.get_json(silent=True)
+    kind = body.get("type") if isinstance(body, dict) else None
+    if not isinstance(kind, str) or kind not in PHONE_PAGE_EVENTS:
+        raise ValidationFailed(_("Unknown event."), fields={"type": "unknown"})
+    limit(f"phoneevents:{found.session}", 10)
+    recorded = found.attempt_id is not None and on_engine_event(
+        current_app._get_current_object(), found.attempt_id,  # type: ignore[attr-defined]
+        {"type": kind, "origin": "browser"})
+    return jsonify({"recorded": int(recorded)})
 
 
 def _refused(err: PairingRefused) -> tuple[str, int]:

@@ -7,7 +7,10 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 
+from kernel.db import db
+from proctoring.models import Flag
 from storage import vault
 from tests.browser import chromium, confirm_submit, enter_fullscreen, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
@@ -48,6 +51,8 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, plane, app, chro
     connected_at = time.monotonic()
     attempt_id = int(driver.current_url.rstrip("/").split("/")[-1])
     enter_fullscreen(driver)
+    # The page's events reach us on both planes: over the data channel (aiortc), over HTTP (Janus, media.js).
+    driver.execute_script("document.dispatchEvent(new ClipboardEvent('copy'))")
     time.sleep(10)
     # The submit question is answered at once here: the recording's length is what this test measures.
     driver.find_element(By.ID, "submit").click()
@@ -55,6 +60,8 @@ def test_chromium_webcam_is_recorded_with_video_every_time(run, plane, app, chro
     WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/result"))
     walked = time.monotonic() - connected_at  # 10 s of exam plus the submit walk (longer on a busy machine)
     wait_parts_closed(attempt_id)
+    flags = db.session.scalars(select(Flag).where(Flag.attempt_id == attempt_id)).all()
+    assert "copy_paste" in [f.kind.value for f in flags], plane
     blobs = recordings(attempt_id)
     assert len(blobs) == 1
     info = probe(vault.read(blobs[0]))
@@ -72,7 +79,6 @@ def test_a_full_media_server_is_said_at_the_system_check(app, chromium, live_ser
                                                          make_institution, make_user, make_exam):
     import asyncio
 
-    from kernel.db import db
     from proctoring.models import SystemCheck
     from tests.conftest import login, start_exam
     from tests.proctoring.conftest import aiortc_offer, connect

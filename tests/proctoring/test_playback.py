@@ -160,7 +160,7 @@ def test_review_page_shows_chat_text_snapshots_and_flag_states_and_logs_the_chat
 def test_every_label_of_the_review_has_words():
     from app import create_app
     from exams.models import AttemptStatus
-    from proctoring.live import TIMELINE_EVENTS
+    from proctoring.page_events import TIMELINE_EVENTS
     from proctoring.timeline_labels import EVENT_LABELS, FLAG_LABELS, FLAG_STATE_LABELS, STATUS_LABELS
 
     assert set(FlagKind) == set(FLAG_LABELS) and set(FlagStatus) == set(FLAG_STATE_LABELS)

@@ -1,5 +1,6 @@
 // Supervision: camera and microphone to our media engine over WebRTC for the whole attempt.
-// Reconnects by itself; reports tab/fullscreen/copy events over a data channel.
+// Reconnects by itself; reports tab/fullscreen/copy events over a data channel, or over HTTP where the media
+// plane does not read it (Janus) and while the channel is closed.
 (function () {
   "use strict";
   var root = document.getElementById("media");
@@ -7,7 +8,12 @@
   var statusEl = document.getElementById("media-status");
   var iceServers = JSON.parse(root.dataset.ice || "[]");
   var stream = null, pc = null, channel = null, backoff = 1000, closing = false;
-  var pendingEvents = [];
+  // The page's events, in order, until they left: over the data channel where the plane reads it (the page's
+  // data-events-channel), else over HTTP (Janus; or while the channel is closed). Kept while offline and sent
+  // once back, in order; the server stamps its own time of arrival (``at`` is the page's clock, for reading only).
+  var outbox = [], posting = false, postBackoff = 1000, postTimer = null;
+  var overChannel = root.dataset.eventsChannel !== "no";
+  var eventsUrl = root.dataset.eventsUrl;
   // Exams that record the screen: screen.js holds the shared monitor; it goes as a second video track.
   var share = root.dataset.screen === "yes" ? window.aufsicht.screenShare : null;
   var screenSender = null;
@@ -18,9 +24,36 @@
   }
 
   function send(type, detail) {
-    var msg = JSON.stringify(Object.assign({}, detail || {}, {type: type, at: new Date().toISOString()}));
-    if (channel && channel.readyState === "open") { channel.send(msg); } else { pendingEvents.push(msg); }
+    outbox.push(Object.assign({}, detail || {}, {type: type, at: new Date().toISOString()}));
+    flush();
   }
+
+  function flush() {
+    if (posting || !outbox.length) { return; }
+    if (overChannel && channel && channel.readyState === "open") {
+      while (outbox.length) { channel.send(JSON.stringify(outbox.shift())); }
+      return;
+    }
+    if (!eventsUrl) { return; }  // no endpoint on this page: kept for the channel
+    posting = true;
+    var batch = outbox.slice(0, 20);
+    window.aufsicht.postJson(eventsUrl, {events: batch}).then(function (r) {
+      posting = false;
+      // Refused for good (the attempt ended, an event this server does not know): nothing to send again.
+      if (r.ok || (r.status >= 400 && r.status < 500 && r.status !== 401 && r.status !== 408 && r.status !== 429)) {
+        outbox.splice(0, batch.length);
+        postBackoff = 1000;
+        flush();
+      } else { later(); }
+    }, function () { posting = false; later(); });  // offline: again when back, or after a pause
+  }
+
+  function later() {
+    if (postTimer) { return; }
+    postTimer = setTimeout(function () { postTimer = null; flush(); }, postBackoff);
+    postBackoff = Math.min(postBackoff * 2, 30000);
+  }
+  window.addEventListener("online", function () { postBackoff = 1000; flush(); });
 
   function waitIce(conn) {
     if (conn.iceGatheringState === "complete") { return Promise.resolve(); }
@@ -48,7 +81,7 @@
       conn.ontrack = function (ev) { examiner.addTrack(ev.track); };
     }
     channel = conn.createDataChannel("events");
-    channel.onopen = function () { while (pendingEvents.length) { channel.send(pendingEvents.shift()); } };
+    channel.onopen = function () { flush(); };
     var wasConnected = false;
     conn.onconnectionstatechange = function () {
       if (conn !== pc) { return; }

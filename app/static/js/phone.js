@@ -14,10 +14,16 @@
 
   function setState(s, text) { statusEl.dataset.state = s; statusEl.textContent = text; root.dataset.state = s; }
 
+  // Over the data channel where the plane reads it and it is open, else over HTTP (Janus; a closed channel),
+  // tried again while offline.
   function send(type) {
-    if (channel && channel.readyState === "open") {
+    if (root.dataset.eventsChannel !== "no" && channel && channel.readyState === "open") {
       channel.send(JSON.stringify({type: type, at: new Date().toISOString()}));
+      return;
     }
+    window.aufsicht.postJson(root.dataset.eventsUrl, {type: type, at: new Date().toISOString()}).then(function (r) {
+      if (r.status === 429 || r.status >= 500) { setTimeout(function () { send(type); }, 5000); }
+    }, function () { setTimeout(function () { send(type); }, 5000); });
   }
 
   // The screen stays on while the page is visible; a lock the browser released (the page was hidden) is taken
