@@ -270,3 +270,43 @@ def test_the_proctor_sees_a_thumbnail_of_the_screen_and_watches_it_live(screen_a
     assert thumb.shape == (180, 320, 3) and thumb.mean() > 150  # the light "desktop", not the webcam
     assert got["live_screen"] == (1280, 720)
     wait_parts_closed(aid)
+
+
+def test_on_janus_the_proctor_gets_a_thumbnail_of_the_screen(app, screen_attempt, make_user):
+    """The grid's picture of the screen comes from the screen's keyframes on Janus too (the live view of the screen
+    is not on Janus yet, nor the page's "screen shared" event, which comes over the data channel)."""
+    import cv2
+    from aiortc import RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+
+    use_plane(app, "janus")
+    client, aid, exam = screen_attempt["client"], screen_attempt["attempt_id"], screen_attempt["exam"]
+    proctor = make_user("proctor", exam.institution)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    watcher = app.test_client()
+    login(watcher, proctor)
+    got: dict[str, Any] = {}
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        pc = RTCPeerConnection()
+        pc.addTrack(PatternTrack())
+        pc.addTrack(AudioStreamTrack())
+        pc.addTrack(ScreenTrack())
+        pc.createDataChannel("events")
+        await pc.setLocalDescription(await pc.createOffer())
+        await connect(client, aid, pc)
+        for _ in range(40):
+            await asyncio.sleep(0.25)
+            resp = await loop.run_in_executor(None, watcher.get, f"/api/proctor/attempts/{aid}/screen")
+            if resp.status_code == 200:
+                got["thumb"] = resp.data
+                break
+        await pc.close()
+
+    asyncio.run(run())
+    wait_parts_closed(aid)
+    assert got.get("thumb"), "no thumbnail of the screen within 10 s"
+    thumb = cv2.imdecode(np.frombuffer(got["thumb"], np.uint8), cv2.IMREAD_COLOR)
+    assert thumb.shape == (180, 320, 3) and thumb.mean() > 150  # the light "desktop", not the webcam
