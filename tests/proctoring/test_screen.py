@@ -310,3 +310,31 @@ def test_on_janus_the_proctor_gets_a_thumbnail_of_the_screen(app, screen_attempt
     assert got.get("thumb"), "no thumbnail of the screen within 10 s"
     thumb = cv2.imdecode(np.frombuffer(got["thumb"], np.uint8), cv2.IMREAD_COLOR)
     assert thumb.shape == (180, 320, 3) and thumb.mean() > 150  # the light "desktop", not the webcam
+
+
+def test_on_janus_a_screen_not_shared_yet_does_not_hold_the_camera_back(app, screen_attempt):
+    """The page offers the screen's transceiver before the candidate shares (no track yet: nothing is sent)."""
+    from aiortc import RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+
+    from tests.proctoring.conftest import probe
+
+    use_plane(app, "janus")
+    client, aid = screen_attempt["client"], screen_attempt["attempt_id"]
+
+    async def run() -> None:
+        pc = RTCPeerConnection()
+        pc.addTrack(PatternTrack())
+        pc.addTrack(AudioStreamTrack())
+        pc.addTransceiver("video", direction="sendonly")
+        pc.createDataChannel("events")
+        await pc.setLocalDescription(await pc.createOffer())
+        await connect(client, aid, pc)
+        await asyncio.sleep(6.0)
+        await pc.close()
+
+    asyncio.run(run())
+    wait_parts_closed(aid)
+    infos = [probe(vault.read(b)) for b in recordings(aid)]
+    assert infos and all(i["streams"] == [("audio", "opus"), ("video", "vp8")] for i in infos), infos
+    assert sum(i["decoded_frames"] for i in infos) >= 6.0 * 30 * 0.6, infos
