@@ -917,8 +917,9 @@ class JanusEngine:
             self._pool.submit(finish)
 
     def _later(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on the worker pool."""
-        self._pool.submit(fn, *args)
+        """Run ``fn(*args)`` on the worker pool (nothing once the engine stopped)."""
+        with contextlib.suppress(RuntimeError):
+            self._pool.submit(fn, *args)
 
     def _roll(self, session_id: str, session: _Session, screen: bool) -> None:
         """The screen started or stopped sending: end the part, go on in a new one with (or without) the screen on
