@@ -12,8 +12,9 @@ Janus's API listens on loopback only, with an API secret; the VideoRoom plugin t
 (its admin key), and RTP forwarders need that key too. The browser never talks to Janus's API: the web app
 brokers the offer and the answer as it does for the aiortc engine (``JanusEngine`` has the engine's facade).
 
-Not yet on Janus (``NotLive``): the proctor's live view, the oral call, the liveness capture and the screen's
-recording; see the README, "Media plane on Janus".
+The candidate's screen (the offer's second video) is forwarded to ``ScreenRelay`` and recorded as the part's third
+track while it sends. Not yet on Janus (``NotLive``): the proctor's live view, the oral call and the liveness capture;
+see the README, "Media plane on Janus".
 """
 
 from __future__ import annotations
@@ -387,19 +388,23 @@ def _vint(buf: bytearray, pos: int, keep_marker: bool) -> tuple[int, int] | None
 
 
 class WebmBlocks:
-    """Reads the muxer's WebM stream as it comes: counts each track's frames and hands on video keyframes.
+    """Reads the muxer's WebM stream as it comes: counts each track's frames and hands on video keyframes (the
+    first video track's to ``on_keyframe``, the second's, the candidate's screen, to ``on_screen_keyframe``).
 
     Only the elements on the way to a block are understood (Segment, Cluster, Tracks, TrackEntry, SimpleBlock);
     everything else is skipped by its size. About 80 blocks a second per stream: Python's share stays small."""
 
-    def __init__(self, on_keyframe: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, on_keyframe: Callable[[bytes], None] | None = None,
+                 on_screen_keyframe: Callable[[bytes], None] | None = None) -> None:
         self.buf = bytearray()
         self.types: dict[int, int] = {}  # track number -> 1 video, 2 audio
         self._entry: dict[int, int] = {}
         self.video_frames = 0
         self.audio_frames = 0
         self.keyframes = 0
+        self.screen_frames = 0
         self.on_keyframe = on_keyframe
+        self.on_screen_keyframe = on_screen_keyframe
 
     def feed(self, data: bytes) -> None:
         """Take the next bytes of the stream."""
@@ -435,7 +440,11 @@ class WebmBlocks:
         if track is None or len(block) < track[1] + 3:
             return
         kind = self.types.get(track[0])
-        if kind == 1:
+        if kind == 1 and track[0] != min(n for n, t in self.types.items() if t == 1):  # the second video: the screen
+            self.screen_frames += 1
+            if block[track[1] + 2] & 0x80 and self.on_screen_keyframe is not None:
+                self.on_screen_keyframe(block[track[1] + 3:])
+        elif kind == 1:
             self.video_frames += 1
             if block[track[1] + 2] & 0x80:
                 self.keyframes += 1
@@ -448,11 +457,14 @@ class WebmBlocks:
 _PT = {"video": 96, "audio": 111}  # the payload types Janus's forwarders rewrite each stream to
 
 
-def recorder_pipeline(video_port: int, audio_port: int, out_fd: int) -> list[str]:
-    """The gst-launch-1.0 command line: RTP VP8 and Opus on two loopback ports -> WebM on ``out_fd``."""
+def recorder_pipeline(video_port: int, audio_port: int, out_fd: int, screen_port: int | None = None) -> list[str]:
+    """The gst-launch-1.0 command line: RTP VP8 and Opus on two loopback ports -> WebM on ``out_fd``.
+
+    ``screen_port``: the candidate's screen, VP8 on a third port, muxed as a second video track after the camera
+    and the microphone (the order of aiortc's parts), with the tag TITLE=screen."""
     # The payload types are the ones the forwarder writes (``_PT``): one per port, nothing for the jitter buffer to ask.
     rtp = "caps=application/x-rtp,media={},clock-rate={},encoding-name={},payload={}"
-    return [GST_LAUNCH, "-q", "-e",
+    line = [GST_LAUNCH, "-q", "-e",
             "webmmux", "name=mux", "streamable=true", "!", "fdsink", f"fd={out_fd}", "sync=false",
             "udpsrc", "address=127.0.0.1", f"port={video_port}", rtp.format("video", 90000, "VP8", _PT["video"]),
             "buffer-size=1048576", "!", "rtpjitterbuffer", "latency=300", "drop-on-latency=false", "!",
@@ -460,17 +472,86 @@ def recorder_pipeline(video_port: int, audio_port: int, out_fd: int) -> list[str
             "udpsrc", "address=127.0.0.1", f"port={audio_port}", rtp.format("audio", 48000, "OPUS", _PT["audio"]),
             "!", "rtpjitterbuffer", "latency=300", "!", "rtpopusdepay", "!", "opusparse", "!",
             "mux.audio_0"]
+    if screen_port is not None:
+        line += ["udpsrc", "address=127.0.0.1", f"port={screen_port}", rtp.format("video", 90000, "VP8", _PT["video"]),
+                 "buffer-size=1048576", "!", "rtpjitterbuffer", "latency=300", "drop-on-latency=false", "!",
+                 "rtpvp8depay", "wait-for-keyframe=true", "!", "taginject", "tags=title=screen", "!", "mux.video_1"]
+    return line
+
+
+class ScreenRelay:
+    """Where Janus forwards the candidate's screen: passes its RTP on to the recorder's screen port and tells
+    ``on_flow`` when the screen starts sending (True) and when it has been silent ``SILENT`` seconds (False).
+
+    GStreamer's WebM muxer (Debian's 1.22) writes only once every track has data up to a time, and a gap event does
+    not wake it: a screen that sends nothing (not shared yet, the candidate stopped sharing) would hold the camera's
+    recording back. So the engine records the screen only while it flows: a silent screen ends the part, the next
+    part has camera and microphone; the screen coming back starts a part with it again."""
+
+    SILENT = 3.0
+
+    def __init__(self, on_flow: Callable[[bool], None]) -> None:
+        self.on_flow = on_flow
+        self.target: int | None = None  # the recorder's screen port (None: the part records no screen)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port = int(self.sock.getsockname()[1])
+        self.packets = 0
+        self.flowing = True  # the first part expects the screen; silence from the start ends that part early
+        self._last = time.monotonic()
+        self._open = True
+        self._thread = threading.Thread(target=self._run, name="janus-screen", daemon=True)
+
+    def start(self) -> None:
+        """Start relaying."""
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop relaying."""
+        self._open = False
+        self._thread.join(2)
+        self.sock.close()
+
+    def _run(self) -> None:
+        while self._open:
+            try:
+                packet = self.sock.recv(65536)
+            except TimeoutError:
+                packet = b""
+            except OSError:
+                return
+            now = time.monotonic()
+            if packet:
+                self.packets += 1
+                self._last = now
+                target = self.target
+                if target is not None:
+                    with contextlib.suppress(OSError):
+                        self.sock.sendto(packet, ("127.0.0.1", target))
+                if not self.flowing:
+                    self.flowing = True
+                    self.on_flow(True)
+            elif self.flowing and now - self._last >= self.SILENT:
+                self.flowing = False
+                self.on_flow(False)
 
 
 class RtpRecorder:
     """One recording part: a gst-launch process fed by Janus's RTP forwarder, its WebM written into ``open_sink()``.
 
+    ``ports``: the camera's and the microphone's (a part that follows another on the same forwarders takes its
+    ports over); ``screen_port``: the screen's, for a part that records it.
+
     The sink is opened when the first bytes arrive; ``status`` is "recording", "storage_failed" or None."""
 
-    def __init__(self, open_sink: Callable[[], Any], on_keyframe: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, open_sink: Callable[[], Any], on_keyframe: Callable[[bytes], None] | None = None, *,
+                 ports: tuple[int, int] | None = None, screen_port: int | None = None,
+                 on_screen_keyframe: Callable[[bytes], None] | None = None) -> None:
         self.open_sink = open_sink
-        self.video_port, self.audio_port = free_udp_port(), free_udp_port()
-        self.blocks = WebmBlocks(on_keyframe)
+        self.video_port, self.audio_port = ports or (free_udp_port(), free_udp_port())
+        self.screen_port = screen_port  # the screen's VP8 (a third track), or None
+        self.blocks = WebmBlocks(on_keyframe, on_screen_keyframe)
         self.size = 0
         self.status: str | None = None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -483,7 +564,7 @@ class RtpRecorder:
         try:
             # SIGINT: with -e, gst-launch sends EOS through the pipeline, so the muxer writes out what it holds.
             self.proc = subprocess.Popen(  # noqa: S603 - fixed binaries with our own arguments
-                _watched("INT", recorder_pipeline(self.video_port, self.audio_port, write_fd)),
+                _watched("INT", recorder_pipeline(self.video_port, self.audio_port, write_fd, self.screen_port)),
                 pass_fds=(write_fd,), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True)
         finally:
@@ -492,7 +573,8 @@ class RtpRecorder:
         self._reader.start()
         # RTP that comes before the muxer listens is lost, the first keyframe with it: wait until both ports are taken.
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not all(_bound(p) for p in (self.video_port, self.audio_port)):
+        ports = [p for p in (self.video_port, self.audio_port, self.screen_port) if p is not None]
+        while time.monotonic() < deadline and not all(_bound(p) for p in ports):
             if self.proc.poll() is not None:
                 raise JanusUnavailable("The recorder did not start (GStreamer's plugins missing?).")
             time.sleep(0.02)
@@ -554,6 +636,11 @@ class _Session:
     handle: int | None = None
     publisher: str | None = None
     recorder: RtpRecorder | None = None
+    screen: ScreenRelay | None = None  # the candidate's screen, where Janus forwards it
+    sink_factory: Callable[[str, int], Any] | None = None
+    roll: threading.Lock = dataclasses.field(default_factory=threading.Lock)  # one recorder change at a time
+    last_screen_at: float = float("-inf")
+    screen_pending: bool = False
     data: socket.socket | None = None
     connected_at: float | None = None
     disconnected_at: float | None = None
@@ -580,10 +667,13 @@ class JanusEngine:
                  frame_interval: float = 1.0, on_frame: Callable[[str, Any, float], None] | None = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None, workers: int = 2,
                  max_sessions: int = 0, messages_per_minute: int = 0, rtp_ports: str | None = None,
-                 nat_1_1: str | None = None) -> None:
+                 nat_1_1: str | None = None, on_screen_frame: Callable[[str, Any, float], None] | None = None,
+                 screen_interval: float = 5.0) -> None:
         self.server = JanusServer(host_addresses=host_addresses, rtp_ports=rtp_ports, nat_1_1=nat_1_1)
         self.decode_video, self.frame_interval = decode_video, frame_interval
         self.on_frame, self.on_event = on_frame, on_event
+        self.on_screen_frame = on_screen_frame  # a picture of the candidate's screen every ``screen_interval`` s
+        self.screen_interval = screen_interval
         self.on_stop: Callable[[], None] | None = None
         self.max_sessions = max_sessions
         self.messages_per_minute = messages_per_minute
@@ -635,7 +725,8 @@ class JanusEngine:
         """Publish the browser's offer into the session's room on Janus; returns Janus's answer SDP.
 
         A new offer for a live session is a reconnect: the old publisher goes and a new recording part begins.
-        ``screen`` and ``oral`` are accepted; on Janus neither the screen nor the examiner's tracks are recorded."""
+        ``screen``: the offer's second video is the candidate's screen, recorded as the part's third track while it
+        sends (``ScreenRelay``); ``oral`` is accepted, the examiner's tracks are not on Janus yet."""
         from proctoring.engine import EngineFull
 
         sdp = check_offer(offer_sdp)
@@ -659,13 +750,22 @@ class JanusEngine:
                                           "fir_freq": max(1, round(self.frame_interval)) if self._pictures() else 0,
                                           "record": False, "lock_record": True, "permanent": False,
                                           "notify_joining": False})
-        recorder = RtpRecorder(lambda: sink_factory(session_id, part), self._keyframe_handler(session_id, session))
+        kinds = list(_mids(sdp))
+        screen = screen and sum(1 for kind, _mid in kinds if kind == "video") >= 2
+        session.sink_factory = sink_factory
+        if screen:
+            session.screen = ScreenRelay(lambda flowing: self._later(self._roll, session_id, session, flowing))
+        recorder = RtpRecorder(lambda: sink_factory(session_id, part), self._keyframe_handler(session_id, session),
+                               screen_port=free_udp_port() if screen else None,
+                               on_screen_keyframe=self._screen_handler(session_id, session))
         recorder.start()
+        if session.screen is not None:
+            session.screen.target = recorder.screen_port
+            session.screen.start()
         handle = api.attach()
         session.handle, session.recorder, session.state = handle, recorder, "connecting"
         with self._lock:
             self._by_handle[handle] = session_id
-        kinds = list(_mids(sdp))
         try:
             data, jsep = api.ask(handle, {"request": "joinandconfigure", "room": session_id, "ptype": "publisher",
                                           "display": "candidate", "audio": True, "video": True, "data": True},
@@ -678,6 +778,9 @@ class JanusEngine:
             for kind, mid in kinds:
                 if kind in first:
                     streams.append({"mid": mid, "port": first.pop(kind), "pt": _PT[kind]})
+                elif kind == "video" and screen and session.screen is not None:  # the second video: the screen
+                    streams.append({"mid": mid, "port": session.screen.port, "pt": _PT["video"]})
+                    screen = False
                 elif kind == "application" and session.data is None:
                     session.data = self._data_socket(session_id, session)
                     streams.append({"mid": mid, "port": session.data.getsockname()[1]})
@@ -762,12 +865,18 @@ class JanusEngine:
                 "audio_frames": rec.blocks.audio_frames if rec else 0,
                 "size": rec.size if rec else None, "recording": rec.status if rec else None,
                 "frames_decoded": session.frames_decoded, "keyframes": rec.blocks.keyframes if rec else 0,
-                "keyframes_requested": 0, "screen_frames": 0,
+                "keyframes_requested": 0, "screen_frames": rec.blocks.screen_frames if rec else 0,
                 "path": "direct" if session.state == "connected" else None, "plane": "janus"}
 
     def _hang_up(self, session_id: str, session: _Session) -> None:
-        handle, recorder, data = session.handle, session.recorder, session.data
-        session.handle, session.data = None, None
+        with session.roll:
+            self._hang_up_now(session_id, session)
+
+    def _hang_up_now(self, session_id: str, session: _Session) -> None:
+        handle, recorder, data, screen = session.handle, session.recorder, session.data, session.screen
+        session.handle, session.data, session.screen = None, None, None
+        if screen is not None:
+            screen.close()
         if handle is not None:
             with self._lock:
                 self._by_handle.pop(handle, None)
@@ -806,6 +915,66 @@ class JanusEngine:
                 self._emit(session_id, {"type": "media_disconnected", "part": part})
 
             self._pool.submit(finish)
+
+    def _later(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the worker pool (nothing once the engine stopped)."""
+        with contextlib.suppress(RuntimeError):
+            self._pool.submit(fn, *args)
+
+    def _roll(self, session_id: str, session: _Session, screen: bool) -> None:
+        """The screen started or stopped sending: end the part, go on in a new one with (or without) the screen on
+        the same ports, and ask the browser for a keyframe for it (see ``ScreenRelay``)."""
+        with session.roll:
+            old, relay, handle, sinks = session.recorder, session.screen, session.handle, session.sink_factory
+            if old is None or relay is None or handle is None or sinks is None or session.state == "closed":
+                return
+            relay.target = None
+            old.close()
+            session.part += 1
+            part = session.part
+            recorder = RtpRecorder(lambda: sinks(session_id, part), self._keyframe_handler(session_id, session),
+                                   ports=(old.video_port, old.audio_port),
+                                   screen_port=free_udp_port() if screen else None,
+                                   on_screen_keyframe=self._screen_handler(session_id, session))
+            try:
+                recorder.start()
+            except JanusUnavailable:
+                log.exception("recorder of %s", session_id)
+                return
+            session.recorder = recorder
+            relay.target = recorder.screen_port
+            log.info("%s: the screen %s, part %s", session_id, "sends" if screen else "is silent", part)
+        if self.api is not None:
+            with contextlib.suppress(JanusError):
+                self.api.request(handle, {"request": "configure", "keyframe": True})
+
+    def _screen_handler(self, session_id: str, session: _Session) -> Callable[[bytes], None] | None:
+        """Once a ``screen_interval``: decode a keyframe of the screen for the grid's thumbnail, ``on_screen_frame``."""
+        callback = self.on_screen_frame
+        if callback is None:
+            return None
+
+        def on_keyframe(frame: bytes) -> None:
+            now = time.monotonic()
+            if session.screen_pending or now - session.last_screen_at < self.screen_interval:
+                return
+            session.screen_pending, session.last_screen_at = True, now
+            self._analysis.submit(self._deliver_screen, session_id, session, frame, callback)
+
+        return on_keyframe
+
+    def _deliver_screen(self, session_id: str, session: _Session, frame: bytes,
+                        callback: Callable[[str, Any, float], None]) -> None:
+        import av
+
+        try:
+            pictures = av.CodecContext.create("vp8", "r").decode(av.Packet(frame))
+            if pictures:
+                callback(session_id, pictures[0].to_ndarray(format="bgr24"), time.time())
+        except Exception:
+            log.exception("screen picture of %s", session_id)
+        finally:
+            session.screen_pending = False
 
     def _emit(self, session_id: str, event: dict[str, Any]) -> None:
         if self.on_event is not None:

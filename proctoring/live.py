@@ -91,6 +91,7 @@ def _janus_engine(app: Flask, state: LiveState) -> JanusEngine:
         max_sessions=max(0, int(cfg.get("MEDIA_ENGINE_MAX_SESSIONS", 0))),
         messages_per_minute=max(0, int(cfg.get("MEDIA_DATACHANNEL_MESSAGES_PER_MINUTE", 0))),
         rtp_ports=cfg.get("MEDIA_JANUS_RTP_PORTS"), nat_1_1=cfg.get("MEDIA_JANUS_NAT_1_1"),
+        on_screen_frame=lambda sid, frame, _ts: _on_screen_frame(state, sid, frame),
     )
     eng.on_stop = state.faces.close
     if cfg.get("PROCTORING_FACE_FLAGS", True) and eng.decode_video:

@@ -161,12 +161,14 @@ class _Replay:
 
 def screen_stream(streams: Any) -> int | None:
     """The index of the candidate's screen among a part's streams: the track named "screen", or in a part
-    written before tracks were named, the second video of the screen layout (camera, microphone, screen)."""
+    written before tracks were named, the second video of the screen layout (camera, microphone, screen). The
+    name is a track's title (aiortc's parts) or its TITLE tag (GStreamer's, the Janus plane)."""
     streams = list(streams)
-    named = [s.index for s in streams if s.metadata.get("title") == "screen"]
+    titles = [next((v for k, v in s.metadata.items() if k.lower() == "title"), None) for s in streams]
+    named = [s.index for s, title in zip(streams, titles, strict=True) if title == "screen"]
     if named:
         return named[0]
-    if not any(s.metadata.get("title") for s in streams) and [s.type for s in streams] == ["video", "audio", "video"]:
+    if not any(titles) and [s.type for s in streams] == ["video", "audio", "video"]:
         return streams[2].index
     return None
 

@@ -21,19 +21,22 @@ from proctoring.models import SystemCheck
 from storage import vault
 from storage.models import Blob
 from tests.conftest import login, start_exam
-from tests.proctoring.conftest import PatternTrack, connect, recordings, wait_parts_closed
+from tests.proctoring.conftest import PLANES, PatternTrack, connect, recordings, use_plane, wait_parts_closed
 
 
 class ScreenTrack:
-    """A 1280x720 "screen" at 5 fps whose content moves (a text cursor), like a shared monitor."""
+    """A 1280x720 "screen" at 5 fps whose content moves (a text cursor), like a shared monitor. ``stop_after``
+    seconds: then it sends nothing more (the candidate stopped sharing; the connection stays)."""
 
-    def __new__(cls) -> Any:
+    def __new__(cls, stop_after: float | None = None) -> Any:
         from aiortc.mediastreams import VideoStreamTrack
 
         class _Track(VideoStreamTrack):
             started: float | None = None
 
             async def recv(self) -> av.VideoFrame:
+                if self.started is not None and stop_after is not None and time.monotonic() - self.started > stop_after:
+                    await asyncio.Event().wait()  # until the connection closes
                 # Timestamps of the real capture times, as a browser's (aiortc's next_timestamp counts 30 a
                 # second, which at 5 fps would squeeze the screen's clock to a sixth in the recording).
                 await asyncio.sleep(0.2)
@@ -105,10 +108,12 @@ def screen_attempt(app, make_institution, make_user, make_exam):
     return {"client": client, "attempt_id": start_exam(client, exam.id), "exam": exam}
 
 
-def test_the_screen_is_a_second_video_stream_of_the_same_recording(screen_attempt, tmp_path):
+@pytest.mark.parametrize("plane", PLANES)
+def test_the_screen_is_a_second_video_stream_of_the_same_recording(app, screen_attempt, tmp_path, plane):
     from aiortc import RTCPeerConnection
     from aiortc.mediastreams import AudioStreamTrack
 
+    use_plane(app, plane)
     client, aid = screen_attempt["client"], screen_attempt["attempt_id"]
 
     async def run() -> None:
@@ -141,8 +146,9 @@ def test_the_screen_is_a_second_video_stream_of_the_same_recording(screen_attemp
     from kernel.clock import utcnow
     from proctoring.playback import make_playback
 
-    with av.open(io.BytesIO(webm)) as part:
-        assert [st.metadata.get("title") for st in part.streams] == ["video", "audio", "screen"]
+    with av.open(io.BytesIO(webm)) as part:  # aiortc names the tracks, GStreamer tags the screen's (TITLE)
+        titles = [{k.lower(): v for k, v in st.metadata.items()}.get("title") for st in part.streams]
+        assert titles == (["video", "audio", "screen"] if plane == "aiortc" else ["Video", "Audio", "screen"]), titles
     row = make_playback(blobs[0], utcnow())
     assert row.state == "ready" and row.copy_id and row.screen_copy_id, (row.state, row.error)
     screen = vault.read(db.session.get(Blob, row.screen_copy_id))
@@ -156,6 +162,45 @@ def test_the_screen_is_a_second_video_stream_of_the_same_recording(screen_attemp
         pts = [int(p.pts * p.time_base * 1000) for p in copy.demux() if p.pts is not None]
         assert pts[0] == 0 and copy.duration > 0.5e6, (pts, copy.duration, row.screen_offset_ms)
     assert len(ffprobe_streams(vault.read(db.session.get(Blob, row.copy_id)), tmp_path)) == 3
+
+
+@pytest.mark.parametrize("plane", PLANES)
+def test_a_screen_that_stops_sending_does_not_hold_the_camera_back(app, screen_attempt, plane):
+    """The candidate stops sharing and the connection stays: the camera goes on being recorded. On aiortc the
+    screen's track just ends in the same part; on Janus (whose muxer would wait for the screen) the silent screen
+    ends the part after ``ScreenRelay.SILENT`` seconds and camera and microphone go on in the next one."""
+    from aiortc import RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+
+    from tests.proctoring.conftest import probe
+
+    use_plane(app, plane)
+    client, aid = screen_attempt["client"], screen_attempt["attempt_id"]
+
+    async def run() -> None:
+        pc = RTCPeerConnection()
+        pc.addTrack(PatternTrack())
+        pc.addTrack(AudioStreamTrack())
+        pc.addTrack(ScreenTrack(stop_after=1.5))
+        pc.createDataChannel("events")
+        await pc.setLocalDescription(await pc.createOffer())
+        await connect(client, aid, pc)
+        await asyncio.sleep(6.5)
+        await pc.close()
+
+    asyncio.run(run())
+    wait_parts_closed(aid)
+    webms = [vault.read(b) for b in recordings(aid)]
+    frames = [decoded_frames(w) for w in webms]
+    assert 6 <= frames[0][2][0] <= 12, frames  # the screen's 1.5 s at 5 fps
+    camera = sum(f[0][0] for f in frames)
+    assert camera >= 6.5 * 30 * 0.6, frames  # the camera's whole time, not only while the screen sent
+    if plane == "aiortc":
+        assert len(webms) == 1
+    else:
+        assert len(webms) == 2, frames
+        info = probe(webms[1])  # the part after the screen stopped: camera and microphone
+        assert info["streams"] == [("audio", "opus"), ("video", "vp8")] and info["video_packets"] > 30, info
 
 
 def test_camera_only_offer_still_records_two_streams(screen_attempt):
@@ -225,3 +270,71 @@ def test_the_proctor_sees_a_thumbnail_of_the_screen_and_watches_it_live(screen_a
     assert thumb.shape == (180, 320, 3) and thumb.mean() > 150  # the light "desktop", not the webcam
     assert got["live_screen"] == (1280, 720)
     wait_parts_closed(aid)
+
+
+def test_on_janus_the_proctor_gets_a_thumbnail_of_the_screen(app, screen_attempt, make_user):
+    """The grid's picture of the screen comes from the screen's keyframes on Janus too (the live view of the screen
+    is not on Janus yet, nor the page's "screen shared" event, which comes over the data channel)."""
+    import cv2
+    from aiortc import RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+
+    use_plane(app, "janus")
+    client, aid, exam = screen_attempt["client"], screen_attempt["attempt_id"], screen_attempt["exam"]
+    proctor = make_user("proctor", exam.institution)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    watcher = app.test_client()
+    login(watcher, proctor)
+    got: dict[str, Any] = {}
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        pc = RTCPeerConnection()
+        pc.addTrack(PatternTrack())
+        pc.addTrack(AudioStreamTrack())
+        pc.addTrack(ScreenTrack())
+        pc.createDataChannel("events")
+        await pc.setLocalDescription(await pc.createOffer())
+        await connect(client, aid, pc)
+        for _ in range(40):
+            await asyncio.sleep(0.25)
+            resp = await loop.run_in_executor(None, watcher.get, f"/api/proctor/attempts/{aid}/screen")
+            if resp.status_code == 200:
+                got["thumb"] = resp.data
+                break
+        await pc.close()
+
+    asyncio.run(run())
+    wait_parts_closed(aid)
+    assert got.get("thumb"), "no thumbnail of the screen within 10 s"
+    thumb = cv2.imdecode(np.frombuffer(got["thumb"], np.uint8), cv2.IMREAD_COLOR)
+    assert thumb.shape == (180, 320, 3) and thumb.mean() > 150  # the light "desktop", not the webcam
+
+
+def test_on_janus_a_screen_not_shared_yet_does_not_hold_the_camera_back(app, screen_attempt):
+    """The page offers the screen's transceiver before the candidate shares (no track yet: nothing is sent)."""
+    from aiortc import RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+
+    from tests.proctoring.conftest import probe
+
+    use_plane(app, "janus")
+    client, aid = screen_attempt["client"], screen_attempt["attempt_id"]
+
+    async def run() -> None:
+        pc = RTCPeerConnection()
+        pc.addTrack(PatternTrack())
+        pc.addTrack(AudioStreamTrack())
+        pc.addTransceiver("video", direction="sendonly")
+        pc.createDataChannel("events")
+        await pc.setLocalDescription(await pc.createOffer())
+        await connect(client, aid, pc)
+        await asyncio.sleep(6.0)
+        await pc.close()
+
+    asyncio.run(run())
+    wait_parts_closed(aid)
+    infos = [probe(vault.read(b)) for b in recordings(aid)]
+    assert infos and all(i["streams"] == [("audio", "opus"), ("video", "vp8")] for i in infos), infos
+    assert sum(i["decoded_frames"] for i in infos) >= 6.0 * 30 * 0.6, infos
