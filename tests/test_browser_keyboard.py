@@ -90,12 +90,14 @@ class Keyboard:
         "It" is the same control: the live grid rebuilds its tiles every second, so a tile's control is known by
         its tile and its focus key (``data-focus-key``), not as the same DOM element."""
         start = self.d.execute_script(WHICH)
+        went = []
         for n in range(1, limit):
             self.press(Keys.TAB)
-            if self.d.execute_script(WHICH) == start:
+            went.append(self.d.execute_script(WHICH))
+            if went[-1] == start:
                 return n
-        raise AssertionError(f"{self.name}: focus never came back to where it began on {self.d.current_url} "
-                             f"(a trap?)")
+        raise AssertionError(f"{self.name}: focus never came back to {start} on {self.d.current_url} "
+                             f"(a trap?); the last stops: {went[-12:]}")
 
 
 def _log_in(k: Keyboard, base: str, email: str, code: Any = None) -> None:

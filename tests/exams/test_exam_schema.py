@@ -45,12 +45,12 @@ def test_demo_yaml_imports() -> None:
     spec = load_exam(YAML_TEXT, "yaml")
     assert spec.title.startswith("Grundlagen")
     assert spec.window.opens_at == dt.datetime(2026, 1, 1, 7, tzinfo=dt.UTC)
-    assert spec.pass_mark_percent == 60 and spec.minimum_age == 16 and spec.max_points == 23
+    assert spec.pass_mark_percent == 60 and spec.minimum_age == 16 and spec.max_points == 26
     assert [q.kind for q in spec.questions] == [QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE,
                                                QuestionKind.NUMERIC, QuestionKind.NUMERIC, QuestionKind.FREE_TEXT,
                                                QuestionKind.GAP_TEXT, QuestionKind.MATCHING, QuestionKind.ORDERING,
                                                QuestionKind.SHORT_TEXT, QuestionKind.HOTSPOT, QuestionKind.UPLOAD,
-                                               QuestionKind.ESSAY]
+                                               QuestionKind.ESSAY, QuestionKind.SPOKEN]
     assert spec.questions[3].tolerance == Decimal("0.5")
     assert spec.proctors == ("proctor@example.org",)
 

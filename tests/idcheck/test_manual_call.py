@@ -54,8 +54,8 @@ def test_the_proctor_talks_to_the_waiting_candidate_and_nothing_is_recorded(wait
         await proctor_pc.setLocalDescription(await proctor_pc.createOffer())
         assert await _signal(p, f"/api/proctor/identity/{check.id}/call/offer", proctor_pc) == 200
         got["candidate_sees"], got["proctor_sees"], got["candidate_hears"], got["proctor_hears"] = \
-            await asyncio.gather(_frames(from_proctor["video"], 3.0), _frames(from_candidate["video"], 3.0),
-                                 _frames(from_proctor["audio"], 3.0), _frames(from_candidate["audio"], 3.0))
+            await asyncio.gather(_frames(from_proctor["video"], 30), _frames(from_candidate["video"], 30),
+                                 _frames(from_proctor["audio"], 50), _frames(from_candidate["audio"], 50))
         await proctor_pc.close()
         await cand.close()
 

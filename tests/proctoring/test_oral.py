@@ -46,6 +46,7 @@ async def _frames(track: Any, want: int, seconds: float = 10.0) -> int:
 
     Stops at ``want`` so that a loaded machine (a CI host running other work) only makes the wait longer, not the
     count smaller: the assertion is about the media flowing, not about the frame rate."""
+    assert isinstance(want, int), "want is a number of frames (the time is the third argument)"
     n = 0
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds

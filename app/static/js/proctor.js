@@ -196,12 +196,20 @@
     flagDialog.showModal();
   }
   // When the dialog closes, focus goes back to the tile it came from (the button that opened it was replaced by
-  // the grid's rebuild meanwhile): its next flag's button, or the candidate's name.
+  // the grid's rebuild meanwhile): the same flag's button if it was not decided (cancelled), else the tile's next
+  // flag's button, or the candidate's name. A decided flag leaves the tile at once, so focus never rests on a
+  // button the next rebuild takes away (focus would fall back to the page's start).
   function focusTile() {
     if (!flagTarget) { return; }
     var tile = grid.querySelector('li.tile[data-attempt="' + flagTarget.attempt + '"]');
-    var to = tile && (tile.querySelector('[data-focus-key="flag-' + flagTarget.flag + '"]') ||
-                      tile.querySelector("button.decide-flag") || tile.querySelector('[data-focus-key="name"]'));
+    if (!tile) { return; }
+    var own = tile.querySelector('[data-focus-key="flag-' + flagTarget.flag + '"]');
+    if (flagTarget.decided && own) {
+      var item = own.closest("li[data-flag]");
+      if (item) { item.remove(); }
+      own = null;
+    }
+    var to = own || tile.querySelector("button.decide-flag") || tile.querySelector('[data-focus-key="name"]');
     if (to) { to.focus(); }
   }
   if (flagDialog) {
@@ -212,7 +220,7 @@
         window.aufsicht.postJson(url, {decision: ev.target.dataset.decision,
                                        note: document.getElementById("flag-dialog-note").value})
           .then(function (r) {
-            if (r.ok) { flagDialog.close(); return; }
+            if (r.ok) { flagTarget.decided = true; flagDialog.close(); return; }
             document.getElementById("flag-dialog-error").textContent = window.aufsicht.message(r);
           });
       });
