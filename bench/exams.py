@@ -267,6 +267,19 @@ class Candidate:
         if status != 200 or len(sound) < 640_000:  # the whole recording, not a refusal
             self.errors += 1
 
+    def guarded(self, step: Any, attempt_id: int) -> None:
+        """Run a page load or a play; a connection the server closed (keep-alive ended) is reopened for one more
+        try of a page load, as a browser does; a play is not sent twice (it would use up a play): an error."""
+        for attempt in range(2):
+            try:
+                step(attempt_id)
+                return
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                if step == self.play_listening or attempt == 1:
+                    self.errors += 1
+                    return
+
     def answer(self) -> tuple[str, Any]:
         """A random item and an answer of its shape."""
         if not self.media:
@@ -279,13 +292,13 @@ class Candidate:
         half-way, and play one listening item)."""
         reload_at = time.monotonic() + (until - time.monotonic()) / 2
         if self.media:
-            self.load_page(attempt_id)
-            self.play_listening(attempt_id)
+            self.guarded(self.load_page, attempt_id)
+            self.guarded(self.play_listening, attempt_id)
         time.sleep(random.uniform(0, interval))
         while time.monotonic() < until:
             if self.media and time.monotonic() > reload_at:
                 reload_at = float("inf")
-                self.load_page(attempt_id)
+                self.guarded(self.load_page, attempt_id)
             qid, value = self.answer()
             t0 = time.perf_counter()
             status = 0
