@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
-from exams.attempts import AttemptPaused, exam_spec, record_event, remaining_seconds
+from exams.attempts import AttemptPaused, attempt_spec, record_event, remaining_seconds
 from exams.models import Attempt, AttemptStatus, ItemImage, ItemMedia, MediaPlay
 from kernel.db import db
 from kernel.errors import Conflict, Gone, NotFound, ValidationFailed
@@ -162,7 +162,7 @@ def _plays_used(attempt_id: int, question_id: str) -> int:
 def stimuli_for(attempt: Attempt) -> dict[str, StimulusView]:
     """The stimuli of the attempt's items by question id, with the plays used so far."""
     out = {}
-    for q in exam_spec(attempt.exam).questions:
+    for q in attempt_spec(attempt).questions:
         if q.media is None:
             continue
         try:
@@ -189,7 +189,7 @@ class StimulusReview:
 def review_of(attempt: Attempt) -> dict[str, StimulusReview]:
     """The stimuli of the attempt's items by question id, for staff (after the exam as during it)."""
     out = {}
-    for q in exam_spec(attempt.exam).questions:
+    for q in attempt_spec(attempt).questions:
         if q.media is None:
             continue
         try:
@@ -207,7 +207,7 @@ def _running(attempt: Attempt, now: dt.datetime) -> None:
 
 
 def _stimulus_of(attempt: Attempt, question_id: str) -> tuple[StimulusFile, int | None]:
-    question = exam_spec(attempt.exam).question(question_id)
+    question = attempt_spec(attempt).question(question_id)
     if question is None or question.media is None:
         raise NotFound()
     return stimulus_file(question.media.id, attempt.exam.institution_id), question.media.plays

@@ -268,3 +268,22 @@ def test_the_form_editor_sets_and_keeps_an_items_media(client, office):
     form.update({"q0-media_id": "Nichtgespeichert0123456789", "title": "Zweite"})
     assert client.post("/staff/exams/compose", data=form).status_code == 400
     assert db.session.scalar(select(func.count(Exam.id)).where(Exam.title == "Zweite")) == 0
+
+
+def test_a_pool_items_media_is_the_drawn_candidates_only(client, office, make_exam):
+    """A listening item in a pool: the candidate who drew it sees and plays it; the other one, not drawn, is
+    neither shown nor streamed nor granted a play (it would tell the pool's content)."""
+    pool = [dict(item, id=f"listen{k}", topic="hoeren") for k, item in enumerate(listening_items(
+        office.media.public_id)[:1] * 2)]
+    exam = make_exam(institution=office.inst, questions=[], pool=pool, draws=[{"count": 1, "topic": "hoeren"}],
+                     identity_check_required=False, proctoring_required=False)
+    login(client, office.candidate)
+    attempt_id = start_exam(client, exam.id)
+    drawn = db.session.get(Attempt, attempt_id).layout["drawn"]
+    (other,) = {"listen0", "listen1"} - set(drawn)
+    page = client.get(f"/candidate/attempts/{attempt_id}").get_data(as_text=True)
+    assert "Noch 2 von 2 Wiedergaben" in page  # the drawn item comes with its recording
+    granted = client.post(f"/api/attempts/{attempt_id}/media/{drawn[0]}/plays")
+    assert granted.status_code == 200 and client.get(granted.json["url"]).data == wav()
+    assert client.post(f"/api/attempts/{attempt_id}/media/{other}/plays").status_code == 404
+    assert client.get(f"/candidate/attempts/{attempt_id}/media/{other}").status_code == 404
