@@ -89,8 +89,25 @@ def check_attempt_gates(attempt: Attempt) -> None:
 
 
 def exam_spec(exam: Exam) -> ExamSpec:
-    """The exam row as the domain spec used for grading and layout."""
-    return exam_from_data({
+    """The exam row as the domain spec used for grading and layout.
+
+    Every request of an attempt (the page, each answer, each picture and recording) needs it; building the spec of
+    a 60-item exam takes some milliseconds, so specs are kept per content (an edited exam is another key)."""
+    data = _exam_data(exam)
+    key = json.dumps(data, sort_keys=True, default=repr)
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) >= 256:
+            _SPECS.clear()
+        spec = _SPECS[key] = exam_from_data(data)
+    return spec
+
+
+_SPECS: dict[str, ExamSpec] = {}  # by the exam's content: a spec is immutable, an edited exam is another key
+
+
+def _exam_data(exam: Exam) -> dict[str, Any]:
+    return {
         "title": exam.title, "description": exam.description, "duration_minutes": exam.duration_minutes,
         "window": {"opens_at": f"{exam.opens_at.isoformat()}+00:00",
                    "closes_at": f"{exam.closes_at.isoformat()}+00:00"},
@@ -101,7 +118,7 @@ def exam_spec(exam: Exam) -> ExamSpec:
         "second_camera": exam.second_camera,
         "seb_required": exam.seb_required, "seb_browser_exam_keys": list(exam.seb_browser_exam_keys or []),
         "questions": exam.questions, "pool": exam.pool or [], "draw": exam.draws or [],
-    })
+    }
 
 
 def attempt_spec(attempt: Attempt) -> ExamSpec:
