@@ -109,6 +109,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+    from app import static_files
+
+    static_files.install(app)
     app.wsgi_app = LastResort(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
@@ -239,14 +242,10 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _headers(resp: Any) -> Any:
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-            "script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
+        from app.static_files import SECURITY_HEADERS
+
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
         if app.config["SESSION_COOKIE_SECURE"]:
             resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         # Pages with secrets or personal data (the second factor's enrolment secret and recovery codes, JSON
