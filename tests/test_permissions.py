@@ -27,7 +27,9 @@ PUBLIC = {"static", "main.index", "main.set_language", "main.privacy", "main.hea
           "lockdown.seb_file",
           # the phone as the second camera: no login on the phone; the single-use pairing link, then the device
           # credential it issued (tests/proctoring/test_phone.py, test_page_events.py)
-          "phone.pair", "phone.camera", "phone.state", "phone.offer", "phone.events"}
+          "phone.pair", "phone.camera", "phone.state", "phone.offer", "phone.events",
+          # a running attempt's item pictures: the signed address is the permission (tests/exams/test_pictures.py)
+          "pictures.picture"}
 # The media engine's internal API: no user session; a bearer token, and absent from web processes
 # (tests/proctoring/test_media_engines.py checks both).
 ENGINE_API = "engine_api."

@@ -23,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
         lti,
         main,
         oversight,
+        pictures,
         privacy,
         proctor,
         rosters,
@@ -33,7 +34,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (main, auth, admin, staff, proctor, candidate, attempts, identity, grading, certificates, verify,
-                   privacy, sso, saml, badges, account, lti, rosters, oversight):
+                   privacy, sso, saml, badges, account, lti, rosters, oversight, pictures):
         app.register_blueprint(module.bp)
     app.register_blueprint(proctor.api)
     from app.views import engine_api

@@ -14,6 +14,7 @@ from accounts.models import Role
 from app.access import role_required, user
 from app.ids import id_arg
 from app.localtime import localtime
+from app.pictures import picture_urls
 from app.ratelimit import limit
 from app.streaming import byte_range, stream_inline
 from exams import itemmedia, lockdown, stimuli
@@ -94,6 +95,7 @@ def take(attempt_id: int) -> str | Response:
         questions, gate = [], err.message
     return render_template("attempts/take.html", attempt=attempt, questions=questions, gate=gate,
                            stimuli=stimuli.stimuli_for(attempt) if questions else {},
+                           pictures=picture_urls(attempt, utcnow()) if questions else {},
                            remaining=remaining_seconds(attempt, utcnow()))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -69,10 +69,15 @@ def refusal(exam: Exam, proof: lockdown.KeyProof) -> tuple[Response | str, int]:
 def _require_seb() -> tuple[Response | str, int] | None:
     """From the start to the submission of a SEB attempt every request must carry a valid key."""
     args = request.view_args or {}
+    if request.endpoint == "pictures.picture":
+        return None  # an item picture's signed address is its permission, given by a page SEB loaded (app.pictures)
     if not current_user.is_authenticated or current_user.role != Role.CANDIDATE:
         return None
     if "attempt_id" in args:
         attempt = db.session.get(Attempt, args["attempt_id"])
+        # The session's identity map holds rows weakly: kept here, the view's own lookup of the attempt and
+        # its exam costs no second query.
+        g.attempt_looked_up = attempt
         if attempt is None or attempt.user_id != current_user.id or not lockdown.guards(attempt):
             return None  # another's attempt answers 404 in the view; an ended one needs no key
         proof = request_proof(attempt.exam)
