@@ -157,7 +157,7 @@ def test_the_liveness_tap_times_vp8_frames_at_arrival_and_waits_for_a_keyframe_a
         frames.append(packets)
     assert len(frames[3]) >= 2  # frame 3 loses a packet but still ends with its marker
     asked: list[float] = []
-    tap = LivenessTap(time.time() + 1.5, 1000.0, lambda: asked.append(time.monotonic()))
+    tap = LivenessTap(time.time() + 2.0, 1000.0, lambda: asked.append(time.monotonic()))
     sent: list[float] = []
 
     def send() -> None:
@@ -181,7 +181,7 @@ def test_the_liveness_tap_times_vp8_frames_at_arrival_and_waits_for_a_keyframe_a
     assert [not data[0] & 1 for _t, data, _k in got] == [True, False, False, True] + [False] * 7  # keyframes
     arrived = [t for t, _d, _k in got]
     expected = sent[:3] + sent[8:]
-    assert all(abs(a / 1000 - s) < 0.1 for a, s in zip(arrived, expected, strict=True)), (arrived, expected)
+    assert all(abs(a / 1000 - s) < 0.25 for a, s in zip(arrived, expected, strict=True)), (arrived, expected)
     assert len(asked) >= 2  # at the start, and again after the loss
     pictures = decode(got)
     assert len(pictures) == 11 and pictures[0][1].width == 640 and pictures[-1][1].height == 480
