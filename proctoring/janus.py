@@ -13,8 +13,11 @@ Janus's API listens on loopback only, with an API secret; the VideoRoom plugin t
 brokers the offer and the answer as it does for the aiortc engine (``JanusEngine`` has the engine's facade).
 
 The candidate's screen (the offer's second video) is forwarded to ``ScreenRelay`` and recorded as the part's third
-track while it sends. Not yet on Janus (``NotLive``): the proctor's live view, the oral call and the liveness capture;
-see the README, "Media plane on Janus".
+track while it sends. Not yet on Janus (``NotLive``): the proctor's live view and the oral call; see the README,
+"Media plane on Janus".
+
+The identity check's liveness capture has Janus forward the camera once more, for the capture's window only, to a
+socket of ours (``proctoring.janus_capture``).
 """
 
 from __future__ import annotations
@@ -36,12 +39,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import urllib3
 
 from kernel.errors import Conflict
 from proctoring.sdp import check_offer
+
+if TYPE_CHECKING:
+    from proctoring.janus_capture import TimedVp8
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +103,7 @@ class JanusUnavailable(Conflict):
 
 
 class NotOnJanus(Conflict):
-    """A stream the Janus plane does not carry yet (the live view, the oral call, the liveness capture)."""
+    """A stream the Janus plane does not carry yet (the live view, the oral call)."""
 
     code = "not_live"
 
@@ -647,6 +653,7 @@ class _Session:
     last_frame_at: float = float("-inf")
     frame_pending: bool = False
     frames_decoded: int = 0
+    video_mid: str | None = None  # the camera's stream in the offer (a liveness capture forwards it once more)
 
 
 def _mids(sdp: str) -> Iterator[tuple[str, str]]:
@@ -751,6 +758,7 @@ class JanusEngine:
                                           "record": False, "lock_record": True, "permanent": False,
                                           "notify_joining": False})
         kinds = list(_mids(sdp))
+        session.video_mid = next((mid for kind, mid in kinds if kind == "video"), None)
         screen = screen and sum(1 for kind, _mid in kinds if kind == "video") >= 2
         session.sink_factory = sink_factory
         if screen:
@@ -807,8 +815,87 @@ class JanusEngine:
 
     def capture(self, session_id: str, until: float, fps: float,
                 on_done: Callable[[list[tuple[int, bytes]]], None], timeout: float = 10) -> None:
-        """The liveness capture is not on the Janus plane yet."""
-        raise NotOnJanus("The live identity check is not available on this media server yet.")
+        """Take about ``fps`` frames a second of the session's received video until unix time ``until``, timed at
+        arrival, and hand them as (unix ms, JPEG) to ``on_done`` on the worker pool (NotLive without video).
+
+        Janus forwards the camera once more, to a ``LivenessTap`` of ours, while the capture runs
+        (``proctoring.janus_capture``); a hang-up ends the forwarding, and the frames taken are handed over all
+        the same, as on aiortc."""
+        from proctoring.engine import NotLive
+        from proctoring.janus_capture import LivenessTap
+
+        session = self._sessions.get(session_id)
+        api, handle = self.api, session.handle if session is not None else None
+        if (session is None or api is None or handle is None or session.publisher is None
+                or session.video_mid is None or session.state == "closed"):
+            raise NotLive("The camera is not connected right now.")
+        publisher, camera = session.publisher, handle
+
+        def keyframe() -> None:
+            with contextlib.suppress(JanusError):
+                api.request(camera, {"request": "configure", "keyframe": True})
+
+        def ask_keyframe() -> None:  # from the tap's thread: the request goes on the worker pool
+            self._later(keyframe)
+
+        tap = LivenessTap(until, fps, ask_keyframe)
+        try:
+            forwarded = api.request(handle, {"request": "rtp_forward", "room": session_id,
+                                             "publisher_id": publisher, "host": "127.0.0.1", "host_family": "ipv4",
+                                             "admin_key": self.server.admin_key,
+                                             "streams": [{"mid": session.video_mid, "port": tap.port,
+                                                          "pt": _PT["video"]}]})
+        except JanusError as err:
+            tap.close()
+            log.warning("no liveness capture of %s: %s", session_id, err)
+            raise NotLive("The camera is not connected right now.") from None
+        streams = [int(f["stream_id"]) for f in forwarded.get("forwarders", []) if "stream_id" in f]
+
+        def run() -> None:
+            frames: TimedVp8 = []
+            try:
+                frames = tap.run()
+            except Exception:
+                log.exception("liveness capture of %s", session_id)
+            finally:
+                tap.close()
+                for stream in streams:  # gone already if the candidate hung up (the room went with the session)
+                    with contextlib.suppress(Exception):
+                        api.request(self._control(), {"request": "stop_rtp_forward", "room": session_id,
+                                                      "publisher_id": publisher, "stream_id": stream,
+                                                      "admin_key": self.server.admin_key})
+            log.info("liveness capture of %s: %d packets, %d frames (%d kept), %d gaps, %.0f ms CPU", session_id,
+                     tap.packets, len(frames), sum(1 for f in frames if f[2]), tap.gaps, tap.cpu * 1000)
+            try:
+                self._analysis.submit(self._hand_over, frames, on_done)
+            except RuntimeError:  # the engine stopped
+                log.warning("liveness capture of %s dropped: the engine stopped", session_id)
+
+        # Its own thread, not the worker pool's (a capture waits ~10 s for its window).
+        threading.Thread(target=run, name="janus-capture", daemon=True).start()
+
+    def _hand_over(self, frames: TimedVp8, on_done: Callable[[list[tuple[int, bytes]]], None]) -> None:
+        """Decode a capture's frames, convert the kept ones to JPEG and hand them to ``on_done`` on the worker pool
+        (never nothing: frames that fail to convert leave a shorter list, which the check judges)."""
+        from proctoring.janus_capture import decode
+        from proctoring.liveness_capture import to_jpegs
+
+        jpegs: list[tuple[int, bytes]] = []
+        started = time.thread_time()
+        try:
+            jpegs = to_jpegs(decode(frames))
+        except Exception:
+            log.exception("liveness frames did not convert")
+        log.info("liveness frames decoded and converted: %d of %d, %.0f ms CPU", len(jpegs), len(frames),
+                 (time.thread_time() - started) * 1000)
+
+        def deliver() -> None:
+            try:
+                on_done(jpegs)
+            except Exception:
+                log.exception("capture callback failed")
+
+        self._later(deliver)
 
     def close_session(self, session_id: str, timeout: float = 10) -> None:
         """Hang up and finish the recording part."""

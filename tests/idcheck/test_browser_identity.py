@@ -35,6 +35,7 @@ from kernel.db import db
 from tests.browser import chromium, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD
 from tests.idcheck.live import head, pose_after
+from tests.proctoring.conftest import PLANES, use_plane
 
 pytestmark = pytest.mark.browser
 
@@ -106,8 +107,10 @@ def outcome(d) -> str:
     return str(status.get_attribute("data-status"))
 
 
-def test_a_head_turning_in_the_live_video_is_verified(app, chromium, live_server, fake_webcam, faces,  # noqa: F811
-                                                    make_institution, make_user, make_exam, tmp_path):
+@pytest.mark.parametrize("plane", PLANES)
+def test_a_head_turning_in_the_live_video_is_verified(plane, app, chromium, live_server, fake_webcam,  # noqa: F811
+                                                    faces, make_institution, make_user, make_exam, tmp_path):
+    use_plane(app, plane)  # on Janus: Chromium's own VP8 packets through Janus to the capture
     inst = make_institution()
     exam = make_exam(institution=inst, identity_check_required=True, proctoring_required=False)
     cand = make_user("candidate", inst)

@@ -123,6 +123,70 @@ def test_webm_blocks_are_counted_across_any_cut_of_the_stream():
     assert blocks.keyframes >= 1 and keys[0][3:6] == b"\x9d\x01\x2a"  # a VP8 keyframe's start code
 
 
+def test_the_liveness_tap_times_vp8_frames_at_arrival_and_waits_for_a_keyframe_after_a_loss():
+    # What Janus forwards during a liveness capture, sent as aiortc's VP8 packetizer sends it: the tap puts the
+    # frames together, gives up the one that lost a packet and those after it until the next keyframe (asking for
+    # one), and what it keeps decodes.
+    import fractions
+    import socket
+    import threading
+    import time
+
+    import av
+    import numpy as np
+    from aiortc.codecs.vpx import Vp8Encoder
+    from aiortc.rtp import RtpPacket
+
+    from proctoring.janus_capture import LivenessTap, decode
+
+    enc = Vp8Encoder()
+    texture = np.random.default_rng(3).integers(0, 255, (480, 640, 3), np.uint8)
+    frames: list[list[bytes]] = []
+    seq = 0
+    for i in range(16):
+        img = texture.copy()
+        img[100:380, i * 30:i * 30 + 40] = (40, 200, 90)
+        picture = av.VideoFrame.from_ndarray(img, format="bgr24")
+        picture.pts, picture.time_base = i * 3000, fractions.Fraction(1, 90000)
+        payloads, ts = enc.encode(picture, force_keyframe=i == 8)
+        packets = []
+        for j, payload in enumerate(payloads):
+            packets.append(RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, ssrc=7,
+                                     marker=int(j == len(payloads) - 1), payload=payload).serialize())
+            seq += 1
+        frames.append(packets)
+    assert len(frames[3]) >= 2  # frame 3 loses a packet but still ends with its marker
+    asked: list[float] = []
+    tap = LivenessTap(time.time() + 2.0, 1000.0, lambda: asked.append(time.monotonic()))
+    sent: list[float] = []
+
+    def send() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+            time.sleep(0.3)
+            for i, packets in enumerate(frames):
+                for j, packet in enumerate(packets):
+                    if (i, j) != (3, 0):
+                        out.sendto(packet, ("127.0.0.1", tap.port))
+                sent.append(time.time())
+                time.sleep(0.02)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        got = tap.run()
+    finally:
+        sender.join()
+        tap.close()
+    assert len(got) == 3 + 8  # frames 0-2, then from the keyframe 8 on
+    assert [not data[0] & 1 for _t, data, _k in got] == [True, False, False, True] + [False] * 7  # keyframes
+    arrived = [t for t, _d, _k in got]
+    expected = sent[:3] + sent[8:]
+    assert all(abs(a / 1000 - s) < 0.25 for a, s in zip(arrived, expected, strict=True)), (arrived, expected)
+    assert len(asked) >= 2  # at the start, and again after the loss
+    pictures = decode(got)
+    assert len(pictures) == 11 and pictures[0][1].width == 640 and pictures[-1][1].height == 480
+
+
 def test_an_engine_killed_leaves_no_janus_and_no_recorder_behind(app):
     import signal
     import subprocess
