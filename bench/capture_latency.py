@@ -104,8 +104,13 @@ async def measure(plane: str) -> dict[str, Any]:
 
 def main() -> None:
     """Measure each plane named (both by default), each in a fresh event loop."""
+    figures: dict[str, object] = {}
     for plane in sys.argv[1:] or ["aiortc", "janus"]:
-        print(json.dumps(asyncio.run(measure(plane))), flush=True)
+        got = asyncio.run(measure(plane))
+        print(f"{plane:7} {got['frames']} frames, lateness median {got['latency_ms_median']} ms, "
+              f"p90 {got['latency_ms_p90']} ms, max {got['latency_ms_max']} ms", flush=True)
+        figures.update({f"{key}_{plane}": value for key, value in got.items() if key != "plane"})
+    print(json.dumps(figures), flush=True)  # the last line: all planes side by side
 
 
 if __name__ == "__main__":
