@@ -313,8 +313,8 @@ class RemoteMedia:
             engine = self._assign(session, exclude=engine)
             return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", grant, body)["sdp"])
 
-    def watch(self, session: str, viewer: str, sdp: object) -> str:
-        """Ask the session's engine to relay to a viewer."""
+    def watch(self, session: str, viewer: str, sdp: object) -> dict[str, str]:
+        """Ask the session's engine to relay to a viewer (its answer, or a Janus engine's offer)."""
         engine = self._assigned(session)
         if engine is None:
             raise NotFound("This candidate is not connected.")

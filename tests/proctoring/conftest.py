@@ -121,7 +121,8 @@ def send_for(client: Any, attempt_id: int, seconds: float, events: list[str] | N
     return result
 
 
-async def watch_live(client: Any, url: str, kinds: list[str], on_track: Any, extra: dict[str, Any] | None = None) -> Any:
+async def watch_live(client: Any, url: str, kinds: list[str], on_track: Any,
+                     extra: dict[str, Any] | None = None) -> Any:
     """A proctor's receive-only peer (aiortc) watching through the live view's endpoints as ``proctor.js`` does:
     POST the offer to ``url`` (``.../live/offer``); an answer ends it (aiortc's engine), an offer from the media
     server (Janus) is answered at ``.../live/answer``. ``kinds``: the offer's transceivers ("video", "audio",

@@ -13,8 +13,7 @@ import urllib3
 
 from proctoring.janus import JanusServer, WebmBlocks
 from proctoring.media import media
-from tests.proctoring.conftest import (aiortc_offer, connect, probe, recordings, use_plane, wait_parts_closed,
-                                      watch_live)
+from tests.proctoring.conftest import aiortc_offer, connect, probe, recordings, use_plane, wait_parts_closed, watch_live
 from tests.proctoring.test_recording import live  # noqa: F401
 
 

@@ -21,8 +21,15 @@ from proctoring.models import SystemCheck
 from storage import vault
 from storage.models import Blob
 from tests.conftest import login, start_exam
-from tests.proctoring.conftest import (PLANES, PatternTrack, connect, recordings, use_plane, wait_parts_closed,
-                                      watch_live)
+from tests.proctoring.conftest import (
+    PLANES,
+    PatternTrack,
+    connect,
+    recordings,
+    use_plane,
+    wait_parts_closed,
+    watch_live,
+)
 
 
 class ScreenTrack:
