@@ -148,7 +148,14 @@ def test_a_proctor_watches_only_the_candidates_they_supervise_on_janus(app, make
             await pc.setLocalDescription(await pc.createOffer())
             await connect(client, aid, pc)
             peers.append(pc)
-        theirs = app.extensions["aufsicht.media"]._sessions[session_id(attempts[1])]
+        engine = app.extensions["aufsicht.media"]
+        theirs = engine._sessions[session_id(attempts[1])]
+        engine.WATCH_ANSWER_WITHIN = 0.3  # a viewer that never answers: its subscriber goes
+        assert media(app).watch(session_id(attempts[0]), "viewer-gone", "v=0\r\n")["type"] == "offer"
+        assert engine.watchers(session_id(attempts[0])) == {"viewer-gone": False}
+        await asyncio.sleep(1.0)
+        got["unanswered"] = engine.watchers(session_id(attempts[0]))
+        del engine.WATCH_ANSWER_WITHIN
         got["refused"] = watcher.post(f"/api/proctor/attempts/{attempts[1]}/live/offer",
                                       json={"sdp": "v=0\r\n"}).status_code
         got["answer_refused"] = watcher.post(f"/api/proctor/attempts/{attempts[1]}/live/answer",
@@ -176,7 +183,7 @@ def test_a_proctor_watches_only_the_candidates_they_supervise_on_janus(app, make
     assert got["refused"] == 404 and got["answer_refused"] == 404
     blue, _green, red = got["colour"]
     assert blue > 120 and red < 90, got["colour"]  # the supervised candidate's picture, not the other's
-    assert got["watchers"] == {f"viewer-{proctor.id}": True}
+    assert got["watchers"] == {f"viewer-{proctor.id}": True} and got["unanswered"] == {}
     for aid in attempts:
         wait_parts_closed(aid)
 
