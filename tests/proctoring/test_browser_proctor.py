@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -42,7 +44,7 @@ def test_proctor_grid_live_view_chat_warning_and_terminate(app, chromium, live_s
     attempt_id = int(c.current_url.rstrip("/").split("/")[-1])
     enter_fullscreen(c)
 
-    p = chromium()
+    p = chromium(hide_local_addresses=True)  # as shipped: the live view offers mDNS names only (README)
     log_in(p, live_server, proctor.email, PASSWORD, code=lambda: totp_code(proctor))
     WebDriverWait(p, 10).until(lambda d: "/proctor" in d.current_url)
     p.get(f"{live_server}/proctor/live")
@@ -58,7 +60,14 @@ def test_proctor_grid_live_view_chat_warning_and_terminate(app, chromium, live_s
     assert max(ages) <= 2000, ages
     assert p.execute_script("return document.querySelector('li.tile img').naturalWidth") == 320
 
-    p.find_element(By.CSS_SELECTOR, f'li.tile[data-attempt="{attempt_id}"] a').click()
+    def open_tile(d: Any) -> bool:  # the grid redraws its tiles every few seconds: a found link may be gone
+        try:
+            d.find_element(By.CSS_SELECTOR, f'li.tile[data-attempt="{attempt_id}"] a').click()
+        except StaleElementReferenceException:
+            return False
+        return True
+
+    WebDriverWait(p, 10).until(open_tile)
     WebDriverWait(p, 10).until(lambda d: d.find_elements(By.ID, "watch"))
     assert "&lt;script&gt;" in p.page_source or "<script>alert(1)</script>" not in p.page_source
     p.find_element(By.ID, "watch").click()
