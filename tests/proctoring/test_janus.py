@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 from pathlib import Path
@@ -186,6 +187,62 @@ def test_a_proctor_watches_only_the_candidates_they_supervise_on_janus(app, make
     assert got["watchers"] == {f"viewer-{proctor.id}": True} and got["unanswered"] == {}
     for aid in attempts:
         wait_parts_closed(aid)
+
+
+def test_an_engine_process_relays_to_a_viewer_through_its_api_on_janus(app, live):  # noqa: F811
+    """The live view through the engine's own API (``flask media serve``, ``RemoteMedia``'s way): a "watch" grant for
+    the offer, another for the answer, each naming the viewer; a grant for another session does not take the answer."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from proctoring import grants
+    from proctoring.sessions import session_id
+
+    use_plane(app, "janus")
+    seed, engine_url = bytes(range(32)), "http://engine-1.internal:5101"
+    app.config.update(MEDIA_ENGINE_API=True, MEDIA_ENGINE_URL=engine_url,
+                      MEDIA_GRANT_KEY=base64.b64encode(seed).decode())
+    engine_api = app.test_client()
+    aid, session = live["attempt_id"], session_id(live["attempt_id"])
+
+    def post(path: str, grant: grants.Grant, sdp: str) -> Any:
+        data = json.dumps({"sdp": sdp}).encode()
+        token = grants.sign(grants.private_key(seed), grant, engine=engine_url, body=data)
+        return engine_api.post(path, data=data, content_type="application/json",
+                               headers={"Authorization": f"Grant {token}"})
+
+    got: dict[str, Any] = {}
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        pc = (await aiortc_offer())[0]
+        await connect(live["client"], aid, pc)
+        watch = grants.Grant("watch", session, attempt=aid, viewer="viewer-9")
+        viewer = RTCPeerConnection()
+        viewer.addTransceiver("video", direction="recvonly")
+        await viewer.setLocalDescription(await viewer.createOffer())
+        resp = await loop.run_in_executor(None, post, f"/engine/sessions/{session}/watch", watch,
+                                          viewer.localDescription.sdp)
+        assert resp.status_code == 200, resp.get_json()
+        await viewer.close()
+        viewer = RTCPeerConnection()
+        tracks: list[Any] = []
+        viewer.on("track", tracks.append)
+        await viewer.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
+        await viewer.setLocalDescription(await viewer.createAnswer())
+        answer = viewer.localDescription.sdp
+        other = grants.Grant("watch", "attempt-999999", attempt=999999, viewer="viewer-9")
+        got["other"] = (await loop.run_in_executor(None, post, f"/engine/sessions/{session}/watch/answer", other,
+                                                   answer)).status_code
+        resp = await loop.run_in_executor(None, post, f"/engine/sessions/{session}/watch/answer", watch, answer)
+        got["answer"] = resp.status_code
+        frame = await asyncio.wait_for(tracks[0].recv(), timeout=15)
+        got["size"] = (frame.width, frame.height)
+        await viewer.close()
+        await pc.close()
+
+    asyncio.run(run())
+    assert got == {"other": 403, "answer": 200, "size": (640, 480)}, got
+    wait_parts_closed(aid)
 
 
 def test_webm_blocks_are_counted_across_any_cut_of_the_stream():
