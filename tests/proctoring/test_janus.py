@@ -14,6 +14,8 @@ import urllib3
 
 from proctoring.janus import JanusServer, WebmBlocks
 from proctoring.media import media
+from tests.browser import live_server  # noqa: F401
+from tests.conftest import login
 from tests.proctoring.conftest import aiortc_offer, connect, probe, recordings, use_plane, wait_parts_closed, watch_live
 from tests.proctoring.test_recording import live  # noqa: F401
 
@@ -189,59 +191,54 @@ def test_a_proctor_watches_only_the_candidates_they_supervise_on_janus(app, make
         wait_parts_closed(aid)
 
 
-def test_an_engine_process_relays_to_a_viewer_through_its_api_on_janus(app, live):  # noqa: F811
-    """The live view through the engine's own API (``flask media serve``, ``RemoteMedia``'s way): a "watch" grant for
-    the offer, another for the answer, each naming the viewer; a grant for another session does not take the answer."""
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-
+def test_the_live_view_through_an_engine_of_its_own_on_janus(app, live_server, live, make_user):  # noqa: F811
+    """A web worker and an engine apart (``MEDIA_ENGINES``, ``flask media serve``; here one app over HTTP plays both):
+    the candidate's offer, the proctor's watch and the answer each go to the engine with a grant of their own; a
+    "watch" grant for another session does not take this session's answer."""
     from proctoring import grants
     from proctoring.sessions import session_id
 
     use_plane(app, "janus")
-    seed, engine_url = bytes(range(32)), "http://engine-1.internal:5101"
-    app.config.update(MEDIA_ENGINE_API=True, MEDIA_ENGINE_URL=engine_url,
+    seed = bytes(range(32))
+    app.config.update(MEDIA_ENGINES=[live_server], MEDIA_ENGINE_API=True, MEDIA_ENGINE_URL=live_server,
                       MEDIA_GRANT_KEY=base64.b64encode(seed).decode())
-    engine_api = app.test_client()
     aid, session = live["attempt_id"], session_id(live["attempt_id"])
+    proctor = make_user("proctor", live["inst"])
+    live["exam"].proctors.append(proctor)
+    from kernel.db import db
 
-    def post(path: str, grant: grants.Grant, sdp: str) -> Any:
-        data = json.dumps({"sdp": sdp}).encode()
-        token = grants.sign(grants.private_key(seed), grant, engine=engine_url, body=data)
-        return engine_api.post(path, data=data, content_type="application/json",
-                               headers={"Authorization": f"Grant {token}"})
-
+    db.session.commit()
+    watcher = app.test_client()
+    login(watcher, proctor)
     got: dict[str, Any] = {}
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
         pc = (await aiortc_offer())[0]
         await connect(live["client"], aid, pc)
-        watch = grants.Grant("watch", session, attempt=aid, viewer="viewer-9")
-        viewer = RTCPeerConnection()
-        viewer.addTransceiver("video", direction="recvonly")
-        await viewer.setLocalDescription(await viewer.createOffer())
-        resp = await loop.run_in_executor(None, post, f"/engine/sessions/{session}/watch", watch,
-                                          viewer.localDescription.sdp)
-        assert resp.status_code == 200, resp.get_json()
-        await viewer.close()
-        viewer = RTCPeerConnection()
+        other = grants.Grant("watch", "attempt-999999", attempt=999999, viewer=f"viewer-{proctor.id}")
+        data = json.dumps({"sdp": "v=0\r\n"}).encode()
+        token = grants.sign(grants.private_key(seed), other, engine=live_server, body=data)
+        got["other"] = (await loop.run_in_executor(None, lambda: urllib3.request(
+            "POST", f"{live_server}/engine/sessions/{session}/watch/answer", body=data,
+            headers={"Content-Type": "application/json", "Authorization": f"Grant {token}"}))).status
         tracks: list[Any] = []
-        viewer.on("track", tracks.append)
-        await viewer.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
-        await viewer.setLocalDescription(await viewer.createAnswer())
-        answer = viewer.localDescription.sdp
-        other = grants.Grant("watch", "attempt-999999", attempt=999999, viewer="viewer-9")
-        got["other"] = (await loop.run_in_executor(None, post, f"/engine/sessions/{session}/watch/answer", other,
-                                                   answer)).status_code
-        resp = await loop.run_in_executor(None, post, f"/engine/sessions/{session}/watch/answer", watch, answer)
-        got["answer"] = resp.status_code
+        viewer = await watch_live(watcher, f"/api/proctor/attempts/{aid}/live/offer", ["video", "audio"],
+                                  tracks.append)
+        for _ in range(50):
+            if tracks:
+                break
+            await asyncio.sleep(0.1)
         frame = await asyncio.wait_for(tracks[0].recv(), timeout=15)
         got["size"] = (frame.width, frame.height)
         await viewer.close()
         await pc.close()
 
     asyncio.run(run())
-    assert got == {"other": 403, "answer": 200, "size": (640, 480)}, got
+    assert got == {"other": 403, "size": (640, 480)}, got
+    from proctoring.models import MediaAssignment
+
+    assert db.session.get(MediaAssignment, session).engine_url == live_server  # it went through the engine's API
     wait_parts_closed(aid)
 
 
