@@ -51,6 +51,18 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["type", "sdp"],
         "properties": {"type": {"type": "string", "enum": ["answer"]}, "sdp": {"type": "string"}},
     },
+    "SdpReply": {
+        "type": "object", "required": ["type", "sdp"], "description": (
+            "The media server's answer, or (on the Janus media plane) its own offer: the browser answers that at "
+            "the matching live/answer."),
+        "properties": {"type": {"type": "string", "enum": ["answer", "offer"]}, "sdp": {"type": "string"}},
+    },
+    "SdpOfAnswer": {
+        "type": "object", "required": ["sdp"],
+        "properties": {"sdp": {"type": "string", "description": "The browser's WebRTC answer (SDP text)."},
+                       "type": {"type": "string", "enum": ["answer"]}},
+    },
+    "Started": {"type": "object", "required": ["started"], "properties": {"started": {"type": "boolean"}}},
     "PageEvents": {
         "type": "object", "required": ["events"],
         "properties": {"events": {"type": "array", "minItems": 1, "maxItems": 20, "items": {
@@ -349,7 +361,10 @@ def describe() -> dict[str, Any]:
              "properties": {"checks": {"type": "array", "items": _ref("ManualCheck")}}})},
         "/api/proctor/identity/{check_id}/live/offer": {"post": _op(
             "Watch a waiting candidate live for the identity check (the media engine relays the camera).",
-            _ref("SdpAnswer"), params=[CHECK], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+            _ref("SdpReply"), params=[CHECK], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/identity/{check_id}/live/answer": {"post": _op(
+            "The browser's answer where live/offer replied with an offer (the Janus media plane).",
+            _ref("Started"), params=[CHECK], body=_json(_ref("SdpOfAnswer")), errors=MEDIA_ERRORS)},
         "/api/proctor/identity/{check_id}/chat": {
             "get": _op("The chat with a candidate waiting for the check by a proctor (deleted at the decision).",
                        _ref("ChatMessages"), params=[CHECK, _after()]),
@@ -419,8 +434,11 @@ def describe() -> dict[str, Any]:
             "post": _op("Write to the candidate.", _ref("ChatMessage"), params=[ATTEMPT],
                         body=_json(_ref("ChatText")))},
         "/api/proctor/attempts/{attempt_id}/live/offer": {"post": _op(
-            "Watch a candidate live (the media engine relays the stream).", _ref("SdpAnswer"), params=[ATTEMPT],
+            "Watch a candidate live (the media engine relays the stream).", _ref("SdpReply"), params=[ATTEMPT],
             body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/live/answer": {"post": _op(
+            "The browser's answer where live/offer replied with an offer (the Janus media plane).", _ref("Started"),
+            params=[ATTEMPT], body=_json(_ref("SdpOfAnswer")), errors=MEDIA_ERRORS)},
         "/api/proctor/attempts/{attempt_id}/flags/{flag_id}": {"post": _op(
             "Confirm (with a note: what was seen) or dismiss an open flag of a supervised attempt.",
             {"type": "object", "required": ["id", "status", "label"],

@@ -61,13 +61,23 @@ def call(app: Flask, check: IdCheck, proctor: User, sdp: object) -> str:
     return media(app).join(session_of(check), f"proctor-{proctor.id}", sdp)
 
 
-def watch(app: Flask, check: IdCheck, proctor: User, sdp: object) -> str:
-    """Relay the waiting candidate's camera to the proctor's browser; returns the answer SDP."""
+def watch(app: Flask, check: IdCheck, proctor: User, sdp: object) -> dict[str, str]:
+    """Relay the waiting candidate's camera to the proctor's browser; returns the engine's answer (or, on Janus,
+    its offer, answered through :func:`watch_answer`) as ``{"type", "sdp"}``."""
     from proctoring.media import media
 
     if check.status != IdCheckStatus.MANUAL:
         raise NotFound(_("This identity check is decided."))
     return media(app).watch(session_of(check), f"viewer-{proctor.id}", sdp)
+
+
+def watch_answer(app: Flask, check: IdCheck, proctor: User, sdp: object) -> None:
+    """The proctor's browser answers the offer :func:`watch` returned (Janus)."""
+    from proctoring.media import media
+
+    if check.status != IdCheckStatus.MANUAL:
+        raise NotFound(_("This identity check is decided."))
+    media(app).watch_answer(session_of(check), f"viewer-{proctor.id}", sdp)
 
 
 def supervised_check(user: User, check_id: int) -> IdCheck:

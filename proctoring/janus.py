@@ -13,8 +13,9 @@ Janus's API listens on loopback only, with an API secret; the VideoRoom plugin t
 brokers the offer and the answer as it does for the aiortc engine (``JanusEngine`` has the engine's facade).
 
 The candidate's screen (the offer's second video) is forwarded to ``ScreenRelay`` and recorded as the part's third
-track while it sends. Not yet on Janus (``NotLive``): the proctor's live view and the oral call; see the README,
-"Media plane on Janus".
+track while it sends. The proctor's live view is a VideoRoom subscriber of the session's publisher: Janus offers, the
+proctor's browser answers, both through us (``watch``, ``watch_answer``). Not yet on Janus (``NotOnJanus``): the oral
+call; see the README, "Media plane on Janus".
 
 The identity check's liveness capture has Janus forward the camera once more, for the capture's window only, to a
 socket of ours (``proctoring.janus_capture``).
@@ -103,7 +104,7 @@ class JanusUnavailable(Conflict):
 
 
 class NotOnJanus(Conflict):
-    """A stream the Janus plane does not carry yet (the live view, the oral call)."""
+    """A stream the Janus plane does not carry yet (the oral call)."""
 
     code = "not_live"
 
@@ -648,6 +649,8 @@ class _Session:
     last_screen_at: float = float("-inf")
     screen_pending: bool = False
     data: socket.socket | None = None
+    mids: dict[str, str] = dataclasses.field(default_factory=dict)  # the publisher's: "video", "audio", "screen"
+    viewers: dict[str, int] = dataclasses.field(default_factory=dict)  # viewer id -> its subscriber handle
     connected_at: float | None = None
     disconnected_at: float | None = None
     last_frame_at: float = float("-inf")
@@ -688,6 +691,8 @@ class JanusEngine:
         self._sessions: dict[str, _Session] = {}
         self._gone: dict[str, tuple[int, dict[str, Any]]] = {}
         self._by_handle: dict[int, str] = {}
+        self._viewer_handles: dict[int, tuple[str, str]] = {}  # subscriber handle -> (session id, viewer id)
+        self._started: set[int] = set()  # subscribers whose viewer answered
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="janus-work")
         self._analysis = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="janus-analysis")
@@ -783,11 +788,14 @@ class JanusEngine:
             session.publisher = str(data.get("id"))
             streams = []
             first = {"audio": recorder.audio_port, "video": recorder.video_port}
+            session.mids = {}
             for kind, mid in kinds:
                 if kind in first:
                     streams.append({"mid": mid, "port": first.pop(kind), "pt": _PT[kind]})
+                    session.mids[kind] = mid
                 elif kind == "video" and screen and session.screen is not None:  # the second video: the screen
                     streams.append({"mid": mid, "port": session.screen.port, "pt": _PT["video"]})
+                    session.mids["screen"] = mid
                     screen = False
                 elif kind == "application" and session.data is None:
                     session.data = self._data_socket(session_id, session)
@@ -809,9 +817,96 @@ class JanusEngine:
         """The oral call is not on the Janus plane yet."""
         raise NotOnJanus("The oral exam's call is not available on this media server yet.")
 
-    def watch(self, session_id: str, viewer_id: str, offer_sdp: str, timeout: float = 20) -> str:
-        """The proctor's live view is not on the Janus plane yet."""
-        raise NotOnJanus("The live view is not available on this media server yet.")
+    def watch(self, session_id: str, viewer_id: str, offer_sdp: str, timeout: float = 20) -> dict[str, str]:
+        """Relay a live session's video and audio to a viewer (a proctor's browser) through a VideoRoom subscriber.
+
+        Janus's subscribers take no offer: Janus makes one. So the viewer's offer only says what it wants (a second
+        video m-line: the candidate's screen too, where the session sends one), and this returns Janus's offer,
+        ``{"type": "offer", "sdp": ...}``, for the browser to answer through :meth:`watch_answer`. The feed is the
+        publisher of ``session_id``'s own room, chosen here: nothing from the browser names a room or a feed. A
+        viewer watching again replaces its earlier subscriber; one that never answers is dropped after
+        ``WATCH_ANSWER_WITHIN`` seconds."""
+        from proctoring.engine import NotLive
+        from proctoring.sdp import BadOffer
+
+        if not isinstance(offer_sdp, str) or not offer_sdp.startswith("v=0") or len(offer_sdp) > 64 * 1024:
+            raise BadOffer("The offer is not SDP.")
+        session = self._sessions.get(session_id)
+        api = self.api
+        if (session is None or api is None or session.publisher is None or session.handle is None
+                or "video" not in session.mids):
+            raise NotLive("The candidate is not connected right now.")
+        wanted = [session.mids["video"]] + [session.mids[k] for k in ("audio",) if k in session.mids]
+        if "screen" in session.mids and sum(1 for kind, _mid in _mids(offer_sdp) if kind == "video") >= 2:
+            wanted.append(session.mids["screen"])  # the viewer asked for the screen too
+        self._drop_viewer(session, viewer_id)
+        handle = api.attach()
+        with self._lock:
+            session.viewers[viewer_id] = handle
+            self._viewer_handles[handle] = (session_id, viewer_id)
+        try:
+            _data, jsep = api.ask(handle, {"request": "join", "ptype": "subscriber", "room": session_id,
+                                           "streams": [{"feed": session.publisher, "mid": mid} for mid in wanted]},
+                                  timeout=timeout)
+            if jsep is None or jsep.get("type") != "offer":
+                raise JanusError("no offer SDP")
+        except JanusError as err:
+            log.warning("Janus refused a viewer of %s: %s", session_id, err)
+            self._drop_viewer(session, viewer_id)
+            raise NotLive("The candidate is not connected right now.") from None
+        timer = threading.Timer(self.WATCH_ANSWER_WITHIN, self._unanswered, (session, viewer_id, handle))
+        timer.daemon = True
+        timer.start()
+        return {"type": "offer", "sdp": str(jsep["sdp"])}
+
+    WATCH_ANSWER_WITHIN = 30.0
+
+    def watch_answer(self, session_id: str, viewer_id: str, answer_sdp: object, timeout: float = 20) -> None:
+        """The viewer's answer to the offer :meth:`watch` gave it: Janus starts relaying."""
+        from proctoring.engine import NotLive
+        from proctoring.sdp import BadOffer
+
+        if not isinstance(answer_sdp, str) or not answer_sdp.startswith("v=0") or len(answer_sdp) > 64 * 1024:
+            raise BadOffer("The answer is not SDP.")
+        session = self._sessions.get(session_id)
+        handle = session.viewers.get(viewer_id) if session is not None else None
+        if session is None or handle is None or self.api is None:
+            raise NotLive("The candidate is not connected right now.")
+        try:
+            self.api.ask(handle, {"request": "start"}, {"type": "answer", "sdp": answer_sdp}, timeout=timeout)
+        except JanusError as err:
+            log.info("Janus refused a viewer's answer for %s: %s", session_id, err)
+            self._drop_viewer(session, viewer_id, handle)
+            raise BadOffer("The answer could not be accepted.") from None
+        with self._lock:
+            if session.viewers.get(viewer_id) == handle:
+                self._started.add(handle)
+
+    def watchers(self, session_id: str) -> dict[str, bool]:
+        """The viewers of a session: whether Janus relays to each (its answer came)."""
+        session = self._sessions.get(session_id)
+        if session is None:
+            return {}
+        with self._lock:
+            return {v: h in self._started for v, h in session.viewers.items()}
+
+    def _unanswered(self, session: _Session, viewer_id: str, handle: int) -> None:
+        with self._lock:
+            if handle in self._started:
+                return
+        self._drop_viewer(session, viewer_id, handle)
+
+    def _drop_viewer(self, session: _Session, viewer_id: str, handle: int | None = None) -> None:
+        """Detach ``viewer_id``'s subscriber (only ``handle``, if given: a newer one stays)."""
+        with self._lock:
+            current = session.viewers.get(viewer_id)
+            if current is None or (handle is not None and current != handle):
+                return
+            del session.viewers[viewer_id]
+            self._viewer_handles.pop(current, None)
+            self._started.discard(current)
+        if self.api is not None:
+            self.api.detach(current)
 
     def capture(self, session_id: str, until: float, fps: float,
                 on_done: Callable[[list[tuple[int, bytes]]], None], timeout: float = 10) -> None:
@@ -962,6 +1057,8 @@ class JanusEngine:
     def _hang_up_now(self, session_id: str, session: _Session) -> None:
         handle, recorder, data, screen = session.handle, session.recorder, session.data, session.screen
         session.handle, session.data, session.screen = None, None, None
+        for viewer in list(session.viewers):  # their feed goes: the proctor watches again (as on aiortc)
+            self._drop_viewer(session, viewer)
         if screen is not None:
             screen.close()
         if handle is not None:
@@ -976,12 +1073,18 @@ class JanusEngine:
 
     def _on_janus(self, event: dict[str, Any]) -> None:
         """Janus's events: the PeerConnection is up (``webrtcup``) or gone (``hangup``)."""
+        kind = event.get("janus")
         with self._lock:
             session_id = self._by_handle.get(event.get("sender", -1))
             session = self._sessions.get(session_id) if session_id else None
+            viewer = self._viewer_handles.get(event.get("sender", -1))
+        if viewer is not None and kind == "hangup":  # a viewer's connection went: its subscriber goes too
+            watched = self._sessions.get(viewer[0])
+            if watched is not None:
+                self._later(self._drop_viewer, watched, viewer[1], event.get("sender"))
+            return
         if session is None or session_id is None:
             return
-        kind = event.get("janus")
         if kind == "webrtcup":
             gap = None if session.disconnected_at is None else time.monotonic() - session.disconnected_at
             session.state, session.connected_at, session.disconnected_at = "connected", time.monotonic(), None

@@ -59,8 +59,13 @@ class MediaService(Protocol):
     def join(self, session: str, examiner: str, sdp: object) -> str:
         """An examiner joins an oral session with camera and microphone; returns the answer SDP."""
 
-    def watch(self, session: str, viewer: str, sdp: object) -> str:
-        """Relay a live session to a proctor's browser; returns the answer SDP."""
+    def watch(self, session: str, viewer: str, sdp: object) -> dict[str, str]:
+        """Relay a live session to a proctor's browser. Returns the engine's description, ``{"type", "sdp"}``: an
+        answer to the browser's offer (aiortc), or an offer of its own the browser answers through
+        ``watch_answer`` (Janus, whose subscribers are offered to; the browser's offer says what it wants)."""
+
+    def watch_answer(self, session: str, viewer: str, sdp: object) -> None:
+        """The browser's answer to an offer ``watch`` returned."""
 
     def stats(self, session: str) -> dict[str, Any] | None:
         """Connection state and frame counts of a session, or None."""
@@ -84,6 +89,13 @@ class MediaService(Protocol):
 
     def phone_snapshot(self, attempt_id: int) -> bytes | None:
         """The latest JPEG of a live attempt's phone, the second camera."""
+
+
+def _description(out: Any) -> dict[str, str]:
+    """An engine's reply to a viewer as ``{"type", "sdp"}``: aiortc's is the answer SDP, Janus's its offer."""
+    if isinstance(out, dict):
+        return {"type": "offer" if out.get("type") == "offer" else "answer", "sdp": str(out.get("sdp"))}
+    return {"type": "answer", "sdp": str(out)}
 
 
 class LocalMedia:
@@ -112,9 +124,16 @@ class LocalMedia:
             raise BadOffer("The offer must be SDP text.")
         return str(self._engine().join(session, examiner, sdp))
 
-    def watch(self, session: str, viewer: str, sdp: object) -> str:
+    def watch(self, session: str, viewer: str, sdp: object) -> dict[str, str]:
         """Relay to a viewer."""
-        return str(self._engine().watch(session, viewer, sdp))
+        return _description(self._engine().watch(session, viewer, sdp))
+
+    def watch_answer(self, session: str, viewer: str, sdp: object) -> None:
+        """The viewer's answer, to this process's engine (only one that offers to viewers takes it)."""
+        engine = self._engine()
+        if not hasattr(engine, "watch_answer"):
+            raise BadOffer("This media server answers the offer itself.")
+        engine.watch_answer(session, viewer, sdp)
 
     def stats(self, session: str) -> dict[str, Any] | None:
         """Stats of a session held here."""
@@ -294,13 +313,21 @@ class RemoteMedia:
             engine = self._assign(session, exclude=engine)
             return str(self._json(engine, "POST", f"/engine/sessions/{session}/offer", grant, body)["sdp"])
 
-    def watch(self, session: str, viewer: str, sdp: object) -> str:
-        """Ask the session's engine to relay to a viewer."""
+    def watch(self, session: str, viewer: str, sdp: object) -> dict[str, str]:
+        """Ask the session's engine to relay to a viewer (its answer, or a Janus engine's offer)."""
         engine = self._assigned(session)
         if engine is None:
             raise NotFound("This candidate is not connected.")
         grant = grants.Grant("watch", session, attempt=attempt_of(session), viewer=viewer[:64])
-        return str(self._json(engine, "POST", f"/engine/sessions/{session}/watch", grant, {"sdp": sdp})["sdp"])
+        return _description(self._json(engine, "POST", f"/engine/sessions/{session}/watch", grant, {"sdp": sdp}))
+
+    def watch_answer(self, session: str, viewer: str, sdp: object) -> None:
+        """Hand the viewer's answer to the session's engine (a "watch" grant of its own)."""
+        engine = self._assigned(session)
+        if engine is None:
+            raise NotFound("This candidate is not connected.")
+        grant = grants.Grant("watch", session, attempt=attempt_of(session), viewer=viewer[:64])
+        self._json(engine, "POST", f"/engine/sessions/{session}/watch/answer", grant, {"sdp": sdp})
 
     def join(self, session: str, examiner: str, sdp: object) -> str:
         """Ask the session's engine to connect the examiner of an oral exam."""

@@ -104,7 +104,17 @@ def watch(session: str) -> Response:
     grant = _grant("watch", session)
     if not grant.viewer:
         raise GrantRefused("The media grant names no viewer.")
-    return jsonify({"sdp": _local().watch(session, grant.viewer[:64], _body().get("sdp"))})
+    return jsonify(_local().watch(session, grant.viewer[:64], _body().get("sdp")))
+
+
+@bp.post("/sessions/<session>/watch/answer")
+def watch_answer(session: str) -> Response:
+    """The grant's viewer answers the offer its watch got (Janus)."""
+    grant = _grant("watch", session)
+    if not grant.viewer:
+        raise GrantRefused("The media grant names no viewer.")
+    _local().watch_answer(session, grant.viewer[:64], _body().get("sdp"))
+    return jsonify({"started": True})
 
 
 @bp.post("/sessions/<session>/liveness")

@@ -278,8 +278,18 @@ def manual_watch(check_id: int) -> Response:
     check = manual.supervised_check(user(), check_id)
     body = request.get_json(silent=True)
     sdp = body.get("sdp") if isinstance(body, dict) else None
-    return jsonify({"type": "answer", "sdp": manual.watch(current_app._get_current_object(),  # type: ignore[attr-defined]
-                                                          check, user(), sdp)})
+    return jsonify(manual.watch(current_app._get_current_object(), check, user(), sdp))  # type: ignore[attr-defined]
+
+
+@bp.post("/api/proctor/identity/<int:check_id>/live/answer")
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_watch_answer(check_id: int) -> Response:
+    """The proctor's browser answers the media server's offer (Janus): the live view starts."""
+    check = manual.supervised_check(user(), check_id)
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    manual.watch_answer(current_app._get_current_object(), check, user(), sdp)  # type: ignore[attr-defined]
+    return jsonify({"started": True})
 
 
 @bp.post("/api/proctor/identity/<int:check_id>/call/offer")

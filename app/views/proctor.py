@@ -198,11 +198,20 @@ def chat(attempt_id: int) -> Response:
 @api.post("/attempts/<int:attempt_id>/live/offer")
 @role_required(*SUPERVISORS)
 def watch(attempt_id: int) -> Response:
-    """One click to live video and audio: the media engine relays the candidate's stream to this browser."""
+    """One click to live video and audio: the media engine relays the candidate's stream to this browser. The
+    reply is the engine's answer, or on Janus its offer, which the browser answers at ``live/answer``."""
     att = actions.supervised_attempt(user(), attempt_id)
     sdp = _body().get("sdp")
-    answer = media_service().watch(session_id(att.id), f"viewer-{user().id}", sdp)
-    return jsonify({"type": "answer", "sdp": answer})
+    return jsonify(media_service().watch(session_id(att.id), f"viewer-{user().id}", sdp))
+
+
+@api.post("/attempts/<int:attempt_id>/live/answer")
+@role_required(*SUPERVISORS)
+def watch_answer(attempt_id: int) -> Response:
+    """The browser's answer where the media server offered (Janus): the live view starts."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    media_service().watch_answer(session_id(att.id), f"viewer-{user().id}", _body().get("sdp"))
+    return jsonify({"started": True})
 
 
 @api.post("/attempts/<int:attempt_id>/oral/offer")

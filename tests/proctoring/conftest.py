@@ -121,6 +121,39 @@ def send_for(client: Any, attempt_id: int, seconds: float, events: list[str] | N
     return result
 
 
+async def watch_live(client: Any, url: str, kinds: list[str], on_track: Any,
+                     extra: dict[str, Any] | None = None) -> Any:
+    """A proctor's receive-only peer (aiortc) watching through the live view's endpoints as ``proctor.js`` does:
+    POST the offer to ``url`` (``.../live/offer``); an answer ends it (aiortc's engine), an offer from the media
+    server (Janus) is answered at ``.../live/answer``. ``kinds``: the offer's transceivers ("video", "audio",
+    "video" for the screen too); ``extra``: more fields in the offer's body. aiortc cannot roll its offer back, so a
+    fresh peer answers. Returns the peer."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    loop = asyncio.get_running_loop()
+    pc = RTCPeerConnection()
+    for kind in kinds:
+        pc.addTransceiver(kind, direction="recvonly")
+    pc.on("track", on_track)
+    await pc.setLocalDescription(await pc.createOffer())
+    resp = await loop.run_in_executor(None, lambda: client.post(url, json={**(extra or {}),
+                                                                          "sdp": pc.localDescription.sdp}))
+    assert resp.status_code == 200, resp.get_json()
+    reply = resp.get_json()
+    if reply["type"] == "answer":
+        await pc.setRemoteDescription(RTCSessionDescription(**reply))
+        return pc
+    await pc.close()
+    pc = RTCPeerConnection()
+    pc.on("track", on_track)
+    await pc.setRemoteDescription(RTCSessionDescription(**reply))
+    await pc.setLocalDescription(await pc.createAnswer())
+    answer = url.removesuffix("/offer") + "/answer"
+    resp = await loop.run_in_executor(None, lambda: client.post(answer, json={"sdp": pc.localDescription.sdp}))
+    assert resp.status_code == 200, resp.get_json()
+    return pc
+
+
 def wait_parts_closed(attempt_id: int, timeout: float = 20) -> None:
     """The engine closes a part when it sees the peer go; wait for that (DTLS close or ICE timeout)."""
     import time

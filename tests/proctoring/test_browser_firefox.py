@@ -182,3 +182,43 @@ def test_a_live_view_that_cannot_connect_says_why_on_the_page(app, firefox, live
     said = asyncio.run(watch_while_the_candidate_is_connected())
     assert said.startswith("failed | Die Verbindung zum Medienserver ist fehlgeschlagen: "), said
     assert "nicht geantwortet" in said, said  # the browser's checks got no answer at the engine's address
+
+
+def test_firefox_proctor_watches_live_on_janus(app, firefox, live_server,  # noqa: F811
+                                               make_institution, make_user, make_exam):
+    # On Janus the live view's reply is Janus's offer: Firefox rolls its own offer back and answers (proctor.js),
+    # with mDNS names only, as a proctor's page has. The candidate is aiortc (its Firefox walk runs on aiortc above).
+    import asyncio
+
+    from kernel.db import db
+    from proctoring.models import SystemCheck
+    from tests.conftest import login, start_exam
+    from tests.proctoring.conftest import aiortc_offer, connect, use_plane, wait_parts_closed
+
+    use_plane(app, "janus")
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    cand = make_user("candidate", inst)
+    db.session.add(SystemCheck(user_id=cand.id, exam_id=exam.id))
+    db.session.commit()
+    client = app.test_client()
+    login(client, cand)
+    attempt_id = start_exam(client, exam.id)
+    p = firefox()
+    log_in(p, live_server, proctor.email, PASSWORD, code=lambda: totp_code(proctor))
+    WebDriverWait(p, 10).until(lambda d: "/proctor" in d.current_url)
+    only_mdns(p)
+
+    async def watch_while_the_candidate_is_connected() -> None:
+        pc = (await aiortc_offer())[0]
+        try:
+            await connect(client, attempt_id, pc)
+            await asyncio.get_running_loop().run_in_executor(None, watch_live, p, live_server, attempt_id)
+        finally:
+            await pc.close()
+
+    asyncio.run(watch_while_the_candidate_is_connected())
+    wait_parts_closed(attempt_id)

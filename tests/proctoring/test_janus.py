@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
 
 from proctoring.janus import JanusServer, WebmBlocks
 from proctoring.media import media
-from tests.proctoring.conftest import aiortc_offer, connect, probe, recordings, use_plane, wait_parts_closed
+from tests.browser import live_server  # noqa: F401
+from tests.conftest import login
+from tests.proctoring.conftest import aiortc_offer, connect, probe, recordings, use_plane, wait_parts_closed, watch_live
 from tests.proctoring.test_recording import live  # noqa: F401
 
 
@@ -87,13 +91,155 @@ def test_recorded_on_janus_with_snapshots_and_nothing_plain_on_disk(app, live): 
     assert info["streams"] == [("audio", "opus"), ("video", "vp8")] and info["decoded_frames"] >= 60, info
 
 
-def test_the_live_view_says_it_is_not_there_yet_on_janus(app, live):  # noqa: F811
-    use_plane(app, "janus")
-    eng_sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
-    from proctoring.janus import NotOnJanus
+def _colour_track(bgr: tuple[int, int, int]) -> Any:
+    """A 320x240 video track of one colour."""
+    import av
+    import numpy as np
+    from aiortc.mediastreams import VideoStreamTrack
 
-    with pytest.raises(NotOnJanus):
-        media(app).watch("attempt-1", "viewer", eng_sdp)
+    class _Track(VideoStreamTrack):
+        async def recv(self) -> Any:
+            pts, time_base = await self.next_timestamp()
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), bgr, np.uint8), format="bgr24")
+            frame.pts, frame.time_base = pts, time_base
+            return frame
+
+    return _Track()
+
+
+def test_a_proctor_watches_only_the_candidates_they_supervise_on_janus(app, make_institution, make_user, make_exam):
+    """Each session's publisher sits in a room of its own, and the engine picks the feed from the session the web
+    app named after its check: a proctor of one attempt gets that candidate's picture, even naming another room or
+    feed in the body, and cannot watch (or answer for) an attempt they do not supervise."""
+    from aiortc import RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+
+    from kernel.db import db
+    from proctoring.engine import NotLive
+    from proctoring.models import SystemCheck
+    from proctoring.sessions import session_id
+    from tests.conftest import login, start_exam
+
+    use_plane(app, "janus")
+    inst = make_institution()
+    mine, other = (make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                             questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+                   for _ in range(2))
+    attempts, clients = [], []
+    for exam in (mine, other):
+        cand = make_user("candidate", inst)
+        db.session.add(SystemCheck(user_id=cand.id, exam_id=exam.id))
+        db.session.commit()
+        client = app.test_client()
+        login(client, cand)
+        attempts.append(start_exam(client, exam.id))
+        clients.append(client)
+    proctor = make_user("proctor", inst)
+    mine.proctors.append(proctor)
+    db.session.commit()
+    watcher = app.test_client()
+    login(watcher, proctor)
+    got: dict[str, Any] = {}
+
+    async def run() -> None:
+        peers = []
+        for client, aid, colour in zip(clients, attempts, [(200, 40, 40), (40, 40, 200)], strict=True):  # blue, red
+            pc = RTCPeerConnection()
+            pc.addTrack(_colour_track(colour))
+            pc.addTrack(AudioStreamTrack())
+            pc.createDataChannel("events")
+            await pc.setLocalDescription(await pc.createOffer())
+            await connect(client, aid, pc)
+            peers.append(pc)
+        engine = app.extensions["aufsicht.media"]
+        theirs = engine._sessions[session_id(attempts[1])]
+        engine.WATCH_ANSWER_WITHIN = 0.3  # a viewer that never answers: its subscriber goes
+        assert media(app).watch(session_id(attempts[0]), "viewer-gone", "v=0\r\n")["type"] == "offer"
+        assert engine.watchers(session_id(attempts[0])) == {"viewer-gone": False}
+        await asyncio.sleep(1.0)
+        got["unanswered"] = engine.watchers(session_id(attempts[0]))
+        del engine.WATCH_ANSWER_WITHIN
+        got["refused"] = watcher.post(f"/api/proctor/attempts/{attempts[1]}/live/offer",
+                                      json={"sdp": "v=0\r\n"}).status_code
+        got["answer_refused"] = watcher.post(f"/api/proctor/attempts/{attempts[1]}/live/answer",
+                                             json={"sdp": "v=0\r\n"}).status_code
+        tracks: list[Any] = []
+        viewer = await watch_live(watcher, f"/api/proctor/attempts/{attempts[0]}/live/offer", ["video", "audio"],
+                                  tracks.append, extra={"room": session_id(attempts[1]), "feed": theirs.publisher,
+                                                        "streams": [{"feed": theirs.publisher, "mid": "0"}]})
+        for _ in range(50):
+            if tracks:
+                break
+            await asyncio.sleep(0.1)
+        frame = await asyncio.wait_for(tracks[0].recv(), timeout=15)
+        for _ in range(5):  # past the first frames, which may still be grey
+            frame = await asyncio.wait_for(tracks[0].recv(), timeout=5)
+        got["colour"] = frame.to_ndarray(format="bgr24").mean(axis=(0, 1))
+        got["watchers"] = app.extensions["aufsicht.media"].watchers(session_id(attempts[0]))
+        with pytest.raises(NotLive):  # an answer finds only its own viewer's subscriber of that very session
+            media(app).watch_answer(session_id(attempts[1]), f"viewer-{proctor.id}", "v=0\r\n")
+        await viewer.close()
+        for pc in peers:
+            await pc.close()
+
+    asyncio.run(run())
+    assert got["refused"] == 404 and got["answer_refused"] == 404
+    blue, _green, red = got["colour"]
+    assert blue > 120 and red < 90, got["colour"]  # the supervised candidate's picture, not the other's
+    assert got["watchers"] == {f"viewer-{proctor.id}": True} and got["unanswered"] == {}
+    for aid in attempts:
+        wait_parts_closed(aid)
+
+
+def test_the_live_view_through_an_engine_of_its_own_on_janus(app, live_server, live, make_user):  # noqa: F811
+    """A web worker and an engine apart (``MEDIA_ENGINES``, ``flask media serve``; here one app over HTTP plays both):
+    the candidate's offer, the proctor's watch and the answer each go to the engine with a grant of their own; a
+    "watch" grant for another session does not take this session's answer."""
+    from proctoring import grants
+    from proctoring.sessions import session_id
+
+    use_plane(app, "janus")
+    seed = bytes(range(32))
+    app.config.update(MEDIA_ENGINES=[live_server], MEDIA_ENGINE_API=True, MEDIA_ENGINE_URL=live_server,
+                      MEDIA_GRANT_KEY=base64.b64encode(seed).decode())
+    aid, session = live["attempt_id"], session_id(live["attempt_id"])
+    proctor = make_user("proctor", live["inst"])
+    live["exam"].proctors.append(proctor)
+    from kernel.db import db
+
+    db.session.commit()
+    watcher = app.test_client()
+    login(watcher, proctor)
+    got: dict[str, Any] = {}
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        pc = (await aiortc_offer())[0]
+        await connect(live["client"], aid, pc)
+        other = grants.Grant("watch", "attempt-999999", attempt=999999, viewer=f"viewer-{proctor.id}")
+        data = json.dumps({"sdp": "v=0\r\n"}).encode()
+        token = grants.sign(grants.private_key(seed), other, engine=live_server, body=data)
+        got["other"] = (await loop.run_in_executor(None, lambda: urllib3.request(
+            "POST", f"{live_server}/engine/sessions/{session}/watch/answer", body=data,
+            headers={"Content-Type": "application/json", "Authorization": f"Grant {token}"}))).status
+        tracks: list[Any] = []
+        viewer = await watch_live(watcher, f"/api/proctor/attempts/{aid}/live/offer", ["video", "audio"],
+                                  tracks.append)
+        for _ in range(50):
+            if tracks:
+                break
+            await asyncio.sleep(0.1)
+        frame = await asyncio.wait_for(tracks[0].recv(), timeout=15)
+        got["size"] = (frame.width, frame.height)
+        await viewer.close()
+        await pc.close()
+
+    asyncio.run(run())
+    assert got == {"other": 403, "size": (640, 480)}, got
+    from proctoring.models import MediaAssignment
+
+    assert db.session.get(MediaAssignment, session).engine_url == live_server  # it went through the engine's API
+    wait_parts_closed(aid)
 
 
 def test_webm_blocks_are_counted_across_any_cut_of_the_stream():

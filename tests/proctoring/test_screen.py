@@ -21,7 +21,15 @@ from proctoring.models import SystemCheck
 from storage import vault
 from storage.models import Blob
 from tests.conftest import login, start_exam
-from tests.proctoring.conftest import PLANES, PatternTrack, connect, recordings, use_plane, wait_parts_closed
+from tests.proctoring.conftest import (
+    PLANES,
+    PatternTrack,
+    connect,
+    recordings,
+    use_plane,
+    wait_parts_closed,
+    watch_live,
+)
 
 
 class ScreenTrack:
@@ -212,74 +220,15 @@ def test_camera_only_offer_still_records_two_streams(screen_attempt):
     assert info["streams"] == [("audio", "opus"), ("video", "vp8")] and info["video_packets"] > 20
 
 
-def test_the_proctor_sees_a_thumbnail_of_the_screen_and_watches_it_live(screen_attempt, app, make_user):
-    import cv2
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-    from aiortc.mediastreams import AudioStreamTrack
-
-    client, aid, exam = screen_attempt["client"], screen_attempt["attempt_id"], screen_attempt["exam"]
-    proctor = make_user("proctor", exam.institution)
-    exam.proctors.append(proctor)
-    db.session.commit()
-    watcher = app.test_client()
-    login(watcher, proctor)
-    got: dict[str, Any] = {}
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        pc = RTCPeerConnection()
-        pc.addTrack(PatternTrack())
-        pc.addTrack(AudioStreamTrack())
-        pc.addTrack(ScreenTrack())
-        channel = pc.createDataChannel("events")
-        await pc.setLocalDescription(await pc.createOffer())
-        await connect(client, aid, pc)
-        await asyncio.sleep(0.5)
-        channel.send(json.dumps({"type": "screen_shared"}))
-        tile: dict[str, Any] = {}
-        for _ in range(40):
-            await asyncio.sleep(0.25)
-            tiles = (await loop.run_in_executor(None, lambda: watcher.get("/api/proctor/live"))).get_json()
-            tile = next(t for t in tiles["attempts"] if t["attempt_id"] == aid)
-            if tile["screen_url"]:
-                url = tile["screen_url"]
-                resp = await loop.run_in_executor(None, watcher.get, url)
-                if resp.status_code == 200:
-                    got["thumb"] = resp.data
-                    break
-        got["tile"] = tile
-        viewer = RTCPeerConnection()
-        viewer.addTransceiver("video", direction="recvonly")
-        viewer.addTransceiver("audio", direction="recvonly")
-        viewer.addTransceiver("video", direction="recvonly")
-        videos: list[Any] = []
-        viewer.on("track", lambda t: videos.append(t) if t.kind == "video" else None)
-        await viewer.setLocalDescription(await viewer.createOffer())
-        resp = await loop.run_in_executor(None, lambda: watcher.post(
-            f"/api/proctor/attempts/{aid}/live/offer", json={"sdp": viewer.localDescription.sdp}))
-        assert resp.status_code == 200, resp.get_json()
-        await viewer.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
-        frame = await asyncio.wait_for(videos[1].recv(), timeout=15)
-        got["live_screen"] = (frame.width, frame.height)
-        await viewer.close()
-        await pc.close()
-
-    asyncio.run(run())
-    assert got["tile"]["screen"] == "shared" and got.get("thumb"), got["tile"]
-    thumb = cv2.imdecode(np.frombuffer(got["thumb"], np.uint8), cv2.IMREAD_COLOR)
-    assert thumb.shape == (180, 320, 3) and thumb.mean() > 150  # the light "desktop", not the webcam
-    assert got["live_screen"] == (1280, 720)
-    wait_parts_closed(aid)
-
-
-def test_on_janus_the_proctor_gets_a_thumbnail_of_the_screen(app, screen_attempt, make_user):
-    """The grid's picture of the screen comes from the screen's keyframes on Janus too (the live view of the screen
-    is not on Janus yet, nor the page's "screen shared" event, which comes over the data channel)."""
+@pytest.mark.parametrize("plane", PLANES)
+def test_the_proctor_sees_a_thumbnail_of_the_screen_and_watches_it_live(screen_attempt, app, make_user, plane):
+    """The grid's picture of the screen (from its keyframes), and the live view: camera, microphone and screen
+    relayed to the proctor (on Janus a VideoRoom subscriber: Janus offers, the proctor's browser answers)."""
     import cv2
     from aiortc import RTCPeerConnection
     from aiortc.mediastreams import AudioStreamTrack
 
-    use_plane(app, "janus")
+    use_plane(app, plane)
     client, aid, exam = screen_attempt["client"], screen_attempt["attempt_id"], screen_attempt["exam"]
     proctor = make_user("proctor", exam.institution)
     exam.proctors.append(proctor)
@@ -297,19 +246,44 @@ def test_on_janus_the_proctor_gets_a_thumbnail_of_the_screen(app, screen_attempt
         pc.createDataChannel("events")
         await pc.setLocalDescription(await pc.createOffer())
         await connect(client, aid, pc)
+        await asyncio.sleep(0.5)
+        resp = await loop.run_in_executor(None, lambda: client.post(  # the page's events over HTTP: both planes
+            f"/api/attempts/{aid}/events", json={"events": [{"type": "screen_shared"}]}))
+        assert resp.status_code == 200, resp.get_json()
+        tile: dict[str, Any] = {}
         for _ in range(40):
             await asyncio.sleep(0.25)
-            resp = await loop.run_in_executor(None, watcher.get, f"/api/proctor/attempts/{aid}/screen")
-            if resp.status_code == 200:
-                got["thumb"] = resp.data
+            tiles = (await loop.run_in_executor(None, lambda: watcher.get("/api/proctor/live"))).get_json()
+            tile = next(t for t in tiles["attempts"] if t["attempt_id"] == aid)
+            if tile["screen_url"]:
+                url = tile["screen_url"]
+                resp = await loop.run_in_executor(None, watcher.get, url)
+                if resp.status_code == 200:
+                    got["thumb"] = resp.data
+                    break
+        got["tile"] = tile
+        tracks: list[Any] = []
+        viewer = await watch_live(watcher, f"/api/proctor/attempts/{aid}/live/offer", ["video", "audio", "video"],
+                                  tracks.append)
+        for _ in range(50):
+            if len(tracks) == 3:
                 break
+            await asyncio.sleep(0.1)
+        assert [t.kind for t in tracks] == ["video", "audio", "video"], tracks
+        camera = await asyncio.wait_for(tracks[0].recv(), timeout=15)
+        screen = await asyncio.wait_for(tracks[2].recv(), timeout=15)
+        got["live_camera"], got["live_screen"] = (camera.width, camera.height), (screen.width, screen.height)
+        got["audio"] = await asyncio.wait_for(tracks[1].recv(), timeout=15)
+        await viewer.close()
         await pc.close()
 
     asyncio.run(run())
-    wait_parts_closed(aid)
-    assert got.get("thumb"), "no thumbnail of the screen within 10 s"
+    assert got["tile"]["screen"] == "shared" and got.get("thumb"), got["tile"]
     thumb = cv2.imdecode(np.frombuffer(got["thumb"], np.uint8), cv2.IMREAD_COLOR)
     assert thumb.shape == (180, 320, 3) and thumb.mean() > 150  # the light "desktop", not the webcam
+    assert got["live_camera"] == (640, 480) and got["live_screen"] == (1280, 720)
+    assert got["audio"] is not None
+    wait_parts_closed(aid)
 
 
 def test_on_janus_a_screen_not_shared_yet_does_not_hold_the_camera_back(app, screen_attempt):

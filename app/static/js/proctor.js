@@ -300,20 +300,31 @@
           window.aufsicht.whyFailed(pc, wasConnected).then(function (why) { state.textContent = why; });
         }
       };
+      var gathered = function () {
+        return new Promise(function (res) {
+          if (pc.iceGatheringState === "complete") { res(); return; }
+          pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") { res(); } });
+          setTimeout(res, 5000);
+        });
+      };
       pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
-        .then(function () {
-          return new Promise(function (res) {
-            if (pc.iceGatheringState === "complete") { res(); return; }
-            pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") { res(); } });
-            setTimeout(res, 5000);
-          });
-        })
+        .then(gathered)
         .then(function () {
           return window.aufsicht.postJson(liveView.dataset.offer, {sdp: pc.localDescription.sdp});
         })
         .then(function (r) {
           if (!r.ok || !r.body.sdp) { state.textContent = window.aufsicht.message(r, "error"); return; }
-          return pc.setRemoteDescription(r.body);
+          if (r.body.type !== "offer") { return pc.setRemoteDescription(r.body); }
+          // The media server offers instead (Janus): ours said what we want; take its offer and answer it.
+          return pc.setLocalDescription({type: "rollback"})
+            .then(function () { return pc.setRemoteDescription(r.body); })
+            .then(function () { return pc.createAnswer(); })
+            .then(function (a) { return pc.setLocalDescription(a); })
+            .then(gathered)
+            .then(function () {
+              return window.aufsicht.postJson(liveView.dataset.answer, {type: "answer", sdp: pc.localDescription.sdp});
+            })
+            .then(function (r2) { if (!r2.ok) { state.textContent = window.aufsicht.message(r2, "error"); } });
         });
     });
   }
