@@ -3,6 +3,7 @@ without the current hash is revalidated; nothing outside the static folder is se
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -47,13 +48,17 @@ def test_an_old_or_bare_address_is_revalidated(app, client):
     assert client.head("/static/js/api.js").headers["Content-Length"] == str(len(bare.data))
 
 
-def test_a_changed_file_gets_a_new_name(app, client, tmp_path):
+def test_a_changed_file_gets_a_new_name(app, client, tmp_path, monkeypatch):
+    from app import static_files
     from app.static_files import StaticFiles
 
+    monkeypatch.setattr(static_files, "RECHECK_SECONDS", 0.0)
     (tmp_path / "a.js").write_text("one")
     files = StaticFiles(app.wsgi_app, str(tmp_path))
     first = files.version("a.js")
+    assert files.version("a.js") == first
     (tmp_path / "a.js").write_text("two!")
+    os.utime(tmp_path / "a.js", ns=(1, 10**18))  # a new modification time whatever the file system's resolution
     assert files.version("a.js") not in (None, first)
 
 
