@@ -11,10 +11,13 @@ Exam of 60 items with media (``--exam media60``, run after the 20-item rows on P
 language exam has (listening items with a recording played at most twice, hotspot and picture items, gap text,
 matching, ordering, short text, choice, numeric, an essay), the pictures and recording stored encrypted as the
 office uploads them. Each candidate loads the exam page as a browser does at the start and once more half-way
-(a reload), under the load of the others: the HTML and every picture, script and style sheet it names, one after
-the other on one connection (a browser fetches them six at a time, so this is an upper bound), and plays one
-listening item (the play's ticket, then the recording streamed whole). Saves cycle over all 60 items with answers
-of each item's shape.
+(a reload), all 50 at the same moment each time, under the load of the others: the HTML and every picture, script
+and style sheet it names, one after the other on one connection (a browser fetches them six at a time, so this is
+an upper bound), and plays one listening item (the play's ticket, then the recording streamed whole). Like a
+browser, a candidate does not ask again for what an earlier answer allowed it to keep (``Cache-Control:
+immutable``: the scripts and styles, named by their content's hash; the login page loaded the shared ones);
+the item pictures are ``no-store`` and fetched on every load. Saves cycle over all 60 items with answers of each
+item's shape.
 
 Item analysis row: 1,000 released attempts x 60 single-choice items are written as real Attempt and Answer
 rows, then ``items.statistics.item_analysis`` runs in a fresh process against the same database (loading
