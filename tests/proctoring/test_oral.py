@@ -15,7 +15,7 @@ from kernel.db import db
 from proctoring.models import SystemCheck
 from storage import vault
 from tests.conftest import login, start_exam
-from tests.proctoring.conftest import PatternTrack, connect, recordings, wait_parts_closed
+from tests.proctoring.conftest import PLANES, PatternTrack, connect, recordings, use_plane, wait_parts_closed
 from tests.proctoring.test_screen import decoded_frames, ffprobe_streams
 
 ORAL_QUESTIONS = [{"id": "q1", "type": "single_choice", "prompt": "2+2?", "points": 1,
@@ -59,7 +59,41 @@ async def _frames(track: Any, want: int, seconds: float = 10.0) -> int:
     return n
 
 
-def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(oral, tmp_path):
+async def receive_offered(client: Any, url: str, offer: dict[str, Any] | None, tracks: dict[str, Any],
+                          pcs: list[Any]) -> None:
+    """Where the media plane sends the other side of the call on a connection of its own (Janus: its offer, in
+    ``offer``), answer it as the pages do and post the answer to ``url``; its tracks land in ``tracks``."""
+    if offer is None:
+        return
+    pc = RTCPeerConnection()
+    pcs.append(pc)
+    pc.on("track", lambda t: tracks.__setitem__(t.kind, t))
+    await pc.setRemoteDescription(RTCSessionDescription(**offer))
+    await pc.setLocalDescription(await pc.createAnswer())
+    loop = asyncio.get_running_loop()
+    resp = await loop.run_in_executor(None, lambda: client.post(url, json={"sdp": pc.localDescription.sdp}))
+    assert resp.status_code == 200, resp.get_json()
+
+
+async def candidate_receives(client: Any, aid: int, tracks: dict[str, Any], pcs: list[Any]) -> None:
+    """The candidate's page asks for the caller on a connection of its own until there is one (Janus), or is told
+    the call comes on the camera's connection (aiortc: ``receive`` false)."""
+    loop = asyncio.get_running_loop()
+    url = f"/api/attempts/{aid}/media/receive"
+    for _ in range(50):
+        resp = await loop.run_in_executor(None, lambda: client.post(url, json={}))
+        if resp.status_code == 200:
+            body = resp.get_json()
+            await receive_offered(client, url, body if body.get("type") == "offer" else None, tracks, pcs)
+            return
+        assert resp.status_code == 409, resp.get_json()  # the examiner's connection is not up yet
+        await asyncio.sleep(0.2)
+    raise AssertionError("the caller never reached the candidate")
+
+
+@pytest.mark.parametrize("plane", PLANES)
+def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(app, oral, tmp_path, plane):
+    use_plane(app, plane)
     client, aid = oral["client"], oral["attempt_id"]
     got: dict[str, Any] = {}
 
@@ -84,17 +118,29 @@ def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(or
         resp = await loop.run_in_executor(None, lambda: oral["examiner_client"].post(
             f"/api/proctor/attempts/{aid}/oral/offer", json={"sdp": exam_pc.localDescription.sdp}))
         assert resp.status_code == 200, resp.get_json()
-        await exam_pc.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
+        joined = resp.get_json()
+        await exam_pc.setRemoteDescription(RTCSessionDescription(type=joined["type"], sdp=joined["sdp"]))
+        receivers: list[Any] = []
+        await receive_offered(oral["examiner_client"], f"/api/proctor/attempts/{aid}/oral/receive",
+                              joined.get("receive"), from_candidate, receivers)
         for _ in range(50):
             if exam_pc.connectionState == "connected":
                 break
             await asyncio.sleep(0.1)
         assert exam_pc.connectionState == "connected"
+        await candidate_receives(client, aid, from_examiner, receivers)
+        for _ in range(50):
+            if all(pc.connectionState == "connected" for pc in receivers):
+                break
+            await asyncio.sleep(0.1)
         assert set(from_examiner) == {"video", "audio"} and set(from_candidate) == {"video", "audio"}
         got["candidate_sees"], got["examiner_sees"], got["candidate_hears"], got["examiner_hears"] = \
             await asyncio.gather(_frames(from_examiner["video"], 90), _frames(from_candidate["video"], 90),
                                  _frames(from_examiner["audio"], 150), _frames(from_candidate["audio"], 150))
         await exam_pc.close()
+        for pc in receivers:
+            await pc.close()
+        await asyncio.sleep(1.5)  # the candidate stays a moment after the examiner left
         await cand.close()
 
     asyncio.run(run())
@@ -102,11 +148,19 @@ def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(or
     assert got["candidate_hears"] >= 50 and got["examiner_hears"] >= 50, got  # 20 ms audio frames
     wait_parts_closed(aid)
     parts = recordings(aid)
-    assert len(parts) == 2  # before the examiner joined, and with the examiner
+    # Before the examiner joined, and with the examiner; on Janus the examiner's leaving (before the candidate's)
+    # starts a part without the examiner's tracks (GStreamer's muxer would wait for them; README).
+    assert len(parts) == (2 if plane == "aiortc" else 3), parts
+    if plane == "janus":
+        assert [s["codec_type"] for s in ffprobe_streams(vault.read(parts[2]), tmp_path)] == ["video", "audio"]
     webm = vault.read(parts[1])
     streams = ffprobe_streams(webm, tmp_path)
     assert [(s["codec_type"], s["codec_name"]) for s in streams] == [
         ("video", "vp8"), ("audio", "opus"), ("video", "vp8"), ("audio", "opus")], streams
+    # The examiner's tracks by name, as the review and playback find them (a track's title on aiortc, the TITLE tag
+    # GStreamer writes on Janus).
+    titles = [next((v for k, v in s.get("tags", {}).items() if k.lower() == "title"), None) for s in streams]
+    assert titles[2:] == ["examiner_video", "examiner_audio"], titles
     frames = decoded_frames(webm)
     assert frames[0][0] >= 50 and frames[2][0] >= 50, frames  # the candidate's and the examiner's video
     assert frames[1][0] >= 50 and frames[3][0] >= 50, frames
