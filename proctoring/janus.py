@@ -13,8 +13,9 @@ Janus's API listens on loopback only, with an API secret; the VideoRoom plugin t
 brokers the offer and the answer as it does for the aiortc engine (``JanusEngine`` has the engine's facade).
 
 The candidate's screen (the offer's second video) is forwarded to ``ScreenRelay`` and recorded as the part's third
-track while it sends. Not yet on Janus (``NotLive``): the proctor's live view, the oral call and the liveness capture;
-see the README, "Media plane on Janus".
+track while it sends. The oral call (and a proctor's "Talk"): the examiner publishes into the same room, each side
+receives the other through a subscriber of its own (``JanusEngine.join``, ``receive``). Not yet on Janus
+(``NotOnJanus``): the proctor's live view and the liveness capture; see the README, "Media plane on Janus".
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class JanusUnavailable(Conflict):
 
 
 class NotOnJanus(Conflict):
-    """A stream the Janus plane does not carry yet (the live view, the oral call, the liveness capture)."""
+    """A stream the Janus plane does not carry yet (the live view, the liveness capture)."""
 
     code = "not_live"
 
@@ -769,7 +770,8 @@ class JanusEngine:
 
         A new offer for a live session is a reconnect: the old publisher goes and a new recording part begins.
         ``screen``: the offer's second video is the candidate's screen, recorded as the part's third track while it
-        sends (``ScreenRelay``); ``oral`` is accepted, the examiner's tracks are not on Janus yet."""
+        sends (``ScreenRelay``); ``oral`` is accepted and changes nothing here: a call comes to the candidate on a
+        connection of its own (:meth:`join`, :meth:`receive`)."""
         from proctoring.engine import EngineFull
 
         sdp = check_offer(offer_sdp)
