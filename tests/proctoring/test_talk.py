@@ -19,7 +19,7 @@ from storage import vault
 from tests.conftest import login, start_exam
 from tests.proctoring.conftest import PLANES, PatternTrack, connect, recordings, use_plane, wait_parts_closed
 from tests.proctoring.test_oral import _frames, candidate_receives, receive_offered
-from tests.proctoring.test_screen import ffprobe_streams
+from tests.proctoring.test_screen import ffprobe_streams, screen_attempt  # noqa: F401
 
 
 @pytest.fixture
@@ -182,3 +182,61 @@ def test_the_call_ends_on_the_candidates_page_when_the_proctors_side_goes_away(a
     assert kinds[-2:] == ["call_started", "call_ended"], (kinds, time.monotonic() - started)
     # A hang-up afterwards by the proctor's page adds nothing twice on the candidate's side.
     assert kinds.count("call_ended") == 1
+
+
+@pytest.mark.parametrize("plane", PLANES)
+def test_a_call_beside_the_shared_screen_is_recorded_after_it(app, screen_attempt, make_user, tmp_path,  # noqa: F811
+                                                              plane):
+    """An exam that records the screen: the call's part holds camera, microphone, screen, and the proctor's video
+    and voice last, each by its name; the screen's count (the grid's thumbnail) is the screen's alone."""
+    from proctoring.sessions import session_id
+    from tests.proctoring.test_screen import ScreenTrack, decoded_frames
+
+    use_plane(app, plane)
+    client, aid, exam = screen_attempt["client"], screen_attempt["attempt_id"], screen_attempt["exam"]
+    proctor = make_user("proctor", exam.institution)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    staff = app.test_client()
+    login(staff, proctor)
+    during: dict[str, Any] = {}
+
+    async def run() -> None:
+        cand = RTCPeerConnection()
+        cand.addTrack(PatternTrack())
+        cand.addTrack(AudioStreamTrack())
+        cand.addTrack(ScreenTrack())
+        cand.createDataChannel("events")
+        await cand.setLocalDescription(await cand.createOffer())
+        await connect(client, aid, cand)
+        await asyncio.sleep(1.0)
+        proctor_pc = RTCPeerConnection()
+        proctor_pc.addTrack(PatternTrack())
+        proctor_pc.addTrack(AudioStreamTrack())
+        await proctor_pc.setLocalDescription(await proctor_pc.createOffer())
+        loop = asyncio.get_running_loop()
+        resp = await loop.run_in_executor(None, lambda: staff.post(
+            f"/api/proctor/attempts/{aid}/call/offer", json={"sdp": proctor_pc.localDescription.sdp}))
+        assert resp.status_code == 200, resp.get_json()
+        await proctor_pc.setRemoteDescription(RTCSessionDescription(type="answer", sdp=resp.get_json()["sdp"]))
+        for _ in range(50):
+            if proctor_pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3.0)
+        during.update(app.extensions["aufsicht.media"].stats(session_id(aid)) or {})
+        await proctor_pc.close()
+        await cand.close()
+
+    asyncio.run(run())
+    # About 5 screen frames a second for at most 6 s since the candidate connected; the proctor's 30 are not among them.
+    assert 0 < during["screen_frames"] <= 40, during
+    wait_parts_closed(aid)
+    webm = vault.read(recordings(aid)[1])
+    streams = ffprobe_streams(webm, tmp_path)
+    assert [s["codec_type"] for s in streams] == ["video", "audio", "video", "video", "audio"], streams
+    titles = [next((v for k, v in s.get("tags", {}).items() if k.lower() == "title"), None) for s in streams]
+    assert titles[2:] == ["screen", "examiner_video", "examiner_audio"], titles
+    frames = decoded_frames(webm)
+    assert frames[2][1] == (1280, 720) and frames[3][1] == (640, 480) and frames[3][0] >= 30, frames
+    assert frames[4][0] >= 50, frames
