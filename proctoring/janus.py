@@ -1119,6 +1119,9 @@ class JanusEngine:
             self._drop_handle(handle)
         if roll and call.live:
             self._roll_call(session_id, session)
+        elif not roll and call.live:  # the candidate's connection went (or reconnects): the call ends, as on aiortc
+            with contextlib.suppress(RuntimeError):  # the engine stopping
+                self._emit(session_id, {"type": "call_lost"})
 
     def _on_call_event(self, session_id: str, event: dict[str, Any]) -> None:
         """A call's handle: the examiner's connection came up (the part takes the examiner's tracks) or went
