@@ -688,7 +688,9 @@ class _Call:
     publisher: str | None = None
     kinds: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (kind, mid) of the examiner's offer
     ports: tuple[int, int] = (0, 0)  # where the examiner's video and audio are forwarded (the recorder's)
-    live: bool = False  # the examiner's connection is up: the part records the examiner's tracks
+    live: bool = False  # the examiner's connection is up and sends: the part records the examiner's tracks
+    up: bool = False  # the examiner's connection is up (``webrtcup``)
+    silent: set[str] = dataclasses.field(default_factory=set)  # what Janus says it does not receive ("media" events)
     receivers: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
@@ -1132,8 +1134,18 @@ class JanusEngine:
         if session is None or call is None or event.get("sender") != call.handle:
             return
         kind = event.get("janus")
-        if kind == "webrtcup" and not call.live:
-            call.live = True
+        if kind == "webrtcup":
+            call.up = True
+        elif kind == "media" and event.get("type") in ("audio", "video"):
+            # Janus says so after a second without packets (and again when they come back): GStreamer's muxer would
+            # wait for a silent track, holding the candidate's recording (and its snapshots) back, so the part goes
+            # on without the examiner's tracks until both send again.
+            if event.get("receiving"):
+                call.silent.discard(str(event["type"]))
+            else:
+                call.silent.add(str(event["type"]))
+        if kind in ("webrtcup", "media") and call.live != (call.up and not call.silent):
+            call.live = call.up and not call.silent
             self._later(self._roll_call, session_id, session)
         elif kind == "hangup":
             def gone() -> None:

@@ -264,3 +264,62 @@ def test_the_recording_waits_for_the_examiners_keyframe_and_says_so():
     between = PartRecorder(lambda: Sink(), lambda _status: None)  # no part open yet: the next one's layout
     between.set_layout(CAMERA_ONLY + ORAL_TRACKS)
     assert between.waits_for_keyframe("examiner_video")
+
+
+@pytest.mark.parametrize("plane", PLANES)
+def test_an_examiner_whose_camera_sends_nothing_does_not_hold_the_recording_back(app, oral, plane):
+    """The examiner's connection stays up but its camera sends nothing: the candidate goes on being recorded. On
+    Janus (GStreamer's muxer would wait for the silent track) the part goes on without the examiner's tracks once
+    Janus says it receives nothing, and with them when the camera sends again."""
+    from proctoring.sessions import session_id
+
+    use_plane(app, plane)
+    client, aid = oral["client"], oral["attempt_id"]
+    counts: list[int] = []
+
+    async def run() -> None:
+        cand = RTCPeerConnection()
+        cand.addTrack(PatternTrack())
+        cand.addTrack(AudioStreamTrack())
+        cand.createDataChannel("events")
+        await cand.setLocalDescription(await cand.createOffer())
+        await connect(client, aid, cand)
+        exam_pc = RTCPeerConnection()
+        camera = exam_pc.addTrack(PatternTrack())
+        exam_pc.addTrack(AudioStreamTrack())
+        await exam_pc.setLocalDescription(await exam_pc.createOffer())
+        loop = asyncio.get_running_loop()
+        resp = await loop.run_in_executor(None, lambda: oral["examiner_client"].post(
+            f"/api/proctor/attempts/{aid}/oral/offer", json={"sdp": exam_pc.localDescription.sdp}))
+        assert resp.status_code == 200, resp.get_json()
+        await exam_pc.setRemoteDescription(RTCSessionDescription(type="answer", sdp=resp.get_json()["sdp"]))
+        for _ in range(50):
+            if exam_pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        camera.replaceTrack(None)  # the examiner's camera sends nothing from now on; the connection stays
+        await asyncio.sleep(2.5)
+        for _ in range(2):
+            counts.append((app.extensions["aufsicht.media"].stats(session_id(aid)) or {}).get("video_frames", 0))
+            await asyncio.sleep(2.0)
+        camera.replaceTrack(PatternTrack())  # and sends again
+        await asyncio.sleep(3.0)
+        await exam_pc.close()
+        await asyncio.sleep(1.5)
+        await cand.close()
+
+    asyncio.run(run())
+    assert counts[1] - counts[0] >= 20, counts  # the candidate's camera in 2 s (30 fps asked for)
+    wait_parts_closed(aid)
+    import io
+
+    import av
+
+    tracks = []
+    for part in recordings(aid):
+        with av.open(io.BytesIO(vault.read(part))) as c:
+            tracks.append(len(c.streams))
+    # aiortc: the candidate alone, then with the examiner (a silent track is no trouble there); Janus: alone, with
+    # the examiner, without while the camera sent nothing, with the examiner again, without once the examiner left.
+    assert tracks == ([2, 4] if plane == "aiortc" else [2, 4, 2, 4, 2]), tracks
