@@ -899,7 +899,7 @@ class JanusEngine:
         if api is None or session is None or call is None or session.publisher is None:
             raise NotLive("No call is going on right now.")
         if viewer_id == "candidate":
-            if call.publisher is None or not call.live:
+            if call.publisher is None or not call.up:
                 raise NotLive("The examiner is not connected yet.")
             feed, kinds = call.publisher, call.kinds
         elif viewer_id == call.examiner:
