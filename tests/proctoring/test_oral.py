@@ -161,6 +161,14 @@ def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(ap
     # GStreamer writes on Janus).
     titles = [next((v for k, v in s.get("tags", {}).items() if k.lower() == "title"), None) for s in streams]
     assert titles[2:] == ["examiner_video", "examiner_audio"], titles
+    # The review's copy holds both sides; the examiner's video is not taken for a screen.
+    from kernel.clock import utcnow
+    from proctoring.playback import make_playback
+    from storage.models import Blob
+
+    row = make_playback(parts[1], utcnow())
+    assert row.state == "ready" and row.copy_id and not row.screen_copy_id, (row.state, row.error)
+    assert len(ffprobe_streams(vault.read(db.session.get(Blob, row.copy_id)), tmp_path)) == 4
     frames = decoded_frames(webm)
     assert frames[0][0] >= 50 and frames[2][0] >= 50, frames  # the candidate's and the examiner's video
     assert frames[1][0] >= 50 and frames[3][0] >= 50, frames
