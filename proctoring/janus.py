@@ -1161,7 +1161,9 @@ class JanusEngine:
         with session.roll:
             old, relay, handle, sinks, call = (session.recorder, session.screen, session.handle,
                                                session.sink_factory, session.call)
-            if old is None or handle is None or sinks is None or session.state == "closed":
+            examiner = call.ports if call is not None and call.live else None
+            if old is None or handle is None or sinks is None or session.state == "closed" \
+                    or old.examiner_ports == examiner:  # the part is as it should be (a change came and went)
                 return
             screen = old.screen_port is not None and relay is not None
             if relay is not None:
@@ -1173,7 +1175,7 @@ class JanusEngine:
                                    ports=(old.video_port, old.audio_port),
                                    screen_port=free_udp_port() if screen else None,
                                    on_screen_keyframe=self._screen_handler(session_id, session),
-                                   examiner_ports=call.ports if call is not None and call.live else None)
+                                   examiner_ports=examiner)
             try:
                 recorder.start()
             except JanusUnavailable:
