@@ -205,8 +205,9 @@ def media_offer(attempt_id: int) -> Response:
 def media_receive(attempt_id: int) -> Response:
     """The examiner (or a proctor who calls) on a connection of its own, where the media plane sends a call that
     way (Janus: a subscriber, whose offer comes from the server). Without ``sdp``: the offer, ``{"receive": false}``
-    where the call comes on the camera's own connection (aiortc), 409 while nobody calls; with ``sdp``: the
-    browser's answer to that offer."""
+    where the call comes on the camera's own connection (aiortc), ``{"wait": true}`` while nobody calls (the page
+    asks again); with ``sdp``: the browser's answer to that offer."""
+    from proctoring.engine import NotLive
     from proctoring.media import media
     from proctoring.sessions import session_id
 
@@ -218,7 +219,10 @@ def media_receive(attempt_id: int) -> Response:
         limit_offers(f"receive:attempt:{attempt.id}")
         media().receive_answer(session_id(attempt.id), "candidate", body.get("sdp"))
         return jsonify({"started": True})
-    offer = media().receive(session_id(attempt.id), "candidate")
+    try:
+        offer = media().receive(session_id(attempt.id), "candidate")
+    except NotLive:
+        return jsonify({"wait": True})
     if offer is None:
         return jsonify({"receive": False})
     return jsonify({"type": "offer", "sdp": offer})

@@ -76,17 +76,17 @@ async def receive_offered(client: Any, url: str, offer: dict[str, Any] | None, t
 
 
 async def candidate_receives(client: Any, aid: int, tracks: dict[str, Any], pcs: list[Any]) -> None:
-    """The candidate's page asks for the caller on a connection of its own until there is one (Janus), or is told
-    the call comes on the camera's connection (aiortc: ``receive`` false)."""
+    """The candidate's page asks for the caller on a connection of its own until there is one (Janus: ``wait``
+    until then), or is told the call comes on the camera's connection (aiortc: ``receive`` false)."""
     loop = asyncio.get_running_loop()
     url = f"/api/attempts/{aid}/media/receive"
     for _ in range(50):
         resp = await loop.run_in_executor(None, lambda: client.post(url, json={}))
-        if resp.status_code == 200:
-            body = resp.get_json()
+        body = resp.get_json()
+        assert resp.status_code == 200, body
+        if not body.get("wait"):  # else the examiner's connection is not up yet
             await receive_offered(client, url, body if body.get("type") == "offer" else None, tracks, pcs)
             return
-        assert resp.status_code == 409, resp.get_json()  # the examiner's connection is not up yet
         await asyncio.sleep(0.2)
     raise AssertionError("the caller never reached the candidate")
 
