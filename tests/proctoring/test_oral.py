@@ -75,11 +75,11 @@ async def receive_offered(client: Any, url: str, offer: dict[str, Any] | None, t
     assert resp.status_code == 200, resp.get_json()
 
 
-async def candidate_receives(client: Any, aid: int, tracks: dict[str, Any], pcs: list[Any]) -> None:
+async def candidate_receives(client: Any, aid: int | str, tracks: dict[str, Any], pcs: list[Any]) -> None:
     """The candidate's page asks for the caller on a connection of its own until there is one (Janus: ``wait``
     until then), or is told the call comes on the camera's connection (aiortc: ``receive`` false)."""
     loop = asyncio.get_running_loop()
-    url = f"/api/attempts/{aid}/media/receive"
+    url = aid if isinstance(aid, str) else f"/api/attempts/{aid}/media/receive"  # an attempt's, or this route
     for _ in range(50):
         resp = await loop.run_in_executor(None, lambda: client.post(url, json={}))
         body = resp.get_json()
