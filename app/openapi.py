@@ -49,7 +49,25 @@ SCHEMAS: dict[str, Any] = {
     },
     "SdpAnswer": {
         "type": "object", "required": ["type", "sdp"],
-        "properties": {"type": {"type": "string", "enum": ["answer"]}, "sdp": {"type": "string"}},
+        "properties": {"type": {"type": "string", "enum": ["answer"]}, "sdp": {"type": "string"},
+                       "receive": {"type": "object", "required": ["type", "sdp"], "description":
+                                   "A call's other side on a connection of its own (the Janus media plane): the "
+                                   "media server's offer, answered at the call's ``receive`` route.",
+                                   "properties": {"type": {"type": "string", "enum": ["offer"]},
+                                                  "sdp": {"type": "string"}}}},
+    },
+    "Receive": {
+        "type": "object", "description":
+            "A call's other side on a connection of its own: the media server's offer (``type`` offer, ``sdp``), "
+            "``receive`` false where it comes on the browser's own connection (the aiortc plane), ``wait`` true "
+            "while nobody calls; after the browser's answer, ``started`` true.",
+        "properties": {"type": {"type": "string", "enum": ["offer"]}, "sdp": {"type": "string"},
+                       "receive": {"type": "boolean"}, "wait": {"type": "boolean"}, "started": {"type": "boolean"}},
+    },
+    "ReceiveAnswer": {
+        "type": "object",
+        "properties": {"sdp": {"type": "string", "description": "The browser's answer (SDP text) to the offer "
+                                                                "``receive`` gave; without it, the offer is asked."}},
     },
     "SdpReply": {
         "type": "object", "required": ["type", "sdp"], "description": (
@@ -310,6 +328,10 @@ def describe() -> dict[str, Any]:
         "/api/attempts/{attempt_id}/media/offer": {"post": _op(
             "WebRTC signalling: the webcam stream to record.", _ref("SdpAnswer"), params=[ATTEMPT],
             body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/attempts/{attempt_id}/media/receive": {"post": _op(
+            "The proctor or examiner who calls, on a connection of its own where the media plane sends a call that "
+            "way (Janus): ask for its offer, then post the answer.", _ref("Receive"), params=[ATTEMPT],
+            body=_json(_ref("ReceiveAnswer")), errors=MEDIA_ERRORS)},
         "/api/attempts/{attempt_id}/events": {"post": _op(
             "The exam page's events (tab hidden, fullscreen left, copy, paste, ...) on planes whose data channel "
             "does not carry them, or while it is closed: recorded in order, at the server's time of arrival (the "
@@ -355,6 +377,13 @@ def describe() -> dict[str, Any]:
         "/api/identity/{exam_id}/live/offer": {"post": _op(
             "WebRTC signalling: the camera for the proctor's comparison with the ID document (nothing recorded).",
             _ref("SdpAnswer"), params=[EXAM], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/identity/{exam_id}/live/receive": {"post": _op(
+            "The proctor who calls during the check by a proctor, on a connection of its own (Janus): ask for its "
+            "offer, then post the answer.", _ref("Receive"), params=[EXAM], body=_json(_ref("ReceiveAnswer")),
+            errors=MEDIA_ERRORS)},
+        "/api/proctor/identity/{check_id}/call/receive": {"post": _op(
+            "The proctor's answer to the offer of the waiting candidate on a connection of its own (Janus).",
+            _ref("Receive"), params=[CHECK], body=_json(_ref("ReceiveAnswer")), errors=MEDIA_ERRORS)},
         "/api/proctor/identity": {"get": _op(
             "Candidates waiting for the identity check by a proctor, oldest first.",
             {"type": "object", "required": ["checks"],
@@ -419,6 +448,12 @@ def describe() -> dict[str, Any]:
             "A proctor opens a two-way call (camera and microphone) with a candidate of a supervised exam; "
             "recorded with the attempt and marked on the timeline.",
             _ref("SdpAnswer"), params=[ATTEMPT], body=_json(_ref("Sdp")), errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/oral/receive": {"post": _op(
+            "The examiner's answer to the offer of the candidate on a connection of its own (Janus).",
+            _ref("Receive"), params=[ATTEMPT], body=_json(_ref("ReceiveAnswer")), errors=MEDIA_ERRORS)},
+        "/api/proctor/attempts/{attempt_id}/call/receive": {"post": _op(
+            "The proctor's answer to the offer of the candidate on a connection of its own (Janus).",
+            _ref("Receive"), params=[ATTEMPT], body=_json(_ref("ReceiveAnswer")), errors=MEDIA_ERRORS)},
         "/api/proctor/attempts/{attempt_id}/call/end": {"post": _op(
             "The proctor hangs up; the candidate's page is told.",
             {"type": "object", "required": ["ended"], "properties": {"ended": {"type": "boolean"}}},

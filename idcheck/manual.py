@@ -61,6 +61,27 @@ def call(app: Flask, check: IdCheck, proctor: User, sdp: object) -> str:
     return media(app).join(session_of(check), f"proctor-{proctor.id}", sdp)
 
 
+def receive(app: Flask, check: IdCheck, viewer: str, sdp: object = None) -> dict[str, Any]:
+    """The other side of the check's call on a connection of its own, where the media plane sends it that way
+    (Janus; ``viewer``: "candidate" or the proctor's ``proctor-<id>``). Without ``sdp``: the media server's offer,
+    ``{"receive": False}`` where the call comes on the viewer's own connection (aiortc), ``{"wait": True}`` while
+    the other side is not there; with ``sdp``: the browser's answer to that offer."""
+    from proctoring.engine import NotLive
+    from proctoring.media import media
+
+    if check.status != IdCheckStatus.MANUAL:
+        raise NotFound(_("This identity check is decided."))
+    service = media(app)
+    if sdp is not None:
+        service.receive_answer(session_of(check), viewer, sdp)
+        return {"started": True}
+    try:
+        offer = service.receive(session_of(check), viewer)
+    except NotLive:
+        return {"wait": True}
+    return {"receive": False} if offer is None else {"type": "offer", "sdp": offer}
+
+
 def watch(app: Flask, check: IdCheck, proctor: User, sdp: object) -> dict[str, str]:
     """Relay the waiting candidate's camera to the proctor's browser; returns the engine's answer (or, on Janus,
     its offer, answered through :func:`watch_answer`) as ``{"type", "sdp"}``."""

@@ -267,6 +267,15 @@ class MediaEngine:
         sdp = check_offer(offer_sdp)
         return str(self._call(self._join(session_id, examiner_id, sdp), timeout))
 
+    def receive(self, session_id: str, viewer_id: str, timeout: float = 20) -> str | None:
+        """None: here each side of a call receives the other on its own connection (the candidate's camera and
+        microphone transceivers, the examiner's offer); the Janus plane offers a second connection instead."""
+        return None
+
+    def receive_answer(self, session_id: str, viewer_id: str, answer_sdp: object, timeout: float = 20) -> None:
+        """Nothing was offered here (see :meth:`receive`)."""
+        raise NotLive("No call is going on right now.")
+
     def watch(self, session_id: str, viewer_id: str, offer_sdp: str, timeout: float = 20) -> str:
         """Relay a live session's video and audio to a viewer (a proctor's browser); returns the answer SDP."""
         if not isinstance(offer_sdp, str) or not offer_sdp.startswith("v=0") or len(offer_sdp) > 64 * 1024:

@@ -14,8 +14,9 @@ brokers the offer and the answer as it does for the aiortc engine (``JanusEngine
 
 The candidate's screen (the offer's second video) is forwarded to ``ScreenRelay`` and recorded as the part's third
 track while it sends. The proctor's live view is a VideoRoom subscriber of the session's publisher: Janus offers, the
-proctor's browser answers, both through us (``watch``, ``watch_answer``). Not yet on Janus (``NotOnJanus``): the oral
-call; see the README, "Media plane on Janus".
+proctor's browser answers, both through us (``watch``, ``watch_answer``). The oral call (and a proctor's "Talk"):
+the examiner publishes into the same room, each side receives the other through a subscriber of its own
+(``JanusEngine.join``, ``receive``).
 
 The identity check's liveness capture has Janus forward the camera once more, for the capture's window only, to a
 socket of ours (``proctoring.janus_capture``).
@@ -101,12 +102,6 @@ class JanusUnavailable(Conflict):
 
     status = 503
     code = "media_unavailable"
-
-
-class NotOnJanus(Conflict):
-    """A stream the Janus plane does not carry yet (the oral call)."""
-
-    code = "not_live"
 
 
 def available() -> bool:
@@ -397,12 +392,15 @@ def _vint(buf: bytearray, pos: int, keep_marker: bool) -> tuple[int, int] | None
 class WebmBlocks:
     """Reads the muxer's WebM stream as it comes: counts each track's frames and hands on video keyframes (the
     first video track's to ``on_keyframe``, the second's, the candidate's screen, to ``on_screen_keyframe``).
+    ``screen``: the part has a screen track; any other video after the camera (and the screen) is the examiner's.
 
     Only the elements on the way to a block are understood (Segment, Cluster, Tracks, TrackEntry, SimpleBlock);
     everything else is skipped by its size. About 80 blocks a second per stream: Python's share stays small."""
 
     def __init__(self, on_keyframe: Callable[[bytes], None] | None = None,
-                 on_screen_keyframe: Callable[[bytes], None] | None = None) -> None:
+                 on_screen_keyframe: Callable[[bytes], None] | None = None, *, screen: bool = True) -> None:
+        self.screen = screen  # the second video track is the screen (else it is the examiner's, as a third one is)
+        self.examiner_frames = 0
         self.buf = bytearray()
         self.types: dict[int, int] = {}  # track number -> 1 video, 2 audio
         self._entry: dict[int, int] = {}
@@ -447,7 +445,10 @@ class WebmBlocks:
         if track is None or len(block) < track[1] + 3:
             return
         kind = self.types.get(track[0])
-        if kind == 1 and track[0] != min(n for n, t in self.types.items() if t == 1):  # the second video: the screen
+        videos = sorted(n for n, t in self.types.items() if t == 1)
+        if kind == 1 and track[0] != videos[0] and not (self.screen and track[0] == videos[1]):
+            self.examiner_frames += 1  # the oral call's examiner (after the camera and the screen)
+        elif kind == 1 and track[0] != videos[0]:  # the second video: the screen
             self.screen_frames += 1
             if block[track[1] + 2] & 0x80 and self.on_screen_keyframe is not None:
                 self.on_screen_keyframe(block[track[1] + 3:])
@@ -457,6 +458,8 @@ class WebmBlocks:
                 self.keyframes += 1
                 if self.on_keyframe is not None:
                     self.on_keyframe(block[track[1] + 3:])
+        elif kind == 2 and track[0] != min(n for n, t in self.types.items() if t == 2):
+            self.examiner_frames += 1  # the examiner's microphone
         elif kind == 2:
             self.audio_frames += 1
 
@@ -464,11 +467,14 @@ class WebmBlocks:
 _PT = {"video": 96, "audio": 111}  # the payload types Janus's forwarders rewrite each stream to
 
 
-def recorder_pipeline(video_port: int, audio_port: int, out_fd: int, screen_port: int | None = None) -> list[str]:
+def recorder_pipeline(video_port: int, audio_port: int, out_fd: int, screen_port: int | None = None,
+                      examiner_ports: tuple[int, int] | None = None) -> list[str]:
     """The gst-launch-1.0 command line: RTP VP8 and Opus on two loopback ports -> WebM on ``out_fd``.
 
     ``screen_port``: the candidate's screen, VP8 on a third port, muxed as a second video track after the camera
-    and the microphone (the order of aiortc's parts), with the tag TITLE=screen."""
+    and the microphone (the order of aiortc's parts), with the tag TITLE=screen. ``examiner_ports``: the examiner's
+    VP8 and Opus in an oral call (or a proctor's call), muxed last with the tags TITLE=examiner_video and
+    TITLE=examiner_audio (aiortc's track names, ``proctoring.engine.ORAL_TRACKS``)."""
     # The payload types are the ones the forwarder writes (``_PT``): one per port, nothing for the jitter buffer to ask.
     rtp = "caps=application/x-rtp,media={},clock-rate={},encoding-name={},payload={}"
     line = [GST_LAUNCH, "-q", "-e",
@@ -483,6 +489,15 @@ def recorder_pipeline(video_port: int, audio_port: int, out_fd: int, screen_port
         line += ["udpsrc", "address=127.0.0.1", f"port={screen_port}", rtp.format("video", 90000, "VP8", _PT["video"]),
                  "buffer-size=1048576", "!", "rtpjitterbuffer", "latency=300", "drop-on-latency=false", "!",
                  "rtpvp8depay", "wait-for-keyframe=true", "!", "taginject", "tags=title=screen", "!", "mux.video_1"]
+    if examiner_ports is not None:  # the oral call: the examiner's camera and microphone after the candidate's
+        video_pad = "mux.video_2" if screen_port is not None else "mux.video_1"
+        line += ["udpsrc", "address=127.0.0.1", f"port={examiner_ports[0]}",
+                 rtp.format("video", 90000, "VP8", _PT["video"]), "buffer-size=1048576", "!",
+                 "rtpjitterbuffer", "latency=300", "drop-on-latency=false", "!", "rtpvp8depay",
+                 "wait-for-keyframe=true", "!", "taginject", "tags=title=examiner_video", "!", video_pad,
+                 "udpsrc", "address=127.0.0.1", f"port={examiner_ports[1]}",
+                 rtp.format("audio", 48000, "OPUS", _PT["audio"]), "!", "rtpjitterbuffer", "latency=300", "!",
+                 "rtpopusdepay", "!", "opusparse", "!", "taginject", "tags=title=examiner_audio", "!", "mux.audio_1"]
     return line
 
 
@@ -548,17 +563,20 @@ class RtpRecorder:
     """One recording part: a gst-launch process fed by Janus's RTP forwarder, its WebM written into ``open_sink()``.
 
     ``ports``: the camera's and the microphone's (a part that follows another on the same forwarders takes its
-    ports over); ``screen_port``: the screen's, for a part that records it.
+    ports over); ``screen_port``: the screen's, for a part that records it; ``examiner_ports``: the examiner's
+    camera and microphone during a call.
 
     The sink is opened when the first bytes arrive; ``status`` is "recording", "storage_failed" or None."""
 
     def __init__(self, open_sink: Callable[[], Any], on_keyframe: Callable[[bytes], None] | None = None, *,
                  ports: tuple[int, int] | None = None, screen_port: int | None = None,
-                 on_screen_keyframe: Callable[[bytes], None] | None = None) -> None:
+                 on_screen_keyframe: Callable[[bytes], None] | None = None,
+                 examiner_ports: tuple[int, int] | None = None) -> None:
         self.open_sink = open_sink
         self.video_port, self.audio_port = ports or (free_udp_port(), free_udp_port())
         self.screen_port = screen_port  # the screen's VP8 (a third track), or None
-        self.blocks = WebmBlocks(on_keyframe, on_screen_keyframe)
+        self.examiner_ports = examiner_ports  # the examiner's VP8 and Opus in a call (the last two tracks), or None
+        self.blocks = WebmBlocks(on_keyframe, on_screen_keyframe, screen=screen_port is not None)
         self.size = 0
         self.status: str | None = None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -571,7 +589,8 @@ class RtpRecorder:
         try:
             # SIGINT: with -e, gst-launch sends EOS through the pipeline, so the muxer writes out what it holds.
             self.proc = subprocess.Popen(  # noqa: S603 - fixed binaries with our own arguments
-                _watched("INT", recorder_pipeline(self.video_port, self.audio_port, write_fd, self.screen_port)),
+                _watched("INT", recorder_pipeline(self.video_port, self.audio_port, write_fd, self.screen_port,
+                                                  self.examiner_ports)),
                 pass_fds=(write_fd,), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True)
         finally:
@@ -580,7 +599,8 @@ class RtpRecorder:
         self._reader.start()
         # RTP that comes before the muxer listens is lost, the first keyframe with it: wait until both ports are taken.
         deadline = time.monotonic() + 10
-        ports = [p for p in (self.video_port, self.audio_port, self.screen_port) if p is not None]
+        ports = [p for p in (self.video_port, self.audio_port, self.screen_port, *(self.examiner_ports or ()))
+                 if p is not None]
         while time.monotonic() < deadline and not all(_bound(p) for p in ports):
             if self.proc.poll() is not None:
                 raise JanusUnavailable("The recorder did not start (GStreamer's plugins missing?).")
@@ -657,6 +677,25 @@ class _Session:
     frame_pending: bool = False
     frames_decoded: int = 0
     video_mid: str | None = None  # the camera's stream in the offer (a liveness capture forwards it once more)
+    kinds: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (kind, mid) of the candidate's offer
+    call: _Call | None = None  # the examiner's (or a proctor's) call, while one is open
+
+
+@dataclasses.dataclass
+class _Call:
+    """An oral exam's call (or a proctor's "Talk") on Janus: the examiner publishes into the candidate's room; each
+    side receives the other through a subscriber of its own (``receivers``: who -> Janus handle); while the
+    examiner's connection is up the recording part holds the examiner's camera and microphone too."""
+
+    examiner: str
+    handle: int | None = None
+    publisher: str | None = None
+    kinds: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (kind, mid) of the examiner's offer
+    ports: tuple[int, int] = (0, 0)  # where the examiner's video and audio are forwarded (the recorder's)
+    live: bool = False  # the examiner's connection is up and sends: the part records the examiner's tracks
+    up: bool = False  # the examiner's connection is up (``webrtcup``)
+    silent: set[str] = dataclasses.field(default_factory=set)  # what Janus says it does not receive ("media" events)
+    receivers: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def _mids(sdp: str) -> Iterator[tuple[str, str]]:
@@ -693,6 +732,7 @@ class JanusEngine:
         self._by_handle: dict[int, str] = {}
         self._viewer_handles: dict[int, tuple[str, str]] = {}  # subscriber handle -> (session id, viewer id)
         self._started: set[int] = set()  # subscribers whose viewer answered
+        self._call_handles: dict[int, str] = {}  # a call's handles (the examiner's, the receivers') -> session id
         self._lock = threading.RLock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="janus-work")
         self._analysis = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="janus-analysis")
@@ -738,7 +778,8 @@ class JanusEngine:
 
         A new offer for a live session is a reconnect: the old publisher goes and a new recording part begins.
         ``screen``: the offer's second video is the candidate's screen, recorded as the part's third track while it
-        sends (``ScreenRelay``); ``oral`` is accepted, the examiner's tracks are not on Janus yet."""
+        sends (``ScreenRelay``); ``oral`` is accepted and changes nothing here: a call comes to the candidate on a
+        connection of its own (:meth:`join`, :meth:`receive`)."""
         from proctoring.engine import EngineFull
 
         sdp = check_offer(offer_sdp)
@@ -786,6 +827,7 @@ class JanusEngine:
             if jsep is None or jsep.get("type") != "answer":
                 raise JanusError("no answer SDP")
             session.publisher = str(data.get("id"))
+            session.kinds = kinds
             streams = []
             first = {"audio": recorder.audio_port, "video": recorder.video_port}
             session.mids = {}
@@ -814,8 +856,107 @@ class JanusEngine:
         return str(jsep["sdp"])
 
     def join(self, session_id: str, examiner_id: str, offer_sdp: str, timeout: float = 20) -> str:
-        """The oral call is not on the Janus plane yet."""
-        raise NotOnJanus("The oral exam's call is not available on this media server yet.")
+        """An examiner (or a proctor's "Talk") joins a live session with camera and microphone; returns the answer.
+
+        The examiner's offer is published into the candidate's room (a second publisher, as the candidate's own);
+        Janus forwards its frames as they are. The examiner receives the candidate through a subscriber of its own
+        (:meth:`receive`), the candidate the examiner likewise. Once the examiner's connection is up the recording
+        goes on in a new part that holds the examiner's camera and microphone after the candidate's tracks (tagged
+        ``examiner_video`` and ``examiner_audio``, aiortc's names); when it goes, a new part without them."""
+        from proctoring.engine import NotLive
+        from proctoring.sdp import BadOffer
+
+        sdp = check_offer(offer_sdp)
+        api = self.api
+        session = self._sessions.get(session_id)
+        if api is None or session is None or session.publisher is None or session.recorder is None \
+                or session.state == "closed":
+            raise NotLive("The candidate is not connected right now.")
+        self._end_call(session_id, session)  # one examiner at a time: a reconnect (or another one) takes over
+        call = session.call = _Call(examiner=examiner_id, kinds=list(_mids(sdp)),
+                                    ports=(free_udp_port(), free_udp_port()))
+        handle = call.handle = api.attach()
+        with self._lock:
+            self._call_handles[handle] = session_id
+        try:
+            data, jsep = api.ask(handle, {"request": "joinandconfigure", "room": session_id, "ptype": "publisher",
+                                          "display": "examiner", "audio": True, "video": True},
+                                 {"type": "offer", "sdp": sdp}, timeout=timeout)
+            if jsep is None or jsep.get("type") != "answer":
+                raise JanusError("no answer SDP")
+            call.publisher = str(data.get("id"))
+            first = {"video": call.ports[0], "audio": call.ports[1]}
+            streams = [{"mid": mid, "port": first.pop(kind), "pt": _PT[kind]}
+                       for kind, mid in call.kinds if kind in first]
+            api.request(handle, {"request": "rtp_forward", "room": session_id, "publisher_id": call.publisher,
+                                 "host": "127.0.0.1", "host_family": "ipv4", "admin_key": self.server.admin_key,
+                                 "streams": streams})
+        except JanusError as err:
+            log.warning("Janus refused the examiner's offer for %s: %s", session_id, err)
+            self._end_call(session_id, session)
+            raise BadOffer("The media server could not use this offer.") from None
+        return str(jsep["sdp"])
+
+    def receive(self, session_id: str, viewer_id: str, timeout: float = 20) -> str | None:
+        """The other side of a call for ``viewer_id`` (the examiner's id as in :meth:`join`, or "candidate"): Janus's
+        offer of a subscriber that sends it (VideoRoom subscribers make the offer); the browser's answer goes to
+        :meth:`receive_answer`. NotLive while that side does not publish (the examiner has not joined yet)."""
+        from proctoring.engine import NotLive
+
+        api = self.api
+        session = self._sessions.get(session_id)
+        call = session.call if session is not None else None
+        if api is None or session is None or call is None or session.publisher is None:
+            raise NotLive("No call is going on right now.")
+        if viewer_id == "candidate":
+            if call.publisher is None or not call.up:
+                raise NotLive("The examiner is not connected yet.")
+            feed, kinds = call.publisher, call.kinds
+        elif viewer_id == call.examiner:
+            feed, kinds = session.publisher, session.kinds
+        else:
+            raise NotLive("No call is going on right now.")
+        wanted: dict[str, str] = {}
+        for kind, mid in kinds:  # the camera and the microphone (not the screen, not the data channel)
+            if kind in ("video", "audio"):
+                wanted.setdefault(kind, mid)
+        old = call.receivers.pop(viewer_id, None)
+        if old is not None:
+            self._drop_handle(old)
+        handle = api.attach()
+        with self._lock:
+            self._call_handles[handle] = session_id
+        call.receivers[viewer_id] = handle
+        try:
+            _data, jsep = api.ask(handle, {"request": "join", "ptype": "subscriber", "room": session_id,
+                                           "streams": [{"feed": feed, "mid": mid} for mid in wanted.values()]},
+                                  timeout=timeout)
+            if jsep is None or jsep.get("type") != "offer":
+                raise JanusError("no offer SDP")
+        except JanusError as err:
+            log.warning("Janus did not subscribe %s to %s: %s", viewer_id, session_id, err)
+            call.receivers.pop(viewer_id, None)
+            self._drop_handle(handle)
+            raise NotLive("The other side of the call is not connected right now.") from None
+        return str(jsep["sdp"])
+
+    def receive_answer(self, session_id: str, viewer_id: str, answer_sdp: object, timeout: float = 20) -> None:
+        """The browser's answer to :meth:`receive`'s offer: Janus starts sending (BadOffer if it is not SDP)."""
+        from proctoring.engine import NotLive
+        from proctoring.sdp import BadOffer
+
+        if not isinstance(answer_sdp, str) or not answer_sdp.startswith("v=0") or len(answer_sdp) > 64 * 1024:
+            raise BadOffer("The answer is not SDP.")
+        session = self._sessions.get(session_id)
+        call = session.call if session is not None else None
+        handle = call.receivers.get(viewer_id) if call is not None else None
+        if self.api is None or handle is None:
+            raise NotLive("No call is going on right now.")
+        try:
+            self.api.ask(handle, {"request": "start"}, {"type": "answer", "sdp": answer_sdp}, timeout=timeout)
+        except JanusError as err:
+            log.info("Janus refused %s's answer for %s: %s", viewer_id, session_id, err)
+            raise BadOffer("The media server could not use this answer.") from None
 
     def watch(self, session_id: str, viewer_id: str, offer_sdp: str, timeout: float = 20) -> dict[str, str]:
         """Relay a live session's video and audio to a viewer (a proctor's browser) through a VideoRoom subscriber.
@@ -1055,6 +1196,7 @@ class JanusEngine:
             self._hang_up_now(session_id, session)
 
     def _hang_up_now(self, session_id: str, session: _Session) -> None:
+        self._end_call(session_id, session, roll=False)  # a candidate who reconnects gets a new call (as on aiortc)
         handle, recorder, data, screen = session.handle, session.recorder, session.data, session.screen
         session.handle, session.data, session.screen = None, None, None
         for viewer in list(session.viewers):  # their feed goes: the proctor watches again (as on aiortc)
@@ -1074,6 +1216,11 @@ class JanusEngine:
     def _on_janus(self, event: dict[str, Any]) -> None:
         """Janus's events: the PeerConnection is up (``webrtcup``) or gone (``hangup``)."""
         kind = event.get("janus")
+        with self._lock:
+            call_of = self._call_handles.get(event.get("sender", -1))
+        if call_of is not None:
+            self._on_call_event(call_of, event)
+            return
         with self._lock:
             session_id = self._by_handle.get(event.get("sender", -1))
             session = self._sessions.get(session_id) if session_id else None
@@ -1125,7 +1272,8 @@ class JanusEngine:
             recorder = RtpRecorder(lambda: sinks(session_id, part), self._keyframe_handler(session_id, session),
                                    ports=(old.video_port, old.audio_port),
                                    screen_port=free_udp_port() if screen else None,
-                                   on_screen_keyframe=self._screen_handler(session_id, session))
+                                   on_screen_keyframe=self._screen_handler(session_id, session),
+                                   examiner_ports=session.call.ports if session.call and session.call.live else None)
             try:
                 recorder.start()
             except JanusUnavailable:
@@ -1137,6 +1285,95 @@ class JanusEngine:
         if self.api is not None:
             with contextlib.suppress(JanusError):
                 self.api.request(handle, {"request": "configure", "keyframe": True})
+
+    # -- the call (oral exam, "Talk")
+
+    def _drop_handle(self, handle: int) -> None:
+        """Detach one of a call's handles (its PeerConnection goes)."""
+        with self._lock:
+            self._call_handles.pop(handle, None)
+        if self.api is not None:
+            self.api.detach(handle)
+
+    def _end_call(self, session_id: str, session: _Session, *, roll: bool = True) -> None:
+        """The call goes: the examiner's publisher and both receivers are detached; ``roll``: the recording goes on
+        in a new part without the examiner's tracks (GStreamer's muxer would wait for them)."""
+        call, session.call = session.call, None
+        if call is None:
+            return
+        for handle in [*call.receivers.values(), *([call.handle] if call.handle is not None else [])]:
+            self._drop_handle(handle)
+        if roll and call.live:
+            self._roll_call(session_id, session)
+        elif not roll and call.live:  # the candidate's connection went (or reconnects): the call ends, as on aiortc
+            with contextlib.suppress(RuntimeError):  # the engine stopping
+                self._emit(session_id, {"type": "call_lost"})
+
+    def _on_call_event(self, session_id: str, event: dict[str, Any]) -> None:
+        """A call's handle: the examiner's connection came up (the part takes the examiner's tracks) or went
+        (a part without them, and ``call_lost`` for the candidate's page and the timeline, as on aiortc)."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+        call = session.call if session is not None else None
+        if session is None or call is None or event.get("sender") != call.handle:
+            return
+        kind = event.get("janus")
+        if kind == "webrtcup":
+            call.up = True
+        elif kind == "media" and event.get("type") in ("audio", "video"):
+            # Janus says so after a second without packets (and again when they come back): GStreamer's muxer would
+            # wait for a silent track, holding the candidate's recording (and its snapshots) back, so the part goes
+            # on without the examiner's tracks until both send again.
+            if event.get("receiving"):
+                call.silent.discard(str(event["type"]))
+            else:
+                call.silent.add(str(event["type"]))
+        if kind in ("webrtcup", "media") and call.live != (call.up and not call.silent):
+            call.live = call.up and not call.silent
+            self._later(self._roll_call, session_id, session)
+        elif kind == "hangup":
+            def gone() -> None:
+                if session.call is call:
+                    self._end_call(session_id, session)
+                    self._emit(session_id, {"type": "call_lost"})
+
+            self._later(gone)
+
+    def _roll_call(self, session_id: str, session: _Session) -> None:
+        """A new part with the examiner's tracks (the call's connection is up) or without them (it went), the
+        screen as it is; both browsers are asked for a keyframe for it."""
+        with session.roll:
+            old, relay, handle, sinks, call = (session.recorder, session.screen, session.handle,
+                                               session.sink_factory, session.call)
+            examiner = call.ports if call is not None and call.live else None
+            if old is None or handle is None or sinks is None or session.state == "closed" \
+                    or old.examiner_ports == examiner:  # the part is as it should be (a change came and went)
+                return
+            screen = old.screen_port is not None and relay is not None
+            if relay is not None:
+                relay.target = None
+            old.close()
+            session.part += 1
+            part = session.part
+            recorder = RtpRecorder(lambda: sinks(session_id, part), self._keyframe_handler(session_id, session),
+                                   ports=(old.video_port, old.audio_port),
+                                   screen_port=free_udp_port() if screen else None,
+                                   on_screen_keyframe=self._screen_handler(session_id, session),
+                                   examiner_ports=examiner)
+            try:
+                recorder.start()
+            except JanusUnavailable:
+                log.exception("recorder of %s", session_id)
+                return
+            session.recorder = recorder
+            if relay is not None and screen:
+                relay.target = recorder.screen_port
+            log.info("%s: part %s %s the examiner", session_id, part, "with" if recorder.examiner_ports else "without")
+        if self.api is not None:
+            for h in (handle, call.handle if call is not None else None):
+                if h is not None:
+                    with contextlib.suppress(JanusError):
+                        self.api.request(h, {"request": "configure", "keyframe": True})
 
     def _screen_handler(self, session_id: str, session: _Session) -> Callable[[bytes], None] | None:
         """Once a ``screen_interval``: decode a keyframe of the screen for the grid's thumbnail, ``on_screen_frame``."""

@@ -30,7 +30,7 @@ from kernel.clock import utcnow
 from kernel.db import db
 from kernel.errors import DomainError, NotFound
 from proctoring import grants
-from proctoring.engine import EngineFull, TranscodeFull
+from proctoring.engine import EngineFull, NotLive, TranscodeFull
 from proctoring.models import MediaAssignment
 from proctoring.sdp import BadOffer
 from proctoring.sessions import DiscardSink, attempt_of, phone_session_id, session_id
@@ -66,6 +66,14 @@ class MediaService(Protocol):
 
     def watch_answer(self, session: str, viewer: str, sdp: object) -> None:
         """The browser's answer to an offer ``watch`` returned."""
+
+    def receive(self, session: str, viewer: str) -> str | None:
+        """The other side of a call for ``viewer`` (the examiner as in ``join``, or "candidate") on a connection of
+        its own: the media server's offer (the Janus plane), or None where it comes on the viewer's own connection
+        (aiortc). NotLive (or NotFound) while that side is not there."""
+
+    def receive_answer(self, session: str, viewer: str, sdp: object) -> None:
+        """The browser's answer to ``receive``'s offer."""
 
     def stats(self, session: str) -> dict[str, Any] | None:
         """Connection state and frame counts of a session, or None."""
@@ -134,6 +142,15 @@ class LocalMedia:
         if not hasattr(engine, "watch_answer"):
             raise BadOffer("This media server answers the offer itself.")
         engine.watch_answer(session, viewer, sdp)
+
+    def receive(self, session: str, viewer: str) -> str | None:
+        """The other side of a call on a connection of its own (Janus), or None (aiortc)."""
+        offer = self._engine().receive(session, viewer)
+        return None if offer is None else str(offer)
+
+    def receive_answer(self, session: str, viewer: str, sdp: object) -> None:
+        """The browser's answer for ``receive``."""
+        self._engine().receive_answer(session, viewer, sdp)
 
     def stats(self, session: str) -> dict[str, Any] | None:
         """Stats of a session held here."""
@@ -336,6 +353,28 @@ class RemoteMedia:
             raise NotFound("This candidate is not connected.")
         grant = grants.Grant("join", session, attempt=attempt_of(session), viewer=examiner[:64])
         return str(self._json(engine, "POST", f"/engine/sessions/{session}/join", grant, {"sdp": sdp})["sdp"])
+
+    def receive(self, session: str, viewer: str) -> str | None:
+        """Ask the session's engine for the other side of a call (its offer, or None)."""
+        engine = self._assigned(session)
+        if engine is None:
+            raise NotFound("This candidate is not connected.")
+        grant = grants.Grant("join", session, attempt=attempt_of(session), viewer=viewer[:64])
+        resp = self._request(engine, "POST", f"/engine/sessions/{session}/receive", grant, {})
+        if resp.status == 409:  # the other side is not there yet
+            raise NotLive(_error_of(resp).get("message") or "No call is going on right now.")
+        if resp.status >= 300:
+            raise MediaUnavailable(f"The media server answered {resp.status}.")
+        offer = resp.json().get("sdp")
+        return str(offer) if isinstance(offer, str) else None
+
+    def receive_answer(self, session: str, viewer: str, sdp: object) -> None:
+        """Hand the browser's answer to the session's engine."""
+        engine = self._assigned(session)
+        if engine is None:
+            raise NotFound("This candidate is not connected.")
+        grant = grants.Grant("join", session, attempt=attempt_of(session), viewer=viewer[:64])
+        self._json(engine, "POST", f"/engine/sessions/{session}/receive", grant, {"sdp": sdp})
 
     def stats(self, session: str) -> dict[str, Any] | None:
         """Stats from the session's engine."""

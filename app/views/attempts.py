@@ -202,6 +202,34 @@ def media_offer(attempt_id: int) -> Response:
     return jsonify({"type": "answer", "sdp": answer_sdp})
 
 
+@bp.post("/api/attempts/<int:attempt_id>/media/receive")
+@role_required(Role.CANDIDATE)
+def media_receive(attempt_id: int) -> Response:
+    """The examiner (or a proctor who calls) on a connection of its own, where the media plane sends a call that
+    way (Janus: a subscriber, whose offer comes from the server). Without ``sdp``: the offer, ``{"receive": false}``
+    where the call comes on the camera's own connection (aiortc), ``{"wait": true}`` while nobody calls (the page
+    asks again); with ``sdp``: the browser's answer to that offer."""
+    from proctoring.engine import NotLive
+    from proctoring.media import media
+    from proctoring.sessions import session_id
+
+    attempt = get_attempt_for(user(), attempt_id)
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise AttemptClosed("This attempt has ended.")
+    body = request.get_json(silent=True)
+    if isinstance(body, dict) and "sdp" in body:
+        limit_offers(f"receive:attempt:{attempt.id}")
+        media().receive_answer(session_id(attempt.id), "candidate", body.get("sdp"))
+        return jsonify({"started": True})
+    try:
+        offer = media().receive(session_id(attempt.id), "candidate")
+    except NotLive:
+        return jsonify({"wait": True})
+    if offer is None:
+        return jsonify({"receive": False})
+    return jsonify({"type": "offer", "sdp": offer})
+
+
 #: The largest body of the page's events (20 events of a few dozen bytes each fit many times over).
 PAGE_EVENTS_MAX_BYTES = 8192
 

@@ -98,6 +98,18 @@ def join(session: str) -> Response:
     return jsonify({"sdp": _local().join(session, grant.viewer or "examiner", _body().get("sdp"))})
 
 
+@bp.post("/sessions/<session>/receive")
+def receive(session: str) -> Response:
+    """The other side of a call for the grant's viewer: without ``sdp`` the engine's offer (or none), with it the
+    browser's answer to that offer."""
+    grant = _grant("join", session)
+    viewer, body = grant.viewer or "examiner", _body()
+    if "sdp" in body:
+        _local().receive_answer(session, viewer, body.get("sdp"))
+        return jsonify({"started": True})
+    return jsonify({"sdp": _local().receive(session, viewer)})
+
+
 @bp.post("/sessions/<session>/watch")
 def watch(session: str) -> Response:
     """Relay a session to the grant's viewer."""

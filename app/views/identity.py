@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     Response,
@@ -94,6 +96,21 @@ def live_offer(exam_id: int) -> Response:
     sdp = body.get("sdp") if isinstance(body, dict) else None
     return jsonify({"type": "answer", "sdp": manual.connect(current_app._get_current_object(),  # type: ignore[attr-defined]
                                                             check, sdp)})
+
+
+@bp.post("/api/identity/<int:exam_id>/live/receive")
+@role_required(Role.CANDIDATE)
+def live_receive(exam_id: int) -> Response:
+    """The proctor who calls, on a connection of its own where the media plane sends a call that way (Janus):
+    without ``sdp`` its offer (or ``wait``, or ``receive: false`` on aiortc), with ``sdp`` the browser's answer."""
+    from app.views.attempts import limit_offers
+
+    check = manual.waiting_check(user(), get_exam_for(user(), exam_id))
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    if sdp is not None:
+        limit_offers(f"receive:identity:{check.id}")
+    return jsonify(manual.receive(current_app._get_current_object(), check, "candidate", sdp))  # type: ignore[attr-defined]
 
 
 @bp.route("/api/identity/<int:exam_id>/chat", methods=["GET", "POST"])
@@ -299,8 +316,23 @@ def manual_call(check_id: int) -> Response:
     check = manual.supervised_check(user(), check_id)
     body = request.get_json(silent=True)
     sdp = body.get("sdp") if isinstance(body, dict) else None
-    return jsonify({"type": "answer", "sdp": manual.call(current_app._get_current_object(),  # type: ignore[attr-defined]
-                                                         check, user(), sdp)})
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    answer: dict[str, Any] = {"type": "answer", "sdp": manual.call(app, check, user(), sdp)}
+    other = manual.receive(app, check, f"proctor-{user().id}")  # the candidate on a second connection (Janus)
+    if other.get("type") == "offer":
+        answer["receive"] = other
+    return jsonify(answer)
+
+
+@bp.post("/api/proctor/identity/<int:check_id>/call/receive")
+@role_required(Role.PROCTOR, Role.STAFF)
+def manual_call_receive(check_id: int) -> Response:
+    """The proctor's browser answers the offer that sends it the candidate (the Janus plane, see ``manual_call``)."""
+    check = manual.supervised_check(user(), check_id)
+    body = request.get_json(silent=True)
+    sdp = body.get("sdp") if isinstance(body, dict) else None
+    return jsonify(manual.receive(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                  check, f"proctor-{user().id}", sdp if sdp is not None else ""))
 
 
 @bp.post("/proctor/identity/<int:check_id>/decide")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, jsonify, make_response, redirect, render_template, request, url_for
@@ -221,8 +222,28 @@ def oral_join(attempt_id: int) -> Response:
     att = actions.supervised_attempt(user(), attempt_id)
     if not att.exam.oral or att.status.value != "in_progress":
         raise NotFound("This attempt has no oral exam going on.")
-    answer = media_service().join(session_id(att.id), f"examiner-{user().id}", _body().get("sdp"))
-    return jsonify({"type": "answer", "sdp": answer})
+    return _joined(att.id, f"examiner-{user().id}")
+
+
+def _joined(attempt_id: int, examiner: str) -> Response:
+    """Join the call with the body's offer; the answer, and where the media server sends the candidate on a
+    connection of its own (the Janus plane), its offer as ``receive`` (the browser answers it at ``.../receive``)."""
+    service = media_service()
+    answer = service.join(session_id(attempt_id), examiner, _body().get("sdp"))
+    body: dict[str, Any] = {"type": "answer", "sdp": answer}
+    offer = service.receive(session_id(attempt_id), examiner)
+    if offer is not None:
+        body["receive"] = {"type": "offer", "sdp": offer}
+    return jsonify(body)
+
+
+@api.post("/attempts/<int:attempt_id>/oral/receive")
+@role_required(*SUPERVISORS)
+def oral_receive(attempt_id: int) -> Response:
+    """The examiner's browser answers the offer that sends it the candidate (the Janus plane, see ``_joined``)."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    media_service().receive_answer(session_id(att.id), f"examiner-{user().id}", _body().get("sdp"))
+    return jsonify({"started": True})
 
 
 @api.post("/attempts/<int:attempt_id>/call/offer")
@@ -233,9 +254,18 @@ def call_join(attempt_id: int) -> Response:
     att = actions.supervised_attempt(user(), attempt_id)
     if att.status.value != "in_progress" or not att.exam.proctoring_required:
         raise Conflict(_("This attempt has already ended."))
-    answer = media_service().join(session_id(att.id), f"proctor-{user().id}", _body().get("sdp"))
+    joined = _joined(att.id, f"proctor-{user().id}")
     actions.call_started(att, user(), utcnow())
-    return jsonify({"type": "answer", "sdp": answer})
+    return joined
+
+
+@api.post("/attempts/<int:attempt_id>/call/receive")
+@role_required(*SUPERVISORS)
+def call_receive(attempt_id: int) -> Response:
+    """The proctor's browser answers the offer that sends it the candidate (the Janus plane, see ``_joined``)."""
+    att = actions.supervised_attempt(user(), attempt_id)
+    media_service().receive_answer(session_id(att.id), f"proctor-{user().id}", _body().get("sdp"))
+    return jsonify({"started": True})
 
 
 @api.post("/attempts/<int:attempt_id>/call/end")

@@ -51,7 +51,8 @@ PUBLIC_WITH_IDS = {
 # (tests/proctoring/test_media_engines.py).
 PUBLIC_WITH_IDS.update({r: "media engine internal API" for r in (
     "engine_api.offer", "engine_api.watch", "engine_api.stats", "engine_api.close", "engine_api.snapshot",
-    "engine_api.liveness", "engine_api.join", "engine_api.screen_snapshot", "engine_api.phone_snapshot")})
+    "engine_api.liveness", "engine_api.join", "engine_api.screen_snapshot", "engine_api.phone_snapshot",
+    "engine_api.receive")})
 PUBLIC_WITH_IDS["engine_api.watch_answer"] = "media engine internal API (tests/proctoring/test_janus.py)"
 # Routes where an id of the person's own institution is theirs to use whatever exams they are assigned to (the
 # unassigned proctor of B below); another institution's id answers 404 (the other rows of the test).

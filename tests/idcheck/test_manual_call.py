@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 from sqlalchemy import func, select
@@ -14,16 +15,19 @@ from sqlalchemy import func, select
 from kernel.db import db
 from storage.models import Blob
 from tests.idcheck.test_manual_check import waiting  # noqa: F401
-from tests.proctoring.conftest import PatternTrack
-from tests.proctoring.test_oral import _frames
+from tests.proctoring.conftest import PLANES, PatternTrack, use_plane
+from tests.proctoring.test_oral import _frames, candidate_receives, receive_offered
 
 
-async def _signal(client: Any, url: str, pc: Any) -> int:
+async def _signal(client: Any, url: str, pc: Any, answered: dict[str, Any] | None = None) -> int:
     loop = asyncio.get_running_loop()
     resp = await loop.run_in_executor(None, lambda: client.post(url, json={"sdp": pc.localDescription.sdp}))
     if resp.status_code != 200:
         return resp.status_code
-    await pc.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
+    body = resp.get_json()
+    if answered is not None:
+        answered.update(body)
+    await pc.setRemoteDescription(RTCSessionDescription(type=body["type"], sdp=body["sdp"]))
     for _ in range(50):
         if pc.connectionState == "connected":
             break
@@ -41,7 +45,9 @@ def _pc() -> tuple[Any, dict[str, Any]]:
     return pc, got
 
 
-def test_the_proctor_talks_to_the_waiting_candidate_and_nothing_is_recorded(waiting):  # noqa: F811
+@pytest.mark.parametrize("plane", PLANES)
+def test_the_proctor_talks_to_the_waiting_candidate_and_nothing_is_recorded(app, waiting, plane):  # noqa: F811
+    use_plane(app, plane)
     exam, _cand, client, _proctor, p, check = waiting
     got: dict[str, Any] = {}
 
@@ -52,11 +58,22 @@ def test_the_proctor_talks_to_the_waiting_candidate_and_nothing_is_recorded(wait
         await asyncio.sleep(0.5)
         proctor_pc, from_candidate = _pc()
         await proctor_pc.setLocalDescription(await proctor_pc.createOffer())
-        assert await _signal(p, f"/api/proctor/identity/{check.id}/call/offer", proctor_pc) == 200
+        joined: dict[str, Any] = {}
+        assert await _signal(p, f"/api/proctor/identity/{check.id}/call/offer", proctor_pc, joined) == 200
+        receivers: list[Any] = []  # on Janus each side receives the other on a connection of its own
+        await receive_offered(p, f"/api/proctor/identity/{check.id}/call/receive", joined.get("receive"),
+                              from_candidate, receivers)
+        await candidate_receives(client, f"/api/identity/{exam.id}/live/receive", from_proctor, receivers)
+        for _ in range(50):
+            if all(pc.connectionState == "connected" for pc in receivers):
+                break
+            await asyncio.sleep(0.1)
         got["candidate_sees"], got["proctor_sees"], got["candidate_hears"], got["proctor_hears"] = \
             await asyncio.gather(_frames(from_proctor["video"], 30), _frames(from_candidate["video"], 30),
                                  _frames(from_proctor["audio"], 50), _frames(from_candidate["audio"], 50))
         await proctor_pc.close()
+        for pc in receivers:
+            await pc.close()
         await cand.close()
 
     asyncio.run(run())

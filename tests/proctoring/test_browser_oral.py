@@ -15,7 +15,7 @@ from proctoring.models import SystemCheck
 from storage import vault
 from tests.browser import chromium, confirm_submit, enter_fullscreen, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD, totp_code
-from tests.proctoring.conftest import recordings, wait_parts_closed
+from tests.proctoring.conftest import PLANES, recordings, use_plane, wait_parts_closed
 from tests.proctoring.test_oral import ORAL_QUESTIONS
 from tests.proctoring.test_screen import decoded_frames, ffprobe_streams
 
@@ -44,8 +44,11 @@ def _received(driver) -> dict[str, int]:
     return driver.execute_async_script(RECEIVED)
 
 
+@pytest.mark.parametrize("plane", PLANES)
 def test_two_chromiums_see_and_hear_each_other_in_an_oral_exam(app, chromium, live_server, fake_webcam,  # noqa: F811
-                                                                make_institution, make_user, make_exam, tmp_path):
+                                                                make_institution, make_user, make_exam, tmp_path,
+                                                                plane):
+    use_plane(app, plane)  # on Janus each side receives the other on a second connection (the last one kept)
     inst = make_institution()
     exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
                      questions=ORAL_QUESTIONS)

@@ -14,13 +14,16 @@ from kernel.db import db
 from proctoring.models import SystemCheck
 from tests.browser import chromium, enter_fullscreen, fake_webcam, live_server, log_in  # noqa: F401
 from tests.conftest import PASSWORD, totp_code
+from tests.proctoring.conftest import PLANES, use_plane
 
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.parametrize("plane", PLANES)
 def test_a_proctor_clicks_talk_and_the_candidate_sees_who_is_calling(app, chromium, live_server,  # noqa: F811
                                                                        fake_webcam, make_institution,  # noqa: F811
-                                                                       make_user, make_exam, tmp_path):
+                                                                       make_user, make_exam, tmp_path, plane):
+    use_plane(app, plane)
     inst = make_institution()
     exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True)
     proctor = make_user("proctor", inst)

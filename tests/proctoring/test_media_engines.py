@@ -211,3 +211,48 @@ def test_engine_api_needs_a_grant(engines, client, instance_path):
     # the engine's port serves the engine API only: no login page, no candidate route
     assert http.request("GET", alive[0] + "/login").status == 404
     assert http.request("GET", alive[0] + "/healthz").status == 404
+
+
+def test_a_call_through_an_engine_process_says_where_each_side_receives(app, engines, make_institution, make_user,
+                                                                         make_exam):
+    """The proctor's call and the candidate's ask for the caller go to the session's engine with a grant; aiortc
+    engines send each side the other on its own connection (no second offer: README "Media plane on Janus")."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.mediastreams import AudioStreamTrack
+
+    from tests.proctoring.conftest import PatternTrack, aiortc_offer, connect
+
+    inst = make_institution()
+    exam = make_exam(institution=inst, identity_check_required=False, proctoring_required=True,
+                     questions=[{"id": "q1", "type": "free_text", "prompt": "?", "points": 1}])
+    proctor = make_user("proctor", inst)
+    exam.proctors.append(proctor)
+    db.session.commit()
+    staff = app.test_client()
+    login(staff, proctor)
+    client, attempt_id = _candidate(app, inst, exam, make_user)
+
+    async def call() -> tuple[int, dict, int, dict]:
+        cand = (await aiortc_offer())[0]
+        proctor_pc = RTCPeerConnection()
+        try:
+            await connect(client, attempt_id, cand)
+            proctor_pc.addTrack(PatternTrack())
+            proctor_pc.addTrack(AudioStreamTrack())
+            await proctor_pc.setLocalDescription(await proctor_pc.createOffer())
+            loop = asyncio.get_running_loop()
+            joined = await loop.run_in_executor(None, lambda: staff.post(
+                f"/api/proctor/attempts/{attempt_id}/call/offer", json={"sdp": proctor_pc.localDescription.sdp}))
+            if joined.status_code == 200:
+                await proctor_pc.setRemoteDescription(RTCSessionDescription(type="answer",
+                                                                            sdp=joined.get_json()["sdp"]))
+            asked = await loop.run_in_executor(None, lambda: client.post(
+                f"/api/attempts/{attempt_id}/media/receive", json={}))
+            return joined.status_code, joined.get_json(), asked.status_code, asked.get_json()
+        finally:
+            await proctor_pc.close()
+            await cand.close()
+
+    joined_status, joined, asked_status, asked = asyncio.run(call())
+    assert joined_status == 200 and joined["type"] == "answer" and "receive" not in joined, joined
+    assert asked_status == 200 and asked == {"receive": False}, asked

@@ -15,7 +15,7 @@ from kernel.db import db
 from proctoring.models import SystemCheck
 from storage import vault
 from tests.conftest import login, start_exam
-from tests.proctoring.conftest import PatternTrack, connect, recordings, wait_parts_closed
+from tests.proctoring.conftest import PLANES, PatternTrack, connect, recordings, use_plane, wait_parts_closed
 from tests.proctoring.test_screen import decoded_frames, ffprobe_streams
 
 ORAL_QUESTIONS = [{"id": "q1", "type": "single_choice", "prompt": "2+2?", "points": 1,
@@ -59,7 +59,41 @@ async def _frames(track: Any, want: int, seconds: float = 10.0) -> int:
     return n
 
 
-def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(oral, tmp_path):
+async def receive_offered(client: Any, url: str, offer: dict[str, Any] | None, tracks: dict[str, Any],
+                          pcs: list[Any]) -> None:
+    """Where the media plane sends the other side of the call on a connection of its own (Janus: its offer, in
+    ``offer``), answer it as the pages do and post the answer to ``url``; its tracks land in ``tracks``."""
+    if offer is None:
+        return
+    pc = RTCPeerConnection()
+    pcs.append(pc)
+    pc.on("track", lambda t: tracks.__setitem__(t.kind, t))
+    await pc.setRemoteDescription(RTCSessionDescription(**offer))
+    await pc.setLocalDescription(await pc.createAnswer())
+    loop = asyncio.get_running_loop()
+    resp = await loop.run_in_executor(None, lambda: client.post(url, json={"sdp": pc.localDescription.sdp}))
+    assert resp.status_code == 200, resp.get_json()
+
+
+async def candidate_receives(client: Any, aid: int | str, tracks: dict[str, Any], pcs: list[Any]) -> None:
+    """The candidate's page asks for the caller on a connection of its own until there is one (Janus: ``wait``
+    until then), or is told the call comes on the camera's connection (aiortc: ``receive`` false)."""
+    loop = asyncio.get_running_loop()
+    url = aid if isinstance(aid, str) else f"/api/attempts/{aid}/media/receive"  # an attempt's, or this route
+    for _ in range(50):
+        resp = await loop.run_in_executor(None, lambda: client.post(url, json={}))
+        body = resp.get_json()
+        assert resp.status_code == 200, body
+        if not body.get("wait"):  # else the examiner's connection is not up yet
+            await receive_offered(client, url, body if body.get("type") == "offer" else None, tracks, pcs)
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the caller never reached the candidate")
+
+
+@pytest.mark.parametrize("plane", PLANES)
+def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(app, oral, tmp_path, plane):
+    use_plane(app, plane)
     client, aid = oral["client"], oral["attempt_id"]
     got: dict[str, Any] = {}
 
@@ -84,17 +118,29 @@ def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(or
         resp = await loop.run_in_executor(None, lambda: oral["examiner_client"].post(
             f"/api/proctor/attempts/{aid}/oral/offer", json={"sdp": exam_pc.localDescription.sdp}))
         assert resp.status_code == 200, resp.get_json()
-        await exam_pc.setRemoteDescription(RTCSessionDescription(**resp.get_json()))
+        joined = resp.get_json()
+        await exam_pc.setRemoteDescription(RTCSessionDescription(type=joined["type"], sdp=joined["sdp"]))
+        receivers: list[Any] = []
+        await receive_offered(oral["examiner_client"], f"/api/proctor/attempts/{aid}/oral/receive",
+                              joined.get("receive"), from_candidate, receivers)
         for _ in range(50):
             if exam_pc.connectionState == "connected":
                 break
             await asyncio.sleep(0.1)
         assert exam_pc.connectionState == "connected"
+        await candidate_receives(client, aid, from_examiner, receivers)
+        for _ in range(50):
+            if all(pc.connectionState == "connected" for pc in receivers):
+                break
+            await asyncio.sleep(0.1)
         assert set(from_examiner) == {"video", "audio"} and set(from_candidate) == {"video", "audio"}
         got["candidate_sees"], got["examiner_sees"], got["candidate_hears"], got["examiner_hears"] = \
             await asyncio.gather(_frames(from_examiner["video"], 90), _frames(from_candidate["video"], 90),
                                  _frames(from_examiner["audio"], 150), _frames(from_candidate["audio"], 150))
         await exam_pc.close()
+        for pc in receivers:
+            await pc.close()
+        await asyncio.sleep(1.5)  # the candidate stays a moment after the examiner left
         await cand.close()
 
     asyncio.run(run())
@@ -102,11 +148,27 @@ def test_examiner_and_candidate_see_and_hear_each_other_and_both_are_recorded(or
     assert got["candidate_hears"] >= 50 and got["examiner_hears"] >= 50, got  # 20 ms audio frames
     wait_parts_closed(aid)
     parts = recordings(aid)
-    assert len(parts) == 2  # before the examiner joined, and with the examiner
+    # Before the examiner joined, and with the examiner; on Janus the examiner's leaving (before the candidate's)
+    # starts a part without the examiner's tracks (GStreamer's muxer would wait for them; README).
+    assert len(parts) == (2 if plane == "aiortc" else 3), parts
+    if plane == "janus":
+        assert [s["codec_type"] for s in ffprobe_streams(vault.read(parts[2]), tmp_path)] == ["video", "audio"]
     webm = vault.read(parts[1])
     streams = ffprobe_streams(webm, tmp_path)
     assert [(s["codec_type"], s["codec_name"]) for s in streams] == [
         ("video", "vp8"), ("audio", "opus"), ("video", "vp8"), ("audio", "opus")], streams
+    # The examiner's tracks by name, as the review and playback find them (a track's title on aiortc, the TITLE tag
+    # GStreamer writes on Janus).
+    titles = [next((v for k, v in s.get("tags", {}).items() if k.lower() == "title"), None) for s in streams]
+    assert titles[2:] == ["examiner_video", "examiner_audio"], titles
+    # The review's copy holds both sides; the examiner's video is not taken for a screen.
+    from kernel.clock import utcnow
+    from proctoring.playback import make_playback
+    from storage.models import Blob
+
+    row = make_playback(parts[1], utcnow())
+    assert row.state == "ready" and row.copy_id and not row.screen_copy_id, (row.state, row.error)
+    assert len(ffprobe_streams(vault.read(db.session.get(Blob, row.copy_id)), tmp_path)) == 4
     frames = decoded_frames(webm)
     assert frames[0][0] >= 50 and frames[2][0] >= 50, frames  # the candidate's and the examiner's video
     assert frames[1][0] >= 50 and frames[3][0] >= 50, frames
@@ -210,3 +272,62 @@ def test_the_recording_waits_for_the_examiners_keyframe_and_says_so():
     between = PartRecorder(lambda: Sink(), lambda _status: None)  # no part open yet: the next one's layout
     between.set_layout(CAMERA_ONLY + ORAL_TRACKS)
     assert between.waits_for_keyframe("examiner_video")
+
+
+@pytest.mark.parametrize("plane", PLANES)
+def test_an_examiner_whose_camera_sends_nothing_does_not_hold_the_recording_back(app, oral, plane):
+    """The examiner's connection stays up but its camera sends nothing: the candidate goes on being recorded. On
+    Janus (GStreamer's muxer would wait for the silent track) the part goes on without the examiner's tracks once
+    Janus says it receives nothing, and with them when the camera sends again."""
+    from proctoring.sessions import session_id
+
+    use_plane(app, plane)
+    client, aid = oral["client"], oral["attempt_id"]
+    counts: list[int] = []
+
+    async def run() -> None:
+        cand = RTCPeerConnection()
+        cand.addTrack(PatternTrack())
+        cand.addTrack(AudioStreamTrack())
+        cand.createDataChannel("events")
+        await cand.setLocalDescription(await cand.createOffer())
+        await connect(client, aid, cand)
+        exam_pc = RTCPeerConnection()
+        camera = exam_pc.addTrack(PatternTrack())
+        exam_pc.addTrack(AudioStreamTrack())
+        await exam_pc.setLocalDescription(await exam_pc.createOffer())
+        loop = asyncio.get_running_loop()
+        resp = await loop.run_in_executor(None, lambda: oral["examiner_client"].post(
+            f"/api/proctor/attempts/{aid}/oral/offer", json={"sdp": exam_pc.localDescription.sdp}))
+        assert resp.status_code == 200, resp.get_json()
+        await exam_pc.setRemoteDescription(RTCSessionDescription(type="answer", sdp=resp.get_json()["sdp"]))
+        for _ in range(50):
+            if exam_pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        camera.replaceTrack(None)  # the examiner's camera sends nothing from now on; the connection stays
+        await asyncio.sleep(2.5)
+        for _ in range(2):
+            counts.append((app.extensions["aufsicht.media"].stats(session_id(aid)) or {}).get("video_frames", 0))
+            await asyncio.sleep(2.0)
+        camera.replaceTrack(PatternTrack())  # and sends again
+        await asyncio.sleep(3.0)
+        await exam_pc.close()
+        await asyncio.sleep(1.5)
+        await cand.close()
+
+    asyncio.run(run())
+    assert counts[1] - counts[0] >= 20, counts  # the candidate's camera in 2 s (30 fps asked for)
+    wait_parts_closed(aid)
+    import io
+
+    import av
+
+    tracks = []
+    for part in recordings(aid):
+        with av.open(io.BytesIO(vault.read(part))) as c:
+            tracks.append(len(c.streams))
+    # aiortc: the candidate alone, then with the examiner (a silent track is no trouble there); Janus: alone, with
+    # the examiner, without while the camera sent nothing, with the examiner again, without once the examiner left.
+    assert tracks == ([2, 4] if plane == "aiortc" else [2, 4, 2, 4, 2]), tracks

@@ -289,8 +289,11 @@
       for (var i = 0; i < buf.length; i++) { sum += buf[i] * buf[i]; }
       return Math.sqrt(sum / buf.length);
     }
-    var them = analyser(document.getElementById("examiner-view")), me = analyser(document.getElementById("self-view"));
+    var view = document.getElementById("examiner-view"), heard = view && view.srcObject;
+    var them = analyser(view), me = analyser(document.getElementById("self-view"));
     meter = {ctx: ctx, timer: setInterval(function () {
+      // The caller's sound may come later, on a connection of its own (the Janus plane, media.js): listen anew.
+      if (view && (!them || view.srcObject !== heard)) { heard = view.srcObject; them = analyser(view); }
       var a = level(them), b = level(me), who = "";
       if (Math.max(a, b) > 0.01) { who = a >= b ? "proctor" : "candidate"; }
       out.dataset.who = who;

@@ -169,6 +169,59 @@
     var statusEl = document.getElementById("idcheck-status");
     var state = document.getElementById("manual-state");
     var pc = null;
+    // The proctor who calls, on a connection of its own where the media plane sends a call that way (Janus: the
+    // server offers, this page answers; asked every 3 s while connected); on aiortc it comes on ``pc`` itself.
+    var receiver = null, askTimer = null, callOnOwn = false;
+    var receiveUrl = (m.offer || "").replace(/\/offer$/, "/receive");
+
+    function callShown(on) {
+      document.getElementById("manual-call").hidden = !on;
+      document.getElementById("manual-call-state").dataset.state = on ? "on" : "ended";
+    }
+
+    function showTrack(proctorStream, track) {
+      proctorStream.addTrack(track);
+      if (track.kind !== "video") { return; }
+      track.onunmute = function () { callShown(true); };
+      track.onmute = function () { callShown(false); };
+    }
+
+    function askSoon(ms) { if (!askTimer) { askTimer = setTimeout(askProctor, ms); } }
+
+    function askProctor() {
+      askTimer = null;
+      if (callOnOwn || receiver || !pc || pc.connectionState !== "connected") { return; }
+      window.aufsicht.postJson(receiveUrl, {}).then(function (r) {
+        if (r.ok && r.body.receive === false) { callOnOwn = true; return null; }
+        if (!r.ok || r.body.type !== "offer" || receiver) { askSoon(3000); return null; }
+        var rc = new RTCPeerConnection({iceServers: JSON.parse(m.ice || "[]")}), proctorStream = new MediaStream();
+        receiver = rc;
+        document.getElementById("manual-proctor").srcObject = proctorStream;
+        rc.ontrack = function (ev) { showTrack(proctorStream, ev.track); };
+        rc.onconnectionstatechange = function () {  // the proctor hung up (or the way broke): ask again
+          if (rc === receiver && (rc.connectionState === "failed" || rc.connectionState === "closed")) {
+            receiver = null;
+            callShown(false);
+            askSoon(3000);
+          }
+        };
+        return rc.setRemoteDescription({type: "offer", sdp: r.body.sdp})
+          .then(function () { return rc.createAnswer(); })
+          .then(function (a) { return rc.setLocalDescription(a); })
+          .then(function () {
+            return new Promise(function (res) {
+              if (rc.iceGatheringState === "complete") { res(); return; }
+              rc.addEventListener("icegatheringstatechange", function () { if (rc.iceGatheringState === "complete") { res(); } });
+              setTimeout(res, 5000);
+            });
+          })
+          .then(function () { return window.aufsicht.postJson(receiveUrl, {sdp: rc.localDescription.sdp}); })
+          .then(function (a) { if (!a.ok) { throw a; } });
+      }).catch(function () {
+        if (receiver) { receiver.close(); receiver = null; }
+        askSoon(3000);
+      });
+    }
 
     function mark(key, text) { state.dataset.state = key; state.textContent = text; }
 
@@ -181,9 +234,11 @@
             statusEl.textContent = m.msgVerified;
             document.getElementById("manual-continue").hidden = false;
             if (pc) { pc.close(); }
+            if (receiver) { receiver.close(); receiver = null; }
           } else if (body.status === "rejected") {
             statusEl.textContent = m.msgRejected + " " + (body.decision_reason || "");
             if (pc) { pc.close(); }
+            if (receiver) { receiver.close(); receiver = null; }
           } else { setTimeout(waitForDecision, 1500); }
         })
         .catch(function () { setTimeout(waitForDecision, 3000); });
@@ -202,20 +257,10 @@
           // the call is shown with an indicator as soon as the proctor's video arrives.
           var proctorStream = new MediaStream();
           document.getElementById("manual-proctor").srcObject = proctorStream;
-          pc.ontrack = function (ev) {
-            proctorStream.addTrack(ev.track);
-            if (ev.track.kind !== "video") { return; }
-            ev.track.onunmute = function () {
-              document.getElementById("manual-call").hidden = false;
-              document.getElementById("manual-call-state").dataset.state = "on";
-            };
-            ev.track.onmute = function () {
-              document.getElementById("manual-call").hidden = true;
-              document.getElementById("manual-call-state").dataset.state = "ended";
-            };
-          };
+          pc.ontrack = function (ev) { showTrack(proctorStream, ev.track); };
+          if (receiver) { receiver.close(); receiver = null; }
           pc.onconnectionstatechange = function () {
-            if (pc.connectionState === "connected") { mark("connected", m.msgConnected); }
+            if (pc.connectionState === "connected") { mark("connected", m.msgConnected); askSoon(0); }
             else if (pc.connectionState === "failed") {  // why, in words, where the browser can tell
               var failed = pc;
               mark("failed", m.msgFailed);

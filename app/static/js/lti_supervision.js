@@ -28,6 +28,7 @@
           if (n.kind === "resumed") { say(n.kind, box.dataset.resumed); }
           if (n.kind === "call_started" || n.kind === "call_ended") {
             document.getElementById("examiner").hidden = n.kind !== "call_started";
+            document.dispatchEvent(new CustomEvent("aufsicht:notice", {detail: n}));  // media.js: the caller (Janus)
           }
         });
       })

@@ -89,6 +89,7 @@
         backoff = 1000;
         wasConnected = true;
         setState("connected", root.dataset.msgConnected);
+        askCallerSoon(0);
       } else if (conn.connectionState === "failed") {  // say why while trying again
         window.aufsicht.whyFailed(conn, wasConnected).then(function (why) {
           if (conn === pc) { retry(why + " – " + root.dataset.msgReconnecting); }
@@ -108,6 +109,54 @@
       })
       .catch(function (e) { retry(e && e.userMessage); });
   }
+
+  // The caller (an oral exam's examiner, a proctor who calls) on a connection of its own, where the media plane
+  // sends a call that way (Janus: the server offers, this page answers); on aiortc the call comes on the camera's
+  // own connection (the server says ``receive: false`` once, and nothing more is asked).
+  var receiveUrl = (root.dataset.offerUrl || "").replace(/\/offer$/, "/receive");
+  var receiver = null, receiveTimer = null, callOnOwn = false;
+  var examinerBox = document.getElementById("examiner");
+  // An oral exam's examiner may join at any time; a proctor's call is announced (the notice call_started).
+  var callExpected = !!(examinerBox && !examinerBox.classList.contains("proctor-call"));
+  function askCallerSoon(ms) {
+    if (!receiveTimer) { receiveTimer = setTimeout(askCaller, ms); }
+  }
+  function dropReceiver() {
+    if (receiver) { try { receiver.close(); } catch (e) { /* already closed */ } receiver = null; }
+  }
+  function askCaller() {
+    receiveTimer = null;
+    if (closing || callOnOwn || receiver || !callExpected || !pc || pc.connectionState !== "connected") { return; }
+    var examinerView = document.getElementById("examiner-view");
+    window.aufsicht.postJson(receiveUrl, {}).then(function (r) {
+      if (r.ok && r.body.receive === false) { callOnOwn = true; return null; }
+      if (!r.ok || r.body.type !== "offer" || receiver) { askCallerSoon(3000); return null; }  // nobody calls yet
+      var rc = new RTCPeerConnection({iceServers: iceServers}), caller = new MediaStream();
+      receiver = rc;
+      if (examinerView) { examinerView.srcObject = caller; }
+      rc.ontrack = function (ev) { caller.addTrack(ev.track); };
+      rc.onconnectionstatechange = function () {  // the caller left (or the way broke): ask again
+        if (rc === receiver && (rc.connectionState === "failed" || rc.connectionState === "closed")) {
+          receiver = null;
+          askCallerSoon(3000);
+        }
+      };
+      return rc.setRemoteDescription({type: "offer", sdp: r.body.sdp})
+        .then(function () { return rc.createAnswer(); })
+        .then(function (a) { return rc.setLocalDescription(a); })
+        .then(function () { return waitIce(rc); })
+        .then(function () { return window.aufsicht.postJson(receiveUrl, {sdp: rc.localDescription.sdp}); })
+        .then(function (a) { if (!a.ok) { throw a; } });
+    }).catch(function () { dropReceiver(); askCallerSoon(3000); });
+  }
+  document.addEventListener("aufsicht:notice", function (ev) {
+    var kind = ev.detail && ev.detail.kind;
+    if (kind === "call_started") { callExpected = true; askCallerSoon(1000); }
+    if (kind === "call_ended" && examinerBox && examinerBox.classList.contains("proctor-call")) {
+      callExpected = false;
+      dropReceiver();
+    }
+  });
 
   // Try again with a growing pause; ``text``: why (the server's words, such as all media servers busy).
   function retry(text) {

@@ -6,6 +6,7 @@
   if (!root) { return; }
   var state = document.getElementById("oral-state");
   var pc = null;
+  var receiver = null;  // where the media server sends the candidate on a connection of its own (Janus)
 
   function say(s, text) { state.dataset.state = s; state.textContent = text; }
 
@@ -23,6 +24,7 @@
   if (endButton) {
     endButton.addEventListener("click", function () {
       if (pc) { pc.close(); pc = null; }
+      if (receiver) { receiver.close(); receiver = null; }
       var self = document.getElementById("oral-self").srcObject;
       if (self) { self.getTracks().forEach(function (t) { t.stop(); }); }
       endButton.hidden = true;
@@ -36,6 +38,23 @@
     window.addEventListener("load", function () { setTimeout(function () { document.getElementById("oral-join").focus(); }, 0); });
   }
 
+  function receive(offer, remote, conn) {
+    var rc = new RTCPeerConnection({iceServers: JSON.parse(root.dataset.ice || "[]")});
+    receiver = rc;
+    rc.ontrack = function (ev) { remote.addTrack(ev.track); };
+    return rc.setRemoteDescription(offer)
+      .then(function () { return rc.createAnswer(); })
+      .then(function (a) { return rc.setLocalDescription(a); })
+      .then(function () { return waitIce(rc); })
+      .then(function () {
+        if (conn !== pc) { rc.close(); return null; }  // joined again meanwhile
+        return window.aufsicht.postJson(root.dataset.offer.replace(/\/offer$/, "/receive"), {sdp: rc.localDescription.sdp});
+      })
+      .then(function (r) {
+        if (r && !r.ok) { throw {userMessage: window.aufsicht.message(r, root.dataset.msgFailed)}; }
+      });
+  }
+
   document.getElementById("oral-join").addEventListener("click", function () {
     say("connecting", root.dataset.msgConnecting);
     navigator.mediaDevices.getUserMedia({audio: true, video: {width: 640, height: 480, frameRate: 30}})
@@ -43,6 +62,7 @@
       .then(function (local) {
         document.getElementById("oral-self").srcObject = local;
         if (pc) { pc.close(); }
+        if (receiver) { receiver.close(); receiver = null; }
         var conn = new RTCPeerConnection({iceServers: JSON.parse(root.dataset.ice || "[]")});
         pc = conn;
         local.getTracks().forEach(function (t) { conn.addTrack(t, local); });
@@ -66,7 +86,10 @@
           .then(function () { return window.aufsicht.postJson(root.dataset.offer, {sdp: conn.localDescription.sdp}); })
           .then(function (r) {
             if (!r.ok || !r.body.sdp) { throw {userMessage: window.aufsicht.message(r, root.dataset.msgFailed)}; }
-            return conn.setRemoteDescription(r.body);
+            return conn.setRemoteDescription({type: r.body.type, sdp: r.body.sdp}).then(function () {
+              // The candidate on a connection of its own (the Janus plane): the server offers, we answer.
+              if (r.body.receive) { return receive(r.body.receive, remote, conn); }
+            });
           });
       })
       .catch(function (e) { if (e !== "denied") { say("failed", (e && e.userMessage) || root.dataset.msgFailed); } });
