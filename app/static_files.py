@@ -87,7 +87,7 @@ class StaticFiles:
             kind += "; charset=utf-8"
         found = _File(body, hashlib.sha256(body).hexdigest()[:16], kind, stat.st_mtime_ns, now)
         with self._lock:
-            if len(self._files) > MAX_NAMES:  # names asked for that are not files are not kept; these are
+            if len(self._files) > MAX_NAMES:  # only names of existing files are kept: a bound all the same
                 self._files.clear()
             self._files[filename] = found
         return found

@@ -69,8 +69,8 @@ def refusal(exam: Exam, proof: lockdown.KeyProof) -> tuple[Response | str, int]:
 def _require_seb() -> tuple[Response | str, int] | None:
     """From the start to the submission of a SEB attempt every request must carry a valid key."""
     args = request.view_args or {}
-    if request.endpoint == "pictures.picture":
-        return None  # an item picture's signed address is its permission, given by a page SEB loaded (app.pictures)
+    if "attempt_id" not in args and request.endpoint not in START_ENDPOINTS:
+        return None  # nothing this hook guards: no need to load the user (an item picture's signed address, say)
     if not current_user.is_authenticated or current_user.role != Role.CANDIDATE:
         return None
     if "attempt_id" in args:
