@@ -238,8 +238,12 @@ def _face_flags(app: Flask, state: LiveState, attempt_id: int, frame_bgr: np.nda
             raised.append(("multiple_faces", {"faces": 1 + len(others)}))
         else:
             ended.add("multiple_faces")
-        if not others and template is not None and seen.encoding is not None:
+        if template is not None:
+            # The encoding was asked for (the costly part, ~0.1 s of dlib): the next one is due a period later
+            # whether or not this picture allowed a comparison. Marking only a comparison made had a picture of
+            # two faces (or a face HOG cannot place) encoded every second, ten times the face work of a candidate.
             state.identity_checked_at[attempt_id] = now
+        if not others and template is not None and seen.encoding is not None:
             d = float(np.linalg.norm(np.frombuffer(template, dtype=np.float64) - seen.encoding))
             if d >= float(app.config.get("IDCHECK_NO_MATCH_MIN", 0.6)):
                 raised.append(("other_person", {"distance": round(d, 3)}))

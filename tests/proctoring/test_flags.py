@@ -111,6 +111,33 @@ def test_the_face_is_compared_every_few_seconds(app, attempt, state):
     assert kinds(attempt) == ["other_person"]
 
 
+class CountingFaces:
+    """The module's face workers, counting the passes that asked for an encoding (dlib's ~0.1 s)."""
+
+    def __init__(self, pool) -> None:
+        self.pool, self.encodings = pool, 0
+
+    def run(self, rgb, *, thorough_if_none: bool, encode: bool):
+        self.encodings += encode
+        return self.pool.run(rgb, thorough_if_none=thorough_if_none, encode=encode)
+
+
+def test_two_people_in_view_are_encoded_once_a_period_not_every_second(app, attempt, state):
+    """A picture with two faces allows no comparison with the verified face; the encoding of it was still made,
+    so the next one waits for the period, as after a comparison (each second's encoding cost ten times a
+    candidate's face work)."""
+    sid = session_id(attempt.id)
+    state.faces = counting = CountingFaces(state.faces)
+    for _ in range(3):
+        _on_frame(app, state, sid, frame("two_people.jpg"), time.time())
+    assert counting.encodings == 1
+    assert kinds(attempt) == ["multiple_faces"]
+    state.identity_checked_at[attempt.id] -= app.config["PROCTORING_IDENTITY_SECONDS"]
+    _on_frame(app, state, sid, frame("biden.jpg"), time.time())  # due again: one person, not the verified one
+    assert counting.encodings == 2
+    assert kinds(attempt) == ["multiple_faces", "other_person"]
+
+
 def test_accommodation_silences_a_flag_type(app, attempt, make_user, state):
     add_accommodation(attempt.user_id, attempt.exam_id, FlagKind.OTHER_PERSON, "twin sister in the room",
                       make_user("staff", attempt.exam.institution))
