@@ -22,7 +22,7 @@ from exams.jobs import send_certificate_job
 from exams.mailer import send_certificate
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, Certificate
 from idcheck.models import IdCheck, IdCheckStatus
-from kernel.clock import clock
+from kernel.clock import clock, to_local
 from kernel.db import db
 from privacy.models import InstitutionSettings
 from proctoring.models import Flag, FlagKind
@@ -391,8 +391,10 @@ def test_verify_page_and_credential_say_what_was_checked(app, client, chain, run
         record_review(att, chain.proctor, "findings", "Handy auf dem Tisch, entschieden: kein Verstoß", clock.now())
         release_result(att, chain.staff, clock.now())
     cert = certificate_for_attempt(att)
-    day = att.ended_at.date().isoformat() if att.ended_at else ""
-    checked = db.session.scalar(select(IdCheck).where(IdCheck.user_id == att.user_id)).decided_at.date().isoformat()
+    day = to_local(att.ended_at, att.exam.institution.timezone).date().isoformat() if att.ended_at else ""
+    decided = db.session.scalar(select(IdCheck).where(IdCheck.user_id == att.user_id)).decided_at
+    # the page gives the day in the institution's zone (near midnight UTC it is another day in Berlin)
+    checked = to_local(decided, att.exam.institution.timezone).date().isoformat()
     en = client.get(f"/verify/{cert.public_id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert f"identity verified on {checked} (automatically)" in en
     assert "supervised with recording; review: irregularities decided by the exam office" in en
@@ -403,14 +405,14 @@ def test_verify_page_and_credential_say_what_was_checked(app, client, chain, run
     assert "mit Aufnahme beaufsichtigt; Durchsicht: Auffälligkeiten von der Prüfungsstelle entschieden" in de
     evidence = {e.get("genre"): e for e in _payload(cert.credential)["evidence"]}
     assert evidence["IdentityVerification"]["identityVerification"] == "automatic"
-    assert evidence["IdentityVerification"]["verifiedOn"] == checked
+    assert evidence["IdentityVerification"]["verifiedOn"] == decided.date().isoformat()  # the credential: UTC
     assert evidence["Supervision"]["description"] == ("supervised with recording; review: irregularities decided "
                                                       "by the exam office")
     path = tmp_path / "cert.jwt"
     path.write_text(cert.credential)
     result = runner.invoke(args=["certificates", "verify", str(path)])  # offline: the signed facts
     assert result.exit_code == 0, result.output
-    assert f"identity verified on {checked} (automatically)" in result.output
+    assert f"identity verified on {decided.date().isoformat()} (automatically)" in result.output  # signed: UTC
     assert "review: irregularities decided by the exam office" in result.output
 
 
