@@ -6,7 +6,8 @@ latency and achieved saves per second per database, checks that no saved answer 
 and ends with one JSON line: p95_ms_sqlite, p95_ms_postgres, saves_per_s_sqlite, saves_per_s_postgres,
 item_analysis_s (and item_analysis_s_sqlite), and the rows of the 60-item exam with media (issue 32):
 page_load_p95_ms and p95_ms_media60 (PostgreSQL, the production database), and the page loads' p95 at the start
-(page_load_start_p95_ms) and at the reload (page_load_reload_p95_ms) apart.
+(page_load_start_p95_ms) and at the reload (page_load_reload_p95_ms) apart, and where the CPU went during the start
+burst (start_burst_s, start_burst_cpu_s_server, _client, _machine: the server against this bench's own client).
 
 Exam of 60 items with media (``--exam media60``, run after the 20-item rows on PostgreSQL): the item types a
 language exam has (listening items with a recording played at most twice, hotspot and picture items, gap text,
@@ -211,6 +212,7 @@ class Candidate:
         self.errors = 0
         self.sent: dict[str, Any] = {}
         self.cached: set[str] = set()  # what this browser keeps: answers it was allowed to cache (immutable)
+        self.started = threading.Event()  # set once the start's page load and play are done (or failed)
 
     def request(
         self, method: str, path: str, body: bytes | None = None, ctype: str | None = None
@@ -311,8 +313,11 @@ class Candidate:
         half-way, and play one listening item)."""
         reload_at = time.monotonic() + (until - time.monotonic()) / 2
         if self.media:
-            self.guarded(self.load_page, attempt_id)
-            self.guarded(self.play_listening, attempt_id)
+            try:
+                self.guarded(self.load_page, attempt_id)
+                self.guarded(self.play_listening, attempt_id)
+            finally:
+                self.started.set()
         time.sleep(random.uniform(0, interval))
         while time.monotonic() < until:
             if self.media and time.monotonic() > reload_at:
@@ -334,6 +339,55 @@ class Candidate:
             else:
                 self.errors += 1
             time.sleep(max(0.0, interval - (time.perf_counter() - t0)))
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and its children (gunicorn's master and workers)."""
+    from deploy.scaleout import process_tree_cpu_s
+
+    return process_tree_cpu_s(pid)
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine was busy so far (/proc/stat: everything but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class StartBurst:
+    """Where the CPU went while all candidates loaded their page and played a recording at the start: the server
+    (gunicorn and its workers), this bench's own client (the 50 "browsers", which in an exam run on the candidates'
+    computers) and the machine as a whole (PostgreSQL's backends in it), against the cores' seconds of the burst."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.pid = server_pid
+        self.t0 = time.monotonic()
+        self.at0 = self._now()
+        self.at1: dict[str, float] = {}
+        self.seconds = 0.0
+
+    def _now(self) -> dict[str, float]:
+        own = os.times()
+        return {"server": tree_cpu_s(self.pid), "client": own.user + own.system, "machine": machine_busy_s()}
+
+    def done(self) -> None:
+        """The last candidate's start is over."""
+        self.seconds = time.monotonic() - self.t0
+        self.at1 = self._now()
+
+    def figures(self) -> dict[str, float]:
+        """CPU seconds per part over the burst, and its wall-clock seconds."""
+        used = {k: round(self.at1.get(k, v) - v, 2) for k, v in self.at0.items()}
+        return {"start_burst_s": round(self.seconds, 2), **{f"start_burst_cpu_s_{k}": v for k, v in used.items()}}
+
+    def line(self) -> str:
+        """One printed line."""
+        f = self.figures()
+        cores = os.cpu_count() or 1
+        return (f"start burst: {f['start_burst_s']:.2f} s until every candidate's page and play were done; CPU "
+                f"seconds over it: server {f['start_burst_cpu_s_server']:.2f}, this bench's client "
+                f"{f['start_burst_cpu_s_client']:.2f}, the machine {f['start_burst_cpu_s_machine']:.2f} of "
+                f"{cores * f['start_burst_s']:.2f} ({cores} cores)")
 
 
 def lost_answers(env: dict[str, str], expected: dict[int, dict[str, str]]) -> int:
@@ -513,8 +567,13 @@ def run_one(label: str, database_url: str | None, args: argparse.Namespace,
             until = start + args.seconds
             threads = [threading.Thread(target=c.run, args=(aid, until, args.interval))
                        for c, aid in zip(cands, attempt_ids, strict=True)]
+            burst = StartBurst(server.pid)
             for t in threads:
                 t.start()
+            if items is not None:
+                for c in cands:
+                    c.started.wait(120)
+                burst.done()
             for t in threads:
                 t.join()
             elapsed = time.monotonic() - start
@@ -541,6 +600,8 @@ def run_one(label: str, database_url: str | None, args: argparse.Namespace,
             print(f"{label:9} exam page with its pictures, scripts and styles: {len(loads)} loads, p50 "
                   f"{figures['page_load_p50_ms']:.0f} ms, p95 {figures['page_load_p95_ms']:.0f} ms; a listening "
                   f"play (ticket + 640 KB streamed): p95 {figures['play_p95_ms']:.0f} ms", flush=True)
+            print(f"{label:9} {burst.line()}", flush=True)
+            figures.update(burst.figures())
             print(f"{label:9} page loads at the start (with the plays): p95 {figures['page_load_start_p95_ms']:.0f} "
                   f"ms; at the reload half-way: p95 {figures['page_load_reload_p95_ms']:.0f} ms", flush=True)
         return figures
