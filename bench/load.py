@@ -13,9 +13,12 @@ labelled row only. Prints sustained candidates, p95 latency per endpoint, the pl
 candidate (web + engines + job workers, children included: RQ's work horses and the engines' analysis
 processes) in the steady phase, by role, errors, lost answers and incomplete recordings, and how busy
 the machine was. Last line: one JSON object with keys candidates, stream, p95_ms_answer_save, errors,
-lost_answers, incomplete_recordings, cpu_pct_per_candidate.
+lost_answers, incomplete_recordings, cpu_pct_per_candidate. By default the same load runs on each media plane in
+turn (aiortc, then Janus where it is installed: issue 34), with the Janus plane's figures under ``janus_`` keys and
+``janus_vs_aiortc_cpu``; Janus and the recorders are the engine processes' children, counted with them.
 
-    .venv/bin/python bench/load.py [--candidates 25] [--seconds 60] [--senders 4] [--light]
+    .venv/bin/python bench/load.py [--candidates 25] [--seconds 60] [--senders 4] [--plane both|aiortc|janus]
+                                   [--light]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -494,7 +498,7 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
 
 
 def main() -> None:
-    """Start the scale-out stack, run the load, stop it."""
+    """Start the scale-out stack on each media plane in turn (the same load, side by side), run the load, stop it."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--candidates", type=int, default=25)
     ap.add_argument("--seconds", type=float, default=60)
@@ -502,14 +506,44 @@ def main() -> None:
     ap.add_argument("--ramp", type=float, default=2.0, help="seconds between two candidates' arrivals")
     ap.add_argument("--web-workers", type=int, default=4)
     ap.add_argument("--engines", type=int, default=2)
+    ap.add_argument("--plane", choices=["aiortc", "janus", "both"], default="both",
+                    help="the engines' media plane (both: aiortc, then Janus where it is installed)")
     ap.add_argument("--light", action="store_true", help="the old, lighter stream (an extra, labelled row only)")
     args = ap.parse_args()
     from deploy.scaleout import Stack
+    from proctoring.janus import available
 
-    with Stack(web_workers=args.web_workers, engines=args.engines) as stack:
-        print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.logs}", flush=True)
-        figures = run_load(stack, args.candidates, args.seconds, args.senders, args.ramp, args.light)
-    print(json.dumps(figures))
+    planes = ["aiortc", "janus"] if args.plane == "both" else [args.plane]
+    if args.plane == "both" and not available():
+        print("Janus or GStreamer is not installed: the aiortc plane only", flush=True)
+        planes = ["aiortc"]
+    print(f"CPU: {_cpu_model()}, {os.cpu_count()} CPUs", flush=True)
+    figures: dict[str, dict[str, Any]] = {}
+    for plane in planes:
+        print(f"== media plane: {plane} ==", flush=True)
+        with Stack(web_workers=args.web_workers, engines=args.engines, plane=plane) as stack:
+            print(f"web {stack.url}, engines {stack.engine_urls}, logs in {stack.logs}", flush=True)
+            figures[plane] = run_load(stack, args.candidates, args.seconds, args.senders, args.ramp, args.light)
+    out = dict(figures[planes[0]])
+    out["plane"] = planes[0]
+    janus = figures.get("janus")
+    if janus is not None and "aiortc" in figures:
+        ratio = janus["cpu_pct_per_candidate"] / max(figures["aiortc"]["cpu_pct_per_candidate"], 1e-9)
+        print(f"Janus plane / aiortc plane, platform CPU per candidate: {ratio:.2f}; sustained "
+              f"{janus['candidates']} against {figures['aiortc']['candidates']} of {args.candidates}", flush=True)
+        out.update({f"janus_{k}": v for k, v in janus.items() if k not in ("stream", "cpus", "at")})
+        out["janus_vs_aiortc_cpu"] = round(ratio, 2)
+    out["cpu_model"] = _cpu_model()
+    print(json.dumps(out))
+
+
+def _cpu_model() -> str:
+    """The machine's CPU model (/proc/cpuinfo)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 if __name__ == "__main__":
