@@ -18,7 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from exams.models import Attempt, AttemptStatus
 from idcheck.models import IdCheck, IdCheckStatus
-from kernel.clock import clock
+from kernel.clock import clock, to_local
 from kernel.db import db
 from proctoring.models import Flag, FlagKind
 from storage import vault
@@ -129,7 +129,8 @@ def test_flagged_session_is_released_only_after_review(chromium, live_server, fl
 
     runner().wait_all()  # type: ignore[attr-defined]
     assert handler.certificates == []
-    checked = f"{(clock.now() - dt.timedelta(minutes=55)).date():%d.%m.%Y}"  # German date on the German page
+    # the German page gives the day in the institution's zone (Berlin), a day later than UTC's after 23:00 UTC
+    checked = f"{to_local(clock.now() - dt.timedelta(minutes=55), flagged.exam.institution.timezone).date():%d.%m.%Y}"
     clock.advance(dt.timedelta(days=9))
     db.session.expire_all()
     assert send_unsent_certificates_job() == 1
