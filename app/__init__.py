@@ -238,7 +238,11 @@ def _register_request_hooks(app: Flask) -> None:
     def _template_globals() -> dict[str, Any]:
         from flask_babel import get_locale
 
-        return {"get_locale": get_locale}
+        from app.page_gettext import page_translations
+
+        # Each render's own ``_``/``ngettext``: Flask-Babel asked once per string, in the locale of this render
+        # (a mail under force_locale included).
+        return {"get_locale": get_locale, **page_translations()}
 
     @app.after_request
     def _headers(resp: Any) -> Any:

@@ -1,8 +1,9 @@
-"""Translations looked up once per page: for a long page (the exam page of 60 items asks for some 235 strings, most of
-them the same few per item), each lookup through Flask-Babel walks the request context, about 13 µs a call, 3 ms
-of a 19 ms page. ``page_translations()`` gives the page its own ``_`` and ``ngettext`` that ask Flask-Babel once per
-string and keep the answer for that one render, with Jinja's newstyle semantics (the result marked safe where the
-template escapes, the variables escaped into it and formatted with ``%``)."""
+"""Translations looked up once per string per render: a long page (the exam page of 60 items asks for some 235
+strings, most of them the same few per item) paid about 13 µs a lookup through Flask-Babel, which walks the request
+context each time: 3 ms of a 19 ms page. ``page_translations()``, installed for every render by the app's context
+processor, gives the template its own ``_``, ``gettext`` and ``ngettext`` that ask Flask-Babel once per string and keep
+the answer for that render, with Jinja's newstyle semantics (the result marked safe where the template escapes, the
+variables escaped into it and formatted with ``%``)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from markupsafe import Markup
 
 
 def page_translations() -> dict[str, Callable[..., Any]]:
-    """``_``, ``gettext`` and ``ngettext`` for one render of a page (pass them to ``render_template``); the
-    translations are those of the current request's locale, taken once."""
+    """``_``, ``gettext`` and ``ngettext`` for one render (a context processor's variables); the translations are
+    those of the locale in force when the render starts, taken once."""
     translations = get_translations()
     singular: dict[str, str] = {}
     plural: dict[tuple[str, str, int], str] = {}

@@ -37,3 +37,16 @@ def test_without_autoescape_nothing_is_escaped(app):
     with app.test_request_context("/", headers={"Accept-Language": "de"}):
         text = env.from_string('{{ _("Handed in: %(name)s", name=name) }}').render(name="a & b", **page_translations())
     assert "a & b" in text and "&amp;" not in text
+
+
+def test_every_render_speaks_the_locale_in_force_when_it_starts(app):
+    """The context processor gives every render its own lookups: a mail rendered under force_locale in a German
+    request is in the mail's language, and the page after it German again."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    with app.test_request_context("/", headers={"Accept-Language": "de"}):
+        german = render_template_string('{{ _("Time left") }}')
+        with force_locale("en"):
+            assert render_template_string('{{ _("Time left") }}') == "Time left"
+        assert render_template_string('{{ _("Time left") }}') == german != "Time left"

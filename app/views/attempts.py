@@ -14,7 +14,6 @@ from accounts.models import Role
 from app.access import role_required, user
 from app.ids import id_arg
 from app.localtime import localtime
-from app.page_gettext import page_translations
 from app.pictures import picture_urls
 from app.ratelimit import limit
 from app.streaming import byte_range, stream_inline
@@ -97,7 +96,7 @@ def take(attempt_id: int) -> str | Response:
     return render_template("attempts/take.html", attempt=attempt, questions=questions, gate=gate,
                            stimuli=stimuli.stimuli_for(attempt) if questions else {},
                            pictures=picture_urls(attempt, utcnow()) if questions else {},
-                           remaining=remaining_seconds(attempt, utcnow()), **page_translations())
+                           remaining=remaining_seconds(attempt, utcnow()))
 
 
 @bp.get("/api/attempts/<int:attempt_id>")
