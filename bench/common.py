@@ -250,6 +250,17 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_model() -> str:
+    """The machine's CPU model (/proc/cpuinfo's "model name", the one ``lscpu`` prints)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def proc_cpu_s(pids: list[int]) -> float:
     """User + system CPU seconds so far of the processes ``pids`` (gone ones count 0)."""
     tick = os.sysconf("SC_CLK_TCK")

@@ -53,7 +53,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.common import seed_exam  # noqa: E402  (after the path is set)
+from bench.common import cpu_model, machine_busy, seed_exam  # noqa: E402  (after the path is set)
+from deploy.scaleout import process_tree_cpu_s  # noqa: E402
 
 PASSWORD = "bench password 123"
 QUESTIONS = [
@@ -341,19 +342,6 @@ class Candidate:
             time.sleep(max(0.0, interval - (time.perf_counter() - t0)))
 
 
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds of ``pid`` and its children (gunicorn's master and workers)."""
-    from deploy.scaleout import process_tree_cpu_s
-
-    return process_tree_cpu_s(pid)
-
-
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine was busy so far (/proc/stat: everything but idle and iowait)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
 class StartBurst:
     """Where the CPU went while all candidates loaded their page and played a recording at the start: the server
     (gunicorn and its workers), this bench's own client (the 50 "browsers", which in an exam run on the candidates'
@@ -368,7 +356,7 @@ class StartBurst:
 
     def _now(self) -> dict[str, float]:
         own = os.times()
-        return {"server": tree_cpu_s(self.pid), "client": own.user + own.system, "machine": machine_busy_s()}
+        return {"server": process_tree_cpu_s(self.pid), "client": own.user + own.system, "machine": machine_busy()}
 
     def done(self) -> None:
         """The last candidate's start is over."""
@@ -505,16 +493,6 @@ def measure_item_analysis_here() -> None:
         exam_id = seed_item_analysis()
     with app.app_context():
         print(json.dumps({"item_analysis_s": time_item_analysis(exam_id)}))
-
-
-def cpu_model() -> str:
-    """The CPU model as ``lscpu`` names it."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")),
-                "unknown")
 
 
 def fresh_postgres(base: str) -> tuple[Any, str, str]:

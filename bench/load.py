@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import datetime as dt
 import functools
 import json
@@ -45,7 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.camera import PromptedCamera, live_challenge  # noqa: E402  (after the path is set)
-from bench.common import STREAM, browser_media, browser_tracks, seed_exam  # noqa: E402
+from bench.common import STREAM, browser_media, browser_tracks, cpu_model, machine_busy, seed_exam  # noqa: E402
 
 FACES = REPO / "tests" / "data" / "faces"
 PASSWORD = "load test password"
@@ -395,12 +394,6 @@ with app.app_context():
     return int(lost), int(incomplete)
 
 
-def _machine_busy() -> float:
-    """CPU seconds the whole machine spent busy (not idle or waiting for I/O) since boot, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
 def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp: float = 2.0,
              light: bool = False) -> dict[str, Any]:
     """Run the load against a started ``deploy.scaleout.Stack``; prints the figures and returns the JSON."""
@@ -430,7 +423,7 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
 
     names = [n for n in stack.procs if n != "seaweedfs"]
     cpu0, t0 = stack.cpu_seconds(), time.monotonic()
-    role0, busy0 = {r: stack.cpu_seconds(r) for r in roles}, _machine_busy()
+    role0, busy0 = {r: stack.cpu_seconds(r) for r in roles}, machine_busy()
     each0 = {n: process_tree_cpu_s(stack.procs[n].pid) for n in names}
     senders0 = sum(process_tree_cpu_s(p.pid) for p in procs if p.pid)
     for q in start_qs:
@@ -445,7 +438,7 @@ def run_load(stack: Any, candidates: int, seconds: float, senders: int = 4, ramp
     by_role = {r: (stack.cpu_seconds(r) - role0[r]) / elapsed * 100 for r in roles}
     each = {n: (process_tree_cpu_s(stack.procs[n].pid) - each0[n]) / elapsed * 100 for n in names}
     senders_pct = (sum(process_tree_cpu_s(p.pid) for p in procs if p.pid) - senders0) / elapsed * 100
-    machine = (_machine_busy() - busy0) / elapsed / (os.cpu_count() or 1) * 100
+    machine = (machine_busy() - busy0) / elapsed / (os.cpu_count() or 1) * 100
     load1 = os.getloadavg()[0]
     for p in procs:
         p.join(60)
@@ -517,7 +510,7 @@ def main() -> None:
     if args.plane == "both" and not available():
         print("Janus or GStreamer is not installed: the aiortc plane only", flush=True)
         planes = ["aiortc"]
-    print(f"CPU: {_cpu_model()}, {os.cpu_count()} CPUs", flush=True)
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} CPUs", flush=True)
     figures: dict[str, dict[str, Any]] = {}
     for plane in planes:
         print(f"== media plane: {plane} ==", flush=True)
@@ -533,17 +526,9 @@ def main() -> None:
               f"{janus['candidates']} against {figures['aiortc']['candidates']} of {args.candidates}", flush=True)
         out.update({f"janus_{k}": v for k, v in janus.items() if k not in ("stream", "cpus", "at")})
         out["janus_vs_aiortc_cpu"] = round(ratio, 2)
-    out["cpu_model"] = _cpu_model()
+    out["cpu_model"] = cpu_model()
     print(json.dumps(out))
 
-
-def _cpu_model() -> str:
-    """The machine's CPU model (/proc/cpuinfo)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from bench.common import (  # noqa: E402  (after the path is set)
     BusyMeter,
     browser_media,
     config_line,
+    cpu_model,
     proc_cpu_s,
     production_app,
     replay_over_pipe,
@@ -74,14 +75,6 @@ def main() -> None:
                       "stream": f"{STREAM.split(':')[0]}, replayed", "config": "production (DEFAULTS)",
                       "machine_busy_pct": out["machine"]["machine_busy_pct"],
                       "others_pct": out["machine"]["others_pct_of_machine"]}))
-
-
-def cpu_model() -> str:
-    """The machine's CPU model (/proc/cpuinfo)."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def run_plane(n: int, seconds: float, pictures: list[str], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from bench.common import (  # noqa: E402  (after the path is set)
     BusyMeter,
     browser_media,
     config_line,
+    cpu_model,
     media_figures,
     proc_cpu_s,
     production_app,
@@ -91,17 +92,6 @@ def run_ours(n: int, seconds: float, setup: dict[str, Any]) -> dict[str, float]:
 def _janus_pids(eng: Any) -> list[int]:
     """Janus's process and the recorders' (gst-launch) on the Janus plane; none on aiortc."""
     return list(eng.pids()) if hasattr(eng, "pids") else []
-
-
-def cpu_model() -> str:
-    """The machine's CPU model (/proc/cpuinfo)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 # ---------------------------------------------------------------------- the phone as the second camera (issue 29)
